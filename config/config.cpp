@@ -1,0 +1,344 @@
+#include "msgw/config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+// toml++ is used header-only (overriding the pkg-config defines) so that the
+// fuzz build instruments the TOML parser itself, not just our walk over it.
+// parse() throws parse_error, which is caught right here and turned into an Error.
+#undef TOML_HEADER_ONLY
+#undef TOML_SHARED_LIB
+#define TOML_HEADER_ONLY 1
+#include <toml++/toml.h>
+
+namespace msgw::config {
+
+std::string Error::to_string() const {
+  std::ostringstream out;
+  out << file << ':' << line << ':' << column << ": " << key << ": " << message;
+  return out.str();
+}
+
+std::optional<uint32_t> parse_ipv4(std::string_view text) {
+  std::string s(text);
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
+  Ipv4Prefix p;
+  auto slash = text.find('/');
+  auto addr = parse_ipv4(text.substr(0, slash));
+  if (!addr) return std::nullopt;
+  p.addr = *addr;
+  if (slash != std::string_view::npos) {
+    auto digits = text.substr(slash + 1);
+    unsigned v = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.empty() || v > 32)
+      return std::nullopt;
+    p.prefix = static_cast<uint8_t>(v);
+  }
+  return p;
+}
+
+std::string format_ipv4(uint32_t addr) {
+  in_addr a{htonl(addr)};
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+namespace {
+
+// Walks one TOML table: typed getters that record errors with positions,
+// and a final check that flags keys nobody asked for (a misspelt key must
+// not be silently ignored on a carrier box).
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string path, const std::string& file,
+              std::vector<Error>& errors)
+      : t_(t), path_(std::move(path)), file_(file), errors_(errors) {}
+
+  void error_at(const toml::source_region& src, const std::string& key, std::string msg) {
+    errors_.push_back({file_, src.begin.line, src.begin.column, key, std::move(msg)});
+  }
+  std::string key_path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  template <typename Int>
+  void integer(std::string_view key, Int& out, int64_t min, int64_t max) {
+    const toml::node* n = take(key);
+    if (!n) return;
+    auto v = n->value<int64_t>();
+    if (!n->is_integer() || !v) {
+      error_at(n->source(), key_path(key), "expected an integer");
+    } else if (*v < min || *v > max) {
+      error_at(n->source(), key_path(key),
+               "value " + std::to_string(*v) + " out of range [" + std::to_string(min) + ", " +
+                   std::to_string(max) + "]");
+    } else {
+      out = static_cast<Int>(*v);
+    }
+  }
+
+  void boolean(std::string_view key, bool& out) {
+    const toml::node* n = take(key);
+    if (!n) return;
+    if (!n->is_boolean()) {
+      error_at(n->source(), key_path(key), "expected true or false");
+      return;
+    }
+    out = *n->value<bool>();
+  }
+
+  // Returns the node for further checks, nullptr if absent or wrong type.
+  const toml::node* string(std::string_view key, std::string& out,
+                           std::initializer_list<std::string_view> allowed = {}) {
+    const toml::node* n = take(key);
+    if (!n) return nullptr;
+    if (!n->is_string()) {
+      error_at(n->source(), key_path(key), "expected a string");
+      return nullptr;
+    }
+    std::string v = *n->value<std::string>();
+    if (allowed.size() != 0) {
+      bool found = false;
+      std::string list;
+      for (auto a : allowed) {
+        found |= (a == v);
+        list += (list.empty() ? "" : ", ") + std::string(a);
+      }
+      if (!found) {
+        error_at(n->source(), key_path(key), "'" + v + "' is not one of: " + list);
+        return nullptr;
+      }
+    }
+    out = std::move(v);
+    return n;
+  }
+
+  void string_array(std::string_view key, std::vector<std::string>& out) {
+    const toml::node* n = take(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      error_at(n->source(), key_path(key), "expected an array of strings");
+      return;
+    }
+    std::vector<std::string> v;
+    for (const auto& e : *a) {
+      if (!e.is_string()) {
+        error_at(e.source(), key_path(key), "expected an array of strings");
+        return;
+      }
+      v.push_back(*e.value<std::string>());
+    }
+    out = std::move(v);
+  }
+
+  void uint_array(std::string_view key, std::vector<uint32_t>& out, int64_t max) {
+    const toml::node* n = take(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      error_at(n->source(), key_path(key), "expected an array of integers");
+      return;
+    }
+    std::vector<uint32_t> v;
+    for (const auto& e : *a) {
+      auto x = e.value<int64_t>();
+      if (!e.is_integer() || !x || *x < 0 || *x > max) {
+        error_at(e.source(), key_path(key),
+                 "expected integers in [0, " + std::to_string(max) + "]");
+        return;
+      }
+      v.push_back(static_cast<uint32_t>(*x));
+    }
+    out = std::move(v);
+  }
+
+  bool has(std::string_view key) const { return t_.contains(key); }
+
+  void require(std::string_view key) {
+    if (!t_.contains(key))
+      error_at(t_.source(), key_path(key), "required key is missing");
+  }
+
+  void finish() {
+    for (const auto& [k, v] : t_) {
+      if (!seen_.count(std::string(k.str())))
+        error_at(k.source(), key_path(k.str()), "unknown key");
+    }
+  }
+
+  const toml::source_region& source() const { return t_.source(); }
+
+ private:
+  const toml::node* take(std::string_view key) {
+    seen_.insert(std::string(key));
+    return t_.get(key);
+  }
+
+  const toml::table& t_;
+  std::string path_;
+  const std::string& file_;
+  std::vector<Error>& errors_;
+  std::set<std::string> seen_;
+};
+
+void read_instance(TableReader& r, InstanceSection& s) {
+  r.string("name", s.name);
+  r.string("log_level", s.log_level, {"trace", "debug", "info", "warn", "error"});
+  r.finish();
+}
+
+void read_codecs(TableReader& r, CodecsSection& s) {
+  r.integer("default_ptime_ms", s.default_ptime_ms, 10, 60);
+  if (s.default_ptime_ms % 10 != 0)
+    r.error_at(r.source(), r.key_path("default_ptime_ms"), "must be a multiple of 10");
+  r.boolean("g729_annexb", s.g729_annexb);
+  r.string("g726_packing", s.g726_packing, {"rfc3551", "aal2"});
+  r.finish();
+}
+
+void read_dataplane(TableReader& r, DataplaneSection& s) {
+  r.integer("main_lcore", s.main_lcore, 0, 1023);
+  r.uint_array("worker_lcores", s.worker_lcores, 1023);
+  r.string_array("eal_args", s.eal_args);
+  r.integer("memory_mb", s.memory_mb, 64, 1 << 20);
+  r.string("hugepages", s.hugepages, {"auto", "on", "off"});
+  r.integer("flow_capacity", s.flow_capacity, 16, 1 << 24);
+  r.integer("media_timeout_ms", s.media_timeout_ms, 1000, 3600 * 1000);
+  r.integer("latch_packets", s.latch_packets, 1, 100);
+  r.integer("rtcp_interval_ms", s.rtcp_interval_ms, 1000, 60000);
+  for (uint32_t w : s.worker_lcores)
+    if (w == s.main_lcore)
+      r.error_at(r.source(), r.key_path("worker_lcores"),
+                 "lcore " + std::to_string(w) + " is also the main lcore");
+  if (s.worker_lcores.empty())
+    r.error_at(r.source(), r.key_path("worker_lcores"), "at least one worker lcore is needed");
+  r.finish();
+}
+
+void read_port(TableReader& r, PortSection& p) {
+  r.require("name");
+  r.require("device");
+  r.require("address");
+  r.string("name", p.name);
+  r.string("device", p.device);
+  std::string addr;
+  if (const toml::node* n = r.string("address", addr)) {
+    auto v = parse_ipv4_prefix(addr);
+    if (!v)
+      r.error_at(n->source(), r.key_path("address"), "'" + addr + "' is not an IPv4 address/prefix");
+    else
+      p.address = *v;
+  }
+  std::string hop;
+  if (const toml::node* n = r.string("next_hop", hop)) {
+    auto v = parse_ipv4(hop);
+    if (!v)
+      r.error_at(n->source(), r.key_path("next_hop"), "'" + hop + "' is not an IPv4 address");
+    else
+      p.next_hop = *v;
+  }
+  std::string role = "access";
+  r.string("role", role, {"access", "trunk"});
+  p.role = role == "trunk" ? PortRole::trunk : PortRole::access;
+  r.integer("rx_queues", p.rx_queues, 1, 64);
+  r.integer("tx_queues", p.tx_queues, 1, 64);
+  r.integer("rx_descriptors", p.rx_descriptors, 64, 32768);
+  r.integer("tx_descriptors", p.tx_descriptors, 64, 32768);
+  r.string("tap_name", p.tap_name);
+  if (p.tap_name.empty() && !p.name.empty()) p.tap_name = "msgw-" + p.name;
+  if (p.tap_name.size() > 15)
+    r.error_at(r.source(), r.key_path("tap_name"),
+               "'" + p.tap_name + "' is longer than 15 characters (Linux IFNAMSIZ)");
+  r.finish();
+}
+
+LoadResult build(const toml::table& root, const std::string& file) {
+  LoadResult result;
+  Config cfg;
+  cfg.file = file;
+  auto& errors = result.errors;
+  TableReader top(root, "", file, errors);
+
+  auto table_section = [&](std::string_view key, auto&& reader) {
+    if (const toml::node* n = root.get(key)) {
+      if (const toml::table* t = n->as_table()) {
+        TableReader r(*t, std::string(key), file, errors);
+        reader(r);
+      } else {
+        top.error_at(n->source(), std::string(key), "expected a table");
+      }
+    }
+  };
+  table_section("instance", [&](TableReader& r) { read_instance(r, cfg.instance); });
+  table_section("codecs", [&](TableReader& r) { read_codecs(r, cfg.codecs); });
+  table_section("dataplane", [&](TableReader& r) { read_dataplane(r, cfg.dataplane); });
+
+  if (const toml::node* n = root.get("port")) {
+    const toml::array* arr = n->as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      top.error_at(n->source(), "port", "expected an array of tables ([[port]])");
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < arr->size(); ++i) {
+        const toml::table& t = *arr->get(i)->as_table();
+        std::string path = "port[" + std::to_string(i) + "]";
+        TableReader r(t, path, file, errors);
+        PortSection p;
+        read_port(r, p);
+        if (!p.name.empty() && !names.insert(p.name).second)
+          r.error_at(t.source(), path + ".name", "duplicate port name '" + p.name + "'");
+        cfg.ports.push_back(std::move(p));
+      }
+    }
+  }
+
+  // Keys at the top level that no section claims are typos or wrong nesting.
+  static const std::set<std::string> known = {"instance", "codecs", "dataplane", "port"};
+  for (const auto& [k, v] : root)
+    if (!known.count(std::string(k.str())))
+      top.error_at(k.source(), std::string(k.str()), "unknown section or key");
+
+  if (errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+}  // namespace
+
+LoadResult load_string(std::string_view text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    LoadResult r;
+    r.errors.push_back({source_name, e.source().begin.line, e.source().begin.column, "(syntax)",
+                        std::string(e.description())});
+    return r;
+  }
+  return build(root, source_name);
+}
+
+LoadResult load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult r;
+    r.errors.push_back({path, 0, 0, "(file)", "cannot be opened"});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_string(ss.str(), path);
+}
+
+}  // namespace msgw::config

@@ -1,0 +1,93 @@
+// msgw configuration: one TOML file loaded into typed structs.
+//
+// Every error names FILE:LINE:COL, the dotted key and what is wrong, so an
+// operator can fix the file without reading code. Loading never throws; it
+// collects every error it finds (not just the first) so one `msgwctl config
+// check` run shows all problems.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace msgw::config {
+
+struct Error {
+  std::string file;
+  uint32_t line = 0;    // 0 when the problem has no position (e.g. missing key)
+  uint32_t column = 0;
+  std::string key;      // dotted path, e.g. "port[1].address"
+  std::string message;
+  std::string to_string() const;  // "FILE:LINE:COL: key: message"
+};
+
+struct Ipv4Prefix {
+  uint32_t addr = 0;    // host byte order
+  uint8_t prefix = 32;
+};
+
+// [instance]
+struct InstanceSection {
+  std::string name = "default";      // names the shm segment /dev/shm/msgw-<name>
+  std::string log_level = "info";    // trace|debug|info|warn|error
+};
+
+// [codecs] — engine defaults; SIP peers may override per subscriber/trunk.
+struct CodecsSection {
+  uint32_t default_ptime_ms = 20;    // egress packet time when the peer states none
+  bool g729_annexb = true;           // RFC 4856: absent fmtp means annexb=yes
+  std::string g726_packing = "rfc3551";  // rfc3551 | aal2 (SPA/Asterisk g726aal2)
+};
+
+enum class PortRole : uint8_t { access, trunk };
+
+// [[port]]
+struct PortSection {
+  std::string name;                  // operator's name, e.g. "access"
+  std::string device;                // PCI address or vdev string (net_af_packet0,iface=veth1)
+  Ipv4Prefix address;                // the port's own address (exception path / SIP answer here)
+  std::optional<uint32_t> next_hop;  // default gateway for off-link destinations
+  PortRole role = PortRole::access;
+  uint16_t rx_queues = 1;
+  uint16_t tx_queues = 1;
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  std::string tap_name;              // kernel side of the exception path; default msgw-<name>
+};
+
+// [dataplane]
+struct DataplaneSection {
+  uint32_t main_lcore = 0;
+  std::vector<uint32_t> worker_lcores{1};
+  std::vector<std::string> eal_args;     // extra EAL arguments, passed verbatim
+  uint32_t memory_mb = 512;
+  std::string hugepages = "auto";        // auto | on | off  (off = --no-huge)
+  uint32_t flow_capacity = 131072;       // relay legs; the default must hold 100,000
+  uint32_t media_timeout_ms = 30000;
+  uint32_t latch_packets = 3;            // consecutive packets a new source needs to move the latch
+  uint32_t rtcp_interval_ms = 5000;
+};
+
+struct Config {
+  std::string file;
+  InstanceSection instance;
+  CodecsSection codecs;
+  DataplaneSection dataplane;
+  std::vector<PortSection> ports;
+};
+
+struct LoadResult {
+  std::optional<Config> config;      // set only when errors is empty
+  std::vector<Error> errors;
+  bool ok() const { return config.has_value(); }
+};
+
+LoadResult load_file(const std::string& path);
+LoadResult load_string(std::string_view text, const std::string& source_name);
+
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
+std::optional<uint32_t> parse_ipv4(std::string_view text);
+std::string format_ipv4(uint32_t addr);
+
+}  // namespace msgw::config

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test suite:
+#   build/       gcc, debugoptimized          suites unit + integration
+#   build-asan/  gcc, ASan + UBSan            suite unit
+#   build-fuzz/  clang, libFuzzer + ASan/UBSan suite fuzz (short smoke per harness)
+# Ends with one line "N passed, N failed[, N skipped]" and a non-zero exit if
+# anything failed. A configuration that does not build counts as a failure.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+if ! scripts/setup.sh; then
+  echo "setup failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+jobs=$(nproc)
+build_failures=0
+labels=()
+
+# Sanitizers must stop the test, not print and carry on.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:strict_string_checks=1
+
+configure() {  # dir, env..., -- meson args...
+  local dir=$1; shift
+  local envs=()
+  while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+  shift
+  if [[ -f $dir/build.ninja ]]; then
+    return 0  # meson re-configures by itself when a meson.build changed
+  fi
+  env "${envs[@]}" meson setup "$dir" "$@"
+}
+
+run_config() {  # label dir suites... ; configure must have succeeded
+  local label=$1 dir=$2; shift 2
+  local suite_args=()
+  for s in "$@"; do suite_args+=(--suite "$s"); done
+  echo "=== $label: build ($dir)"
+  if ! ninja -C "$dir" -j "$jobs"; then
+    echo "=== $label: BUILD FAILED"
+    build_failures=$((build_failures + 1))
+    return
+  fi
+  rm -f "$dir/meson-logs/testlog.junit.xml" "$dir/meson-logs/testlog.json"
+  echo "=== $label: tests (${*})"
+  meson test -C "$dir" --no-rebuild --print-errorlogs "${suite_args[@]}" || true
+  labels+=("$label=$dir")
+}
+
+if configure build -- ; then
+  run_config main build unit integration
+else
+  echo "=== main: CONFIGURE FAILED"; build_failures=$((build_failures + 1))
+fi
+
+if configure build-asan -- -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled; then
+  run_config asan build-asan unit
+else
+  echo "=== asan: CONFIGURE FAILED"; build_failures=$((build_failures + 1))
+fi
+
+if configure build-fuzz CC=clang CXX=clang++ -- -Dfuzz=true -Dtests=disabled -Dbenchmarks=disabled; then
+  run_config fuzz build-fuzz fuzz
+else
+  echo "=== fuzz: CONFIGURE FAILED"; build_failures=$((build_failures + 1))
+fi
+
+echo "=== summary"
+read -r passed failed skipped < <(python3 scripts/count-results.py "${labels[@]}" | tee /dev/stderr | tail -n 1)
+failed=$((failed + build_failures))
+line="$passed passed, $failed failed"
+((skipped > 0)) && line+=", $skipped skipped"
+echo "$line"
+((failed == 0))

@@ -1,0 +1,157 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "msgw/config/config.hpp"
+
+using msgw::config::load_string;
+
+namespace {
+
+std::string errors_of(const msgw::config::LoadResult& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e.to_string() + "\n";
+  return s;
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  auto r = load_string("", "empty.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config->instance.name, "default");
+  EXPECT_EQ(r.config->dataplane.flow_capacity, 131072u);
+  EXPECT_GE(r.config->dataplane.flow_capacity, 100000u);
+  EXPECT_TRUE(r.config->codecs.g729_annexb);
+  EXPECT_TRUE(r.config->ports.empty());
+}
+
+TEST(Config, FullDataplaneAndPorts) {
+  auto r = load_string(R"(
+[instance]
+name = "lab"
+[dataplane]
+main_lcore = 0
+worker_lcores = [1]
+hugepages = "off"
+[[port]]
+name = "access"
+device = "net_af_packet0,iface=veth-gw-a"
+address = "10.10.0.1/24"
+role = "access"
+[[port]]
+name = "trunk"
+device = "0000:03:00.0"
+address = "10.20.0.1/24"
+next_hop = "10.20.0.254"
+role = "trunk"
+rx_queues = 2
+)", "lab.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto& c = *r.config;
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_EQ(c.ports[0].address.addr, 0x0A0A0001u);
+  EXPECT_EQ(c.ports[0].address.prefix, 24);
+  EXPECT_EQ(c.ports[0].tap_name, "msgw-access");
+  EXPECT_FALSE(c.ports[0].next_hop.has_value());
+  EXPECT_EQ(c.ports[1].role, msgw::config::PortRole::trunk);
+  EXPECT_EQ(*c.ports[1].next_hop, 0x0A1400FEu);
+  EXPECT_EQ(c.ports[1].rx_queues, 2);
+  EXPECT_EQ(c.dataplane.hugepages, "off");
+}
+
+TEST(Config, ErrorsNameFileLineColumnAndKey) {
+  auto r = load_string("[dataplane]\nmemory_mb = \"lots\"\n", "bad.toml");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].to_string(), "bad.toml:2:13: dataplane.memory_mb: expected an integer");
+}
+
+TEST(Config, OutOfRangeAndEnumAndUnknownKeysAllReported) {
+  auto r = load_string(R"([dataplane]
+latch_packets = 0
+hugepages = "maybe"
+flow_capacty = 5
+)", "x.toml");
+  ASSERT_FALSE(r.ok());
+  std::string all = errors_of(r);
+  EXPECT_EQ(r.errors.size(), 3u) << all;
+  EXPECT_NE(all.find("x.toml:2:17: dataplane.latch_packets: value 0 out of range [1, 100]"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("dataplane.hugepages: 'maybe' is not one of: auto, on, off"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("x.toml:4:1: dataplane.flow_capacty: unknown key"), std::string::npos) << all;
+}
+
+TEST(Config, PortValidation) {
+  auto r = load_string(R"([[port]]
+name = "a"
+device = "net_null0"
+address = "10.0.0.300/24"
+[[port]]
+name = "a"
+device = "net_null1"
+address = "10.0.0.2/33"
+[[port]]
+device = "net_null2"
+address = "10.0.0.3"
+)", "p.toml");
+  ASSERT_FALSE(r.ok());
+  std::string all = errors_of(r);
+  EXPECT_NE(all.find("p.toml:4:11: port[0].address: '10.0.0.300/24' is not an IPv4 address/prefix"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("port[1].address: '10.0.0.2/33'"), std::string::npos) << all;
+  EXPECT_NE(all.find("port[1].name: duplicate port name 'a'"), std::string::npos) << all;
+  EXPECT_NE(all.find("port[2].name: required key is missing"), std::string::npos) << all;
+}
+
+TEST(Config, WorkerMayNotBeMainLcore) {
+  auto r = load_string("[dataplane]\nmain_lcore = 1\nworker_lcores = [1, 2]\n", "l.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(errors_of(r).find("lcore 1 is also the main lcore"), std::string::npos);
+}
+
+TEST(Config, SyntaxErrorHasPosition) {
+  auto r = load_string("[instance]\nname = \"unterminated\n", "s.toml");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].file, "s.toml");
+  EXPECT_EQ(r.errors[0].line, 2u);
+  EXPECT_EQ(r.errors[0].key, "(syntax)");
+}
+
+TEST(Config, MissingFileIsAnError) {
+  auto r = msgw::config::load_file("/nonexistent/msgw.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].to_string(), "/nonexistent/msgw.toml:0:0: (file): cannot be opened");
+}
+
+TEST(Config, UnknownTopLevelSection) {
+  auto r = load_string("[dataplan]\nmain_lcore = 0\n", "u.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].to_string(), "u.toml:1:2: dataplan: unknown section or key");
+}
+
+TEST(Config, Ipv4Helpers) {
+  EXPECT_EQ(msgw::config::parse_ipv4("192.168.0.2"), 0xC0A80002u);
+  EXPECT_FALSE(msgw::config::parse_ipv4("192.168.0"));
+  EXPECT_FALSE(msgw::config::parse_ipv4_prefix("1.2.3.4/"));
+  EXPECT_FALSE(msgw::config::parse_ipv4_prefix("1.2.3.4/2x"));
+  EXPECT_EQ(msgw::config::format_ipv4(0x0A140002u), "10.20.0.2");
+}
+
+// Every shipped example must load cleanly: operators start from these.
+TEST(Config, ShippedExamplesLoad) {
+  std::string dir = ::testing::internal::GetArgvs().size() > 1
+                        ? ::testing::internal::GetArgvs()[1]
+                        : std::string("config/examples");
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".toml") continue;
+    auto r = msgw::config::load_file(e.path().string());
+    EXPECT_TRUE(r.ok()) << errors_of(r);
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
+
+}  // namespace
