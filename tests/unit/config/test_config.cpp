@@ -155,3 +155,28 @@ TEST(Config, ShippedExamplesLoad) {
 }
 
 }  // namespace
+
+namespace {
+// Found by fuzz_config: toml++'s debug assertion aborted on a bad table key.
+TEST(Config, BadTableKeyIsASyntaxErrorNotAnAbort) {
+  auto r = load_string("[?a]\nx = 1\n", "k.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].key, "(syntax)");
+  EXPECT_EQ(r.errors[0].line, 1u);
+}
+}  // namespace
+
+namespace {
+// Found by fuzz_config: toml++ 3.3 hits __builtin_unreachable on some
+// non-ASCII code points, so non-ASCII is refused with a position; escapes work.
+TEST(Config, NonAsciiRefusedWithPositionAndEscapesAccepted) {
+  auto r = load_string("[instance]\nname = \"M\xC3\xBCller\"\n", "n.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.errors[0].to_string(),
+            "n.toml:2:10: (syntax): non-ASCII byte; write such text as \\uXXXX escapes inside a "
+            "quoted string");
+  auto ok = load_string("[instance]\nname = \"M\\u00FCller\"\n", "n.toml");
+  ASSERT_TRUE(ok.ok()) << errors_of(ok);
+  EXPECT_EQ(ok.config->instance.name, "M\xC3\xBCller");
+}
+}  // namespace
