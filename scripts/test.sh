@@ -69,7 +69,9 @@ else
 fi
 
 echo "=== summary"
-read -r passed failed skipped < <(python3 scripts/count-results.py "${labels[@]}" | tee /dev/stderr | tail -n 1)
+counts=$(python3 scripts/count-results.py "${labels[@]}")
+sed '$d' <<<"$counts"
+read -r passed failed skipped <<<"$(tail -n 1 <<<"$counts")"
 failed=$((failed + build_failures))
 line="$passed passed, $failed failed"
 ((skipped > 0)) && line+=", $skipped skipped"
