@@ -1,0 +1,48 @@
+// Codec descriptions and encoder/decoder factories (setup time only).
+#include <array>
+#include <stdexcept>
+
+#include "codec_impl.hpp"
+#include "msgw/codecs/codec.hpp"
+
+namespace msgw::codecs {
+
+namespace {
+
+// RFC 3551 table 4: PCMU 0, PCMA 8, G729 18. G726-32 lost its static PT 2 in
+// RFC 3551 and is dynamic, although SPA firmware still offers it as 2.
+constexpr std::array<CodecInfo, kCodecCount> kCodecs = {{
+    {CodecId::Pcmu, "PCMU", 8000, 0, 1, 1, 1, 20, true},
+    {CodecId::Pcma, "PCMA", 8000, 8, 1, 1, 1, 20, true},
+    {CodecId::G726_32, "G726-32", 8000, kDynamicPayloadType, 2, 1, 2, 20, true},
+    {CodecId::G729, "G729", 8000, 18, 80, 10, 100, 20, false},
+}};
+
+}  // namespace
+
+const CodecInfo& codec_info(CodecId id) noexcept {
+  auto i = static_cast<std::size_t>(id);
+  return kCodecs[i < kCodecCount ? i : 0];
+}
+
+std::unique_ptr<Encoder> make_encoder(const CodecParams& p) {
+  switch (p.id) {
+    case CodecId::Pcmu:
+    case CodecId::Pcma: return detail::make_g711_encoder(p.id);
+    case CodecId::G726_32: return detail::make_g726_encoder(p.g726_packing);
+    case CodecId::G729: return detail::make_g729_encoder(p.g729_annexb);
+  }
+  throw std::invalid_argument("unknown codec id");
+}
+
+std::unique_ptr<Decoder> make_decoder(const CodecParams& p) {
+  switch (p.id) {
+    case CodecId::Pcmu:
+    case CodecId::Pcma: return detail::make_g711_decoder(p.id);
+    case CodecId::G726_32: return detail::make_g726_decoder(p.g726_packing);
+    case CodecId::G729: return detail::make_g729_decoder();
+  }
+  throw std::invalid_argument("unknown codec id");
+}
+
+}  // namespace msgw::codecs
