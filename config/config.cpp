@@ -1,8 +1,12 @@
 #include "msgw/config/config.hpp"
 
+#include "msgw/codecs/codec.hpp"
+
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cctype>
+#include <regex>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -57,6 +61,42 @@ std::string format_ipv4(uint32_t addr) {
   char buf[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &a, buf, sizeof buf);
   return buf;
+}
+
+std::string HostPort::to_string() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view rest;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    hp.host = std::string(text.substr(1, close - 1));
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, hp.host.c_str(), &a6) != 1) return std::nullopt;
+    rest = text.substr(close + 1);
+  } else {
+    auto colon = text.find(':');
+    hp.host = std::string(text.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view{} : text.substr(colon);
+  }
+  if (hp.host.empty()) return std::nullopt;
+  for (char c : hp.host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':'))
+      return std::nullopt;
+  if (!rest.empty()) {
+    if (rest.front() != ':' || rest.size() < 2) return std::nullopt;
+    auto digits = rest.substr(1);
+    unsigned v = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || v == 0 || v > 65535)
+      return std::nullopt;
+    hp.port = static_cast<uint16_t>(v);
+  }
+  return hp;
 }
 
 namespace {
@@ -269,6 +309,187 @@ void read_port(TableReader& r, PortSection& p) {
   r.finish();
 }
 
+void read_sip(TableReader& r, SipSection& s) {
+  r.string("realm", s.realm);
+  std::vector<std::string> listen;
+  r.string_array("listen", listen);
+  for (const auto& l : listen) {
+    if (auto hp = parse_host_port(l))
+      s.listen.push_back(*hp);
+    else
+      r.error_at(r.source(), r.key_path("listen"), "'" + l + "' is not host[:port]");
+  }
+  r.integer("nonce_ttl_s", s.nonce_ttl_s, 10, 86400);
+  r.integer("max_auth_failures", s.max_auth_failures, 1, 1000);
+  r.integer("t1_ms", s.t1_ms, 10, 10000);
+  r.integer("min_expires_s", s.min_expires_s, 1, 86400);
+  r.integer("max_expires_s", s.max_expires_s, 1, 7 * 86400);
+  r.string("state_db", s.state_db);
+  r.string("management_socket", s.management_socket);
+  if (s.min_expires_s > s.max_expires_s)
+    r.error_at(r.source(), r.key_path("min_expires_s"), "is larger than max_expires_s");
+  if (s.realm.empty()) r.error_at(r.source(), r.key_path("realm"), "must not be empty");
+  r.finish();
+}
+
+void read_media(TableReader& r, MediaSection& s) {
+  r.integer("port_min", s.port_min, 1024, 65534);
+  r.integer("port_max", s.port_max, 1025, 65535);
+  if (s.port_min % 2 != 0)
+    r.error_at(r.source(), r.key_path("port_min"), "must be even (RTP even, RTCP odd)");
+  if (s.port_max <= s.port_min)
+    r.error_at(r.source(), r.key_path("port_max"), "must be larger than port_min");
+  r.finish();
+}
+
+void read_codec_list(TableReader& r, std::string_view key, std::vector<std::string>& out) {
+  if (!r.has(key)) return;
+  std::vector<std::string> names;
+  r.string_array(key, names);
+  std::vector<std::string> canonical;
+  for (const auto& n : names) {
+    auto id = msgw::codecs::codec_from_sdp_name(n);
+    if (!id) {
+      r.error_at(r.source(), r.key_path(key),
+                 "unknown codec '" + n + "' (known: PCMU, PCMA, G726-32, G729)");
+      return;
+    }
+    std::string name(msgw::codecs::codec_info(*id).sdp_name);
+    for (const auto& c : canonical)
+      if (c == name) {
+        r.error_at(r.source(), r.key_path(key), "codec '" + n + "' listed twice");
+        return;
+      }
+    canonical.push_back(std::move(name));
+  }
+  if (canonical.empty()) {
+    r.error_at(r.source(), r.key_path(key), "at least one codec is needed");
+    return;
+  }
+  out = std::move(canonical);
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+bool is_number(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+void read_subscriber(TableReader& r, SubscriberSection& s) {
+  r.require("user");
+  r.string("user", s.user);
+  r.string("password", s.password);
+  r.string("ha1", s.ha1);
+  r.string("display_name", s.display_name);
+  read_codec_list(r, "codecs", s.codecs);
+  r.string_array("dids", s.dids);
+  r.string("g726_packing", s.g726_packing, {"rfc3551", "aal2"});
+  if (s.password.empty() == s.ha1.empty())
+    r.error_at(r.source(), r.key_path("password"), "give exactly one of password or ha1");
+  if (!s.ha1.empty() && (s.ha1.size() != 32 || !is_hex(s.ha1)))
+    r.error_at(r.source(), r.key_path("ha1"), "must be 32 hex digits (MD5 of user:realm:password)");
+  for (char& c : s.ha1) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& d : s.dids)
+    if (!is_number(d))
+      r.error_at(r.source(), r.key_path("dids"), "'" + d + "' is not a number (digits only)");
+  r.finish();
+}
+
+void read_trunk(TableReader& r, TrunkSection& t) {
+  r.require("name");
+  r.require("address");
+  r.string("name", t.name);
+  std::string addr;
+  if (const toml::node* n = r.string("address", addr)) {
+    if (auto hp = parse_host_port(addr))
+      t.address = *hp;
+    else
+      r.error_at(n->source(), r.key_path("address"), "'" + addr + "' is not host[:port]");
+  }
+  r.string("transport", t.transport, {"udp", "tcp"});
+  read_codec_list(r, "codecs", t.codecs);
+  r.string("port", t.port);
+  r.integer("timeout_ms", t.timeout_ms, 100, 120000);
+  r.finish();
+}
+
+void read_route(TableReader& r, RouteSection& rt) {
+  r.require("name");
+  r.require("trunks");
+  r.string("name", rt.name);
+  r.string("prefix", rt.prefix);
+  if (const toml::node* n = r.string("regex", rt.regex)) {
+    try {
+      std::regex re(rt.regex, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      r.error_at(n->source(), r.key_path("regex"), std::string("invalid regex: ") + e.what());
+    }
+  }
+  r.string_array("trunks", rt.trunks);
+  if (rt.prefix.empty() == rt.regex.empty())
+    r.error_at(r.source(), r.key_path("prefix"), "give exactly one of prefix or regex");
+  if (!rt.prefix.empty() && !is_number(rt.prefix))
+    r.error_at(r.source(), r.key_path("prefix"), "'" + rt.prefix + "' is not digits");
+  r.finish();
+}
+
+// Reads an array of tables ([[key]]) with one reader per element.
+template <typename Section, typename Reader>
+void read_array(const toml::table& root, std::string_view key, TableReader& top,
+                const std::string& file, std::vector<Error>& errors,
+                std::vector<Section>& out, Reader reader) {
+  const toml::node* n = root.get(key);
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    top.error_at(n->source(), std::string(key),
+                 "expected an array of tables ([[" + std::string(key) + "]])");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::table& t = *arr->get(i)->as_table();
+    TableReader r(t, std::string(key) + "[" + std::to_string(i) + "]", file, errors);
+    Section sec;
+    reader(r, sec);
+    out.push_back(std::move(sec));
+  }
+}
+
+// Cross-references: names unique, routes name real trunks, trunks real ports.
+void check_references(const Config& c, const std::string& file, std::vector<Error>& errors) {
+  auto err = [&](std::string key, std::string msg) {
+    errors.push_back({file, 0, 0, std::move(key), std::move(msg)});
+  };
+  std::set<std::string> users, dids, trunks, ports;
+  for (const auto& p : c.ports) ports.insert(p.name);
+  for (size_t i = 0; i < c.subscribers.size(); ++i) {
+    const auto& s = c.subscribers[i];
+    if (!s.user.empty() && !users.insert(s.user).second)
+      err("subscriber[" + std::to_string(i) + "].user", "duplicate user '" + s.user + "'");
+    for (const auto& d : s.dids)
+      if (!dids.insert(d).second)
+        err("subscriber[" + std::to_string(i) + "].dids", "DID '" + d + "' is used twice");
+  }
+  for (size_t i = 0; i < c.trunks.size(); ++i) {
+    const auto& t = c.trunks[i];
+    if (!t.name.empty() && !trunks.insert(t.name).second)
+      err("trunk[" + std::to_string(i) + "].name", "duplicate trunk '" + t.name + "'");
+    if (!t.port.empty() && !ports.count(t.port))
+      err("trunk[" + std::to_string(i) + "].port", "no [[port]] named '" + t.port + "'");
+  }
+  for (size_t i = 0; i < c.routes.size(); ++i)
+    for (const auto& t : c.routes[i].trunks)
+      if (!trunks.count(t))
+        err("route[" + std::to_string(i) + "].trunks", "no [[trunk]] named '" + t + "'");
+}
+
 LoadResult build(const toml::table& root, const std::string& file) {
   LoadResult result;
   Config cfg;
@@ -289,6 +510,11 @@ LoadResult build(const toml::table& root, const std::string& file) {
   table_section("instance", [&](TableReader& r) { read_instance(r, cfg.instance); });
   table_section("codecs", [&](TableReader& r) { read_codecs(r, cfg.codecs); });
   table_section("dataplane", [&](TableReader& r) { read_dataplane(r, cfg.dataplane); });
+  table_section("sip", [&](TableReader& r) { read_sip(r, cfg.sip); });
+  table_section("media", [&](TableReader& r) { read_media(r, cfg.media); });
+  read_array(root, "subscriber", top, file, errors, cfg.subscribers, read_subscriber);
+  read_array(root, "trunk", top, file, errors, cfg.trunks, read_trunk);
+  read_array(root, "route", top, file, errors, cfg.routes, read_route);
 
   if (const toml::node* n = root.get("port")) {
     const toml::array* arr = n->as_array();
@@ -310,11 +536,13 @@ LoadResult build(const toml::table& root, const std::string& file) {
   }
 
   // Keys at the top level that no section claims are typos or wrong nesting.
-  static const std::set<std::string> known = {"instance", "codecs", "dataplane", "port"};
+  static const std::set<std::string> known = {"instance", "codecs", "dataplane", "port", "sip",
+                                              "media", "subscriber", "trunk", "route"};
   for (const auto& [k, v] : root)
     if (!known.count(std::string(k.str())))
       top.error_at(k.source(), std::string(k.str()), "unknown section or key");
 
+  if (errors.empty()) check_references(cfg, file, errors);
   if (errors.empty()) result.config = std::move(cfg);
   return result;
 }

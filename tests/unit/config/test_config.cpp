@@ -180,3 +180,113 @@ TEST(Config, NonAsciiRefusedWithPositionAndEscapesAccepted) {
   EXPECT_EQ(ok.config->instance.name, "M\xC3\xBCller");
 }
 }  // namespace
+
+namespace {
+TEST(Config, SipSubscribersTrunksRoutes) {
+  auto r = load_string(R"(
+[sip]
+realm = "msgw"
+listen = ["10.10.0.1:5060", "[2001:db8::1]:5070", "gw.example.net"]
+[[port]]
+name = "trunk"
+device = "net_null0"
+address = "10.20.0.1/24"
+[[subscriber]]
+user = "spa1"
+password = "spa1-secret"
+display_name = "Good Body"
+codecs = ["pcmu", "G729a", "G726-32"]
+dids = ["15550001000"]
+[[subscriber]]
+user = "spa2"
+ha1 = "939E7578ED9E3C518A452ACEE763BCE9"
+[[trunk]]
+name = "carrier"
+address = "10.20.0.2"
+codecs = ["G729"]
+port = "trunk"
+[[route]]
+name = "tollfree"
+prefix = "1800"
+trunks = ["carrier"]
+[[route]]
+name = "intl"
+regex = "^011[0-9]+$"
+trunks = ["carrier"]
+)", "sip.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto& c = *r.config;
+  ASSERT_EQ(c.sip.listen.size(), 3u);
+  EXPECT_EQ(c.sip.listen[1].host, "2001:db8::1");
+  EXPECT_EQ(c.sip.listen[1].port, 5070);
+  EXPECT_EQ(c.sip.listen[2].port, 5060);
+  EXPECT_EQ(c.sip.listen[1].to_string(), "[2001:db8::1]:5070");
+  ASSERT_EQ(c.subscribers.size(), 2u);
+  // Codec names are canonicalised through the codec engine's SDP names.
+  ASSERT_EQ(c.subscribers[0].codecs.size(), 3u);
+  EXPECT_EQ(c.subscribers[1].ha1, "939e7578ed9e3c518a452acee763bce9");
+  EXPECT_EQ(c.trunks[0].address.port, 5060);
+  EXPECT_EQ(c.routes[1].regex, "^011[0-9]+$");
+}
+
+TEST(Config, SipCrossReferencesAndValues) {
+  auto r = load_string(R"(
+[media]
+port_min = 16385
+[[subscriber]]
+user = "a"
+codecs = ["G723"]
+dids = ["1-555"]
+[[subscriber]]
+user = "a"
+password = "x"
+ha1 = "00"
+[[trunk]]
+name = "t"
+address = "10.0.0.1:99999"
+port = "nope"
+[[route]]
+name = "r"
+regex = "("
+trunks = ["missing"]
+)", "x.toml");
+  ASSERT_FALSE(r.ok());
+  std::string all = errors_of(r);
+  for (const char* want : {"media.port_min: must be even",
+                           "subscriber[0].codecs: unknown codec 'G723'",
+                           "subscriber[0].password: give exactly one of password or ha1",
+                           "subscriber[0].dids: '1-555' is not a number",
+                           "subscriber[1].password: give exactly one of password or ha1",
+                           "subscriber[1].ha1: must be 32 hex digits",
+                           "trunk[0].address: '10.0.0.1:99999' is not host[:port]",
+                           "route[0].regex: invalid regex"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}
+
+TEST(Config, DanglingReferencesReportedAfterSyntaxIsClean) {
+  auto r = load_string(R"(
+[[subscriber]]
+user = "a"
+password = "x"
+dids = ["1"]
+[[subscriber]]
+user = "a"
+password = "y"
+dids = ["1"]
+[[trunk]]
+name = "t"
+address = "10.0.0.1"
+port = "nope"
+[[route]]
+name = "r"
+prefix = "1"
+trunks = ["missing"]
+)", "x.toml");
+  ASSERT_FALSE(r.ok());
+  std::string all = errors_of(r);
+  for (const char* want : {"subscriber[1].user: duplicate user 'a'", "DID '1' is used twice",
+                           "trunk[0].port: no [[port]] named 'nope'",
+                           "route[0].trunks: no [[trunk]] named 'missing'"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}
+}  // namespace

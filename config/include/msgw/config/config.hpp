@@ -69,12 +69,74 @@ struct DataplaneSection {
   uint32_t rtcp_interval_ms = 5000;
 };
 
+// "host:port" or "[v6]:port"; port defaults to 5060 when absent.
+struct HostPort {
+  std::string host;
+  uint16_t port = 5060;
+  std::string to_string() const;
+};
+
+// [sip]
+struct SipSection {
+  std::string realm = "msgw";
+  std::vector<HostPort> listen;          // each is served on UDP and TCP
+  uint32_t nonce_ttl_s = 300;            // digest nonce lifetime; older ones get stale=true
+  uint32_t max_auth_failures = 5;        // from one source before 403
+  uint32_t t1_ms = 500;                  // RFC 3261 T1
+  uint32_t min_expires_s = 60;           // registrar: shorter gets 423
+  uint32_t max_expires_s = 3600;
+  std::string state_db = "/var/lib/msgw/state.db";   // registrations, dialogs, CDRs (SQLite WAL)
+  std::string management_socket = "/run/msgw/control.sock";
+};
+
+// [media]
+struct MediaSection {
+  uint16_t port_min = 16384;             // gateway RTP ports, even ones; RTCP is port+1
+  uint16_t port_max = 32767;
+};
+
+// [[subscriber]] — credentials are kept as HA1 = MD5(user:realm:password)
+// once loaded; `password` is accepted for provisioning convenience.
+struct SubscriberSection {
+  std::string user;
+  std::string password;                  // empty when ha1 is given
+  std::string ha1;                       // hex, 32 chars, lower case
+  std::string display_name;
+  std::vector<std::string> codecs{"PCMU", "PCMA"};   // preference order
+  std::vector<std::string> dids;         // inbound numbers that reach this subscriber
+  std::string g726_packing = "rfc3551";  // rfc3551 | aal2 (SPA-class ATAs, Asterisk g726aal2)
+};
+
+// [[trunk]] — trusted by source address, not digest.
+struct TrunkSection {
+  std::string name;
+  HostPort address;
+  std::string transport = "udp";         // udp | tcp
+  std::vector<std::string> codecs{"PCMU"};
+  std::string port;                      // [[port]] name the trunk is reached through
+  uint32_t timeout_ms = 8000;            // no final answer within this → fail over
+};
+
+// [[route]] — tried in order; first match wins. Numbers are normalised
+// (digits only, leading '+' dropped) before matching.
+struct RouteSection {
+  std::string name;
+  std::string prefix;                    // match on normalised number prefix, or
+  std::string regex;                     // ECMAScript regex over the whole normalised number
+  std::vector<std::string> trunks;       // failover order
+};
+
 struct Config {
   std::string file;
   InstanceSection instance;
   CodecsSection codecs;
   DataplaneSection dataplane;
   std::vector<PortSection> ports;
+  SipSection sip;
+  MediaSection media;
+  std::vector<SubscriberSection> subscribers;
+  std::vector<TrunkSection> trunks;
+  std::vector<RouteSection> routes;
 };
 
 struct LoadResult {
@@ -89,5 +151,6 @@ LoadResult load_string(std::string_view text, const std::string& source_name);
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
 std::optional<uint32_t> parse_ipv4(std::string_view text);
 std::string format_ipv4(uint32_t addr);
+std::optional<HostPort> parse_host_port(std::string_view text);
 
 }  // namespace msgw::config
