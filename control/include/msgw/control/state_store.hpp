@@ -1,0 +1,66 @@
+// Durable call records and live call state in SQLite (WAL).
+//
+// WAL with synchronous=NORMAL survives a kill -9 of msgw-control (the
+// process, not the host, dies: committed transactions are in the WAL file),
+// which is the failure the control plane must ride out: a restarted process
+// reads the live calls back and can still end them with BYE on both legs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace msgw::control {
+
+struct LegMediaStats {
+  uint64_t packets = 0;
+  uint64_t lost = 0;
+  double jitter_ms = 0;
+};
+
+struct CallRecord {
+  std::string call_id;       // A-leg Call-ID
+  std::string from_uri;
+  std::string to_uri;
+  std::string trunk;         // empty for inbound calls to a subscriber
+  std::string direction;     // "outbound" | "inbound"
+  int64_t start_ms = 0;      // wall clock, ms since the epoch
+  int64_t answer_ms = 0;     // 0: never answered
+  int64_t end_ms = 0;
+  int result_code = 0;       // final SIP status the A leg saw (200 for answered calls)
+  std::string end_reason;    // "caller BYE", "callee BYE", "media timeout", "CANCEL", ...
+  std::string a_codec, b_codec;
+  LegMediaStats a, b;
+};
+
+class StateStore {
+ public:
+  // Opens (creating if needed) the database; throws std::runtime_error with
+  // the path and SQLite's message when it cannot.
+  explicit StateStore(const std::string& path);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  void write_cdr(const CallRecord& r);
+  std::vector<CallRecord> cdrs(size_t limit = 1000) const;   // newest first
+  std::optional<CallRecord> cdr(const std::string& call_id) const;
+
+  // Live call state: an opaque JSON document per call, replaced on every
+  // state change and deleted when the call ends.
+  void put_live(const std::string& call_id, const std::string& json);
+  void delete_live(const std::string& call_id);
+  std::vector<std::pair<std::string, std::string>> live() const;
+
+ private:
+  void exec(const char* sql);
+  sqlite3_stmt* prepare(const char* sql) const;
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace msgw::control
