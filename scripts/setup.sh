@@ -12,7 +12,7 @@ packages=(
   libsqlite3-dev nlohmann-json3-dev libfmt-dev libpcap-dev
   # tests and benchmarks
   googletest libgmock-dev libgtest-dev libbenchmark-dev sip-tester tshark iproute2 iputils-ping
-  sox espeak-ng python3 procps psmisc
+  sox espeak-ng python3 procps psmisc ethtool util-linux
 )
 
 missing=()

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The network-namespace test rig (no NIC needed):
+#
+#   msgw-phone                msgw-gw                          msgw-carrier
+#   phone0 10.10.0.2/24 ──── gw-access ┐              ┌ gw-trunk ──── carrier0 10.20.0.2/24
+#                                      msgw-dataplane (net_af_packet on both)
+#                              TAP msgw-access 10.10.0.1   TAP msgw-trunk 10.20.0.1
+#
+# The dataplane owns gw-access and gw-trunk; the gateway's own addresses
+# live on the TAP interfaces its exception path creates, so ARP, ICMP and
+# SIP reach the kernel in msgw-gw only through the dataplane.
+#
+#   rig.sh net-up | net-down      namespaces and veth pairs only
+#   rig.sh up [CONFIG]            net-up, hugepages, msgw-dataplane (and msgw-control
+#                                 once it is built); returns when the gateway answers
+#   rig.sh down                   stops everything, removes the namespaces (safe to
+#                                 run after any failure, and more than once)
+#   rig.sh status
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${MSGW_BUILD:-$root/build}
+run=${MSGW_RIG_RUN:-/run/msgw-rig}
+config=${2:-$root/config/examples/spa-to-carrier.toml}
+
+ns_phone=msgw-phone ns_gw=msgw-gw ns_carrier=msgw-carrier
+
+in_ns() { ip netns exec "$@"; }
+
+net_up() {
+  net_down quiet
+  ip netns add $ns_phone
+  ip netns add $ns_gw
+  ip netns add $ns_carrier
+  ip link add phone0 netns $ns_phone type veth peer name gw-access netns $ns_gw
+  ip link add carrier0 netns $ns_carrier type veth peer name gw-trunk netns $ns_gw
+  for ns in $ns_phone $ns_gw $ns_carrier; do in_ns $ns ip link set lo up; done
+  in_ns $ns_phone ip addr add 10.10.0.2/24 dev phone0
+  in_ns $ns_phone ip link set phone0 up
+  in_ns $ns_phone ip route add default via 10.10.0.1
+  in_ns $ns_carrier ip addr add 10.20.0.2/24 dev carrier0
+  in_ns $ns_carrier ip link set carrier0 up
+  in_ns $ns_carrier ip route add default via 10.20.0.1
+  for dev in gw-access gw-trunk; do
+    in_ns $ns_gw ip link set $dev up promisc on
+  done
+  # veth hands the kernel's packets over with checksums left to "offload":
+  # the peers must put real checksums on the wire the dataplane reads.
+  in_ns $ns_phone ethtool -K phone0 tx off >/dev/null 2>&1 || true
+  in_ns $ns_carrier ethtool -K carrier0 tx off >/dev/null 2>&1 || true
+  for dev in gw-access gw-trunk; do in_ns $ns_gw ethtool -K $dev tx off rx off >/dev/null 2>&1 || true; done
+  echo "rig: namespaces $ns_phone $ns_gw $ns_carrier up"
+}
+
+stop_pidfile() {
+  local f=$1
+  [[ -f $f ]] || return 0
+  local pid
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+net_down() {
+  stop_pidfile "$run/control.pid"
+  stop_pidfile "$run/dataplane.pid"
+  for ns in $ns_phone $ns_gw $ns_carrier; do
+    if ip netns list | grep -qw "$ns"; then
+      # Anything still running in the namespace (SIPp, tshark) goes with it.
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+  [[ ${1:-} == quiet ]] || echo "rig: down"
+}
+
+hugepages() {
+  local nr=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+  if [[ -w $nr ]] && (( $(cat $nr) < 512 )); then echo 512 >$nr 2>/dev/null || true; fi
+  mkdir -p /dev/hugepages
+  mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
+  if mountpoint -q /dev/hugepages && (( $(cat $nr 2>/dev/null || echo 0) > 0 )); then
+    echo "rig: hugepages: $(cat $nr) x 2 MiB mounted on /dev/hugepages"
+  else
+    echo "rig: hugepages unavailable: the dataplane runs with --no-huge"
+  fi
+}
+
+wait_for() {  # seconds description command...
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq $((secs * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "rig: timed out after ${secs}s waiting for $what" >&2
+  return 1
+}
+
+up() {
+  [[ -x $build/dataplane/msgw-dataplane ]] || { echo "rig: $build/dataplane/msgw-dataplane is not built" >&2; exit 1; }
+  net_up
+  hugepages
+  mkdir -p "$run"
+  in_ns $ns_gw "$build/dataplane/msgw-dataplane" --config "$config" >"$run/dataplane.log" 2>&1 &
+  echo $! >"$run/dataplane.pid"
+  if ! wait_for 30 "the exception path (ping 10.10.0.1 from $ns_phone)" \
+      in_ns $ns_phone ping -c 1 -W 1 10.10.0.1; then
+    tail -n 30 "$run/dataplane.log" >&2
+    exit 1
+  fi
+  wait_for 10 "ping 10.20.0.1 from $ns_carrier" in_ns $ns_carrier ping -c 1 -W 1 10.20.0.1
+  echo "rig: msgw-dataplane up (log $run/dataplane.log); 10.10.0.1 and 10.20.0.1 answer"
+  if [[ -x $build/control/msgw-control ]]; then
+    in_ns $ns_gw "$build/control/msgw-control" --config "$config" >"$run/control.log" 2>&1 &
+    echo $! >"$run/control.pid"
+    wait_for 20 "SIP OPTIONS 200 from 10.10.0.1" in_ns $ns_phone \
+      sipp -sn uac -s ping -m 1 -recv_timeout 1000 -timeout 2s 10.10.0.1:5060 -nostdin \
+      || { tail -n 30 "$run/control.log" >&2; exit 1; }
+    echo "rig: msgw-control up (log $run/control.log)"
+  else
+    echo "rig: msgw-control is not built yet: signalling is not served"
+  fi
+}
+
+status() {
+  for ns in $ns_phone $ns_gw $ns_carrier; do
+    ip netns list | grep -qw "$ns" && echo "namespace $ns: present" || echo "namespace $ns: absent"
+  done
+  for p in dataplane control; do
+    if [[ -f $run/$p.pid ]] && kill -0 "$(cat "$run/$p.pid")" 2>/dev/null; then
+      echo "msgw-$p: running (pid $(cat "$run/$p.pid"))"
+    else
+      echo "msgw-$p: not running"
+    fi
+  done
+}
+
+case ${1:-} in
+  net-up) net_up ;;
+  net-down) net_down ;;
+  up) up ;;
+  down) net_down ;;
+  status) status ;;
+  *) echo "usage: $0 net-up|net-down|up [CONFIG]|down|status" >&2; exit 2 ;;
+esac
