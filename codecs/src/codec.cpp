@@ -12,10 +12,10 @@ namespace {
 // RFC 3551 table 4: PCMU 0, PCMA 8, G729 18. G726-32 lost its static PT 2 in
 // RFC 3551 and is dynamic, although SPA firmware still offers it as 2.
 constexpr std::array<CodecInfo, kCodecCount> kCodecs = {{
-    {CodecId::Pcmu, "PCMU", 8000, 0, 1, 1, 1, 20, true},
-    {CodecId::Pcma, "PCMA", 8000, 8, 1, 1, 1, 20, true},
-    {CodecId::G726_32, "G726-32", 8000, kDynamicPayloadType, 2, 1, 2, 20, true},
-    {CodecId::G729, "G729", 8000, 18, 80, 10, 100, 20, false},
+    {CodecId::Pcmu, "PCMU", 8000, 0, 1, 1, 125, 20, true},
+    {CodecId::Pcma, "PCMA", 8000, 8, 1, 1, 125, 20, true},
+    {CodecId::G726_32, "G726-32", 8000, kDynamicPayloadType, 2, 1, 250, 20, true},
+    {CodecId::G729, "G729", 8000, 18, 80, 10, 10000, 20, false},
 }};
 
 }  // namespace
@@ -23,6 +23,13 @@ constexpr std::array<CodecInfo, kCodecCount> kCodecs = {{
 const CodecInfo& codec_info(CodecId id) noexcept {
   auto i = static_cast<std::size_t>(id);
   return kCodecs[i < kCodecCount ? i : 0];
+}
+
+std::uint16_t effective_ptime_ms(std::uint16_t requested_ms) noexcept {
+  if (requested_ms == 0) return 20;
+  if (requested_ms < 10) return 10;
+  if (requested_ms > 60) return 60;
+  return static_cast<std::uint16_t>(requested_ms / 10 * 10);
 }
 
 std::unique_ptr<Encoder> make_encoder(const CodecParams& p) {

@@ -17,7 +17,11 @@ std::atomic<std::size_t> g_allocs{0};
 }  // namespace
 
 // Replacing the global allocation functions is the portable way to observe every
-// allocation in the process (libstdc++, gtest and our code alike).
+// allocation in the process (libstdc++, gtest and our code alike). GCC cannot see that the
+// replaced operator new is malloc-based, so it warns about free() in operator delete.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n) {
   if (g_counting.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;

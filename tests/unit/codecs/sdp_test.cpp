@@ -32,6 +32,9 @@ TEST(CodecSdp, CodecInfo) {
   }
   EXPECT_EQ(codec_info(CodecId::G729).frame_samples, 80);
   EXPECT_EQ(codec_info(CodecId::G729).frame_bytes, 10);
+  EXPECT_EQ(codec_info(CodecId::G729).frame_us, 10000);
+  EXPECT_EQ(codec_info(CodecId::Pcmu).frame_us, 125);
+  EXPECT_EQ(codec_info(CodecId::G726_32).frame_us, 250);  // one byte = two 4-bit codes
   EXPECT_FALSE(codec_info(CodecId::G729).sample_based);
 }
 

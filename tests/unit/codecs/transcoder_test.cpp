@@ -106,11 +106,16 @@ TEST_P(PcmuToG729, BitExactWithBcg729) {
     EXPECT_EQ(tc->stats().sid_out, 0u);
   } else {
     EXPECT_GT(tc->stats().sid_out, 0u);
-    // Timestamps only move forward in whole frames, and a packet after DTX starts a talkspurt.
+    // Timestamps only move forward in whole frames; a speech packet that follows a SID or
+    // untransmitted frames starts a talkspurt (marker), SID-only packets never carry it.
     for (std::size_t i = 1; i < out.size(); ++i) {
       const std::uint32_t d = out[i].ts - out[i - 1].ts;
+      const std::size_t prev_frames = out[i - 1].payload.size() / 10 + (out[i - 1].payload.size() % 10 == 2);
       EXPECT_EQ(d % 80, 0u);
-      EXPECT_GE(d, out[i - 1].payload.size() / 10 * 80);
+      EXPECT_GE(d, prev_frames * 80);
+      const bool after_dtx = d > prev_frames * 80 || out[i - 1].payload.size() % 10 == 2;
+      const bool has_speech = out[i].payload.size() >= 10;
+      EXPECT_EQ(out[i].marker, after_dtx && has_speech) << "packet " << i;
     }
   }
   EXPECT_TRUE(out[0].marker);
@@ -403,8 +408,11 @@ TEST(Transcoder, TelephoneEventsPassThroughWithPtAndTimestampTranslation) {
   EXPECT_EQ(tc->stats().lost_packets, 0u);  // events consumed their sequence numbers
   EXPECT_EQ(tc->stats().dropped_total(), 0u);
   // Audio after the digit keeps the ingress timing.
-  for (const auto& p : out)
-    if (!p.event) EXPECT_EQ((p.ts - kEgressBase) % 80, 0u);
+  for (const auto& p : out) {
+    if (!p.event) {
+      EXPECT_EQ((p.ts - kEgressBase) % 80, 0u);
+    }
+  }
 }
 
 // ---- Bad input -----------------------------------------------------------------------------
@@ -482,15 +490,34 @@ TEST(Transcoder, WorstCaseCallFitsKMaxEgressPerCall) {
   EXPECT_EQ(tc->stats().dropped_total(), 0u);
 }
 
+TEST(Transcoder, OddPtimesAreNormalised) {
+  // A peer's a=ptime is a hint: unusual values must not fail the call.
+  EXPECT_EQ(effective_ptime_ms(0), 20);
+  EXPECT_EQ(effective_ptime_ms(5), 10);
+  EXPECT_EQ(effective_ptime_ms(25), 20);
+  EXPECT_EQ(effective_ptime_ms(30), 30);
+  EXPECT_EQ(effective_ptime_ms(59), 50);
+  EXPECT_EQ(effective_ptime_ms(100), 60);
+  for (std::uint16_t want : {0, 25, 100}) {
+    auto cfg = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 18, want);
+    cfg.egress.g729_annexb = false;
+    auto tc = make_tc(cfg);
+    ASSERT_TRUE(tc);
+    const std::uint16_t eff = effective_ptime_ms(want);
+    EXPECT_EQ(tc->config().egress.ptime_ms, eff);
+    std::array<EgressPacket, kMaxEgressPerCall> buf;
+    std::vector<std::uint8_t> p(480, 0x55);
+    const std::size_t n = tc->process(p, 0, 1, 0, false, buf);
+    EXPECT_EQ(n, 480u / (eff * 8u));
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(buf[i].length, eff);  // 10 bytes per 10 ms
+  }
+}
+
 TEST(Transcoder, ValidatesConfig) {
   std::string err;
-  auto bad = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 18, 25);
+  auto bad = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 200, 20);
   EXPECT_FALSE(Transcoder::create(bad, &err));
-  EXPECT_NE(err.find("ptime"), std::string::npos) << err;
-  bad = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 18, 70);
-  EXPECT_FALSE(Transcoder::create(bad, &err));
-  bad = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 200, 20);
-  EXPECT_FALSE(Transcoder::create(bad, &err));
+  EXPECT_NE(err.find("payload type"), std::string::npos) << err;
   bad = cfg_for(CodecId::Pcmu, 0, 20, CodecId::G729, 18, 20);
   bad.ingress_event_pt = 0;
   EXPECT_FALSE(Transcoder::create(bad, &err));
@@ -535,4 +562,40 @@ TEST(Transcoder, EveryPairCarriesSpeech) {
       EXPECT_LT(out_level, 1.5 * in_level);
       EXPECT_EQ(tc->stats().dropped_total(), 0u);
     }
+}
+
+TEST(Transcoder, G726PackingIsChosenPerLeg) {
+  // An AAL2 peer (SPA / Asterisk g726aal2) and an RFC 3551 peer send the same audio; after
+  // transcoding to PCMU both must give identical output, and AAL2 -> RFC 3551 G.726 must
+  // equal swapping the nibbles of every byte (the ADPCM state is identical on both sides).
+  const auto sig = speech_like(8000, 12);
+  auto rfc_enc = make_encoder({.id = CodecId::G726_32, .g726_packing = G726Packing::Rfc3551});
+  std::vector<std::uint8_t> rfc(sig.size() / 2), aal2(sig.size() / 2);
+  ASSERT_EQ(rfc_enc->encode(sig, rfc), rfc.size());
+  for (std::size_t i = 0; i < rfc.size(); ++i) aal2[i] = static_cast<std::uint8_t>((rfc[i] << 4) | (rfc[i] >> 4));
+
+  auto to_pcmu = [&](const std::vector<std::uint8_t>& bits, G726Packing packing) {
+    auto cfg = cfg_for(CodecId::G726_32, 2, 20, CodecId::Pcmu, 0, 20);
+    cfg.ingress.g726_packing = packing;
+    auto tc = make_tc(cfg);
+    return concat(run(*tc, packetise(bits, 80, 160, 2)));
+  };
+  const auto a = to_pcmu(rfc, G726Packing::Rfc3551), b = to_pcmu(aal2, G726Packing::Aal2);
+  ASSERT_EQ(a.size(), sig.size());
+  EXPECT_TRUE(a == b);
+
+  // Straight through: AAL2 in, RFC 3551 out. Decode + re-encode of G.726 is not the
+  // identity, so compare against our own encoder fed the AAL2 decoder's output.
+  auto cfg = cfg_for(CodecId::G726_32, 2, 20, CodecId::G726_32, 96, 20);
+  cfg.ingress.g726_packing = G726Packing::Aal2;
+  cfg.egress.g726_packing = G726Packing::Rfc3551;
+  auto tc = make_tc(cfg);
+  const auto out = concat(run(*tc, packetise(aal2, 80, 160, 2)));
+  auto dec = make_decoder({.id = CodecId::G726_32, .g726_packing = G726Packing::Aal2});
+  auto enc = make_encoder({.id = CodecId::G726_32, .g726_packing = G726Packing::Rfc3551});
+  std::vector<std::int16_t> pcm(sig.size());
+  ASSERT_EQ(dec->decode(aal2, pcm), pcm.size());
+  std::vector<std::uint8_t> expected(rfc.size());
+  ASSERT_EQ(enc->encode(pcm, expected), expected.size());
+  EXPECT_TRUE(out == expected);
 }

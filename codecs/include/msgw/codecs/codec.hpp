@@ -8,7 +8,7 @@
 //   auto enc = msgw::codecs::make_encoder(p);                         // state allocated here, once
 //   auto dec = msgw::codecs::make_decoder(p);
 // Per-frame side (noexcept, no allocation, no locks, no logging):
-//   std::size_t n = dec->decode(payload, pcm);                        // returns samples, or 0 + error()
+//   std::size_t n = dec->decode(payload, pcm);     // samples written; 0 and dec->last_error() on bad input
 //   enc->encode(pcm.first(enc->frame_samples()), bytes);
 //
 // All codecs here are narrowband: 16-bit linear PCM at 8000 Hz is the common representation.
@@ -45,7 +45,7 @@ struct CodecInfo {
   std::uint8_t static_payload_type; // RFC 3551 static PT, or kDynamicPayloadType
   std::uint16_t frame_samples;      // smallest unit the codec encodes (1 for G.711, 2 for G.726-32, 80 for G.729)
   std::uint16_t frame_bytes;        // bytes of one such unit (G.729 speech frame: 10)
-  std::uint16_t frame_ms_x10;       // frame duration in 0.1 ms (G.711: 1.25 -> 1, G.729: 100)
+  std::uint16_t frame_us;           // duration of that unit in µs (G.711: 125, G.726-32: 250, G.729: 10000)
   std::uint16_t default_ptime_ms;   // RFC 3551 default packet time
   bool sample_based;                // RFC 3551 sample-based (any length) vs frame-based
 };
@@ -85,6 +85,11 @@ std::optional<CodecParams> params_from_sdp(std::uint8_t payload_type, std::strin
 // as RFC 4566 requires; returns false on a malformed value for a known parameter.
 bool apply_fmtp(CodecParams& params, std::string_view fmtp) noexcept;
 
+// Packet time the engine actually uses for a requested one: a=ptime is only a hint
+// (RFC 4566/3264), so instead of failing a call we use the nearest supported value at or
+// below it: a multiple of 10 ms between 10 and 60 (0 means the codec default, 20).
+std::uint16_t effective_ptime_ms(std::uint16_t requested_ms) noexcept;
+
 // SDP text for an answer/offer: rtpmap value ("G729/8000") and fmtp value ("" if none needed).
 std::string format_rtpmap(const CodecParams& params);
 std::string format_fmtp(const CodecParams& params);
@@ -117,6 +122,8 @@ class Encoder {
   // otherwise nothing is encoded and 0 is returned. `kind` reports the last frame's kind.
   virtual std::size_t encode(std::span<const std::int16_t> pcm, std::span<std::uint8_t> out,
                              FrameKind* kind = nullptr) noexcept = 0;
+  // Back to the initial state. Setup-time only: bcg729 has no re-init, so G.729 re-creates
+  // its context (allocates); if that fails the old state is kept.
   virtual void reset() noexcept = 0;
 };
 
@@ -133,6 +140,7 @@ class Decoder {
   // for G.711/G.726). pcm.size() must be a multiple of 80 samples for G.729.
   virtual std::size_t conceal(std::span<std::int16_t> pcm) noexcept = 0;
   virtual DecodeError last_error() const noexcept = 0;
+  // Setup-time only, as Encoder::reset().
   virtual void reset() noexcept = 0;
 };
 

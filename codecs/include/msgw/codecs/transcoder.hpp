@@ -60,7 +60,8 @@ struct EgressPacket {
 
 struct TranscoderConfig {
   CodecParams ingress;                     // codec + PT packets arrive with (ptime informational)
-  CodecParams egress;                      // codec + PT + ptime of packets we emit
+  CodecParams egress;                      // codec + PT + ptime of packets we emit (ptime passes
+                                           // through effective_ptime_ms(); config() shows the result)
   std::uint8_t ingress_event_pt = kNoPayloadType;  // telephone-event PT on the ingress leg
   std::uint8_t egress_event_pt = kNoPayloadType;   // telephone-event PT on the egress leg
   // RFC 4733 requires the telephone-event clock to equal the audio clock, and every codec
