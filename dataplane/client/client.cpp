@@ -1,0 +1,159 @@
+// Control-side access to the dataplane segment.  No EAL: only rte_ring's
+// element functions, which work on any memory.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "msgw/dataplane/client.hpp"
+
+namespace msgw::dataplane {
+
+std::optional<Client> Client::attach(const std::string& instance, std::string& error) {
+  const std::string name = segment_name(instance);
+  int fd = shm_open(name.c_str(), O_RDWR, 0);
+  if (fd < 0) {
+    error = "dataplane segment " + name + ": " + std::strerror(errno) +
+            " (is msgw-dataplane running for instance '" + instance + "'?)";
+    return std::nullopt;
+  }
+  struct stat st{};
+  if (fstat(fd, &st) != 0 || uint64_t(st.st_size) < sizeof(SegmentHeader)) {
+    error = "dataplane segment " + name + " is too small to hold a header";
+    close(fd);
+    return std::nullopt;
+  }
+  SegmentHeader h{};
+  if (pread(fd, &h, sizeof h, 0) != ssize_t(sizeof h)) {
+    error = "dataplane segment " + name + ": cannot read header";
+    close(fd);
+    return std::nullopt;
+  }
+  if (h.magic != kMagic) {
+    error = "dataplane segment " + name + " has a foreign magic: not an msgw segment";
+    close(fd);
+    return std::nullopt;
+  }
+  if (h.layout_version != kLayoutVersion || h.header_size != sizeof(SegmentHeader) ||
+      h.elem_size != kRingElemSize) {
+    error = "dataplane segment " + name + " has layout version " +
+            std::to_string(h.layout_version) + ", this binary speaks " +
+            std::to_string(kLayoutVersion) + ": rebuild msgw-control and msgw-dataplane together";
+    close(fd);
+    return std::nullopt;
+  }
+  const SegmentLayout layout = compute_layout(h.max_flows);
+  if (layout.total_size != h.segment_size || uint64_t(st.st_size) < h.segment_size ||
+      layout.cmd_ring_offset != h.cmd_ring_offset || layout.evt_ring_offset != h.evt_ring_offset ||
+      layout.stats_offset != h.stats_offset) {
+    error = "dataplane segment " + name + " has inconsistent sizes (being re-created?)";
+    close(fd);
+    return std::nullopt;
+  }
+  void* base = mmap(nullptr, h.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED) {
+    error = "mmap " + name + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  Client c;
+  c.map_.base_ = base;
+  c.map_.size_ = h.segment_size;
+  c.generation_ = c.map_.generation();
+  return c;
+}
+
+bool Client::generation_changed() const {
+  return map_.generation() != generation_ || map_.state() != SegmentState::up;
+}
+
+bool Client::dataplane_up() const {
+  return map_.state() == SegmentState::up && map_.generation() == generation_;
+}
+
+bool Client::send(const Command& cmd) {
+  if (!dataplane_up()) return false;
+  return rte_ring_mp_enqueue_elem(map_.command_ring(), const_cast<Command*>(&cmd),
+                                  sizeof(Command)) == 0;
+}
+
+std::optional<uint32_t> Client::send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,
+                                           const LegSpec* b) {
+  Command c{};
+  c.version = kMessageVersion;
+  c.type = uint16_t(t);
+  c.request_id = next_request_++;
+  if (next_request_ == 0) next_request_ = 1;
+  c.flow_id = flow_id;
+  if (a != nullptr) c.legs[0] = *a;
+  if (b != nullptr) c.legs[1] = *b;
+  if (!send(c)) return std::nullopt;
+  return c.request_id;
+}
+
+std::optional<uint32_t> Client::add_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b) {
+  return send_typed(CommandType::flow_add, flow_id, &a, &b);
+}
+std::optional<uint32_t> Client::modify_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b) {
+  return send_typed(CommandType::flow_modify, flow_id, &a, &b);
+}
+std::optional<uint32_t> Client::delete_flow(uint32_t flow_id) {
+  return send_typed(CommandType::flow_del, flow_id, nullptr, nullptr);
+}
+std::optional<uint32_t> Client::dump_flows(uint32_t flow_id) {
+  return send_typed(CommandType::flow_dump, flow_id, nullptr, nullptr);
+}
+
+std::optional<Event> Client::poll_event() {
+  if (!pending_.empty()) {
+    Event e = pending_.front();
+    pending_.pop_front();
+    return e;
+  }
+  Event e{};
+  if (rte_ring_sc_dequeue_elem(map_.event_ring(), &e, sizeof(Event)) != 0) return std::nullopt;
+  return e;
+}
+
+std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::milliseconds timeout,
+                                       std::deque<Event>* dump) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    Event e{};
+    if (rte_ring_sc_dequeue_elem(map_.event_ring(), &e, sizeof(Event)) == 0) {
+      if (e.request_id == request_id && e.type == uint16_t(EventType::ack)) return Status(e.status);
+      if (dump != nullptr && e.request_id == request_id && e.type == uint16_t(EventType::flow))
+        dump->push_back(e);
+      else
+        pending_.push_back(e);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+FlowStats Client::read_stats(uint32_t flow_id, uint8_t leg) const {
+  FlowStats out{};
+  if (flow_id >= map_.header()->max_flows || leg > 1) return out;
+  const FlowStats& s = map_.stats()[size_t(flow_id) * 2 + leg];
+  out.packets = __atomic_load_n(&s.packets, __ATOMIC_RELAXED);
+  out.bytes = __atomic_load_n(&s.bytes, __ATOMIC_RELAXED);
+  out.lost = __atomic_load_n(&s.lost, __ATOMIC_RELAXED);
+  out.jitter = __atomic_load_n(&s.jitter, __ATOMIC_RELAXED);
+  out.last_seen_ns = __atomic_load_n(&s.last_seen_ns, __ATOMIC_RELAXED);
+  out.dropped = __atomic_load_n(&s.dropped, __ATOMIC_RELAXED);
+  out.sent = __atomic_load_n(&s.sent, __ATOMIC_RELAXED);
+  out.generation = __atomic_load_n(&s.generation, __ATOMIC_RELAXED);
+  return out;
+}
+
+}  // namespace msgw::dataplane

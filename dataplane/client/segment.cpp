@@ -1,0 +1,219 @@
+// Segment creation and mapping.  Setup/control code, never on the packet path.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "msgw/dataplane/client.hpp"
+
+namespace msgw::dataplane {
+
+namespace {
+
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+uint64_t now_ns(clockid_t clk) {
+  timespec ts{};
+  clock_gettime(clk, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::bad_version: return "bad message version";
+    case Status::unknown_command: return "unknown command";
+    case Status::bad_flow_id: return "flow id out of range";
+    case Status::flow_exists: return "flow id already in use";
+    case Status::no_such_flow: return "no such flow";
+    case Status::unknown_codec: return "unknown codec";
+    case Status::bad_port: return "port index out of range";
+    case Status::bad_address: return "bad local address";
+    case Status::duplicate_address: return "local address already in use";
+    case Status::table_full: return "flow table full";
+    case Status::bad_payload_type: return "bad payload type";
+    case Status::unsupported: return "unsupported by this dataplane";
+  }
+  return "unknown status";
+}
+
+const char* event_name(EventType t) {
+  switch (t) {
+    case EventType::ack: return "ack";
+    case EventType::flow: return "flow";
+    case EventType::latched: return "latched";
+    case EventType::media_timeout: return "media_timeout";
+    case EventType::dtmf: return "dtmf";
+    case EventType::stats: return "stats";
+  }
+  return "unknown";
+}
+
+SegmentLayout compute_layout(uint32_t max_flows) {
+  SegmentLayout l{};
+  // rte_ring wants cache-line alignment for its head/tail; 4 KiB keeps each
+  // region on its own pages for the reader's sake.
+  l.cmd_ring_offset = align_up(sizeof(SegmentHeader), 4096);
+  ssize_t cmd = rte_ring_get_memsize_elem(kRingElemSize, kCommandRingSlots);
+  ssize_t evt = rte_ring_get_memsize_elem(kRingElemSize, kEventRingSlots);
+  if (cmd < 0 || evt < 0) return SegmentLayout{};
+  l.evt_ring_offset = align_up(l.cmd_ring_offset + uint64_t(cmd), 4096);
+  l.stats_offset = align_up(l.evt_ring_offset + uint64_t(evt), 4096);
+  l.total_size = align_up(l.stats_offset + uint64_t(max_flows) * 2 * sizeof(FlowStats), 4096);
+  return l;
+}
+
+std::string segment_name(const std::string& instance) { return "/msgw-" + instance; }
+
+Mapping::Mapping(Mapping&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+Mapping& Mapping::operator=(Mapping&& o) noexcept {
+  if (this != &o) {
+    reset();
+    base_ = std::exchange(o.base_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+Mapping::~Mapping() { reset(); }
+
+void Mapping::reset() {
+  if (base_ != nullptr) munmap(base_, size_);
+  base_ = nullptr;
+  size_ = 0;
+}
+
+rte_ring* Mapping::command_ring() const {
+  return reinterpret_cast<rte_ring*>(static_cast<char*>(base_) + header()->cmd_ring_offset);
+}
+rte_ring* Mapping::event_ring() const {
+  return reinterpret_cast<rte_ring*>(static_cast<char*>(base_) + header()->evt_ring_offset);
+}
+FlowStats* Mapping::stats() const {
+  return reinterpret_cast<FlowStats*>(static_cast<char*>(base_) + header()->stats_offset);
+}
+uint64_t Mapping::generation() const {
+  return __atomic_load_n(&header()->generation, __ATOMIC_ACQUIRE);
+}
+SegmentState Mapping::state() const {
+  return SegmentState(__atomic_load_n(&header()->state, __ATOMIC_ACQUIRE));
+}
+
+std::optional<Segment> Segment::create(const std::string& instance, uint32_t max_flows,
+                                       uint32_t n_ports, uint32_t n_workers, std::string& error) {
+  if (max_flows == 0) {
+    error = "max_flows must be > 0";
+    return std::nullopt;
+  }
+  const SegmentLayout layout = compute_layout(max_flows);
+  if (layout.total_size == 0) {
+    error = "cannot size the shared-memory rings";
+    return std::nullopt;
+  }
+  const std::string name = segment_name(instance);
+  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT, 0660);
+  if (fd < 0) {
+    error = "shm_open " + name + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  // Carry the generation over from a previous run, and refuse to take over
+  // a segment whose dataplane is still alive.
+  uint64_t prev_generation = 0;
+  struct stat st{};
+  if (fstat(fd, &st) == 0 && uint64_t(st.st_size) >= sizeof(SegmentHeader)) {
+    SegmentHeader old{};
+    if (pread(fd, &old, sizeof old, 0) == ssize_t(sizeof old) && old.magic == kMagic) {
+      prev_generation = old.generation;
+      if (old.state != uint32_t(SegmentState::down) && old.pid != 0 &&
+          old.pid != uint32_t(getpid()) && kill(pid_t(old.pid), 0) == 0) {
+        error = "instance '" + instance + "' is owned by running dataplane pid " +
+                std::to_string(old.pid);
+        close(fd);
+        return std::nullopt;
+      }
+    }
+  }
+  if (ftruncate(fd, off_t(layout.total_size)) != 0) {
+    error = "ftruncate " + name + ": " + std::strerror(errno);
+    close(fd);
+    return std::nullopt;
+  }
+  void* base = mmap(nullptr, layout.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED) {
+    error = "mmap " + name + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  Segment seg;
+  seg.base_ = base;
+  seg.size_ = layout.total_size;
+  seg.name_ = name;
+  auto* h = seg.header();
+  // Announce "starting" with the new generation before touching the rings,
+  // so an attached client stops using them.
+  __atomic_store_n(&h->state, uint32_t(SegmentState::starting), __ATOMIC_RELEASE);
+  __atomic_store_n(&h->generation, prev_generation + 1, __ATOMIC_RELEASE);
+  h->magic = kMagic;
+  h->layout_version = kLayoutVersion;
+  h->header_size = sizeof(SegmentHeader);
+  h->segment_size = layout.total_size;
+  h->pid = uint32_t(getpid());
+  h->max_flows = max_flows;
+  h->n_ports = n_ports;
+  h->n_workers = n_workers;
+  h->cmd_ring_offset = uint32_t(layout.cmd_ring_offset);
+  h->evt_ring_offset = uint32_t(layout.evt_ring_offset);
+  h->stats_offset = layout.stats_offset;
+  h->cmd_ring_slots = kCommandRingSlots;
+  h->evt_ring_slots = kEventRingSlots;
+  h->elem_size = kRingElemSize;
+  h->start_time_ns = now_ns(CLOCK_REALTIME);
+  __atomic_store_n(&h->events_dropped, 0, __ATOMIC_RELAXED);
+  // Commands: any number of producers (control plane, tools), one consumer
+  // (main lcore).  Events: main lcore and workers produce, control consumes.
+  if (rte_ring_init(seg.command_ring(), "msgw_cmd", kCommandRingSlots, RING_F_SC_DEQ) != 0 ||
+      rte_ring_init(seg.event_ring(), "msgw_evt", kEventRingSlots, RING_F_SC_DEQ) != 0) {
+    error = "rte_ring_init on the shared segment failed";
+    return std::nullopt;
+  }
+  std::memset(seg.stats(), 0, size_t(max_flows) * 2 * sizeof(FlowStats));
+  return seg;
+}
+
+void Segment::mark_up() {
+  __atomic_store_n(&header()->state, uint32_t(SegmentState::up), __ATOMIC_RELEASE);
+}
+
+void Segment::mark_down() {
+  __atomic_store_n(&header()->state, uint32_t(SegmentState::down), __ATOMIC_RELEASE);
+}
+
+bool Segment::post_event(const Event& ev) {
+  if (rte_ring_mp_enqueue_elem(event_ring(), const_cast<Event*>(&ev), sizeof(Event)) == 0)
+    return true;
+  __atomic_fetch_add(&header()->events_dropped, 1, __ATOMIC_RELAXED);
+  return false;
+}
+
+unsigned Segment::take_commands(Command* out, unsigned max) {
+  return rte_ring_sc_dequeue_burst_elem(command_ring(), out, sizeof(Command), max, nullptr);
+}
+
+void Segment::unlink() {
+  if (!name_.empty()) shm_unlink(name_.c_str());
+}
+
+}  // namespace msgw::dataplane

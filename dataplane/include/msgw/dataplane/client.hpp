@@ -1,0 +1,116 @@
+// Shared-memory segment access for both sides, without DPDK's EAL.
+//
+// Segment (dataplane side) creates/re-initialises /dev/shm/msgw-<instance>,
+// bumping the generation; Client (control plane, tests, tools) attaches to an
+// existing segment, sends commands and reads events and per-leg stats.
+// Only librte_ring is needed: the rings are initialised and used in place.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "msgw/dataplane/protocol.hpp"
+
+struct rte_ring;
+
+namespace msgw::dataplane {
+
+std::string segment_name(const std::string& instance);  // "/msgw-<instance>"
+
+// A mapped segment (either side).  Move-only; unmaps on destruction.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(Mapping&& o) noexcept;
+  Mapping& operator=(Mapping&& o) noexcept;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping();
+
+  bool valid() const { return base_ != nullptr; }
+  SegmentHeader* header() const { return static_cast<SegmentHeader*>(base_); }
+  rte_ring* command_ring() const;
+  rte_ring* event_ring() const;
+  FlowStats* stats() const;   // 2 * max_flows entries: flow_id * 2 + leg
+  uint64_t size() const { return size_; }
+
+  uint64_t generation() const;
+  SegmentState state() const;
+
+ protected:
+  friend class Segment;
+  friend class Client;
+  void* base_ = nullptr;
+  uint64_t size_ = 0;
+  void reset();
+};
+
+// Dataplane side.
+class Segment : public Mapping {
+ public:
+  // Creates or re-initialises the segment.  If a valid segment of any layout
+  // exists, its generation + 1 is used, so a restart is always visible.
+  // Leaves the segment in state `starting`; call mark_up() when the dataplane
+  // is ready to serve commands.  On failure returns nullopt and sets error.
+  static std::optional<Segment> create(const std::string& instance, uint32_t max_flows,
+                                       uint32_t n_ports, uint32_t n_workers, std::string& error);
+  void mark_up();
+  void mark_down();
+  // Producer side of the event ring for the main lcore and workers; counts
+  // (in the header) events that did not fit.
+  bool post_event(const Event& ev);
+  // Consumer side of the command ring; returns the number dequeued.
+  unsigned take_commands(Command* out, unsigned max);
+  // Removes the shm name (tests); mapping stays valid.
+  void unlink();
+
+ private:
+  std::string name_;
+};
+
+// Control side.
+class Client {
+ public:
+  // Attaches to an existing segment.  Fails with a clear message when the
+  // segment is missing, has a foreign magic, or another layout version.
+  static std::optional<Client> attach(const std::string& instance, std::string& error);
+
+  uint64_t attached_generation() const { return generation_; }
+  // True when the dataplane restarted since attach (or is down): the caller
+  // re-attaches and re-programs every flow.
+  bool generation_changed() const;
+  bool dataplane_up() const;
+  uint32_t max_flows() const { return map_.header()->max_flows; }
+  uint32_t n_ports() const { return map_.header()->n_ports; }
+
+  // Non-blocking; false when the ring is full or the dataplane is not up.
+  bool send(const Command& cmd);
+  // Fills in version, type, request_id (returned) and sends.
+  std::optional<uint32_t> add_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b);
+  std::optional<uint32_t> modify_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b);
+  std::optional<uint32_t> delete_flow(uint32_t flow_id);
+  std::optional<uint32_t> dump_flows(uint32_t flow_id = kAllFlows);
+
+  // Non-blocking: next event, if any (events set aside by wait_ack first).
+  std::optional<Event> poll_event();
+  // Waits for the ack of request_id, keeping every other event for
+  // poll_event().  Returns nullopt on timeout.  Events of type `flow`
+  // belonging to the request are appended to *dump when given.
+  std::optional<Status> wait_ack(uint32_t request_id, std::chrono::milliseconds timeout,
+                                 std::deque<Event>* dump = nullptr);
+
+  FlowStats read_stats(uint32_t flow_id, uint8_t leg) const;
+
+ private:
+  Mapping map_;
+  uint64_t generation_ = 0;
+  uint32_t next_request_ = 1;
+  std::deque<Event> pending_;
+  std::optional<uint32_t> send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,
+                                     const LegSpec* b);
+};
+
+}  // namespace msgw::dataplane

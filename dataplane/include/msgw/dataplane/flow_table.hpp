@@ -1,0 +1,183 @@
+// Flow table: rte_hash keyed by (port, local IPv4, even local UDP port).
+//
+// One writer (the main lcore, via the command processor), lock-free readers
+// (workers).  Session configurations are immutable once published: a modify
+// publishes a new object and the old one is freed only after every worker
+// has passed a quiescent state (rte_rcu_qsbr).  Worker-written state lives
+// in SessionRuntime, indexed by flow id, never freed while the flow exists.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include "msgw/codecs/transcoder.hpp"
+#include "msgw/dataplane/protocol.hpp"
+
+namespace msgw::dataplane {
+
+struct alignas(64) SessionConfig {
+  uint32_t flow_id;
+  uint32_t version;          // bumped by every modify; workers compare
+  uint16_t owner;            // worker index that processes this session
+  uint8_t relay;             // both legs carry the same codec
+  uint8_t reserved[5];
+  LegSpec legs[2];
+  // Transcoded sessions: tc[i] carries packets arriving on leg i to leg i^1.
+  // Created with the flow (never per packet); used only by the owner worker;
+  // deleted after RCU quiescence once no config refers to them.
+  codecs::Transcoder* tc[2];
+};
+
+// Written only by the owning worker (after a flow is added, before its slot
+// is reused); the main lcore initialises it before publishing the config.
+struct LegRuntime {
+  uint32_t config_version;
+  // current remote (configured, then latched)
+  uint32_t remote_ip;
+  uint16_t remote_port;
+  uint16_t remote_rtcp_port;
+  uint8_t latched;           // remote learned from packets
+  uint8_t have_ssrc;
+  uint8_t cand_count;
+  uint8_t seq_init;
+  uint32_t in_ssrc;          // SSRC of the accepted ingress stream
+  uint32_t cand_ip;
+  uint16_t cand_port;
+  uint16_t max_seq;
+  uint32_t cand_ssrc;
+  // RFC 3550 A.1/A.8 receive statistics
+  uint32_t cycles;
+  uint32_t base_seq;
+  uint32_t received;
+  uint32_t jitter_q4;        // jitter * 16
+  int64_t transit;
+  uint8_t transit_init;
+  // egress rewriting of packets sent out of this leg
+  uint8_t out_init;
+  uint8_t dtmf_end_seen;
+  uint8_t reserved0;
+  uint32_t out_ssrc;
+  uint32_t src_ssrc;         // ingress SSRC currently mapped to out_ssrc
+  uint16_t seq_delta;
+  uint16_t last_seq;
+  uint32_t ts_delta;
+  uint32_t last_ts;
+  uint32_t last_dtmf_ts;
+  // transcoded egress (packets this leg sends that the codec engine built)
+  uint16_t tc_next_seq;
+  uint16_t ip_id;
+  uint64_t tc_packets;       // RTCP SR sender counts
+  uint64_t tc_octets;
+  uint64_t last_rtcp_ns;
+};
+
+struct alignas(64) SessionRuntime {
+  LegRuntime legs[2];
+};
+
+struct FlowKey {
+  uint32_t ip;        // host order
+  uint16_t udp_port;  // host order, even (RTCP maps to port - 1)
+  uint16_t port;      // dataplane port index
+};
+static_assert(sizeof(FlowKey) == 8);
+
+class FlowTable {
+ public:
+  // `name` must be unique in the process (rte_hash names are global).
+  // rcu may be null when no worker reads concurrently (unit tests).
+  FlowTable(const std::string& name, uint32_t max_flows, uint32_t n_ports, uint16_t n_workers,
+            rte_rcu_qsbr* rcu, int socket_id);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  bool ok() const { return hash_ != nullptr && runtime_ != nullptr; }
+  uint32_t max_flows() const { return max_flows_; }
+  uint32_t legs_in_use() const { return legs_in_use_; }
+  uint32_t leg_capacity() const { return max_flows_ * 2; }
+  void set_n_ports(uint32_t n) { n_ports_ = n; }
+  // Per-leg stats area (segment): add() resets a flow's two entries before
+  // the flow becomes visible to workers.  Optional (null in some tests).
+  void set_stats_area(FlowStats* s) { stats_ = s; }
+
+  // ---- writer side (main lcore) ----
+  // Validates completely before changing anything.
+  Status add(uint32_t flow_id, const LegSpec legs[2]);
+  Status modify(uint32_t flow_id, const LegSpec legs[2]);
+  // Removes the keys now; the flow id is free (and `request_id` acked by
+  // reclaim()) once every reader has passed a quiescent state.
+  Status del(uint32_t flow_id, uint32_t request_id);
+  struct Freed {
+    uint32_t flow_id;
+    uint32_t request_id;
+  };
+  // Frees what readers can no longer see; returns deletions now complete.
+  std::vector<Freed> reclaim(bool wait = false);
+  const SessionConfig* get(uint32_t flow_id) const {
+    return flow_id < max_flows_ ? configs_[flow_id] : nullptr;
+  }
+  // Validation shared by add/modify (exposed for tests).
+  Status validate(const LegSpec legs[2], const SessionConfig* self) const;
+  // Slot bookkeeping for stats (bumped on each add of a flow id).
+  uint64_t slot_generation(uint32_t flow_id) const { return slot_gen_[flow_id]; }
+
+  // ---- reader side (workers); lock-free ----
+  // Returns the session and leg for a local address, or null.
+  const SessionConfig* lookup(uint16_t port, uint32_t ip, uint16_t udp_port, uint8_t* leg) const {
+    FlowKey k{ip, uint16_t(udp_port & ~1u), port};
+    void* data = nullptr;
+    if (rte_hash_lookup_data(hash_, &k, &data) < 0) return nullptr;
+    auto v = reinterpret_cast<uintptr_t>(data);
+    *leg = uint8_t(v & 1u);
+    return reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
+  }
+  SessionRuntime* runtime(uint32_t flow_id) const { return &runtime_[flow_id]; }
+
+ private:
+  struct Pending {
+    uint64_t token;
+    SessionConfig* config;     // to free (may be null)
+    codecs::Transcoder* tc[2]; // to delete (may be null)
+    int32_t positions[2];      // hash key slots to free (-1 = none)
+    uint32_t flow_id;          // kAllFlows when not a delete
+    uint32_t request_id;
+  };
+  rte_hash* hash_ = nullptr;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  uint32_t max_flows_ = 0;
+  uint32_t n_ports_ = 0;
+  uint16_t n_workers_ = 1;
+  uint32_t legs_in_use_ = 0;     // keys in the hash, incl. deleted not yet freed
+  std::vector<SessionConfig*> configs_;
+  std::vector<uint8_t> busy_;    // id deleted, waiting for quiescence
+  std::vector<uint64_t> slot_gen_;
+  SessionRuntime* runtime_ = nullptr;
+  FlowStats* stats_ = nullptr;
+  std::deque<Pending> pending_;
+  uint16_t next_owner_ = 0;
+
+  static uintptr_t tag(const SessionConfig* c, uint8_t leg) {
+    return reinterpret_cast<uintptr_t>(c) | leg;
+  }
+  void defer(SessionConfig* c, int32_t p0, int32_t p1, uint32_t flow_id, uint32_t request_id,
+             codecs::Transcoder* tc0 = nullptr, codecs::Transcoder* tc1 = nullptr);
+  SessionConfig* make_config(uint32_t flow_id, const LegSpec legs[2], uint32_t version,
+                             uint16_t owner) const;
+  // Creates both directions' transcoders into c->tc; false when the codec
+  // engine refuses the combination.  egress_base: per direction, the egress
+  // timestamp to continue from (modify) or null for a fresh session.
+  bool make_transcoders(SessionConfig* c, const uint32_t* egress_base) const;
+  static void free_config(SessionConfig* c);
+  void init_runtime(uint32_t flow_id, const SessionConfig* c);
+};
+
+FlowKey leg_key(const LegSpec& l);
+codecs::CodecId codec_id(uint8_t protocol_codec);
+
+}  // namespace msgw::dataplane

@@ -1,0 +1,136 @@
+// Per-packet processing: a pure function over an mbuf burst.
+//
+// process_burst() classifies every frame of a burst received on one port
+// and either relays it (rewritten in place, appended to out.tx[egress port]),
+// hands it to the worker owning its session, sends it to the exception path
+// of its port, or drops it (freed, counted by reason).  It touches no device,
+// so unit tests and the fuzz harness call it directly with mbufs from a
+// mempool; the worker loop wraps it with rx/tx bursts.
+#pragma once
+
+#include <cstdint>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "msgw/codecs/transcoder.hpp"
+#include "msgw/dataplane/flow_table.hpp"
+#include "msgw/dataplane/neighbour.hpp"
+#include "msgw/dataplane/protocol.hpp"
+
+namespace msgw::dataplane {
+
+class Segment;
+
+inline constexpr uint16_t kMaxPorts = 8;
+inline constexpr uint16_t kMaxWorkers = 16;
+inline constexpr uint16_t kBurst = 32;
+inline constexpr uint16_t kTxCap = 4 * kBurst;  // transcoding may emit several packets per input
+inline constexpr uint32_t kMaxFrame = 1518 + 4;  // one VLAN tag over a 1500-byte MTU
+
+struct PortInfo {
+  rte_ether_addr mac{};
+  uint32_t ip = 0;          // host order
+  uint32_t netmask = 0;     // host order
+  uint32_t next_hop = 0;    // 0 = none (only on-link destinations)
+  bool tx_ip_cksum = false; // device computes IPv4 header checksum
+  bool tx_udp_cksum = false;
+};
+
+enum class Drop : uint8_t {
+  truncated_ether,
+  truncated_ip,
+  bad_ip_version,
+  bad_ip_ihl,
+  bad_ip_length,
+  bad_ip_checksum,
+  fragment,
+  truncated_udp,
+  bad_udp_length,
+  bad_udp_checksum,
+  oversized,
+  truncated_rtp,
+  bad_rtp_version,
+  bad_rtp_csrc,
+  bad_rtp_extension,
+  bad_rtp_padding,
+  bad_rtcp,
+  rtp_bleed,          // another source tried to take over a latch
+  wrong_source,       // non-latching leg, packet not from its remote
+  unexpected_payload_type,  // dynamic PT not negotiated on this leg / other leg
+  no_destination,     // other leg's remote unknown yet
+  no_neighbour,       // next hop MAC not resolved yet (ARP requested)
+  unsupported_codec,  // session needs transcoding, not available
+  tx_full,            // device or ring did not take the burst
+  exception_full,
+  handoff_full,
+  count
+};
+const char* drop_name(Drop d);
+
+struct WorkerCounters {
+  uint64_t rx = 0;
+  uint64_t tx = 0;
+  uint64_t relayed = 0;
+  uint64_t rtcp_relayed = 0;
+  uint64_t exception = 0;
+  uint64_t handoff_out = 0;
+  uint64_t handoff_in = 0;
+  uint64_t latched = 0;
+  uint64_t dtmf_events = 0;
+  uint64_t fragments_seen = 0;   // incl. those passed to the kernel
+  uint64_t transcoded_packets = 0;  // egress packets built by the codec engine
+  uint64_t transcoded_frames = 0;   // codec frames encoded
+  uint64_t concealed_frames = 0;    // 10 ms frames synthesised for lost audio
+  uint64_t transcode_buffered = 0;  // ingress packets absorbed by re-framing (no output yet)
+  uint64_t rtcp_terminated = 0;     // RTCP received on transcoded legs (not relayed)
+  uint64_t rtcp_sent = 0;           // own SR sent on transcoded legs
+  uint64_t dropped[size_t(Drop::count)] = {};
+  uint64_t dropped_total() const {
+    uint64_t t = 0;
+    for (uint64_t d : dropped) t += d;
+    return t;
+  }
+};
+
+struct WorkerContext {
+  uint16_t worker_id = 0;
+  uint16_t n_ports = 0;
+  const PortInfo* ports = nullptr;      // n_ports entries
+  const FlowTable* flows = nullptr;
+  const NeighbourTable* neighbours = nullptr;
+  FlowStats* stats = nullptr;           // 2 * max_flows (segment stats area)
+  Segment* events = nullptr;            // event ring producer; may be null
+  rte_ring* resolve = nullptr;          // (port << 32 | ip) ARP wishes to the main lcore
+  uint32_t latch_packets = 3;
+  uint64_t tsc_hz = 1;
+  uint64_t rtcp_interval_ns = 5'000'000'000ull;  // own SR on transcoded legs
+  int64_t realtime_offset_ns = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, for NTP timestamps
+  // Scratch for the codec engine's output, reused by every call.
+  codecs::EgressPacket tc_out[codecs::kMaxEgressPerCall];
+  // Written by this worker only; read by telemetry (relaxed).
+  WorkerCounters counters;
+};
+
+struct BurstOutput {
+  rte_mbuf* tx[kMaxPorts][kTxCap];
+  uint16_t n_tx[kMaxPorts];
+  rte_mbuf* exception[kMaxPorts][kBurst];
+  uint16_t n_exception[kMaxPorts];
+  rte_mbuf* handoff[kMaxWorkers][kBurst];
+  uint16_t n_handoff[kMaxWorkers];
+  void clear() {
+    for (auto& n : n_tx) n = 0;
+    for (auto& n : n_exception) n = 0;
+    for (auto& n : n_handoff) n = 0;
+  }
+};
+
+// n <= kBurst.  `handed_off` marks a burst that came from another worker's
+// hand-off ring (never handed on again).  now_tsc / now_ns: the burst's
+// arrival time (TSC for jitter, CLOCK_MONOTONIC ns for last-seen).
+void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                   bool handed_off, uint64_t now_tsc, uint64_t now_ns, BurstOutput& out);
+
+}  // namespace msgw::dataplane

@@ -1,0 +1,346 @@
+// msgw-dataplane: EAL, ports and TAPs from the config file, pinned workers,
+// and the main lcore loop (commands, exception path, ARP, timeouts).
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+
+#include "runtime.hpp"
+
+namespace msgw::dataplane {
+Runtime* g_runtime = nullptr;
+}
+
+using namespace msgw::dataplane;
+
+namespace {
+
+void on_signal(int) {
+  if (g_runtime != nullptr) g_runtime->stop.store(true);
+}
+
+uint64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+void usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s --config FILE [--instance NAME] [--hold-rx-until-flows N]\n"
+               "          [--static-neighbour PORT,IPV4,MAC]...\n"
+               "  --config FILE            msgw TOML configuration ([dataplane], [[port]])\n"
+               "  --instance NAME          override [instance].name (shm /dev/shm/msgw-NAME)\n"
+               "  --hold-rx-until-flows N  poll ports only once N flows are programmed\n"
+               "                           (deterministic pcap replay tests)\n"
+               "  --static-neighbour P,IP,MAC  ARP entry known from start (port index P)\n",
+               argv0);
+}
+
+// Main lcore: kernel <-> port frames and ARP.
+class ExceptionPath {
+ public:
+  explicit ExceptionPath(Runtime& rt) : rt_(rt) {}
+
+  void poll(uint64_t now_ns) {
+    rte_mbuf* pkts[kBurst];
+    for (uint16_t i = 0; i < rt_.ports.size(); ++i) {
+      PortRuntime& p = rt_.ports[i];
+      // Port -> kernel.
+      unsigned n = rte_ring_sc_dequeue_burst(p.exception, reinterpret_cast<void**>(pkts), kBurst,
+                                             nullptr);
+      if (n > 0) {
+        for (unsigned k = 0; k < n; ++k)
+          learn_from_arp(*rt_.neighbours, i, rte_pktmbuf_mtod(pkts[k], const uint8_t*),
+                         pkts[k]->data_len);
+        const uint16_t sent = rte_eth_tx_burst(p.tap_id, 0, pkts, uint16_t(n));
+        p.to_kernel += sent;
+        if (sent < n) {
+          p.to_kernel_dropped += n - sent;
+          rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        }
+      }
+      // Kernel -> port (through worker 0's TX queue).
+      n = rte_eth_rx_burst(p.tap_id, 0, pkts, kBurst);
+      if (n > 0) {
+        for (unsigned k = 0; k < n; ++k)
+          learn_from_arp(*rt_.neighbours, i, rte_pktmbuf_mtod(pkts[k], const uint8_t*),
+                         pkts[k]->data_len);
+        inject(p, pkts, n);
+      }
+    }
+    // Neighbours workers need: ARP for them, at most twice a second each.
+    uint64_t keys[64];
+    const unsigned n = rte_ring_sc_dequeue_burst_elem(rt_.resolve, keys, sizeof keys[0], 64,
+                                                      nullptr);
+    for (unsigned k = 0; k < n; ++k) request(keys[k], now_ns);
+  }
+
+  void request(uint64_t key, uint64_t now_ns) {
+    const uint16_t port = uint16_t(key >> 32);
+    const uint32_t ip = uint32_t(key);
+    if (port >= rt_.ports.size()) return;
+    rte_ether_addr mac;
+    if (rt_.neighbours->lookup(port, ip, &mac)) return;
+    uint64_t& last = last_request_[key];
+    if (last != 0 && now_ns - last < 500'000'000ull) return;
+    last = now_ns;
+    rte_mbuf* m = rte_pktmbuf_alloc(rt_.pool);
+    if (m == nullptr) return;
+    uint8_t* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 60));
+    std::memset(d, 0, 60);  // minimum frame, zero padded
+    build_arp_request(rt_.port_info[port], ip, d);
+    ++rt_.ports[port].arp_requests;
+    inject(rt_.ports[port], &m, 1);
+  }
+
+ private:
+  void inject(PortRuntime& p, rte_mbuf** pkts, unsigned n) {
+    const unsigned q = rte_ring_sp_enqueue_burst(p.inject, reinterpret_cast<void**>(pkts), n,
+                                                 nullptr);
+    p.from_kernel += q;
+    if (q < n) {
+      p.from_kernel_dropped += n - q;
+      rte_pktmbuf_free_bulk(pkts + q, n - q);
+    }
+  }
+  Runtime& rt_;
+  std::unordered_map<uint64_t, uint64_t> last_request_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file, instance;
+  uint32_t hold = 0;
+  struct StaticNeighbour {
+    uint16_t port;
+    uint32_t ip;
+    rte_ether_addr mac;
+  };
+  std::vector<StaticNeighbour> statics;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "msgw-dataplane: %s needs a value\n", name);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config" || a == "-c") {
+      config_file = value("--config");
+    } else if (a == "--instance") {
+      instance = value("--instance");
+    } else if (a == "--hold-rx-until-flows") {
+      hold = uint32_t(std::strtoul(value("--hold-rx-until-flows").c_str(), nullptr, 10));
+    } else if (a == "--static-neighbour") {
+      const std::string v = value("--static-neighbour");
+      const size_t c1 = v.find(','), c2 = v.find(',', c1 == std::string::npos ? c1 : c1 + 1);
+      StaticNeighbour n{};
+      std::optional<uint32_t> ip;
+      if (c1 != std::string::npos && c2 != std::string::npos)
+        ip = msgw::config::parse_ipv4(v.substr(c1 + 1, c2 - c1 - 1));
+      if (!ip || rte_ether_unformat_addr(v.substr(c2 + 1).c_str(), &n.mac) != 0) {
+        std::fprintf(stderr, "msgw-dataplane: --static-neighbour wants PORT,IPV4,MAC: '%s'\n",
+                     v.c_str());
+        return 2;
+      }
+      n.port = uint16_t(std::strtoul(v.c_str(), nullptr, 10));
+      n.ip = *ip;
+      statics.push_back(n);
+    } else if (a == "--help" || a == "-h") {
+      usage(argv[0]);
+      return 0;
+    } else {
+      std::fprintf(stderr, "msgw-dataplane: unknown argument '%s'\n", a.c_str());
+      usage(argv[0]);
+      return 2;
+    }
+  }
+  if (config_file.empty()) {
+    usage(argv[0]);
+    return 2;
+  }
+  auto loaded = msgw::config::load_file(config_file);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    return 2;
+  }
+  static Runtime rt;
+  g_runtime = &rt;
+  rt.cfg = *loaded.config;
+  if (!instance.empty()) rt.cfg.instance.name = instance;
+  rt.instance = rt.cfg.instance.name;
+  rt.hold_rx_until_flows = hold;
+  const auto& dp = rt.cfg.dataplane;
+  if (rt.cfg.ports.empty() || rt.cfg.ports.size() > kMaxPorts) {
+    std::fprintf(stderr, "msgw-dataplane: %s: need 1..%u [[port]] sections\n",
+                 config_file.c_str(), kMaxPorts);
+    return 2;
+  }
+  if (dp.worker_lcores.empty() || dp.worker_lcores.size() > kMaxWorkers) {
+    std::fprintf(stderr, "msgw-dataplane: %s: dataplane.worker_lcores needs 1..%u lcores\n",
+                 config_file.c_str(), kMaxWorkers);
+    return 2;
+  }
+
+  std::string why;
+  std::vector<std::string> eal = build_eal_args(rt.cfg, argv[0], &rt.hugepages, &why);
+  std::string line;
+  for (const auto& a : eal) line += " " + a;
+  std::printf("msgw-dataplane: instance '%s': %s (%s)\nmsgw-dataplane: EAL%s\n",
+              rt.instance.c_str(), rt.hugepages ? "using hugepages" : "running with --no-huge",
+              why.c_str(), line.c_str());
+  std::fflush(stdout);
+  std::vector<char*> eal_argv;
+  for (auto& a : eal) eal_argv.push_back(a.data());
+  if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) {
+    std::fprintf(stderr, "msgw-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+
+  const uint16_t n_workers = uint16_t(dp.worker_lcores.size());
+  rt.workers.resize(n_workers);
+  for (uint16_t w = 0; w < n_workers; ++w) {
+    rt.workers[w].index = w;
+    rt.workers[w].lcore = dp.worker_lcores[w];
+    if (!rte_lcore_is_enabled(rt.workers[w].lcore)) {
+      std::fprintf(stderr, "msgw-dataplane: worker lcore %u is not enabled\n",
+                   rt.workers[w].lcore);
+      return 1;
+    }
+  }
+  std::string err;
+  if (!setup_ports(rt, err)) {
+    std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
+    rte_eal_cleanup();
+    return 1;
+  }
+  const uint32_t max_flows = std::max<uint32_t>(1, dp.flow_capacity / 2);
+  auto seg = Segment::create(rt.instance, max_flows, uint32_t(rt.ports.size()), n_workers, err);
+  if (!seg) {
+    std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
+    shutdown_ports(rt);
+    rte_eal_cleanup();
+    return 1;
+  }
+  rt.segment.emplace(std::move(*seg));
+  const size_t rcu_size = rte_rcu_qsbr_get_memsize(n_workers);
+  rt.rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("msgw_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+  rte_rcu_qsbr_init(rt.rcu, n_workers);
+  rt.flows.emplace("msgw_flows", max_flows, uint32_t(rt.ports.size()), n_workers, rt.rcu,
+                   int(rte_socket_id()));
+  rt.neighbours.emplace("msgw_neigh", 16384, int(rte_socket_id()));
+  rt.resolve = rte_ring_create_elem("msgw_resolve", sizeof(uint64_t), 1024, rte_socket_id(),
+                                    RING_F_SC_DEQ);
+  if (!rt.flows->ok() || !rt.neighbours->ok() || rt.resolve == nullptr || rt.rcu == nullptr) {
+    std::fprintf(stderr, "msgw-dataplane: cannot allocate tables for %u flows: %s\n", max_flows,
+                 rte_strerror(rte_errno));
+    rt.segment->mark_down();
+    shutdown_ports(rt);
+    rte_eal_cleanup();
+    return 1;
+  }
+  rt.commands.emplace(*rt.segment, *rt.flows, dp.media_timeout_ms);
+  for (const auto& n : statics) {
+    if (n.port >= rt.ports.size() || !rt.neighbours->learn(n.port, n.ip, n.mac)) {
+      std::fprintf(stderr, "msgw-dataplane: static neighbour on port %u rejected\n", n.port);
+      return 2;
+    }
+  }
+  // RX queues round-robin over workers: queue q of every port -> worker q % n.
+  for (uint16_t p = 0; p < rt.ports.size(); ++p)
+    for (uint16_t q = 0; q < rt.ports[p].n_rxq; ++q)
+      rt.workers[q % n_workers].rx.emplace_back(p, q);
+  for (Worker& w : rt.workers) {
+    const std::string hn = "msgw_handoff" + std::to_string(w.index);
+    w.handoff = rte_ring_create(hn.c_str(), 4096, rte_socket_id(), RING_F_SC_DEQ);
+    WorkerContext& c = w.ctx;
+    c.worker_id = w.index;
+    c.n_ports = uint16_t(rt.ports.size());
+    c.ports = rt.port_info.data();
+    c.flows = &*rt.flows;
+    c.neighbours = &*rt.neighbours;
+    c.stats = rt.segment->stats();
+    c.events = &*rt.segment;
+    c.resolve = rt.resolve;
+    c.latch_packets = dp.latch_packets;
+    c.tsc_hz = rte_get_tsc_hz();
+    c.rtcp_interval_ns = uint64_t(dp.rtcp_interval_ms) * 1000000ull;
+    timespec rt_now, mono_now;
+    clock_gettime(CLOCK_REALTIME, &rt_now);
+    clock_gettime(CLOCK_MONOTONIC, &mono_now);
+    c.realtime_offset_ns = (int64_t(rt_now.tv_sec) - int64_t(mono_now.tv_sec)) * 1000000000ll +
+                           (int64_t(rt_now.tv_nsec) - int64_t(mono_now.tv_nsec));
+  }
+  register_telemetry(rt);
+  rt.rx_enabled.store(hold == 0);
+  for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
+  rt.segment->mark_up();
+  std::printf("msgw-dataplane: up: generation %lu, %u flows (%u legs), %u ports, %u workers%s\n",
+              static_cast<unsigned long>(rt.segment->generation()), max_flows, max_flows * 2,
+              unsigned(rt.ports.size()), unsigned(n_workers),
+              hold ? (", rx held until " + std::to_string(hold) + " flows").c_str() : "");
+  std::fflush(stdout);
+
+  ExceptionPath exc(rt);
+  uint32_t active = 0;
+  while (!rt.stop.load()) {
+    const uint64_t now = mono_ns();
+    rt.commands->poll(now);
+    exc.poll(now);
+    if (!rt.rx_enabled.load(std::memory_order_relaxed)) {
+      active = 0;
+      for (uint32_t f = 0; f < max_flows && active < hold; ++f)
+        if (rt.flows->get(f) != nullptr) ++active;
+      if (active >= hold) rt.rx_enabled.store(true);
+    }
+    // Poll-mode main lcore, but it need not burn a full core: a 50 us nap
+    // keeps command latency and ARP handling well under a millisecond.
+    rte_delay_us_sleep(50);
+  }
+
+  std::printf("msgw-dataplane: stopping\n");
+  rte_eal_mp_wait_lcore();
+  rt.segment->mark_down();
+  shutdown_ports(rt);
+  WorkerCounters total;
+  for (const Worker& w : rt.workers) {
+    total.rx += w.ctx.counters.rx;
+    total.tx += w.ctx.counters.tx;
+    total.relayed += w.ctx.counters.relayed;
+    total.exception += w.ctx.counters.exception;
+    for (size_t r = 0; r < size_t(Drop::count); ++r)
+      total.dropped[r] += w.ctx.counters.dropped[r];
+  }
+  std::printf("msgw-dataplane: totals rx %lu tx %lu relayed %lu exception %lu dropped %lu",
+              (unsigned long)total.rx, (unsigned long)total.tx, (unsigned long)total.relayed,
+              (unsigned long)total.exception, (unsigned long)total.dropped_total());
+  for (size_t r = 0; r < size_t(Drop::count); ++r)
+    if (total.dropped[r]) std::printf(" %s=%lu", drop_name(Drop(r)), (unsigned long)total.dropped[r]);
+  std::printf("\nmsgw-dataplane: segment marked down (generation %lu)\n",
+              static_cast<unsigned long>(rt.segment->generation()));
+  std::fflush(stdout);
+  rt.commands.reset();
+  rt.flows.reset();
+  rt.neighbours.reset();
+  rte_eal_cleanup();
+  return 0;
+}

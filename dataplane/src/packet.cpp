@@ -1,0 +1,812 @@
+// Hot path: per-packet classification, validation, latching and relay.
+// No allocation, no system calls, every read bounds-checked against the
+// frame's first (only accepted) segment.
+#include "msgw/dataplane/packet.hpp"
+
+#include <cstring>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_prefetch.h>
+#include <rte_random.h>
+#include <rte_udp.h>
+
+#include "msgw/dataplane/client.hpp"
+
+namespace msgw::dataplane {
+
+const char* drop_name(Drop d) {
+  switch (d) {
+    case Drop::truncated_ether: return "truncated_ether";
+    case Drop::truncated_ip: return "truncated_ip";
+    case Drop::bad_ip_version: return "bad_ip_version";
+    case Drop::bad_ip_ihl: return "bad_ip_ihl";
+    case Drop::bad_ip_length: return "bad_ip_length";
+    case Drop::bad_ip_checksum: return "bad_ip_checksum";
+    case Drop::fragment: return "fragment";
+    case Drop::truncated_udp: return "truncated_udp";
+    case Drop::bad_udp_length: return "bad_udp_length";
+    case Drop::bad_udp_checksum: return "bad_udp_checksum";
+    case Drop::oversized: return "oversized";
+    case Drop::truncated_rtp: return "truncated_rtp";
+    case Drop::bad_rtp_version: return "bad_rtp_version";
+    case Drop::bad_rtp_csrc: return "bad_rtp_csrc";
+    case Drop::bad_rtp_extension: return "bad_rtp_extension";
+    case Drop::bad_rtp_padding: return "bad_rtp_padding";
+    case Drop::bad_rtcp: return "bad_rtcp";
+    case Drop::rtp_bleed: return "rtp_bleed";
+    case Drop::wrong_source: return "wrong_source";
+    case Drop::unexpected_payload_type: return "unexpected_payload_type";
+    case Drop::no_destination: return "no_destination";
+    case Drop::no_neighbour: return "no_neighbour";
+    case Drop::unsupported_codec: return "unsupported_codec";
+    case Drop::tx_full: return "tx_full";
+    case Drop::exception_full: return "exception_full";
+    case Drop::handoff_full: return "handoff_full";
+    case Drop::count: break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherVlan = 0x8100;
+constexpr uint16_t kEtherQinQ = 0x88a8;
+constexpr uint8_t kRtpPtCn = 13;  // comfort noise (RFC 3389), static
+
+inline uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+}
+inline void wr16(uint8_t* p, uint16_t v) {
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
+}
+inline void wr32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v >> 24);
+  p[1] = uint8_t(v >> 16);
+  p[2] = uint8_t(v >> 8);
+  p[3] = uint8_t(v);
+}
+
+inline void st(uint64_t& field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); }
+
+// Ones'-complement sum over pseudo header + datagram must be all ones.
+bool udp_checksum_ok(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
+  uint32_t sum = rte_raw_cksum(udp, ulen);
+  sum += rte_ipv4_phdr_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip), 0);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+// What one packet turned into.
+enum class Verdict : uint8_t { sent, dropped, exception, handoff, consumed };
+
+struct Parsed {
+  uint8_t* frame;
+  uint32_t len;       // bytes valid in the first segment
+  uint32_t l2;        // Ethernet (+VLAN) header length
+  uint8_t* ip;
+  uint32_t ihl;
+  uint32_t ip_total;
+  uint8_t* udp;
+  uint8_t* payload;
+  uint32_t plen;      // UDP payload length
+};
+
+void post(WorkerContext& ctx, const Event& ev) {
+  if (ctx.events != nullptr) ctx.events->post_event(ev);
+}
+
+Event make_event(EventType t, uint32_t flow_id, uint8_t leg, uint64_t now_ns) {
+  Event ev{};
+  ev.version = kMessageVersion;
+  ev.type = uint16_t(t);
+  ev.flow_id = flow_id;
+  ev.leg = leg;
+  ev.time_ns = now_ns;
+  return ev;
+}
+
+// A session's runtime follows its configuration lazily: the owner notices a
+// new version at the next packet and resets what the modify changed.
+void sync_config(const SessionConfig& cfg, SessionRuntime& rt) {
+  for (int i = 0; i < 2; ++i) {
+    LegRuntime& r = rt.legs[i];
+    if (r.config_version == cfg.version) continue;
+    const LegSpec& l = cfg.legs[i];
+    if (l.remote_ip != 0 && (l.remote_ip != r.remote_ip || l.remote_port != r.remote_port)) {
+      // Signalled address change (re-INVITE): forget the latch and the
+      // candidate; SSRC continuity on egress is kept by the other leg's state.
+      r.remote_ip = l.remote_ip;
+      r.remote_port = l.remote_port;
+      r.remote_rtcp_port = uint16_t(l.remote_port + 1);
+      r.latched = 0;
+      r.have_ssrc = 0;
+      r.cand_count = 0;
+    }
+    r.config_version = cfg.version;
+  }
+}
+
+bool expected_pt(const LegSpec& l, uint8_t pt) {
+  return pt == l.payload_type || (l.dtmf_pt != kNoPayloadType && pt == l.dtmf_pt) ||
+         pt == kRtpPtCn;
+}
+
+// Symmetric latching with RTP-bleed protection.  Returns true when the
+// packet comes from the (possibly just moved) accepted source.
+bool accept_source(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg, LegRuntime& r,
+                   uint32_t src_ip, uint16_t src_port, uint32_t ssrc, uint8_t pt, uint64_t now_ns,
+                   Drop* why) {
+  const LegSpec& l = cfg.legs[leg];
+  if (r.remote_ip == src_ip && r.remote_port == src_port) {
+    // Traffic from the current source keeps its latch: a competing
+    // candidate needs an uninterrupted run to take over.
+    r.cand_count = 0;
+    if (!r.have_ssrc || r.in_ssrc != ssrc) {
+      r.in_ssrc = ssrc;
+      r.have_ssrc = 1;
+      r.seq_init = 0;
+    }
+    return true;
+  }
+  if ((l.flags & kLegLatch) == 0) {
+    *why = Drop::wrong_source;
+    return false;
+  }
+  // Once a stream is known, only that SSRC may move the latch (NAT rebinding
+  // keeps the SSRC); before that, any stream of the negotiated payload types
+  // that stays consistent for latch_packets packets.  The address signalled
+  // in SDP outranks a stranger: if the latch sits on another IP, a stream
+  // from the signalled IP may take it over with any SSRC, so an attacker who
+  // won the race to the first packets cannot keep the call.
+  const bool signalled = l.remote_ip != 0 && src_ip == l.remote_ip && r.remote_ip != l.remote_ip;
+  const bool plausible =
+      expected_pt(l, pt) && (!r.have_ssrc || ssrc == r.in_ssrc || signalled);
+  if (!plausible) {
+    if (r.cand_ip == src_ip && r.cand_port == src_port) r.cand_count = 0;
+    *why = Drop::rtp_bleed;
+    return false;
+  }
+  if (r.cand_count > 0 && r.cand_ip == src_ip && r.cand_port == src_port && r.cand_ssrc == ssrc) {
+    if (r.cand_count < 255) ++r.cand_count;
+  } else {
+    r.cand_ip = src_ip;
+    r.cand_port = src_port;
+    r.cand_ssrc = ssrc;
+    r.cand_count = 1;
+  }
+  if (r.cand_count < ctx.latch_packets) {
+    *why = Drop::rtp_bleed;
+    return false;
+  }
+  r.remote_ip = src_ip;
+  r.remote_port = src_port;
+  r.remote_rtcp_port = uint16_t(src_port + 1);
+  r.latched = 1;
+  r.cand_count = 0;
+  if (!r.have_ssrc || r.in_ssrc != ssrc) r.seq_init = 0;
+  r.in_ssrc = ssrc;
+  r.have_ssrc = 1;
+  ++ctx.counters.latched;
+  Event ev = make_event(EventType::latched, cfg.flow_id, leg, now_ns);
+  ev.u.latched.ip = src_ip;
+  ev.u.latched.port = src_port;
+  ev.u.latched.ssrc = ssrc;
+  post(ctx, ev);
+  return true;
+}
+
+// RFC 3550 A.1 (sequence/loss) and A.8 (jitter), 8 kHz clock: every codec
+// this dataplane carries is narrowband.
+void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
+                   uint32_t bytes, uint64_t now_tsc, uint64_t now_ns) {
+  if (!r.seq_init) {
+    r.seq_init = 1;
+    r.base_seq = seq;
+    r.max_seq = seq;
+    r.cycles = 0;
+    r.received = 0;
+    r.transit_init = 0;
+  } else {
+    const uint16_t udelta = uint16_t(seq - r.max_seq);
+    if (udelta < 3000) {
+      if (seq < r.max_seq) r.cycles += 65536;
+      r.max_seq = seq;
+    } else if (udelta <= 65536 - 100) {
+      // A jump no network reorders: restart the count as A.1 does after
+      // two sequential packets; one is enough here since sources are checked.
+      r.base_seq = seq;
+      r.max_seq = seq;
+      r.cycles = 0;
+      r.received = 0;
+    }
+  }
+  ++r.received;
+  const uint64_t ext_max = uint64_t(r.cycles) + r.max_seq;
+  const uint64_t expected = ext_max - r.base_seq + 1;
+  const uint64_t lost = expected > r.received ? expected - r.received : 0;
+  const uint64_t per_tick = ctx.tsc_hz / 8000 ? ctx.tsc_hz / 8000 : 1;
+  const uint32_t arrival = uint32_t(now_tsc / per_tick);
+  const int32_t transit = int32_t(arrival - ts);
+  if (r.transit_init) {
+    int32_t d = transit - int32_t(r.transit);
+    if (d < 0) d = -d;
+    r.jitter_q4 += uint32_t(d) - ((r.jitter_q4 + 8) >> 4);
+  }
+  r.transit = transit;
+  r.transit_init = 1;
+  st(s.packets, s.packets + 1);
+  st(s.bytes, s.bytes + bytes);
+  st(s.lost, lost);
+  st(s.jitter, r.jitter_q4 >> 4);
+  st(s.last_seen_ns, now_ns);
+}
+
+// Next-hop MAC for a destination on a port; asks the main lcore to ARP
+// when unknown.
+bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_ether_addr* mac) {
+  const PortInfo& op = ctx.ports[out_port];
+  uint32_t nh = dst_ip;
+  if (op.next_hop != 0 && (dst_ip & op.netmask) != (op.ip & op.netmask)) nh = op.next_hop;
+  if (ctx.neighbours != nullptr && ctx.neighbours->lookup(out_port, nh, mac)) return true;
+  if (ctx.resolve != nullptr) {
+    uint64_t key = (uint64_t(out_port) << 32) | nh;
+    rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key);
+  }
+  return false;
+}
+
+// IPv4 header and UDP checksums: by the device when the port offers it.
+void finish_checksums(rte_mbuf* m, uint8_t* ip, uint8_t* udp, uint32_t ihl, const PortInfo& op) {
+  auto* iph = reinterpret_cast<rte_ipv4_hdr*>(ip);
+  auto* udph = reinterpret_cast<rte_udp_hdr*>(udp);
+  iph->hdr_checksum = 0;
+  udph->dgram_cksum = 0;
+  m->l2_len = sizeof(rte_ether_hdr);
+  m->l3_len = ihl;
+  m->ol_flags &= ~(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4);
+  if (op.tx_ip_cksum) {
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+  } else {
+    iph->hdr_checksum = rte_ipv4_cksum(iph);
+  }
+  if (op.tx_udp_cksum) {
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+    udph->dgram_cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
+  } else {
+    udph->dgram_cksum = rte_ipv4_udptcp_cksum(iph, udph);
+  }
+}
+
+// Rewrites Ethernet/IPv4/UDP for the egress leg and queues the frame.
+Verdict emit(WorkerContext& ctx, rte_mbuf* m, Parsed& p, uint16_t out_port, uint32_t src_ip,
+             uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, BurstOutput& out,
+             Drop* why) {
+  const PortInfo& op = ctx.ports[out_port];
+  rte_ether_addr dmac;
+  if (!next_hop_mac(ctx, out_port, dst_ip, &dmac)) {
+    *why = Drop::no_neighbour;
+    return Verdict::dropped;
+  }
+  if (out.n_tx[out_port] >= kTxCap) {
+    *why = Drop::tx_full;
+    return Verdict::dropped;
+  }
+  // Ethernet padding and anything past the IP datagram goes.
+  const uint32_t keep = p.l2 + p.ip_total;
+  if (p.len > keep) rte_pktmbuf_trim(m, uint16_t(p.len - keep));
+  // Egress is untagged: drop the VLAN tag by moving the start of the frame.
+  if (p.l2 > sizeof(rte_ether_hdr)) rte_pktmbuf_adj(m, uint16_t(p.l2 - sizeof(rte_ether_hdr)));
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  eth->dst_addr = dmac;
+  eth->src_addr = op.mac;
+  eth->ether_type = rte_cpu_to_be_16(kEtherIpv4);
+  p.ip[8] = 64;  // a B2BUA originates its media packets
+  wr32(p.ip + 12, src_ip);
+  wr32(p.ip + 16, dst_ip);
+  wr16(p.udp + 0, src_port);
+  wr16(p.udp + 2, dst_port);
+  finish_checksums(m, p.ip, p.udp, p.ihl, op);
+  out.tx[out_port][out.n_tx[out_port]++] = m;
+  return Verdict::sent;
+}
+
+// Builds a fresh Ethernet/IPv4/UDP frame around `len` bytes of UDP payload
+// in m (reset first); returns the UDP payload pointer or null.
+uint8_t* build_udp(rte_mbuf* m, const rte_ether_addr& dmac, const PortInfo& op, uint32_t src_ip,
+                   uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, uint16_t ip_id,
+                   uint32_t len) {
+  rte_pktmbuf_reset(m);
+  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + 20 + 8 + len)));
+  if (f == nullptr) return nullptr;
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
+  eth->dst_addr = dmac;
+  eth->src_addr = op.mac;
+  eth->ether_type = rte_cpu_to_be_16(kEtherIpv4);
+  uint8_t* ip = f + 14;
+  ip[0] = 0x45;
+  ip[1] = 0xb8;  // DSCP EF: voice
+  wr16(ip + 2, uint16_t(20 + 8 + len));
+  wr16(ip + 4, ip_id);
+  wr16(ip + 6, 0x4000);  // DF
+  ip[8] = 64;
+  ip[9] = IPPROTO_UDP;
+  wr32(ip + 12, src_ip);
+  wr32(ip + 16, dst_ip);
+  uint8_t* udp = ip + 20;
+  wr16(udp, src_port);
+  wr16(udp + 2, dst_port);
+  wr16(udp + 4, uint16_t(8 + len));
+  return udp + 8;
+}
+
+void finish_built(rte_mbuf* m, const PortInfo& op) {
+  uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, 14);
+  finish_checksums(m, ip, ip + 20, 20, op);
+}
+
+// Own RTCP for a transcoded leg: SR (+ one report block about what the leg
+// receives) + SDES CNAME, RFC 3550 6.4.1/6.5.
+void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg,
+                        SessionRuntime& rt, rte_mempool* pool, uint64_t now_ns,
+                        BurstOutput& out) {
+  LegRuntime& r = rt.legs[leg];
+  const LegSpec& l = cfg.legs[leg];
+  r.last_rtcp_ns = now_ns;
+  if (r.remote_ip == 0 || r.remote_rtcp_port == 0 || out.n_tx[l.port] >= kTxCap) return;
+  rte_ether_addr dmac;
+  if (!next_hop_mac(ctx, l.port, r.remote_ip, &dmac)) return;
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (m == nullptr) return;
+  const bool block = r.have_ssrc != 0;
+  const uint32_t sr_len = 28 + (block ? 24 : 0);
+  static constexpr char kCname[] = "msgw";
+  const uint32_t sdes_len = 4 + 4 + 2 + (sizeof kCname - 1) + 2;  // padded to 4 below
+  const uint32_t sdes_padded = (sdes_len + 3) & ~3u;
+  uint8_t* p = build_udp(m, dmac, ctx.ports[l.port], l.local_ip, uint16_t(l.local_port + 1),
+                         r.remote_ip, r.remote_rtcp_port, r.ip_id++, sr_len + sdes_padded);
+  if (p == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  p[0] = uint8_t(0x80 | (block ? 1 : 0));
+  p[1] = 200;
+  wr16(p + 2, uint16_t(sr_len / 4 - 1));
+  wr32(p + 4, r.out_ssrc);
+  const uint64_t wall = now_ns + uint64_t(ctx.realtime_offset_ns);
+  const uint64_t secs = wall / 1000000000ull + 2208988800ull;  // NTP era 0
+  const uint64_t frac = ((wall % 1000000000ull) << 32) / 1000000000ull;
+  wr32(p + 8, uint32_t(secs));
+  wr32(p + 12, uint32_t(frac));
+  const codecs::Transcoder* t = cfg.tc[leg ^ 1];  // builds what this leg sends
+  wr32(p + 16, t != nullptr ? t->next_egress_timestamp() : 0);
+  wr32(p + 20, uint32_t(r.tc_packets));
+  wr32(p + 24, uint32_t(r.tc_octets));
+  if (block) {
+    uint8_t* b = p + 28;
+    const FlowStats& st = ctx.stats[size_t(cfg.flow_id) * 2 + leg];
+    const uint32_t lost = uint32_t(st.lost > 0x7fffff ? 0x7fffff : st.lost);
+    wr32(b, r.in_ssrc);
+    wr32(b + 4, lost);  // fraction lost 0: no per-interval bookkeeping kept
+    wr32(b + 8, r.cycles + r.max_seq);
+    wr32(b + 12, r.jitter_q4 >> 4);
+    wr32(b + 16, 0);  // LSR/DLSR: the peer's SRs are not tracked
+    wr32(b + 20, 0);
+  }
+  uint8_t* d = p + sr_len;
+  std::memset(d, 0, sdes_padded);
+  d[0] = 0x81;
+  d[1] = 202;
+  wr16(d + 2, uint16_t(sdes_padded / 4 - 1));
+  wr32(d + 4, r.out_ssrc);
+  d[8] = 1;  // CNAME
+  d[9] = uint8_t(sizeof kCname - 1);
+  std::memcpy(d + 10, kCname, sizeof kCname - 1);
+  finish_built(m, ctx.ports[l.port]);
+  out.tx[l.port][out.n_tx[l.port]++] = m;
+  ++ctx.counters.rtcp_sent;
+}
+
+// Transcoded session: the codec engine decodes, re-frames, conceals and
+// encodes; each egress packet becomes a frame of its own (the first reuses
+// the ingress mbuf).
+Verdict transcode(WorkerContext& ctx, rte_mbuf* m, const SessionConfig& cfg, uint8_t leg,
+                  SessionRuntime& rt, const uint8_t* payload, uint32_t len, uint8_t pt,
+                  uint16_t seq, uint32_t ts, uint32_t ssrc, bool marker, uint64_t now_ns,
+                  BurstOutput& out, Drop* why) {
+  codecs::Transcoder* t = cfg.tc[leg];
+  LegRuntime& eg = rt.legs[leg ^ 1];
+  const LegSpec& oc = cfg.legs[leg ^ 1];
+  if (t == nullptr) {
+    *why = Drop::unsupported_codec;
+    return Verdict::dropped;
+  }
+  if (eg.remote_ip == 0 || eg.remote_port == 0) {
+    *why = Drop::no_destination;
+    return Verdict::dropped;
+  }
+  if (!eg.out_init) {
+    eg.out_init = 1;
+    eg.out_ssrc = uint32_t(rte_rand());
+    eg.src_ssrc = ssrc;
+    eg.tc_next_seq = uint16_t(rte_rand());
+    eg.last_rtcp_ns = now_ns;
+  } else if (eg.src_ssrc != ssrc) {
+    t->resync();  // new source: the engine keeps the egress timeline and marks it
+    eg.src_ssrc = ssrc;
+  }
+  const codecs::TranscoderStats& ts0 = t->stats();
+  const uint64_t frames0 = ts0.frames_out, conceal0 = ts0.concealed_samples;
+  const size_t n = t->process(std::span<const uint8_t>(payload, len), pt, seq, ts, marker,
+                              std::span<codecs::EgressPacket>(ctx.tc_out, codecs::kMaxEgressPerCall));
+  ctx.counters.transcoded_frames += t->stats().frames_out - frames0;
+  ctx.counters.concealed_frames += (t->stats().concealed_samples - conceal0) / 80;
+  if (n == 0) {
+    ++ctx.counters.transcode_buffered;
+    rte_pktmbuf_free(m);
+    return Verdict::consumed;
+  }
+  const PortInfo& op = ctx.ports[oc.port];
+  rte_ether_addr dmac;
+  if (!next_hop_mac(ctx, oc.port, eg.remote_ip, &dmac)) {
+    *why = Drop::no_neighbour;
+    return Verdict::dropped;
+  }
+  FlowStats& ost = ctx.stats[size_t(cfg.flow_id) * 2 + (leg ^ 1)];
+  rte_mempool* pool = m->pool;
+  for (size_t k = 0; k < n; ++k) {
+    const codecs::EgressPacket& e = ctx.tc_out[k];
+    rte_mbuf* o = k == 0 ? m : rte_pktmbuf_alloc(pool);
+    if (o == nullptr || out.n_tx[oc.port] >= kTxCap) {
+      if (o != nullptr) rte_pktmbuf_free(o);
+      ++ctx.counters.dropped[size_t(Drop::tx_full)];
+      continue;
+    }
+    uint8_t* r = build_udp(o, dmac, op, oc.local_ip, oc.local_port, eg.remote_ip, eg.remote_port,
+                           eg.ip_id++, 12u + e.length);
+    if (r == nullptr) {
+      rte_pktmbuf_free(o);
+      ++ctx.counters.dropped[size_t(Drop::tx_full)];
+      continue;
+    }
+    r[0] = 0x80;
+    r[1] = uint8_t((e.marker ? 0x80 : 0) | (e.payload_type & 0x7f));
+    wr16(r + 2, eg.tc_next_seq++);
+    wr32(r + 4, e.timestamp);
+    wr32(r + 8, eg.out_ssrc);
+    std::memcpy(r + 12, e.payload, e.length);
+    finish_built(o, op);
+    out.tx[oc.port][out.n_tx[oc.port]++] = o;
+    ++ctx.counters.transcoded_packets;
+    ++eg.tc_packets;
+    eg.tc_octets += e.length;
+    st(ost.sent, ost.sent + 1);
+  }
+  if (now_ns - eg.last_rtcp_ns >= ctx.rtcp_interval_ns)
+    send_sender_report(ctx, cfg, uint8_t(leg ^ 1), rt, pool, now_ns, out);
+  return Verdict::sent;
+}
+
+Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConfig& cfg,
+                   uint8_t leg, SessionRuntime& rt, uint64_t now_tsc, uint64_t now_ns,
+                   BurstOutput& out, Drop* why) {
+  uint8_t* rtp = p.payload;
+  const uint32_t plen = p.plen;
+  if (plen < 12) {
+    *why = Drop::truncated_rtp;
+    return Verdict::dropped;
+  }
+  const uint8_t b0 = rtp[0];
+  if ((b0 >> 6) != 2) {
+    *why = Drop::bad_rtp_version;
+    return Verdict::dropped;
+  }
+  uint32_t hdr = 12 + 4u * (b0 & 0x0f);
+  if (hdr > plen) {
+    *why = Drop::bad_rtp_csrc;
+    return Verdict::dropped;
+  }
+  if (b0 & 0x10) {
+    if (hdr + 4 > plen) {
+      *why = Drop::bad_rtp_extension;
+      return Verdict::dropped;
+    }
+    hdr += 4 + 4u * rd16(rtp + hdr + 2);
+    if (hdr > plen) {
+      *why = Drop::bad_rtp_extension;
+      return Verdict::dropped;
+    }
+  }
+  uint32_t pad = 0;
+  if (b0 & 0x20) {
+    pad = rtp[plen - 1];
+    if (pad == 0 || hdr + pad > plen) {
+      *why = Drop::bad_rtp_padding;
+      return Verdict::dropped;
+    }
+  }
+  const uint8_t pt = rtp[1] & 0x7f;
+  const uint16_t seq = rd16(rtp + 2);
+  const uint32_t ts = rd32(rtp + 4);
+  const uint32_t ssrc = rd32(rtp + 8);
+  const uint32_t src_ip = rd32(p.ip + 12);
+  const uint16_t src_port = rd16(p.udp);
+
+  LegRuntime& in = rt.legs[leg];
+  LegRuntime& eg = rt.legs[leg ^ 1];
+  const LegSpec& ic = cfg.legs[leg];
+  const LegSpec& oc = cfg.legs[leg ^ 1];
+  FlowStats& ist = ctx.stats[size_t(cfg.flow_id) * 2 + leg];
+  FlowStats& ost = ctx.stats[size_t(cfg.flow_id) * 2 + (leg ^ 1)];
+
+  if (!accept_source(ctx, cfg, leg, in, src_ip, src_port, ssrc, pt, now_ns, why)) {
+    st(ist.dropped, ist.dropped + 1);
+    return Verdict::dropped;
+  }
+  receive_stats(ctx, in, ist, seq, ts, plen, now_tsc, now_ns);
+
+  const uint32_t body = plen - hdr - pad;
+  const bool is_dtmf = ic.dtmf_pt != kNoPayloadType && pt == ic.dtmf_pt;
+  if (is_dtmf && body >= 4) {
+    const uint8_t* ev = rtp + hdr;
+    const bool end = (ev[1] & 0x80) != 0;
+    // The end packet is sent three times with the same timestamp: report once.
+    if (end && !(in.dtmf_end_seen && in.last_dtmf_ts == ts)) {
+      in.dtmf_end_seen = 1;
+      in.last_dtmf_ts = ts;
+      ++ctx.counters.dtmf_events;
+      Event e = make_event(EventType::dtmf, cfg.flow_id, leg, now_ns);
+      e.u.dtmf.event = ev[0];
+      e.u.dtmf.volume = ev[1] & 0x3f;
+      e.u.dtmf.duration = rd16(ev + 2);
+      e.u.dtmf.timestamp = ts;
+      post(ctx, e);
+    }
+  }
+
+  if (!cfg.relay)
+    return transcode(ctx, m, cfg, leg, rt, rtp + hdr, body, pt, seq, ts, ssrc,
+                     (rtp[1] & 0x80) != 0, now_ns, out, why);
+  uint8_t out_pt;
+  if (pt == ic.payload_type) {
+    out_pt = oc.payload_type;
+  } else if (is_dtmf) {
+    if (oc.dtmf_pt == kNoPayloadType) {
+      *why = Drop::unexpected_payload_type;
+      return Verdict::dropped;
+    }
+    out_pt = oc.dtmf_pt;
+  } else if (pt < 96) {
+    out_pt = pt;  // static types (CN, ...) mean the same on both legs
+  } else {
+    *why = Drop::unexpected_payload_type;
+    return Verdict::dropped;
+  }
+  if (eg.remote_ip == 0 || eg.remote_port == 0) {
+    *why = Drop::no_destination;
+    return Verdict::dropped;
+  }
+
+  // Egress continuity: the far end sees one stream per leg whatever happens
+  // behind the gateway; a new ingress SSRC re-bases seq/ts after the last
+  // packet sent and raises the marker.
+  bool marker = false;
+  const bool first = !eg.out_init;
+  if (first) {
+    eg.out_init = 1;
+    eg.out_ssrc = ssrc;
+    eg.src_ssrc = ssrc;
+    eg.seq_delta = 0;
+    eg.ts_delta = 0;
+  } else if (ssrc != eg.src_ssrc) {
+    const uint32_t step = uint32_t(ic.ptime_ms ? ic.ptime_ms : 20) * 8;
+    eg.seq_delta = uint16_t(uint16_t(eg.last_seq + 1) - seq);
+    eg.ts_delta = eg.last_ts + step - ts;
+    eg.src_ssrc = ssrc;
+    marker = true;
+  }
+  const uint16_t oseq = uint16_t(seq + eg.seq_delta);
+  const uint32_t ots = ts + eg.ts_delta;
+  // Reordered packets keep their place; only the newest defines the base.
+  if (first || marker || int16_t(oseq - eg.last_seq) > 0) {
+    eg.last_seq = oseq;
+    eg.last_ts = ots;
+  }
+  rtp[1] = uint8_t((rtp[1] & 0x80) | (marker ? 0x80 : 0) | out_pt);
+  wr16(rtp + 2, oseq);
+  wr32(rtp + 4, ots);
+  wr32(rtp + 8, eg.out_ssrc);
+
+  Verdict v = emit(ctx, m, p, oc.port, oc.local_ip, oc.local_port, eg.remote_ip, eg.remote_port,
+                   out, why);
+  if (v == Verdict::sent) {
+    ++ctx.counters.relayed;
+    st(ost.sent, ost.sent + 1);
+  }
+  return v;
+}
+
+Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConfig& cfg,
+                    uint8_t leg, SessionRuntime& rt, BurstOutput& out, Drop* why) {
+  uint8_t* r = p.payload;
+  // First packet of the compound: version 2, SR/RR/SDES/BYE/APP/RTPFB/PSFB/XR,
+  // its length inside the datagram.
+  if (p.plen < 8 || (r[0] >> 6) != 2 || r[1] < 200 || r[1] > 207 ||
+      (uint32_t(rd16(r + 2)) + 1) * 4 > p.plen) {
+    *why = Drop::bad_rtcp;
+    return Verdict::dropped;
+  }
+  LegRuntime& in = rt.legs[leg];
+  LegRuntime& eg = rt.legs[leg ^ 1];
+  const LegSpec& oc = cfg.legs[leg ^ 1];
+  const uint32_t src_ip = rd32(p.ip + 12);
+  const uint16_t src_port = rd16(p.udp);
+  if (in.remote_ip == 0 || src_ip != in.remote_ip) {
+    *why = Drop::wrong_source;
+    return Verdict::dropped;
+  }
+  if (in.latched || (cfg.legs[leg].flags & kLegLatch) != 0) in.remote_rtcp_port = src_port;
+  if (!cfg.relay) {
+    // Transcoded legs terminate RTCP: the far side's reports describe a
+    // stream the other leg never sees; we send our own SR per leg.
+    ++ctx.counters.rtcp_terminated;
+    rte_pktmbuf_free(m);
+    return Verdict::consumed;
+  }
+  if (eg.remote_ip == 0 || eg.remote_rtcp_port == 0) {
+    *why = Drop::no_destination;
+    return Verdict::dropped;
+  }
+  // Reports about the stream we re-based carry our egress SSRC.
+  if (eg.out_init && rd32(r + 4) == eg.src_ssrc) wr32(r + 4, eg.out_ssrc);
+  Verdict v = emit(ctx, m, p, oc.port, oc.local_ip, uint16_t(oc.local_port + 1), eg.remote_ip,
+                   eg.remote_rtcp_port, out, why);
+  if (v == Verdict::sent) ++ctx.counters.rtcp_relayed;
+  return v;
+}
+
+Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool handed_off,
+                    uint64_t now_tsc, uint64_t now_ns, BurstOutput& out, Drop* why) {
+  if (m->nb_segs != 1 || m->pkt_len != m->data_len || m->data_len > kMaxFrame) {
+    *why = Drop::oversized;
+    return Verdict::dropped;
+  }
+  Parsed p{};
+  p.frame = rte_pktmbuf_mtod(m, uint8_t*);
+  p.len = m->data_len;
+  if (p.len < sizeof(rte_ether_hdr)) {
+    *why = Drop::truncated_ether;
+    return Verdict::dropped;
+  }
+  p.l2 = sizeof(rte_ether_hdr);
+  uint16_t et = rd16(p.frame + 12);
+  if (et == kEtherVlan || et == kEtherQinQ) {
+    if (p.len < p.l2 + 4) {
+      *why = Drop::truncated_ether;
+      return Verdict::dropped;
+    }
+    et = rd16(p.frame + 16);
+    p.l2 += 4;
+  }
+  if (et != kEtherIpv4) return Verdict::exception;  // ARP, IPv6, LLDP...: the kernel's
+  if (p.len < p.l2 + 20) {
+    *why = Drop::truncated_ip;
+    return Verdict::dropped;
+  }
+  p.ip = p.frame + p.l2;
+  if ((p.ip[0] >> 4) != 4) {
+    *why = Drop::bad_ip_version;
+    return Verdict::dropped;
+  }
+  p.ihl = 4u * (p.ip[0] & 0x0f);
+  if (p.ihl < 20 || p.l2 + p.ihl > p.len) {
+    *why = Drop::bad_ip_ihl;
+    return Verdict::dropped;
+  }
+  p.ip_total = rd16(p.ip + 2);
+  if (p.ip_total < p.ihl || p.l2 + p.ip_total > p.len) {
+    *why = Drop::bad_ip_length;
+    return Verdict::dropped;
+  }
+  const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+      (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(p.ip, p.ihl) != 0xffff)) {
+    *why = Drop::bad_ip_checksum;
+    return Verdict::dropped;
+  }
+  const uint16_t frag = rd16(p.ip + 6);
+  const bool fragment = (frag & 0x3fff) != 0;
+  if (fragment) {
+    ++ctx.counters.fragments_seen;
+    // Only a first fragment has a UDP header to classify; the kernel owns
+    // reassembly (large SIP messages over UDP are fragmented).
+    if ((frag & 0x1fff) != 0) return Verdict::exception;
+  }
+  if (p.ip[9] != IPPROTO_UDP) return Verdict::exception;
+  const uint32_t ip_payload = p.ip_total - p.ihl;
+  if (ip_payload < 8) {
+    *why = Drop::truncated_udp;
+    return Verdict::dropped;
+  }
+  p.udp = p.ip + p.ihl;
+  const uint32_t ulen = rd16(p.udp + 4);
+  if (ulen < 8 || ulen > ip_payload) {
+    *why = Drop::bad_udp_length;
+    return Verdict::dropped;
+  }
+  uint8_t leg = 0;
+  const SessionConfig* cfg =
+      ctx.flows != nullptr ? ctx.flows->lookup(rx_port, rd32(p.ip + 16), rd16(p.udp + 2), &leg)
+                           : nullptr;
+  if (cfg == nullptr) return Verdict::exception;
+  if (fragment) {
+    // Media is never legitimately fragmented; a fragment towards a media
+    // port is an attack or a broken peer.
+    *why = Drop::fragment;
+    return Verdict::dropped;
+  }
+  if (cfg->owner != ctx.worker_id && !handed_off && cfg->owner < kMaxWorkers) {
+    out.handoff[cfg->owner][out.n_handoff[cfg->owner]++] = m;
+    return Verdict::handoff;
+  }
+  if (ulen != ip_payload) {
+    *why = Drop::bad_udp_length;
+    return Verdict::dropped;
+  }
+  if (rd16(p.udp + 6) != 0) {
+    const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+        (l4 != RTE_MBUF_F_RX_L4_CKSUM_GOOD && !udp_checksum_ok(p.ip, p.udp, ulen))) {
+      *why = Drop::bad_udp_checksum;
+      return Verdict::dropped;
+    }
+  }
+  p.payload = p.udp + 8;
+  p.plen = ulen - 8;
+  SessionRuntime& rt = *ctx.flows->runtime(cfg->flow_id);
+  sync_config(*cfg, rt);
+  if ((rd16(p.udp + 2) & 1u) != 0) return handle_rtcp(ctx, m, p, *cfg, leg, rt, out, why);
+  return handle_rtp(ctx, m, p, *cfg, leg, rt, now_tsc, now_ns, out, why);
+}
+
+}  // namespace
+
+void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                   bool handed_off, uint64_t now_tsc, uint64_t now_ns, BurstOutput& out) {
+  if (handed_off)
+    ctx.counters.handoff_in += n;
+  else
+    ctx.counters.rx += n;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    rte_mbuf* m = pkts[i];
+    Drop why = Drop::count;
+    switch (process_one(ctx, rx_port, m, handed_off, now_tsc, now_ns, out, &why)) {
+      case Verdict::sent:
+      case Verdict::consumed:
+        break;
+      case Verdict::handoff:
+        ++ctx.counters.handoff_out;
+        break;
+      case Verdict::exception:
+        if (rx_port < kMaxPorts) {
+          out.exception[rx_port][out.n_exception[rx_port]++] = m;
+          ++ctx.counters.exception;
+        } else {
+          ++ctx.counters.dropped[size_t(Drop::exception_full)];
+          rte_pktmbuf_free(m);
+        }
+        break;
+      case Verdict::dropped:
+        ++ctx.counters.dropped[size_t(why)];
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+}
+
+}  // namespace msgw::dataplane

@@ -1,0 +1,84 @@
+// msgw-dataplane process state shared by the main lcore, the workers and the
+// telemetry callbacks.  Internal to the binary.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
+
+#include "msgw/config/config.hpp"
+#include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/control_loop.hpp"
+#include "msgw/dataplane/flow_table.hpp"
+#include "msgw/dataplane/neighbour.hpp"
+#include "msgw/dataplane/packet.hpp"
+
+namespace msgw::dataplane {
+
+struct PortRuntime {
+  std::string name;
+  uint16_t eth_id = 0;     // DPDK port id of the device
+  uint16_t tap_id = 0;     // DPDK port id of its net_tap
+  std::string tap_ifname;
+  uint16_t n_rxq = 1;
+  uint16_t n_txq = 1;
+  bool shared_tx = false;  // fewer TX queues than workers: take the lock
+  rte_spinlock_t tx_lock[kMaxWorkers];
+  rte_ring* exception = nullptr;  // workers -> main -> TAP
+  rte_ring* inject = nullptr;     // main (TAP, ARP) -> worker 0 -> port
+  // Main lcore counters.
+  uint64_t to_kernel = 0;
+  uint64_t from_kernel = 0;
+  uint64_t to_kernel_dropped = 0;
+  uint64_t from_kernel_dropped = 0;
+  uint64_t arp_requests = 0;
+};
+
+struct alignas(64) Worker {
+  uint16_t index = 0;
+  unsigned lcore = 0;
+  // (port index, queue) pairs this worker polls
+  std::vector<std::pair<uint16_t, uint16_t>> rx;
+  rte_ring* handoff = nullptr;  // other workers -> this one
+  WorkerContext ctx;
+};
+
+struct Runtime {
+  config::Config cfg;
+  std::string instance;
+  uint32_t hold_rx_until_flows = 0;  // test knob: workers poll RX only after N flows exist
+  std::atomic<bool> stop{false};
+  std::atomic<bool> rx_enabled{true};
+  rte_mempool* pool = nullptr;
+  std::vector<PortRuntime> ports;
+  std::vector<PortInfo> port_info;
+  std::vector<Worker> workers;
+  std::optional<Segment> segment;
+  std::optional<FlowTable> flows;
+  std::optional<NeighbourTable> neighbours;
+  std::optional<CommandProcessor> commands;
+  rte_rcu_qsbr* rcu = nullptr;
+  rte_ring* resolve = nullptr;
+  bool hugepages = false;
+};
+
+// ports.cpp
+std::vector<std::string> build_eal_args(const config::Config& cfg, const std::string& argv0,
+                                        bool* hugepages, std::string* why);
+bool setup_ports(Runtime& rt, std::string& err);
+void shutdown_ports(Runtime& rt);
+// worker.cpp
+int worker_main(void* arg);  // arg: Runtime*, worker index from lcore
+// telemetry.cpp
+void register_telemetry(Runtime& rt);
+
+extern Runtime* g_runtime;
+
+}  // namespace msgw::dataplane

@@ -1,0 +1,133 @@
+// Worker lcore loop: rx burst -> process_burst -> tx / exception / hand-off.
+// Hot path: no allocation, no system calls (clock_gettime is vDSO).
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#include "runtime.hpp"
+
+namespace msgw::dataplane {
+
+namespace {
+
+inline uint64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+inline uint16_t tx(Runtime& rt, Worker& w, uint16_t port, rte_mbuf** pkts, uint16_t n) {
+  PortRuntime& p = rt.ports[port];
+  const uint16_t q = uint16_t(w.index % p.n_txq);
+  uint16_t sent;
+  if (p.shared_tx) {
+    rte_spinlock_lock(&p.tx_lock[q]);
+    sent = rte_eth_tx_burst(p.eth_id, q, pkts, n);
+    rte_spinlock_unlock(&p.tx_lock[q]);
+  } else {
+    sent = rte_eth_tx_burst(p.eth_id, q, pkts, n);
+  }
+  return sent;
+}
+
+void flush(Runtime& rt, Worker& w, BurstOutput& out) {
+  WorkerCounters& c = w.ctx.counters;
+  const uint16_t n_ports = uint16_t(rt.ports.size());
+  for (uint16_t p = 0; p < n_ports; ++p) {
+    if (out.n_tx[p] != 0) {
+      const uint16_t sent = tx(rt, w, p, out.tx[p], out.n_tx[p]);
+      c.tx += sent;
+      if (sent < out.n_tx[p]) {
+        c.dropped[size_t(Drop::tx_full)] += out.n_tx[p] - sent;
+        rte_pktmbuf_free_bulk(out.tx[p] + sent, out.n_tx[p] - sent);
+      }
+    }
+    if (out.n_exception[p] != 0) {
+      const unsigned q = rte_ring_mp_enqueue_burst(rt.ports[p].exception,
+                                                   reinterpret_cast<void**>(out.exception[p]),
+                                                   out.n_exception[p], nullptr);
+      if (q < out.n_exception[p]) {
+        c.dropped[size_t(Drop::exception_full)] += out.n_exception[p] - q;
+        rte_pktmbuf_free_bulk(out.exception[p] + q, out.n_exception[p] - q);
+      }
+    }
+  }
+  for (uint16_t t = 0; t < rt.workers.size(); ++t) {
+    if (out.n_handoff[t] == 0) continue;
+    const unsigned q = rte_ring_mp_enqueue_burst(rt.workers[t].handoff,
+                                                 reinterpret_cast<void**>(out.handoff[t]),
+                                                 out.n_handoff[t], nullptr);
+    if (q < out.n_handoff[t]) {
+      c.dropped[size_t(Drop::handoff_full)] += out.n_handoff[t] - q;
+      rte_pktmbuf_free_bulk(out.handoff[t] + q, out.n_handoff[t] - q);
+    }
+  }
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+  Runtime& rt = *static_cast<Runtime*>(arg);
+  const unsigned lcore = rte_lcore_id();
+  Worker* self = nullptr;
+  for (auto& w : rt.workers)
+    if (w.lcore == lcore) self = &w;
+  if (self == nullptr) return -1;
+  Worker& w = *self;
+  rte_rcu_qsbr_thread_register(rt.rcu, w.index);
+  rte_rcu_qsbr_thread_online(rt.rcu, w.index);
+  BurstOutput out;
+  rte_mbuf* pkts[kBurst];
+  while (!rt.stop.load(std::memory_order_relaxed)) {
+    const uint64_t tsc = rte_rdtsc();
+    const uint64_t ns = mono_ns();
+    if (rt.rx_enabled.load(std::memory_order_relaxed)) {
+      for (const auto& [port, queue] : w.rx) {
+        const uint16_t n = rte_eth_rx_burst(rt.ports[port].eth_id, queue, pkts, kBurst);
+        if (n == 0) continue;
+        out.clear();
+        process_burst(w.ctx, port, pkts, n, false, tsc, ns, out);
+        flush(rt, w, out);
+      }
+    }
+    // Sessions this worker owns that arrived elsewhere; a burst may mix
+    // ports, processed in runs of the same port.
+    unsigned n = rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(pkts), kBurst,
+                                           nullptr);
+    for (unsigned i = 0; i < n;) {
+      unsigned j = i + 1;
+      while (j < n && pkts[j]->port == pkts[i]->port) ++j;
+      // m->port is the DPDK port id; map back to our index.
+      uint16_t idx = 0;
+      for (uint16_t p = 0; p < rt.ports.size(); ++p)
+        if (rt.ports[p].eth_id == pkts[i]->port) idx = p;
+      out.clear();
+      process_burst(w.ctx, idx, pkts + i, uint16_t(j - i), true, tsc, ns, out);
+      flush(rt, w, out);
+      i = j;
+    }
+    // Frames from the kernel (and the dataplane's own ARP requests) leave on
+    // worker 0's TX queues, so the main lcore never needs one.
+    if (w.index == 0) {
+      for (uint16_t p = 0; p < rt.ports.size(); ++p) {
+        n = rte_ring_sc_dequeue_burst(rt.ports[p].inject, reinterpret_cast<void**>(pkts), kBurst,
+                                      nullptr);
+        if (n == 0) continue;
+        const uint16_t sent = tx(rt, w, p, pkts, uint16_t(n));
+        w.ctx.counters.tx += sent;
+        if (sent < n) {
+          w.ctx.counters.dropped[size_t(Drop::tx_full)] += n - sent;
+          rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+        }
+      }
+    }
+    rte_rcu_qsbr_quiescent(rt.rcu, w.index);
+  }
+  rte_rcu_qsbr_thread_offline(rt.rcu, w.index);
+  rte_rcu_qsbr_thread_unregister(rt.rcu, w.index);
+  return 0;
+}
+
+}  // namespace msgw::dataplane

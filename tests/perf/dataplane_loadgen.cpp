@@ -1,0 +1,257 @@
+// DPDK load generator for scripts/bench-dataplane.sh, over one net_memif
+// port (role=client) facing msgw-dataplane (role=server).
+//
+//   dataplane_loadgen relay     FLOWS PPS SECONDS -- EAL...
+//       20 ms G.711 RTP (172-byte payload) to FLOWS relay flows at PPS in
+//       total; counts what comes back relayed; latency from a TSC stamp in
+//       the payload (same host, same TSC).
+//   dataplane_loadgen transcode SESSIONS SECONDS -- EAL...
+//       each session: PCMU 20 ms into leg 0 and G.729 20 ms (real bcg729
+//       frames) into leg 1, 50 pps each way; counts packets back.
+//   dataplane_loadgen iofwd     SECONDS -- EAL...
+//       the ceiling peer: returns every frame it receives (rx -> tx).
+//
+// Addressing (matches dataplane_tool bench-flows): leg 0 of flow i is
+// 10.0.0.1:(20000+2i) with remote 10.0.0.2:(40000+2i); leg 1 is
+// 10.0.1.1:(20000+2i) with remote 10.0.1.2:(40000+2i).  Prints one JSON line.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+#include <rte_udp.h>
+
+extern "C" {  // bcg729 declares no C linkage itself
+#include <bcg729/encoder.h>
+}
+
+namespace {
+
+constexpr uint32_t kGw0 = 0x0a000001, kPeer0 = 0x0a000002;
+constexpr uint32_t kGw1 = 0x0a000101, kPeer1 = 0x0a000102;
+const rte_ether_addr kGwMac = {{0x02, 0, 0, 0, 0, 0x01}};
+const rte_ether_addr kMyMac = {{0x02, 0, 0, 0, 0, 0x02}};
+
+rte_mbuf* make(rte_mempool* mp, uint32_t sip, uint16_t sp, uint32_t dip, uint16_t dp,
+               uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc, const uint8_t* payload,
+               uint16_t plen) {
+  rte_mbuf* m = rte_pktmbuf_alloc(mp);
+  if (m == nullptr) return nullptr;
+  const uint16_t total = uint16_t(14 + 20 + 8 + 12 + plen);
+  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, total));
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
+  eth->dst_addr = kGwMac;
+  eth->src_addr = kMyMac;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + 14);
+  std::memset(ip, 0, 20);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(uint16_t(total - 14));
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_UDP;
+  ip->src_addr = rte_cpu_to_be_32(sip);
+  ip->dst_addr = rte_cpu_to_be_32(dip);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(f + 34);
+  udp->src_port = rte_cpu_to_be_16(sp);
+  udp->dst_port = rte_cpu_to_be_16(dp);
+  udp->dgram_len = rte_cpu_to_be_16(uint16_t(8 + 12 + plen));
+  uint8_t* r = f + 42;
+  r[0] = 0x80;
+  r[1] = pt;
+  r[2] = uint8_t(seq >> 8);
+  r[3] = uint8_t(seq);
+  for (int k = 0; k < 4; ++k) r[4 + k] = uint8_t(ts >> (24 - 8 * k));
+  for (int k = 0; k < 4; ++k) r[8 + k] = uint8_t(ssrc >> (24 - 8 * k));
+  std::memcpy(r + 12, payload, plen);
+  udp->dgram_cksum = 0;
+  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  return m;
+}
+
+struct Rx {
+  uint64_t packets = 0;
+  std::vector<uint32_t> latency_ns;
+};
+
+void drain(uint16_t port, Rx& rx, bool stamped, uint64_t hz) {
+  rte_mbuf* pkts[64];
+  const uint16_t n = rte_eth_rx_burst(port, 0, pkts, 64);
+  const uint64_t now = rte_rdtsc();
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (m->data_len >= 14 + 20 + 8 + 12 + 8) {
+      const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+      // RTP only (even destination port): the dataplane's own RTCP SRs on
+      // transcoded legs go to odd ports and must not pass for media.
+      if (f[12] == 0x08 && f[13] == 0x00 && f[23] == IPPROTO_UDP && (f[37] & 1) == 0) {
+        ++rx.packets;
+        if (stamped && rx.latency_ns.size() < 20'000'000) {
+          uint64_t sent;
+          std::memcpy(&sent, f + 54, 8);
+          if (sent < now) rx.latency_ns.push_back(uint32_t((now - sent) * 1'000'000'000ull / hz));
+        }
+      }
+    }
+    rte_pktmbuf_free(m);
+  }
+}
+
+double p99_us(std::vector<uint32_t>& v) {
+  if (v.empty()) return -1;
+  const size_t k = v.size() * 99 / 100;
+  std::nth_element(v.begin(), v.begin() + long(k), v.end());
+  return v[k] / 1000.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sep = 1;
+  while (sep < argc && std::strcmp(argv[sep], "--") != 0) ++sep;
+  if (sep >= argc || sep < 2) {
+    std::fprintf(stderr, "usage: see the header of dataplane_loadgen.cpp\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  std::vector<char*> eal = {argv[0]};
+  for (int i = sep + 1; i < argc; ++i) eal.push_back(argv[i]);
+  if (rte_eal_init(int(eal.size()), eal.data()) < 0) {
+    std::fprintf(stderr, "loadgen: EAL init failed\n");
+    return 1;
+  }
+  if (rte_eth_dev_count_avail() < 1) {
+    std::fprintf(stderr, "loadgen: no port (pass a net_memif vdev)\n");
+    return 1;
+  }
+  const uint16_t port = 0;
+  rte_mempool* mp = rte_pktmbuf_pool_create("lg_pool", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                            int(rte_socket_id()));
+  rte_eth_conf conf{};
+  if (mp == nullptr || rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+      rte_eth_rx_queue_setup(port, 0, 2048, rte_socket_id(), nullptr, mp) != 0 ||
+      rte_eth_tx_queue_setup(port, 0, 2048, rte_socket_id(), nullptr) != 0 ||
+      rte_eth_dev_start(port) != 0) {
+    std::fprintf(stderr, "loadgen: port setup failed\n");
+    return 1;
+  }
+  // memif connects asynchronously.
+  for (int i = 0; i < 100; ++i) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port, &link);
+    if (link.link_status) break;
+    rte_delay_ms(100);
+  }
+  const uint64_t hz = rte_get_tsc_hz();
+
+  if (mode == "iofwd") {
+    const double seconds = std::atof(argv[2]);
+    const uint64_t end = rte_rdtsc() + uint64_t(seconds * double(hz));
+    uint64_t fwd = 0;
+    rte_mbuf* pkts[64];
+    while (rte_rdtsc() < end) {
+      const uint16_t n = rte_eth_rx_burst(port, 0, pkts, 64);
+      if (n == 0) continue;
+      const uint16_t s = rte_eth_tx_burst(port, 0, pkts, n);
+      fwd += s;
+      if (s < n) rte_pktmbuf_free_bulk(pkts + s, n - s);
+    }
+    std::printf("{\"forwarded\": %lu}\n", (unsigned long)fwd);
+    return 0;
+  }
+
+  const bool transcode = mode == "transcode";
+  const uint32_t flows = uint32_t(std::atol(argv[2]));
+  const double pps = transcode ? flows * 100.0 : std::atof(argv[3]);
+  const double seconds = std::atof(argv[transcode ? 3 : 4]);
+  if (flows == 0 || pps <= 0 || seconds <= 0) return 2;
+  // Real payloads: a two-tone signal as PCMU and as bcg729 G.729 frames.
+  uint8_t pcmu[160], g729[20];
+  {
+    int16_t pcm[160];
+    for (int k = 0; k < 160; ++k)
+      pcm[k] = int16_t(6000 * std::sin(k * 0.35) + 2000 * std::sin(k * 1.3));
+    for (int k = 0; k < 160; ++k) {
+      int v = pcm[k], mask = 0xff;
+      if (v < 0) { v = -v; mask = 0x7f; }
+      v = std::min(v + 0x84, 0x7fff);
+      int seg = 0;
+      for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
+      pcmu[k] = uint8_t(((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
+    }
+    auto* enc = initBcg729EncoderChannel(0);
+    uint8_t len;
+    bcg729Encoder(enc, pcm, g729, &len);
+    bcg729Encoder(enc, pcm + 80, g729 + 10, &len);
+    closeBcg729EncoderChannel(enc);
+  }
+  uint8_t relay_payload[160];
+  std::memset(relay_payload, 0xd5, sizeof relay_payload);
+
+  // A fresh SSRC per run: the dataplane sees a new source (codec engines
+  // resync) instead of a replay of the previous run's sequence numbers.
+  const uint32_t ssrc_base = uint32_t(rte_rand()) & 0xffff0000u;
+  Rx rx;
+  uint64_t sent = 0, tx_fail = 0;
+  const uint64_t start = rte_rdtsc();
+  const uint64_t end = start + uint64_t(seconds * double(hz));
+  const double per_pkt = double(hz) / pps;
+  uint64_t seqno = 0;
+  rte_mbuf* burst[32];
+  while (rte_rdtsc() < end) {
+    const uint64_t due = uint64_t(double(rte_rdtsc() - start) / per_pkt);
+    uint16_t n = 0;
+    while (sent + n < due && n < 32) {
+      const uint64_t k = seqno++;
+      const uint32_t f = uint32_t(k % flows);
+      const uint64_t round = k / flows;
+      rte_mbuf* m;
+      if (!transcode) {
+        const uint64_t stamp = rte_rdtsc();
+        std::memcpy(relay_payload, &stamp, 8);
+        m = make(mp, kPeer0, uint16_t(40000 + 2 * f), kGw0, uint16_t(20000 + 2 * f), 0,
+                 uint16_t(round), uint32_t(round * 160), ssrc_base + f, relay_payload, 160);
+      } else {
+        // Alternate legs: even k feeds leg 0 (PCMU), odd k leg 1 (G.729).
+        const uint32_t s = uint32_t((k / 2) % flows);
+        const uint64_t r2 = (k / 2) / flows;
+        if (k % 2 == 0)
+          m = make(mp, kPeer0, uint16_t(40000 + 2 * s), kGw0, uint16_t(20000 + 2 * s), 0,
+                   uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s, pcmu, 160);
+        else
+          m = make(mp, kPeer1, uint16_t(40000 + 2 * s), kGw1, uint16_t(20000 + 2 * s), 18,
+                   uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s + 1, g729, 20);
+      }
+      if (m == nullptr) break;
+      burst[n++] = m;
+    }
+    if (n > 0) {
+      const uint16_t s = rte_eth_tx_burst(port, 0, burst, n);
+      if (s < n) {
+        tx_fail += n - s;
+        rte_pktmbuf_free_bulk(burst + s, n - s);
+      }
+      sent += n;
+    }
+    drain(port, rx, !transcode, hz);
+  }
+  // Let the tail drain.
+  const uint64_t tail = rte_rdtsc() + hz / 5;
+  while (rte_rdtsc() < tail) drain(port, rx, !transcode, hz);
+  std::printf("{\"mode\": \"%s\", \"flows\": %u, \"offered_pps\": %.0f, \"sent\": %lu, "
+              "\"tx_fail\": %lu, \"received\": %lu, \"p99_us\": %.1f}\n",
+              mode.c_str(), flows, pps, (unsigned long)sent, (unsigned long)tx_fail,
+              (unsigned long)rx.packets, p99_us(rx.latency_ns));
+  rte_eth_dev_stop(port);
+  rte_eal_cleanup();
+  return 0;
+}

@@ -1,0 +1,216 @@
+// Shared-memory protocol without EAL: what control/ relies on.
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "msgw/dataplane/client.hpp"
+
+using namespace msgw::dataplane;
+
+namespace {
+
+std::string unique_instance(const char* tag) {
+  return std::string("ut-") + tag + "-" + std::to_string(getpid());
+}
+
+struct SegmentGuard {
+  std::string name;
+  ~SegmentGuard() { shm_unlink(segment_name(name).c_str()); }
+};
+
+LegSpec leg(uint32_t ip, uint16_t port) {
+  LegSpec l{};
+  l.local_ip = ip;
+  l.local_port = port;
+  l.codec = uint8_t(Codec::pcmu);
+  l.payload_type = 0;
+  l.dtmf_pt = 101;
+  l.ptime_ms = 20;
+  return l;
+}
+
+}  // namespace
+
+TEST(DataplaneSegment, LayoutIsDeterministicAndAligned) {
+  const SegmentLayout a = compute_layout(65536);
+  const SegmentLayout b = compute_layout(65536);
+  EXPECT_EQ(a.total_size, b.total_size);
+  EXPECT_EQ(a.cmd_ring_offset % 4096, 0u);
+  EXPECT_EQ(a.evt_ring_offset % 4096, 0u);
+  EXPECT_EQ(a.stats_offset % 4096, 0u);
+  EXPECT_GE(a.total_size, a.stats_offset + 65536ull * 2 * sizeof(FlowStats));
+  EXPECT_GT(a.evt_ring_offset, a.cmd_ring_offset + kCommandRingSlots * kRingElemSize);
+}
+
+TEST(DataplaneSegment, AttachFailsClearlyWhenMissing) {
+  std::string err;
+  auto c = Client::attach(unique_instance("missing"), err);
+  EXPECT_FALSE(c.has_value());
+  EXPECT_NE(err.find("is msgw-dataplane running"), std::string::npos) << err;
+}
+
+TEST(DataplaneSegment, AttachRefusesForeignMagicAndOtherLayout) {
+  SegmentGuard g{unique_instance("magic")};
+  std::string err;
+  {
+    auto seg = Segment::create(g.name, 16, 2, 1, err);
+    ASSERT_TRUE(seg.has_value()) << err;
+    seg->mark_up();
+    seg->header()->layout_version = kLayoutVersion + 1;
+  }
+  auto c = Client::attach(g.name, err);
+  EXPECT_FALSE(c.has_value());
+  EXPECT_NE(err.find("layout version"), std::string::npos) << err;
+
+  int fd = shm_open(segment_name(g.name).c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  uint64_t bogus = 0x1234;
+  ASSERT_EQ(pwrite(fd, &bogus, sizeof bogus, 0), ssize_t(sizeof bogus));
+  close(fd);
+  c = Client::attach(g.name, err);
+  EXPECT_FALSE(c.has_value());
+  EXPECT_NE(err.find("foreign magic"), std::string::npos) << err;
+}
+
+TEST(DataplaneSegment, CommandsAndEventsCrossTheRings) {
+  SegmentGuard g{unique_instance("rings")};
+  std::string err;
+  auto seg = Segment::create(g.name, 64, 2, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  // Not up yet: sends are refused rather than lost in rings being rebuilt.
+  EXPECT_FALSE(cl->add_flow(1, leg(0x0a000001, 10000), leg(0x0a000001, 10002)).has_value());
+  seg->mark_up();
+  EXPECT_TRUE(cl->dataplane_up());
+  auto rid = cl->add_flow(1, leg(0x0a000001, 10000), leg(0x0a000001, 10002));
+  ASSERT_TRUE(rid.has_value());
+  Command cmds[4];
+  ASSERT_EQ(seg->take_commands(cmds, 4), 1u);
+  EXPECT_EQ(cmds[0].type, uint16_t(CommandType::flow_add));
+  EXPECT_EQ(cmds[0].version, kMessageVersion);
+  EXPECT_EQ(cmds[0].request_id, *rid);
+  EXPECT_EQ(cmds[0].flow_id, 1u);
+  EXPECT_EQ(cmds[0].legs[1].local_port, 10002);
+
+  // An unrelated event arrives before the ack: wait_ack keeps it.
+  Event other{};
+  other.version = kMessageVersion;
+  other.type = uint16_t(EventType::dtmf);
+  other.flow_id = 1;
+  other.u.dtmf.event = 5;
+  ASSERT_TRUE(seg->post_event(other));
+  Event ack{};
+  ack.version = kMessageVersion;
+  ack.type = uint16_t(EventType::ack);
+  ack.request_id = *rid;
+  ack.status = int32_t(Status::duplicate_address);
+  ASSERT_TRUE(seg->post_event(ack));
+  auto st = cl->wait_ack(*rid, std::chrono::milliseconds(500));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(*st, Status::duplicate_address);
+  auto ev = cl->poll_event();
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->type, uint16_t(EventType::dtmf));
+  EXPECT_EQ(ev->u.dtmf.event, 5);
+  EXPECT_FALSE(cl->poll_event().has_value());
+  EXPECT_FALSE(cl->wait_ack(999, std::chrono::milliseconds(5)).has_value());
+}
+
+TEST(DataplaneSegment, CommandRingFullIsReportedNotBlocking) {
+  SegmentGuard g{unique_instance("full")};
+  std::string err;
+  auto seg = Segment::create(g.name, 8, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  unsigned sent = 0;
+  while (cl->delete_flow(0).has_value()) ++sent;
+  // rte_ring of N slots holds N-1 elements.
+  EXPECT_EQ(sent, kCommandRingSlots - 1);
+}
+
+TEST(DataplaneSegment, EventRingOverflowIsCounted) {
+  SegmentGuard g{unique_instance("evfull")};
+  std::string err;
+  auto seg = Segment::create(g.name, 8, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  Event e{};
+  e.type = uint16_t(EventType::stats);
+  for (unsigned i = 0; i < kEventRingSlots - 1; ++i) ASSERT_TRUE(seg->post_event(e));
+  EXPECT_FALSE(seg->post_event(e));
+  EXPECT_EQ(seg->header()->events_dropped, 1u);
+}
+
+TEST(DataplaneSegment, RestartBumpsGenerationAndClientSeesIt) {
+  SegmentGuard g{unique_instance("gen")};
+  std::string err;
+  uint64_t first = 0;
+  std::optional<Client> cl;
+  {
+    auto seg = Segment::create(g.name, 16, 1, 1, err);
+    ASSERT_TRUE(seg.has_value()) << err;
+    seg->mark_up();
+    first = seg->generation();
+    cl = Client::attach(g.name, err);
+    ASSERT_TRUE(cl.has_value()) << err;
+    EXPECT_FALSE(cl->generation_changed());
+    seg->mark_down();
+    EXPECT_TRUE(cl->generation_changed());  // down counts as "re-program later"
+    EXPECT_FALSE(cl->delete_flow(1).has_value());
+  }
+  auto seg2 = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg2.has_value()) << err;
+  seg2->mark_up();
+  EXPECT_EQ(seg2->generation(), first + 1);
+  EXPECT_TRUE(cl->generation_changed());
+  EXPECT_FALSE(cl->delete_flow(1).has_value());  // stale client refuses to send
+  auto cl2 = Client::attach(g.name, err);
+  ASSERT_TRUE(cl2.has_value()) << err;
+  EXPECT_EQ(cl2->attached_generation(), first + 1);
+  EXPECT_TRUE(cl2->delete_flow(1).has_value());
+}
+
+TEST(DataplaneSegment, RefusesToTakeOverALiveOwner) {
+  SegmentGuard g{unique_instance("owner")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  // Pretend another live process (our parent) owns it.
+  seg->header()->pid = uint32_t(getppid());
+  auto again = Segment::create(g.name, 16, 1, 1, err);
+  EXPECT_FALSE(again.has_value());
+  EXPECT_NE(err.find("owned by running dataplane"), std::string::npos) << err;
+}
+
+TEST(DataplaneSegment, StatsAreReadLockFreeWhileWritten) {
+  SegmentGuard g{unique_instance("stats")};
+  std::string err;
+  auto seg = Segment::create(g.name, 4, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  FlowStats* s = &seg->stats()[3 * 2 + 1];
+  std::thread writer([s] {
+    for (uint64_t i = 1; i <= 200000; ++i) __atomic_store_n(&s->packets, i, __ATOMIC_RELAXED);
+  });
+  uint64_t last = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t v = cl->read_stats(3, 1).packets;
+    EXPECT_GE(v, last);  // single writer, monotonic
+    last = v;
+  }
+  writer.join();
+  EXPECT_EQ(cl->read_stats(3, 1).packets, 200000u);
+  EXPECT_EQ(cl->read_stats(4, 0).packets, 0u);  // out of range reads as zero
+}

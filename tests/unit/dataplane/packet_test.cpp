@@ -1,0 +1,617 @@
+// process_burst(): relay, latching and bleed protection, continuity, RTCP,
+// DTMF events, exception path, hand-off and every bad-packet class.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "msgw/dataplane/control_loop.hpp"
+#include "msgw/dataplane/packet.hpp"
+#include "test_support.hpp"
+
+using namespace msgw::dataplane;
+using dptest::Frame;
+using dptest::rd16;
+using dptest::rd32;
+
+namespace {
+
+constexpr uint32_t kGwA = 0x0a000001;      // 10.0.0.1 access port address
+constexpr uint32_t kPhone = 0x0a000010;    // 10.0.0.16
+constexpr uint32_t kGwB = 0xc0a80101;      // 192.168.1.1 trunk port address
+constexpr uint32_t kCarrier = 0xc0a80114;  // 192.168.1.20
+constexpr uint32_t kRouter = 0xc0a801fe;   // trunk next hop
+constexpr uint32_t kFar = 0x08080808;      // off-link carrier media
+
+struct Rig {
+  std::string instance;
+  std::optional<Segment> seg;
+  std::optional<FlowTable> ft;
+  std::optional<NeighbourTable> nt;
+  PortInfo ports[2];
+  WorkerContext ctx;
+  BurstOutput out;
+  rte_ring* resolve = nullptr;
+  uint64_t tsc = 1'000'000;
+  uint64_t ns = 1'000'000'000;
+  static int& count() {
+    static int n = 0;
+    return n;
+  }
+  Rig() {
+    const int id = ++count();
+    instance = "ut-pkt-" + std::to_string(getpid()) + "-" + std::to_string(id);
+    std::string err;
+    seg = Segment::create(instance, 16, 2, 2, err);
+    ft.emplace("ut_pkt_ft" + std::to_string(id), 16, 2, 1, nullptr, SOCKET_ID_ANY);
+    nt.emplace("ut_pkt_nt" + std::to_string(id), 64, SOCKET_ID_ANY);
+    resolve = rte_ring_create_elem(("ut_res" + std::to_string(id)).c_str(), 8, 64, SOCKET_ID_ANY,
+                                   RING_F_SC_DEQ);
+    ports[0].mac = {{0x02, 0, 0, 0, 0, 0x0a}};
+    ports[0].ip = kGwA;
+    ports[0].netmask = 0xffffff00;
+    ports[1].mac = {{0x02, 0, 0, 0, 0, 0x0b}};
+    ports[1].ip = kGwB;
+    ports[1].netmask = 0xffffff00;
+    ports[1].next_hop = kRouter;
+    nt->learn(0, kPhone, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x10}});
+    nt->learn(1, kCarrier, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x14}});
+    nt->learn(1, kRouter, rte_ether_addr{{0x02, 0, 0, 0, 0, 0xfe}});
+    ctx.worker_id = 0;
+    ctx.n_ports = 2;
+    ctx.ports = ports;
+    ctx.flows = &*ft;
+    ctx.neighbours = &*nt;
+    ctx.stats = seg->stats();
+    ctx.events = &*seg;
+    ctx.resolve = resolve;
+    ctx.latch_packets = 3;
+    ctx.tsc_hz = 8'000'000;  // 1000 ticks per RTP tick
+  }
+  ~Rig() {
+    rte_ring_free(resolve);
+    shm_unlink(segment_name(instance).c_str());
+  }
+  // phone leg (latching) on port 0, carrier leg on port 1.
+  Status add(uint32_t flow, uint32_t phone_ip = 0, uint16_t phone_port = 0,
+             uint32_t carrier_ip = kCarrier, uint8_t leg1_pt = 0) {
+    LegSpec l[2] = {};
+    l[0].port = 0;
+    l[0].local_ip = kGwA;
+    l[0].local_port = uint16_t(20000 + 2 * flow);
+    l[0].remote_ip = phone_ip;
+    l[0].remote_port = phone_port;
+    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].payload_type = 0;
+    l[0].dtmf_pt = 101;
+    l[0].ptime_ms = 20;
+    l[0].flags = kLegLatch;
+    l[1].port = 1;
+    l[1].local_ip = kGwB;
+    l[1].local_port = uint16_t(30000 + 2 * flow);
+    l[1].remote_ip = carrier_ip;
+    l[1].remote_port = 5000;
+    l[1].codec = uint8_t(Codec::pcmu);
+    l[1].payload_type = leg1_pt;
+    l[1].dtmf_pt = 96;
+    l[1].ptime_ms = 20;
+    return ft->add(flow, l);
+  }
+  // Runs one frame through port rx_port; returns the frame sent (empty if none).
+  std::vector<uint8_t> run(uint16_t rx_port, const std::vector<uint8_t>& bytes,
+                           uint16_t* tx_port = nullptr, bool handed_off = false) {
+    rte_mbuf* m = dptest::mbuf(bytes);
+    EXPECT_NE(m, nullptr);
+    out.clear();
+    tsc += 160'000;  // 20 ms in the test's TSC
+    ns += 20'000'000;
+    process_burst(ctx, rx_port, &m, 1, handed_off, tsc, ns, out);
+    std::vector<uint8_t> r;
+    for (uint16_t p = 0; p < kMaxPorts; ++p) {
+      for (uint16_t i = 0; i < out.n_tx[p]; ++i) {
+        r = dptest::data(out.tx[p][i]);
+        if (tx_port) *tx_port = p;
+        rte_pktmbuf_free(out.tx[p][i]);
+      }
+      for (uint16_t i = 0; i < out.n_exception[p]; ++i) rte_pktmbuf_free(out.exception[p][i]);
+    }
+    for (uint16_t w = 0; w < kMaxWorkers; ++w)
+      for (uint16_t i = 0; i < out.n_handoff[w]; ++i) rte_pktmbuf_free(out.handoff[w][i]);
+    return r;
+  }
+  uint64_t dropped(Drop d) const { return ctx.counters.dropped[size_t(d)]; }
+  std::vector<Event> events() {
+    std::vector<Event> v;
+    Event e;
+    while (rte_ring_sc_dequeue_elem(seg->event_ring(), &e, sizeof e) == 0) v.push_back(e);
+    return v;
+  }
+};
+
+Frame from_phone(uint32_t flow, uint16_t sport = 4000, uint32_t src = kPhone) {
+  Frame f;
+  f.src_ip = src;
+  f.dst_ip = kGwA;
+  f.sport = sport;
+  f.dport = uint16_t(20000 + 2 * flow);
+  return f;
+}
+
+Frame from_carrier(uint32_t flow) {
+  Frame f;
+  f.src_ip = kCarrier;
+  f.dst_ip = kGwB;
+  f.sport = 5000;
+  f.dport = uint16_t(30000 + 2 * flow);
+  return f;
+}
+
+}  // namespace
+
+TEST(DataplanePacket, RelaysConfiguredLegsWithRewrittenAddressesAndValidChecksums) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  Frame f = from_phone(1);
+  f.payload = dptest::rtp(0, 100, 16000, 0xabcdef01);
+  uint16_t port = 99;
+  auto o = r.run(0, f.bytes(), &port);
+  ASSERT_EQ(o.size(), 14u + 20 + 8 + 12 + 160);
+  EXPECT_EQ(port, 1);
+  const uint8_t carrier_mac[6] = {0x02, 0, 0, 0, 0, 0x14};
+  const uint8_t gw_b_mac[6] = {0x02, 0, 0, 0, 0, 0x0b};
+  EXPECT_EQ(0, memcmp(&o[0], carrier_mac, 6));
+  EXPECT_EQ(0, memcmp(&o[6], gw_b_mac, 6));
+  EXPECT_EQ(rd32(o, 26), kGwB);
+  EXPECT_EQ(rd32(o, 30), kCarrier);
+  EXPECT_EQ(rd16(o, 34), 30002);
+  EXPECT_EQ(rd16(o, 36), 5000);
+  EXPECT_TRUE(dptest::checksums_ok(o));
+  EXPECT_EQ(o[43] & 0x7f, 0);
+  EXPECT_EQ(rd16(o, 44), 100);
+  EXPECT_EQ(rd32(o, 46), 16000u);
+  EXPECT_EQ(rd32(o, 50), 0xabcdef01u);
+  EXPECT_EQ(0, memcmp(&o[54], &f.payload[12], 160));
+  // And back: carrier -> phone, payload type mapped 0 -> 0, to the phone.
+  Frame g = from_carrier(1);
+  g.payload = dptest::rtp(0, 7, 800, 0x11112222);
+  o = r.run(1, g.bytes(), &port);
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(port, 0);
+  EXPECT_EQ(rd32(o, 26), kGwA);
+  EXPECT_EQ(rd32(o, 30), kPhone);
+  EXPECT_EQ(rd16(o, 34), 20002);
+  EXPECT_EQ(rd16(o, 36), 4000);
+  EXPECT_TRUE(dptest::checksums_ok(o));
+  EXPECT_EQ(r.ctx.counters.relayed, 2u);
+  const FlowStats& s = r.seg->stats()[1 * 2 + 0];
+  EXPECT_EQ(s.packets, 1u);
+  EXPECT_EQ(s.bytes, 172u);
+  EXPECT_EQ(r.seg->stats()[1 * 2 + 1].sent, 1u);
+}
+
+TEST(DataplanePacket, OffLinkRemoteGoesToNextHopAndUnknownNeighbourIsResolved) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(2, kPhone, 4000, kFar), Status::ok);
+  Frame f = from_phone(2);
+  f.payload = dptest::rtp(0, 1, 160, 5);
+  auto o = r.run(0, f.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(o[5], 0xfe);  // router's MAC
+  EXPECT_EQ(rd32(o, 30), kFar);
+  // Unknown on-link neighbour: dropped, counted, and asked for.
+  ASSERT_EQ(r.add(3, kPhone, 4000, 0xc0a80133), Status::ok);
+  f = from_phone(3);
+  f.payload = dptest::rtp(0, 1, 160, 5);
+  EXPECT_TRUE(r.run(0, f.bytes()).empty());
+  EXPECT_EQ(r.dropped(Drop::no_neighbour), 1u);
+  uint64_t key = 0;
+  ASSERT_EQ(rte_ring_sc_dequeue_elem(r.resolve, &key, sizeof key), 0);
+  EXPECT_EQ(key, (uint64_t(1) << 32) | 0xc0a80133);
+}
+
+TEST(DataplanePacket, SymmetricLatchingNeedsConsecutivePacketsAndResistsBleed) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(4), Status::ok);  // phone address unknown: NAT
+  // The carrier talks first: nowhere to send yet.
+  Frame c = from_carrier(4);
+  c.payload = dptest::rtp(0, 1, 160, 0xc0c0);
+  EXPECT_TRUE(r.run(1, c.bytes()).empty());
+  EXPECT_EQ(r.dropped(Drop::no_destination), 1u);
+  // Phone behind NAT at 10.0.0.16:40000: latches on the 3rd packet.
+  for (uint16_t i = 0; i < 2; ++i) {
+    Frame f = from_phone(4, 40000);
+    f.payload = dptest::rtp(0, uint16_t(10 + i), 1600u + 160u * i, 0x5a5a);
+    EXPECT_TRUE(r.run(0, f.bytes()).empty());
+  }
+  EXPECT_EQ(r.dropped(Drop::rtp_bleed), 2u);
+  Frame f = from_phone(4, 40000);
+  f.payload = dptest::rtp(0, 12, 1920, 0x5a5a);
+  EXPECT_FALSE(r.run(0, f.bytes()).empty());
+  auto ev = r.events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, uint16_t(EventType::latched));
+  EXPECT_EQ(ev[0].u.latched.ip, kPhone);
+  EXPECT_EQ(ev[0].u.latched.port, 40000);
+  EXPECT_EQ(ev[0].u.latched.ssrc, 0x5a5au);
+  // Carrier media now reaches the latched address.
+  auto o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd16(o, 36), 40000);
+
+  // RTP bleed: an attacker with another SSRC never moves the latch.
+  const uint64_t bleed0 = r.dropped(Drop::rtp_bleed);
+  for (int i = 0; i < 10; ++i) {
+    Frame a = from_phone(4, 6666, 0x0a000066);
+    a.payload = dptest::rtp(0, uint16_t(500 + i), 9999, 0xbad);
+    EXPECT_TRUE(r.run(0, a.bytes()).empty());
+  }
+  EXPECT_EQ(r.dropped(Drop::rtp_bleed), bleed0 + 10);
+  // Even with the right SSRC, interleaved with the live source, no takeover.
+  for (int i = 0; i < 6; ++i) {
+    Frame a = from_phone(4, 6666, 0x0a000066);
+    a.payload = dptest::rtp(0, uint16_t(600 + i), 9999, 0x5a5a);
+    EXPECT_TRUE(r.run(0, a.bytes()).empty());
+    Frame live = from_phone(4, 40000);
+    live.payload = dptest::rtp(0, uint16_t(13 + i), 2080u + 160u * i, 0x5a5a);
+    EXPECT_FALSE(r.run(0, live.bytes()).empty());
+  }
+  o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd16(o, 36), 40000);
+  EXPECT_TRUE(r.events().empty());
+  // Unexpected payload type from a new source is bleed too.
+  Frame pt = from_phone(4, 7777);
+  pt.payload = dptest::rtp(34, 1, 1, 0x5a5a);
+  EXPECT_TRUE(r.run(0, pt.bytes()).empty());
+  // NAT rebinding: the same stream moves to a new port and stays there.
+  for (uint16_t i = 0; i < 3; ++i) {
+    Frame n = from_phone(4, 40002);
+    n.payload = dptest::rtp(0, uint16_t(30 + i), 5000u + 160u * i, 0x5a5a);
+    auto out = r.run(0, n.bytes());
+    EXPECT_EQ(out.empty(), i < 2);
+  }
+  ev = r.events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].u.latched.port, 40002);
+  // Non-latching trunk leg: anything but the carrier is a wrong source.
+  Frame w = from_carrier(4);
+  w.src_ip = kRouter;
+  w.payload = dptest::rtp(0, 1, 1, 0xc0c0);
+  EXPECT_TRUE(r.run(1, w.bytes()).empty());
+  EXPECT_EQ(r.dropped(Drop::wrong_source), 1u);
+}
+
+TEST(DataplanePacket, SignalledAddressTakesTheLatchBackFromAnEarlyAttacker) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(12, kPhone, 4000), Status::ok);  // SDP: 10.0.0.16:4000
+  r.nt->learn(0, 0x0a000066, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x66}});
+  // The attacker is first and latches (nothing else is known yet).
+  for (uint16_t i = 0; i < 3; ++i) {
+    Frame a = from_phone(12, 6666, 0x0a000066);
+    a.payload = dptest::rtp(0, uint16_t(100 + i), 160u * i, 0xbad);
+    r.run(0, a.bytes());
+  }
+  Frame c = from_carrier(12);
+  c.payload = dptest::rtp(0, 1, 160, 0xc0c0);
+  auto o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd32(o, 30), 0x0a000066u);
+  // The real phone (signalled IP, NAT port, its own SSRC) takes over after
+  // latch_packets packets although its SSRC differs.
+  for (uint16_t i = 0; i < 3; ++i) {
+    Frame p = from_phone(12, 4444);
+    p.payload = dptest::rtp(0, uint16_t(7 + i), 160u * i, 0x5a5a);
+    EXPECT_EQ(r.run(0, p.bytes()).empty(), i < 2);
+  }
+  o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd32(o, 30), kPhone);
+  EXPECT_EQ(rd16(o, 36), 4444);
+  // And the attacker cannot take it back: its SSRC is not the phone's.
+  for (uint16_t i = 0; i < 5; ++i) {
+    Frame a = from_phone(12, 6666, 0x0a000066);
+    a.payload = dptest::rtp(0, uint16_t(200 + i), 160u * i, 0xbad);
+    EXPECT_TRUE(r.run(0, a.bytes()).empty());
+  }
+  o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd16(o, 36), 4444);
+}
+
+TEST(DataplanePacket, SourceChangeKeepsEgressSsrcSeqTsContinuousWithMarker) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(5, kPhone, 4000), Status::ok);
+  // Carrier side: ringback from one SSRC, then the answer from another.
+  uint16_t last_seq = 0;
+  uint32_t last_ts = 0, out_ssrc = 0;
+  for (uint16_t i = 0; i < 3; ++i) {
+    Frame c = from_carrier(5);
+    c.payload = dptest::rtp(0, uint16_t(65534 + i), 4294967000u + 160u * i, 0x1111);
+    auto o = r.run(1, c.bytes());
+    ASSERT_FALSE(o.empty());
+    last_seq = rd16(o, 44);
+    last_ts = rd32(o, 46);
+    out_ssrc = rd32(o, 50);
+    EXPECT_EQ(o[43] & 0x80, 0);
+  }
+  EXPECT_EQ(last_seq, 0);  // wrapped as sent
+  LegSpec l[2] = {r.ft->get(5)->legs[0], r.ft->get(5)->legs[1]};
+  l[1].remote_ip = 0xc0a80115;  // re-INVITE: media now from another box
+  l[1].remote_port = 6000;
+  r.nt->learn(1, 0xc0a80115, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x15}});
+  ASSERT_EQ(r.ft->modify(5, l), Status::ok);
+  Frame c = from_carrier(5);
+  c.src_ip = 0xc0a80115;
+  c.sport = 6000;
+  c.payload = dptest::rtp(0, 4242, 777777, 0x2222);
+  auto o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd32(o, 50), out_ssrc);
+  EXPECT_EQ(rd16(o, 44), uint16_t(last_seq + 1));
+  EXPECT_EQ(rd32(o, 46), last_ts + 160);
+  EXPECT_EQ(o[43] & 0x80, 0x80);
+  c.payload = dptest::rtp(0, 4243, 777937, 0x2222);
+  o = r.run(1, c.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(rd16(o, 44), uint16_t(last_seq + 2));
+  EXPECT_EQ(rd32(o, 46), last_ts + 320);
+  EXPECT_EQ(o[43] & 0x80, 0);
+  // The old source is no longer accepted.
+  Frame old = from_carrier(5);
+  old.payload = dptest::rtp(0, 3, 4294967480u, 0x1111);
+  EXPECT_TRUE(r.run(1, old.bytes()).empty());
+}
+
+TEST(DataplanePacket, Rfc4733IsMappedAndReportedOnce) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(6, kPhone, 4000), Status::ok);
+  for (int i = 0; i < 4; ++i) {
+    Frame f = from_phone(6);
+    auto p = dptest::rtp(101, uint16_t(50 + i), 8000, 0x77, 0);
+    const bool end = i >= 1;
+    const uint8_t ev[4] = {5, uint8_t((end ? 0x80 : 0) | 10), 0x03, 0x20};
+    p.insert(p.end(), ev, ev + 4);
+    f.payload = p;
+    auto o = r.run(0, f.bytes());
+    ASSERT_FALSE(o.empty());
+    EXPECT_EQ(o[43] & 0x7f, 96);  // telephone-event PT of the carrier leg
+  }
+  auto ev = r.events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, uint16_t(EventType::dtmf));
+  EXPECT_EQ(ev[0].u.dtmf.event, 5);
+  EXPECT_EQ(ev[0].u.dtmf.volume, 10);
+  EXPECT_EQ(ev[0].u.dtmf.duration, 0x0320);
+  // An undeclared dynamic payload type is not relayed.
+  Frame f = from_phone(6);
+  f.payload = dptest::rtp(110, 60, 9000, 0x77);
+  EXPECT_TRUE(r.run(0, f.bytes()).empty());
+  EXPECT_EQ(r.dropped(Drop::unexpected_payload_type), 1u);
+}
+
+TEST(DataplanePacket, RtcpIsRelayedToTheOtherLegsRtcpPort) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(7, kPhone, 4000), Status::ok);
+  Frame f = from_phone(7, 4001);
+  f.dport = 20000 + 14 + 1;
+  // RR: V=2, RC=0, PT=201, length=1 (8 bytes), SSRC.
+  f.payload = {0x80, 201, 0, 1, 0, 0, 0x12, 0x34};
+  uint16_t port = 9;
+  auto o = r.run(0, f.bytes(), &port);
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(port, 1);
+  EXPECT_EQ(rd16(o, 34), 30015);
+  EXPECT_EQ(rd16(o, 36), 5001);
+  EXPECT_TRUE(dptest::checksums_ok(o));
+  EXPECT_EQ(r.ctx.counters.rtcp_relayed, 1u);
+  f.payload = {0x80, 201, 0, 9, 0, 0, 0x12, 0x34};  // length beyond the datagram
+  EXPECT_TRUE(r.run(0, f.bytes()).empty());
+  f.payload = {0x80, 201, 0, 1};
+  EXPECT_TRUE(r.run(0, f.bytes()).empty());
+  EXPECT_EQ(r.dropped(Drop::bad_rtcp), 2u);
+}
+
+TEST(DataplanePacket, VlanTaggedMediaIsRelayedUntagged) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(8, kPhone, 4000), Status::ok);
+  Frame f = from_phone(8);
+  f.vlan = 42;
+  f.payload = dptest::rtp(0, 1, 160, 9);
+  auto o = r.run(0, f.bytes());
+  ASSERT_EQ(o.size(), 14u + 20 + 8 + 172);
+  EXPECT_EQ(rd16(o, 12), 0x0800);
+  EXPECT_TRUE(dptest::checksums_ok(o));
+}
+
+TEST(DataplanePacket, NonMediaGoesToTheExceptionPath) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(9, kPhone, 4000), Status::ok);
+  auto exceptions = [&](const std::vector<uint8_t>& b) {
+    rte_mbuf* m = dptest::mbuf(b);
+    r.out.clear();
+    process_burst(r.ctx, 0, &m, 1, false, r.tsc, r.ns, r.out);
+    const uint16_t n = r.out.n_exception[0];
+    for (uint16_t i = 0; i < n; ++i) rte_pktmbuf_free(r.out.exception[0][i]);
+    return n;
+  };
+  std::vector<uint8_t> arp(42, 0);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  EXPECT_EQ(exceptions(arp), 1);
+  Frame sip = from_phone(9, 5060);
+  sip.dport = 5060;
+  sip.payload.assign(300, 'S');
+  EXPECT_EQ(exceptions(sip.bytes()), 1);
+  Frame icmp = from_phone(9);
+  icmp.proto = 1;
+  icmp.udp_cksum = false;
+  EXPECT_EQ(exceptions(icmp.bytes()), 1);
+  Frame tail = from_phone(9);  // non-first fragment: only the kernel can reassemble
+  tail.frag = 0x0010;
+  tail.payload = dptest::rtp(0, 1, 1, 1);
+  EXPECT_EQ(exceptions(tail.bytes()), 1);
+  EXPECT_EQ(r.ctx.counters.exception, 4u);
+  EXPECT_EQ(r.ctx.counters.dropped_total(), 0u);
+}
+
+TEST(DataplanePacket, SessionsOwnedByAnotherWorkerAreHandedOff) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  FlowTable ft2("ut_pkt_two_workers", 16, 2, 2, nullptr, SOCKET_ID_ANY);
+  r.ctx.flows = &ft2;
+  LegSpec l[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    l[i].port = uint16_t(i);
+    l[i].local_ip = i ? kGwB : kGwA;
+    l[i].local_port = 40000;
+    l[i].remote_ip = i ? kCarrier : kPhone;
+    l[i].remote_port = 4000;
+    l[i].dtmf_pt = kNoPayloadType;
+  }
+  ASSERT_EQ(ft2.add(0, l), Status::ok);  // owner 0
+  l[0].local_port = 40002;
+  l[1].local_port = 40002;
+  ASSERT_EQ(ft2.add(1, l), Status::ok);  // owner 1
+  Frame f = from_phone(0);
+  f.dport = 40002;
+  f.payload = dptest::rtp(0, 1, 1, 1);
+  rte_mbuf* m = dptest::mbuf(f.bytes());
+  r.out.clear();
+  process_burst(r.ctx, 0, &m, 1, false, r.tsc, r.ns, r.out);
+  ASSERT_EQ(r.out.n_handoff[1], 1);
+  // The owner processes it as a hand-off and relays it.
+  r.ctx.worker_id = 1;
+  rte_mbuf* h = r.out.handoff[1][0];
+  r.out.clear();
+  process_burst(r.ctx, 0, &h, 1, true, r.tsc, r.ns, r.out);
+  ASSERT_EQ(r.out.n_tx[1], 1);
+  rte_pktmbuf_free(r.out.tx[1][0]);
+  EXPECT_EQ(r.ctx.counters.handoff_out, 1u);
+  EXPECT_EQ(r.ctx.counters.handoff_in, 1u);
+}
+
+// Every malformed class is dropped, counted under its own reason, never sent.
+TEST(DataplanePacket, EveryBadPacketClassIsDroppedAndCounted) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(10, kPhone, 4000), Status::ok);
+  Frame good = from_phone(10);
+  good.payload = dptest::rtp(0, 1, 160, 3);
+  const std::vector<uint8_t> g = good.bytes();
+  auto expect_drop = [&](const std::vector<uint8_t>& b, Drop d, const char* what) {
+    const uint64_t before = r.dropped(d);
+    EXPECT_TRUE(r.run(0, b).empty()) << what;
+    EXPECT_EQ(r.dropped(d), before + 1) << what << " -> " << drop_name(d);
+  };
+  expect_drop(std::vector<uint8_t>(g.begin(), g.begin() + 10), Drop::truncated_ether, "eth");
+  Frame v = good;
+  v.vlan = 1;
+  auto vb = v.bytes();
+  expect_drop(std::vector<uint8_t>(vb.begin(), vb.begin() + 16), Drop::truncated_ether, "vlan");
+  expect_drop(std::vector<uint8_t>(g.begin(), g.begin() + 30), Drop::truncated_ip, "ip");
+  auto b = g;
+  b[14] = 0x65;
+  expect_drop(b, Drop::bad_ip_version, "version 6 in IPv4 ethertype");
+  b = g;
+  b[14] = 0x44;
+  expect_drop(b, Drop::bad_ip_ihl, "ihl 4");
+  b = g;
+  b[14] = 0x4f;
+  expect_drop(std::vector<uint8_t>(b.begin(), b.begin() + 60), Drop::bad_ip_ihl, "ihl past end");
+  b = g;
+  b[16] = 0x7f;
+  expect_drop(b, Drop::bad_ip_length, "total length past frame");
+  b = g;
+  b[16] = 0;
+  b[17] = 10;
+  expect_drop(b, Drop::bad_ip_length, "total length < ihl");
+  b = g;
+  b[24] ^= 0x55;
+  expect_drop(b, Drop::bad_ip_checksum, "ip checksum");
+  Frame fr = good;
+  fr.frag = 0x2000;  // MF, offset 0, towards a media port
+  expect_drop(fr.bytes(), Drop::fragment, "first fragment");
+  Frame tu = good;
+  tu.payload.clear();
+  b = tu.bytes();
+  b.resize(14 + 20 + 4);
+  b[16] = 0;
+  b[17] = 24;
+  b[24] = b[25] = 0;
+  {
+    uint16_t c = uint16_t(~dptest::csum_fold(dptest::csum_add(&b[14], 20)));
+    b[24] = uint8_t(c >> 8);
+    b[25] = uint8_t(c);
+  }
+  expect_drop(b, Drop::truncated_udp, "udp header cut");
+  b = g;
+  b[38] = 0;
+  b[39] = 4;
+  expect_drop(b, Drop::bad_udp_length, "udp length < 8");
+  b = g;
+  b[38] = 0x7f;
+  expect_drop(b, Drop::bad_udp_length, "udp length > ip payload");
+  b = g;
+  b.back() ^= 1;
+  expect_drop(b, Drop::bad_udp_checksum, "udp checksum");
+  Frame big = good;
+  big.payload = dptest::rtp(0, 1, 1, 3, 1600);
+  expect_drop(big.bytes(), Drop::oversized, "oversized");
+  Frame rt = good;
+  rt.payload.assign(8, 0x80);
+  expect_drop(rt.bytes(), Drop::truncated_rtp, "rtp < 12");
+  rt = good;
+  rt.payload[0] = 0x40;
+  expect_drop(rt.bytes(), Drop::bad_rtp_version, "rtp v1");
+  rt = good;
+  rt.payload = dptest::rtp(0, 1, 1, 3, 20);
+  rt.payload[0] = 0x8f;  // 15 CSRCs = 60 bytes > 32 available
+  expect_drop(rt.bytes(), Drop::bad_rtp_csrc, "absurd csrc count");
+  rt = good;
+  rt.payload = dptest::rtp(0, 1, 1, 3, 2);
+  rt.payload[0] = 0x90;  // extension header does not fit
+  expect_drop(rt.bytes(), Drop::bad_rtp_extension, "ext header cut");
+  rt = good;
+  rt.payload = dptest::rtp(0, 1, 1, 3, 8);
+  rt.payload[0] = 0x90;
+  rt.payload[14] = 0x10;  // 4096 words of extension
+  expect_drop(rt.bytes(), Drop::bad_rtp_extension, "ext length");
+  rt = good;
+  rt.payload = dptest::rtp(0, 1, 1, 3, 4);
+  rt.payload[0] = 0xa0;
+  rt.payload.back() = 0;
+  expect_drop(rt.bytes(), Drop::bad_rtp_padding, "padding 0");
+  rt.payload.back() = 200;
+  expect_drop(rt.bytes(), Drop::bad_rtp_padding, "padding past header");
+  // The valid frame still passes after all that.
+  EXPECT_FALSE(r.run(0, g).empty());
+  EXPECT_EQ(r.ctx.counters.relayed, 1u);
+}
+
+TEST(DataplanePacket, JitterAndLossFollowRfc3550) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(11, kPhone, 4000), Status::ok);
+  // Perfectly paced stream with a gap of 2 lost packets: jitter stays 0.
+  for (uint16_t s : {1, 2, 3, 6, 7}) {
+    Frame f = from_phone(11);
+    f.payload = dptest::rtp(0, s, 160u * s, 3);
+    r.tsc = 1'000'000 + 160'000ull * s - 160'000;  // run() adds 20 ms
+    r.run(0, f.bytes());
+  }
+  const FlowStats& st = r.seg->stats()[11 * 2];
+  EXPECT_EQ(st.packets, 5u);
+  EXPECT_EQ(st.lost, 2u);
+  EXPECT_EQ(st.jitter, 0u);
+}
