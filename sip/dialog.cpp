@@ -1,0 +1,165 @@
+#include "msgw/sip/dialog.hpp"
+
+#include <cstring>
+
+namespace msgw::sip {
+
+std::unique_ptr<Dialog> Dialog::as_uas(const osip_message_t* request, const osip_message_t* response) {
+  osip_dialog_t* d = nullptr;
+  if (osip_dialog_init_as_uas(&d, const_cast<osip_message_t*>(request), const_cast<osip_message_t*>(response)) != 0)
+    return nullptr;
+  std::unique_ptr<Dialog> out(new Dialog(d, Role::Uas));
+  if (MSG_IS_STATUS_2XX(response)) out->confirm();
+  return out;
+}
+
+std::unique_ptr<Dialog> Dialog::as_uac(const osip_message_t* response) {
+  if (to_tag(response).empty()) return nullptr;
+  osip_dialog_t* d = nullptr;
+  if (osip_dialog_init_as_uac(&d, const_cast<osip_message_t*>(response)) != 0) return nullptr;
+  std::unique_ptr<Dialog> out(new Dialog(d, Role::Uac));
+  if (MSG_IS_STATUS_2XX(response)) out->confirm();
+  return out;
+}
+
+Dialog::~Dialog() { osip_dialog_free(d_); }
+
+void Dialog::update_from_2xx(const osip_message_t* response) {
+  osip_dialog_update_route_set_as_uac(d_, const_cast<osip_message_t*>(response));
+  confirm();
+}
+
+std::string Dialog::key() const {
+  std::string k(d_->call_id ? d_->call_id : "");
+  k += '\x1f';
+  k += d_->local_tag ? d_->local_tag : "";
+  k += '\x1f';
+  k += d_->remote_tag ? d_->remote_tag : "";
+  return k;
+}
+
+std::string Dialog::key_for_incoming(const osip_message_t* req) {
+  std::string k(req->call_id && req->call_id->number ? req->call_id->number : "");
+  if (req->call_id && req->call_id->host) {
+    k += '@';
+    k += req->call_id->host;
+  }
+  k += '\x1f';
+  k += to_tag(req);
+  k += '\x1f';
+  k += from_tag(req);
+  return k;
+}
+
+std::string Dialog::key_for_response(const osip_message_t* resp) {
+  std::string k(resp->call_id && resp->call_id->number ? resp->call_id->number : "");
+  if (resp->call_id && resp->call_id->host) {
+    k += '@';
+    k += resp->call_id->host;
+  }
+  k += '\x1f';
+  k += from_tag(resp);
+  k += '\x1f';
+  k += to_tag(resp);
+  return k;
+}
+
+bool Dialog::accept_remote_cseq(const osip_message_t* req) {
+  uint32_t n = cseq_number(req);
+  // ACK and CANCEL reuse the CSeq of the request they refer to.
+  if (MSG_IS_ACK(req) || MSG_IS_CANCEL(req)) return true;
+  if (d_->remote_cseq > 0 && n <= static_cast<uint32_t>(d_->remote_cseq)) return false;
+  d_->remote_cseq = static_cast<int>(n);
+  return true;
+}
+
+std::size_t Dialog::route_count() const { return static_cast<std::size_t>(osip_list_size(&d_->route_set)); }
+
+std::string Dialog::route(std::size_t i) const {
+  auto* rr = static_cast<osip_record_route_t*>(osip_list_get(&d_->route_set, static_cast<int>(i)));
+  if (rr == nullptr) return {};
+  char* s = nullptr;
+  osip_record_route_to_str(rr, &s);
+  std::string out(s ? s : "");
+  osip_free(s);
+  return out;
+}
+
+std::string Dialog::remote_target() const {
+  if (d_->remote_contact_uri == nullptr || d_->remote_contact_uri->url == nullptr) return {};
+  char* s = nullptr;
+  osip_uri_to_str(d_->remote_contact_uri->url, &s);
+  std::string out(s ? s : "");
+  osip_free(s);
+  return out;
+}
+
+MessagePtr Dialog::make_request(std::string_view method) {
+  ++d_->local_cseq;
+  return make(method, static_cast<uint32_t>(d_->local_cseq));
+}
+
+MessagePtr Dialog::make_ack(uint32_t invite_cseq) { return make("ACK", invite_cseq); }
+
+MessagePtr Dialog::make(std::string_view method, uint32_t cseq) {
+  osip_message_t* m = nullptr;
+  if (osip_message_init(&m) != 0) return {};
+  MessagePtr msg(m);
+  std::string meth(method);
+  osip_message_set_method(m, osip_strdup(meth.c_str()));
+  osip_message_set_version(m, osip_strdup("SIP/2.0"));
+
+  // Request-URI and Route (RFC 3261 §12.2.1.1).
+  osip_uri_t* target = nullptr;
+  if (d_->remote_contact_uri && d_->remote_contact_uri->url) osip_uri_clone(d_->remote_contact_uri->url, &target);
+  else if (d_->remote_uri && d_->remote_uri->url) osip_uri_clone(d_->remote_uri->url, &target);
+  if (target == nullptr) return {};
+  auto* first = static_cast<osip_record_route_t*>(osip_list_get(&d_->route_set, 0));
+  osip_uri_param_t* lr = nullptr;
+  if (first && first->url) osip_uri_uparam_get_byname(first->url, const_cast<char*>("lr"), &lr);
+  const bool strict = first != nullptr && lr == nullptr;
+  int start = 0;
+  if (strict) {
+    // Strict router: its URI becomes the Request-URI and the remote target
+    // goes last in the Route set.
+    osip_uri_t* ruri = nullptr;
+    osip_uri_clone(first->url, &ruri);
+    osip_message_set_uri(m, ruri);
+    start = 1;
+  } else {
+    osip_message_set_uri(m, target);
+    target = nullptr;
+  }
+  for (int i = start; i < osip_list_size(&d_->route_set); ++i) {
+    auto* rr = static_cast<osip_record_route_t*>(osip_list_get(&d_->route_set, i));
+    osip_route_t* r = nullptr;
+    if (osip_record_route_clone(rr, reinterpret_cast<osip_record_route_t**>(&r)) == 0)
+      osip_list_add(&m->routes, r, -1);
+  }
+  if (strict && target) {
+    osip_route_t* r = nullptr;
+    osip_route_init(&r);
+    r->url = target;
+    target = nullptr;
+    osip_list_add(&m->routes, r, -1);
+  }
+  if (target) osip_uri_free(target);
+
+  osip_from_clone(d_->local_uri, &m->from);
+  osip_to_clone(d_->remote_uri, &m->to);
+  // oSIP2 keeps the tags apart from the URIs for the UAS side.
+  osip_generic_param_t* t = nullptr;
+  if (m->from && d_->local_tag && (osip_from_get_tag(m->from, &t), t == nullptr))
+    osip_from_set_tag(m->from, osip_strdup(d_->local_tag));
+  t = nullptr;
+  if (m->to && d_->remote_tag && (osip_to_get_tag(m->to, &t), t == nullptr))
+    osip_to_set_tag(m->to, osip_strdup(d_->remote_tag));
+  osip_call_id_init(&m->call_id);
+  osip_call_id_parse(m->call_id, d_->call_id);
+  osip_cseq_init(&m->cseq);
+  osip_cseq_set_number(m->cseq, osip_strdup(std::to_string(cseq).c_str()));
+  osip_cseq_set_method(m->cseq, osip_strdup(meth.c_str()));
+  return msg;
+}
+
+}  // namespace msgw::sip

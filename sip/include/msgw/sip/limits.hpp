@@ -1,0 +1,55 @@
+// Bounds on what the stack accepts from the network, and the counters that
+// record every message refused or dropped because of them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace msgw::sip {
+
+struct Limits {
+  // A UDP datagram cannot exceed 65535 bytes; TCP messages are bounded the
+  // same way so one peer cannot make the stack buffer without limit.
+  std::size_t max_message_bytes = 65535;
+  // Bytes a TCP connection may hold while a message is incomplete.
+  std::size_t max_stream_buffer = 131072;
+  std::size_t max_header_count = 200;
+  std::size_t max_header_line = 8192;
+  std::size_t max_via_depth = 70;
+  // Beyond these the stack sheds load (503 / refused connection) instead of
+  // growing without bound under a flood.
+  std::size_t max_transactions = 65536;
+  std::size_t max_tcp_connections = 1024;
+};
+
+// Counters are plain integers: the stack is driven by one thread.
+struct Stats {
+  uint64_t rx_messages = 0;
+  uint64_t rx_requests = 0;
+  uint64_t rx_responses = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_messages = 0;
+  uint64_t tx_errors = 0;
+  uint64_t bad_messages = 0;          // any input refused (answered or dropped)
+  uint64_t dropped_messages = 0;      // refused with no response possible
+  uint64_t oversize_messages = 0;     // over max_message_bytes
+  uint64_t too_many_headers = 0;
+  uint64_t via_too_deep = 0;
+  uint64_t framing_errors = 0;        // TCP Content-Length problems
+  uint64_t stray_responses = 0;       // no client transaction matched
+  uint64_t stray_acks = 0;
+  uint64_t retransmissions_absorbed = 0;
+  uint64_t retransmissions_sent = 0;
+  uint64_t transactions_created = 0;
+  uint64_t transactions_timed_out = 0;
+  uint64_t transactions_live = 0;
+  uint64_t dialogs_live = 0;
+  uint64_t tcp_connections_accepted = 0;
+  uint64_t tcp_connections_opened = 0;
+  uint64_t tcp_connections_closed_idle = 0;
+  uint64_t tcp_connections_refused = 0;  // over max_tcp_connections
+  uint64_t overload_rejections = 0;      // 503 because of max_transactions
+  uint64_t responses_by_class[7] = {};  // index = status / 100, for responses the stack sent
+};
+
+}  // namespace msgw::sip

@@ -1,0 +1,124 @@
+// The SIP stack: transports + oSIP2 transactions + dialogs, driven from one
+// non-threaded event loop. Embed it in an epoll loop with fd() and
+// next_timeout_ms(), call process() when fd() is readable or the timeout
+// expires. Every inbound byte sequence ends either in a response (400 with a
+// reason naming the problem, 405, 415, 416, 420, 481, 482, 483, 501, 505,
+// 513, ...) or in a counted silent drop.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "msgw/sip/dialog.hpp"
+#include "msgw/sip/limits.hpp"
+#include "msgw/sip/message.hpp"
+#include "msgw/sip/transaction.hpp"
+#include "msgw/sip/transport.hpp"
+
+namespace msgw::sip {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct StackConfig {
+  Limits limits;
+  Timers timers;
+  std::string user_agent = "msgw";
+  // Methods the application handles; others get 405 (known) or 501.
+  std::vector<std::string> allow = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER",
+                                    "INFO", "NOTIFY", "UPDATE"};
+  std::vector<std::string> supported;  // option tags accepted in Require
+  bool send_100_trying = true;         // for INVITE, before the TU answers
+  // Requests the stack sends that are bigger than this go over TCP when the
+  // transport has it (RFC 3261 §18.1.1).
+  std::size_t udp_size_threshold = 1300;
+  std::chrono::milliseconds tcp_idle{std::chrono::seconds(64)};
+};
+
+class Stack;
+
+struct ServerRequest {
+  TxnId txn = kNoTxn;
+  const osip_message_t* msg = nullptr;
+  Inbound source;
+  Dialog* dialog = nullptr;  // set for in-dialog requests
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // A new request (retransmissions are absorbed by the transaction). The
+  // handler answers with Stack::respond, now or later.
+  virtual void on_request(Stack& stack, const ServerRequest& req) = 0;
+  // ACK for a 2xx we sent (the INVITE transaction is over by then).
+  virtual void on_ack(Stack&, const osip_message_t* /*ack*/, Dialog* /*dialog*/) {}
+  // CANCEL matched a pending INVITE: 200 (CANCEL) and 487 (INVITE) already sent.
+  virtual void on_cancel(Stack&, TxnId /*invite_txn*/) {}
+  // A response for a request we sent. `dialog` is set once the response
+  // created or belongs to a dialog.
+  virtual void on_response(Stack&, TxnId /*txn*/, const osip_message_t* /*resp*/, Dialog* /*dialog*/) {}
+  // Timer B/F fired or the transport failed.
+  virtual void on_timeout(Stack&, TxnId /*txn*/) {}
+  // A 2xx we sent got no ACK within 64*T1 (RFC 3261 §13.3.1.4: end the dialog).
+  virtual void on_ack_timeout(Stack&, Dialog* /*dialog*/) {}
+};
+
+class Stack {
+ public:
+  // Uses its own SocketTransport; add listeners with listen().
+  Stack(StackConfig config, Handler* handler);
+  // Uses an external transport (tests capture or drop packets there) and
+  // receives through receive().
+  Stack(StackConfig config, Handler* handler, Transport* transport);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  std::optional<Endpoint> listen(Proto proto, std::string_view ip, uint16_t port, std::string* error = nullptr);
+  int fd() const;              // -1 with an external transport
+  int next_timeout_ms() const; // -1: nothing scheduled
+  void process(int timeout_ms = 0);
+  void run_timers();
+  // Entry point for inbound bytes (the socket transport calls it; tests too).
+  void receive(const Inbound& in, std::string_view bytes);
+
+  // --- UAS
+  // Builds the response from the transaction's request, adds headers/body,
+  // and sends it through the transaction (creating/confirming dialogs).
+  bool respond(TxnId txn, int status, std::string_view reason = {}, const Headers& headers = {},
+               std::string_view content_type = {}, std::string_view body = {});
+  // For responses the application fills itself (registrar contacts, auth
+  // challenges): built with the transaction's To-tag, sent with respond().
+  MessagePtr response_for(TxnId txn, int status, std::string_view reason = {});
+  bool respond(TxnId txn, MessagePtr response);
+  const osip_message_t* request_of(TxnId txn) const;
+
+  // --- UAC
+  // Adds Via (with a fresh branch and rport), Max-Forwards, User-Agent and,
+  // when missing, Contact; starts an ICT/NICT. kNoTxn on failure.
+  TxnId send_request(MessagePtr request, const Endpoint& destination, Proto proto = Proto::Udp);
+  // ACK for a 2xx (end to end, no transaction); resent on each retransmitted 2xx.
+  bool send_ack(Dialog& dialog, uint32_t invite_cseq, std::string_view content_type = {},
+                std::string_view body = {});
+  // CANCEL for a pending INVITE client transaction.
+  TxnId cancel(TxnId invite_txn);
+
+  Dialog* find_dialog(const std::string& key);
+  void remove_dialog(Dialog* dialog);
+  std::size_t dialog_count() const;
+  std::size_t transaction_count() const;
+
+  const Stats& stats() const;
+  const StackConfig& config() const;
+  SocketTransport* sockets();  // nullptr with an external transport
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace msgw::sip

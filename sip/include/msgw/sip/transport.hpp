@@ -1,0 +1,143 @@
+// SIP transports (RFC 3261 §18): UDP and TCP over IPv4/IPv6, several listen
+// addresses, TCP framing by Content-Length, connection reuse and idle close.
+// The stack talks to the Transport interface so tests can plug their own
+// (capture, drop chosen packets) without sockets.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "msgw/sip/limits.hpp"
+
+namespace msgw::sip {
+
+enum class Proto : uint8_t { Udp, Tcp };
+const char* proto_name(Proto p);  // "UDP" / "TCP"
+
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+
+  // Numeric address only (IPv6 with or without brackets): no DNS in the event loop.
+  static std::optional<Endpoint> from(std::string_view ip, uint16_t port);
+  static Endpoint from_sockaddr(const sockaddr* sa, socklen_t len);
+  std::string ip() const;
+  uint16_t port() const;
+  bool is_v6() const { return addr.ss_family == AF_INET6; }
+  bool valid() const { return len != 0; }
+  std::string str() const;       // "192.0.2.1:5060" / "[2001:db8::1]:5060"
+  std::string host_str() const;  // "192.0.2.1" / "[2001:db8::1]" (for Via/Contact)
+  bool operator==(const Endpoint& o) const;
+  bool operator<(const Endpoint& o) const { return str() < o.str(); }
+};
+
+// Where an inbound message came from. `socket` identifies the listener (UDP)
+// or connection (TCP) so that answers leave the way the request came in.
+struct Inbound {
+  Proto proto = Proto::Udp;
+  Endpoint peer;
+  Endpoint local;
+  uint64_t socket = 0;
+  bool framing_error = false;  // TCP: message cut short, connection will close
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // socket != 0: use that listener / connection if it still exists.
+  virtual bool send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) = 0;
+  // Address to advertise in Via/Contact for traffic to `dst` over `proto`.
+  virtual std::optional<Endpoint> local_for(Proto proto, const Endpoint& dst) const = 0;
+  virtual bool supports(Proto proto) const = 0;
+  // Called by the stack after a framing error was answered.
+  virtual void close_socket(uint64_t /*socket*/) {}
+};
+
+using ReceiveFn = std::function<void(const Inbound&, std::string_view)>;
+
+// Splits a TCP byte stream into SIP messages by Content-Length (hot path).
+class StreamFramer {
+ public:
+  enum class Status { NeedMore, Message, Error };
+  explicit StreamFramer(const Limits& limits) : limits_(limits) {}
+  // False when the buffered bytes would exceed the stream limit.
+  bool append(const char* data, std::size_t n);
+  // On Message: `out` is one message. On Error: `out` holds what could be
+  // salvaged (the header section) and `why` says what was wrong; the
+  // stream cannot be resynchronised after that.
+  Status next(std::string& out, std::string& why);
+  std::size_t buffered() const { return buf_.size() - off_; }
+
+ private:
+  const Limits& limits_;
+  std::string buf_;
+  std::size_t off_ = 0;
+};
+
+class SocketTransport final : public Transport {
+ public:
+  SocketTransport(const Limits& limits, Stats& stats, ReceiveFn on_message);
+  ~SocketTransport() override;
+  SocketTransport(const SocketTransport&) = delete;
+  SocketTransport& operator=(const SocketTransport&) = delete;
+
+  // Opens a listener; port 0 picks a free one. Returns the bound address.
+  std::optional<Endpoint> listen(Proto proto, std::string_view ip, uint16_t port, std::string* error = nullptr);
+
+  int fd() const { return epfd_; }  // readable when process() has work
+  // Handles ready sockets without blocking (timeout_ms 0) or waits up to timeout_ms.
+  void process(int timeout_ms = 0);
+  // Milliseconds until the next idle-connection check (-1: none pending).
+  int next_timeout_ms() const;
+  void run_timers();
+  void set_idle_timeout(std::chrono::milliseconds t) { idle_timeout_ = t; }
+  std::size_t connection_count() const;
+
+  bool send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) override;
+  std::optional<Endpoint> local_for(Proto proto, const Endpoint& dst) const override;
+  bool supports(Proto proto) const override;
+  void close_socket(uint64_t socket) override;
+
+ private:
+  enum class Kind { UdpListener, TcpListener, TcpConn };
+  struct Sock {
+    Kind kind;
+    int fd = -1;
+    Endpoint local, peer;
+    std::unique_ptr<StreamFramer> framer;
+    std::string out;
+    bool connecting = false;
+    bool close_after_flush = false;
+    std::chrono::steady_clock::time_point last_active;
+  };
+  uint64_t add(Sock s);
+  void close_id(uint64_t id);
+  void on_udp(uint64_t id, Sock& s);
+  void on_accept(Sock& s);
+  void on_tcp_readable(uint64_t id);
+  void flush(uint64_t id);
+  void update_events(uint64_t id, Sock& s);
+  uint64_t connect_to(const Endpoint& dst);
+
+  const Limits& limits_;
+  Stats& stats_;
+  ReceiveFn on_message_;
+  int epfd_ = -1;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, Sock> socks_;
+  std::map<std::string, uint64_t> conn_by_peer_;  // "peer" string -> connection
+  std::chrono::milliseconds idle_timeout_{std::chrono::seconds(60)};
+  std::string rxbuf_;
+};
+
+}  // namespace msgw::sip

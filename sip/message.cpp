@@ -1,0 +1,341 @@
+// oSIP2 parse glue and message builders.
+#include "msgw/sip/message.hpp"
+
+#include <arpa/inet.h>
+#include <sys/random.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace msgw::sip {
+namespace {
+
+bool all_digits(const char* s) {
+  if (s == nullptr || *s == '\0') return false;
+  for (; *s; ++s)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
+bool valid_port(const char* s) {
+  if (s == nullptr) return true;
+  if (!all_digits(s) || std::strlen(s) > 5) return false;
+  long v = std::strtol(s, nullptr, 10);
+  return v > 0 && v <= 65535;
+}
+
+// Host of a URI/Via as oSIP2 stores it (IPv6 references without brackets).
+bool valid_host(const char* h) {
+  if (h == nullptr || *h == '\0') return false;
+  if (std::strchr(h, ':') != nullptr) {
+    in6_addr a{};
+    return inet_pton(AF_INET6, h, &a) == 1;
+  }
+  for (const char* p = h; *p; ++p) {
+    unsigned char c = static_cast<unsigned char>(*p);
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+bool has_tag_param(std::string_view v) {
+  std::size_t gt = v.rfind('>');
+  std::string_view params = gt == std::string_view::npos ? v : v.substr(gt);
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (params[i] != ';') continue;
+    std::size_t j = i + 1;
+    while (j < params.size() && ws(params[j])) ++j;
+    if (j + 3 > params.size()) return false;
+    if ((params[j] | 0x20) != 't' || (params[j + 1] | 0x20) != 'a' || (params[j + 2] | 0x20) != 'g') continue;
+    j += 3;
+    while (j < params.size() && ws(params[j])) ++j;
+    if (j < params.size() && params[j] == '=') return true;
+  }
+  return false;
+}
+
+// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+std::string_view uri_scheme(std::string_view uri) {
+  std::size_t c = uri.find(':');
+  if (c == std::string_view::npos || c == 0) return {};
+  std::string_view s = uri.substr(0, c);
+  if (!std::isalpha(static_cast<unsigned char>(s[0]))) return {};
+  for (char ch : s)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '-' || ch == '.')) return {};
+  return s;
+}
+
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void discard_trace(const char*, int, osip_trace_level_t, const char*, va_list) {}
+
+}  // namespace
+
+void ensure_parser_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    parser_init();
+    // Every refusal is counted and answered by the stack; oSIP2's own
+    // stderr traces would only duplicate that, per malformed packet.
+    osip_trace_initialize_func(OSIP_FATAL, &discard_trace);
+    for (int l = 0; l < END_TRACE_LEVEL; ++l) osip_trace_disable_level(static_cast<osip_trace_level_t>(l));
+  });
+}
+
+const char* default_reason(int status) {
+  switch (status) {
+    case 100: return "Trying";
+    case 180: return "Ringing";
+    case 181: return "Call Is Being Forwarded";
+    case 182: return "Queued";
+    case 183: return "Session Progress";
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Moved Temporarily";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Unsupported URI Scheme";
+    case 420: return "Bad Extension";
+    case 423: return "Interval Too Brief";
+    case 480: return "Temporarily Unavailable";
+    case 481: return "Call/Transaction Does Not Exist";
+    case 482: return "Loop Detected";
+    case 483: return "Too Many Hops";
+    case 486: return "Busy Here";
+    case 487: return "Request Terminated";
+    case 488: return "Not Acceptable Here";
+    case 491: return "Request Pending";
+    case 500: return "Server Internal Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Server Time-out";
+    case 505: return "Version Not Supported";
+    case 513: return "Message Too Large";
+    case 600: return "Busy Everywhere";
+    case 603: return "Decline";
+    default: return "Unknown";
+  }
+}
+
+ParseResult parse_message(std::string_view bytes, bool stream, const Limits& limits) {
+  ensure_parser_init();
+  ParseResult out;
+  out.scan = scan_message(bytes, stream, limits);
+  ScanResult& s = out.scan;
+  if (s.verdict != Verdict::Ok) return out;
+
+  auto refuse = [&](const char* reason) {
+    if (s.is_request) {
+      s.verdict = s.via_values.empty() ? Verdict::Drop : Verdict::Reply;
+      s.status = 400;
+    } else {
+      s.verdict = Verdict::Drop;
+    }
+    s.reason = reason;
+    out.msg.reset();
+    return std::move(out);
+  };
+
+  std::size_t lead = 0;
+  while (lead < bytes.size() && (bytes[lead] == '\r' || bytes[lead] == '\n')) ++lead;
+  const std::size_t len = s.head_len + s.body_len - lead;
+  std::string fixed;
+  const char* buf = bytes.data() + lead;
+  if (s.quoted_nul) {
+    // oSIP2 parses C strings: an escaped NUL in a display name would cut the
+    // header short. The escape keeps its meaning with a space in its place.
+    fixed.assign(buf, len);
+    for (std::size_t i = 0; i + 1 < s.head_len - lead; ++i)
+      if (fixed[i] == '\\' && fixed[i + 1] == '\0') fixed[i + 1] = ' ';
+    buf = fixed.data();
+  }
+
+  osip_message_t* m = nullptr;
+  if (osip_message_init(&m) != 0) return refuse("Out Of Memory");
+  out.msg.reset(m);
+  if (osip_message_parse(m, buf, len) != 0) {
+    // oSIP2 only knows how to parse some URI schemes; a well-formed request
+    // for another scheme deserves 416, not 400 (RFC 3261 §8.2.2.1).
+    std::string_view scheme = s.is_request ? uri_scheme(s.request_uri) : std::string_view{};
+    if (!scheme.empty() && osip_strncasecmp(scheme.data(), "sip", scheme.size()) != 0 &&
+        !(scheme.size() == 4 && osip_strncasecmp(scheme.data(), "sips", 4) == 0) &&
+        !(scheme.size() == 3 && osip_strncasecmp(scheme.data(), "tel", 3) == 0)) {
+      out.msg.reset();
+      s.verdict = Verdict::Reply;
+      s.status = 416;
+      s.reason = "Unsupported URI Scheme";
+      return out;
+    }
+    return refuse("Malformed Message");
+  }
+
+  if (m->cseq == nullptr || m->cseq->number == nullptr || m->cseq->method == nullptr)
+    return refuse("Missing CSeq Header");
+  if (m->call_id == nullptr || m->call_id->number == nullptr) return refuse("Missing Call-ID Header");
+  if (m->from == nullptr) return refuse("Missing From Header");
+  if (m->to == nullptr) return refuse("Missing To Header");
+  osip_via_t* via = static_cast<osip_via_t*>(osip_list_get(&m->vias, 0));
+  if (via == nullptr) {
+    out.msg.reset();
+    s.verdict = Verdict::Drop;
+    s.reason = "no parsable Via";
+    return out;
+  }
+  if (via->protocol == nullptr || !valid_host(via->host) || !valid_port(via->port))
+    return refuse("Invalid Via Sent-By");
+
+  if (MSG_IS_REQUEST(m)) {
+    if (m->req_uri == nullptr || m->req_uri->scheme == nullptr) return refuse("Invalid Request-URI");
+    const char* scheme = m->req_uri->scheme;
+    if (osip_strcasecmp(scheme, "sip") == 0 || osip_strcasecmp(scheme, "sips") == 0) {
+      if (!valid_port(m->req_uri->port)) return refuse("Invalid Request-URI Port");
+      if (m->req_uri->host != nullptr && std::strchr(m->req_uri->host, ':') != nullptr &&
+          !valid_host(m->req_uri->host))
+        return refuse("Invalid IPv6 Reference In Request-URI");
+      if (m->req_uri->host == nullptr || m->req_uri->host[0] == '\0') return refuse("Request-URI Without Host");
+    }
+  } else if (m->status_code < 100 || m->status_code > 699) {
+    s.verdict = Verdict::Drop;
+    s.reason = "bad status code";
+    out.msg.reset();
+  }
+  return out;
+}
+
+std::string build_stateless_response(const ScanResult& scan, int status, std::string_view reason,
+                                     std::string_view tag, std::string_view extra_headers) {
+  if (scan.via_values.empty()) return {};
+  std::string out;
+  out.reserve(512);
+  out += "SIP/2.0 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason.empty() ? std::string_view(default_reason(status)) : reason;
+  out += "\r\n";
+  for (auto v : scan.via_values) {
+    out += "Via: ";
+    out += v;
+    out += "\r\n";
+  }
+  if (!scan.from.empty()) { out += "From: "; out += scan.from; out += "\r\n"; }
+  if (!scan.to.empty()) {
+    out += "To: ";
+    out += scan.to;
+    if (!has_tag_param(scan.to) && !tag.empty()) { out += ";tag="; out += tag; }
+    out += "\r\n";
+  }
+  if (!scan.call_id.empty()) { out += "Call-ID: "; out += scan.call_id; out += "\r\n"; }
+  if (!scan.cseq.empty()) { out += "CSeq: "; out += scan.cseq; out += "\r\n"; }
+  out += extra_headers;
+  out += "Content-Length: 0\r\n\r\n";
+  return out;
+}
+
+MessagePtr make_response(const osip_message_t* req, int status, std::string_view reason,
+                         std::string_view tag) {
+  osip_message_t* r = nullptr;
+  if (osip_message_init(&r) != 0) return {};
+  MessagePtr resp(r);
+  osip_message_set_version(r, osip_strdup("SIP/2.0"));
+  osip_message_set_status_code(r, status);
+  std::string rs(reason.empty() ? std::string_view(default_reason(status)) : reason);
+  osip_message_set_reason_phrase(r, osip_strdup(rs.c_str()));
+  if (osip_list_clone(&req->vias, &r->vias, reinterpret_cast<int (*)(void*, void**)>(&osip_via_clone)) != 0)
+    return {};
+  if (req->from && osip_from_clone(req->from, &r->from) != 0) return {};
+  if (req->to && osip_to_clone(req->to, &r->to) != 0) return {};
+  if (req->call_id && osip_call_id_clone(req->call_id, &r->call_id) != 0) return {};
+  if (req->cseq && osip_cseq_clone(req->cseq, &r->cseq) != 0) return {};
+  if (r->to != nullptr && status > 100 && !tag.empty()) {
+    osip_generic_param_t* t = nullptr;
+    osip_to_get_tag(r->to, &t);
+    if (t == nullptr) osip_to_set_tag(r->to, osip_strdup(std::string(tag).c_str()));
+  }
+  return resp;
+}
+
+std::string serialize(const osip_message_t* msg) {
+  char* s = nullptr;
+  size_t len = 0;
+  if (osip_message_to_str(const_cast<osip_message_t*>(msg), &s, &len) != 0 || s == nullptr) return {};
+  std::string out(s, len);
+  osip_free(s);
+  return out;
+}
+
+std::string header_value(const osip_message_t* msg, const char* name, int index) {
+  osip_header_t* h = nullptr;
+  if (osip_message_header_get_byname(msg, name, index, &h) < 0 || h == nullptr || h->hvalue == nullptr) return {};
+  return h->hvalue;
+}
+
+std::string via_branch(const osip_message_t* msg) {
+  osip_via_t* via = static_cast<osip_via_t*>(osip_list_get(&msg->vias, 0));
+  if (via == nullptr) return {};
+  osip_generic_param_t* b = nullptr;
+  osip_via_param_get_byname(via, const_cast<char*>("branch"), &b);
+  return (b && b->gvalue) ? b->gvalue : std::string();
+}
+
+std::string to_tag(const osip_message_t* msg) {
+  osip_generic_param_t* t = nullptr;
+  if (msg->to) osip_to_get_tag(msg->to, &t);
+  return (t && t->gvalue) ? t->gvalue : std::string();
+}
+
+std::string from_tag(const osip_message_t* msg) {
+  osip_generic_param_t* t = nullptr;
+  if (msg->from) osip_from_get_tag(msg->from, &t);
+  return (t && t->gvalue) ? t->gvalue : std::string();
+}
+
+uint32_t cseq_number(const osip_message_t* msg) {
+  if (!msg->cseq || !msg->cseq->number) return 0;
+  return static_cast<uint32_t>(std::strtoul(msg->cseq->number, nullptr, 10));
+}
+
+std::string cseq_method(const osip_message_t* msg) {
+  return (msg->cseq && msg->cseq->method) ? msg->cseq->method : std::string();
+}
+
+std::string body_of(const osip_message_t* msg) {
+  osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&msg->bodies, 0));
+  if (b == nullptr || b->body == nullptr) return {};
+  return std::string(b->body, b->length);
+}
+
+std::string random_token(std::size_t len) {
+  static thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = reinterpret_cast<uintptr_t>(&seed) ^ 0x5eed;
+    return seed;
+  }();
+  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out(len, '0');
+  uint64_t r = 0;
+  for (std::size_t i = 0; i < len; ++i) {
+    if (i % 10 == 0) r = splitmix(state);
+    out[i] = alphabet[r % 36];
+    r /= 36;
+  }
+  return out;
+}
+
+}  // namespace msgw::sip

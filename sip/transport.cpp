@@ -1,0 +1,429 @@
+// Socket setup, accept/connect, idle close: the control side of the transports.
+#include "msgw/sip/transport.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+#include <cstring>
+
+namespace msgw::sip {
+
+const char* proto_name(Proto p) { return p == Proto::Udp ? "UDP" : "TCP"; }
+
+std::optional<Endpoint> Endpoint::from(std::string_view ip_in, uint16_t port) {
+  std::string ip(ip_in);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  Endpoint e;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&e.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&e.addr);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    e.len = sizeof(sockaddr_in);
+    return e;
+  }
+  e.addr = {};
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    e.len = sizeof(sockaddr_in6);
+    return e;
+  }
+  return std::nullopt;
+}
+
+Endpoint Endpoint::from_sockaddr(const sockaddr* sa, socklen_t len) {
+  Endpoint e;
+  if (len > sizeof(e.addr)) len = sizeof(e.addr);
+  std::memcpy(&e.addr, sa, len);
+  e.len = len;
+  return e;
+}
+
+std::string Endpoint::ip() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof buf);
+  else if (addr.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+
+uint16_t Endpoint::port() const {
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  return 0;
+}
+
+std::string Endpoint::host_str() const { return is_v6() ? "[" + ip() + "]" : ip(); }
+std::string Endpoint::str() const { return host_str() + ":" + std::to_string(port()); }
+
+bool Endpoint::operator==(const Endpoint& o) const {
+  return addr.ss_family == o.addr.ss_family && port() == o.port() && ip() == o.ip();
+}
+
+namespace {
+int set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL, 0);
+  return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+constexpr uint64_t kNoSocket = 0;
+}  // namespace
+
+SocketTransport::SocketTransport(const Limits& limits, Stats& stats, ReceiveFn on_message)
+    : limits_(limits), stats_(stats), on_message_(std::move(on_message)) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  rxbuf_.resize(65536);
+}
+
+SocketTransport::~SocketTransport() {
+  for (auto& [id, s] : socks_)
+    if (s.fd >= 0) ::close(s.fd);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+uint64_t SocketTransport::add(Sock s) {
+  uint64_t id = next_id_++;
+  s.last_active = std::chrono::steady_clock::now();
+  epoll_event ev{};
+  ev.events = EPOLLIN | (s.connecting || !s.out.empty() ? uint32_t(EPOLLOUT) : 0u);
+  ev.data.u64 = id;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, s.fd, &ev);
+  if (s.kind == Kind::TcpConn) conn_by_peer_[s.peer.str()] = id;
+  socks_.emplace(id, std::move(s));
+  return id;
+}
+
+void SocketTransport::update_events(uint64_t id, Sock& s) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | (s.connecting || !s.out.empty() ? uint32_t(EPOLLOUT) : 0u);
+  ev.data.u64 = id;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, s.fd, &ev);
+}
+
+void SocketTransport::close_id(uint64_t id) {
+  auto it = socks_.find(id);
+  if (it == socks_.end()) return;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+  ::close(it->second.fd);
+  if (it->second.kind == Kind::TcpConn) {
+    auto p = conn_by_peer_.find(it->second.peer.str());
+    if (p != conn_by_peer_.end() && p->second == id) conn_by_peer_.erase(p);
+  }
+  socks_.erase(it);
+}
+
+void SocketTransport::close_socket(uint64_t id) {
+  auto it = socks_.find(id);
+  if (it == socks_.end() || it->second.kind != Kind::TcpConn) return;
+  if (it->second.out.empty()) close_id(id);
+  else it->second.close_after_flush = true;
+}
+
+std::optional<Endpoint> SocketTransport::listen(Proto proto, std::string_view ip, uint16_t port,
+                                                std::string* error) {
+  auto ep = Endpoint::from(ip, port);
+  auto fail = [&](const std::string& what) -> std::optional<Endpoint> {
+    if (error) *error = what + " " + std::string(ip) + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    return std::nullopt;
+  };
+  if (!ep) {
+    errno = EINVAL;
+    return fail("bad listen address");
+  }
+  int fd = ::socket(ep->addr.ss_family, (proto == Proto::Udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail("socket");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ep->is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ep->addr), ep->len) != 0) {
+    auto r = fail("bind");
+    ::close(fd);
+    return r;
+  }
+  if (proto == Proto::Tcp && ::listen(fd, 128) != 0) {
+    auto r = fail("listen");
+    ::close(fd);
+    return r;
+  }
+  set_nonblock(fd);
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+  Sock s;
+  s.kind = proto == Proto::Udp ? Kind::UdpListener : Kind::TcpListener;
+  s.fd = fd;
+  s.local = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+  Endpoint bound = s.local;
+  add(std::move(s));
+  return bound;
+}
+
+bool SocketTransport::supports(Proto proto) const {
+  for (auto& [id, s] : socks_)
+    if ((proto == Proto::Udp && s.kind == Kind::UdpListener) || (proto == Proto::Tcp && s.kind == Kind::TcpListener))
+      return true;
+  return false;
+}
+
+std::optional<Endpoint> SocketTransport::local_for(Proto proto, const Endpoint& dst) const {
+  const Kind want = proto == Proto::Udp ? Kind::UdpListener : Kind::TcpListener;
+  std::optional<Endpoint> any;
+  for (auto& [id, s] : socks_) {
+    if (s.kind != want || s.local.addr.ss_family != dst.addr.ss_family) continue;
+    // A wildcard listener says nothing useful in a Via; ask the kernel which
+    // source address the route to dst would use.
+    std::string ip = s.local.ip();
+    if (ip == "0.0.0.0" || ip == "::") {
+      int probe = ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (probe >= 0) {
+        sockaddr_storage ss{};
+        socklen_t sl = sizeof ss;
+        if (::connect(probe, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len) == 0 &&
+            getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
+          Endpoint e = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+          ::close(probe);
+          auto r = Endpoint::from(e.ip(), s.local.port());
+          if (r) return r;
+        }
+        ::close(probe);
+      }
+      any = s.local;
+      continue;
+    }
+    return s.local;
+  }
+  return any;
+}
+
+uint64_t SocketTransport::connect_to(const Endpoint& dst) {
+  int fd = ::socket(dst.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return kNoSocket;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Bind to the listener's port when there is one, so the peer sees a
+  // source it can open connections back to (RFC 3261 §18.1.1 allows either).
+  int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len);
+  if (r != 0 && errno != EINPROGRESS) {
+    ::close(fd);
+    return kNoSocket;
+  }
+  Sock s;
+  s.kind = Kind::TcpConn;
+  s.fd = fd;
+  s.peer = dst;
+  s.connecting = r != 0;
+  s.framer = std::make_unique<StreamFramer>(limits_);
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+  s.local = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+  ++stats_.tcp_connections_opened;
+  return add(std::move(s));
+}
+
+bool SocketTransport::send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) {
+  if (proto == Proto::Udp) {
+    int fd = -1;
+    auto it = socks_.find(socket);
+    if (it != socks_.end() && it->second.kind == Kind::UdpListener &&
+        it->second.local.addr.ss_family == dst.addr.ss_family)
+      fd = it->second.fd;
+    if (fd < 0)
+      for (auto& [id, s] : socks_)
+        if (s.kind == Kind::UdpListener && s.local.addr.ss_family == dst.addr.ss_family) {
+          fd = s.fd;
+          break;
+        }
+    if (fd < 0) return false;
+    ssize_t n = ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len);
+    return n == static_cast<ssize_t>(bytes.size());
+  }
+  // TCP: the connection the request came in on, else any open one to the
+  // peer (reuse), else a new one (RFC 3261 §18.2.2).
+  uint64_t id = kNoSocket;
+  auto it = socks_.find(socket);
+  if (it != socks_.end() && it->second.kind == Kind::TcpConn) id = socket;
+  if (id == kNoSocket) {
+    auto p = conn_by_peer_.find(dst.str());
+    if (p != conn_by_peer_.end()) id = p->second;
+  }
+  if (id == kNoSocket) id = connect_to(dst);
+  if (id == kNoSocket) return false;
+  Sock& s = socks_.at(id);
+  s.out.append(bytes);
+  s.last_active = std::chrono::steady_clock::now();
+  if (!s.connecting) flush(id);
+  else update_events(id, s);
+  return true;
+}
+
+void SocketTransport::flush(uint64_t id) {
+  auto it = socks_.find(id);
+  if (it == socks_.end()) return;
+  Sock& s = it->second;
+  while (!s.out.empty()) {
+    ssize_t n = ::send(s.fd, s.out.data(), s.out.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      s.out.erase(0, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    close_id(id);
+    return;
+  }
+  if (s.out.empty() && s.close_after_flush) {
+    close_id(id);
+    return;
+  }
+  update_events(id, s);
+}
+
+void SocketTransport::on_udp(uint64_t id, Sock& s) {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    // One byte more than the limit tells an oversize datagram from a full one.
+    ssize_t n = ::recvfrom(s.fd, rxbuf_.data(), rxbuf_.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &sl);
+    if (n < 0) return;
+    Inbound in;
+    in.proto = Proto::Udp;
+    in.peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+    in.local = s.local;
+    in.socket = id;
+    std::size_t len = std::min<std::size_t>(static_cast<std::size_t>(n), rxbuf_.size());
+    on_message_(in, std::string_view(rxbuf_.data(), len));
+    if (socks_.find(id) == socks_.end()) return;
+  }
+}
+
+void SocketTransport::on_accept(Sock& l) {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (connection_count() >= limits_.max_tcp_connections) {
+      ++stats_.tcp_connections_refused;
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Sock s;
+    s.kind = Kind::TcpConn;
+    s.fd = fd;
+    s.local = l.local;
+    s.peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+    s.framer = std::make_unique<StreamFramer>(limits_);
+    ++stats_.tcp_connections_accepted;
+    add(std::move(s));
+  }
+}
+
+void SocketTransport::on_tcp_readable(uint64_t id) {
+  for (;;) {
+    auto it = socks_.find(id);
+    if (it == socks_.end()) return;
+    Sock& s = it->second;
+    ssize_t n = ::recv(s.fd, rxbuf_.data(), rxbuf_.size(), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      close_id(id);
+      return;
+    }
+    if (n < 0) return;
+    s.last_active = std::chrono::steady_clock::now();
+    if (!s.framer->append(rxbuf_.data(), static_cast<std::size_t>(n))) {
+      ++stats_.framing_errors;
+      ++stats_.bad_messages;
+      close_id(id);
+      return;
+    }
+    Inbound in;
+    in.proto = Proto::Tcp;
+    in.peer = s.peer;
+    in.local = s.local;
+    in.socket = id;
+    std::string msg, why;
+    for (;;) {
+      auto st = s.framer->next(msg, why);
+      if (st == StreamFramer::Status::NeedMore) break;
+      if (st == StreamFramer::Status::Error) {
+        ++stats_.framing_errors;
+        in.framing_error = true;
+        on_message_(in, msg);
+        close_socket(id);  // after the answer (if any) is flushed
+        return;
+      }
+      on_message_(in, msg);
+      if (socks_.find(id) == socks_.end()) return;
+    }
+  }
+}
+
+void SocketTransport::process(int timeout_ms) {
+  epoll_event evs[64];
+  int n = epoll_wait(epfd_, evs, 64, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    uint64_t id = evs[i].data.u64;
+    auto it = socks_.find(id);
+    if (it == socks_.end()) continue;
+    Sock& s = it->second;
+    switch (s.kind) {
+      case Kind::UdpListener: on_udp(id, s); break;
+      case Kind::TcpListener: on_accept(s); break;
+      case Kind::TcpConn:
+        if (s.connecting && (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+          int err = 0;
+          socklen_t el = sizeof err;
+          getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+          if (err != 0) {
+            close_id(id);
+            break;
+          }
+          s.connecting = false;
+        }
+        if (evs[i].events & EPOLLOUT) flush(id);
+        if (socks_.count(id) && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_tcp_readable(id);
+        break;
+    }
+  }
+  run_timers();
+}
+
+int SocketTransport::next_timeout_ms() const {
+  auto now = std::chrono::steady_clock::now();
+  long best = -1;
+  for (auto& [id, s] : socks_) {
+    if (s.kind != Kind::TcpConn) continue;
+    auto due = s.last_active + idle_timeout_;
+    long ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count());
+    if (best < 0 || ms < best) best = ms;
+  }
+  return static_cast<int>(best);
+}
+
+void SocketTransport::run_timers() {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<uint64_t> idle;
+  for (auto& [id, s] : socks_)
+    if (s.kind == Kind::TcpConn && now - s.last_active >= idle_timeout_) idle.push_back(id);
+  for (auto id : idle) {
+    ++stats_.tcp_connections_closed_idle;
+    close_id(id);
+  }
+}
+
+std::size_t SocketTransport::connection_count() const {
+  std::size_t n = 0;
+  for (auto& [id, s] : socks_) n += s.kind == Kind::TcpConn;
+  return n;
+}
+
+}  // namespace msgw::sip

@@ -1,0 +1,252 @@
+// Pre-scan, limits, stateless answers and TCP framing.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "test_core_util.hpp"
+
+namespace msgw::sip {
+namespace {
+
+const std::string kOptions =
+    "OPTIONS sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK-m1\r\n"
+    "From: <sip:spa1@192.0.2.1>;tag=f1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: m1@x\r\nCSeq: 1 OPTIONS\r\n"
+    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+class Ok200 : public Handler {
+ public:
+  void on_request(Stack& st, const ServerRequest& r) override {
+    if (!hold) st.respond(r.txn, 200);
+  }
+  bool hold = false;
+};
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find("\r\n")); }
+
+struct Harness {
+  test::CaptureTransport tp;
+  Ok200 app;
+  std::unique_ptr<Stack> st;
+  bool& app_holds = app.hold;
+  explicit Harness(StackConfig c = {}) {
+    c.send_100_trying = false;
+    st = std::make_unique<Stack>(c, &app, &tp);
+  }
+  std::string answer(const std::string& bytes) {
+    tp.sent.clear();
+    st->receive(test::udp_from(), bytes);
+    return tp.sent.empty() ? std::string("DROP") : first_line(tp.sent[0].bytes);
+  }
+};
+
+TEST(CoreMessage, ValidOptionsAnswered) {
+  Harness r;
+  EXPECT_EQ(r.answer(kOptions), "SIP/2.0 200 OK");
+}
+
+TEST(CoreMessage, OversizeMessageGets513) {
+  StackConfig c;
+  c.limits.max_message_bytes = 2000;
+  Harness r(c);
+  std::string big = kOptions;
+  big.insert(big.find("Content-Length"), "X-Pad: " + std::string(3000, 'a') + "\r\n");
+  EXPECT_EQ(r.answer(big), "SIP/2.0 513 Message Too Large");
+  EXPECT_EQ(r.st->stats().oversize_messages, 1u);
+  // Too big to even find the end of the Via: dropped and counted.
+  std::string huge = "OPTIONS sip:a@b SIP/2.0\r\nX-Pad: " + std::string(5000, 'b') + "\r\n\r\n";
+  EXPECT_EQ(r.answer(huge), "DROP");
+  EXPECT_GE(r.st->stats().dropped_messages, 1u);
+}
+
+TEST(CoreMessage, HeaderCountLimit) {
+  StackConfig c;
+  c.limits.max_header_count = 20;
+  Harness r(c);
+  std::string many = kOptions;
+  std::string pad;
+  for (int i = 0; i < 30; ++i) pad += "X-H" + std::to_string(i) + ": v\r\n";
+  many.insert(many.find("Content-Length"), pad);
+  EXPECT_EQ(r.answer(many), "SIP/2.0 400 Too Many Header Fields");
+  EXPECT_EQ(r.st->stats().too_many_headers, 1u);
+}
+
+TEST(CoreMessage, ViaDepthLimit) {
+  StackConfig c;
+  c.limits.max_via_depth = 5;
+  Harness r(c);
+  std::string deep = kOptions;
+  std::string vias;
+  for (int i = 0; i < 6; ++i) vias += "Via: SIP/2.0/UDP 10.0.0." + std::to_string(i) + ";branch=z9hG4bK-" + std::to_string(i) + "\r\n";
+  deep.insert(deep.find("From:"), vias);
+  EXPECT_EQ(r.answer(deep), "SIP/2.0 400 Via Depth Limit Exceeded");
+  EXPECT_EQ(r.st->stats().via_too_deep, 1u);
+  // Same depth as one header with comma-separated values.
+  std::string commas = kOptions;
+  commas.insert(commas.find("From:"), "Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2, "
+                                     "SIP/2.0/UDP c;branch=z9hG4bK3, SIP/2.0/UDP d;branch=z9hG4bK4, "
+                                     "SIP/2.0/UDP e;branch=z9hG4bK5\r\n");
+  EXPECT_EQ(r.answer(commas), "SIP/2.0 400 Via Depth Limit Exceeded");
+}
+
+TEST(CoreMessage, TransactionLimitSheds503) {
+  StackConfig c;
+  c.limits.max_transactions = 3;
+  Harness r(c);
+  r.app_holds = true;
+  for (int i = 0; i < 3; ++i) {
+    std::string m = kOptions;
+    m.replace(m.find("z9hG4bK-m1"), 10, "z9hG4bK-L" + std::to_string(i));
+    m.replace(m.find("Call-ID: m1@x"), 13, "Call-ID: L" + std::to_string(i));
+    EXPECT_EQ(r.answer(m), "DROP");  // held by the application: no answer yet
+  }
+  std::string m = kOptions;
+  m.replace(m.find("z9hG4bK-m1"), 10, "z9hG4bK-L9");
+  EXPECT_EQ(r.answer(m), "SIP/2.0 503 Too Many Transactions");
+  EXPECT_EQ(r.st->stats().overload_rejections, 1u);
+}
+
+TEST(CoreMessage, GarbageIsDroppedAndCounted) {
+  Harness r;
+  for (std::string g : {std::string(""), std::string("\r\n\r\n"), std::string("hello"), std::string(100, '\0'),
+                        std::string("INVITE\r\n\r\n"), std::string("SIP/2.0 200\r\n"),
+                        std::string("OPTIONS sip:a@b SIP/2.0\r\nFrom: x\r\n\r\n")}) {
+    EXPECT_EQ(r.answer(g), "DROP") << g;
+  }
+  EXPECT_EQ(r.st->stats().dropped_messages, 7u);
+  EXPECT_EQ(r.st->stats().bad_messages, 7u);
+}
+
+TEST(CoreMessage, MissingHeadersNamedInReason) {
+  Harness r;
+  std::string no_from = kOptions;
+  no_from.erase(no_from.find("From:"), no_from.find("To:") - no_from.find("From:"));
+  EXPECT_EQ(r.answer(no_from), "SIP/2.0 400 Missing From Header");
+  std::string no_cseq = kOptions;
+  no_cseq.erase(no_cseq.find("CSeq:"), no_cseq.find("Max-Forwards:") - no_cseq.find("CSeq:"));
+  EXPECT_EQ(r.answer(no_cseq), "SIP/2.0 400 Missing CSeq Header");
+}
+
+TEST(CoreMessage, StatelessAnswerCopiesViaAndTagsTo) {
+  Harness r;
+  std::string bad = kOptions;
+  bad.replace(bad.find("CSeq: 1 OPTIONS"), 15, "CSeq: x OPTIONS");
+  r.answer(bad);
+  ASSERT_EQ(r.tp.sent.size(), 1u);
+  const std::string& s = r.tp.sent[0].bytes;
+  EXPECT_NE(s.find("Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK-m1\r\n"), std::string::npos);
+  EXPECT_NE(s.find("To: <sip:100@192.0.2.1>;tag="), std::string::npos);
+  EXPECT_NE(s.find("Call-ID: m1@x\r\n"), std::string::npos);
+  EXPECT_EQ(r.tp.sent[0].dst.str(), "198.51.100.7:5062");
+}
+
+TEST(CoreMessage, MethodPolicy) {
+  Harness r;
+  std::string msg = kOptions;
+  auto with_method = [&](const std::string& m) {
+    std::string s = kOptions;
+    s.replace(0, 7, m);
+    s.replace(s.find("CSeq: 1 OPTIONS"), 15, "CSeq: 1 " + m);
+    s.replace(s.find("z9hG4bK-m1"), 10, "z9hG4bK-" + m);
+    return s;
+  };
+  EXPECT_EQ(r.answer(with_method("MESSAGE")), "SIP/2.0 405 Method Not Allowed");
+  EXPECT_NE(r.tp.sent[0].bytes.find("Allow: INVITE, ACK, BYE"), std::string::npos);
+  EXPECT_EQ(r.answer(with_method("FROBNICATE")), "SIP/2.0 501 Not Implemented");
+  EXPECT_EQ(r.answer(with_method("INFO")), "SIP/2.0 200 OK");
+}
+
+TEST(CoreMessage, InviteWithMaxForwardsZeroGets483) {
+  Harness r;
+  std::string inv =
+      "INVITE sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bK-mf0\r\n"
+      "From: <sip:spa1@192.0.2.1>;tag=f1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: mf0@x\r\nCSeq: 1 INVITE\r\n"
+      "Max-Forwards: 0\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_EQ(r.answer(inv), "SIP/2.0 483 Too Many Hops");
+}
+
+// Mutations of a valid message: every outcome is one response or a drop.
+TEST(CoreMessage, MutatedInputNeverCrashes) {
+  Harness r;
+  std::mt19937 rng(12345);
+  const std::string base = test::read_file(std::string(MSGW_SIP_TEST_DATA) + "/spa-invite.sip");
+  ASSERT_FALSE(base.empty());
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = base;
+    int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) {
+      std::size_t pos = rng() % m.size();
+      switch (rng() % 4) {
+        case 0: m[pos] = static_cast<char>(rng() % 256); break;
+        case 1: m.erase(pos, 1 + rng() % 20); break;
+        case 2: m.insert(pos, std::string(1 + rng() % 4, "\r\n:;,<>\"@ \0"[rng() % 11])); break;
+        case 3: m = m.substr(0, pos); break;
+      }
+      if (m.empty()) m = "x";
+    }
+    r.tp.sent.clear();
+    r.st->receive(test::udp_from(), m);
+    EXPECT_LE(r.tp.sent.size(), 2u);  // 100 + final at most
+  }
+  EXPECT_GT(r.st->stats().bad_messages, 100u);
+}
+
+// TCP framing.
+TEST(CoreFraming, SplitsAndReassembles) {
+  Limits lim;
+  StreamFramer f(lim);
+  std::string two = "\r\n\r\n" + kOptions + kOptions;  // keep-alive first
+  std::string out, why;
+  // Byte by byte: nothing until a message is complete.
+  int got = 0;
+  for (char c : two) {
+    ASSERT_TRUE(f.append(&c, 1));
+    for (;;) {
+      auto st = f.next(out, why);
+      if (st == StreamFramer::Status::NeedMore) break;
+      ASSERT_EQ(st, StreamFramer::Status::Message);
+      EXPECT_EQ(out, kOptions);
+      ++got;
+    }
+  }
+  EXPECT_EQ(got, 2);
+}
+
+TEST(CoreFraming, BodyByContentLength) {
+  Limits lim;
+  StreamFramer f(lim);
+  std::string m = kOptions;
+  m.replace(m.find("Content-Length: 0"), 17, "l: 5");
+  m += "hello";
+  std::string both = m + kOptions;
+  ASSERT_TRUE(f.append(both.data(), both.size()));
+  std::string out, why;
+  ASSERT_EQ(f.next(out, why), StreamFramer::Status::Message);
+  EXPECT_EQ(out, m);
+  ASSERT_EQ(f.next(out, why), StreamFramer::Status::Message);
+  EXPECT_EQ(out, kOptions);
+  EXPECT_EQ(f.next(out, why), StreamFramer::Status::NeedMore);
+}
+
+TEST(CoreFraming, BadContentLengthIsFatal) {
+  Limits lim;
+  for (const char* cl : {"Content-Length: -999", "Content-Length: 12abc", "Content-Length: 99999999999"}) {
+    StreamFramer f(lim);
+    std::string m = kOptions;
+    m.replace(m.find("Content-Length: 0"), 17, cl);
+    ASSERT_TRUE(f.append(m.data(), m.size()));
+    std::string out, why;
+    EXPECT_EQ(f.next(out, why), StreamFramer::Status::Error) << cl;
+    EXPECT_FALSE(why.empty());
+  }
+  StreamFramer f(lim);
+  std::string endless = "OPTIONS sip:a@b SIP/2.0\r\nX: " + std::string(lim.max_message_bytes + 10, 'a');
+  ASSERT_TRUE(f.append(endless.data(), endless.size()));
+  std::string out, why;
+  EXPECT_EQ(f.next(out, why), StreamFramer::Status::Error);
+  StreamFramer g(lim);
+  std::string flood(lim.max_stream_buffer + 1, 'x');
+  EXPECT_FALSE(g.append(flood.data(), flood.size()));
+}
+
+}  // namespace
+}  // namespace msgw::sip
