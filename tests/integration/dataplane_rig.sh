@@ -8,7 +8,10 @@
 # Checks: ping of both port addresses through the exception path; RTP relayed
 # both ways between the namespaces with address rewriting, latching the
 # phone's real source; an RTP-bleed stream toward the latched flow dropped
-# and counted (telemetry) and never delivered; clean SIGTERM shutdown.
+# and counted (telemetry) and never delivered; RTP transcoded both ways
+# (PCMU from the phone arrives as G.729 at the carrier, G.729 from the carrier
+# as PCMU at the phone: payload type, size, continuity, and the payload
+# decodes to the audio the other end sent); clean SIGTERM shutdown.
 # Usage: dataplane_rig.sh MSGW_DATAPLANE DATAPLANE_TOOL   (root)
 set -euo pipefail
 dp=$1 tool=$2
@@ -143,6 +146,54 @@ if errors:
     print("FAILED:\n  " + "\n  ".join(errors)); sys.exit(1)
 print("relay, latching, bleed protection and exception path: ok")
 PY
+
+echo "== RTP transcoded: phone PCMU <-> carrier G.729"
+# Flow 1: the phone leg speaks PCMU (20 ms), the carrier leg G.729 (Annex B
+# off); both ends send speech-like audio and record what they receive.
+"$tool" rig-media "$work" 100
+"$tool" add "$inst" 1 0:10.1.0.1:20002:10.1.0.10:4002:pcmu:0:101 \
+                      1:10.2.0.1:30002:10.2.0.20:5002:g729:18:101:noannexb
+ip netns exec "$ca" $rtp duplex 10.2.0.20 5002 10.2.0.1 30002 0x3333 100 4.5 0.5 \
+  18 "$work/carrier.g729" "$work/carrier_recv.bin" >"$work/carrier_tc.json" &
+c_pid=$!
+ip netns exec "$ph" $rtp duplex 10.1.0.10 4002 10.1.0.1 20002 0x4444 100 4.5 0.5 \
+  0 "$work/phone.ulaw" "$work/phone_recv.bin" >"$work/phone_tc.json" &
+p_pid=$!
+wait $c_pid $p_pid
+echo "carrier got: $(cat "$work/carrier_tc.json")"
+echo "phone got:   $(cat "$work/phone_tc.json")"
+"$tool" stats "$inst" 1
+/usr/bin/python3 - "$work" <<'PY2'
+import json, sys
+w = sys.argv[1]
+car = json.load(open(w + "/carrier_tc.json"))
+pho = json.load(open(w + "/phone_tc.json"))
+errors = []
+for name, got, pt, size, src in (("carrier", car, 18, 20, "10.2.0.1:30002"),
+                                 ("phone", pho, 0, 160, "10.1.0.1:20002")):
+    if got["sent"] != 100: errors.append("%s sent only %d" % (name, got["sent"]))
+    if got["packets"] < 98: errors.append("%s received %d of 100" % (name, got["packets"]))
+    if got["pts"] != [pt]: errors.append("%s saw payload types %s (want %d)" % (name, got["pts"], pt))
+    if got["sizes"] != [size]: errors.append("%s saw payload sizes %s (want %d)" % (name, got["sizes"], size))
+    if got["sources"] != [src]: errors.append("%s saw sources %s" % (name, got["sources"]))
+    if len(got["out_ssrcs"]) != 1: errors.append("%s saw SSRCs %s" % (name, got["out_ssrcs"]))
+    if got["seq_gaps"] or got["ts_gaps"] or got["bad_headers"]:
+        errors.append("%s: %d sequence gaps, %d timestamp gaps, %d bad headers"
+                      % (name, got["seq_gaps"], got["ts_gaps"], got["bad_headers"]))
+if errors:
+    print("FAILED:\n  " + "\n  ".join(errors)); sys.exit(1)
+print("transcoded both ways: payload types, sizes, sources, SSRC/seq/ts continuity: ok")
+PY2
+"$tool" rig-check "$work"
+$rtp telemetry "$sock" /msgw/workers >"$work/workers.json"
+/usr/bin/python3 - "$work" <<'PY2'
+import json, sys
+wk = json.load(open(sys.argv[1] + "/workers.json"))["/msgw/workers"]["worker0"]
+tc = {k: v for k, v in wk.items() if k.startswith("transcoded")}
+print("telemetry transcoding counters:", tc)
+if not tc or min(tc.values()) < 196:
+    print("FAILED: transcoding counters too low"); sys.exit(1)
+PY2
 
 echo "== shutdown"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=""
