@@ -320,6 +320,17 @@ void read_sip(TableReader& r, SipSection& s) {
       r.error_at(r.source(), r.key_path("listen"), "'" + l + "' is not host[:port]");
   }
   r.integer("nonce_ttl_s", s.nonce_ttl_s, 10, 86400);
+  if (r.has("digest_algorithms")) {
+    std::vector<std::string> algs;
+    r.string_array("digest_algorithms", algs);
+    for (const auto& a : algs)
+      if (a != "MD5" && a != "SHA-256" && a != "MD5-sess" && a != "SHA-256-sess")
+        r.error_at(r.source(), r.key_path("digest_algorithms"),
+                   "unknown algorithm '" + a + "' (known: SHA-256, MD5, SHA-256-sess, MD5-sess)");
+    if (algs.empty())
+      r.error_at(r.source(), r.key_path("digest_algorithms"), "must name at least one algorithm");
+    s.digest_algorithms = algs;
+  }
   r.integer("max_auth_failures", s.max_auth_failures, 1, 1000);
   r.integer("t1_ms", s.t1_ms, 10, 10000);
   r.integer("min_expires_s", s.min_expires_s, 1, 86400);

@@ -162,9 +162,9 @@ int main(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "re-read the config file; a bad file changes nothing");
   auto* show = app.add_subcommand("show", "show live state");
   std::string what;
-  show->add_option("WHAT", what, "calls | registrations | flows | stats")
+  show->add_option("WHAT", what, "calls | registrations | flows | stats | cdrs")
       ->required()
-      ->check(CLI::IsMember({"calls", "registrations", "flows", "stats"}));
+      ->check(CLI::IsMember({"calls", "registrations", "flows", "stats", "cdrs"}));
   show->add_flag("--json", json, "print the answer as JSON");
   auto* hangup = app.add_subcommand("hangup", "end a call with BYE on both legs");
   std::string call;

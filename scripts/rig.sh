@@ -104,7 +104,8 @@ up() {
   net_up
   hugepages
   mkdir -p "$run"
-  in_ns $ns_gw "$build/dataplane/msgw-dataplane" --config "$config" >"$run/dataplane.log" 2>&1 &
+  # ip netns exec (not the in_ns function) so that $! is the daemon itself.
+  ip netns exec $ns_gw "$build/dataplane/msgw-dataplane" --config "$config" >"$run/dataplane.log" 2>&1 &
   echo $! >"$run/dataplane.pid"
   if ! wait_for 30 "the exception path (ping 10.10.0.1 from $ns_phone)" \
       in_ns $ns_phone ping -c 1 -W 1 10.10.0.1; then
@@ -114,10 +115,10 @@ up() {
   wait_for 10 "ping 10.20.0.1 from $ns_carrier" in_ns $ns_carrier ping -c 1 -W 1 10.20.0.1
   echo "rig: msgw-dataplane up (log $run/dataplane.log); 10.10.0.1 and 10.20.0.1 answer"
   if [[ -x $build/control/msgw-control ]]; then
-    in_ns $ns_gw "$build/control/msgw-control" --config "$config" >"$run/control.log" 2>&1 &
+    ip netns exec $ns_gw "$build/control/msgw-control" --config "$config" >"$run/control.log" 2>&1 &
     echo $! >"$run/control.pid"
     wait_for 20 "SIP OPTIONS 200 from 10.10.0.1" in_ns $ns_phone \
-      sipp -sn uac -s ping -m 1 -recv_timeout 1000 -timeout 2s 10.10.0.1:5060 -nostdin \
+      sipp -sf "$root/tests/integration/sipp/control_options.xml" -m 1 -timeout 2s 10.10.0.1:5060 -nostdin \
       || { tail -n 30 "$run/control.log" >&2; exit 1; }
     echo "rig: msgw-control up (log $run/control.log)"
   else

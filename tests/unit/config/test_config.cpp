@@ -290,3 +290,20 @@ trunks = ["missing"]
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
 }
 }  // namespace
+
+TEST(Config, SipDigestAlgorithms) {
+  auto d = load_string("", "d.toml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.config->sip.digest_algorithms, (std::vector<std::string>{"SHA-256", "MD5"}));
+  auto r = load_string("[sip]\ndigest_algorithms = [\"MD5\"]\n", "a.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  EXPECT_EQ(r.config->sip.digest_algorithms, std::vector<std::string>{"MD5"});
+  auto bad = load_string("[sip]\ndigest_algorithms = [\"SHA-1\"]\n", "b.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(errors_of(bad).rfind("b.toml:", 0), 0u);
+  EXPECT_NE(errors_of(bad).find("sip.digest_algorithms: unknown algorithm 'SHA-1'"), std::string::npos)
+      << errors_of(bad);
+  auto empty = load_string("[sip]\ndigest_algorithms = []\n", "c.toml");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(errors_of(empty).find("sip.digest_algorithms: must name at least one"), std::string::npos);
+}

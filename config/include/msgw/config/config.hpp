@@ -81,6 +81,9 @@ struct SipSection {
   std::string realm = "msgw";
   std::vector<HostPort> listen;          // each is served on UDP and TCP
   uint32_t nonce_ttl_s = 300;            // digest nonce lifetime; older ones get stale=true
+  // Digest algorithms challenged, most preferred first (RFC 8760). Clients
+  // that know only MD5 (SPA-class ATAs, SIPp) pick the MD5 challenge.
+  std::vector<std::string> digest_algorithms{"SHA-256", "MD5"};
   uint32_t max_auth_failures = 5;        // from one source before 403
   uint32_t t1_ms = 500;                  // RFC 3261 T1
   uint32_t min_expires_s = 60;           // registrar: shorter gets 423

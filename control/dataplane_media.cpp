@@ -1,0 +1,134 @@
+// DataplaneMedia: the shared-memory client with acks awaited, lazy attach and
+// re-attach after a dataplane restart.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "msgw/control/media.hpp"
+#include "msgw/dataplane/client.hpp"
+
+namespace msgw::control {
+
+namespace dp = msgw::dataplane;
+
+struct DataplaneMedia::Impl {
+  std::string instance;
+  std::chrono::milliseconds ack_timeout;
+  std::optional<dp::Client> client;
+  uint64_t last_generation = 0;  // generation we last programmed flows into
+  bool ever_attached = false;
+
+  // Attaches (or re-attaches after a restart). True when a usable client exists.
+  bool ensure(std::string* error, bool* restarted) {
+    if (client && !client->generation_changed()) return true;
+    if (client) client.reset();
+    std::string err;
+    auto c = dp::Client::attach(instance, err);
+    if (!c) {
+      if (error) *error = err;
+      return false;
+    }
+    if (!c->dataplane_up()) {
+      if (error) *error = "dataplane '" + instance + "' is not up yet";
+      return false;
+    }
+    if (ever_attached && c->attached_generation() != last_generation && restarted) *restarted = true;
+    last_generation = c->attached_generation();
+    ever_attached = true;
+    client = std::move(c);
+    return true;
+  }
+
+  bool command(std::optional<uint32_t> rid, std::string* error) {
+    if (!rid) {
+      if (error) *error = "dataplane command ring full or dataplane down";
+      return false;
+    }
+    auto st = client->wait_ack(*rid, ack_timeout);
+    if (!st) {
+      if (error) *error = "dataplane did not acknowledge within " + std::to_string(ack_timeout.count()) + " ms";
+      return false;
+    }
+    if (*st != dp::Status::ok) {
+      if (error) *error = std::string("dataplane refused: ") + dp::status_name(*st);
+      return false;
+    }
+    return true;
+  }
+};
+
+DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms)
+    : impl_(new Impl{std::move(instance), std::chrono::milliseconds(ack_timeout_ms), {}, 0, false}) {}
+
+DataplaneMedia::~DataplaneMedia() { delete impl_; }
+
+bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
+  bool restarted = false;
+  if (!impl_->ensure(error, &restarted)) return false;
+  return impl_->command(impl_->client->add_flow(flow_id, a, b), error);
+}
+
+bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
+  bool restarted = false;
+  if (!impl_->ensure(error, &restarted)) return false;
+  return impl_->command(impl_->client->modify_flow(flow_id, a, b), error);
+}
+
+bool DataplaneMedia::remove(uint32_t flow_id, std::string* error) {
+  bool restarted = false;
+  if (!impl_->ensure(error, &restarted)) return false;
+  return impl_->command(impl_->client->delete_flow(flow_id), error);
+}
+
+std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
+  std::vector<MediaEvent> out;
+  std::string err;
+  if (!impl_->ensure(&err, restarted)) {
+    last_error_ = err;
+    return out;
+  }
+  for (int i = 0; i < 4096; ++i) {  // bounded: signalling must not starve
+    auto e = impl_->client->poll_event();
+    if (!e) break;
+    MediaEvent m{};
+    m.flow_id = e->flow_id;
+    m.leg = e->leg;
+    switch (dp::EventType(e->type)) {
+      case dp::EventType::latched:
+        m.kind = MediaEvent::Kind::latched;
+        m.ip = e->u.latched.ip;
+        m.port = e->u.latched.port;
+        break;
+      case dp::EventType::media_timeout: m.kind = MediaEvent::Kind::media_timeout; break;
+      case dp::EventType::dtmf:
+        m.kind = MediaEvent::Kind::dtmf;
+        m.dtmf = e->u.dtmf.event;
+        break;
+      default: continue;  // late acks, stats snapshots (stats are read from the stats area)
+    }
+    out.push_back(m);
+  }
+  return out;
+}
+
+MediaLegStats DataplaneMedia::stats(uint32_t flow_id, uint8_t leg) const {
+  MediaLegStats s;
+  if (!impl_->client) return s;
+  auto f = impl_->client->read_stats(flow_id, leg);
+  s.packets = f.packets;
+  s.sent = f.sent;
+  s.lost = f.lost;
+  s.jitter = f.jitter;
+  s.dropped = f.dropped;
+  return s;
+}
+
+bool DataplaneMedia::up() const { return impl_->client && impl_->client->dataplane_up(); }
+
+uint32_t DataplaneMedia::max_flows() const {
+  return impl_->client ? impl_->client->max_flows() : 0;
+}
+
+uint64_t DataplaneMedia::generation() const { return impl_->last_generation; }
+
+}  // namespace msgw::control

@@ -1,0 +1,72 @@
+// The gateway's view of the dataplane: program flows, learn about events.
+//
+// The Gateway talks to this interface, not to dataplane::Client directly, so
+// unit tests drive the B2BUA with a fake that records what was programmed and
+// injects LATCHED / MEDIA_TIMEOUT / DTMF events and restarts.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "msgw/dataplane/protocol.hpp"
+
+namespace msgw::control {
+
+struct MediaEvent {
+  enum class Kind { latched, media_timeout, dtmf } kind;
+  uint32_t flow_id = 0;
+  uint8_t leg = 0;
+  uint32_t ip = 0;       // latched
+  uint16_t port = 0;     // latched
+  uint8_t dtmf = 0;      // dtmf event code
+};
+
+struct MediaLegStats {
+  uint64_t packets = 0, sent = 0, lost = 0, jitter = 0, dropped = 0;
+};
+
+class MediaBackend {
+ public:
+  virtual ~MediaBackend() = default;
+  // Each returns only once the dataplane acknowledged (or refused, or did not
+  // answer in time); *error then says why.
+  virtual bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
+                   std::string* error) = 0;
+  virtual bool modify(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
+                      std::string* error) = 0;
+  virtual bool remove(uint32_t flow_id, std::string* error) = 0;
+  // Events since the last call. Sets *restarted when the dataplane came back
+  // with a new generation: every live flow must be programmed again.
+  virtual std::vector<MediaEvent> poll(bool* restarted) = 0;
+  virtual MediaLegStats stats(uint32_t flow_id, uint8_t leg) const = 0;
+  virtual bool up() const = 0;
+  virtual uint32_t max_flows() const = 0;
+};
+
+// dataplane::Client behind MediaBackend: attaches lazily (the dataplane may
+// start after msgw-control) and re-attaches after a dataplane restart.
+class DataplaneMedia final : public MediaBackend {
+ public:
+  explicit DataplaneMedia(std::string instance, uint32_t ack_timeout_ms = 500);
+  ~DataplaneMedia() override;
+  bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
+           std::string* error) override;
+  bool modify(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
+              std::string* error) override;
+  bool remove(uint32_t flow_id, std::string* error) override;
+  std::vector<MediaEvent> poll(bool* restarted) override;
+  MediaLegStats stats(uint32_t flow_id, uint8_t leg) const override;
+  bool up() const override;
+  uint32_t max_flows() const override;
+  const std::string& last_error() const { return last_error_; }
+  uint64_t generation() const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+  std::string last_error_;
+};
+
+}  // namespace msgw::control

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The other checks of the appliance on the rig (msgw-dataplane + msgw-control,
+# SIPp phone and carrier), each with its CDR:
+#   BYE from the carrier; CANCEL before answer; hold and resume from the
+#   phone (re-INVITEs relayed to the carrier); inbound call to the DID after
+#   the phone registered; failover from a dead trunk to the carrier; media
+#   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
+#   flowing, a restarted control plane ends the call with BYE on both legs;
+#   wrong password: never routed, 403 after repeats (last: it blocks the
+#   phone's address).
+# Usage: control_scenarios.sh BUILD_DIR   (root; 77 = skipped)
+set -euo pipefail
+if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
+build=$(cd "$1" && pwd)
+source "$(dirname "$0")/control_lib.sh"
+trap rig_cleanup EXIT
+
+# A dead trunk (nobody at 10.20.0.9) first for 1-900 numbers; a short media timeout.
+MEDIA_TIMEOUT_MS=4000 make_config <<'EOF'
+
+[[trunk]]
+name = "dead"
+address = "10.20.0.9:5060"
+codecs = ["G729"]
+port = "trunk"
+timeout_ms = 1500
+
+[[route]]
+name = "failover-test"
+prefix = "1900"
+trunks = ["dead", "carrier"]
+EOF
+make_speech
+# A one-second stream for calls that must go quiet (media timeout).
+head -c 16000 "$work/speech.raw" >"$work/short.raw"
+"$audio_check" make-pcap "$work/short.raw" "$work/short.pcap" --codec PCMU/20 >/dev/null 2>&1 ||
+  sox -r 8000 -e signed -b 16 -c 1 "$work/short.raw" "$work/short2.raw" pad 0 0.1
+[[ -s $work/short.pcap ]] || fail "short pcap"
+rig_up >/dev/null || fail "rig up"
+pts="2 0 4 8 96 97 98 100 101"
+
+cdr() {  # cdr PYTHON_ASSERTIONS: on the newest CDR, as r
+  ctl show cdrs --json | python3 -c "import json,sys; r=json.load(sys.stdin)[0]; $1" \
+    || fail "CDR check '$1': $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')"
+}
+gwstat() { ctl show stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+# --- BYE from the carrier
+TALK_MS=2500 carrier_uas "$sippdir/control_carrier_bye.xml" "$work/g729.pcap"
+uac_scenario "$work/bye.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
+phone_uac "$work/bye.xml" || fail "BYE from carrier: phone side $(tail -n 3 "$work/bye.xml.err" 2>/dev/null)"
+wait "$carrier_pid" || fail "BYE from carrier: carrier side"
+cdr 'assert r["end_reason"]=="callee BYE" and r["result"]==200 and r["answer_ms"]>0'
+echo "ok   BYE from the carrier: BYE to the phone, CDR end_reason 'callee BYE'"
+
+# --- CANCEL before answer
+carrier_uas "$sippdir/control_carrier_ring.xml" "$work/g729.pcap"
+uac_scenario "$work/cancel.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_cancel.xml"
+phone_uac "$work/cancel.xml" || fail "CANCEL: phone side"
+wait "$carrier_pid" || fail "CANCEL: the carrier did not get CANCEL"
+sleep 0.3
+cdr 'assert r["result"]==487 and r["end_reason"]=="CANCEL" and r["answer_ms"]==0'
+echo "ok   CANCEL before answer: 487 to the phone, CANCEL to the carrier, CDR 487"
+
+# --- hold and resume from the phone
+carrier_uas "$sippdir/control_carrier_reinvite.xml" "$work/short.pcap"
+uac_scenario "$work/hold.xml" "$pts" "$work/short.pcap" 0 spa1-secret "$sippdir/control_phone_hold.xml"
+phone_uac "$work/hold.xml" || fail "hold: phone side $(tail -n 3 "$work/hold.xml.err" 2>/dev/null)"
+wait "$carrier_pid" || fail "hold: carrier side"
+grep -q "re-INVITE sendonly answered with a=recvonly" "$work/hold.xml.log" || fail "hold answer: $(cat "$work/hold.xml.log")"
+grep -q "re-INVITE sendrecv answered with a=sendrecv" "$work/hold.xml.log" || fail "resume answer"
+grep -q "carrier re-INVITE 1 direction a=sendonly" "$work"/control_carrier_reinvite-*.log || fail "hold not relayed"
+grep -q "carrier re-INVITE 2 direction a=sendrecv" "$work"/control_carrier_reinvite-*.log || fail "resume not relayed"
+cdr 'assert r["end_reason"]=="caller BYE" and r["result"]==200'
+echo "ok   hold (sendonly -> recvonly) and resume relayed to the carrier; CDR written"
+
+# --- inbound call to the DID
+ip netns exec msgw-phone sipp -sf "$sippdir/control_register.xml" -i 10.10.0.2 -p 5062 -m 1 -nostdin -auth_uri 10.10.0.1 \
+  -timeout 10s 10.10.0.1:5060 >"$work/register.out" 2>&1 || fail "REGISTER with digest"
+ctl show registrations --json | python3 -c '
+import json,sys; r=json.load(sys.stdin); assert any(x["aor"].startswith("sip:spa1@") for x in r), r' || fail "registration not shown"
+ip netns exec msgw-phone sipp -sf "$sippdir/control_phone_uas.xml" -i 10.10.0.2 -p 5062 -mi 10.10.0.2 -mp 16388 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/phone_uas.err" >"$work/phone_uas.out" 2>&1 &
+phone_pid=$!; bg_pids+=($phone_pid)
+sleep 0.3
+sed -e "s|@EXPECT@|200|" -e "s|@TALK_MS@|2000|" "$sippdir/control_carrier_uac.xml" >"$work/in.xml"
+ip netns exec msgw-carrier sipp -sf "$work/in.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in.err" 10.20.0.1:5060 >"$work/in.out" 2>&1 \
+  || fail "inbound: carrier side $(tail -n 3 "$work/in.err" 2>/dev/null)"
+wait $phone_pid || fail "inbound: phone side"
+cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["trunk"]=="carrier" and r["end_reason"]=="caller BYE", r'
+echo "ok   inbound call to DID +1 555 000 1000 reached the registered phone; CDR inbound"
+
+# --- failover: the dead trunk times out, the carrier answers
+f0=$(gwstat failovers)
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/short.pcap"
+uac_scenario "$work/fo.xml" "$pts" "$work/short.pcap" 1000
+NUMBER=1-900-555-1212 phone_uac "$work/fo.xml" || fail "failover: phone side $(tail -n 3 "$work/fo.xml.err" 2>/dev/null)"
+wait "$carrier_pid" || fail "failover: carrier side"
+(( $(gwstat failovers) == f0 + 1 )) || fail "failover not counted"
+cdr 'assert r["trunk"]=="carrier" and r["result"]==200'
+echo "ok   failover: trunk 'dead' timed out, the call went to 'carrier'"
+
+# --- media timeout: one second of speech, then silence on both legs
+m0=$(gwstat media_timeouts)
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/short.pcap"
+WAIT_MS=20000 uac_scenario "$work/mt.xml" "$pts" "$work/short.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
+phone_uac "$work/mt.xml" || fail "media timeout: the phone got no BYE"
+wait "$carrier_pid" || fail "media timeout: the carrier got no BYE"
+(( $(gwstat media_timeouts) == m0 + 1 )) || fail "media timeout not counted"
+cdr 'assert r["end_reason"]=="media timeout", r'
+echo "ok   media timeout (4 s of silence): BYE to both legs, CDR 'media timeout'"
+
+# --- kill -9 of msgw-control mid-call
+capture msgw-carrier carrier0 10.20.0.1 "$work/kill.pcap"
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"
+WAIT_MS=40000 uac_scenario "$work/kill.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
+phone_uac "$work/kill.xml" & uac=$!
+for _ in $(seq 50); do [[ $(ctl show calls --json 2>/dev/null) == *answered* ]] && break; sleep 0.1; done
+cpid=$(cat "$work/run/control.pid")
+kill -KILL "$cpid"
+sleep 0.5
+s1=$(stat -c %s "$work/kill.pcap"); sleep 2; s2=$(stat -c %s "$work/kill.pcap")
+(( s2 > s1 + 1000 )) || fail "media stopped when msgw-control died ($s1 -> $s2 bytes captured)"
+echo "ok   msgw-control killed (-9) mid-call: media kept flowing ($((s2 - s1)) bytes of RTP to the carrier in 2 s)"
+ip netns exec msgw-gw "$build/control/msgw-control" --config "$work/gw.toml" >>"$work/run/control.log" 2>&1 &
+echo $! >"$work/run/control.pid"
+for _ in $(seq 50); do ctl show calls --json >/dev/null 2>&1 && break; sleep 0.1; done
+id=$(ctl show calls --json | python3 -c '
+import json,sys; c=json.load(sys.stdin); assert len(c)==1 and c[0]["restored"], c; print(c[0]["call"])') \
+  || fail "restarted msgw-control does not list the live call"
+ctl hangup "$id" >/dev/null || fail "hangup of the restored call"
+wait $uac || fail "kill -9: the phone got no BYE"
+wait "$carrier_pid" || fail "kill -9: the carrier got no BYE"
+stop_captures
+cdr 'assert r["end_reason"]=="hangup by operator" and r["answer_ms"]>0, r'
+echo "ok   restarted msgw-control restored the call and ended it with BYE on both legs"
+
+# --- wrong password (last: it gets the phone's address blocked)
+o0=$(gwstat outbound_calls)
+for i in 1 2 3 4 5; do
+  uac_scenario "$work/wp$i.xml" "$pts" "$work/short.pcap" 0 not-the-password "$sippdir/control_phone_wrong_password.xml"
+  phone_uac "$work/wp$i.xml" || fail "wrong password attempt $i: $(tail -n 3 "$work/wp$i.xml.err" 2>/dev/null)"
+done
+(( $(gwstat auth_blocked_403) >= 1 )) || fail "no 403 after 5 failures"
+(( $(gwstat outbound_calls) == o0 )) || fail "a call was routed with a wrong password"
+grep -q "403 Too Many" "$work/wp5.xml.msg" || fail "5th attempt not answered 403"
+# Blocked now, even with the right password.
+uac_scenario "$work/blocked.xml" "$pts" "$work/short.pcap" 0
+if phone_uac "$work/blocked.xml"; then fail "a blocked source placed a call"; fi
+grep -q "403 Too Many" "$work/blocked.xml.msg" || fail "blocked source not answered 403"
+echo "ok   wrong password: 407 x4 then 403, never routed; the source stays blocked (403)"
+echo "control_scenarios: all checks passed"

@@ -1,0 +1,834 @@
+// The B2BUA driven end to end without sockets: the SIP stack's external
+// transport captures what the gateway sends, a fake dataplane records the
+// flows it programs and injects events.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "msgw/config/config.hpp"
+#include "msgw/control/gateway.hpp"
+#include "msgw/control/media.hpp"
+#include "msgw/control/state_store.hpp"
+#include "msgw/sip/digest.hpp"
+#include "msgw/sip/message.hpp"
+#include "msgw/sip/stack.hpp"
+
+using namespace msgw;
+using control::Gateway;
+
+namespace {
+
+const char* kConfig = R"(
+[[port]]
+name = "access"
+device = "net_null0"
+address = "10.10.0.1/24"
+role = "access"
+[[port]]
+name = "trunk"
+device = "net_null1"
+address = "10.20.0.1/24"
+role = "trunk"
+[sip]
+realm = "msgw"
+listen = ["10.10.0.1:5060", "10.20.0.1:5060"]
+max_auth_failures = 3
+digest_algorithms = ["MD5"]
+[media]
+port_min = 16384
+port_max = 16483
+[[subscriber]]
+user = "spa1"
+password = "spa1-secret"
+display_name = "Good Body"
+codecs = ["PCMU", "PCMA", "G726-32", "G729"]
+dids = ["15550001000"]
+[[trunk]]
+name = "carrier"
+address = "10.20.0.2:5060"
+codecs = ["G729"]
+port = "trunk"
+timeout_ms = 2000
+[[trunk]]
+name = "backup"
+address = "10.20.0.3:5060"
+codecs = ["G729", "PCMU"]
+port = "trunk"
+[[route]]
+name = "tollfree"
+prefix = "1800"
+trunks = ["carrier", "backup"]
+)";
+
+class FakeMedia final : public control::MediaBackend {
+ public:
+  struct Op {
+    std::string what;
+    uint32_t flow;
+    dataplane::LegSpec a{}, b{};
+  };
+  bool add(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string* e) override {
+    if (fail) {
+      *e = "dataplane refused: table_full";
+      return false;
+    }
+    ops.push_back({"add", f, a, b});
+    flows[f] = {"add", f, a, b};
+    return true;
+  }
+  bool modify(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string*) override {
+    ops.push_back({"modify", f, a, b});
+    flows[f] = {"modify", f, a, b};
+    return true;
+  }
+  bool remove(uint32_t f, std::string*) override {
+    ops.push_back({"del", f, {}, {}});
+    flows.erase(f);
+    return true;
+  }
+  std::vector<control::MediaEvent> poll(bool* restarted) override {
+    *restarted = restart;
+    if (restart) flows.clear();
+    restart = false;
+    auto out = std::vector<control::MediaEvent>(events.begin(), events.end());
+    events.clear();
+    return out;
+  }
+  control::MediaLegStats stats(uint32_t, uint8_t leg) const override {
+    control::MediaLegStats s;
+    s.packets = leg == 0 ? 500 : 498;
+    s.lost = leg == 0 ? 0 : 2;
+    s.jitter = 16;
+    return s;
+  }
+  bool up() const override { return true; }
+  uint32_t max_flows() const override { return 1024; }
+
+  bool fail = false, restart = false;
+  std::vector<Op> ops;
+  std::map<uint32_t, Op> flows;
+  std::deque<control::MediaEvent> events;
+};
+
+class Capture final : public sip::Transport {
+ public:
+  struct Sent {
+    sip::Endpoint dst;
+    std::string bytes;
+  };
+  bool send(sip::Proto, const sip::Endpoint& dst, uint64_t, std::string_view b) override {
+    sent.push_back({dst, std::string(b)});
+    return true;
+  }
+  std::optional<sip::Endpoint> local_for(sip::Proto, const sip::Endpoint& dst) const override {
+    return sip::Endpoint::from(dst.ip().rfind("10.20.", 0) == 0 ? "10.20.0.1" : "10.10.0.1", 5060);
+  }
+  bool supports(sip::Proto p) const override { return p == sip::Proto::Udp; }
+  std::vector<Sent> sent;
+};
+
+struct Msg {
+  sip::MessagePtr m;
+  std::string raw;
+  sip::Endpoint dst;
+  int status() const { return m->status_code; }
+  std::string method() const { return m->sip_method ? m->sip_method : ""; }
+  std::string body() const { return sip::body_of(m.get()); }
+  std::string header(const char* n) const { return sip::header_value(m.get(), n); }
+};
+
+std::string sdp_offer(const std::string& ip, int port, const std::string& pts,
+                      const std::vector<std::string>& extra, const std::string& dir = "") {
+  std::string s = "v=0\r\no=- 91459 91459 IN IP4 " + ip + "\r\ns=-\r\nc=IN IP4 " + ip + "\r\nt=0 0\r\nm=audio " +
+                  std::to_string(port) + " RTP/AVP " + pts + "\r\n";
+  for (const auto& e : extra) s += "a=" + e + "\r\n";
+  if (!dir.empty()) s += "a=" + dir + "\r\n";
+  return s;
+}
+
+// The reference SPA offer (payload types 2 0 4 8 18 96 97 98 100 101).
+std::string spa_offer(bool with_g729 = true) {
+  return sdp_offer("10.10.0.2", 16388,
+                   with_g729 ? "2 0 4 8 18 96 97 98 100 101" : "2 0 4 8 96 97 98 100 101",
+                   {"rtpmap:2 G726-32/8000", "rtpmap:0 PCMU/8000", "rtpmap:4 G723/8000", "rtpmap:8 PCMA/8000",
+                    "rtpmap:18 G729a/8000", "rtpmap:96 G726-40/8000", "rtpmap:97 G726-24/8000",
+                    "rtpmap:98 G726-16/8000", "rtpmap:100 NSE/8000", "fmtp:100 192-193",
+                    "rtpmap:101 telephone-event/8000", "fmtp:101 0-15", "ptime:30", "sendrecv"});
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = std::filesystem::temp_directory_path() / ("msgw-gw-test-" + std::to_string(getpid()) + "-" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string text = kConfig;
+    text += "\n";
+    std::filesystem::path cfile = dir / "gw.toml";
+    {
+      FILE* f = std::fopen(cfile.c_str(), "w");
+      std::string full = std::string(kConfig);
+      full.insert(full.find("[media]"), "state_db = \"" + (dir / "state.db").string() + "\"\n");
+      std::fputs(full.c_str(), f);
+      std::fclose(f);
+    }
+    auto r = config::load_file(cfile.string());
+    ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    cfg = *r.config;
+    start();
+  }
+  void start() {
+    store = std::make_unique<control::StateStore>((dir / "state.db").string());
+    gw = std::make_unique<Gateway>(cfg, media, store.get());
+    sip::StackConfig sc;
+    // RFC default T1: no test here waits for a SIP timer, and a loaded
+    // machine must not see retransmissions or Timer B in the middle of a test.
+    sc.timers.t1 = std::chrono::milliseconds(500);
+    stack = std::make_unique<sip::Stack>(sc, gw.get(), &tp);
+    gw->set_stack(stack.get());
+  }
+  void restart() {
+    stack.reset();
+    gw.reset();
+    store.reset();
+    tp.sent.clear();
+    start();
+    gw->restore();
+  }
+  void TearDown() override {
+    stack.reset();
+    gw.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void inject(const std::string& ip, uint16_t port, std::string text) {
+    sip::Inbound in;
+    in.proto = sip::Proto::Udp;
+    in.peer = *sip::Endpoint::from(ip, port);
+    in.local = *sip::Endpoint::from(ip.rfind("10.20.", 0) == 0 ? "10.20.0.1" : "10.10.0.1", 5060);
+    in.socket = 1;
+    stack->receive(in, text);
+  }
+  // Messages sent since the last call.
+  std::vector<Msg> take() {
+    std::vector<Msg> out;
+    for (; seen < tp.sent.size(); ++seen) {
+      auto pr = sip::parse_message(tp.sent[seen].bytes, false, sip::Limits{});
+      EXPECT_TRUE(pr.msg) << tp.sent[seen].bytes;
+      if (pr.msg) out.push_back({std::move(pr.msg), tp.sent[seen].bytes, tp.sent[seen].dst});
+    }
+    return out;
+  }
+  static const Msg* find(const std::vector<Msg>& v, const std::string& method_or_status) {
+    for (const auto& m : v) {
+      if (!m.method().empty() && m.method() == method_or_status) return &m;
+      if (m.method().empty() && std::to_string(m.status()) == method_or_status) return &m;
+    }
+    return nullptr;
+  }
+
+  std::string invite(const std::string& call_id, const std::string& auth, const std::string& sdp,
+                     const std::string& number = "1-800-555-1212", int cseq = 102) {
+    std::string s = "INVITE sip:" + number + "@10.10.0.1 SIP/2.0\r\n"
+                    "Via: SIP/2.0/UDP 10.10.0.2:5062;branch=z9hG4bK-" + sip::random_token(8) + ";rport\r\n"
+                    "From: Good Body <sip:spa1@10.10.0.1>;tag=fc33ce88945ddadao0\r\n"
+                    "To: <sip:" + number + "@10.10.0.1>\r\n"
+                    "Call-ID: " + call_id + "\r\n"
+                    "CSeq: " + std::to_string(cseq) + " INVITE\r\n"
+                    "Max-Forwards: 70\r\n";
+    if (!auth.empty()) s += "Proxy-Authorization: " + auth + "\r\n";
+    s += "Contact: Good Body <sip:spa1@10.10.0.2:5062>\r\n"
+         "Expires: 240\r\n"
+         "User-Agent: Sipura/SPA3000-2.0.13(GWg)\r\n"
+         "Allow: ACK, BYE, CANCEL, INFO, INVITE, NOTIFY, OPTIONS, REFER\r\n"
+         "Supported: x-sipura\r\n"
+         "Content-Type: application/sdp\r\n"
+         "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+    return s;
+  }
+
+  // Answers a 401/407 the way the SPA does (RFC 2069 form when no qop).
+  static std::string answer_challenge(const Msg& chal, const std::string& method, const std::string& uri,
+                                      const std::string& password = "spa1-secret") {
+    const char* hn = chal.status() == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+    for (int i = 0; i < 4; ++i) {
+      std::string v = sip::header_value(chal.m.get(), hn, i);
+      if (v.empty()) {
+        // oSIP2 keeps these in typed lists, not the generic header list.
+        osip_www_authenticate_t* w = nullptr;
+        if (chal.status() == 407) osip_message_get_proxy_authenticate(chal.m.get(), i, &w);
+        else osip_message_get_www_authenticate(chal.m.get(), i, &w);
+        if (!w) break;
+        char* str = nullptr;
+        osip_www_authenticate_to_str(w, &str);
+        v = str;
+        osip_free(str);
+      }
+      sip::DigestChallenge ch;
+      if (sip::parse_digest_challenge(v, ch) && ch.algorithm == sip::DigestAlgorithm::md5)
+        return sip::build_digest_authorization(ch, "spa1", password, method, uri, "0a4f113b", 1);
+    }
+    ADD_FAILURE() << "no MD5 challenge in\n" << chal.raw;
+    return {};
+  }
+
+  // Places the reference call up to the carrier's INVITE; returns it.
+  Msg place_call(const std::string& cid, const std::string& sdp) {
+    inject("10.10.0.2", 5062, invite(cid, "", sdp));
+    auto out = take();
+    const Msg* c = find(out, "407");
+    EXPECT_TRUE(c);
+    EXPECT_FALSE(find(out, "INVITE"));  // never routed unauthenticated
+    std::string auth = answer_challenge(*c, "INVITE", "sip:1-800-555-1212@10.10.0.1");
+    inject("10.10.0.2", 5062, invite(cid, auth, sdp, "1-800-555-1212", 103));
+    out = take();
+    EXPECT_TRUE(find(out, "100"));
+    for (auto& m : out)
+      if (m.method() == "INVITE") return std::move(m);
+    ADD_FAILURE() << "no INVITE to the trunk";
+    return {};
+  }
+
+  std::string carrier_response(const Msg& inv, int code, const std::string& reason, const std::string& sdp,
+                               const std::string& totag = "as103549cc") {
+    std::string s;
+    if (!inv.m) {
+      ADD_FAILURE() << "no INVITE to answer";
+      return s;
+    }
+    osip_via_t* via = static_cast<osip_via_t*>(osip_list_get(&inv.m->vias, 0));
+    char* vs = nullptr;
+    osip_via_to_str(via, &vs);
+    s = "SIP/2.0 " + std::to_string(code) + " " + reason + "\r\nVia: " + std::string(vs) + "\r\n";
+    osip_free(vs);
+    char* f = nullptr;
+    osip_from_to_str(inv.m->from, &f);
+    char* t = nullptr;
+    osip_to_to_str(inv.m->to, &t);
+    s += "From: " + std::string(f) + "\r\nTo: " + std::string(t) + (code > 100 ? ";tag=" + totag : "") + "\r\n";
+    osip_free(f);
+    osip_free(t);
+    s += "Call-ID: " + std::string(inv.m->call_id->number) +
+         (inv.m->call_id->host ? "@" + std::string(inv.m->call_id->host) : "") + "\r\n";
+    s += "CSeq: " + std::string(inv.m->cseq->number) + " " + inv.m->cseq->method + "\r\n";
+    s += "Contact: <sip:carrier@" + inv.dst.ip() + ":5060>\r\n";
+    if (!sdp.empty()) s += "Content-Type: application/sdp\r\n";
+    s += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+    return s;
+  }
+
+  std::string g729_answer(const std::string& dir = "") {
+    return sdp_offer("10.20.0.2", 6000, "18 101", {"rtpmap:18 G729/8000", "fmtp:18 annexb=no",
+                                                   "rtpmap:101 telephone-event/8000", "fmtp:101 0-15"}, dir);
+  }
+
+  // In-dialog request from the phone, using the To-tag of `ok`.
+  std::string phone_request(const std::string& method, const std::string& cid, const Msg& ok, int cseq,
+                            const std::string& sdp = "") {
+    std::string s = method + " sip:carrier@10.10.0.1:5060 SIP/2.0\r\n"
+                    "Via: SIP/2.0/UDP 10.10.0.2:5062;branch=z9hG4bK-" + sip::random_token(8) + ";rport\r\n"
+                    "From: Good Body <sip:spa1@10.10.0.1>;tag=fc33ce88945ddadao0\r\n"
+                    "To: <sip:1-800-555-1212@10.10.0.1>;tag=" + sip::to_tag(ok.m.get()) + "\r\n"
+                    "Call-ID: " + cid + "\r\n"
+                    "CSeq: " + std::to_string(cseq) + " " + method + "\r\n"
+                    "Max-Forwards: 70\r\n"
+                    "Contact: <sip:spa1@10.10.0.2:5062>\r\n";
+    if (!sdp.empty()) s += "Content-Type: application/sdp\r\n";
+    s += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+    return s;
+  }
+
+  // Request from the carrier inside the B dialog (its To/From swapped).
+  std::string carrier_request(const std::string& method, const Msg& inv, int cseq, const std::string& sdp = "") {
+    char* f = nullptr;
+    osip_from_to_str(inv.m->from, &f);
+    char* t = nullptr;
+    osip_to_to_str(inv.m->to, &t);
+    std::string s = method + " " + sip::header_value(inv.m.get(), "Contact") + " SIP/2.0\r\n";
+    osip_contact_t* ct = static_cast<osip_contact_t*>(osip_list_get(&inv.m->contacts, 0));
+    char* cu = nullptr;
+    osip_uri_to_str(ct->url, &cu);
+    s = method + " " + std::string(cu) + " SIP/2.0\r\n";
+    osip_free(cu);
+    s += "Via: SIP/2.0/UDP 10.20.0.2:5060;branch=z9hG4bK-" + sip::random_token(8) + "\r\n";
+    s += "From: " + std::string(t) + ";tag=as103549cc\r\nTo: " + std::string(f) + "\r\n";
+    osip_free(f);
+    osip_free(t);
+    s += "Call-ID: " + std::string(inv.m->call_id->number) +
+         (inv.m->call_id->host ? "@" + std::string(inv.m->call_id->host) : "") + "\r\n";
+    s += "CSeq: " + std::to_string(cseq) + " " + method + "\r\nMax-Forwards: 70\r\n";
+    s += "Contact: <sip:carrier@10.20.0.2:5060>\r\n";
+    if (!sdp.empty()) s += "Content-Type: application/sdp\r\n";
+    s += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+    return s;
+  }
+
+  // Whole answered call: returns (carrier INVITE, 200 to phone).
+  std::pair<Msg, Msg> answered_call(const std::string& cid, const std::string& offer) {
+    Msg inv = place_call(cid, offer);
+    if (!inv.m) return {};
+    inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+    auto out = take();
+    EXPECT_TRUE(find(out, "ACK"));
+    for (auto& m : out)
+      if (m.method().empty() && m.status() == 200) {
+        Msg ok = std::move(m);
+        inject("10.10.0.2", 5062, phone_request("ACK", cid, ok, 103));
+        return {std::move(inv), std::move(ok)};
+      }
+    ADD_FAILURE() << "no 200 to the phone";
+    return {};
+  }
+
+  std::filesystem::path dir;
+  config::Config cfg;
+  FakeMedia media;
+  Capture tp;
+  size_t seen = 0;
+  std::unique_ptr<control::StateStore> store;
+  std::unique_ptr<Gateway> gw;
+  std::unique_ptr<sip::Stack> stack;
+};
+
+TEST_F(GatewayTest, OptionsAnswered200) {
+  inject("10.10.0.2", 5062,
+         "OPTIONS sip:10.10.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.10.0.2:5062;branch=z9hG4bK-o1\r\n"
+         "From: <sip:spa1@10.10.0.1>;tag=1\r\nTo: <sip:10.10.0.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n"
+         "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+  auto out = take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status(), 200);
+  EXPECT_NE(out[0].raw.find("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"), std::string::npos) << out[0].raw;
+}
+
+TEST_F(GatewayTest, RegisterChallengedThenBoundAndShown) {
+  auto reg = [](const std::string& auth, int cseq) {
+    std::string s = "REGISTER sip:10.10.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.10.0.2:5062;branch=z9hG4bK-r" +
+                    std::to_string(cseq) + "\r\nFrom: <sip:spa1@10.10.0.1>;tag=r1\r\nTo: <sip:spa1@10.10.0.1>\r\n"
+                    "Call-ID: reg1\r\nCSeq: " + std::to_string(cseq) + " REGISTER\r\nMax-Forwards: 70\r\n"
+                    "Contact: <sip:spa1@10.10.0.2:5062>\r\nExpires: 3600\r\n";
+    if (!auth.empty()) s += "Authorization: " + auth + "\r\n";
+    return s + "Content-Length: 0\r\n\r\n";
+  };
+  inject("10.10.0.2", 5062, reg("", 1));
+  auto out = take();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].status(), 401);
+  inject("10.10.0.2", 5062, reg(answer_challenge(out[0], "REGISTER", "sip:10.10.0.1"), 2));
+  out = take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status(), 200);
+  auto j = gw->manage({{"cmd", "show"}, {"what", "registrations"}});
+  ASSERT_TRUE(j["ok"].get<bool>());
+  ASSERT_EQ(j["data"].size(), 1u);
+  EXPECT_EQ(j["data"][0]["aor"], "sip:spa1@10.10.0.1");
+  EXPECT_EQ(j["data"][0]["source"], "udp:10.10.0.2:5062");
+}
+
+TEST_F(GatewayTest, ReferenceCallRelayedG729EndToEndWithCdr) {
+  Msg inv = place_call("ref1@10.10.0.2", spa_offer());
+  // The trunk gets the gateway's own SDP: G.729 only (the trunk's policy),
+  // the trunk port's address, a port from the media range, telephone-event.
+  EXPECT_EQ(inv.dst.str(), "10.20.0.2:5060");
+  EXPECT_EQ(sip::header_value(inv.m.get(), "Max-Forwards"), "69");
+  std::string b = inv.body();
+  EXPECT_NE(b.find("c=IN IP4 10.20.0.1"), std::string::npos) << b;
+  EXPECT_NE(b.find("RTP/AVP 18 101"), std::string::npos) << b;
+  EXPECT_EQ(b.find("PCMU"), std::string::npos) << b;
+  EXPECT_EQ(std::string(inv.m->req_uri->username), "18005551212");  // normalised
+
+  inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
+  auto out = take();
+  ASSERT_TRUE(find(out, "180"));
+  EXPECT_TRUE(media.ops.empty());
+
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  out = take();
+  ASSERT_TRUE(find(out, "ACK"));
+  EXPECT_EQ(find(out, "ACK")->dst.str(), "10.20.0.2:5060");
+  const Msg* ok = find(out, "200");
+  ASSERT_TRUE(ok);
+  EXPECT_NE(ok->body().find("c=IN IP4 10.10.0.1"), std::string::npos) << ok->body();
+  EXPECT_NE(ok->body().find("m=audio"), std::string::npos);
+  EXPECT_NE(ok->body().find(" 18 101"), std::string::npos) << ok->body();  // G.729 on the phone too: relay
+  // The flow was programmed before the phone heard 200.
+  ASSERT_EQ(media.ops.size(), 1u);
+  const auto& op = media.ops[0];
+  EXPECT_EQ(op.what, "add");
+  EXPECT_EQ(op.a.port, 0);
+  EXPECT_EQ(op.a.local_ip, 0x0a0a0001u);
+  EXPECT_EQ(op.a.remote_ip, 0x0a0a0002u);
+  EXPECT_EQ(op.a.remote_port, 16388);
+  EXPECT_EQ(op.a.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_EQ(op.a.payload_type, 18);
+  EXPECT_EQ(op.a.dtmf_pt, 101);
+  EXPECT_EQ(op.a.ptime_ms, 30);  // the SPA asked for 30 ms
+  EXPECT_EQ(op.a.flags & dataplane::kLegLatch, dataplane::kLegLatch);
+  EXPECT_EQ(op.b.port, 1);
+  EXPECT_EQ(op.b.local_ip, 0x0a140001u);
+  EXPECT_EQ(op.b.remote_ip, 0x0a140002u);
+  EXPECT_EQ(op.b.remote_port, 6000);
+  EXPECT_EQ(op.b.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_EQ(op.a.local_port % 2, 0);
+  EXPECT_EQ(op.b.local_port % 2, 0);
+  auto calls = gw->manage({{"cmd", "show"}, {"what", "calls"}});
+  ASSERT_EQ(calls["data"].size(), 1u);
+  EXPECT_EQ(calls["data"][0]["media"], "relay");
+  EXPECT_EQ(store->live().size(), 1u);
+
+  Msg okm{sip::parse_message(ok->raw, false, sip::Limits{}).msg, ok->raw, ok->dst};
+  inject("10.10.0.2", 5062, phone_request("ACK", "ref1@10.10.0.2", okm, 103));
+  inject("10.10.0.2", 5062, phone_request("BYE", "ref1@10.10.0.2", okm, 104));
+  out = take();
+  ASSERT_TRUE(find(out, "200"));
+  const Msg* bye = find(out, "BYE");
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->dst.str(), "10.20.0.2:5060");
+  EXPECT_EQ(media.ops.back().what, "del");
+  EXPECT_EQ(gw->active_calls(), 0u);
+  auto cdr = store->cdr("ref1@10.10.0.2");
+  ASSERT_TRUE(cdr);
+  EXPECT_EQ(cdr->result_code, 200);
+  EXPECT_EQ(cdr->trunk, "carrier");
+  EXPECT_EQ(cdr->direction, "outbound");
+  EXPECT_EQ(cdr->end_reason, "caller BYE");
+  EXPECT_EQ(cdr->a_codec, "G729");
+  EXPECT_EQ(cdr->b_codec, "G729");
+  EXPECT_GT(cdr->answer_ms, 0);
+  EXPECT_EQ(cdr->a.packets, 500u);
+  EXPECT_EQ(cdr->b.lost, 2u);
+  EXPECT_DOUBLE_EQ(cdr->a.jitter_ms, 2.0);
+  EXPECT_TRUE(store->live().empty());
+}
+
+TEST_F(GatewayTest, PhoneWithoutG729IsTranscodedPcmuToG729) {
+  auto [inv, ok] = answered_call("tc1@10.10.0.2", spa_offer(false));
+  ASSERT_EQ(media.ops.size(), 1u);
+  EXPECT_EQ(media.ops[0].a.codec, uint8_t(dataplane::Codec::pcmu));  // subscriber's first choice
+  EXPECT_EQ(media.ops[0].a.payload_type, 0);
+  EXPECT_EQ(media.ops[0].b.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_NE(ok.body().find("m=audio 16"), std::string::npos);
+  EXPECT_NE(ok.body().find("RTP/AVP 0 101"), std::string::npos) << ok.body();
+  EXPECT_EQ(gw->stats().transcoded_calls, 1u);
+}
+
+TEST_F(GatewayTest, WrongPasswordNeverRoutedAnd403AfterRepeats) {
+  std::vector<int> codes;
+  for (int i = 0; i < 5; ++i) {
+    std::string cid = "bad" + std::to_string(i);
+    inject("10.10.0.2", 5062, invite(cid, "", spa_offer()));
+    auto out = take();
+    const Msg* c = find(out, "407");
+    if (!c) {
+      codes.push_back(find(out, "403") ? 403 : 0);
+      continue;
+    }
+    inject("10.10.0.2", 5062,
+           invite(cid, answer_challenge(*c, "INVITE", "sip:1-800-555-1212@10.10.0.1", "wrong"), spa_offer(),
+                  "1-800-555-1212", 103));
+    out = take();
+    EXPECT_FALSE(find(out, "INVITE"));
+    for (auto& m : out)
+      if (m.method().empty() && m.status() >= 400) codes.push_back(m.status());
+  }
+  EXPECT_EQ(codes, (std::vector<int>{407, 407, 403, 403, 403}));
+  EXPECT_EQ(gw->stats().calls_attempted, 0u);
+  EXPECT_TRUE(media.ops.empty());
+  EXPECT_GE(gw->stats().auth_blocked_403, 3u);
+}
+
+TEST_F(GatewayTest, OperatorHangupBeforeAnswerCancelsTheTrunk) {
+  Msg inv = place_call("can1@10.10.0.2", spa_offer());
+  inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
+  take();
+  ASSERT_EQ(gw->active_calls(), 1u);
+  EXPECT_TRUE(gw->hangup("can1@10.10.0.2", "test"));
+  auto out = take();
+  EXPECT_TRUE(find(out, "CANCEL"));
+  EXPECT_TRUE(find(out, "480"));
+  auto cdr = store->cdr("can1@10.10.0.2");
+  ASSERT_TRUE(cdr);
+  EXPECT_EQ(cdr->answer_ms, 0);
+  EXPECT_EQ(cdr->result_code, 480);
+}
+
+TEST_F(GatewayTest, PhoneCancelGets487AndTrunkCancelled) {
+  inject("10.10.0.2", 5062, invite("can2@10.10.0.2", "", spa_offer()));
+  auto out = take();
+  std::string auth = answer_challenge(*find(out, "407"), "INVITE", "sip:1-800-555-1212@10.10.0.1");
+  std::string inv = invite("can2@10.10.0.2", auth, spa_offer(), "1-800-555-1212", 103);
+  inject("10.10.0.2", 5062, inv);
+  out = take();
+  const Msg* binv = find(out, "INVITE");
+  ASSERT_TRUE(binv);
+  Msg b{sip::parse_message(binv->raw, false, sip::Limits{}).msg, binv->raw, binv->dst};
+  inject("10.20.0.2", 5060, carrier_response(b, 180, "Ringing", ""));
+  take();
+  // CANCEL: same Via branch, CSeq number, Call-ID, From, To as the INVITE.
+  auto p = inv.find("Via: ");
+  std::string via = inv.substr(p, inv.find("\r\n", p) - p);
+  std::string cancel = "CANCEL sip:1-800-555-1212@10.10.0.1 SIP/2.0\r\n" + via +
+                       "\r\nFrom: Good Body <sip:spa1@10.10.0.1>;tag=fc33ce88945ddadao0\r\n"
+                       "To: <sip:1-800-555-1212@10.10.0.1>\r\nCall-ID: can2@10.10.0.2\r\nCSeq: 103 CANCEL\r\n"
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+  inject("10.10.0.2", 5062, cancel);
+  out = take();
+  EXPECT_TRUE(find(out, "487"));
+  EXPECT_TRUE(find(out, "CANCEL"));
+  EXPECT_EQ(gw->active_calls(), 0u);
+  auto cdr = store->cdr("can2@10.10.0.2");
+  ASSERT_TRUE(cdr);
+  EXPECT_EQ(cdr->result_code, 487);
+  EXPECT_EQ(cdr->end_reason, "CANCEL");
+}
+
+TEST_F(GatewayTest, ByeFromCarrierEndsBothLegs) {
+  auto [inv, ok] = answered_call("cb1@10.10.0.2", spa_offer());
+  take();
+  inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
+  auto out = take();
+  EXPECT_TRUE(find(out, "200"));
+  const Msg* bye = find(out, "BYE");
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->dst.str(), "10.10.0.2:5062");
+  EXPECT_EQ(sip::to_tag(bye->m.get()), "fc33ce88945ddadao0");
+  EXPECT_EQ(store->cdr("cb1@10.10.0.2")->end_reason, "callee BYE");
+}
+
+TEST_F(GatewayTest, FailoverTo2ndTrunkOn503) {
+  Msg inv = place_call("fo1@10.10.0.2", spa_offer());
+  inject("10.20.0.2", 5060, carrier_response(inv, 503, "Service Unavailable", ""));
+  auto out = take();
+  const Msg* inv2 = find(out, "INVITE");
+  ASSERT_TRUE(inv2);
+  EXPECT_EQ(inv2->dst.str(), "10.20.0.3:5060");
+  EXPECT_FALSE(find(out, "503"));  // the phone hears nothing of the first trunk's failure
+  EXPECT_EQ(gw->stats().failovers, 1u);
+}
+
+TEST_F(GatewayTest, FailoverOnTrunkTimeout) {
+  auto t0 = Gateway::Clock::now();
+  gw->now = [&] { return t0; };
+  Msg inv = place_call("fo2@10.10.0.2", spa_offer());
+  gw->now = [&] { return t0 + std::chrono::milliseconds(2100); };
+  gw->tick();
+  auto out = take();
+  const Msg* inv2 = find(out, "INVITE");
+  ASSERT_TRUE(inv2);
+  EXPECT_EQ(inv2->dst.str(), "10.20.0.3:5060");
+}
+
+TEST_F(GatewayTest, AllTrunksFailMapsTheError) {
+  Msg inv = place_call("fo3@10.10.0.2", spa_offer());
+  inject("10.20.0.2", 5060, carrier_response(inv, 486, "Busy Here", ""));
+  auto out = take();
+  EXPECT_TRUE(find(out, "486"));
+  EXPECT_FALSE(find(out, "INVITE"));  // 486 is the callee's answer: no failover
+  EXPECT_EQ(store->cdr("fo3@10.10.0.2")->result_code, 486);
+}
+
+TEST_F(GatewayTest, UnroutableNumberGets404AndNoTrunkInvite) {
+  inject("10.10.0.2", 5062, invite("nr1", "", spa_offer(), "2125551212"));
+  auto out = take();
+  std::string auth = answer_challenge(*find(out, "407"), "INVITE", "sip:2125551212@10.10.0.1");
+  inject("10.10.0.2", 5062, invite("nr1", auth, spa_offer(), "2125551212", 103));
+  out = take();
+  EXPECT_TRUE(find(out, "404"));
+  EXPECT_FALSE(find(out, "INVITE"));
+}
+
+TEST_F(GatewayTest, MediaTimeoutByeBothLegsWithReason) {
+  auto [inv, ok] = answered_call("mt1@10.10.0.2", spa_offer());
+  take();
+  media.events.push_back({control::MediaEvent::Kind::media_timeout, media.ops[0].flow, 0, 0, 0, 0});
+  gw->tick();
+  auto out = take();
+  int byes = 0;
+  for (auto& m : out)
+    if (m.method() == "BYE") {
+      ++byes;
+      EXPECT_NE(m.raw.find("Reason: SIP;cause=408"), std::string::npos) << m.raw;
+    }
+  EXPECT_EQ(byes, 2);
+  EXPECT_EQ(store->cdr("mt1@10.10.0.2")->end_reason, "media timeout");
+}
+
+TEST_F(GatewayTest, DataplaneRestartReprogramsLiveFlows) {
+  answered_call("dr1@10.10.0.2", spa_offer());
+  ASSERT_EQ(media.flows.size(), 1u);
+  media.restart = true;
+  gw->tick();
+  EXPECT_EQ(media.flows.size(), 1u);
+  EXPECT_EQ(media.ops.back().what, "add");
+  EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
+}
+
+TEST_F(GatewayTest, HoldAndResumeFromPhone) {
+  auto [inv, ok] = answered_call("hd1@10.10.0.2", spa_offer());
+  take();
+  std::string hold = sdp_offer("10.10.0.2", 16400, "18 101",
+                               {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendonly");
+  inject("10.10.0.2", 5062, phone_request("INVITE", "hd1@10.10.0.2", ok, 104, hold));
+  auto out = take();
+  const Msg* r200 = find(out, "200");
+  ASSERT_TRUE(r200);
+  EXPECT_NE(r200->body().find("a=recvonly"), std::string::npos) << r200->body();
+  const Msg* reinv = find(out, "INVITE");
+  ASSERT_TRUE(reinv);
+  EXPECT_EQ(reinv->dst.str(), "10.20.0.2:5060");
+  EXPECT_NE(reinv->body().find("a=sendonly"), std::string::npos) << reinv->body();
+  // The new phone port went to the dataplane.
+  EXPECT_EQ(media.ops.back().what, "modify");
+  EXPECT_EQ(media.ops.back().a.remote_port, 16400);
+  // The carrier answers the hold re-INVITE: ACKed.
+  Msg rb{sip::parse_message(reinv->raw, false, sip::Limits{}).msg, reinv->raw, reinv->dst};
+  inject("10.20.0.2", 5060, carrier_response(rb, 200, "OK", g729_answer("recvonly")));
+  out = take();
+  EXPECT_TRUE(find(out, "ACK"));
+  // Resume.
+  std::string resume = sdp_offer("10.10.0.2", 16400, "18 101",
+                                 {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendrecv");
+  inject("10.10.0.2", 5062, phone_request("INVITE", "hd1@10.10.0.2", ok, 105, resume));
+  out = take();
+  ASSERT_TRUE(find(out, "200"));
+  EXPECT_NE(find(out, "200")->body().find("a=sendrecv"), std::string::npos);
+  ASSERT_TRUE(find(out, "INVITE"));
+  EXPECT_NE(find(out, "INVITE")->body().find("a=sendrecv"), std::string::npos);
+}
+
+TEST_F(GatewayTest, InboundToDid480WhenNotRegisteredElseToContact) {
+  auto inbound = [](const std::string& cid) {
+    std::string sdp = sdp_offer("10.20.0.2", 7000, "18 101", {"rtpmap:18 G729/8000",
+                                                              "rtpmap:101 telephone-event/8000"});
+    return "INVITE sip:+1-555-000-1000@10.20.0.1 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 10.20.0.2:5060;branch=z9hG4bK-" + sip::random_token(8) + "\r\n"
+           "From: <sip:2125551212@10.20.0.2>;tag=c1\r\nTo: <sip:15550001000@10.20.0.1>\r\n"
+           "Call-ID: " + cid + "\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:2125551212@10.20.0.2:5060>\r\nContent-Type: application/sdp\r\n"
+           "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+  };
+  inject("10.20.0.2", 5060, inbound("in1"));
+  auto out = take();
+  EXPECT_TRUE(find(out, "480"));
+  EXPECT_FALSE(find(out, "407"));  // trunks are trusted by address
+  // Register spa1 (straight into the registrar: the digest part is tested above).
+  sip::RegisterRequest rr;
+  rr.aor = "sip:spa1@10.10.0.1";
+  rr.call_id = "r";
+  rr.cseq = 1;
+  rr.contacts.push_back({"sip:spa1@10.10.0.2:5062", 3600, std::nullopt});
+  rr.source = "udp:10.10.0.2:5062";
+  ASSERT_EQ(gw->registrar().handle(rr, time(nullptr)).status, 200);
+  inject("10.20.0.2", 5060, inbound("in2"));
+  out = take();
+  const Msg* inv = find(out, "INVITE");
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->dst.str(), "10.10.0.2:5062");
+  EXPECT_NE(inv->raw.find("INVITE sip:spa1@10.10.0.2:5062"), std::string::npos);
+  // Offered to the phone: its own codecs, the shared G.729 first so the call can be relayed.
+  EXPECT_NE(inv->body().find("c=IN IP4 10.10.0.1"), std::string::npos);
+  EXPECT_NE(inv->body().find("RTP/AVP 18 0 8"), std::string::npos) << inv->body();
+}
+
+TEST_F(GatewayTest, ReloadRefusesABadFileAndKeepsTheOldConfig) {
+  std::string path = cfg.file;
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("[sip]\nrealm = 5\n", f);
+    std::fclose(f);
+  }
+  auto j = gw->manage({{"cmd", "reload"}});
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_NE(j["error"].get<std::string>().find("old configuration kept"), std::string::npos) << j.dump();
+  EXPECT_NE(j["error"].get<std::string>().find("sip.realm"), std::string::npos) << j.dump();
+  EXPECT_EQ(gw->config().subscribers.size(), 1u);
+  // Calls still work on the old configuration.
+  place_call("rl1@10.10.0.2", spa_offer());
+}
+
+TEST_F(GatewayTest, KilledControlPlaneRestoresTheCallAndEndsItWithByeOnBothLegs) {
+  auto [inv, ok] = answered_call("kr1@10.10.0.2", spa_offer());
+  take();
+  uint32_t flow = media.ops[0].flow;
+  restart();  // a new Gateway and stack on the same state database (kill -9 + start)
+  seen = 0;
+  auto calls = gw->manage({{"cmd", "show"}, {"what", "calls"}});
+  ASSERT_EQ(calls["data"].size(), 1u);
+  EXPECT_TRUE(calls["data"][0]["restored"].get<bool>());
+  auto j = gw->manage({{"cmd", "hangup"}, {"call", "kr1@10.10.0.2"}});
+  EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
+  auto out = take();
+  std::vector<std::string> dsts;
+  for (auto& m : out)
+    if (m.method() == "BYE") {
+      dsts.push_back(m.dst.str());
+      if (m.dst.str() == "10.10.0.2:5062") {
+        EXPECT_EQ(sip::to_tag(m.m.get()), "fc33ce88945ddadao0");
+        EXPECT_EQ(sip::from_tag(m.m.get()), sip::to_tag(ok.m.get()));
+      } else {
+        EXPECT_EQ(sip::to_tag(m.m.get()), "as103549cc");
+      }
+    }
+  std::sort(dsts.begin(), dsts.end());
+  EXPECT_EQ(dsts, (std::vector<std::string>{"10.10.0.2:5062", "10.20.0.2:5060"}));
+  EXPECT_EQ(media.ops.back().what, "del");
+  EXPECT_EQ(media.ops.back().flow, flow);
+  EXPECT_EQ(store->cdr("kr1@10.10.0.2")->end_reason, "hangup by operator");
+}
+
+TEST_F(GatewayTest, DataplaneRefusalFailsTheCallCleanly) {
+  media.fail = true;
+  Msg inv = place_call("df1@10.10.0.2", spa_offer());
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  auto out = take();
+  EXPECT_TRUE(find(out, "ACK"));
+  EXPECT_TRUE(find(out, "BYE"));  // the answered trunk leg is released
+  EXPECT_TRUE(find(out, "503"));
+  EXPECT_EQ(gw->active_calls(), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(GatewayTest, MaxForwardsExhaustedGets483AndIsNotRouted) {
+  std::string inv = invite("mf1", "", spa_offer());
+  inv.replace(inv.find("Max-Forwards: 70"), 16, "Max-Forwards: 1");
+  inject("10.10.0.2", 5062, inv);
+  auto out = take();
+  EXPECT_TRUE(find(out, "483"));
+  EXPECT_FALSE(find(out, "407"));
+  EXPECT_FALSE(find(out, "INVITE"));
+  EXPECT_EQ(gw->stats().loops_refused, 1u);
+}
+
+TEST_F(GatewayTest, LatchedAndDtmfEventsCountedForTheirCall) {
+  answered_call("ev1@10.10.0.2", spa_offer());
+  uint32_t flow = media.ops[0].flow;
+  media.events.push_back({control::MediaEvent::Kind::latched, flow, 0, 0x0a0a0002u, 16388, 0});
+  media.events.push_back({control::MediaEvent::Kind::dtmf, flow, 0, 0, 0, 5});
+  media.events.push_back({control::MediaEvent::Kind::dtmf, flow + 100, 0, 0, 0, 5});  // no such call: ignored
+  gw->tick();
+  EXPECT_EQ(gw->stats().latched_events, 1u);
+  EXPECT_EQ(gw->stats().dtmf_events, 1u);
+  EXPECT_EQ(gw->active_calls(), 1u);
+  auto j = gw->manage({{"cmd", "show"}, {"what", "flows"}});
+  ASSERT_EQ(j["data"].size(), 2u);
+  EXPECT_EQ(j["data"][0]["local"].get<std::string>().rfind("10.10.0.1:", 0), 0u);
+  EXPECT_EQ(j["data"][1]["remote"], "10.20.0.2:6000");
+  auto bad = gw->manage({{"cmd", "show"}, {"what", "nonsense"}});
+  EXPECT_FALSE(bad["ok"].get<bool>());
+  auto nocall = gw->manage({{"cmd", "hangup"}, {"call", "nope"}});
+  EXPECT_FALSE(nocall["ok"].get<bool>());
+  EXPECT_EQ(nocall["error"], "no such call: nope");
+}
+
+}  // namespace
