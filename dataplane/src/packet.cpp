@@ -231,11 +231,13 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
   const uint64_t lost = expected > r.received ? expected - r.received : 0;
   const uint64_t per_tick = ctx.tsc_hz / 8000 ? ctx.tsc_hz / 8000 : 1;
   const uint32_t arrival = uint32_t(now_tsc / per_tick);
-  const int32_t transit = int32_t(arrival - ts);
+  // RFC 3550 A.8 in modular arithmetic: transit times of a hostile or
+  // wrapped stream can be anything, and the difference must not overflow.
+  const uint32_t transit = arrival - ts;
   if (r.transit_init) {
-    int32_t d = transit - int32_t(r.transit);
-    if (d < 0) d = -d;
-    r.jitter_q4 += uint32_t(d) - ((r.jitter_q4 + 8) >> 4);
+    const int32_t d = int32_t(transit - uint32_t(r.transit));
+    const uint32_t ad = d < 0 ? 0u - uint32_t(d) : uint32_t(d);
+    r.jitter_q4 += ad - ((r.jitter_q4 + 8) >> 4);
   }
   r.transit = transit;
   r.transit_init = 1;

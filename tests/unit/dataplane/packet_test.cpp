@@ -615,3 +615,22 @@ TEST(DataplanePacket, JitterAndLossFollowRfc3550) {
   EXPECT_EQ(st.lost, 2u);
   EXPECT_EQ(st.jitter, 0u);
 }
+
+// Found by fuzz_dataplane_packet: RTP timestamps half the 32-bit space apart
+// made the RFC 3550 transit difference overflow a signed int (UB). The
+// difference is modular now; jitter is large but defined, and the packets count.
+TEST(DataplanePacket, JitterOfWildTimestampsDoesNotOverflow) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(12, kPhone, 4000), Status::ok);
+  const uint32_t stamps[] = {0x80000000u, 0x00000001u, 0x7fffffffu, 0xffffffffu};
+  uint16_t seq = 1;
+  for (uint32_t ts : stamps) {
+    Frame f = from_phone(12);
+    f.payload = dptest::rtp(0, seq++, ts, 3);
+    r.run(0, f.bytes());
+  }
+  const FlowStats& st = r.seg->stats()[12 * 2];
+  EXPECT_EQ(st.packets, 4u);
+  EXPECT_GT(st.jitter, 0u);
+}
