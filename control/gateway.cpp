@@ -442,6 +442,22 @@ bool parse_offer(const osip_message_t* msg, sdp::SessionDescription& out, std::s
   }
   return true;
 }
+
+// The A leg's offer, for both call directions: parsed into `offer`, and the
+// offered codecs that `allowed` permits into `usable`. On failure, the
+// Warning to send with the 488.
+std::optional<std::string> take_offer(const osip_message_t* msg,
+                                      const std::vector<std::string>& allowed,
+                                      sdp::SessionDescription& offer, std::vector<CodecId>& usable) {
+  std::string why;
+  if (!parse_offer(msg, offer, &why)) return "399 msgw \"" + why + "\"";
+  std::vector<CodecId> offered_codecs;
+  bool telephone_event = false;  // negotiated per leg later, from the offer itself
+  offered(*first_audio(offer), &offered_codecs, &telephone_event);
+  usable = usable_offer(offered_codecs, parse_codec_list(allowed));
+  if (usable.empty()) return std::string("305 msgw \"no codec of the offer is allowed\"");
+  return std::nullopt;
+}
 }  // namespace
 
 void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& user) {
@@ -472,18 +488,8 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   osip_header_t* mf = nullptr;
   if (osip_message_get_max_forwards(req.msg, 0, &mf) >= 0 && mf && mf->hvalue) c->max_forwards = std::atoi(mf->hvalue) - 1;
 
-  std::string why;
-  if (!parse_offer(req.msg, c->a_offer, &why)) {
-    stack_->respond(req.txn, 488, "Not Acceptable Here", {{"Warning", "399 msgw \"" + why + "\""}});
-    ++stats_.calls_failed;
-    return;
-  }
-  std::vector<CodecId> offered_codecs;
-  bool a_te = false;
-  offered(*first_audio(c->a_offer), &offered_codecs, &a_te);
-  c->a_usable = usable_offer(offered_codecs, parse_codec_list(sub->codecs));
-  if (c->a_usable.empty()) {
-    stack_->respond(req.txn, 488, "Not Acceptable Here", {{"Warning", "305 msgw \"no codec of the offer is allowed\""}});
+  if (auto warning = take_offer(req.msg, sub->codecs, c->a_offer, c->a_usable)) {
+    stack_->respond(req.txn, 488, "Not Acceptable Here", {{"Warning", *warning}});
     ++stats_.calls_failed;
     return;
   }
@@ -629,18 +635,8 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
   }
   c->subscriber = sub->user;
   c->number = *number;
-  std::string why;
-  if (!parse_offer(req.msg, c->a_offer, &why)) {
-    stack_->respond(req.txn, 488, "Not Acceptable Here", {{"Warning", "399 msgw \"" + why + "\""}});
-    ++stats_.calls_failed;
-    return;
-  }
-  std::vector<CodecId> offered_codecs;
-  bool a_te = false;
-  offered(*first_audio(c->a_offer), &offered_codecs, &a_te);
-  c->a_usable = usable_offer(offered_codecs, parse_codec_list(trunk.codecs));
-  if (c->a_usable.empty()) {
-    stack_->respond(req.txn, 488, "Not Acceptable Here");
+  if (auto warning = take_offer(req.msg, trunk.codecs, c->a_offer, c->a_usable)) {
+    stack_->respond(req.txn, 488, "Not Acceptable Here", {{"Warning", *warning}});
     ++stats_.calls_failed;
     return;
   }
