@@ -11,7 +11,12 @@ namespace {
 // Leave room in the event ring for workers' LATCHED/DTMF events while a
 // large dump streams out.
 constexpr unsigned kDumpReserve = 256;
-constexpr uint32_t kTimeoutScanSlice = 4096;
+// The whole flow table is swept for media timeouts once per this period, in
+// slices sized by the time since the last round.  Timeouts are seconds, so
+// 100 ms of detection slack is invisible, and the main lcore no longer walks
+// 80 M table slots a second (it shares a core with other work).
+constexpr uint64_t kTimeoutSweepNs = 100'000'000;
+constexpr uint32_t kTimeoutMinSlice = 64;
 }  // namespace
 
 CommandProcessor::CommandProcessor(Segment& seg, FlowTable& flows, uint32_t media_timeout_ms)
@@ -126,7 +131,11 @@ void CommandProcessor::scan_timeouts(uint64_t now_ns) {
   if (timeout_ns_ == 0) return;
   const uint32_t n = flows_.max_flows();
   const FlowStats* st = seg_.stats();
-  for (uint32_t k = 0; k < kTimeoutScanSlice && k < n; ++k) {
+  const uint64_t elapsed = now_ns > last_scan_ns_ ? now_ns - last_scan_ns_ : 0;
+  last_scan_ns_ = now_ns;
+  const uint64_t want = elapsed >= kTimeoutSweepNs ? n : uint64_t(n) * elapsed / kTimeoutSweepNs;
+  const uint32_t slice = uint32_t(want < kTimeoutMinSlice ? kTimeoutMinSlice : want);
+  for (uint32_t k = 0; k < slice && k < n; ++k) {
     const uint32_t f = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 >= n ? 0 : scan_cursor_ + 1;
     if (flows_.get(f) == nullptr) continue;
@@ -152,9 +161,12 @@ void CommandProcessor::scan_timeouts(uint64_t now_ns) {
   }
 }
 
-void CommandProcessor::poll(uint64_t now_ns) {
-  for (const FlowTable::Freed& f : flows_.reclaim(false))
+bool CommandProcessor::poll(uint64_t now_ns) {
+  bool busy = dumping_;
+  for (const FlowTable::Freed& f : flows_.reclaim(false)) {
     ack(f.request_id, f.flow_id, Status::ok, now_ns);
+    busy = true;
+  }
   // A large dump streams over several rounds; other commands keep being
   // served meanwhile (every event carries its request id).
   if (dumping_) continue_dump(now_ns);
@@ -166,6 +178,7 @@ void CommandProcessor::poll(uint64_t now_ns) {
     for (const FlowTable::Freed& f : flows_.reclaim(false))
       ack(f.request_id, f.flow_id, Status::ok, now_ns);
   scan_timeouts(now_ns);
+  return busy || n > 0;
 }
 
 }  // namespace msgw::dataplane

@@ -21,8 +21,9 @@ class CommandProcessor {
  public:
   CommandProcessor(Segment& seg, FlowTable& flows, uint32_t media_timeout_ms);
   // One service round: up to 64 commands, reclamation, a slice of the
-  // timeout scan.  now_ns is CLOCK_MONOTONIC.
-  void poll(uint64_t now_ns);
+  // timeout scan.  now_ns is CLOCK_MONOTONIC.  True when the round had work
+  // (commands, acks or a dump in progress), so the caller polls again soon.
+  bool poll(uint64_t now_ns);
   const ControlCounters& counters() const { return counters_; }
 
  private:
@@ -33,6 +34,7 @@ class CommandProcessor {
   std::vector<uint64_t> added_ns_;     // per flow id: when (re)programmed
   std::vector<uint8_t> timed_out_;     // per flow id: MEDIA_TIMEOUT already sent
   uint32_t scan_cursor_ = 0;
+  uint64_t last_scan_ns_ = 0;
   bool dumping_ = false;
   uint32_t dump_request_ = 0;
   uint32_t dump_cursor_ = 0;
