@@ -9,7 +9,14 @@
 #                              dataplane_loadgen's own rx->tx forwarder, said below)
 #   transcode_sessions_zero_loss  most PCMU<->G.729 duplex sessions (50 pps each way)
 #   codec_bound_sessions       codec engine sessions per core (build/tests/perf/codec_bench)
-#   relay_p99_us               p99 loadgen->dataplane->loadgen time at the zero-loss rate
+#   relay_p99_us               p99 latency the relay adds: median p99 of loadgen->dataplane->
+#                              loadgen minus median p99 of loadgen->io-forwarder->loadgen,
+#                              three alternating trials each at a fixed 100,000 pps (at the
+#                              zero-loss rate queueing behind the host's vCPU stalls dominates;
+#                              that raw figure is printed too)
+# Both ports use memif rings of 2^13 descriptors (rsize=13; the PMD's default
+# 2^10 overflows within a millisecond of host stall at these rates), the same for
+# the ceiling and the dataplane.
 # Usage: scripts/bench-dataplane.sh [BUILD_DIR]      (root; 2+ cores)
 set -euo pipefail
 build=${1:-build}
@@ -29,14 +36,18 @@ dp_pid=""
 cleanup() {
   [[ -n $dp_pid ]] && kill "$dp_pid" 2>/dev/null && wait "$dp_pid" 2>/dev/null
   rm -rf "$work" "/dev/shm/msgw-$inst"
+  # memif needs EAL's multi-process files: a killed process leaves its hugepages.
+  rm -f /dev/hugepages/msgw-"$inst"map_* /dev/hugepages/lg$$map_* /dev/hugepages/fw$$map_*
 }
 trap cleanup EXIT
 huge=off
-if grep -q hugetlbfs /proc/mounts && (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) > 256 )); then
+if grep -q hugetlbfs /proc/mounts && (( $(awk '/HugePages_Free/ {print $2}' /proc/meminfo) >= 384 )); then
   huge=on
 fi
 hugeargs=(--no-huge -m 512)
-[[ $huge == on ]] && hugeargs=(-m 512)
+dp_mb=1024
+if [[ $huge == on ]]; then hugeargs=(-m 256); dp_mb=384; fi
+rsize=${BENCH_MEMIF_RSIZE:-13}
 echo "hugepages: $huge"
 
 cat >"$work/dp.toml" <<EOT
@@ -45,20 +56,20 @@ name = "$inst"
 [dataplane]
 main_lcore = 0
 worker_lcores = [1]
-memory_mb = 1024
+memory_mb = $dp_mb
 hugepages = "$huge"
 flow_capacity = 131072
 media_timeout_ms = 3600000
 [[port]]
 name = "bench"
-device = "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01"
+device = "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize"
 address = "10.0.0.1/16"
 tap_name = "bn$$"
 EOT
 
 loadgen() {  # mode args... ; memif client on lcore 0 next to the dataplane's main lcore
   "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
-    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02" 2>>"$work/lg.log" | tail -1
+    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize" 2>>"$work/lg.log" | tail -1
 }
 
 start_dp() {  # kind of flows
@@ -80,69 +91,92 @@ stop_dp() { kill -TERM "$dp_pid" 2>/dev/null; wait "$dp_pid" 2>/dev/null || true
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(*(d[k] for k in sys.argv[2:]))' "$@"; }
 
 # --- ceiling: io-forwarding peer on the worker core (lcore 1)
-io_trial() {  # rate -> prints "received sent"
+io_trial() {  # rate -> prints "received sent tx_fail p99"
   "$lg" iofwd $((secs + 6)) -- -l 1 --file-prefix "fw$$" --no-pci "${hugeargs[@]}" \
-    --vdev "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01" >/dev/null 2>>"$work/lg.log" &
+    --vdev "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize" >/dev/null 2>>"$work/lg.log" &
   local fw=$!
   sleep 1
-  local out; out=$(loadgen relay "$flows" "$1" "$secs" || echo '{"received": 0, "sent": 1}')
+  local out; out=$(loadgen relay "$flows" "$1" "$secs" || true)
+  [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "iofwd offered $1 pps: $out" >&2
   kill "$fw" 2>/dev/null; wait "$fw" 2>/dev/null || true
   rm -f "$sock"
-  field "$out" received sent
+  field "$out" received sent tx_fail p99_us
 }
 best_io=0
 for rate in 250000 500000 1000000 2000000 4000000; do
-  read -r got sent <<<"$(io_trial "$rate")"
+  read -r got sent fail _ <<<"$(io_trial "$rate")"
   io_pps=$(( got / secs ))
-  (( io_pps > best_io )) && best_io=$io_pps
-  (( got < sent )) && break
+  (( got >= sent && fail == 0 && io_pps > best_io )) && best_io=$io_pps
+  (( got < sent || fail > 0 )) && break
+  # The load generator itself tops out (it builds every packet): stop there.
+  (( sent * 100 < rate * secs * 95 )) && break
 done
 echo "io-forward ceiling (own rx->tx forwarder; dpdk-testpmd not packaged): $best_io pps"
 
-dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received sent p99"
+# Zero loss = every packet the generator sent came back and none was refused
+# by a full ring (a transcoder conceals gaps, so "received >= sent" alone
+# could hide refused packets).
+dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received sent tx_fail p99"
   start_dp "$([[ $1 == relay ]] && echo "$flows" || echo 4000)" "$1" >/dev/null
   local out
   if [[ $1 == relay ]]; then out=$(loadgen relay "$flows" "$2" "$secs" || true)
   else out=$(loadgen transcode "$2" "$secs" || true); fi
-  [[ -n $out ]] || out='{"received": 0, "sent": 1, "p99_us": -1}'
+  [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "$1 load $2: $out" >&2
   stop_dp
   grep -h totals "$work/dp.log" >&2 || echo "dataplane died: $(tail -2 "$work/dp.log")" >&2
   rm -f "$sock"
-  field "$out" received sent p99_us
+  field "$out" received sent tx_fail p99_us
 }
 
-# --- relay: zero-loss search (grow, then bisect)
-lo=0 hi=0 p99=-1 rate=50000
+# --- relay: zero-loss search (grow, then bisect); the figure is the rate the
+# load generator achieved in the best zero-loss trial (sent / seconds).
+lo=0 hi=0 p99_at_rate=-1 rate=50000 relay=0
 while (( rate <= 8000000 )); do
-  read -r got sent lat <<<"$(dp_trial relay "$rate")"
-  if (( got >= sent && sent > 0 )); then lo=$rate p99=$lat; rate=$((rate * 2)); else hi=$rate; break; fi
+  read -r got sent fail lat <<<"$(dp_trial relay "$rate")"
+  if (( got >= sent && fail == 0 && sent > 0 )); then
+    lo=$rate p99_at_rate=$lat; (( sent / secs > relay )) && relay=$(( sent / secs ))
+    rate=$((rate * 2))
+  else hi=$rate; break; fi
 done
 for _ in 1 2 3 4; do
   (( hi == 0 )) && break
   mid=$(( (lo + hi) / 2 ))
-  read -r got sent lat <<<"$(dp_trial relay "$mid")"
-  if (( got >= sent && sent > 0 )); then lo=$mid p99=$lat; else hi=$mid; fi
+  read -r got sent fail lat <<<"$(dp_trial relay "$mid")"
+  if (( got >= sent && fail == 0 && sent > 0 )); then
+    lo=$mid p99_at_rate=$lat; (( sent / secs > relay )) && relay=$(( sent / secs ))
+  else hi=$mid; fi
 done
-relay=$lo
+
+# --- added latency at a fixed load, alternating relay and io-forwarding
+lat_rate=${BENCH_LATENCY_PPS:-100000}
+dp_p99s=() io_p99s=()
+for _ in 1 2 3; do
+  read -r _ _ _ lat <<<"$(dp_trial relay "$lat_rate")"; dp_p99s+=("$lat")
+  read -r _ _ _ lat <<<"$(io_trial "$lat_rate")"; io_p99s+=("$lat")
+done
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+dp_p99=$(median "${dp_p99s[@]}") io_p99=$(median "${io_p99s[@]}")
+added_p99=$(python3 -c "print(round(max(0.0, $dp_p99 - $io_p99), 1))")
+echo "latency at $lat_rate pps: relay p99 ${dp_p99s[*]} us (median $dp_p99), io-forward p99 ${io_p99s[*]} us (median $io_p99) -> added $added_p99 us"
 
 # --- transcoding: most zero-loss PCMU<->G.729 sessions (the load generator
 # counts RTP only, not the dataplane's RTCP SRs).
 lo_s=0 hi_s=0 n=50
 while (( n <= 4000 )); do
-  read -r got sent _ <<<"$(dp_trial transcode "$n")"
-  if (( got >= sent && sent > 0 )); then lo_s=$n; n=$((n * 2)); else hi_s=$n; break; fi
+  read -r got sent fail _ <<<"$(dp_trial transcode "$n")"
+  if (( got >= sent && fail == 0 && sent > 0 )); then lo_s=$n; n=$((n * 2)); else hi_s=$n; break; fi
 done
 for _ in 1 2 3 4; do
   (( hi_s == 0 )) && break
   mid=$(( (lo_s + hi_s) / 2 ))
-  read -r got sent _ <<<"$(dp_trial transcode "$mid")"
-  if (( got >= sent && sent > 0 )); then lo_s=$mid; else hi_s=$mid; fi
+  read -r got sent fail _ <<<"$(dp_trial transcode "$mid")"
+  if (( got >= sent && fail == 0 && sent > 0 )); then lo_s=$mid; else hi_s=$mid; fi
 done
 
 codec_bound=null
 if [[ -x $bench ]]; then
   codec_bound=$("$bench" 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["pcmu_g729_duplex_sessions_per_core"]))' || echo null)
 fi
-echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $p99, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows}"
+echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows}"
