@@ -7,7 +7,9 @@
 #     decoded and compared with the speech (envelope correlation >= 0.85),
 #     the flow is shown as transcoding, and the CDR names both codecs.
 #  2. relayed: the phone offers the full reference SDP (PT 18 included), the
-#     call is relayed G.729 end to end: zero transcoding, CDR G729/G729.
+#     call is relayed G.729 end to end: the dataplane's own counters (DPDK
+#     telemetry /msgw/workers) show packets relayed and zero transcoded
+#     during the call, and the CDR says G729/G729.
 # Usage: control_reference_call.sh BUILD_DIR   (root; 77 = skipped)
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
@@ -42,7 +44,11 @@ status=0
 check_audio "phone -> carrier (PCMU -> G.729)" "$work/carrier.pcap" G729 10.20.0.1 || status=1
 check_audio "carrier -> phone (G.729 -> PCMU)" "$work/phone.pcap" PCMU 10.10.0.1 || status=1
 
-# 2. relayed call
+# 2. relayed call, with the dataplane's counters read before and after
+tel_sock=$(find /var/run/dpdk/msgw-ctlit -name 'dpdk_telemetry.v2' 2>/dev/null | head -1)
+[[ -n $tel_sock ]] || fail "no dataplane telemetry socket under /var/run/dpdk/msgw-ctlit"
+workers() { /usr/bin/python3 "$(dirname "$0")/dataplane_rtp.py" telemetry "$tel_sock" /msgw/workers; }
+before=$(workers)
 carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"
 uac_scenario "$work/uac2.xml" "2 0 4 8 18 96 97 98 100 101" "$work/g729.pcap" 3000
 phone_uac "$work/uac2.xml" & uac=$!
@@ -54,6 +60,18 @@ echo "$calls" | python3 -c '
 import json,sys; c=json.load(sys.stdin); assert len(c)==1, c; c=c[0]
 assert c["a_codec"]=="G729" and c["b_codec"]=="G729" and c["media"]=="relay", c
 print("ok   call 2 relayed: A leg", c["a_codec"], "B leg", c["b_codec"])'
+after=$(workers)
+/usr/bin/python3 - "$before" "$after" <<'PY' || fail "relay call: dataplane counters"
+import json, sys
+def total(doc, key):
+    return sum(w[key] for w in json.loads(doc)["/msgw/workers"].values() if isinstance(w, dict))
+d = {k: total(sys.argv[2], k) - total(sys.argv[1], k)
+     for k in ("relayed", "transcoded_packets", "transcoded_frames")}
+print("ok   dataplane during call 2: relayed +%(relayed)d, transcoded packets +%(transcoded_packets)d,"
+      " frames +%(transcoded_frames)d" % d)
+assert d["relayed"] >= 100, d
+assert d["transcoded_packets"] == 0 and d["transcoded_frames"] == 0, d
+PY
 
 cdrs=$(ctl show cdrs --json)
 echo "$cdrs" | python3 -c '
