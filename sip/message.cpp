@@ -80,6 +80,7 @@ void discard_trace(const char*, int, osip_trace_level_t, const char*, va_list) {
 void ensure_parser_init() {
   static std::once_flag once;
   std::call_once(once, [] {
+    install_osip_allocator();
     parser_init();
     // Every refusal is counted and answered by the stack; oSIP2's own
     // stderr traces would only duplicate that, per malformed packet.
