@@ -254,6 +254,55 @@ TEST(CoreTransaction, DuplicateRequestsAreAbsorbed) {
   EXPECT_GE(st.stats().retransmissions_absorbed, 3u);
 }
 
+// The 100 Trying (written by the stack, not through oSIP2): Via as stamped
+// on arrival (received, rport value), the request's own From/To/Call-ID/CSeq
+// text (compact forms expanded), Timestamp echoed, no To-tag, sent to the
+// NATed source per rport; every Via of the request is kept, in order.
+TEST(CoreTransaction, TryingCopiesTheRequestAndFollowsRport) {
+  test::CaptureTransport tp;
+  Recorder app;
+  StackConfig cfg = short_timers();
+  Stack st(cfg, &app, &tp);
+  const std::string invite =
+      "INVITE sip:100@192.0.2.1 SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.9:5062;rport;branch=z9hG4bK-try1\r\n"
+      "Via: SIP/2.0/UDP 10.9.9.9:5070;branch=z9hG4bK-up\r\n"
+      "f: \"Good Body\" <sip:spa1@192.0.2.1>;tag=ft\r\nt: <sip:100@192.0.2.1>\r\ni: c-try\r\n"
+      "CSeq: 102 INVITE\r\nTimestamp: 54.2\r\nContact: <sip:spa1@10.0.0.9:5062>\r\nContent-Length: 0\r\n\r\n";
+  st.receive(test::udp_from("203.0.113.5", 40000), invite);
+  ASSERT_EQ(tp.response_codes(), (std::vector<int>{100}));
+  const test::Sent& s = tp.sent.front();
+  EXPECT_EQ(s.dst.ip(), "203.0.113.5");
+  EXPECT_EQ(s.dst.port(), 40000);
+  ParseResult r = parse_message(s.bytes, false, Limits{});
+  ASSERT_TRUE(r.msg) << s.bytes;
+  EXPECT_EQ(r.msg->status_code, 100);
+  ASSERT_EQ(osip_list_size(&r.msg->vias), 2) << s.bytes;
+  auto* top = static_cast<osip_via_t*>(osip_list_get(&r.msg->vias, 0));
+  osip_generic_param_t *rport = nullptr, *received = nullptr;
+  osip_via_param_get_byname(top, const_cast<char*>("rport"), &rport);
+  osip_via_param_get_byname(top, const_cast<char*>("received"), &received);
+  ASSERT_TRUE(rport && rport->gvalue && received && received->gvalue) << s.bytes;
+  EXPECT_STREQ(rport->gvalue, "40000");
+  EXPECT_STREQ(received->gvalue, "203.0.113.5");
+  EXPECT_EQ(via_branch(r.msg.get()), "z9hG4bK-try1");
+  auto* second = static_cast<osip_via_t*>(osip_list_get(&r.msg->vias, 1));
+  EXPECT_STREQ(second->host, "10.9.9.9");
+  EXPECT_NE(s.bytes.find("From: \"Good Body\" <sip:spa1@192.0.2.1>;tag=ft\r\n"), std::string::npos) << s.bytes;
+  EXPECT_NE(s.bytes.find("To: <sip:100@192.0.2.1>\r\n"), std::string::npos) << s.bytes;
+  EXPECT_NE(s.bytes.find("Call-ID: c-try\r\n"), std::string::npos);
+  EXPECT_NE(s.bytes.find("CSeq: 102 INVITE\r\n"), std::string::npos);
+  EXPECT_NE(s.bytes.find("Timestamp: 54.2\r\n"), std::string::npos);
+  EXPECT_EQ(st.stats().responses_by_class[1], 1u);
+  // A copy of the INVITE from a new NAT binding gets the 100 there.
+  st.receive(test::udp_from("203.0.113.5", 40001), invite);
+  ASSERT_EQ(tp.response_codes(), (std::vector<int>{100, 100}));
+  EXPECT_EQ(tp.sent.back().dst.port(), 40001);
+  // Once the TU answered, copies get that answer from oSIP2, not the 100.
+  st.respond(app.requests.at(0), 180);
+  st.receive(test::udp_from("203.0.113.5", 40000), invite);
+  EXPECT_EQ(tp.response_codes(), (std::vector<int>{100, 100, 180, 180}));
+}
+
 // UAS non-2xx final: retransmitted (Timer G) until the ACK, which the IST
 // absorbs; without the ACK, Timer H ends the transaction.
 TEST(CoreTransaction, FinalResponseRetransmittedUntilAckThenTimerH) {
