@@ -1,8 +1,10 @@
 // DataplaneMedia: the shared-memory client with acks awaited, lazy attach and
 // re-attach after a dataplane restart.
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "msgw/control/media.hpp"
 #include "msgw/dataplane/client.hpp"
@@ -17,6 +19,11 @@ struct DataplaneMedia::Impl {
   std::optional<dp::Client> client;
   uint64_t last_generation = 0;  // generation we last programmed flows into
   bool ever_attached = false;
+  // Deletes are not waited for (request id -> flow id): nothing in a call's
+  // teardown depends on them, and each wait held the event loop for the
+  // dataplane's command round trip (up to a millisecond when it naps), at
+  // every call's end.  Their acks arrive through poll(); a refusal is logged.
+  std::unordered_map<uint32_t, uint32_t> pending_deletes;
 
   // Attaches (or re-attaches after a restart). True when a usable client exists.
   bool ensure(std::string* error, bool* restarted) {
@@ -33,6 +40,7 @@ struct DataplaneMedia::Impl {
       return false;
     }
     if (ever_attached && c->attached_generation() != last_generation && restarted) *restarted = true;
+    pending_deletes.clear();  // a new dataplane has none of the old flows
     last_generation = c->attached_generation();
     ever_attached = true;
     client = std::move(c);
@@ -77,7 +85,16 @@ bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::Le
 bool DataplaneMedia::remove(uint32_t flow_id, std::string* error) {
   bool restarted = false;
   if (!impl_->ensure(error, &restarted)) return false;
-  return impl_->command(impl_->client->delete_flow(flow_id), error);
+  auto rid = impl_->client->delete_flow(flow_id);
+  if (!rid) {
+    if (error) *error = "dataplane command ring full or dataplane down";
+    return false;
+  }
+  // Bounded: a dataplane that stopped acking is replaced (new generation)
+  // or the ring fills and deletes fail above.
+  if (impl_->pending_deletes.size() >= 65536) impl_->pending_deletes.clear();
+  impl_->pending_deletes[*rid] = flow_id;
+  return true;
 }
 
 std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
@@ -104,7 +121,17 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
         m.kind = MediaEvent::Kind::dtmf;
         m.dtmf = e->u.dtmf.event;
         break;
-      default: continue;  // late acks, stats snapshots (stats are read from the stats area)
+      case dp::EventType::ack: {
+        auto d = impl_->pending_deletes.find(e->request_id);
+        if (d != impl_->pending_deletes.end()) {
+          if (dp::Status(e->status) != dp::Status::ok)
+            std::fprintf(stderr, "msgw-control: flow %u delete refused by the dataplane: %s\n", d->second,
+                         dp::status_name(dp::Status(e->status)));
+          impl_->pending_deletes.erase(d);
+        }
+        continue;  // other acks are late ones of timed-out waits
+      }
+      default: continue;  // stats snapshots (stats are read from the stats area)
     }
     out.push_back(m);
   }

@@ -561,6 +561,7 @@ bool Gateway::try_next_trunk(Call& c) {
     c.b_prefs = parse_codec_list(t->codecs);
     std::string ruri = "sip:" + c.number + "@" + t->address.to_string();
     c.b_deadline = now() + std::chrono::milliseconds(t->timeout_ms);
+    if (!earliest_b_deadline_ || *c.b_deadline < *earliest_b_deadline_) earliest_b_deadline_ = c.b_deadline;
     if (send_b_invite(c, ruri, *dst, c.b.proto, trunk_offer(c.a_usable, c.b_prefs))) return true;
   }
   return false;
@@ -728,6 +729,7 @@ bool Gateway::program_flow(Call& c, std::string* why) {
       *why = "dataplane flow table full";
       return false;
     }
+    flow_calls_[*c.flow_id] = c.id;
   }
   auto spec = [](const Leg& l) {
     dp::LegSpec s{};
@@ -921,8 +923,14 @@ void Gateway::tick() {
   poll_media();
   const auto t = now();
   std::vector<std::string> expired;
-  for (auto& [id, c] : calls_)
-    if (c->b_deadline && *c->b_deadline <= t && c->b_txn != kNoTxn) expired.push_back(id);
+  if (earliest_b_deadline_ && *earliest_b_deadline_ <= t) {
+    earliest_b_deadline_.reset();
+    for (auto& [id, c] : calls_) {
+      if (!c->b_deadline || c->b_txn == kNoTxn) continue;
+      if (*c->b_deadline <= t) expired.push_back(id);
+      else if (!earliest_b_deadline_ || *c->b_deadline < *earliest_b_deadline_) earliest_b_deadline_ = c->b_deadline;
+    }
+  }
   for (const auto& id : expired) {
     auto it = calls_.find(id);
     if (it == calls_.end()) continue;
@@ -945,12 +953,10 @@ void Gateway::tick() {
 
 int Gateway::next_timeout_ms() const {
   int best = 50;  // the dataplane event ring has no fd: poll it on this period
-  const auto t = Clock::now();
-  for (const auto& [id, c] : calls_)
-    if (c->b_deadline) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*c->b_deadline - t).count();
-      best = std::min<int>(best, ms < 0 ? 0 : int(ms));
-    }
+  if (earliest_b_deadline_) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest_b_deadline_ - now()).count();
+    best = std::min<int>(best, ms < 0 ? 0 : int(ms));
+  }
   return best;
 }
 
@@ -1187,7 +1193,10 @@ void Gateway::erase_call(const std::string& id) {
   Call& c = *it->second;
   if (c.a.local_port && ports_.count(c.a.port)) ports_[c.a.port]->release(c.a.local_port);
   if (c.b.local_port && ports_.count(c.b.port)) ports_[c.b.port]->release(c.b.local_port);
-  if (c.flow_id) flows_in_use_.erase(*c.flow_id);
+  if (c.flow_id) {
+    flows_in_use_.erase(*c.flow_id);
+    flow_calls_.erase(*c.flow_id);
+  }
   by_sip_call_id_.erase(c.a.sip_call_id);
   if (!c.b.sip_call_id.empty()) by_sip_call_id_.erase(c.b.sip_call_id);
   if (c.a_txn != kNoTxn) a_invites_.erase(c.a_txn);
@@ -1227,8 +1236,10 @@ void Gateway::poll_media() {
   }
   for (const auto& e : events) {
     Call* c = nullptr;
-    for (auto& [id, call] : calls_)
-      if (call->flow_id && *call->flow_id == e.flow_id) c = call.get();
+    if (auto f = flow_calls_.find(e.flow_id); f != flow_calls_.end()) {
+      auto it = calls_.find(f->second);
+      if (it != calls_.end() && it->second->flow_id && *it->second->flow_id == e.flow_id) c = it->second.get();
+    }
     if (!c) continue;
     switch (e.kind) {
       case MediaEvent::Kind::latched: ++stats_.latched_events; break;
@@ -1294,6 +1305,7 @@ void Gateway::restore() {
         c->flow_id = uint32_t(fid);
         c->flow_programmed = true;
         flows_in_use_.insert(uint32_t(fid));
+        flow_calls_[uint32_t(fid)] = c->id;
       }
       for (int i = 0; i < 2; ++i) {
         const auto& lj = j["legs"][i];

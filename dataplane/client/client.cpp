@@ -125,7 +125,8 @@ std::optional<Event> Client::poll_event() {
 
 std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::milliseconds timeout,
                                        std::deque<Event>* dump) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
   for (;;) {
     Event e{};
     if (rte_ring_sc_dequeue_elem(map_.event_ring(), &e, sizeof(Event)) == 0) {
@@ -136,8 +137,13 @@ std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::millise
         pending_.push_back(e);
       continue;
     }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    // The dataplane answers within its main lcore's nap (20 us busy, up to
+    // 1 ms idle): yield for the first 100 us, then sleep in 50 us steps
+    // (was 200 us, which bounded a caller to ~4,000 commands a second).
+    if (now < started + std::chrono::microseconds(100)) std::this_thread::yield();
+    else std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
 }
 

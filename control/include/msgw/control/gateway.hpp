@@ -138,8 +138,13 @@ class Gateway final : public sip::Handler {
   std::unordered_map<sip::TxnId, std::pair<std::string, int>> txns_;             // client txns -> (call, what)
   std::unordered_map<sip::TxnId, std::string> a_invites_;                        // server INVITE txn -> call
   std::set<uint32_t> flows_in_use_;
+  std::unordered_map<uint32_t, std::string> flow_calls_;  // flow id -> call id, for media events
   uint32_t next_flow_ = 0;
   GatewayStats stats_;
+  // Earliest trunk-answer deadline set since the last scan (may be stale:
+  // a deadline cleared by a provisional leaves it), so tick() walks the
+  // calls only when one can be due, not on every pass of the event loop.
+  std::optional<Clock::time_point> earliest_b_deadline_;
 };
 
 }  // namespace msgw::control

@@ -30,8 +30,9 @@ struct MediaLegStats {
 class MediaBackend {
  public:
   virtual ~MediaBackend() = default;
-  // Each returns only once the dataplane acknowledged (or refused, or did not
-  // answer in time); *error then says why.
+  // add and modify return only once the dataplane acknowledged (or refused,
+  // or did not answer in time); *error then says why.  remove returns once
+  // the command is queued: its outcome is not needed to end a call.
   virtual bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
                    std::string* error) = 0;
   virtual bool modify(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
