@@ -25,8 +25,10 @@ step_s=${STEP_S:-5}
 conc_rate=${CONC_RATE:-200}
 conc_s=${CONC_S:-60}
 
-# A media port range for > 10,000 calls per side.
-make_config </dev/null
+# A media port range for > 10,000 calls per side.  No RTP flows in this
+# benchmark, so the media timeout is set past the longest hold (it would
+# otherwise end every call after 30 s, as it should for a silent call).
+MEDIA_TIMEOUT_MS=$(( (conc_s + 60) * 1000 )) make_config </dev/null
 sed -i -e 's/^port_min = .*/port_min = 10000/' -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
 rig_up >/dev/null || { echo "bench-calls: rig did not come up" >&2; exit 1; }
 
@@ -36,7 +38,8 @@ sed -i -e '/<nop>/,/<\/nop>/d' -e 's/<pause milliseconds="@HOLD@"\/>/<pause mill
 sed -e '/<nop>/,/<\/nop>/d' "$sippdir/control_carrier_uas.xml" >"$work/uas.xml"
 
 ip netns exec msgw-carrier sipp -sf "$work/uas.xml" -i 10.20.0.2 -p 5060 -mi 10.20.0.2 -mp 6000 -nostdin -bg \
-  -max_socket 65000 >/dev/null 2>&1 || true
+  -max_socket 65000 -trace_err -error_file "$work/carrier.err" -trace_stat -stf "$work/carrier-stat.csv" \
+  >/dev/null 2>&1 || true
 sleep 0.5
 
 # run_phone RATE CALLS HOLD_MS LIMIT TAG -> prints "successful failed"
