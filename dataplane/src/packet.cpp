@@ -43,6 +43,7 @@ const char* drop_name(Drop d) {
     case Drop::tx_full: return "tx_full";
     case Drop::exception_full: return "exception_full";
     case Drop::handoff_full: return "handoff_full";
+    case Drop::held: return "held";
     case Drop::count: break;
   }
   return "unknown";
@@ -570,6 +571,11 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
     }
   }
 
+  // Hold: received, counted and latched as usual, but not sent on.
+  if (oc.flags & kLegHold) {
+    *why = Drop::held;
+    return Verdict::dropped;
+  }
   if (!cfg.relay)
     return transcode(ctx, m, cfg, leg, rt, rtp + hdr, body, pt, seq, ts, ssrc,
                      (rtp[1] & 0x80) != 0, now_ns, out, why);

@@ -89,7 +89,7 @@ int workers(const char*, const char*, rte_tel_data* d) {
     uint64_t total = 0;
     for (size_t r = 0; r < size_t(Drop::count); ++r) {
       const uint64_t v = rd(k.dropped[r]);
-      total += v;
+      if (Drop(r) != Drop::held) total += v;  // withheld on hold is not a loss
       rte_tel_data_add_dict_u64(c, (std::string("drop_") + drop_name(Drop(r))).c_str(), v);
     }
     rte_tel_data_add_dict_u64(c, "dropped", total);

@@ -99,6 +99,28 @@ struct Rig {
     l[1].ptime_ms = 20;
     return ft->add(flow, l);
   }
+  // Re-programs flow (as add() built it) with kLegHold on the phone leg or not.
+  Status set_phone_hold(uint32_t flow, bool hold) {
+    LegSpec l[2] = {};
+    l[0].port = 0;
+    l[0].local_ip = kGwA;
+    l[0].local_port = uint16_t(20000 + 2 * flow);
+    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].payload_type = 0;
+    l[0].dtmf_pt = 101;
+    l[0].ptime_ms = 20;
+    l[0].flags = uint8_t(kLegLatch | (hold ? kLegHold : 0));
+    l[1].port = 1;
+    l[1].local_ip = kGwB;
+    l[1].local_port = uint16_t(30000 + 2 * flow);
+    l[1].remote_ip = kCarrier;
+    l[1].remote_port = 5000;
+    l[1].codec = uint8_t(Codec::pcmu);
+    l[1].payload_type = 0;
+    l[1].dtmf_pt = 96;
+    l[1].ptime_ms = 20;
+    return ft->modify(flow, l);
+  }
   // Runs one frame through port rx_port; returns the frame sent (empty if none).
   std::vector<uint8_t> run(uint16_t rx_port, const std::vector<uint8_t>& bytes,
                            uint16_t* tx_port = nullptr, bool handed_off = false) {
@@ -367,6 +389,41 @@ TEST(DataplanePacket, SourceChangeKeepsEgressSsrcSeqTsContinuousWithMarker) {
   Frame old = from_carrier(5);
   old.payload = dptest::rtp(0, 3, 4294967480u, 0x1111);
   EXPECT_TRUE(r.run(1, old.bytes()).empty());
+}
+
+// Hold re-programmed by the control plane: nothing goes out of the held leg
+// (counted as `held`, not as a bad packet), the held party's own media still
+// reaches the other leg, and after resume the stream continues where it was.
+TEST(DataplanePacket, HeldLegReceivesNothingAndResumeContinuesTheStream) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  Frame g = from_carrier(1);
+  g.payload = dptest::rtp(0, 10, 1600, 0x0c0c0c0c);
+  ASSERT_FALSE(r.run(1, g.bytes()).empty());
+  ASSERT_EQ(r.set_phone_hold(1, true), Status::ok);
+  for (uint16_t k = 11; k < 14; ++k) {
+    g.payload = dptest::rtp(0, k, 1600 + 160u * (k - 10), 0x0c0c0c0c);
+    EXPECT_TRUE(r.run(1, g.bytes()).empty()) << "sent to a held phone";
+  }
+  EXPECT_EQ(r.dropped(Drop::held), 3u);
+  EXPECT_EQ(r.seg->stats()[1 * 2 + 1].packets, 4u);  // still received and counted
+  EXPECT_EQ(r.seg->stats()[1 * 2 + 1].dropped, 0u);  // not a bad packet
+  // The held phone's music on hold still reaches the carrier.
+  Frame f = from_phone(1);
+  f.payload = dptest::rtp(0, 500, 80000, 0xabab0001);
+  uint16_t port = 99;
+  ASSERT_FALSE(r.run(0, f.bytes(), &port).empty());
+  EXPECT_EQ(port, 1);
+  // Resume: carrier media reaches the phone again, same SSRC, seq following on.
+  ASSERT_EQ(r.set_phone_hold(1, false), Status::ok);
+  g.payload = dptest::rtp(0, 14, 1600 + 160u * 4, 0x0c0c0c0c);
+  auto o = r.run(1, g.bytes(), &port);
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(port, 0);
+  EXPECT_EQ(rd16(o, 44), 14);
+  EXPECT_EQ(rd32(o, 50), 0x0c0c0c0cu);
+  EXPECT_EQ(r.dropped(Drop::held), 3u);
 }
 
 TEST(DataplanePacket, Rfc4733IsMappedAndReportedOnce) {

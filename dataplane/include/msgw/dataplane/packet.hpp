@@ -65,6 +65,7 @@ enum class Drop : uint8_t {
   tx_full,            // device or ring did not take the burst
   exception_full,
   handoff_full,
+  held,               // towards a leg on hold (kLegHold): withheld, not an error
   count
 };
 const char* drop_name(Drop d);
@@ -87,9 +88,12 @@ struct WorkerCounters {
   uint64_t rtcp_terminated = 0;     // RTCP received on transcoded legs (not relayed)
   uint64_t rtcp_sent = 0;           // own SR sent on transcoded legs
   uint64_t dropped[size_t(Drop::count)] = {};
+  // Packets lost to errors and limits; those withheld from a leg on hold
+  // (Drop::held) are not counted here.
   uint64_t dropped_total() const {
     uint64_t t = 0;
-    for (uint64_t d : dropped) t += d;
+    for (size_t r = 0; r < size_t(Drop::count); ++r)
+      if (Drop(r) != Drop::held) t += dropped[r];
     return t;
   }
 };

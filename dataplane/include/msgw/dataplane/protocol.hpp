@@ -71,6 +71,10 @@ inline constexpr uint8_t kNoPayloadType = 0xff;
 inline constexpr uint8_t kLegLatch = 0x01;  // symmetric RTP: learn the remote from valid packets
 inline constexpr uint8_t kLegG726Aal2 = 0x02;     // G.726-32 in AAL2 nibble order (SPA/Asterisk)
 inline constexpr uint8_t kLegG729NoAnnexB = 0x04; // peer declared annexb=no
+// The party on this leg takes no media now (it offered sendonly or inactive,
+// or c=0.0.0.0: on hold): nothing is sent out of this leg, packets towards it
+// are counted as `held`.  Media it sends still flows to the other leg.
+inline constexpr uint8_t kLegHold = 0x08;
 
 // One leg of a media session: the gateway address it owns and the remote peer.
 // Addresses are IPv4 in host byte order; ports in host byte order.
