@@ -742,7 +742,7 @@ bool Gateway::program_flow(Call& c, std::string* why) {
     s.payload_type = l.codec.payload_type;
     s.dtmf_pt = l.dtmf_pt;
     s.ptime_ms = static_cast<uint8_t>(l.ptime);
-    s.flags = l.latch ? dp::kLegLatch : 0;
+    s.flags = uint8_t((l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0));
     return s;
   };
   bool ok = c.flow_programmed ? media_.modify(*c.flow_id, spec(c.a), spec(c.b), why)
@@ -1261,7 +1261,7 @@ void Gateway::persist(const Call& c) {
     return nlohmann::json{{"port", l.port}, {"local_ip", l.local_ip}, {"local_port", l.local_port},
                           {"remote_ip", l.remote_ip}, {"remote_port", l.remote_port},
                           {"codec", int(l.codec.id)}, {"pt", l.codec.payload_type}, {"dtmf_pt", l.dtmf_pt},
-                          {"ptime", l.ptime}, {"latch", l.latch}, {"call_id", l.sip_call_id},
+                          {"ptime", l.ptime}, {"latch", l.latch}, {"hold", l.hold}, {"call_id", l.sip_call_id},
                           {"local_tag", l.local_tag}, {"remote_tag", l.remote_tag}, {"local_uri", l.local_uri},
                           {"remote_uri", l.remote_uri}, {"remote_target", l.remote_target},
                           {"cseq", l.cseq}, {"peer_ip", l.peer.ip()}, {"peer_port", l.peer.port()},
@@ -1321,6 +1321,7 @@ void Gateway::restore() {
         l.dtmf_pt = lj.at("dtmf_pt");
         l.ptime = lj.at("ptime");
         l.latch = lj.at("latch");
+        l.hold = lj.value("hold", false);
         l.sip_call_id = lj.at("call_id");
         l.local_tag = lj.at("local_tag");
         l.remote_tag = lj.at("remote_tag");

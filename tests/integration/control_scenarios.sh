@@ -62,8 +62,16 @@ sleep 0.3
 cdr 'assert r["result"]==487 and r["end_reason"]=="CANCEL" and r["answer_ms"]==0'
 echo "ok   CANCEL before answer: 487 to the phone, CANCEL to the carrier, CDR 487"
 
-# --- hold and resume from the phone
-carrier_uas "$sippdir/control_carrier_reinvite.xml" "$work/short.pcap"
+# --- hold and resume from the phone; the carrier plays G.729 while on hold,
+# which the dataplane must withhold from the phone (telemetry drop_held).
+tel_sock=$(find /var/run/dpdk/msgw-ctlit -name 'dpdk_telemetry.v2' 2>/dev/null | head -1)
+[[ -n $tel_sock ]] || fail "no dataplane telemetry socket"
+held() {
+  /usr/bin/python3 "$(dirname "$0")/dataplane_rtp.py" telemetry "$tel_sock" /msgw/workers | python3 -c '
+import json,sys; print(sum(w["drop_held"] for w in json.load(sys.stdin)["/msgw/workers"].values() if isinstance(w, dict)))'
+}
+held_before=$(held)
+carrier_uas "$sippdir/control_carrier_reinvite.xml" "$work/g729.pcap"
 uac_scenario "$work/hold.xml" "$pts" "$work/short.pcap" 0 spa1-secret "$sippdir/control_phone_hold.xml"
 phone_uac "$work/hold.xml" || fail "hold: phone side $(tail -n 3 "$work/hold.xml.err" 2>/dev/null)"
 wait "$carrier_pid" || fail "hold: carrier side"
@@ -72,7 +80,10 @@ grep -q "re-INVITE sendrecv answered with a=sendrecv" "$work/hold.xml.log" || fa
 grep -q "carrier re-INVITE 1 direction a=sendonly" "$work"/control_carrier_reinvite-*.log || fail "hold not relayed"
 grep -q "carrier re-INVITE 2 direction a=sendrecv" "$work"/control_carrier_reinvite-*.log || fail "resume not relayed"
 cdr 'assert r["end_reason"]=="caller BYE" and r["result"]==200'
-echo "ok   hold (sendonly -> recvonly) and resume relayed to the carrier; CDR written"
+held_after=$(held)
+# About 1 s of hold at 50 packets/s; allow for the re-INVITE round trips.
+(( held_after - held_before >= 20 )) || fail "hold: dataplane withheld $((held_after - held_before)) packets from the held phone (want >= 20)"
+echo "ok   hold (sendonly -> recvonly) and resume relayed to the carrier; dataplane withheld $((held_after - held_before)) packets from the held phone; CDR written"
 
 # --- inbound call to the DID
 ip netns exec msgw-phone sipp -sf "$sippdir/control_register.xml" -i 10.10.0.2 -p 5062 -m 1 -nostdin -auth_uri 10.10.0.1 \
