@@ -870,13 +870,18 @@ void Gateway::on_response(sip::Stack&, TxnId txn, const osip_message_t* resp, si
   c.b_txn = kNoTxn;
   c.b_deadline.reset();
   if (code < 300) {
+    // The flow is programmed before the ACK goes out: the callee may start
+    // its media the moment the ACK arrives, and a packet that beats the flow
+    // into the dataplane is lost to the exception path (seen as the first
+    // 20 ms missing from the reference call's carrier -> phone audio).
+    std::string why;
+    const bool usable = dialog && apply_b_answer(c, resp, &why);
     if (dialog) {
       stack_->send_ack(*dialog, c.b_invite_cseq);
       c.b.remote_target = dialog->remote_target();
       c.b.cseq = dialog->local_cseq();
     }
-    std::string why;
-    if (!dialog || !apply_b_answer(c, resp, &why)) {
+    if (!usable) {
       std::fprintf(stderr, "msgw-control: call %s: B-leg answer unusable: %s\n", c.id.c_str(), why.c_str());
       send_bye(c, 1, "SIP;cause=488;text=\"" + why + "\"");
       c.b.dialog_key.clear();
