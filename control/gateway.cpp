@@ -296,6 +296,23 @@ int Gateway::port_index_for_trunk(const config::TrunkSection& t) const {
   return access_port_;
 }
 
+namespace {
+// The A leg (the side that sent the INVITE) as that request defines it, for
+// outbound and inbound calls alike.
+void init_a_leg(Gateway::Call& c, const sip::ServerRequest& req, int port, uint32_t local_ip) {
+  c.a.port = port;
+  c.a.local_ip = local_ip;
+  c.a.peer = req.source.peer;
+  c.a.proto = req.source.proto;
+  c.a.remote_tag = sip::from_tag(req.msg);
+  c.a.remote_uri = c.from_uri;
+  c.a.local_uri = req.msg->to ? uri_str(req.msg->to->url) : c.to_uri;
+  if (osip_contact_t* ct = static_cast<osip_contact_t*>(osip_list_get(&req.msg->contacts, 0)); ct && ct->url)
+    c.a.remote_target = uri_str(ct->url);
+  c.a.sdp_session_id = static_cast<uint64_t>(wall_ms());
+}
+}  // namespace
+
 std::optional<uint32_t> Gateway::alloc_flow_id() {
   uint32_t limit = media_.max_flows();
   if (limit == 0) limit = cfg_.dataplane.flow_capacity / 2;
@@ -508,17 +525,8 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   }
   c->trunks = route->trunks;
   // A leg media: the access port.
-  c->a.port = access_port_;
-  c->a.local_ip = cfg_.ports[access_port_].address.addr;
+  init_a_leg(*c, req, access_port_, cfg_.ports[access_port_].address.addr);
   c->a.latch = true;
-  c->a.peer = req.source.peer;
-  c->a.proto = req.source.proto;
-  c->a.remote_tag = sip::from_tag(req.msg);
-  c->a.remote_uri = c->from_uri;
-  c->a.local_uri = req.msg->to ? uri_str(req.msg->to->url) : c->to_uri;
-  if (osip_contact_t* ct = static_cast<osip_contact_t*>(osip_list_get(&req.msg->contacts, 0)); ct && ct->url)
-    c->a.remote_target = uri_str(ct->url);
-  c->a.sdp_session_id = static_cast<uint64_t>(wall_ms());
   auto ap = ports_[access_port_]->allocate();
   if (!ap) {
     stack_->respond(req.txn, 503, "Out Of Media Ports");
@@ -663,16 +671,7 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
     return;
   }
   int tport = port_index_for_trunk(trunk);
-  c->a.port = tport;
-  c->a.local_ip = cfg_.ports[tport].address.addr;
-  c->a.peer = req.source.peer;
-  c->a.proto = req.source.proto;
-  c->a.remote_tag = sip::from_tag(req.msg);
-  c->a.remote_uri = c->from_uri;
-  c->a.local_uri = req.msg->to ? uri_str(req.msg->to->url) : c->to_uri;
-  if (osip_contact_t* ct = static_cast<osip_contact_t*>(osip_list_get(&req.msg->contacts, 0)); ct && ct->url)
-    c->a.remote_target = uri_str(ct->url);
-  c->a.sdp_session_id = static_cast<uint64_t>(wall_ms());
+  init_a_leg(*c, req, tport, cfg_.ports[tport].address.addr);
   c->b.port = access_port_;
   c->b.local_ip = cfg_.ports[access_port_].address.addr;
   c->b.latch = true;
