@@ -75,9 +75,10 @@ struct Rig {
     shm_unlink(segment_name(instance).c_str());
   }
   // phone leg (latching) on port 0, carrier leg on port 1.
-  Status add(uint32_t flow, uint32_t phone_ip = 0, uint16_t phone_port = 0,
-             uint32_t carrier_ip = kCarrier, uint8_t leg1_pt = 0) {
-    LegSpec l[2] = {};
+  static void specs(LegSpec l[2], uint32_t flow, uint32_t phone_ip, uint16_t phone_port,
+                    uint32_t carrier_ip, uint8_t leg1_pt, bool phone_hold) {
+    l[0] = {};
+    l[1] = {};
     l[0].port = 0;
     l[0].local_ip = kGwA;
     l[0].local_port = uint16_t(20000 + 2 * flow);
@@ -87,7 +88,7 @@ struct Rig {
     l[0].payload_type = 0;
     l[0].dtmf_pt = 101;
     l[0].ptime_ms = 20;
-    l[0].flags = kLegLatch;
+    l[0].flags = uint8_t(kLegLatch | (phone_hold ? kLegHold : 0));
     l[1].port = 1;
     l[1].local_ip = kGwB;
     l[1].local_port = uint16_t(30000 + 2 * flow);
@@ -97,28 +98,17 @@ struct Rig {
     l[1].payload_type = leg1_pt;
     l[1].dtmf_pt = 96;
     l[1].ptime_ms = 20;
+  }
+  Status add(uint32_t flow, uint32_t phone_ip = 0, uint16_t phone_port = 0,
+             uint32_t carrier_ip = kCarrier, uint8_t leg1_pt = 0) {
+    LegSpec l[2];
+    specs(l, flow, phone_ip, phone_port, carrier_ip, leg1_pt, false);
     return ft->add(flow, l);
   }
   // Re-programs flow (as add() built it) with kLegHold on the phone leg or not.
   Status set_phone_hold(uint32_t flow, bool hold) {
-    LegSpec l[2] = {};
-    l[0].port = 0;
-    l[0].local_ip = kGwA;
-    l[0].local_port = uint16_t(20000 + 2 * flow);
-    l[0].codec = uint8_t(Codec::pcmu);
-    l[0].payload_type = 0;
-    l[0].dtmf_pt = 101;
-    l[0].ptime_ms = 20;
-    l[0].flags = uint8_t(kLegLatch | (hold ? kLegHold : 0));
-    l[1].port = 1;
-    l[1].local_ip = kGwB;
-    l[1].local_port = uint16_t(30000 + 2 * flow);
-    l[1].remote_ip = kCarrier;
-    l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::pcmu);
-    l[1].payload_type = 0;
-    l[1].dtmf_pt = 96;
-    l[1].ptime_ms = 20;
+    LegSpec l[2];
+    specs(l, flow, 0, 0, kCarrier, 0, hold);
     return ft->modify(flow, l);
   }
   // Runs one frame through port rx_port; returns the frame sent (empty if none).
