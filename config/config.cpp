@@ -263,6 +263,7 @@ void read_dataplane(TableReader& r, DataplaneSection& s) {
   r.integer("media_timeout_ms", s.media_timeout_ms, 1000, 3600 * 1000);
   r.integer("latch_packets", s.latch_packets, 1, 100);
   r.integer("rtcp_interval_ms", s.rtcp_interval_ms, 1000, 60000);
+  r.integer("worker_sleep_max_us", s.worker_sleep_max_us, 0, 10000);
   for (uint32_t w : s.worker_lcores)
     if (w == s.main_lcore)
       r.error_at(r.source(), r.key_path("worker_lcores"),

@@ -278,6 +278,7 @@ int main(int argc, char** argv) {
   for (Worker& w : rt.workers) {
     const std::string hn = "msgw_handoff" + std::to_string(w.index);
     w.handoff = rte_ring_create(hn.c_str(), 4096, rte_socket_id(), RING_F_SC_DEQ);
+    w.sleep_max_ns = uint64_t(dp.worker_sleep_max_us) * 1000;
     WorkerContext& c = w.ctx;
     c.worker_id = w.index;
     c.n_ports = uint16_t(rt.ports.size());

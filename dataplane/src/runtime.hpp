@@ -47,6 +47,9 @@ struct alignas(64) Worker {
   // (port index, queue) pairs this worker polls
   std::vector<std::pair<uint16_t, uint16_t>> rx;
   rte_ring* handoff = nullptr;  // other workers -> this one
+  uint64_t sleep_max_ns = 0;    // [dataplane] worker_sleep_max_us; 0 = busy-poll
+  uint64_t sleeps = 0;          // light-load sleeps taken
+  uint64_t slept_ns = 0;        // time asked for in them
   WorkerContext ctx;
 };
 

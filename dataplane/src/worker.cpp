@@ -1,6 +1,10 @@
 // Worker lcore loop: rx burst -> process_burst -> tx / exception / hand-off.
-// Hot path: no allocation, no system calls (clock_gettime is vDSO).
+// Hot path: no allocation, no system calls (clock_gettime is vDSO); the only
+// one is the light-load sleep, taken between polls, never per packet.
+#include <sys/prctl.h>
 #include <time.h>
+
+#include <algorithm>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -105,6 +109,38 @@ void flush(Runtime& rt, Worker& w, BurstOutput& out) {
   }
 }
 
+// Load-based sleep ([dataplane] worker_sleep_max_us).  A poll pass that
+// brings less than half a burst means the core is mostly spinning: the nap
+// doubles from 1 us to the bound; half a burst or more and the worker polls
+// flat out again, so a loaded worker never sleeps and a lightly loaded one
+// batches a few packets per wake-up.  The worker is RCU-offline while asleep
+// so that flow deletes on the main lcore need not wait for it.
+class LightLoadSleep {
+ public:
+  explicit LightLoadSleep(Worker& w) : w_(w) {
+    // The default 50 us timer slack would stretch every short nap.
+    if (w.sleep_max_ns != 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  }
+  void after_pass(unsigned packets, rte_rcu_qsbr* rcu) {
+    if (w_.sleep_max_ns == 0) return;
+    if (packets >= kBurst / 2) {
+      nap_ns_ = 0;
+      return;
+    }
+    nap_ns_ = nap_ns_ == 0 ? 1000 : std::min(nap_ns_ * 2, w_.sleep_max_ns);
+    const timespec ts{0, long(nap_ns_)};
+    rte_rcu_qsbr_thread_offline(rcu, w_.index);
+    nanosleep(&ts, nullptr);
+    rte_rcu_qsbr_thread_online(rcu, w_.index);
+    __atomic_store_n(&w_.sleeps, w_.sleeps + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&w_.slept_ns, w_.slept_ns + nap_ns_, __ATOMIC_RELAXED);
+  }
+
+ private:
+  Worker& w_;
+  uint64_t nap_ns_ = 0;
+};
+
 }  // namespace
 
 int worker_main(void* arg) {
@@ -120,6 +156,7 @@ int worker_main(void* arg) {
   BurstOutput out;
   rte_mbuf* pkts[kBurst];
   CoarseClock clock;
+  LightLoadSleep sleep(w);
   // One worker has no one to hand sessions to or from: skip that ring.
   const bool handoff = rt.workers.size() > 1;
   while (!rt.stop.load(std::memory_order_relaxed)) {
@@ -127,10 +164,12 @@ int worker_main(void* arg) {
     // then just the PMD's ring check (rdtsc costs ~30 cycles here, a third
     // of an idle pass in a profile).
     uint64_t tsc = 0, ns = 0;
+    unsigned pass_packets = 0;
     if (rt.rx_enabled.load(std::memory_order_relaxed)) {
       for (const auto& [port, queue] : w.rx) {
         const uint16_t n = rte_eth_rx_burst(rt.ports[port].eth_id, queue, pkts, kBurst);
         if (n == 0) continue;
+        pass_packets += n;
         if (tsc == 0) {
           tsc = rte_rdtsc();
           ns = clock.now_ns(tsc);
@@ -145,6 +184,7 @@ int worker_main(void* arg) {
     unsigned n = handoff ? rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(pkts),
                                                      kBurst, nullptr)
                          : 0;
+    pass_packets += n;
     if (n > 0 && tsc == 0) {
       tsc = rte_rdtsc();
       ns = clock.now_ns(tsc);
@@ -168,6 +208,7 @@ int worker_main(void* arg) {
         n = rte_ring_sc_dequeue_burst(rt.ports[p].inject, reinterpret_cast<void**>(pkts), kBurst,
                                       nullptr);
         if (n == 0) continue;
+        pass_packets += n;
         const uint16_t sent = tx(rt, w, p, pkts, uint16_t(n));
         w.ctx.counters.tx += sent;
         if (sent < n) {
@@ -177,6 +218,7 @@ int worker_main(void* arg) {
       }
     }
     rte_rcu_qsbr_quiescent(rt.rcu, w.index);
+    sleep.after_pass(pass_packets, rt.rcu);
   }
   rte_rcu_qsbr_thread_offline(rt.rcu, w.index);
   rte_rcu_qsbr_thread_unregister(rt.rcu, w.index);

@@ -67,6 +67,12 @@ struct DataplaneSection {
   uint32_t media_timeout_ms = 30000;
   uint32_t latch_packets = 3;            // consecutive packets a new source needs to move the latch
   uint32_t rtcp_interval_ms = 5000;
+  // Load-based sleep of the worker lcores (the idea of Open vSwitch's
+  // pmd-sleep-max): 0 = busy-poll always; otherwise a worker whose polls bring
+  // less than half a burst sleeps, doubling from 1 us up to this bound, and
+  // polls flat out again once a poll brings half a burst.  For hosts where the
+  // workers share cores with the control plane; costs up to this much latency.
+  uint32_t worker_sleep_max_us = 0;
 };
 
 // "host:port" or "[v6]:port"; port defaults to 5060 when absent.
