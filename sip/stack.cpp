@@ -14,8 +14,26 @@
 #include <array>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
+#include <queue>
 #include <unordered_map>
+
+// oSIP2's own per-transaction timer checks (exported by libosip2 but declared
+// only in its private headers): the same calls its osip_timers_*_execute walks
+// make, so a timer fires under exactly oSIP2's state conditions.
+extern "C" {
+osip_event_t* __osip_ict_need_timer_a_event(osip_ict_t*, state_t, int);
+osip_event_t* __osip_ict_need_timer_b_event(osip_ict_t*, state_t, int);
+osip_event_t* __osip_ict_need_timer_d_event(osip_ict_t*, state_t, int);
+osip_event_t* __osip_ist_need_timer_g_event(osip_ist_t*, state_t, int);
+osip_event_t* __osip_ist_need_timer_h_event(osip_ist_t*, state_t, int);
+osip_event_t* __osip_ist_need_timer_i_event(osip_ist_t*, state_t, int);
+osip_event_t* __osip_nict_need_timer_e_event(osip_nict_t*, state_t, int);
+osip_event_t* __osip_nict_need_timer_f_event(osip_nict_t*, state_t, int);
+osip_event_t* __osip_nict_need_timer_k_event(osip_nict_t*, state_t, int);
+osip_event_t* __osip_nist_need_timer_j_event(osip_nist_t*, state_t, int);
+}
 
 namespace msgw::sip {
 namespace {
@@ -44,6 +62,53 @@ std::string method_class(std::string_view m) {
 
 void add_ms(timeval& tv, long ms) { add_gettimeofday(&tv, static_cast<int>(ms)); }
 
+// oSIP2's clock (osip_gettimeofday), in microseconds: its timer deadlines are
+// timevals on that clock.
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+int64_t to_us(const timeval& tv) { return int64_t(tv.tv_sec) * 1000000 + tv.tv_usec; }
+int64_t osip_now_us() {
+  timeval tv{};
+  osip_gettimeofday(&tv, nullptr);
+  return to_us(tv);
+}
+
+// Earliest armed oSIP2 timer of a transaction later than `after` (kNever if
+// none).  oSIP2 disarms a timer by tv_sec = -1; a timer left armed in a state
+// where it cannot fire is checked once when due and skipped afterwards.
+int64_t next_osip_deadline(const osip_transaction_t* tr, int64_t after) {
+  int64_t best = kNever;
+  auto take = [&](const timeval& tv) {
+    if (tv.tv_sec == -1) return;
+    const int64_t d = to_us(tv);
+    if (d > after && d < best) best = d;
+  };
+  if (const auto* c = tr->ict_context) take(c->timer_a_start), take(c->timer_b_start), take(c->timer_d_start);
+  if (const auto* c = tr->ist_context) take(c->timer_g_start), take(c->timer_h_start), take(c->timer_i_start);
+  if (const auto* c = tr->nict_context) take(c->timer_e_start), take(c->timer_f_start), take(c->timer_k_start);
+  if (const auto* c = tr->nist_context) take(c->timer_j_start);
+  return best;
+}
+
+// The event of the first due timer, in oSIP2's own order for each kind.
+osip_event_t* due_osip_timer(osip_transaction_t* tr) {
+  const state_t st = tr->state;
+  const int id = tr->transactionid;
+  osip_event_t* ev = nullptr;
+  if (auto* c = tr->ict_context) {
+    if (!(ev = __osip_ict_need_timer_b_event(c, st, id)) && !(ev = __osip_ict_need_timer_a_event(c, st, id)))
+      ev = __osip_ict_need_timer_d_event(c, st, id);
+  } else if (auto* c = tr->ist_context) {
+    if (!(ev = __osip_ist_need_timer_i_event(c, st, id)) && !(ev = __osip_ist_need_timer_h_event(c, st, id)))
+      ev = __osip_ist_need_timer_g_event(c, st, id);
+  } else if (auto* c = tr->nict_context) {
+    if (!(ev = __osip_nict_need_timer_k_event(c, st, id)) && !(ev = __osip_nict_need_timer_f_event(c, st, id)))
+      ev = __osip_nict_need_timer_e_event(c, st, id);
+  } else if (auto* c = tr->nist_context) {
+    ev = __osip_nist_need_timer_j_event(c, st, id);
+  }
+  return ev;
+}
+
 }  // namespace
 
 struct Stack::Impl {
@@ -60,6 +125,7 @@ struct Stack::Impl {
     long rtx_ms = 0;  // current E / G interval (oSIP2 hard-codes 500/4000 ms steps)
     std::string merge_key;  // server, out of dialog: Call-ID/From-tag/CSeq
     std::string trying;     // server INVITE: the 100 Trying sent outside oSIP2
+    int64_t armed_us = kNever;  // deadline of its entry in txn_timers
   };
   struct Pending2xx {
     std::string bytes;
@@ -87,10 +153,12 @@ struct Stack::Impl {
   Stats stats;
   std::unique_ptr<SocketTransport> own;
   Transport* tp = nullptr;
-  // oSIP2 keeps each transaction kind in a plain list that it appends to and
-  // searches linearly; spreading transactions over several instances (by
-  // branch hash) keeps those walks short when thousands are alive.
-  static constexpr std::size_t kShards = 16;
+  // oSIP2 keeps each transaction kind in a plain list that it appends to by
+  // walking to its end and removes from by searching it; spreading
+  // transactions over many instances (by branch hash) keeps those walks short
+  // with tens of thousands alive (16 instances left the append at 17 % of
+  // msgw-control's CPU at 1,000 calls/s).  An instance is a few hundred bytes.
+  static constexpr std::size_t kShards = 1024;
   std::array<osip_t*, kShards> osips{};
   TxnId next_id = 1;
 
@@ -108,7 +176,21 @@ struct Stack::Impl {
     Clock::time_point until;
   };
   std::unordered_map<std::string, Accepted> accepted;  // server key
-  Clock::time_point next_timer_scan{};                  // see timer_tick()
+  // Timer indexes (see run_timers): due times with the key they were armed
+  // for; an entry whose owner has since been re-armed or removed is skipped.
+  struct TxnTimer {
+    int64_t due_us;
+    TxnId id;
+    bool operator>(const TxnTimer& o) const { return due_us > o.due_us; }
+  };
+  std::priority_queue<TxnTimer, std::vector<TxnTimer>, std::greater<>> txn_timers;
+  struct Timer2xx {
+    Clock::time_point due;
+    std::pair<std::string, uint32_t> key;
+    bool operator>(const Timer2xx& o) const { return due > o.due; }
+  };
+  std::priority_queue<Timer2xx, std::vector<Timer2xx>, std::greater<>> timers_2xx;
+  std::deque<std::pair<Clock::time_point, std::string>> accepted_expiry;  // same lifetime: FIFO
   // Client INVITE transactions by Call-ID and CSeq: where the ACK for their
   // 2xx goes (was a walk over every live transaction per ACK).
   std::unordered_map<std::string, TxnId> client_invites;
@@ -408,8 +490,23 @@ struct Stack::Impl {
   }
 
   void execute(osip_transaction_t* tr, osip_event_t* ev) {
-    osip_transaction_execute(tr, ev);
+    run_event(tr, ev);
     settle();
+  }
+
+  // Every event goes through here so the transaction's next timer deadline
+  // is indexed from whatever the state machine just armed.
+  void run_event(osip_transaction_t* tr, osip_event_t* ev, int64_t after = std::numeric_limits<int64_t>::min()) {
+    if (ev != nullptr) osip_transaction_execute(tr, ev);
+    arm(id_of(tr), after);
+  }
+  void arm(TxnId id, int64_t after = std::numeric_limits<int64_t>::min()) {
+    auto it = txns.find(id);
+    if (it == txns.end()) return;
+    const int64_t due = next_osip_deadline(it->second.tr, after);
+    if (due == it->second.armed_us) return;
+    it->second.armed_us = due;
+    if (due != kNever) txn_timers.push({due, id});
   }
 
   static osip_event_t* incoming_event(osip_message_t* m) {
@@ -489,8 +586,7 @@ struct Stack::Impl {
   void remove_dialog_key(const std::string& key) {
     auto it = dialogs.find(key);
     if (it == dialogs.end()) return;
-    for (auto p = pending_2xx.begin(); p != pending_2xx.end();)
-      p = p->first.first == key ? pending_2xx.erase(p) : std::next(p);
+    erase_pending_2xx(key);
     sent_acks.erase(key);
     dialogs.erase(it);
     stats.dialogs_live = dialogs.size();
@@ -594,7 +690,7 @@ struct Stack::Impl {
     ++stats.transactions_created;
     osip_event_t* ev = incoming_event(m);
     ev->transactionid = tr->transactionid;
-    osip_transaction_execute(tr, ev);
+    run_event(tr, ev);
     return id;
   }
 
@@ -873,7 +969,7 @@ struct Stack::Impl {
     Inbound in = t.in;
     osip_event_t* ev = osip_new_outgoing_sipmessage(resp.release());
     ev->transactionid = t.tr->transactionid;
-    osip_transaction_execute(t.tr, ev);
+    run_event(t.tr, ev);
 
     if (!bytes2xx.empty() && d) {
       // The TU retransmits its 2xx until the ACK arrives (RFC 3261 §13.3.1.4):
@@ -896,8 +992,13 @@ struct Stack::Impl {
       p.interval = cfg.timers.t1;
       p.next = now + cfg.timers.t1;
       p.give_up = now + 64 * cfg.timers.t1;
+      timers_2xx.push({p.next, {d->key(), cseq}});
       pending_2xx[{d->key(), cseq}] = std::move(p);
-      if (rfc3261_branch(req)) accepted[server_key(req)] = Accepted{{d->key(), cseq}, now + 64 * cfg.timers.t1};
+      if (rfc3261_branch(req)) {
+        std::string sk = server_key(req);
+        accepted_expiry.emplace_back(now + 64 * cfg.timers.t1, sk);
+        accepted[std::move(sk)] = Accepted{{d->key(), cseq}, now + 64 * cfg.timers.t1};
+      }
     }
     if (method == "BYE" && status >= 200 && status < 300) {
       std::string key = Dialog::key_for_incoming(req);
@@ -1061,73 +1162,99 @@ struct Stack::Impl {
   }
 
   // ---- timers
-  // oSIP2 finds due timers (and the next deadline) by walking every live
-  // transaction; at hundreds of calls a second tens of thousands are alive
-  // (a BYE's server transaction waits out Timer J, 32 s), and doing both walks
-  // on every pass of the event loop took a third of msgw-control's CPU in a
-  // bench-calls profile (still a fifth at a 10 ms tick, 1,000 calls/s).  The
-  // walk runs on a fixed tick while any transaction lives: T1/16 clamped to
-  // 1..40 ms (31 ms at T1 = 500 ms), so a retransmission leaves at most ~6 %
-  // of T1 late.
-  std::chrono::milliseconds timer_tick() const {
-    return std::clamp(std::chrono::milliseconds(cfg.timers.t1.count() / 16), std::chrono::milliseconds(1),
-                      std::chrono::milliseconds(40));
+  // oSIP2 finds due timers by walking every live transaction (and polls each
+  // one's event queue in a second walk); at 1,000 calls a second some 35,000
+  // are alive (a BYE's server transaction waits out Timer J, 32 s) and those
+  // walks were over half of msgw-control's CPU in a bench-calls profile.  So
+  // the stack indexes deadlines instead: after every event a transaction's
+  // earliest armed timer goes into a heap, and only transactions whose
+  // deadline passed are checked, with oSIP2's own checks and events.  The
+  // TU's 2xx retransmissions and the RFC 6026 "Accepted" entries are indexed
+  // the same way.
+  void erase_pending_2xx(const std::string& dialog_key) {
+    for (auto p = pending_2xx.lower_bound({dialog_key, 0});
+         p != pending_2xx.end() && p->first.first == dialog_key;)
+      p = pending_2xx.erase(p);
   }
 
   int next_timeout_ms() const {
     long best = -1;
-    auto now = Clock::now();
-    if (!txns.empty())
-      best = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_timer_scan - now).count() + 1);
-    for (auto& [k, p] : pending_2xx) {
-      auto due = std::min(p.next, p.give_up);
-      long ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count() + 1);
+    if (!txn_timers.empty()) {
+      const int64_t wait_us = txn_timers.top().due_us - osip_now_us();
+      best = std::max<long>(0, long(wait_us / 1000) + 1);
+    }
+    if (!timers_2xx.empty()) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timers_2xx.top().due - Clock::now());
+      long ms = std::max<long>(0, wait.count() + 1);
+      if (best < 0 || ms < best) best = ms;
+    }
+    if (!accepted_expiry.empty()) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(accepted_expiry.front().first - Clock::now());
+      long ms = std::max<long>(0, wait.count() + 1);
       if (best < 0 || ms < best) best = ms;
     }
     if (own) {
       int t = own->next_timeout_ms();
       if (t >= 0 && (best < 0 || t < best)) best = t;
     }
-    // oSIP2 answers "a year from now" when nothing is armed.
     return static_cast<int>(std::min<long>(best, 3600L * 1000));
   }
 
-  void run_timers() {
-    const auto scan_at = Clock::now();
-    if (scan_at < next_timer_scan) {
+  void run_transaction_timers() {
+    // Take what is due now first: an event may re-arm a timer that is already
+    // past, and that one waits for the next pass as it would in oSIP2's walk.
+    const int64_t now = osip_now_us();
+    std::vector<TxnId> due;
+    while (!txn_timers.empty() && txn_timers.top().due_us < now) {
+      const TxnTimer e = txn_timers.top();
+      txn_timers.pop();
+      auto it = txns.find(e.id);
+      if (it == txns.end() || it->second.armed_us != e.due_us) continue;  // superseded
+      it->second.armed_us = kNever;
+      due.push_back(e.id);
+    }
+    for (TxnId id : due) {
+      auto it = txns.find(id);
+      if (it == txns.end()) continue;
+      osip_transaction_t* tr = it->second.tr;
+      const int64_t checked = osip_now_us();
+      osip_event_t* ev = due_osip_timer(tr);
+      // Nothing fired: every timer due before `checked` is one oSIP2 ignores
+      // in this state; index only later ones.
+      run_event(tr, ev, ev != nullptr ? std::numeric_limits<int64_t>::min() : checked - 1);
       settle();
-      return;
     }
-    next_timer_scan = scan_at + timer_tick();
-    for (auto* osip : osips) {
-      osip_timers_ict_execute(osip);
-      osip_timers_ist_execute(osip);
-      osip_timers_nict_execute(osip);
-      osip_timers_nist_execute(osip);
-      osip_ict_execute(osip);
-      osip_ist_execute(osip);
-      osip_nict_execute(osip);
-      osip_nist_execute(osip);
-    }
+  }
+
+  void run_timers() {
+    run_transaction_timers();
     settle();
     auto now = Clock::now();
-    for (auto a = accepted.begin(); a != accepted.end();) a = now >= a->second.until ? accepted.erase(a) : std::next(a);
+    while (!accepted_expiry.empty() && accepted_expiry.front().first <= now) {
+      auto a = accepted.find(accepted_expiry.front().second);
+      if (a != accepted.end() && a->second.until <= now) accepted.erase(a);
+      accepted_expiry.pop_front();
+    }
     std::vector<std::string> timed_out;
-    for (auto& [k, p] : pending_2xx) {
+    while (!timers_2xx.empty() && timers_2xx.top().due <= now) {
+      Timer2xx e = timers_2xx.top();
+      timers_2xx.pop();
+      auto it = pending_2xx.find(e.key);
+      if (it == pending_2xx.end()) continue;
+      Pending2xx& p = it->second;
+      if (std::min(p.next, p.give_up) != e.due) continue;  // superseded
       if (now >= p.give_up) {
-        timed_out.push_back(k.first);
+        timed_out.push_back(e.key.first);
         continue;
       }
-      if (now >= p.next) {
-        ++stats.retransmissions_sent;
-        if (p.proto == Proto::Udp) transmit(p.proto, p.dst, p.socket, p.bytes);
-        p.interval = std::min(p.interval * 2, std::chrono::milliseconds(cfg.timers.t2));
-        p.next = now + p.interval;
-      }
+      ++stats.retransmissions_sent;
+      if (p.proto == Proto::Udp) transmit(p.proto, p.dst, p.socket, p.bytes);
+      p.interval = std::min(p.interval * 2, std::chrono::milliseconds(cfg.timers.t2));
+      p.next = now + p.interval;
+      timers_2xx.push({std::min(p.next, p.give_up), e.key});
     }
     for (auto& key : timed_out) {
-      for (auto p = pending_2xx.begin(); p != pending_2xx.end();)
-        p = p->first.first == key ? pending_2xx.erase(p) : std::next(p);
+      erase_pending_2xx(key);
       auto d = dialogs.find(key);
       if (d != dialogs.end() && handler) handler->on_ack_timeout(self, d->second.get());
     }

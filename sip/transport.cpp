@@ -142,6 +142,13 @@ std::optional<Endpoint> SocketTransport::listen(Proto proto, std::string_view ip
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ep->is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (proto == Proto::Udp && limits_.udp_socket_buffer > 0) {
+    const int want = static_cast<int>(std::min<std::size_t>(limits_.udp_socket_buffer, 1u << 30));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ep->addr), ep->len) != 0) {
     auto r = fail("bind");
     ::close(fd);
