@@ -140,9 +140,13 @@ int main(int argc, char** argv) {
           mgmt.on_client_ready(fd);
         }
       }
-      // Sockets first (non-blocking), then oSIP2 timers, then our own.
+      // Sockets first (non-blocking), then oSIP2 timers, then our own; what
+      // they persist is committed once at the end of the pass.
+      store.begin_batch();
       stack.process(0);
       gw.tick();
+      std::string db_error;
+      if (!store.end_batch(&db_error)) std::fprintf(stderr, "msgw-control: %s\n", db_error.c_str());
     }
     std::fprintf(stderr, "msgw-control: stopping; %zu live call(s) stay in %s for the next start\n",
                  gw.active_calls(), cfg.sip.state_db.c_str());

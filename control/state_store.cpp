@@ -8,10 +8,22 @@
 namespace msgw::control {
 
 namespace {
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+// A cached statement in use: reset and unbound when the scope ends, so the
+// next user finds it fresh whatever path this one left by.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
 };
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
 
 void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -71,7 +83,30 @@ StateStore::StateStore(const std::string& path) : path_(path) {
        " call_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER)");
 }
 
-StateStore::~StateStore() { sqlite3_close(db_); }
+StateStore::~StateStore() {
+  std::string ignored;
+  end_batch(&ignored);
+  for (auto& [sql, st] : statements_) sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
+
+void StateStore::write_started() {
+  if (!batching_ || in_transaction_) return;
+  exec("BEGIN");
+  in_transaction_ = true;
+}
+
+bool StateStore::end_batch(std::string* error) {
+  batching_ = false;
+  if (!in_transaction_) return true;
+  in_transaction_ = false;
+  char* err = nullptr;
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, &err) == SQLITE_OK) return true;
+  if (error) *error = path_ + ": commit: " + (err ? err : "unknown error");
+  sqlite3_free(err);
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return false;
+}
 
 void StateStore::exec(const char* sql) {
   char* err = nullptr;
@@ -82,16 +117,21 @@ void StateStore::exec(const char* sql) {
   }
 }
 
-sqlite3_stmt* StateStore::prepare(const char* sql) const {
+sqlite3_stmt* StateStore::statement(const std::string& sql) const {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
     throw std::runtime_error(path_ + ": " + sqlite3_errmsg(db_));
+  statements_.emplace(sql, s);
   return s;
 }
 
 void StateStore::write_cdr(const CallRecord& r) {
-  Stmt s(prepare(("INSERT INTO cdr (" + std::string(kCdrColumns) +
-                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str()));
+  write_started();
+  static const std::string sql =
+      "INSERT INTO cdr (" + std::string(kCdrColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  Stmt s(statement(sql));
   bind_text(s.get(), 1, r.call_id);
   bind_text(s.get(), 2, r.from_uri);
   bind_text(s.get(), 3, r.to_uri);
@@ -115,8 +155,8 @@ void StateStore::write_cdr(const CallRecord& r) {
 }
 
 std::vector<CallRecord> StateStore::cdrs(size_t limit) const {
-  Stmt s(prepare(("SELECT " + std::string(kCdrColumns) + " FROM cdr ORDER BY id DESC LIMIT ?")
-                     .c_str()));
+  static const std::string sql = "SELECT " + std::string(kCdrColumns) + " FROM cdr ORDER BY id DESC LIMIT ?";
+  Stmt s(statement(sql));
   sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(limit));
   std::vector<CallRecord> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_cdr(s.get()));
@@ -124,15 +164,17 @@ std::vector<CallRecord> StateStore::cdrs(size_t limit) const {
 }
 
 std::optional<CallRecord> StateStore::cdr(const std::string& call_id) const {
-  Stmt s(prepare(("SELECT " + std::string(kCdrColumns) +
-                  " FROM cdr WHERE call_id = ? ORDER BY id DESC LIMIT 1").c_str()));
+  static const std::string sql =
+      "SELECT " + std::string(kCdrColumns) + " FROM cdr WHERE call_id = ? ORDER BY id DESC LIMIT 1";
+  Stmt s(statement(sql));
   bind_text(s.get(), 1, call_id);
   if (sqlite3_step(s.get()) == SQLITE_ROW) return read_cdr(s.get());
   return std::nullopt;
 }
 
 void StateStore::put_live(const std::string& call_id, const std::string& json) {
-  Stmt s(prepare("INSERT INTO live_call (call_id, state, updated_ms) VALUES (?, ?, "
+  write_started();
+  Stmt s(statement("INSERT INTO live_call (call_id, state, updated_ms) VALUES (?, ?, "
                  "CAST(strftime('%s','now') AS INTEGER) * 1000) "
                  "ON CONFLICT(call_id) DO UPDATE SET state = excluded.state, "
                  "updated_ms = excluded.updated_ms"));
@@ -143,14 +185,15 @@ void StateStore::put_live(const std::string& call_id, const std::string& json) {
 }
 
 void StateStore::delete_live(const std::string& call_id) {
-  Stmt s(prepare("DELETE FROM live_call WHERE call_id = ?"));
+  write_started();
+  Stmt s(statement("DELETE FROM live_call WHERE call_id = ?"));
   bind_text(s.get(), 1, call_id);
   if (sqlite3_step(s.get()) != SQLITE_DONE)
     throw std::runtime_error(path_ + ": deleting call state: " + sqlite3_errmsg(db_));
 }
 
 std::vector<std::pair<std::string, std::string>> StateStore::live() const {
-  Stmt s(prepare("SELECT call_id, state FROM live_call ORDER BY call_id"));
+  Stmt s(statement("SELECT call_id, state FROM live_call ORDER BY call_id"));
   std::vector<std::pair<std::string, std::string>> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.emplace_back(col_text(s.get(), 0), col_text(s.get(), 1));
   return out;
