@@ -211,6 +211,8 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
     r.max_seq = seq;
     r.cycles = 0;
     r.received = 0;
+    r.expected_prior = 0;
+    r.received_prior = 0;
     r.transit_init = 0;
   } else {
     const uint16_t udelta = uint16_t(seq - r.max_seq);
@@ -224,6 +226,8 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
       r.max_seq = seq;
       r.cycles = 0;
       r.received = 0;
+      r.expected_prior = 0;
+      r.received_prior = 0;
     }
   }
   ++r.received;
@@ -352,6 +356,33 @@ void finish_built(rte_mbuf* m, const PortInfo& op) {
   finish_checksums(m, ip, ip + 20, 20, op);
 }
 
+// Second word of a report block (RFC 3550 A.3): fraction lost since the
+// previous block about this leg, then cumulative lost.  Advances the
+// interval, so call it once per block actually sent.
+uint32_t loss_word(LegRuntime& r) {
+  const uint64_t ext_max = uint64_t(r.cycles) + r.max_seq;
+  const uint64_t expected = ext_max - r.base_seq + 1;
+  // Signed: duplicates count as received, so a stream can show more
+  // received than expected; the field is 24-bit two's complement.
+  int64_t lost = int64_t(expected) - int64_t(r.received);
+  if (lost > 0x7fffff) lost = 0x7fffff;
+  if (lost < -0x800000) lost = -0x800000;
+  // The interval is taken modulo 2^32 as in A.3, which is what the priors hold.
+  const uint32_t expected_interval = uint32_t(expected) - r.expected_prior;
+  const uint32_t received_interval = r.received - r.received_prior;
+  r.expected_prior = uint32_t(expected);
+  r.received_prior = r.received;
+  const int64_t lost_interval = int64_t(expected_interval) - int64_t(received_interval);
+  uint32_t fraction = 0;
+  if (expected_interval != 0 && lost_interval > 0) {
+    fraction = uint32_t((uint64_t(lost_interval) << 8) / expected_interval);
+    // 256 only if nothing at all arrived in the interval, which the 8-bit
+    // field cannot hold.
+    if (fraction > 255) fraction = 255;
+  }
+  return fraction << 24 | (uint32_t(lost) & 0xffffff);
+}
+
 // Own RTCP for a transcoded leg: SR (+ one report block about what the leg
 // receives) + SDES CNAME, RFC 3550 6.4.1/6.5.
 void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg,
@@ -391,10 +422,8 @@ void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t le
   wr32(p + 24, uint32_t(r.tc_octets));
   if (block) {
     uint8_t* b = p + 28;
-    const FlowStats& st = ctx.stats[size_t(cfg.flow_id) * 2 + leg];
-    const uint32_t lost = uint32_t(st.lost > 0x7fffff ? 0x7fffff : st.lost);
     wr32(b, r.in_ssrc);
-    wr32(b + 4, lost);  // fraction lost 0: no per-interval bookkeeping kept
+    wr32(b + 4, loss_word(r));
     wr32(b + 8, r.cycles + r.max_seq);
     wr32(b + 12, r.jitter_q4 >> 4);
     wr32(b + 16, 0);  // LSR/DLSR: the peer's SRs are not tracked

@@ -105,6 +105,14 @@ struct Rig {
     specs(l, flow, phone_ip, phone_port, carrier_ip, leg1_pt, false);
     return ft->add(flow, l);
   }
+  // Phone leg PCMU, carrier leg PCMA (PT 8): a transcoded session, whose
+  // RTCP the dataplane terminates and replaces with its own SR per leg.
+  Status add_transcoded(uint32_t flow) {
+    LegSpec l[2];
+    specs(l, flow, kPhone, 4000, kCarrier, 8, false);
+    l[1].codec = uint8_t(Codec::pcma);
+    return ft->add(flow, l);
+  }
   // Re-programs flow (as add() built it) with kLegHold on the phone leg or not.
   Status set_phone_hold(uint32_t flow, bool hold) {
     LegSpec l[2];
@@ -121,9 +129,11 @@ struct Rig {
     ns += 20'000'000;
     process_burst(ctx, rx_port, &m, 1, handed_off, tsc, ns, out);
     std::vector<uint8_t> r;
+    sent.clear();
     for (uint16_t p = 0; p < kMaxPorts; ++p) {
       for (uint16_t i = 0; i < out.n_tx[p]; ++i) {
         r = dptest::data(out.tx[p][i]);
+        sent.push_back(r);
         if (tx_port) *tx_port = p;
         rte_pktmbuf_free(out.tx[p][i]);
       }
@@ -132,6 +142,14 @@ struct Rig {
     for (uint16_t w = 0; w < kMaxWorkers; ++w)
       for (uint16_t i = 0; i < out.n_handoff[w]; ++i) rte_pktmbuf_free(out.handoff[w][i]);
     return r;
+  }
+  // Every frame the last run() sent (run() returns only the last one).
+  std::vector<std::vector<uint8_t>> sent;
+  // The RTCP SR among them (UDP payload from offset 42), or empty.
+  std::vector<uint8_t> sender_report() const {
+    for (const auto& f : sent)
+      if (f.size() >= 42 + 28 && (rd16(f, 36) & 1) != 0 && f[43] == 200) return f;
+    return {};
   }
   uint64_t dropped(Drop d) const { return ctx.counters.dropped[size_t(d)]; }
   std::vector<Event> events() {
@@ -680,4 +698,117 @@ TEST(DataplanePacket, JitterOfWildTimestampsDoesNotOverflow) {
   const FlowStats& st = r.seg->stats()[12 * 2];
   EXPECT_EQ(st.packets, 4u);
   EXPECT_GT(st.jitter, 0u);
+}
+
+namespace {
+
+// Media on a transcoded session (PCMU from the phone, PCMA from the carrier).
+std::vector<uint8_t> phone_media(uint32_t flow, uint16_t seq) {
+  Frame f = from_phone(flow);
+  f.payload = dptest::rtp(0, seq, 160u * seq, 0x0bad0bad);
+  return f.bytes();
+}
+std::vector<uint8_t> carrier_media(uint32_t flow, uint16_t seq, uint32_t ssrc) {
+  Frame f = from_carrier(flow);
+  f.payload = dptest::rtp(8, seq, 160u * seq, ssrc);
+  return f.bytes();
+}
+
+// Report block of an SR frame (Ethernet 14 + IPv4 20 + UDP 8 + SR header 28).
+constexpr size_t kBlock = 42 + 28;
+
+}  // namespace
+
+// RFC 3550 A.3: the report block about the carrier's stream, in the SR the
+// carrier leg sends, carries the loss of the interval since the previous
+// block and the signed cumulative loss.
+TEST(DataplanePacket, SenderReportBlockCarriesIntervalAndCumulativeLoss) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(13), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1;
+  // The carrier leg's own stream (and its SR clock) starts with the phone's media.
+  r.run(0, phone_media(13, phone_seq++));
+  ASSERT_TRUE(r.sender_report().empty());
+  // Interval 1: 100..119 with 103, 107, 108 and 115 missing: 4 of 20 lost.
+  for (uint16_t s = 100; s < 120; ++s)
+    if (s != 103 && s != 107 && s != 108 && s != 115) r.run(1, carrier_media(13, s, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd16(sr, 36), 5001);     // the carrier's RTCP port
+  EXPECT_EQ(sr[42] & 0x1f, 1);       // one report block
+  EXPECT_EQ(rd32(sr, kBlock), kSsrc);
+  EXPECT_EQ(int(sr[kBlock + 4]), (4 << 8) / 20);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 4u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 119u);
+  // Interval 2: 120..129 without 122, and 125 three times: more received
+  // than expected in the interval, so no fraction; cumulative 4 + 1 - 2 = 3.
+  for (uint16_t s = 120; s < 130; ++s) {
+    if (s == 122) continue;
+    r.run(1, carrier_media(13, s, kSsrc));
+    if (s == 125) {
+      r.run(1, carrier_media(13, s, kSsrc));
+      r.run(1, carrier_media(13, s, kSsrc));
+    }
+  }
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), 0);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 3u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 129u);
+  // Interval 3: 130 and 131, then 131 five more times: cumulative -2, in
+  // 24-bit two's complement.
+  r.run(1, carrier_media(13, 130, kSsrc));
+  for (int i = 0; i < 6; ++i) r.run(1, carrier_media(13, 131, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), 0);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0xfffffeu);
+  // Interval 4: 132..141 with only 132 and 141 arriving: 8 of 10 lost.
+  r.run(1, carrier_media(13, 132, kSsrc));
+  r.run(1, carrier_media(13, 141, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), (8 << 8) / 10);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 6u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 141u);
+}
+
+// The cumulative count saturates at the ends of its 24-bit range instead of
+// wrapping.  Millions of packets would take too long through the packet path,
+// so the counters the worker keeps are moved directly, as a long call would.
+TEST(DataplanePacket, SenderReportCumulativeLossSaturates) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(14), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  uint16_t phone_seq = 1;
+  r.run(0, phone_media(14, phone_seq++));
+  r.run(1, carrier_media(14, 10, 0x5eed));
+  LegRuntime& carrier = r.ft->runtime(14)->legs[1];
+  carrier.cycles += 65536u * 200;  // 13 million expected, one received
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(14, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x7fffffu);
+  EXPECT_EQ(int(sr[kBlock + 4]), 255);  // all but one lost
+  carrier.cycles -= 65536u * 200;
+  carrier.received += 9'000'000;  // duplicates beyond -2^23
+  carrier.received_prior = carrier.received;
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(14, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x800000u);
 }

@@ -57,6 +57,10 @@ struct LegRuntime {
   uint32_t jitter_q4;        // jitter * 16
   int64_t transit;
   uint8_t transit_init;
+  // RFC 3550 A.3: expected/received when the last report block about this
+  // leg went out, so the next block's fraction lost covers one interval.
+  uint32_t expected_prior;
+  uint32_t received_prior;
   // egress rewriting of packets sent out of this leg
   uint8_t out_init;
   uint8_t dtmf_end_seen;
