@@ -812,3 +812,174 @@ TEST(DataplanePacket, SenderReportCumulativeLossSaturates) {
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x800000u);
 }
+
+namespace {
+
+// RTCP from the carrier (to the carrier leg's RTCP port) with this payload.
+std::vector<uint8_t> carrier_rtcp(uint32_t flow, const std::vector<uint8_t>& payload) {
+  Frame f = from_carrier(flow);
+  f.sport = 5001;
+  f.dport = uint16_t(30000 + 2 * flow + 1);
+  f.payload = payload;
+  return f.bytes();
+}
+
+// SR with no report blocks: V=2, PT=200, length 6 (28 bytes).
+std::vector<uint8_t> sr_packet(uint32_t ssrc, uint32_t ntp_sec, uint32_t ntp_frac) {
+  std::vector<uint8_t> p = {0x80, 200, 0, 6};
+  auto put32 = [&p](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) p.push_back(uint8_t(v >> s));
+  };
+  put32(ssrc);
+  put32(ntp_sec);
+  put32(ntp_frac);
+  put32(0x11223344);  // RTP timestamp
+  put32(50);          // packets
+  put32(8000);        // octets
+  return p;
+}
+
+// SDES with one CNAME item "c", padded: V=2, SC=1, PT=202, length 3.
+std::vector<uint8_t> sdes_packet(uint32_t ssrc) {
+  return {0x81, 202, 0, 3, uint8_t(ssrc >> 24), uint8_t(ssrc >> 16), uint8_t(ssrc >> 8),
+          uint8_t(ssrc), 1, 1, 'c', 0, 0, 0, 0, 0};
+}
+
+std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+// RFC 3550 6.4.1: after the carrier's SR, the report block about its stream
+// carries LSR = the middle 32 bits of that SR's NTP timestamp and DLSR = the
+// time since it arrived, in 1/65536 s.
+TEST(DataplanePacket, SenderReportBlockCarriesLsrAndDlsrOfThePeersLastSr) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(15), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1, carrier_seq = 500;
+  r.run(0, phone_media(15, phone_seq++));
+  for (int i = 0; i < 5; ++i) r.run(1, carrier_media(15, carrier_seq++, kSsrc));
+  // No SR from the carrier yet: LSR and DLSR 0.
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(15, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock), kSsrc);
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+
+  // The carrier's SR + SDES compound is terminated, not relayed.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(15, cat(sr_packet(kSsrc, 0xe1234567, 0x89abcdef),
+                                            sdes_packet(kSsrc)))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 1u);
+  const uint64_t arrived = r.ns;
+  // 1.5 s later (run() adds its 20 ms), our next SR to the carrier.
+  r.ns = arrived + 1'500'000'000 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x456789abu);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 98304u);  // 1.5 * 65536
+
+  // An SR from another SSRC than the carrier's RTP (a stranger, or a stale
+  // source) changes nothing; the delay keeps counting from the real one.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(15, sr_packet(0x0ddba11, 0xe2000000, 0))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 2u);
+  r.ns = arrived + 2'750'000'000 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x456789abu);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 180224u);  // 2.75 * 65536
+
+  // The carrier's next SR replaces it; an odd delay is truncated to the unit.
+  r.run(1, carrier_rtcp(15, sr_packet(kSsrc, 0xe1234568, 0x00010000)));
+  const uint64_t arrived2 = r.ns;
+  r.ns = arrived2 + 1'234'567'890 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x45680001u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), uint32_t(1'234'567'890ull * 65536 / 1'000'000'000));
+
+  // A new carrier source: the old source's SR does not describe it.
+  for (int i = 0; i < 3; ++i) r.run(1, carrier_media(15, uint16_t(9000 + i), 0x5eca11));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock), 0x5eca11u);
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+  EXPECT_EQ(r.dropped(Drop::bad_rtcp), 0u);
+}
+
+// Compounds that do not hold together are dropped whole: the SR inside is
+// not believed, nothing is read past the datagram, and a valid SR still works
+// afterwards.
+TEST(DataplanePacket, MalformedRtcpCompoundOnTranscodedLegLeavesLsrAlone) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(9), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1;
+  r.run(0, phone_media(9, phone_seq++));
+  r.run(1, carrier_media(9, 1, kSsrc));
+  const auto good = sr_packet(kSsrc, 0xe0000001, 0x00020000);  // LSR 0x00010002
+  const auto bad_sr = sr_packet(kSsrc, 0xe0009999, 0x99990000);  // LSR 0x99999999
+  auto with = [](std::vector<uint8_t> p, size_t at, uint8_t v) {
+    p[at] = v;
+    return p;
+  };
+  const std::vector<std::pair<const char*, std::vector<uint8_t>>> cases = {
+      {"SR without sender info", {0x80, 200, 0, 1, 0xca, 0x11, 0xca, 0x11}},
+      {"SR cut inside its length", std::vector<uint8_t>(bad_sr.begin(), bad_sr.end() - 8)},
+      {"SR claiming a report block it lacks", with(bad_sr, 0, 0x81)},
+      {"next packet runs past the datagram", cat(bad_sr, {0x81, 202, 0, 9, 1, 2, 3, 4})},
+      {"next packet header cut", cat(bad_sr, {0x81, 202})},
+      {"three stray bytes after the SR", cat(bad_sr, {0, 0, 0})},
+      {"next packet not version 2", cat(bad_sr, {0x41, 202, 0, 1, 1, 2, 3, 4})},
+      {"padding on a packet that is not the last", cat(with(bad_sr, 0, 0xa0), sdes_packet(kSsrc))},
+      {"padding count past the packet", with(with(bad_sr, 0, 0xa0), 27, 29)},
+      {"padding count 0", with(with(bad_sr, 0, 0xa0), 27, 0)},
+      {"padding eating into the sender info", with(with(bad_sr, 0, 0xa0), 27, 8)},
+  };
+  uint64_t bad = 0;
+  for (const auto& [what, payload] : cases) {
+    EXPECT_TRUE(r.run(1, carrier_rtcp(9, payload)).empty()) << what;
+    EXPECT_EQ(r.dropped(Drop::bad_rtcp), ++bad) << what;
+  }
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 0u);
+  // Bytes shaped like an SR inside an RR's length are the RR's extension
+  // (RFC 3550 6.4.2): a valid compound, terminated, but no SR in it.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(9, cat({0x80, 201, 0, 8, 1, 2, 3, 4}, bad_sr))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 1u);
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(9, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+
+  // A well-formed SR with a valid padded SDES after it is taken...
+  auto padded_sdes = sdes_packet(kSsrc);
+  padded_sdes[0] |= 0x20;
+  padded_sdes.back() = 4;
+  EXPECT_TRUE(r.run(1, carrier_rtcp(9, cat(good, padded_sdes))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 2u);
+  // ...and none of the broken ones replaces it.
+  for (const auto& [what, payload] : cases) r.run(1, carrier_rtcp(9, payload));
+  EXPECT_EQ(r.dropped(Drop::bad_rtcp), 2 * bad);
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(9, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x00010002u);
+  EXPECT_NE(rd32(sr, kBlock + 20), 0u);
+}
