@@ -211,6 +211,8 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
     r.max_seq = seq;
     r.cycles = 0;
     r.received = 0;
+    r.expected_prior = 0;
+    r.received_prior = 0;
     r.transit_init = 0;
   } else {
     const uint16_t udelta = uint16_t(seq - r.max_seq);
@@ -224,6 +226,8 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
       r.max_seq = seq;
       r.cycles = 0;
       r.received = 0;
+      r.expected_prior = 0;
+      r.received_prior = 0;
     }
   }
   ++r.received;
@@ -352,6 +356,41 @@ void finish_built(rte_mbuf* m, const PortInfo& op) {
   finish_checksums(m, ip, ip + 20, 20, op);
 }
 
+// Second word of a report block (RFC 3550 A.3): fraction lost since the
+// previous block about this leg, then cumulative lost.  Advances the
+// interval, so call it once per block actually sent.
+uint32_t loss_word(LegRuntime& r) {
+  const uint64_t ext_max = uint64_t(r.cycles) + r.max_seq;
+  const uint64_t expected = ext_max - r.base_seq + 1;
+  // Signed: duplicates count as received, so a stream can show more
+  // received than expected; the field is 24-bit two's complement.
+  int64_t lost = int64_t(expected) - int64_t(r.received);
+  if (lost > 0x7fffff) lost = 0x7fffff;
+  if (lost < -0x800000) lost = -0x800000;
+  // The interval is taken modulo 2^32 as in A.3, which is what the priors hold.
+  const uint32_t expected_interval = uint32_t(expected) - r.expected_prior;
+  const uint32_t received_interval = r.received - r.received_prior;
+  r.expected_prior = uint32_t(expected);
+  r.received_prior = r.received;
+  const int64_t lost_interval = int64_t(expected_interval) - int64_t(received_interval);
+  uint32_t fraction = 0;
+  if (expected_interval != 0 && lost_interval > 0) {
+    fraction = uint32_t((uint64_t(lost_interval) << 8) / expected_interval);
+    // 256 only if nothing at all arrived in the interval, which the 8-bit
+    // field cannot hold.
+    if (fraction > 255) fraction = 255;
+  }
+  return fraction << 24 | (uint32_t(lost) & 0xffffff);
+}
+
+// DLSR: the delay since the peer's SR arrived, in 1/65536 s, saturating
+// where the 32-bit field ends (~18 h).
+uint32_t dlsr_units(uint64_t since_ns) {
+  const uint64_t secs = since_ns / 1000000000ull;
+  if (secs >= 65536) return 0xffffffffu;
+  return uint32_t(secs << 16 | ((since_ns % 1000000000ull) << 16) / 1000000000ull);
+}
+
 // Own RTCP for a transcoded leg: SR (+ one report block about what the leg
 // receives) + SDES CNAME, RFC 3550 6.4.1/6.5.
 void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg,
@@ -391,14 +430,15 @@ void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t le
   wr32(p + 24, uint32_t(r.tc_octets));
   if (block) {
     uint8_t* b = p + 28;
-    const FlowStats& st = ctx.stats[size_t(cfg.flow_id) * 2 + leg];
-    const uint32_t lost = uint32_t(st.lost > 0x7fffff ? 0x7fffff : st.lost);
     wr32(b, r.in_ssrc);
-    wr32(b + 4, lost);  // fraction lost 0: no per-interval bookkeeping kept
+    wr32(b + 4, loss_word(r));
     wr32(b + 8, r.cycles + r.max_seq);
     wr32(b + 12, r.jitter_q4 >> 4);
-    wr32(b + 16, 0);  // LSR/DLSR: the peer's SRs are not tracked
-    wr32(b + 20, 0);
+    // An SR from an earlier source of this leg says nothing about the one
+    // reported on: LSR/DLSR 0 as if none had been received.
+    const bool lsr = r.peer_sr_seen && r.peer_sr_ssrc == r.in_ssrc;
+    wr32(b + 16, lsr ? r.peer_sr_ntp_mid : 0);
+    wr32(b + 20, lsr && now_ns >= r.peer_sr_ns ? dlsr_units(now_ns - r.peer_sr_ns) : 0);
   }
   uint8_t* d = p + sr_len;
   std::memset(d, 0, sdes_padded);
@@ -638,8 +678,40 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
   return v;
 }
 
+// RFC 3550 A.2 validity over a whole compound packet: every packet version
+// 2, its length inside what remains, the lengths adding up to the datagram,
+// padding only on the last one and inside it.  Returns false for anything
+// else; on true, *sr is the first SR from `ssrc` (any SR when !match_ssrc)
+// with its sender info and report blocks inside its length, or null.
+bool find_sender_report(const uint8_t* c, uint32_t len, bool match_ssrc, uint32_t ssrc,
+                        const uint8_t** sr) {
+  *sr = nullptr;
+  uint32_t off = 0;
+  while (off < len) {
+    if (len - off < 4) return false;
+    const uint8_t* h = c + off;
+    if ((h[0] >> 6) != 2) return false;
+    const uint32_t n = (uint32_t(rd16(h + 2)) + 1) * 4;
+    if (n > len - off) return false;
+    uint32_t body = n;
+    if (h[0] & 0x20) {
+      if (off + n != len) return false;
+      const uint8_t pad = h[n - 1];
+      if (pad == 0 || pad > n - 4) return false;
+      body = n - pad;
+    }
+    if (h[1] == 200) {
+      if (body < 28 + 24u * (h[0] & 0x1f)) return false;
+      if (*sr == nullptr && (!match_ssrc || rd32(h + 4) == ssrc)) *sr = h;
+    }
+    off += n;
+  }
+  return true;
+}
+
 Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConfig& cfg,
-                    uint8_t leg, SessionRuntime& rt, BurstOutput& out, Drop* why) {
+                    uint8_t leg, SessionRuntime& rt, uint64_t now_ns, BurstOutput& out,
+                    Drop* why) {
   uint8_t* r = p.payload;
   // First packet of the compound: version 2, SR/RR/SDES/BYE/APP/RTPFB/PSFB/XR,
   // its length inside the datagram.
@@ -657,8 +729,24 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
     *why = Drop::wrong_source;
     return Verdict::dropped;
   }
+  // Transcoded legs read the compound, so all of it must hold together
+  // before anything in it is believed, the RTCP port included.
+  const uint8_t* sr = nullptr;
+  if (!cfg.relay && !find_sender_report(r, p.plen, in.have_ssrc != 0, in.in_ssrc, &sr)) {
+    *why = Drop::bad_rtcp;
+    return Verdict::dropped;
+  }
   if (in.latched || (cfg.legs[leg].flags & kLegLatch) != 0) in.remote_rtcp_port = src_port;
   if (!cfg.relay) {
+    // Kept for LSR/DLSR of our report block about the stream this SR's
+    // sender sends us; before its RTP is known, any SR is taken and the
+    // report block uses it only if the SSRCs turn out to match.
+    if (sr != nullptr) {
+      in.peer_sr_ssrc = rd32(sr + 4);
+      in.peer_sr_ntp_mid = rd32(sr + 10);
+      in.peer_sr_ns = now_ns;
+      in.peer_sr_seen = 1;
+    }
     // Transcoded legs terminate RTCP: the far side's reports describe a
     // stream the other leg never sees; we send our own SR per leg.
     ++ctx.counters.rtcp_terminated;
@@ -777,7 +865,7 @@ Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool hand
   p.plen = ulen - 8;
   SessionRuntime& rt = *ctx.flows->runtime(cfg->flow_id);
   sync_config(*cfg, rt);
-  if ((rd16(p.udp + 2) & 1u) != 0) return handle_rtcp(ctx, m, p, *cfg, leg, rt, out, why);
+  if ((rd16(p.udp + 2) & 1u) != 0) return handle_rtcp(ctx, m, p, *cfg, leg, rt, now_ns, out, why);
   return handle_rtp(ctx, m, p, *cfg, leg, rt, now_tsc, now_ns, out, why);
 }
 

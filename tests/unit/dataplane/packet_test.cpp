@@ -105,6 +105,14 @@ struct Rig {
     specs(l, flow, phone_ip, phone_port, carrier_ip, leg1_pt, false);
     return ft->add(flow, l);
   }
+  // Phone leg PCMU, carrier leg PCMA (PT 8): a transcoded session, whose
+  // RTCP the dataplane terminates and replaces with its own SR per leg.
+  Status add_transcoded(uint32_t flow) {
+    LegSpec l[2];
+    specs(l, flow, kPhone, 4000, kCarrier, 8, false);
+    l[1].codec = uint8_t(Codec::pcma);
+    return ft->add(flow, l);
+  }
   // Re-programs flow (as add() built it) with kLegHold on the phone leg or not.
   Status set_phone_hold(uint32_t flow, bool hold) {
     LegSpec l[2];
@@ -121,9 +129,11 @@ struct Rig {
     ns += 20'000'000;
     process_burst(ctx, rx_port, &m, 1, handed_off, tsc, ns, out);
     std::vector<uint8_t> r;
+    sent.clear();
     for (uint16_t p = 0; p < kMaxPorts; ++p) {
       for (uint16_t i = 0; i < out.n_tx[p]; ++i) {
         r = dptest::data(out.tx[p][i]);
+        sent.push_back(r);
         if (tx_port) *tx_port = p;
         rte_pktmbuf_free(out.tx[p][i]);
       }
@@ -132,6 +142,14 @@ struct Rig {
     for (uint16_t w = 0; w < kMaxWorkers; ++w)
       for (uint16_t i = 0; i < out.n_handoff[w]; ++i) rte_pktmbuf_free(out.handoff[w][i]);
     return r;
+  }
+  // Every frame the last run() sent (run() returns only the last one).
+  std::vector<std::vector<uint8_t>> sent;
+  // The RTCP SR among them (UDP payload from offset 42), or empty.
+  std::vector<uint8_t> sender_report() const {
+    for (const auto& f : sent)
+      if (f.size() >= 42 + 28 && (rd16(f, 36) & 1) != 0 && f[43] == 200) return f;
+    return {};
   }
   uint64_t dropped(Drop d) const { return ctx.counters.dropped[size_t(d)]; }
   std::vector<Event> events() {
@@ -680,4 +698,288 @@ TEST(DataplanePacket, JitterOfWildTimestampsDoesNotOverflow) {
   const FlowStats& st = r.seg->stats()[12 * 2];
   EXPECT_EQ(st.packets, 4u);
   EXPECT_GT(st.jitter, 0u);
+}
+
+namespace {
+
+// Media on a transcoded session (PCMU from the phone, PCMA from the carrier).
+std::vector<uint8_t> phone_media(uint32_t flow, uint16_t seq) {
+  Frame f = from_phone(flow);
+  f.payload = dptest::rtp(0, seq, 160u * seq, 0x0bad0bad);
+  return f.bytes();
+}
+std::vector<uint8_t> carrier_media(uint32_t flow, uint16_t seq, uint32_t ssrc) {
+  Frame f = from_carrier(flow);
+  f.payload = dptest::rtp(8, seq, 160u * seq, ssrc);
+  return f.bytes();
+}
+
+// Report block of an SR frame (Ethernet 14 + IPv4 20 + UDP 8 + SR header 28).
+constexpr size_t kBlock = 42 + 28;
+
+}  // namespace
+
+// RFC 3550 A.3: the report block about the carrier's stream, in the SR the
+// carrier leg sends, carries the loss of the interval since the previous
+// block and the signed cumulative loss.
+TEST(DataplanePacket, SenderReportBlockCarriesIntervalAndCumulativeLoss) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(13), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1;
+  // The carrier leg's own stream (and its SR clock) starts with the phone's media.
+  r.run(0, phone_media(13, phone_seq++));
+  ASSERT_TRUE(r.sender_report().empty());
+  // Interval 1: 100..119 with 103, 107, 108 and 115 missing: 4 of 20 lost.
+  for (uint16_t s = 100; s < 120; ++s)
+    if (s != 103 && s != 107 && s != 108 && s != 115) r.run(1, carrier_media(13, s, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd16(sr, 36), 5001);     // the carrier's RTCP port
+  EXPECT_EQ(sr[42] & 0x1f, 1);       // one report block
+  EXPECT_EQ(rd32(sr, kBlock), kSsrc);
+  EXPECT_EQ(int(sr[kBlock + 4]), (4 << 8) / 20);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 4u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 119u);
+  // Interval 2: 120..129 without 122, and 125 three times: more received
+  // than expected in the interval, so no fraction; cumulative 4 + 1 - 2 = 3.
+  for (uint16_t s = 120; s < 130; ++s) {
+    if (s == 122) continue;
+    r.run(1, carrier_media(13, s, kSsrc));
+    if (s == 125) {
+      r.run(1, carrier_media(13, s, kSsrc));
+      r.run(1, carrier_media(13, s, kSsrc));
+    }
+  }
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), 0);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 3u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 129u);
+  // Interval 3: 130 and 131, then 131 five more times: cumulative -2, in
+  // 24-bit two's complement.
+  r.run(1, carrier_media(13, 130, kSsrc));
+  for (int i = 0; i < 6; ++i) r.run(1, carrier_media(13, 131, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), 0);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0xfffffeu);
+  // Interval 4: 132..141 with only 132 and 141 arriving: 8 of 10 lost.
+  r.run(1, carrier_media(13, 132, kSsrc));
+  r.run(1, carrier_media(13, 141, kSsrc));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(13, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(int(sr[kBlock + 4]), (8 << 8) / 10);
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 6u);
+  EXPECT_EQ(rd32(sr, kBlock + 8), 141u);
+}
+
+// The cumulative count saturates at the ends of its 24-bit range instead of
+// wrapping.  Millions of packets would take too long through the packet path,
+// so the counters the worker keeps are moved directly, as a long call would.
+TEST(DataplanePacket, SenderReportCumulativeLossSaturates) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(14), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  uint16_t phone_seq = 1;
+  r.run(0, phone_media(14, phone_seq++));
+  r.run(1, carrier_media(14, 10, 0x5eed));
+  LegRuntime& carrier = r.ft->runtime(14)->legs[1];
+  carrier.cycles += 65536u * 200;  // 13 million expected, one received
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(14, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x7fffffu);
+  EXPECT_EQ(int(sr[kBlock + 4]), 255);  // all but one lost
+  carrier.cycles -= 65536u * 200;
+  carrier.received += 9'000'000;  // duplicates beyond -2^23
+  carrier.received_prior = carrier.received;
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(14, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x800000u);
+}
+
+namespace {
+
+// RTCP from the carrier (to the carrier leg's RTCP port) with this payload.
+std::vector<uint8_t> carrier_rtcp(uint32_t flow, const std::vector<uint8_t>& payload) {
+  Frame f = from_carrier(flow);
+  f.sport = 5001;
+  f.dport = uint16_t(30000 + 2 * flow + 1);
+  f.payload = payload;
+  return f.bytes();
+}
+
+// SR with no report blocks: V=2, PT=200, length 6 (28 bytes).
+std::vector<uint8_t> sr_packet(uint32_t ssrc, uint32_t ntp_sec, uint32_t ntp_frac) {
+  std::vector<uint8_t> p = {0x80, 200, 0, 6};
+  auto put32 = [&p](uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) p.push_back(uint8_t(v >> s));
+  };
+  put32(ssrc);
+  put32(ntp_sec);
+  put32(ntp_frac);
+  put32(0x11223344);  // RTP timestamp
+  put32(50);          // packets
+  put32(8000);        // octets
+  return p;
+}
+
+// SDES with one CNAME item "c", padded: V=2, SC=1, PT=202, length 3.
+std::vector<uint8_t> sdes_packet(uint32_t ssrc) {
+  return {0x81, 202, 0, 3, uint8_t(ssrc >> 24), uint8_t(ssrc >> 16), uint8_t(ssrc >> 8),
+          uint8_t(ssrc), 1, 1, 'c', 0, 0, 0, 0, 0};
+}
+
+std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+// RFC 3550 6.4.1: after the carrier's SR, the report block about its stream
+// carries LSR = the middle 32 bits of that SR's NTP timestamp and DLSR = the
+// time since it arrived, in 1/65536 s.
+TEST(DataplanePacket, SenderReportBlockCarriesLsrAndDlsrOfThePeersLastSr) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(15), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1, carrier_seq = 500;
+  r.run(0, phone_media(15, phone_seq++));
+  for (int i = 0; i < 5; ++i) r.run(1, carrier_media(15, carrier_seq++, kSsrc));
+  // No SR from the carrier yet: LSR and DLSR 0.
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(15, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock), kSsrc);
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+
+  // The carrier's SR + SDES compound is terminated, not relayed.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(15, cat(sr_packet(kSsrc, 0xe1234567, 0x89abcdef),
+                                            sdes_packet(kSsrc)))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 1u);
+  const uint64_t arrived = r.ns;
+  // 1.5 s later (run() adds its 20 ms), our next SR to the carrier.
+  r.ns = arrived + 1'500'000'000 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x456789abu);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 98304u);  // 1.5 * 65536
+
+  // An SR from another SSRC than the carrier's RTP (a stranger, or a stale
+  // source) changes nothing; the delay keeps counting from the real one.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(15, sr_packet(0x0ddba11, 0xe2000000, 0))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 2u);
+  r.ns = arrived + 2'750'000'000 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x456789abu);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 180224u);  // 2.75 * 65536
+
+  // The carrier's next SR replaces it; an odd delay is truncated to the unit.
+  r.run(1, carrier_rtcp(15, sr_packet(kSsrc, 0xe1234568, 0x00010000)));
+  const uint64_t arrived2 = r.ns;
+  r.ns = arrived2 + 1'234'567'890 - 20'000'000;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x45680001u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), uint32_t(1'234'567'890ull * 65536 / 1'000'000'000));
+
+  // A new carrier source: the old source's SR does not describe it.
+  for (int i = 0; i < 3; ++i) r.run(1, carrier_media(15, uint16_t(9000 + i), 0x5eca11));
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(15, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock), 0x5eca11u);
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+  EXPECT_EQ(r.dropped(Drop::bad_rtcp), 0u);
+}
+
+// Compounds that do not hold together are dropped whole: the SR inside is
+// not believed, nothing is read past the datagram, and a valid SR still works
+// afterwards.
+TEST(DataplanePacket, MalformedRtcpCompoundOnTranscodedLegLeavesLsrAlone) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add_transcoded(9), Status::ok);
+  r.ctx.rtcp_interval_ns = 1'000'000'000;
+  constexpr uint32_t kSsrc = 0xca11ca11;
+  uint16_t phone_seq = 1;
+  r.run(0, phone_media(9, phone_seq++));
+  r.run(1, carrier_media(9, 1, kSsrc));
+  const auto good = sr_packet(kSsrc, 0xe0000001, 0x00020000);  // LSR 0x00010002
+  const auto bad_sr = sr_packet(kSsrc, 0xe0009999, 0x99990000);  // LSR 0x99999999
+  auto with = [](std::vector<uint8_t> p, size_t at, uint8_t v) {
+    p[at] = v;
+    return p;
+  };
+  const std::vector<std::pair<const char*, std::vector<uint8_t>>> cases = {
+      {"SR without sender info", {0x80, 200, 0, 1, 0xca, 0x11, 0xca, 0x11}},
+      {"SR cut inside its length", std::vector<uint8_t>(bad_sr.begin(), bad_sr.end() - 8)},
+      {"SR claiming a report block it lacks", with(bad_sr, 0, 0x81)},
+      {"next packet runs past the datagram", cat(bad_sr, {0x81, 202, 0, 9, 1, 2, 3, 4})},
+      {"next packet header cut", cat(bad_sr, {0x81, 202})},
+      {"three stray bytes after the SR", cat(bad_sr, {0, 0, 0})},
+      {"next packet not version 2", cat(bad_sr, {0x41, 202, 0, 1, 1, 2, 3, 4})},
+      {"padding on a packet that is not the last", cat(with(bad_sr, 0, 0xa0), sdes_packet(kSsrc))},
+      {"padding count past the packet", with(with(bad_sr, 0, 0xa0), 27, 29)},
+      {"padding count 0", with(with(bad_sr, 0, 0xa0), 27, 0)},
+      {"padding eating into the sender info", with(with(bad_sr, 0, 0xa0), 27, 8)},
+  };
+  uint64_t bad = 0;
+  for (const auto& [what, payload] : cases) {
+    EXPECT_TRUE(r.run(1, carrier_rtcp(9, payload)).empty()) << what;
+    EXPECT_EQ(r.dropped(Drop::bad_rtcp), ++bad) << what;
+  }
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 0u);
+  // Bytes shaped like an SR inside an RR's length are the RR's extension
+  // (RFC 3550 6.4.2): a valid compound, terminated, but no SR in it.
+  EXPECT_TRUE(r.run(1, carrier_rtcp(9, cat({0x80, 201, 0, 8, 1, 2, 3, 4}, bad_sr))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 1u);
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(9, phone_seq++));
+  auto sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
+  EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
+
+  // A well-formed SR with a valid padded SDES after it is taken...
+  auto padded_sdes = sdes_packet(kSsrc);
+  padded_sdes[0] |= 0x20;
+  padded_sdes.back() = 4;
+  EXPECT_TRUE(r.run(1, carrier_rtcp(9, cat(good, padded_sdes))).empty());
+  EXPECT_EQ(r.ctx.counters.rtcp_terminated, 2u);
+  // ...and none of the broken ones replaces it.
+  for (const auto& [what, payload] : cases) r.run(1, carrier_rtcp(9, payload));
+  EXPECT_EQ(r.dropped(Drop::bad_rtcp), 2 * bad);
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(9, phone_seq++));
+  sr = r.sender_report();
+  ASSERT_FALSE(sr.empty());
+  EXPECT_EQ(rd32(sr, kBlock + 16), 0x00010002u);
+  EXPECT_NE(rd32(sr, kBlock + 20), 0u);
 }

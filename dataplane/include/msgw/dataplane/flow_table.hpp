@@ -57,10 +57,14 @@ struct LegRuntime {
   uint32_t jitter_q4;        // jitter * 16
   int64_t transit;
   uint8_t transit_init;
+  // RFC 3550 A.3: expected/received when the last report block about this
+  // leg went out, so the next block's fraction lost covers one interval.
+  uint32_t expected_prior;
+  uint32_t received_prior;
   // egress rewriting of packets sent out of this leg
   uint8_t out_init;
   uint8_t dtmf_end_seen;
-  uint8_t reserved0;
+  uint8_t peer_sr_seen;      // transcoded legs: peer_sr_* below are valid
   uint32_t out_ssrc;
   uint32_t src_ssrc;         // ingress SSRC currently mapped to out_ssrc
   uint16_t seq_delta;
@@ -74,6 +78,11 @@ struct LegRuntime {
   uint64_t tc_packets;       // RTCP SR sender counts
   uint64_t tc_octets;
   uint64_t last_rtcp_ns;
+  // Last SR the peer sent on this leg (transcoded legs terminate it), for
+  // LSR/DLSR in our report block about the peer's stream (RFC 3550 6.4.1).
+  uint32_t peer_sr_ssrc;
+  uint32_t peer_sr_ntp_mid;  // middle 32 bits of its NTP timestamp
+  uint64_t peer_sr_ns;       // when it arrived (worker's now_ns)
 };
 
 struct alignas(64) SessionRuntime {
