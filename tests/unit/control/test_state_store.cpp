@@ -97,6 +97,36 @@ TEST_F(StateStoreTest, SurvivesKillNine) {
   EXPECT_TRUE(s.cdr("ended-before"));
 }
 
+TEST_F(StateStoreTest, BatchIsCommittedAtItsEndAndSurvivesKillNineAfterIt) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    StateStore s(path_);
+    StateStore other(path_);
+    s.begin_batch();
+    s.put_live("answered", R"({"state":"confirmed"})");
+    s.write_cdr(sample("ended"));
+    s.put_live("answered", R"({"state":"held"})");  // same statement again in the batch
+    // Not visible to another connection until the batch ends.
+    if (!other.live().empty() || other.cdr("ended")) _exit(3);
+    if (!s.end_batch()) _exit(4);
+    if (other.live().size() != 1 || !other.cdr("ended")) _exit(5);
+    s.begin_batch();
+    s.put_live("uncommitted", "{}");
+    raise(SIGKILL);  // the open batch is lost, the committed one is not
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  StateStore s(path_);
+  auto live = s.live();
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].first, "answered");
+  EXPECT_EQ(live[0].second, R"({"state":"held"})");
+  EXPECT_TRUE(s.cdr("ended"));
+}
+
 TEST_F(StateStoreTest, UnopenablePathIsAClearError) {
   try {
     StateStore s("/nonexistent-dir/state.db");
