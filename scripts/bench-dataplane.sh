@@ -8,7 +8,8 @@
 #                              (dpdk-testpmd is not packaged in Debian 12: measured with
 #                              dataplane_loadgen's own rx->tx forwarder, said below)
 #   transcode_sessions_zero_loss  most PCMU<->G.729 duplex sessions (50 pps each way)
-#   codec_bound_sessions       codec engine sessions per core (build/tests/perf/codec_bench)
+#   codec_bound_sessions       codec engine sessions per core (build/tests/perf/codec_bench,
+#                              run on the worker's core)
 #   relay_p99_us               p99 latency the relay adds: median p99 of loadgen->dataplane->
 #                              loadgen minus median p99 of loadgen->io-forwarder->loadgen,
 #                              three alternating trials each at a fixed 100,000 pps (at the
@@ -182,6 +183,7 @@ read -r lo_s _ _ <<<"$(zero_loss_search dp_trial transcode -- 50)"
 
 codec_bound=null
 if [[ -x $bench ]]; then
-  codec_bound=$("$bench" 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["pcmu_g729_duplex_sessions_per_core"]))' || echo null)
+  # On the worker's core (lcore 1), the core the transcoding figure was measured on.
+  codec_bound=$(taskset -c 1 "$bench" 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["pcmu_g729_duplex_sessions_per_core"]))' || echo null)
 fi
 echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows}"
