@@ -339,9 +339,39 @@ Gateway::Call* Gateway::call_by_sip_call_id(const std::string& sip_call_id, int*
 
 // ---------------------------------------------------------------- requests
 
+Gateway::Call* Gateway::restored_call_for(const osip_message_t* req, int* leg) {
+  if (req == nullptr || req->call_id == nullptr || req->call_id->number == nullptr) return nullptr;
+  std::string cid = req->call_id->number;
+  if (req->call_id->host) (cid += '@') += req->call_id->host;
+  Call* c = call_by_sip_call_id(cid, leg);
+  if (c == nullptr || !c->restored) return nullptr;
+  const Leg& l = *leg == 0 ? c->a : c->b;
+  if (l.local_tag.empty() || sip::to_tag(req) != l.local_tag || sip::from_tag(req) != l.remote_tag) return nullptr;
+  return c;
+}
+
+bool Gateway::adopts_dialogless(sip::Stack&, const osip_message_t* req) {
+  int leg = 0;
+  return restored_call_for(req, &leg) != nullptr;
+}
+
 void Gateway::on_request(sip::Stack&, const sip::ServerRequest& req) {
   const std::string method = req.msg->sip_method ? req.msg->sip_method : "";
   if (req.dialog) return handle_in_dialog(req);
+  int leg = 0;
+  if (Call* c = restored_call_for(req.msg, &leg)) {
+    // A restored call's dialogs live in its persisted legs, not in this
+    // (new) stack: a BYE from either party ends it as it would have before
+    // the restart; anything else cannot be served without the dialog.
+    if (method != "BYE") {
+      stack_->respond(req.txn, 481);
+      return;
+    }
+    stack_->respond(req.txn, 200);
+    (leg == 0 ? c->a : c->b).remote_tag.clear();  // no BYE back to the party that sent one
+    end_call(*c, 200, leg == 0 ? "caller BYE" : "callee BYE", leg == 1, leg == 0);
+    return;
+  }
   if (method == "OPTIONS") return handle_options(req);
   if (method == "REGISTER") return handle_register(req);
   if (method == "INVITE") return handle_invite(req);

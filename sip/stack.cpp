@@ -799,9 +799,12 @@ struct Stack::Impl {
     const std::string ttag = to_tag(m);
     if (!ttag.empty()) {
       auto it = dialogs.find(Dialog::key_for_incoming(m));
-      if (it == dialogs.end()) return reject(m, in, 481, {});
-      dialog = it->second.get();
-      if (!dialog->accept_remote_cseq(m)) return reject(m, in, 500, "CSeq Out Of Order");
+      if (it != dialogs.end()) {
+        dialog = it->second.get();
+        if (!dialog->accept_remote_cseq(m)) return reject(m, in, 500, "CSeq Out Of Order");
+      } else if (!(handler && handler->adopts_dialogless(self, m))) {
+        return reject(m, in, 481, {});
+      }
     }
     std::string merge_key;
     if (ttag.empty()) {

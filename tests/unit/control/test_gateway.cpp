@@ -784,6 +784,53 @@ TEST_F(GatewayTest, KilledControlPlaneRestoresTheCallAndEndsItWithByeOnBothLegs)
   EXPECT_EQ(store->cdr("kr1@10.10.0.2")->end_reason, "hangup by operator");
 }
 
+TEST_F(GatewayTest, RestoredCallIsEndedByEitherPartysBye) {
+  {
+    auto [inv, ok] = answered_call("rb1@10.10.0.2", spa_offer());
+    take();
+    uint32_t flow = media.ops[0].flow;
+    restart();  // the new stack holds no dialog for the call
+    seen = 0;
+    inject("10.20.0.2", 5060, carrier_request("BYE", inv, 7));
+    auto out = take();
+    const Msg* r200 = find(out, "200");
+    ASSERT_TRUE(r200) << (out.empty() ? std::string("nothing sent") : out[0].raw);
+    EXPECT_EQ(r200->dst.str(), "10.20.0.2:5060");
+    std::vector<std::string> byes;
+    for (auto& m : out)
+      if (m.method() == "BYE") byes.push_back(m.dst.str());
+    EXPECT_EQ(byes, std::vector<std::string>{"10.10.0.2:5062"});  // none back to the carrier
+    EXPECT_EQ(gw->active_calls(), 0u);
+    EXPECT_EQ(media.ops.back().what, "del");
+    EXPECT_EQ(media.ops.back().flow, flow);
+    EXPECT_EQ(store->cdr("rb1@10.10.0.2")->end_reason, "callee BYE");
+  }
+  {
+    auto [inv, ok] = answered_call("rb2@10.10.0.2", spa_offer());
+    take();
+    restart();
+    seen = 0;
+    Msg okm{sip::parse_message(ok.raw, false, sip::Limits{}).msg, ok.raw, ok.dst};
+    // A BYE with the right Call-ID but a foreign tag is still no dialog.
+    std::string forged = phone_request("BYE", "rb2@10.10.0.2", okm, 110);
+    auto at = forged.find(sip::to_tag(ok.m.get()));
+    ASSERT_NE(at, std::string::npos);
+    forged.replace(at, 3, "zzz");
+    inject("10.10.0.2", 5062, forged);
+    auto out = take();
+    ASSERT_TRUE(find(out, "481"));
+    EXPECT_EQ(gw->active_calls(), 1u);
+    inject("10.10.0.2", 5062, phone_request("BYE", "rb2@10.10.0.2", okm, 111));
+    out = take();
+    ASSERT_TRUE(find(out, "200"));
+    const Msg* bye = find(out, "BYE");
+    ASSERT_TRUE(bye);
+    EXPECT_EQ(bye->dst.str(), "10.20.0.2:5060");
+    EXPECT_EQ(gw->active_calls(), 0u);
+    EXPECT_EQ(store->cdr("rb2@10.10.0.2")->end_reason, "caller BYE");
+  }
+}
+
 TEST_F(GatewayTest, DataplaneRefusalFailsTheCallCleanly) {
   media.fail = true;
   Msg inv = place_call("df1@10.10.0.2", spa_offer());

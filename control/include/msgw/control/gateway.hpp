@@ -66,6 +66,7 @@ class Gateway final : public sip::Handler {
   void on_response(sip::Stack&, sip::TxnId txn, const osip_message_t* resp, sip::Dialog* dialog) override;
   void on_timeout(sip::Stack&, sip::TxnId txn) override;
   void on_ack_timeout(sip::Stack&, sip::Dialog* dialog) override;
+  bool adopts_dialogless(sip::Stack&, const osip_message_t* req) override;
 
   // Timer work: trunk answer deadlines (failover), dataplane events, stats.
   void tick();
@@ -99,6 +100,9 @@ class Gateway final : public sip::Handler {
   void handle_register(const sip::ServerRequest& req);
   void handle_invite(const sip::ServerRequest& req);
   void handle_in_dialog(const sip::ServerRequest& req);
+  // The call and leg a dialog-less in-dialog request belongs to: only a
+  // restored call, and only with both tags of that leg.
+  Call* restored_call_for(const osip_message_t* req, int* leg);
   void handle_reinvite(Call& c, int leg, const sip::ServerRequest& req);
   bool authenticate(const sip::ServerRequest& req, std::string* user);
   void start_outbound(const sip::ServerRequest& req, const std::string& user);

@@ -64,6 +64,11 @@ class Handler {
   virtual void on_timeout(Stack&, TxnId /*txn*/) {}
   // A 2xx we sent got no ACK within 64*T1 (RFC 3261 §13.3.1.4: end the dialog).
   virtual void on_ack_timeout(Stack&, Dialog* /*dialog*/) {}
+  // An in-dialog request (To-tag present) matching no dialog the stack holds.
+  // True passes it to on_request with dialog == nullptr: a call the handler
+  // restored from persisted state after a restart, whose dialogs this stack
+  // never saw.  False (the default) answers 481.
+  virtual bool adopts_dialogless(Stack&, const osip_message_t* /*req*/) { return false; }
 };
 
 class Stack {
