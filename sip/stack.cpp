@@ -1184,7 +1184,7 @@ struct Stack::Impl {
     long best = -1;
     if (!txn_timers.empty()) {
       const int64_t wait_us = txn_timers.top().due_us - osip_now_us();
-      best = std::max<long>(0, long(wait_us / 1000) + 1);
+      best = wait_us <= 0 ? 0 : long((wait_us + 999) / 1000);  // rounded up: never wake before it
     }
     if (!timers_2xx.empty()) {
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timers_2xx.top().due - Clock::now());
