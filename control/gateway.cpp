@@ -860,8 +860,8 @@ void Gateway::on_response(sip::Stack&, TxnId txn, const osip_message_t* resp, si
   if (kind == kReinviteA || kind == kReinviteB) {
     if (code >= 200) txns_.erase(txn);
     if (code >= 200 && code < 300 && dialog) {
-      stack_->send_ack(*dialog, sip::cseq_number(resp));
-      // The peer's answer may move its media (resume from c=0.0.0.0, new port).
+      // The peer's answer may move its media (resume from c=0.0.0.0, new
+      // port): re-programmed before the ACK, which may release its media.
       Leg& l = kind == kReinviteA ? c.a : c.b;
       sdp::SessionDescription ans;
       std::string body = sip::body_of(resp), why;
@@ -875,6 +875,7 @@ void Gateway::on_response(sip::Stack&, TxnId txn, const osip_message_t* resp, si
           }
         }
       }
+      stack_->send_ack(*dialog, sip::cseq_number(resp));
     }
     return;
   }
