@@ -6,6 +6,8 @@
 #   the phone registered; failover from a dead trunk to the carrier; media
 #   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
 #   flowing, a restarted control plane ends the call with BYE on both legs;
+#   a BYE from the carrier for a call restored that way ends it on both legs;
+#   msgw-dataplane restarted mid-call: the flow is programmed again, media resumes;
 #   wrong password: never routed, 403 after repeats (last: it blocks the
 #   phone's address).
 # Usage: control_scenarios.sh BUILD_DIR   (root; 77 = skipped)
@@ -146,6 +148,53 @@ wait "$carrier_pid" || fail "kill -9: the carrier got no BYE"
 stop_captures
 cdr 'assert r["end_reason"]=="hangup by operator" and r["answer_ms"]>0, r'
 echo "ok   restarted msgw-control restored the call and ended it with BYE on both legs"
+
+# --- kill -9 again, and this time the carrier hangs up the restored call:
+# the new stack has no dialog for it, the gateway still ends it on both legs
+TALK_MS=5000 carrier_uas "$sippdir/control_carrier_bye.xml" "$work/g729.pcap"
+WAIT_MS=40000 uac_scenario "$work/kill2.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
+phone_uac "$work/kill2.xml" & uac=$!
+for _ in $(seq 50); do [[ $(ctl show calls --json 2>/dev/null) == *answered* ]] && break; sleep 0.1; done
+kill -KILL "$(cat "$work/run/control.pid")"
+sleep 0.5
+ip netns exec msgw-gw "$build/control/msgw-control" --config "$work/gw.toml" >>"$work/run/control.log" 2>&1 &
+echo $! >"$work/run/control.pid"
+for _ in $(seq 50); do ctl show calls --json >/dev/null 2>&1 && break; sleep 0.1; done
+ctl show calls --json | python3 -c 'import json,sys; c=json.load(sys.stdin); assert len(c)==1 and c[0]["restored"], c' \
+  || fail "kill -9 (carrier BYE): the call was not restored"
+wait "$carrier_pid" || fail "kill -9 (carrier BYE): the carrier's BYE was not answered 200 $(tail -n 3 "$work/control_carrier_bye-10.20.0.2.err" 2>/dev/null)"
+wait $uac || fail "kill -9 (carrier BYE): the phone got no BYE"
+cdr 'assert r["end_reason"]=="callee BYE" and r["answer_ms"]>0, r'
+echo "ok   restarted msgw-control: the carrier's BYE for the restored call got 200 and the phone its BYE"
+
+# --- msgw-dataplane restarted mid-call: the control plane sees the new
+# generation and programs the live flow again; media resumes
+capture msgw-carrier carrier0 10.20.0.1 "$work/dprs.pcap"
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"
+WAIT_MS=40000 uac_scenario "$work/dprs.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
+r0=$(gwstat dataplane_restarts) p0=$(gwstat flows_reprogrammed)
+phone_uac "$work/dprs.xml" & uac=$!
+for _ in $(seq 50); do [[ $(ctl show calls --json 2>/dev/null) == *answered* ]] && break; sleep 0.1; done
+sleep 0.5
+dpid=$(cat "$work/run/dataplane.pid")
+kill -TERM "$dpid"
+for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$dpid" 2>/dev/null || fail "dataplane restart: msgw-dataplane did not stop"
+ip netns exec msgw-gw "$build/dataplane/msgw-dataplane" --config "$work/gw.toml" >>"$work/run/dataplane.log" 2>&1 &
+echo $! >"$work/run/dataplane.pid"
+for _ in $(seq 100); do (( $(gwstat dataplane_restarts) > r0 )) && break; sleep 0.1; done
+(( $(gwstat dataplane_restarts) == r0 + 1 )) || fail "dataplane restart: msgw-control did not see the new generation"
+(( $(gwstat flows_reprogrammed) == p0 + 1 )) || fail "dataplane restart: the live flow was not programmed again"
+sleep 0.5
+s1=$(stat -c %s "$work/dprs.pcap"); sleep 2; s2=$(stat -c %s "$work/dprs.pcap")
+(( s2 > s1 + 1000 )) || fail "dataplane restart: no media to the carrier after it ($s1 -> $s2 bytes captured)"
+id=$(ctl show calls --json | python3 -c 'import json,sys; c=json.load(sys.stdin); assert len(c)==1, c; print(c[0]["call"])') \
+  || fail "dataplane restart: the call is gone"
+ctl hangup "$id" >/dev/null || fail "dataplane restart: hangup"
+wait $uac || fail "dataplane restart: the phone got no BYE"
+wait "$carrier_pid" || fail "dataplane restart: the carrier got no BYE"
+stop_captures
+echo "ok   msgw-dataplane restarted mid-call: new generation seen, flow programmed again, media resumed ($((s2 - s1)) bytes of RTP to the carrier in 2 s)"
 
 # --- wrong password (last: it gets the phone's address blocked)
 o0=$(gwstat outbound_calls)
