@@ -171,6 +171,8 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
   h->header_size = sizeof(SegmentHeader);
   h->segment_size = layout.total_size;
   h->pid = uint32_t(getpid());
+  __atomic_store_n(&h->main_napping, 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(&h->doorbell_signal, 0u, __ATOMIC_RELAXED);  // set by the dataplane once it handles it
   h->max_flows = max_flows;
   h->n_ports = n_ports;
   h->n_workers = n_workers;

@@ -34,6 +34,25 @@ void on_signal(int) {
   if (g_runtime != nullptr) g_runtime->stop.store(true);
 }
 
+// The doorbell (see SegmentHeader::doorbell_signal) only has to interrupt the
+// main lcore's nanosleep; the handler has nothing to do.
+void on_doorbell(int) {}
+int doorbell_signal() { return SIGRTMIN + 7; }
+
+// The main lcore's nap: advertised in the segment so that a client enqueuing
+// a command rings the doorbell, and skipped if a command slipped in before
+// the flag was visible.  Any signal ends it early (the doorbell, or the TAP
+// PMD's SIGIO for a frame from the kernel); rte_delay_us_sleep would resume.
+void nap(Segment& seg, unsigned us) {
+  SegmentHeader* h = seg.header();
+  __atomic_store_n(&h->main_napping, 1u, __ATOMIC_SEQ_CST);
+  if (rte_ring_count(seg.command_ring()) == 0) {
+    const timespec ts{0, long(us) * 1000};
+    nanosleep(&ts, nullptr);
+  }
+  __atomic_store_n(&h->main_napping, 0u, __ATOMIC_RELEASE);
+}
+
 uint64_t mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -300,6 +319,13 @@ int main(int argc, char** argv) {
   register_telemetry(rt);
   rt.rx_enabled.store(hold == 0);
   for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
+  {
+    struct sigaction sa {};
+    sa.sa_handler = on_doorbell;  // no SA_RESTART: the nap must return
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(doorbell_signal(), &sa, nullptr) == 0)
+      __atomic_store_n(&rt.segment->header()->doorbell_signal, uint32_t(doorbell_signal()), __ATOMIC_RELEASE);
+  }
   rt.segment->mark_up();
   std::printf("msgw-dataplane: up: generation %lu, %u flows (%u legs), %u ports, %u workers%s\n",
               static_cast<unsigned long>(rt.segment->generation()), max_flows, max_flows * 2,
@@ -327,7 +353,7 @@ int main(int argc, char** argv) {
       if (active >= hold) rt.rx_enabled.store(true);
     }
     nap_us = busy ? kNapMinUs : std::min(nap_us * 2, kNapMaxUs);
-    rte_delay_us_sleep(nap_us);
+    nap(*rt.segment, nap_us);
   }
 
   std::printf("msgw-dataplane: stopping\n");

@@ -1,10 +1,13 @@
 // Shared-memory protocol without EAL: what control/ relies on.
-#include <sys/mman.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -213,4 +216,57 @@ TEST(DataplaneSegment, StatsAreReadLockFreeWhileWritten) {
   writer.join();
   EXPECT_EQ(cl->read_stats(3, 1).packets, 200000u);
   EXPECT_EQ(cl->read_stats(4, 0).packets, 0u);  // out of range reads as zero
+}
+
+namespace {
+volatile sig_atomic_t g_doorbells = 0;
+void count_doorbell(int) { g_doorbells = g_doorbells + 1; }
+
+// Attaches with this test process named as the dataplane would be (the
+// client rings only a process it can see as msgw-dataplane).
+std::optional<Client> attach_as(const std::string& instance, const char* comm, std::string& err) {
+  char old[32] = {};
+  prctl(PR_GET_NAME, old);
+  prctl(PR_SET_NAME, comm);
+  auto c = Client::attach(instance, err);
+  prctl(PR_SET_NAME, old);
+  return c;
+}
+}  // namespace
+
+TEST(DataplaneSegment, DoorbellRingsOnlyANappingDataplane) {
+  SegmentGuard g{unique_instance("bell")};
+  std::string err;
+  auto seg = Segment::create(g.name, 64, 2, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  const int sig = SIGRTMIN + 7;
+  struct sigaction sa {}, old {};
+  sa.sa_handler = count_doorbell;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(sig, &sa, &old), 0);
+  seg->header()->doorbell_signal = uint32_t(sig);
+  seg->mark_up();
+  auto cl = attach_as(g.name, "msgw-dataplane", err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  Command cmds[8];
+
+  g_doorbells = 0;
+  ASSERT_TRUE(cl->delete_flow(1).has_value());  // awake: no signal
+  EXPECT_EQ(g_doorbells, 0);
+  seg->header()->main_napping = 1;
+  ASSERT_TRUE(cl->delete_flow(2).has_value());  // napping: rung once per command
+  EXPECT_EQ(g_doorbells, 1);
+  seg->header()->doorbell_signal = 0;           // a dataplane without the handler
+  ASSERT_TRUE(cl->delete_flow(3).has_value());
+  EXPECT_EQ(g_doorbells, 1);
+  EXPECT_EQ(seg->take_commands(cmds, 8), 3u);   // every command went in regardless
+
+  // A process that is not msgw-dataplane (another pid namespace, a stale
+  // pid) is never signalled.
+  seg->header()->doorbell_signal = uint32_t(sig);
+  auto stranger = attach_as(g.name, "not-the-dp", err);
+  ASSERT_TRUE(stranger.has_value()) << err;
+  ASSERT_TRUE(stranger->delete_flow(4).has_value());
+  EXPECT_EQ(g_doorbells, 1);
+  sigaction(sig, &old, nullptr);
 }

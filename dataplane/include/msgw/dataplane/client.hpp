@@ -6,6 +6,8 @@
 // Only librte_ring is needed: the rings are initialised and used in place.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -108,6 +110,9 @@ class Client {
   Mapping map_;
   uint64_t generation_ = 0;
   uint32_t next_request_ = 1;
+  // The dataplane's pid if it is visible as msgw-dataplane in this pid
+  // namespace (else 0: no doorbell, a signal could hit another process).
+  pid_t doorbell_pid_ = 0;
   std::deque<Event> pending_;
   std::optional<uint32_t> send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,
                                      const LegSpec* b);

@@ -22,7 +22,7 @@
 namespace msgw::dataplane {
 
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -54,7 +54,14 @@ struct SegmentHeader {
   uint32_t n_workers;
   uint64_t start_time_ns;    // CLOCK_REALTIME at start, for humans
   uint64_t events_dropped;   // event ring full; atomic access
-  uint8_t reserved[160];
+  // Doorbell: the main lcore naps between rounds (up to a millisecond when
+  // idle) and a client waiting for an ack would wait out the nap.  The main
+  // lcore sets main_napping (atomic) around its nap; a client that enqueued a
+  // command while it is set sends doorbell_signal to the main thread (tid =
+  // pid), which ends the nap.  0 = no doorbell (the client just waits).
+  uint32_t main_napping;
+  uint32_t doorbell_signal;
+  uint8_t reserved[152];
 };
 static_assert(sizeof(SegmentHeader) == 256);
 
