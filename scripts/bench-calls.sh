@@ -18,7 +18,7 @@
 # The last line is one JSON object:
 #   {"calls_per_s_zero_fail": N, "max_concurrent_calls": M, "setup_ms_p99": P}
 # Usage: scripts/bench-calls.sh [BUILD_DIR]   (root)
-#   RATES="100 200 400 700 850 1000 1200 1400 2000"  STEP_S=5  SETUP_LIMIT_MS=1000  CONC_RATE=200  CONC_S=60
+#   RATES="100 200 400 700 850 1000 1200 1400 2000"  STEP_S=10  SETUP_LIMIT_MS=1000  CONC_RATE=200  CONC_S=60
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -26,7 +26,7 @@ if [[ $(id -u) -ne 0 ]]; then echo "bench-calls: run as root" >&2; exit 2; fi
 source "$root/tests/integration/control_lib.sh"
 trap rig_cleanup EXIT
 rates=${RATES:-"100 200 400 700 850 1000 1200 1400 2000"}
-step_s=${STEP_S:-5}
+step_s=${STEP_S:-10}
 setup_limit=${SETUP_LIMIT_MS:-1000}
 conc_rate=${CONC_RATE:-200}
 conc_s=${CONC_S:-60}
