@@ -340,10 +340,8 @@ Gateway::Call* Gateway::call_by_sip_call_id(const std::string& sip_call_id, int*
 // ---------------------------------------------------------------- requests
 
 Gateway::Call* Gateway::restored_call_for(const osip_message_t* req, int* leg) {
-  if (req == nullptr || req->call_id == nullptr || req->call_id->number == nullptr) return nullptr;
-  std::string cid = req->call_id->number;
-  if (req->call_id->host) (cid += '@') += req->call_id->host;
-  Call* c = call_by_sip_call_id(cid, leg);
+  if (req == nullptr) return nullptr;
+  Call* c = call_by_sip_call_id(sip::call_id(req), leg);
   if (c == nullptr || !c->restored) return nullptr;
   const Leg& l = *leg == 0 ? c->a : c->b;
   if (l.local_tag.empty() || sip::to_tag(req) != l.local_tag || sip::from_tag(req) != l.remote_tag) return nullptr;
@@ -368,7 +366,6 @@ void Gateway::on_request(sip::Stack&, const sip::ServerRequest& req) {
       return;
     }
     stack_->respond(req.txn, 200);
-    (leg == 0 ? c->a : c->b).remote_tag.clear();  // no BYE back to the party that sent one
     end_call(*c, 200, leg == 0 ? "caller BYE" : "callee BYE", leg == 1, leg == 0);
     return;
   }
@@ -458,8 +455,7 @@ void Gateway::handle_invite(const sip::ServerRequest& req) {
     stack_->respond(req.txn, 483);
     return;
   }
-  std::string sip_call_id = req.msg->call_id && req.msg->call_id->number ? req.msg->call_id->number : "";
-  if (req.msg->call_id && req.msg->call_id->host) sip_call_id += std::string("@") + req.msg->call_id->host;
+  const std::string sip_call_id = sip::call_id(req.msg);
   int leg = 0;
   if (auto* c = call_by_sip_call_id(sip_call_id, &leg); c && leg == 1) {
     ++stats_.loops_refused;
@@ -519,8 +515,7 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   ++stats_.outbound_calls;
   auto c = std::make_unique<Call>();
   c->a_txn = req.txn;
-  c->a.sip_call_id = req.msg->call_id->number ? req.msg->call_id->number : "";
-  if (req.msg->call_id->host) c->a.sip_call_id += std::string("@") + req.msg->call_id->host;
+  c->a.sip_call_id = sip::call_id(req.msg);
   c->id = c->a.sip_call_id;
   if (calls_.count(c->id)) {
     stack_->respond(req.txn, 482);
@@ -648,8 +643,7 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
   auto c = std::make_unique<Call>();
   c->inbound = true;
   c->a_txn = req.txn;
-  c->a.sip_call_id = req.msg->call_id->number ? req.msg->call_id->number : "";
-  if (req.msg->call_id->host) c->a.sip_call_id += std::string("@") + req.msg->call_id->host;
+  c->a.sip_call_id = sip::call_id(req.msg);
   c->id = c->a.sip_call_id;
   if (calls_.count(c->id)) {
     stack_->respond(req.txn, 482);

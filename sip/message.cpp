@@ -295,6 +295,13 @@ std::string via_branch(const osip_message_t* msg) {
   return (b && b->gvalue) ? b->gvalue : std::string();
 }
 
+std::string call_id(const osip_message_t* msg) {
+  if (msg == nullptr || msg->call_id == nullptr || msg->call_id->number == nullptr) return {};
+  std::string id = msg->call_id->number;
+  if (msg->call_id->host) (id += '@') += msg->call_id->host;
+  return id;
+}
+
 std::string to_tag(const osip_message_t* msg) {
   osip_generic_param_t* t = nullptr;
   if (msg->to) osip_to_get_tag(msg->to, &t);

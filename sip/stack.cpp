@@ -195,9 +195,8 @@ struct Stack::Impl {
   // 2xx goes (was a walk over every live transaction per ACK).
   std::unordered_map<std::string, TxnId> client_invites;
   static std::string invite_key(const osip_message_t* m) {
-    if (m == nullptr || m->call_id == nullptr || m->call_id->number == nullptr) return {};
-    std::string k = m->call_id->number;
-    if (m->call_id->host) (k += '@') += m->call_id->host;
+    std::string k = call_id(m);
+    if (k.empty()) return k;
     (k += '|') += std::to_string(cseq_number(m));
     return k;
   }
@@ -1182,23 +1181,20 @@ struct Stack::Impl {
 
   int next_timeout_ms() const {
     long best = -1;
-    if (!txn_timers.empty()) {
-      const int64_t wait_us = txn_timers.top().due_us - osip_now_us();
-      best = wait_us <= 0 ? 0 : long((wait_us + 999) / 1000);  // rounded up: never wake before it
-    }
-    if (!timers_2xx.empty()) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(timers_2xx.top().due - Clock::now());
-      long ms = std::max<long>(0, wait.count() + 1);
+    auto consider = [&best](long ms) {
+      ms = std::max<long>(0, ms);
       if (best < 0 || ms < best) best = ms;
-    }
-    if (!accepted_expiry.empty()) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(accepted_expiry.front().first - Clock::now());
-      long ms = std::max<long>(0, wait.count() + 1);
-      if (best < 0 || ms < best) best = ms;
-    }
+    };
+    // Rounded up: never wake before the deadline.
+    if (!txn_timers.empty()) consider(long((txn_timers.top().due_us - osip_now_us() + 999) / 1000));
+    auto until = [](Clock::time_point t) {
+      return long(std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count()) + 1;
+    };
+    if (!timers_2xx.empty()) consider(until(timers_2xx.top().due));
+    if (!accepted_expiry.empty()) consider(until(accepted_expiry.front().first));
     if (own) {
       int t = own->next_timeout_ms();
-      if (t >= 0 && (best < 0 || t < best)) best = t;
+      if (t >= 0) consider(t);
     }
     return static_cast<int>(std::min<long>(best, 3600L * 1000));
   }

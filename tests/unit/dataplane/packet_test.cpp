@@ -717,6 +717,14 @@ std::vector<uint8_t> carrier_media(uint32_t flow, uint16_t seq, uint32_t ssrc) {
 // Report block of an SR frame (Ethernet 14 + IPv4 20 + UDP 8 + SR header 28).
 constexpr size_t kBlock = 42 + 28;
 
+// One RTCP interval later the phone's next packet makes the carrier leg send
+// its SR: returns it (empty if none was sent).
+std::vector<uint8_t> next_report(Rig& r, uint32_t flow, uint16_t& phone_seq) {
+  r.ns += r.ctx.rtcp_interval_ns;
+  r.run(0, phone_media(flow, phone_seq++));
+  return r.sender_report();
+}
+
 }  // namespace
 
 // RFC 3550 A.3: the report block about the carrier's stream, in the SR the
@@ -735,9 +743,7 @@ TEST(DataplanePacket, SenderReportBlockCarriesIntervalAndCumulativeLoss) {
   // Interval 1: 100..119 with 103, 107, 108 and 115 missing: 4 of 20 lost.
   for (uint16_t s = 100; s < 120; ++s)
     if (s != 103 && s != 107 && s != 108 && s != 115) r.run(1, carrier_media(13, s, kSsrc));
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(13, phone_seq++));
-  auto sr = r.sender_report();
+  auto sr = next_report(r, 13, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd16(sr, 36), 5001);     // the carrier's RTCP port
   EXPECT_EQ(sr[42] & 0x1f, 1);       // one report block
@@ -755,9 +761,7 @@ TEST(DataplanePacket, SenderReportBlockCarriesIntervalAndCumulativeLoss) {
       r.run(1, carrier_media(13, s, kSsrc));
     }
   }
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(13, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 13, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(int(sr[kBlock + 4]), 0);
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 3u);
@@ -766,18 +770,14 @@ TEST(DataplanePacket, SenderReportBlockCarriesIntervalAndCumulativeLoss) {
   // 24-bit two's complement.
   r.run(1, carrier_media(13, 130, kSsrc));
   for (int i = 0; i < 6; ++i) r.run(1, carrier_media(13, 131, kSsrc));
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(13, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 13, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(int(sr[kBlock + 4]), 0);
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0xfffffeu);
   // Interval 4: 132..141 with only 132 and 141 arriving: 8 of 10 lost.
   r.run(1, carrier_media(13, 132, kSsrc));
   r.run(1, carrier_media(13, 141, kSsrc));
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(13, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 13, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(int(sr[kBlock + 4]), (8 << 8) / 10);
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 6u);
@@ -797,18 +797,14 @@ TEST(DataplanePacket, SenderReportCumulativeLossSaturates) {
   r.run(1, carrier_media(14, 10, 0x5eed));
   LegRuntime& carrier = r.ft->runtime(14)->legs[1];
   carrier.cycles += 65536u * 200;  // 13 million expected, one received
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(14, phone_seq++));
-  auto sr = r.sender_report();
+  auto sr = next_report(r, 14, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x7fffffu);
   EXPECT_EQ(int(sr[kBlock + 4]), 255);  // all but one lost
   carrier.cycles -= 65536u * 200;
   carrier.received += 9'000'000;  // duplicates beyond -2^23
   carrier.received_prior = carrier.received;
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(14, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 14, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 4) & 0xffffff, 0x800000u);
 }
@@ -865,9 +861,7 @@ TEST(DataplanePacket, SenderReportBlockCarriesLsrAndDlsrOfThePeersLastSr) {
   r.run(0, phone_media(15, phone_seq++));
   for (int i = 0; i < 5; ++i) r.run(1, carrier_media(15, carrier_seq++, kSsrc));
   // No SR from the carrier yet: LSR and DLSR 0.
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(15, phone_seq++));
-  auto sr = r.sender_report();
+  auto sr = next_report(r, 15, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock), kSsrc);
   EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
@@ -909,9 +903,7 @@ TEST(DataplanePacket, SenderReportBlockCarriesLsrAndDlsrOfThePeersLastSr) {
 
   // A new carrier source: the old source's SR does not describe it.
   for (int i = 0; i < 3; ++i) r.run(1, carrier_media(15, uint16_t(9000 + i), 0x5eca11));
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(15, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 15, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock), 0x5eca11u);
   EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
@@ -960,9 +952,7 @@ TEST(DataplanePacket, MalformedRtcpCompoundOnTranscodedLegLeavesLsrAlone) {
   // (RFC 3550 6.4.2): a valid compound, terminated, but no SR in it.
   EXPECT_TRUE(r.run(1, carrier_rtcp(9, cat({0x80, 201, 0, 8, 1, 2, 3, 4}, bad_sr))).empty());
   EXPECT_EQ(r.ctx.counters.rtcp_terminated, 1u);
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(9, phone_seq++));
-  auto sr = r.sender_report();
+  auto sr = next_report(r, 9, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 16), 0u);
   EXPECT_EQ(rd32(sr, kBlock + 20), 0u);
@@ -976,9 +966,7 @@ TEST(DataplanePacket, MalformedRtcpCompoundOnTranscodedLegLeavesLsrAlone) {
   // ...and none of the broken ones replaces it.
   for (const auto& [what, payload] : cases) r.run(1, carrier_rtcp(9, payload));
   EXPECT_EQ(r.dropped(Drop::bad_rtcp), 2 * bad);
-  r.ns += r.ctx.rtcp_interval_ns;
-  r.run(0, phone_media(9, phone_seq++));
-  sr = r.sender_report();
+  sr = next_report(r, 9, phone_seq);
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 16), 0x00010002u);
   EXPECT_NE(rd32(sr, kBlock + 20), 0u);

@@ -86,6 +86,7 @@ const char* default_reason(int status);
 std::string serialize(const osip_message_t* msg);
 std::string header_value(const osip_message_t* msg, const char* name, int index = 0);
 std::string via_branch(const osip_message_t* msg);
+std::string call_id(const osip_message_t* msg);  // "number@host" as sent, "" if none
 std::string to_tag(const osip_message_t* msg);
 std::string from_tag(const osip_message_t* msg);
 uint32_t cseq_number(const osip_message_t* msg);
