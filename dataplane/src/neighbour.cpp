@@ -33,7 +33,10 @@ bool NeighbourTable::learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac
   for (int i = 0; i < 6; ++i) v |= uintptr_t(mac.addr_bytes[i]) << (8 * i);
   // Bit 63 keeps the data word non-null for an all-zero... never stored anyway.
   v |= uintptr_t(1) << 63;
-  return rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(v)) >= 0;
+  const bool ok = rte_hash_add_key_data(hash_, &key, reinterpret_cast<void*>(v)) >= 0;
+  // After the store: a reader that sees the new version finds the new MAC.
+  __atomic_store_n(&version_, version_ + 1, __ATOMIC_RELEASE);
+  return ok;
 }
 
 bool learn_from_arp(NeighbourTable& table, uint16_t port, const uint8_t* frame, uint32_t len) {

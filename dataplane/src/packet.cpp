@@ -254,12 +254,30 @@ void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq
 }
 
 // Next-hop MAC for a destination on a port; asks the main lcore to ARP
-// when unknown.
-bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_ether_addr* mac) {
+// when unknown.  `cache` (the sending leg's) skips the table lookup while the
+// table has not changed since the MAC was cached for this next hop.
+bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_ether_addr* mac,
+                  LegRuntime* cache) {
   const PortInfo& op = ctx.ports[out_port];
   uint32_t nh = dst_ip;
   if (op.next_hop != 0 && (dst_ip & op.netmask) != (op.ip & op.netmask)) nh = op.next_hop;
-  if (ctx.neighbours != nullptr && ctx.neighbours->lookup(out_port, nh, mac)) return true;
+  if (ctx.neighbours != nullptr) {
+    const uint64_t version = ctx.neighbours->version();
+    if (cache != nullptr && cache->nh_version == version && cache->nh_ip == nh &&
+        cache->nh_port == out_port) {
+      *mac = cache->nh_mac;
+      return true;
+    }
+    if (ctx.neighbours->lookup(out_port, nh, mac)) {
+      if (cache != nullptr) {
+        cache->nh_version = version;
+        cache->nh_ip = nh;
+        cache->nh_port = out_port;
+        cache->nh_mac = *mac;
+      }
+      return true;
+    }
+  }
   if (ctx.resolve != nullptr) {
     uint64_t key = (uint64_t(out_port) << 32) | nh;
     rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key);
@@ -289,13 +307,39 @@ void finish_checksums(rte_mbuf* m, uint8_t* ip, uint8_t* udp, uint32_t ihl, cons
   }
 }
 
+// RFC 1624 incremental update of a checksum over 16-bit words at even
+// offsets: HC' = ~(~HC + ~m + m') for every word m that became m'.  A relayed
+// packet changes a few dozen bytes of ~200, and its old checksums are known
+// good (verified on ingress), so two passes over the datagram are saved.
+class CksumDelta {
+ public:
+  void replace16(uint16_t before, uint16_t after) {
+    sum_ += uint16_t(~before);
+    sum_ += after;
+  }
+  void replace32(uint32_t before, uint32_t after) {
+    replace16(uint16_t(before >> 16), uint16_t(after >> 16));
+    replace16(uint16_t(before), uint16_t(after));
+  }
+  uint16_t apply(uint16_t checksum) const {
+    uint64_t s = uint16_t(~checksum) + sum_;
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return uint16_t(~s);
+  }
+
+ private:
+  uint64_t sum_ = 0;
+};
+
 // Rewrites Ethernet/IPv4/UDP for the egress leg and queues the frame.
+// payload_delta: what the caller changed in the UDP payload, so checksums
+// done in software can be updated instead of recomputed; null = recompute.
 Verdict emit(WorkerContext& ctx, rte_mbuf* m, Parsed& p, uint16_t out_port, uint32_t src_ip,
-             uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, BurstOutput& out,
-             Drop* why) {
+             uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, LegRuntime* sender,
+             const CksumDelta* payload_delta, BurstOutput& out, Drop* why) {
   const PortInfo& op = ctx.ports[out_port];
   rte_ether_addr dmac;
-  if (!next_hop_mac(ctx, out_port, dst_ip, &dmac)) {
+  if (!next_hop_mac(ctx, out_port, dst_ip, &dmac, sender)) {
     *why = Drop::no_neighbour;
     return Verdict::dropped;
   }
@@ -312,12 +356,36 @@ Verdict emit(WorkerContext& ctx, rte_mbuf* m, Parsed& p, uint16_t out_port, uint
   eth->dst_addr = dmac;
   eth->src_addr = op.mac;
   eth->ether_type = rte_cpu_to_be_16(kEtherIpv4);
+  const uint16_t old_udp_ck = rd16(p.udp + 6);
+  // A datagram that came without a UDP checksum (0) leaves with one.
+  const bool incremental =
+      payload_delta != nullptr && !op.tx_ip_cksum && !op.tx_udp_cksum && old_udp_ck != 0;
+  CksumDelta ipd, ud;
+  if (incremental) {
+    ipd.replace16(rd16(p.ip + 8), uint16_t(64 << 8 | p.ip[9]));
+    ipd.replace32(rd32(p.ip + 12), src_ip);
+    ipd.replace32(rd32(p.ip + 16), dst_ip);
+    ud = *payload_delta;
+    ud.replace32(rd32(p.ip + 12), src_ip);  // pseudo header
+    ud.replace32(rd32(p.ip + 16), dst_ip);
+    ud.replace16(rd16(p.udp), src_port);
+    ud.replace16(rd16(p.udp + 2), dst_port);
+  }
   p.ip[8] = 64;  // a B2BUA originates its media packets
   wr32(p.ip + 12, src_ip);
   wr32(p.ip + 16, dst_ip);
   wr16(p.udp + 0, src_port);
   wr16(p.udp + 2, dst_port);
-  finish_checksums(m, p.ip, p.udp, p.ihl, op);
+  if (incremental) {
+    m->l2_len = sizeof(rte_ether_hdr);
+    m->l3_len = p.ihl;
+    m->ol_flags &= ~(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4);
+    wr16(p.ip + 10, ipd.apply(rd16(p.ip + 10)));
+    const uint16_t ck = ud.apply(old_udp_ck);
+    wr16(p.udp + 6, ck == 0 ? 0xffff : ck);  // 0 would mean "no checksum"
+  } else {
+    finish_checksums(m, p.ip, p.udp, p.ihl, op);
+  }
   out.tx[out_port][out.n_tx[out_port]++] = m;
   return Verdict::sent;
 }
@@ -401,7 +469,7 @@ void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t le
   r.last_rtcp_ns = now_ns;
   if (r.remote_ip == 0 || r.remote_rtcp_port == 0 || out.n_tx[l.port] >= kTxCap) return;
   rte_ether_addr dmac;
-  if (!next_hop_mac(ctx, l.port, r.remote_ip, &dmac)) return;
+  if (!next_hop_mac(ctx, l.port, r.remote_ip, &dmac, &r)) return;
   rte_mbuf* m = rte_pktmbuf_alloc(pool);
   if (m == nullptr) return;
   const bool block = r.have_ssrc != 0;
@@ -495,7 +563,7 @@ Verdict transcode(WorkerContext& ctx, rte_mbuf* m, const SessionConfig& cfg, uin
   }
   const PortInfo& op = ctx.ports[oc.port];
   rte_ether_addr dmac;
-  if (!next_hop_mac(ctx, oc.port, eg.remote_ip, &dmac)) {
+  if (!next_hop_mac(ctx, oc.port, eg.remote_ip, &dmac, &eg)) {
     *why = Drop::no_neighbour;
     return Verdict::dropped;
   }
@@ -664,13 +732,19 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
     eg.last_seq = oseq;
     eg.last_ts = ots;
   }
-  rtp[1] = uint8_t((rtp[1] & 0x80) | (marker ? 0x80 : 0) | out_pt);
+  const uint8_t b1 = uint8_t((rtp[1] & 0x80) | (marker ? 0x80 : 0) | out_pt);
+  CksumDelta delta;
+  delta.replace16(rd16(rtp), uint16_t(rtp[0] << 8 | b1));
+  delta.replace16(seq, oseq);
+  delta.replace32(ts, ots);
+  delta.replace32(ssrc, eg.out_ssrc);
+  rtp[1] = b1;
   wr16(rtp + 2, oseq);
   wr32(rtp + 4, ots);
   wr32(rtp + 8, eg.out_ssrc);
 
   Verdict v = emit(ctx, m, p, oc.port, oc.local_ip, oc.local_port, eg.remote_ip, eg.remote_port,
-                   out, why);
+                   &eg, &delta, out, why);
   if (v == Verdict::sent) {
     ++ctx.counters.relayed;
     st(ost.sent, ost.sent + 1);
@@ -760,7 +834,7 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
   // Reports about the stream we re-based carry our egress SSRC.
   if (eg.out_init && rd32(r + 4) == eg.src_ssrc) wr32(r + 4, eg.out_ssrc);
   Verdict v = emit(ctx, m, p, oc.port, oc.local_ip, uint16_t(oc.local_port + 1), eg.remote_ip,
-                   eg.remote_rtcp_port, out, why);
+                   eg.remote_rtcp_port, &eg, nullptr, out, why);
   if (v == Verdict::sent) ++ctx.counters.rtcp_relayed;
   return v;
 }

@@ -222,6 +222,85 @@ TEST(DataplanePacket, RelaysConfiguredLegsWithRewrittenAddressesAndValidChecksum
   EXPECT_EQ(r.seg->stats()[1 * 2 + 1].sent, 1u);
 }
 
+// Relayed packets get their checksums updated (RFC 1624) rather than
+// recomputed: every output must carry exactly what a full computation gives
+// (0 and 0xffff being the same ones'-complement zero), whatever the fields
+// that changed and whatever the payload's length and bytes.
+TEST(DataplanePacket, IncrementallyUpdatedChecksumsEqualAFullRecomputation) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  auto same = [](uint16_t a, uint16_t b) {
+    return a == b || ((a == 0 || a == 0xffff) && (b == 0 || b == 0xffff));
+  };
+  for (int i = 0; i < 2000; ++i) {
+    Frame f = from_phone(1);
+    f.ttl = uint8_t(1 + next() % 255);
+    // Mostly one stream (continuity), sometimes a new SSRC (re-based, marker).
+    const uint32_t ssrc = i % 97 == 0 ? uint32_t(next()) : 0x01020304u;
+    f.payload = dptest::rtp(uint8_t(next() % 2 ? 0 : 13), uint16_t(next()), uint32_t(next()),
+                            ssrc, size_t(next() % 200), next() % 2 == 0);
+    for (size_t k = 12; k < f.payload.size(); ++k) f.payload[k] = uint8_t(next());
+    auto o = r.run(0, f.bytes());
+    ASSERT_FALSE(o.empty()) << "packet " << i;
+    ASSERT_TRUE(dptest::checksums_ok(o)) << "packet " << i;
+    const uint16_t ip_ck = rd16(o, 24), udp_ck = rd16(o, 40);
+    EXPECT_NE(udp_ck, 0) << "packet " << i;
+    std::vector<uint8_t> z = o;
+    z[24] = z[25] = 0;
+    const uint16_t full_ip = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[14], 20)));
+    z[40] = z[41] = 0;
+    const size_t ulen = rd16(z, 38);
+    uint32_t sum = dptest::csum_add(&z[26], 8) + 17 + uint32_t(ulen);
+    const uint16_t full_udp = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[34], ulen, sum)));
+    EXPECT_TRUE(same(ip_ck, full_ip)) << "packet " << i << ": " << ip_ck << " vs " << full_ip;
+    EXPECT_TRUE(same(udp_ck, full_udp)) << "packet " << i << ": " << udp_ck << " vs " << full_udp;
+  }
+  EXPECT_EQ(r.ctx.counters.relayed, 2000u);
+}
+
+TEST(DataplanePacket, DatagramWithoutUdpChecksumLeavesWithOne) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  Frame f = from_phone(1);
+  f.udp_cksum = false;
+  f.payload = dptest::rtp(0, 1, 160, 0x55);
+  auto o = r.run(0, f.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_NE(rd16(o, 40), 0);
+  EXPECT_TRUE(dptest::checksums_ok(o));
+}
+
+// The next hop's MAC is kept per leg; a change in the neighbour table (ARP
+// learned a new MAC for the carrier) must reach the very next packet.
+TEST(DataplanePacket, CachedNextHopFollowsANeighbourTableChange) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  Frame f = from_phone(1);
+  f.payload = dptest::rtp(0, 1, 160, 0x55);
+  auto o = r.run(0, f.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(o[5], 0x14);
+  f.payload = dptest::rtp(0, 2, 320, 0x55);
+  o = r.run(0, f.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(o[5], 0x14);
+  ASSERT_TRUE(r.nt->learn(1, kCarrier, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x15}}));
+  f.payload = dptest::rtp(0, 3, 480, 0x55);
+  o = r.run(0, f.bytes());
+  ASSERT_FALSE(o.empty());
+  EXPECT_EQ(o[5], 0x15);
+}
+
 TEST(DataplanePacket, OffLinkRemoteGoesToNextHopAndUnknownNeighbourIsResolved) {
   ASSERT_NE(dptest::pool(), nullptr);
   Rig r;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
@@ -83,6 +84,12 @@ struct LegRuntime {
   uint32_t peer_sr_ssrc;
   uint32_t peer_sr_ntp_mid;  // middle 32 bits of its NTP timestamp
   uint64_t peer_sr_ns;       // when it arrived (worker's now_ns)
+  // Next-hop MAC of packets sent out of this leg, valid while the neighbour
+  // table's version is nh_version and the next hop is still nh_ip on nh_port.
+  uint64_t nh_version;
+  uint32_t nh_ip;
+  uint16_t nh_port;
+  rte_ether_addr nh_mac;
 };
 
 struct alignas(64) SessionRuntime {

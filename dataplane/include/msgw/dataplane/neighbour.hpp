@@ -32,9 +32,14 @@ class NeighbourTable {
     return true;
   }
   uint32_t size() const { return uint32_t(rte_hash_count(hash_)); }
+  // Bumped after every learn(): a worker may keep a looked-up MAC (per leg)
+  // for as long as the version it saw it under is current, which saves the
+  // hash lookup on every packet.  Starts at 1 so a zeroed cache is stale.
+  uint64_t version() const { return __atomic_load_n(&version_, __ATOMIC_ACQUIRE); }
 
  private:
   rte_hash* hash_ = nullptr;
+  uint64_t version_ = 1;
 };
 
 struct PortInfo;

@@ -1,0 +1,214 @@
+// Per-packet cost of the relay path, without a port: what process_burst()
+// costs a worker for each 20 ms G.711 RTP packet, apart from the PMD's own
+// rx/tx work (scripts/bench-dataplane.sh measures the two together).
+//
+//   relay_bench [FLOWS...]        default: 1000 10000 100000
+//
+// For each flow count: relay flows programmed as dataplane_tool bench-flows
+// does, packets in the loadgen's shape (leg 0 -> leg 1, round-robin over the
+// flows, consecutive seq/ts, valid UDP checksums), 32-packet bursts.  Each
+// burst's frames are written into fresh mbufs first (as a copying PMD leaves
+// them: in cache), then only process_burst() is timed.  Prints a line per
+// flow count and one JSON object on the last line; exits non-zero if any
+// packet was not relayed (a figure for dropped packets would be no figure).
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/packet.hpp"
+
+using namespace msgw::dataplane;
+
+namespace {
+
+constexpr uint32_t kGw0 = 0x0a000001, kPeer0 = 0x0a000002;
+constexpr uint32_t kGw1 = 0x0a000101, kPeer1 = 0x0a000102;
+const rte_ether_addr kGwMac = {{0x02, 0, 0, 0, 0, 0x01}};
+const rte_ether_addr kPeerMac = {{0x02, 0, 0, 0, 0, 0x02}};
+constexpr uint16_t kFrame = 14 + 20 + 8 + 12 + 160;
+
+void build_frame(uint8_t* f, uint32_t flow, uint16_t seq, uint32_t ts) {
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
+  eth->dst_addr = kGwMac;
+  eth->src_addr = kPeerMac;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + 14);
+  std::memset(ip, 0, 20);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(uint16_t(kFrame - 14));
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_UDP;
+  ip->src_addr = rte_cpu_to_be_32(kPeer0);
+  ip->dst_addr = rte_cpu_to_be_32(kGw0);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  auto* udp = reinterpret_cast<rte_udp_hdr*>(f + 34);
+  udp->src_port = rte_cpu_to_be_16(uint16_t(40000 + 2 * flow));
+  udp->dst_port = rte_cpu_to_be_16(uint16_t(20000 + 2 * flow));
+  udp->dgram_len = rte_cpu_to_be_16(uint16_t(kFrame - 34));
+  uint8_t* r = f + 42;
+  r[0] = 0x80;
+  r[1] = 0;
+  r[2] = uint8_t(seq >> 8);
+  r[3] = uint8_t(seq);
+  for (int k = 0; k < 4; ++k) r[4 + k] = uint8_t(ts >> (24 - 8 * k));
+  const uint32_t ssrc = 0x10000000u + flow;
+  for (int k = 0; k < 4; ++k) r[8 + k] = uint8_t(ssrc >> (24 - 8 * k));
+  for (int k = 0; k < 160; ++k) r[12 + k] = uint8_t(0xff - (k & 0x0f));
+  udp->dgram_cksum = 0;
+  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
+struct Result {
+  double ns_per_packet;  // median over the rounds
+  uint64_t packets;
+  uint64_t relayed;
+};
+
+Result run(uint32_t flows, rte_mempool* pool) {
+  static unsigned serial = 0;
+  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(serial++);
+  std::string err;
+  auto seg = Segment::create("relaybench-" + tag, flows, 1, 1, err);
+  if (!seg) {
+    std::fprintf(stderr, "relay_bench: %s\n", err.c_str());
+    std::exit(1);
+  }
+  seg->unlink();
+  FlowTable ft("rb_ft" + tag, flows, 1, 1, nullptr, SOCKET_ID_ANY);
+  NeighbourTable nt("rb_nt" + tag, 64, SOCKET_ID_ANY);
+  if (!ft.ok() || !nt.ok()) {
+    std::fprintf(stderr, "relay_bench: tables of %u flows: %s\n", flows, rte_strerror(rte_errno));
+    std::exit(1);
+  }
+  ft.set_stats_area(seg->stats());
+  nt.learn(0, kPeer0, kPeerMac);
+  nt.learn(0, kPeer1, kPeerMac);
+  PortInfo port;
+  port.mac = kGwMac;
+  port.ip = kGw0;
+  port.netmask = 0xffff0000;
+  for (uint32_t f = 0; f < flows; ++f) {
+    LegSpec l[2] = {};
+    l[0].local_ip = kGw0;
+    l[1].local_ip = kGw1;
+    l[0].local_port = l[1].local_port = uint16_t(20000 + 2 * f);
+    l[0].remote_ip = kPeer0;
+    l[1].remote_ip = kPeer1;
+    l[0].remote_port = l[1].remote_port = uint16_t(40000 + 2 * f);
+    l[0].codec = l[1].codec = uint8_t(Codec::pcmu);
+    l[0].dtmf_pt = l[1].dtmf_pt = kNoPayloadType;
+    l[0].ptime_ms = l[1].ptime_ms = 20;
+    if (ft.add(f, l) != Status::ok) {
+      std::fprintf(stderr, "relay_bench: flow %u refused\n", f);
+      std::exit(1);
+    }
+  }
+  auto ctx = std::make_unique<WorkerContext>();
+  ctx->n_ports = 1;
+  ctx->ports = &port;
+  ctx->flows = &ft;
+  ctx->neighbours = &nt;
+  ctx->stats = seg->stats();
+  ctx->events = &*seg;
+  ctx->tsc_hz = rte_get_tsc_hz();
+  auto out = std::make_unique<BurstOutput>();
+
+  // Two passes over every flow per round, so each round sees each flow's
+  // state cold at least once, as 50 pps per flow does at any real rate.
+  const uint64_t per_round = std::max<uint64_t>(2ull * flows, 64 * 1024);
+  constexpr int kRounds = 7;
+  std::vector<double> ns_per_packet;
+  uint64_t k = 0, packets = 0;
+  const double ns_per_tick = 1e9 / double(rte_get_tsc_hz());
+  rte_mbuf* burst[kBurst];
+  for (int round = 0; round < kRounds; ++round) {
+    uint64_t ticks = 0, done = 0;
+    while (done < per_round) {
+      if (rte_pktmbuf_alloc_bulk(pool, burst, kBurst) != 0) {
+        std::fprintf(stderr, "relay_bench: mbuf pool empty\n");
+        std::exit(1);
+      }
+      for (uint16_t i = 0; i < kBurst; ++i, ++k) {
+        const uint32_t f = uint32_t(k % flows);
+        const uint64_t r = k / flows;
+        auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(burst[i], kFrame));
+        build_frame(d, f, uint16_t(r), uint32_t(r * 160));
+      }
+      const uint64_t t0 = rte_rdtsc_precise();
+      out->clear();
+      process_burst(*ctx, 0, burst, kBurst, false, t0, uint64_t(double(t0) * ns_per_tick), *out);
+      ticks += rte_rdtsc_precise() - t0;
+      for (uint16_t p = 0; p < kMaxPorts; ++p) {
+        if (out->n_tx[p]) rte_pktmbuf_free_bulk(out->tx[p], out->n_tx[p]);
+        if (out->n_exception[p]) rte_pktmbuf_free_bulk(out->exception[p], out->n_exception[p]);
+      }
+      done += kBurst;
+    }
+    packets += done;
+    ns_per_packet.push_back(double(ticks) * ns_per_tick / double(done));
+  }
+  std::sort(ns_per_packet.begin(), ns_per_packet.end());
+  return Result{ns_per_packet[kRounds / 2], packets, ctx->counters.relayed};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<uint32_t> counts;
+  for (int i = 1; i < argc; ++i) {
+    const long v = std::strtol(argv[i], nullptr, 10);
+    if (v <= 0 || v > 1000000) {
+      std::fprintf(stderr, "usage: relay_bench [FLOWS...]  (1..1000000 each)\n");
+      return 2;
+    }
+    counts.push_back(uint32_t(v));
+  }
+  if (counts.empty()) counts = {1000, 10000, 100000};
+  std::vector<std::string> args = {"relay_bench", "--no-huge", "--no-pci", "--no-shconf",
+                                   "-l", std::to_string(sched_getcpu()), "-m", "1024",
+                                   "--no-telemetry", "--log-level=error", "--file-prefix",
+                                   "msgwrb" + std::to_string(getpid())};
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  if (rte_eal_init(int(av.size()), av.data()) < 0) {
+    std::fprintf(stderr, "relay_bench: EAL init failed\n");
+    return 1;
+  }
+  rte_mempool* pool = rte_pktmbuf_pool_create("rb_pool", 4095, 256, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  if (pool == nullptr) {
+    std::fprintf(stderr, "relay_bench: mbuf pool: %s\n", rte_strerror(rte_errno));
+    return 1;
+  }
+  std::string json = "{";
+  bool all_relayed = true;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const Result r = run(counts[i], pool);
+    std::printf("relay, %u flows: %.1f ns per packet (median of 7 rounds), %lu of %lu relayed\n",
+                counts[i], r.ns_per_packet, (unsigned long)r.relayed, (unsigned long)r.packets);
+    if (r.relayed != r.packets) all_relayed = false;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s\"relay_ns_per_packet_%u_flows\": %.1f", i ? ", " : "",
+                  counts[i], r.ns_per_packet);
+    json += buf;
+  }
+  std::printf("%s}\n", json.c_str());
+  rte_eal_cleanup();
+  return all_relayed ? 0 : 1;
+}
