@@ -15,9 +15,13 @@
 #                              three alternating trials each at a fixed 100,000 pps (at the
 #                              zero-loss rate queueing behind the host's vCPU stalls dominates;
 #                              that raw figure is printed too)
-# Both ports use memif rings of 2^13 descriptors (rsize=13; the PMD's default
-# 2^10 overflows within a millisecond of host stall at these rates), the same for
-# the ceiling and the dataplane.
+#   relay_process_ns_per_packet  what process_burst() alone costs per relayed packet
+#                              (build/tests/perf/relay_bench, 1,000 flows, worker's core)
+# Both ports use memif rings of 2^14 descriptors (rsize=14, the PMD's largest),
+# the same for the ceiling and the dataplane.  The ring is what absorbs the
+# times a core is taken away: on the 2-vCPU VM this was measured on, the
+# kernel's kdamond thread runs ~3.5 ms at a time every ~0.5 s (perf sched),
+# which at 2.5 Mpps is 8,750 packets, more than a 2^13 ring holds.
 # Usage: scripts/bench-dataplane.sh [BUILD_DIR]      (root; 2+ cores)
 set -euo pipefail
 build=${1:-build}
@@ -27,6 +31,7 @@ dp="$build/dataplane/msgw-dataplane"
 tool="$build/tests/integration/dataplane_tool"
 lg="$build/tests/perf/dataplane_loadgen"
 bench="$build/tests/perf/codec_bench"
+relay_bench="$build/tests/perf/relay_bench"
 secs=${BENCH_SECONDS:-10}
 flows=${BENCH_FLOWS:-1000}
 for b in "$dp" "$tool" "$lg"; do [[ -x $b ]] || { echo "missing $b (build first)"; exit 1; }; done
@@ -48,7 +53,7 @@ fi
 hugeargs=(--no-huge -m 512)
 dp_mb=1024
 if [[ $huge == on ]]; then hugeargs=(-m 256); dp_mb=384; fi
-rsize=${BENCH_MEMIF_RSIZE:-13}
+rsize=${BENCH_MEMIF_RSIZE:-14}
 echo "hugepages: $huge"
 
 cat >"$work/dp.toml" <<EOT
@@ -186,4 +191,8 @@ if [[ -x $bench ]]; then
   # On the worker's core (lcore 1), the core the transcoding figure was measured on.
   codec_bound=$(taskset -c 1 "$bench" 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["pcmu_g729_duplex_sessions_per_core"]))' || echo null)
 fi
-echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows}"
+relay_ns=null
+if [[ -x $relay_bench ]]; then
+  relay_ns=$(taskset -c 1 "$relay_bench" 1000 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["relay_ns_per_packet_1000_flows"])' || echo null)
+fi
+echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows, \"relay_process_ns_per_packet\": $relay_ns}"

@@ -75,8 +75,8 @@ inline void st(uint64_t& field, uint64_t v) { __atomic_store_n(&field, v, __ATOM
 
 // Ones'-complement sum over pseudo header + datagram must be all ones.
 bool udp_checksum_ok(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
-  uint32_t sum = rte_raw_cksum(udp, ulen);
-  sum += rte_ipv4_phdr_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip), 0);
+  uint32_t sum = raw_cksum(udp, ulen);
+  sum += udp_pseudo_header_cksum(ip, uint16_t(ulen));
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
   return sum == 0xffff;
@@ -95,6 +95,9 @@ struct Parsed {
   uint8_t* udp;
   uint8_t* payload;
   uint32_t plen;      // UDP payload length
+  uint32_t ulen;      // UDP length field
+  uint32_t ip_payload;
+  bool fragment;
 };
 
 void post(WorkerContext& ctx, const Event& ev) {
@@ -297,13 +300,20 @@ void finish_checksums(rte_mbuf* m, uint8_t* ip, uint8_t* udp, uint32_t ihl, cons
   if (op.tx_ip_cksum) {
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
   } else {
-    iph->hdr_checksum = rte_ipv4_cksum(iph);
+    iph->hdr_checksum = uint16_t(~raw_cksum(iph, ihl));
   }
   if (op.tx_udp_cksum) {
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
     udph->dgram_cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
   } else {
-    udph->dgram_cksum = rte_ipv4_udptcp_cksum(iph, udph);
+    // As rte_ipv4_udptcp_cksum() computes it, with the faster sum.
+    const uint16_t ulen = rte_be_to_cpu_16(udph->dgram_len);
+    uint32_t sum = raw_cksum(udph, ulen);
+    sum += udp_pseudo_header_cksum(ip, ulen);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    const uint16_t ck = uint16_t(~sum);
+    udph->dgram_cksum = ck == 0 ? 0xffff : ck;
   }
 }
 
@@ -839,13 +849,16 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
   return v;
 }
 
-Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool handed_off,
-                    uint64_t now_tsc, uint64_t now_ns, BurstOutput& out, Drop* why) {
+// First half of a packet's processing: Ethernet/IPv4/UDP checks up to the
+// flow table key.  Returns Verdict::consumed for "look it up", anything
+// else is final.  No side effects but counters, so a whole burst can be
+// classified before any of it is processed.
+Verdict classify(WorkerContext& ctx, rte_mbuf* m, Parsed& p, Drop* why) {
   if (m->nb_segs != 1 || m->pkt_len != m->data_len || m->data_len > kMaxFrame) {
     *why = Drop::oversized;
     return Verdict::dropped;
   }
-  Parsed p{};
+  p = Parsed{};
   p.frame = rte_pktmbuf_mtod(m, uint8_t*);
   p.len = m->data_len;
   if (p.len < sizeof(rte_ether_hdr)) {
@@ -884,7 +897,7 @@ Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool hand
   }
   const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-      (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(p.ip, p.ihl) != 0xffff)) {
+      (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && raw_cksum(p.ip, p.ihl) != 0xffff)) {
     *why = Drop::bad_ip_checksum;
     return Verdict::dropped;
   }
@@ -908,11 +921,18 @@ Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool hand
     *why = Drop::bad_udp_length;
     return Verdict::dropped;
   }
-  uint8_t leg = 0;
-  const SessionConfig* cfg =
-      ctx.flows != nullptr ? ctx.flows->lookup(rx_port, rd32(p.ip + 16), rd16(p.udp + 2), &leg)
-                           : nullptr;
-  if (cfg == nullptr) return Verdict::exception;
+  p.fragment = fragment;
+  p.ulen = ulen;
+  p.ip_payload = ip_payload;
+  return Verdict::consumed;
+}
+
+// Second half, for a packet whose destination is a flow.
+Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConfig* cfg,
+                     uint8_t leg, bool handed_off, uint64_t now_tsc, uint64_t now_ns,
+                     BurstOutput& out, Drop* why) {
+  const bool fragment = p.fragment;
+  const uint32_t ulen = p.ulen, ip_payload = p.ip_payload;
   if (fragment) {
     // Media is never legitimately fragmented; a fragment towards a media
     // port is an attack or a broken peer.
@@ -943,19 +963,64 @@ Verdict process_one(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, bool hand
   return handle_rtp(ctx, m, p, *cfg, leg, rt, now_tsc, now_ns, out, why);
 }
 
-}  // namespace
-
-void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                    bool handed_off, uint64_t now_tsc, uint64_t now_ns, BurstOutput& out) {
-  if (handed_off)
-    ctx.counters.handoff_in += n;
-  else
-    ctx.counters.rx += n;
+  // Up to kBurst packets.  Three passes, so that memory latency overlaps instead of adding up: all
+  // headers are checked first, then the flow table is searched for the
+  // whole burst at once (rte_hash prefetches buckets and keys across it),
+  // then each packet is processed while the next one's session state is
+  // being fetched.  Outputs keep the packets' order.
+  Parsed parsed[kBurst];
+  Verdict verdict[kBurst];
+  Drop why[kBurst];
+  FlowKey keys[kBurst];
+  uint8_t slot[kBurst];  // packet -> index into keys
+  uint32_t n_keys = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    why[i] = Drop::count;
+    verdict[i] = classify(ctx, pkts[i], parsed[i], &why[i]);
+    if (verdict[i] == Verdict::consumed) {
+      if (ctx.flows == nullptr) {
+        verdict[i] = Verdict::exception;
+        continue;
+      }
+      keys[n_keys] = flow_key(rx_port, rd32(parsed[i].ip + 16), rd16(parsed[i].udp + 2));
+      slot[i] = uint8_t(n_keys++);
+    }
+  }
+  const SessionConfig* cfgs[kBurst];
+  uint8_t legs[kBurst];
+  if (n_keys != 0) {
+    ctx.flows->lookup_bulk(keys, n_keys, cfgs, legs);
+    for (uint32_t k = 0; k < n_keys; ++k)
+      if (cfgs[k] != nullptr) rte_prefetch0(cfgs[k]);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    Drop why = Drop::count;
-    switch (process_one(ctx, rx_port, m, handed_off, now_tsc, now_ns, out, &why)) {
+    Verdict v = verdict[i];
+    if (v == Verdict::consumed) {
+      const SessionConfig* cfg = cfgs[slot[i]];
+      if (cfg == nullptr) {
+        v = Verdict::exception;
+      } else {
+        // The next flow packet's session state, while this one is processed.
+        for (uint16_t j = uint16_t(i + 1); j < n; ++j) {
+          if (verdict[j] != Verdict::consumed) continue;
+          const SessionConfig* next = cfgs[slot[j]];
+          if (next != nullptr) {
+            SessionRuntime* r = ctx.flows->runtime(next->flow_id);
+            rte_prefetch0(&r->legs[legs[slot[j]]]);
+            rte_prefetch0(&r->legs[legs[slot[j]] ^ 1]);
+            if (ctx.stats != nullptr) rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2]);
+          }
+          break;
+        }
+        v = process_flow(ctx, m, parsed[i], cfg, legs[slot[i]], handed_off, now_tsc, now_ns, out,
+                         &why[i]);
+      }
+    }
+    switch (v) {
       case Verdict::sent:
       case Verdict::consumed:
         break;
@@ -972,11 +1037,24 @@ void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         }
         break;
       case Verdict::dropped:
-        ++ctx.counters.dropped[size_t(why)];
+        ++ctx.counters.dropped[size_t(why[i])];
         rte_pktmbuf_free(m);
         break;
     }
   }
+}
+
+}  // namespace
+
+void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                   bool handed_off, uint64_t now_tsc, uint64_t now_ns, BurstOutput& out) {
+  if (handed_off)
+    ctx.counters.handoff_in += n;
+  else
+    ctx.counters.rx += n;
+  for (uint16_t off = 0; off < n; off = uint16_t(off + kBurst))
+    process_chunk(ctx, rx_port, pkts + off, uint16_t(n - off < kBurst ? n - off : kBurst),
+                  handed_off, now_tsc, now_ns, out);
 }
 
 }  // namespace msgw::dataplane

@@ -5,8 +5,9 @@
 //   relay_bench [FLOWS...]        default: 1000 10000 100000
 //
 // For each flow count: relay flows programmed as dataplane_tool bench-flows
-// does, packets in the loadgen's shape (leg 0 -> leg 1, round-robin over the
-// flows, consecutive seq/ts, valid UDP checksums), 32-packet bursts.  Each
+// does (20,000 per local address), packets in the loadgen's shape (leg 0 ->
+// leg 1, round-robin over the flows, consecutive seq/ts, valid UDP
+// checksums), 32-packet bursts.  Each
 // burst's frames are written into fresh mbufs first (as a copying PMD leaves
 // them: in cache), then only process_burst() is timed.  Prints a line per
 // flow count and one JSON object on the last line; exits non-zero if any
@@ -43,6 +44,11 @@ const rte_ether_addr kGwMac = {{0x02, 0, 0, 0, 0, 0x01}};
 const rte_ether_addr kPeerMac = {{0x02, 0, 0, 0, 0, 0x02}};
 constexpr uint16_t kFrame = 14 + 20 + 8 + 12 + 160;
 
+// Flow f's addresses: 20,000 flows per local address, so any count fits.
+uint32_t local_ip(uint32_t base, uint32_t f) { return base + ((f / 20000) << 8); }
+uint16_t local_port(uint32_t f) { return uint16_t(20000 + 2 * (f % 20000)); }
+uint16_t remote_port(uint32_t f) { return uint16_t(1024 + 2 * (f % 30000)); }
+
 void build_frame(uint8_t* f, uint32_t flow, uint16_t seq, uint32_t ts) {
   auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
   eth->dst_addr = kGwMac;
@@ -55,11 +61,11 @@ void build_frame(uint8_t* f, uint32_t flow, uint16_t seq, uint32_t ts) {
   ip->time_to_live = 64;
   ip->next_proto_id = IPPROTO_UDP;
   ip->src_addr = rte_cpu_to_be_32(kPeer0);
-  ip->dst_addr = rte_cpu_to_be_32(kGw0);
+  ip->dst_addr = rte_cpu_to_be_32(local_ip(kGw0, flow));
   ip->hdr_checksum = rte_ipv4_cksum(ip);
   auto* udp = reinterpret_cast<rte_udp_hdr*>(f + 34);
-  udp->src_port = rte_cpu_to_be_16(uint16_t(40000 + 2 * flow));
-  udp->dst_port = rte_cpu_to_be_16(uint16_t(20000 + 2 * flow));
+  udp->src_port = rte_cpu_to_be_16(remote_port(flow));
+  udp->dst_port = rte_cpu_to_be_16(local_port(flow));
   udp->dgram_len = rte_cpu_to_be_16(uint16_t(kFrame - 34));
   uint8_t* r = f + 42;
   r[0] = 0x80;
@@ -105,12 +111,12 @@ Result run(uint32_t flows, rte_mempool* pool) {
   port.netmask = 0xffff0000;
   for (uint32_t f = 0; f < flows; ++f) {
     LegSpec l[2] = {};
-    l[0].local_ip = kGw0;
-    l[1].local_ip = kGw1;
-    l[0].local_port = l[1].local_port = uint16_t(20000 + 2 * f);
+    l[0].local_ip = local_ip(kGw0, f);
+    l[1].local_ip = local_ip(kGw1, f);
+    l[0].local_port = l[1].local_port = local_port(f);
     l[0].remote_ip = kPeer0;
     l[1].remote_ip = kPeer1;
-    l[0].remote_port = l[1].remote_port = uint16_t(40000 + 2 * f);
+    l[0].remote_port = l[1].remote_port = remote_port(f);
     l[0].codec = l[1].codec = uint8_t(Codec::pcmu);
     l[0].dtmf_pt = l[1].dtmf_pt = kNoPayloadType;
     l[0].ptime_ms = l[1].ptime_ms = 20;

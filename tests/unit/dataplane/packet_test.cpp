@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_ip.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -220,6 +221,39 @@ TEST(DataplanePacket, RelaysConfiguredLegsWithRewrittenAddressesAndValidChecksum
   EXPECT_EQ(s.packets, 1u);
   EXPECT_EQ(s.bytes, 172u);
   EXPECT_EQ(r.seg->stats()[1 * 2 + 1].sent, 1u);
+}
+
+// Our checksum sum must be DPDK's, for every length (odd tails) and every
+// alignment of the buffer.
+TEST(DataplanePacket, RawChecksumEqualsDpdksForAnyLengthAndAlignment) {
+  std::vector<uint8_t> buf(1600 + 8);
+  uint32_t x = 12345;
+  for (auto& b : buf) {
+    x = x * 1103515245u + 12345u;
+    b = uint8_t(x >> 16);
+  }
+  for (uint32_t off = 0; off < 8; ++off)
+    for (uint32_t len = 0; len <= 1600; ++len)
+      ASSERT_EQ(raw_cksum(&buf[off], len), rte_raw_cksum(&buf[off], len))
+          << "offset " << off << " length " << len;
+  // All ones: every 64-bit add carries.
+  std::vector<uint8_t> ones(1600, 0xff);
+  for (uint32_t len = 0; len <= 1600; ++len)
+    ASSERT_EQ(raw_cksum(ones.data(), len), rte_raw_cksum(ones.data(), len)) << "length " << len;
+  // The pseudo header, as rte_ipv4_phdr_cksum() sums it.
+  for (int i = 0; i < 1000; ++i) {
+    rte_ipv4_hdr ip{};
+    x = x * 1103515245u + 12345u;
+    ip.src_addr = x;
+    x = x * 1103515245u + 12345u;
+    ip.dst_addr = x;
+    ip.version_ihl = 0x45;
+    ip.next_proto_id = IPPROTO_UDP;
+    const uint16_t l4 = uint16_t(8 + i);
+    ip.total_length = rte_cpu_to_be_16(uint16_t(20 + l4));
+    ASSERT_EQ(udp_pseudo_header_cksum(reinterpret_cast<const uint8_t*>(&ip), l4),
+              rte_ipv4_phdr_cksum(&ip, 0));
+  }
 }
 
 // Relayed packets get their checksums updated (RFC 1624) rather than

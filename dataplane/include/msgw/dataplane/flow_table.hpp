@@ -103,6 +103,11 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 8);
 
+// The key of a packet's destination: RTP and RTCP (odd port) of a leg share it.
+inline FlowKey flow_key(uint16_t port, uint32_t ip, uint16_t udp_port) {
+  return FlowKey{ip, uint16_t(udp_port & ~1u), port};
+}
+
 class FlowTable {
  public:
   // `name` must be unique in the process (rte_hash names are global).
@@ -146,12 +151,33 @@ class FlowTable {
   // ---- reader side (workers); lock-free ----
   // Returns the session and leg for a local address, or null.
   const SessionConfig* lookup(uint16_t port, uint32_t ip, uint16_t udp_port, uint8_t* leg) const {
-    FlowKey k{ip, uint16_t(udp_port & ~1u), port};
+    const FlowKey k = flow_key(port, ip, udp_port);
     void* data = nullptr;
     if (rte_hash_lookup_data(hash_, &k, &data) < 0) return nullptr;
     auto v = reinterpret_cast<uintptr_t>(data);
     *leg = uint8_t(v & 1u);
     return reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
+  }
+  // lookup() for up to kLookupBulkMax keys at once: rte_hash overlaps the
+  // bucket and key fetches of the whole set.  cfg[i] is null for a miss.
+  static constexpr uint32_t kLookupBulkMax = RTE_HASH_LOOKUP_BULK_MAX;
+  void lookup_bulk(const FlowKey* keys, uint32_t n, const SessionConfig** cfg,
+                   uint8_t* leg) const {
+    const void* kp[kLookupBulkMax];
+    void* data[kLookupBulkMax];
+    uint64_t hits = 0;
+    if (n > kLookupBulkMax) n = kLookupBulkMax;
+    for (uint32_t i = 0; i < n; ++i) kp[i] = &keys[i];
+    if (rte_hash_lookup_bulk_data(hash_, kp, n, &hits, data) < 0) hits = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      if ((hits >> i & 1) == 0) {
+        cfg[i] = nullptr;
+        continue;
+      }
+      const auto v = reinterpret_cast<uintptr_t>(data[i]);
+      leg[i] = uint8_t(v & 1u);
+      cfg[i] = reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
+    }
   }
   SessionRuntime* runtime(uint32_t flow_id) const { return &runtime_[flow_id]; }
 
