@@ -45,7 +45,7 @@ const rte_ether_addr kPeerMac = {{0x02, 0, 0, 0, 0, 0x02}};
 constexpr uint16_t kFrame = 14 + 20 + 8 + 12 + 160;
 
 // Flow f's addresses: 20,000 flows per local address, so any count fits.
-uint32_t local_ip(uint32_t base, uint32_t f) { return base + ((f / 20000) << 8); }
+uint32_t local_ip(uint32_t base, uint32_t f) { return base + ((f / 20000) << 16); }
 uint16_t local_port(uint32_t f) { return uint16_t(20000 + 2 * (f % 20000)); }
 uint16_t remote_port(uint32_t f) { return uint16_t(1024 + 2 * (f % 30000)); }
 
