@@ -1,6 +1,9 @@
 // msgw-dataplane: EAL, ports and TAPs from the config file, pinned workers,
 // and the main lcore loop (commands, exception path, ARP, timeouts).
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,20 +38,43 @@ void on_signal(int) {
 }
 
 // The doorbell (see SegmentHeader::doorbell_signal) only has to interrupt the
-// main lcore's nanosleep; the handler has nothing to do.
+// main lcore's nap; the handler has nothing to do.
 void on_doorbell(int) {}
 int doorbell_signal() { return SIGRTMIN + 7; }
 
+// net_tap learns of frames from the kernel by SIGIO (a process-wide signal:
+// any thread may take it).  Its handler is wrapped so that the frame also
+// ends the main lcore's nap, whichever thread the signal interrupted.
+struct sigaction g_tap_sigio {};
+void on_sigio(int sig, siginfo_t* info, void* uc) {
+  if ((g_tap_sigio.sa_flags & SA_SIGINFO) != 0 && g_tap_sigio.sa_sigaction != nullptr)
+    g_tap_sigio.sa_sigaction(sig, info, uc);
+  else if (g_tap_sigio.sa_handler != SIG_DFL && g_tap_sigio.sa_handler != SIG_IGN &&
+           g_tap_sigio.sa_handler != nullptr)
+    g_tap_sigio.sa_handler(sig);
+  if (g_runtime != nullptr) kick_main(*g_runtime);
+}
+
+bool work_queued(Runtime& rt) {
+  if (rte_ring_count(rt.segment->command_ring()) != 0 || rte_ring_count(rt.resolve) != 0)
+    return true;
+  for (const PortRuntime& p : rt.ports)
+    if (rte_ring_count(p.exception) != 0) return true;
+  return false;
+}
+
 // The main lcore's nap: advertised in the segment so that a client enqueuing
-// a command rings the doorbell, and skipped if a command slipped in before
-// the flag was visible.  Any signal ends it early (the doorbell, or the TAP
-// PMD's SIGIO for a frame from the kernel); rte_delay_us_sleep would resume.
-void nap(Segment& seg, unsigned us) {
-  SegmentHeader* h = seg.header();
+// a command, or a worker queuing frames for the kernel, ends it (doorbell),
+// and skipped when such work is already queued.  The doorbell signal is
+// blocked outside the nap and unblocked by ppoll() atomically, so a ring that
+// comes before the sleep starts still ends it.  Other signals end it too
+// (SIGINT/SIGTERM, SIGIO).
+void nap(Runtime& rt, unsigned us, const sigset_t& nap_mask) {
+  SegmentHeader* h = rt.segment->header();
   __atomic_store_n(&h->main_napping, 1u, __ATOMIC_SEQ_CST);
-  if (rte_ring_count(seg.command_ring()) == 0) {
-    const timespec ts{0, long(us) * 1000};
-    nanosleep(&ts, nullptr);
+  if (!work_queued(rt)) {
+    const timespec ts{long(us / 1000000), long(us % 1000000) * 1000};
+    ppoll(nullptr, 0, &ts, &nap_mask);
   }
   __atomic_store_n(&h->main_napping, 0u, __ATOMIC_RELEASE);
 }
@@ -148,6 +174,16 @@ class ExceptionPath {
 };
 
 }  // namespace
+
+void msgw::dataplane::kick_main(Runtime& rt) {
+  if (rt.main_tid == 0 || rt.doorbell_signal == 0 || !rt.segment) return;
+  SegmentHeader* h = rt.segment->header();
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&h->main_napping, __ATOMIC_RELAXED) == 0) return;
+  // One signal per nap: whoever clears the flag sends it.
+  if (__atomic_exchange_n(&h->main_napping, 0u, __ATOMIC_SEQ_CST) != 0)
+    syscall(SYS_tgkill, getpid(), rt.main_tid, rt.doorbell_signal);
+}
 
 int main(int argc, char** argv) {
   std::string config_file, instance;
@@ -319,12 +355,36 @@ int main(int argc, char** argv) {
   register_telemetry(rt);
   rt.rx_enabled.store(hold == 0);
   for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
+  // The doorbell: blocked in the main thread except during its nap (ppoll),
+  // so that no ring can fall between the check and the sleep.
+  sigset_t nap_mask;
   {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, doorbell_signal());
+    pthread_sigmask(SIG_BLOCK, &block, &nap_mask);
+    sigdelset(&nap_mask, doorbell_signal());
     struct sigaction sa {};
-    sa.sa_handler = on_doorbell;  // no SA_RESTART: the nap must return
+    sa.sa_handler = on_doorbell;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(doorbell_signal(), &sa, nullptr) == 0)
+    rt.main_tid = pid_t(syscall(SYS_gettid));
+    if (sigaction(doorbell_signal(), &sa, nullptr) == 0) {
+      rt.doorbell_signal = doorbell_signal();
       __atomic_store_n(&rt.segment->header()->doorbell_signal, uint32_t(doorbell_signal()), __ATOMIC_RELEASE);
+    }
+    struct sigaction tap {};
+    const bool handled =
+        sigaction(SIGIO, nullptr, &tap) == 0 &&
+        ((tap.sa_flags & SA_SIGINFO) != 0
+             ? tap.sa_sigaction != nullptr
+             : tap.sa_handler != SIG_DFL && tap.sa_handler != SIG_IGN);
+    if (handled) {
+      g_tap_sigio = tap;
+      struct sigaction wrap = tap;
+      wrap.sa_flags |= SA_SIGINFO;
+      wrap.sa_sigaction = on_sigio;
+      sigaction(SIGIO, &wrap, nullptr);
+    }
   }
   rt.segment->mark_up();
   std::printf("msgw-dataplane: up: generation %lu, %u flows (%u legs), %u ports, %u workers%s\n",
@@ -338,9 +398,12 @@ int main(int argc, char** argv) {
   // Poll-mode main lcore that need not burn a core: it shares one with the
   // control plane (and, in the benchmark, the load generator).  While there is
   // work it naps 20 us between rounds; each idle round doubles the nap up to
-  // 1 ms, so an idle appliance wakes 1,000 times a second instead of 20,000,
-  // and a burst of SIP or commands is picked up within a millisecond.
-  constexpr unsigned kNapMinUs = 20, kNapMaxUs = 1000;
+  // 10 ms.  Whatever has to be handled at once ends the nap: commands (the
+  // clients' doorbell), frames for the kernel and ARP wishes (the workers
+  // kick), frames from the kernel (SIGIO).  So the nap bounds only the media
+  // timeout sweep, and an idle appliance wakes 100 times a second: at 1,000
+  // the wake-ups cost a load generator sharing the core ~20 % of its rate.
+  constexpr unsigned kNapMinUs = 20, kNapMaxUs = 10000;
   unsigned nap_us = kNapMinUs;
   while (!rt.stop.load()) {
     const uint64_t now = mono_ns();
@@ -353,7 +416,7 @@ int main(int argc, char** argv) {
       if (active >= hold) rt.rx_enabled.store(true);
     }
     nap_us = busy ? kNapMinUs : std::min(nap_us * 2, kNapMaxUs);
-    nap(*rt.segment, nap_us);
+    nap(rt, nap_us, nap_mask);
   }
 
   std::printf("msgw-dataplane: stopping\n");

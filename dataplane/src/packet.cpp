@@ -283,7 +283,7 @@ bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_et
   }
   if (ctx.resolve != nullptr) {
     uint64_t key = (uint64_t(out_port) << 32) | nh;
-    rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key);
+    if (rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key) == 0) ++ctx.counters.arp_wishes;
   }
   return false;
 }

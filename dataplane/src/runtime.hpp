@@ -2,6 +2,8 @@
 // telemetry callbacks.  Internal to the binary.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -50,6 +52,7 @@ struct alignas(64) Worker {
   uint64_t sleep_max_ns = 0;    // [dataplane] worker_sleep_max_us; 0 = busy-poll
   uint64_t sleeps = 0;          // light-load sleeps taken
   uint64_t slept_ns = 0;        // time asked for in them
+  uint64_t arp_wishes_kicked = 0;  // ctx.counters.arp_wishes when the main lcore was last kicked
   WorkerContext ctx;
 };
 
@@ -70,7 +73,18 @@ struct Runtime {
   rte_rcu_qsbr* rcu = nullptr;
   rte_ring* resolve = nullptr;
   bool hugepages = false;
+  // The main lcore's thread and its doorbell signal (0 = none yet): what
+  // kick_main() needs.
+  pid_t main_tid = 0;
+  int doorbell_signal = 0;
 };
+
+// Ends the main lcore's nap, if it is napping, so that frames for the kernel,
+// ARP wishes and frames from the kernel (SIGIO) do not wait out the nap.
+// The caller has queued its work first; the fence pairs with the one in the
+// main lcore's nap (it sets main_napping, then looks at the rings), so either
+// the nap sees the work or this sees the nap.  Async-signal-safe.
+void kick_main(Runtime& rt);
 
 // ports.cpp
 std::vector<std::string> build_eal_args(const config::Config& cfg, const std::string& argv0,

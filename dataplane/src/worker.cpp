@@ -77,6 +77,7 @@ inline uint16_t tx(Runtime& rt, Worker& w, uint16_t port, rte_mbuf** pkts, uint1
 
 void flush(Runtime& rt, Worker& w, BurstOutput& out) {
   WorkerCounters& c = w.ctx.counters;
+  bool for_main = false;  // frames for the kernel or ARP wishes: end its nap
   const uint16_t n_ports = uint16_t(rt.ports.size());
   for (uint16_t p = 0; p < n_ports; ++p) {
     if (out.n_tx[p] != 0) {
@@ -91,6 +92,7 @@ void flush(Runtime& rt, Worker& w, BurstOutput& out) {
       const unsigned q = rte_ring_mp_enqueue_burst(rt.ports[p].exception,
                                                    reinterpret_cast<void**>(out.exception[p]),
                                                    out.n_exception[p], nullptr);
+      for_main = for_main || q != 0;
       if (q < out.n_exception[p]) {
         c.dropped[size_t(Drop::exception_full)] += out.n_exception[p] - q;
         rte_pktmbuf_free_bulk(out.exception[p] + q, out.n_exception[p] - q);
@@ -107,6 +109,11 @@ void flush(Runtime& rt, Worker& w, BurstOutput& out) {
       rte_pktmbuf_free_bulk(out.handoff[t] + q, out.n_handoff[t] - q);
     }
   }
+  if (c.arp_wishes != w.arp_wishes_kicked) {
+    w.arp_wishes_kicked = c.arp_wishes;
+    for_main = true;
+  }
+  if (for_main) kick_main(rt);
 }
 
 // Load-based sleep ([dataplane] worker_sleep_max_us).  A poll pass that

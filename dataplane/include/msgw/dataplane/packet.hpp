@@ -87,6 +87,7 @@ struct WorkerCounters {
   uint64_t transcode_buffered = 0;  // ingress packets absorbed by re-framing (no output yet)
   uint64_t rtcp_terminated = 0;     // RTCP received on transcoded legs (not relayed)
   uint64_t rtcp_sent = 0;           // own SR sent on transcoded legs
+  uint64_t arp_wishes = 0;          // next hops queued for the main lcore to resolve
   uint64_t dropped[size_t(Drop::count)] = {};
   // Packets lost to errors and limits; those withheld from a leg on hold
   // (Drop::held) are not counted here.
