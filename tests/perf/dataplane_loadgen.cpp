@@ -9,7 +9,8 @@
 //       each session: PCMU 20 ms into leg 0 and G.729 20 ms (real bcg729
 //       frames) into leg 1, 50 pps each way; counts packets back.
 //   dataplane_loadgen iofwd     SECONDS -- EAL...
-//       the ceiling peer: returns every frame it receives (rx -> tx).
+//       the ceiling peer: returns every frame it receives (rx -> tx), as
+//       dpdk-testpmd --forward-mode=io does with its default 32-packet burst.
 //
 // Addressing (matches dataplane_tool bench-flows): leg 0 of flow i is
 // 10.0.0.1:(20000+2i) with remote 10.0.0.2:(40000+2i); leg 1 is
@@ -157,9 +158,12 @@ int main(int argc, char** argv) {
     const double seconds = std::atof(argv[2]);
     const uint64_t end = rte_rdtsc() + uint64_t(seconds * double(hz));
     uint64_t fwd = 0;
-    rte_mbuf* pkts[64];
+    // What dpdk-testpmd --forward-mode=io does, with its default burst (32,
+    // as msgw-dataplane's worker): rx burst, tx burst, free what tx refused.
+    constexpr uint16_t kTestpmdBurst = 32;
+    rte_mbuf* pkts[kTestpmdBurst];
     while (rte_rdtsc() < end) {
-      const uint16_t n = rte_eth_rx_burst(port, 0, pkts, 64);
+      const uint16_t n = rte_eth_rx_burst(port, 0, pkts, kTestpmdBurst);
       if (n == 0) continue;
       const uint16_t s = rte_eth_tx_burst(port, 0, pkts, n);
       fwd += s;
