@@ -31,6 +31,8 @@
 #include <rte_random.h>
 #include <rte_udp.h>
 
+#include "rtp_frame.hpp"
+
 extern "C" {  // bcg729 declares no C linkage itself
 #include <bcg729/encoder.h>
 }
@@ -47,35 +49,9 @@ rte_mbuf* make(rte_mempool* mp, uint32_t sip, uint16_t sp, uint32_t dip, uint16_
                uint16_t plen) {
   rte_mbuf* m = rte_pktmbuf_alloc(mp);
   if (m == nullptr) return nullptr;
-  const uint16_t total = uint16_t(14 + 20 + 8 + 12 + plen);
-  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, total));
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-  eth->dst_addr = kGwMac;
-  eth->src_addr = kMyMac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + 14);
-  std::memset(ip, 0, 20);
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(uint16_t(total - 14));
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(sip);
-  ip->dst_addr = rte_cpu_to_be_32(dip);
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(f + 34);
-  udp->src_port = rte_cpu_to_be_16(sp);
-  udp->dst_port = rte_cpu_to_be_16(dp);
-  udp->dgram_len = rte_cpu_to_be_16(uint16_t(8 + 12 + plen));
-  uint8_t* r = f + 42;
-  r[0] = 0x80;
-  r[1] = pt;
-  r[2] = uint8_t(seq >> 8);
-  r[3] = uint8_t(seq);
-  for (int k = 0; k < 4; ++k) r[4 + k] = uint8_t(ts >> (24 - 8 * k));
-  for (int k = 0; k < 4; ++k) r[8 + k] = uint8_t(ssrc >> (24 - 8 * k));
-  std::memcpy(r + 12, payload, plen);
-  udp->dgram_cksum = 0;
-  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, msgw::perf::rtp_frame_size(plen)));
+  msgw::perf::write_rtp_frame(f, kGwMac, kMyMac, sip, sp, dip, dp, pt, seq, ts, ssrc, payload,
+                              plen);
   return m;
 }
 

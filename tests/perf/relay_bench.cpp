@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +34,7 @@
 
 #include "msgw/dataplane/client.hpp"
 #include "msgw/dataplane/packet.hpp"
+#include "rtp_frame.hpp"
 
 using namespace msgw::dataplane;
 
@@ -42,7 +44,7 @@ constexpr uint32_t kGw0 = 0x0a000001, kPeer0 = 0x0a000002;
 constexpr uint32_t kGw1 = 0x0a000101, kPeer1 = 0x0a000102;
 const rte_ether_addr kGwMac = {{0x02, 0, 0, 0, 0, 0x01}};
 const rte_ether_addr kPeerMac = {{0x02, 0, 0, 0, 0, 0x02}};
-constexpr uint16_t kFrame = 14 + 20 + 8 + 12 + 160;
+constexpr uint16_t kFrame = msgw::perf::rtp_frame_size(160);
 
 // Flow f's addresses: 20,000 flows per local address, so any count fits.
 uint32_t local_ip(uint32_t base, uint32_t f) { return base + ((f / 20000) << 16); }
@@ -50,34 +52,14 @@ uint16_t local_port(uint32_t f) { return uint16_t(20000 + 2 * (f % 20000)); }
 uint16_t remote_port(uint32_t f) { return uint16_t(1024 + 2 * (f % 30000)); }
 
 void build_frame(uint8_t* f, uint32_t flow, uint16_t seq, uint32_t ts) {
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-  eth->dst_addr = kGwMac;
-  eth->src_addr = kPeerMac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + 14);
-  std::memset(ip, 0, 20);
-  ip->version_ihl = 0x45;
-  ip->total_length = rte_cpu_to_be_16(uint16_t(kFrame - 14));
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_UDP;
-  ip->src_addr = rte_cpu_to_be_32(kPeer0);
-  ip->dst_addr = rte_cpu_to_be_32(local_ip(kGw0, flow));
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* udp = reinterpret_cast<rte_udp_hdr*>(f + 34);
-  udp->src_port = rte_cpu_to_be_16(remote_port(flow));
-  udp->dst_port = rte_cpu_to_be_16(local_port(flow));
-  udp->dgram_len = rte_cpu_to_be_16(uint16_t(kFrame - 34));
-  uint8_t* r = f + 42;
-  r[0] = 0x80;
-  r[1] = 0;
-  r[2] = uint8_t(seq >> 8);
-  r[3] = uint8_t(seq);
-  for (int k = 0; k < 4; ++k) r[4 + k] = uint8_t(ts >> (24 - 8 * k));
-  const uint32_t ssrc = 0x10000000u + flow;
-  for (int k = 0; k < 4; ++k) r[8 + k] = uint8_t(ssrc >> (24 - 8 * k));
-  for (int k = 0; k < 160; ++k) r[12 + k] = uint8_t(0xff - (k & 0x0f));
-  udp->dgram_cksum = 0;
-  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  static const auto payload = [] {
+    std::array<uint8_t, 160> p{};
+    for (size_t k = 0; k < p.size(); ++k) p[k] = uint8_t(0xff - (k & 0x0f));
+    return p;
+  }();
+  msgw::perf::write_rtp_frame(f, kGwMac, kPeerMac, kPeer0, remote_port(flow), local_ip(kGw0, flow),
+                              local_port(flow), 0, seq, ts, 0x10000000u + flow, payload.data(),
+                              uint16_t(payload.size()));
 }
 
 struct Result {
