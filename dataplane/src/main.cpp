@@ -354,7 +354,6 @@ int main(int argc, char** argv) {
   }
   register_telemetry(rt);
   rt.rx_enabled.store(hold == 0);
-  for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
   // The doorbell: blocked in the main thread except during its nap (ppoll),
   // so that no ring can fall between the check and the sleep.
   sigset_t nap_mask;
@@ -386,6 +385,8 @@ int main(int argc, char** argv) {
       sigaction(SIGIO, &wrap, nullptr);
     }
   }
+  // After the doorbell's handler and rt.main_tid: workers may kick from now on.
+  for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
   rt.segment->mark_up();
   std::printf("msgw-dataplane: up: generation %lu, %u flows (%u legs), %u ports, %u workers%s\n",
               static_cast<unsigned long>(rt.segment->generation()), max_flows, max_flows * 2,
