@@ -91,8 +91,8 @@ bool Client::send(const Command& cmd) {
   if (!dataplane_up()) return false;
   if (rte_ring_mp_enqueue_elem(map_.command_ring(), const_cast<Command*>(&cmd), sizeof(Command)) != 0)
     return false;
-  // Ring the doorbell only if the main lcore is napping (it re-checks the ring
-  // after setting the flag, so a command enqueued before is never missed).
+  // Ring the doorbell only if the main lcore is napping (it re-checks the
+  // rings after setting the flag, so a command enqueued before is never missed).
   SegmentHeader* h = map_.header();
   const uint32_t sig = __atomic_load_n(&h->doorbell_signal, __ATOMIC_ACQUIRE);
   if (doorbell_pid_ != 0 && sig != 0 && __atomic_load_n(&h->main_napping, __ATOMIC_SEQ_CST) != 0)
@@ -157,7 +157,7 @@ std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::millise
     // The doorbell (send()) ends the main lcore's nap, so the ack usually
     // comes within tens of microseconds: yield for the first 100 us, then
     // sleep in 50 us steps (a dataplane without the doorbell answers within
-    // its nap, up to 1 ms).
+    // its nap, up to 10 ms).
     if (now < started + std::chrono::microseconds(100)) std::this_thread::yield();
     else std::this_thread::sleep_for(std::chrono::microseconds(50));
   }

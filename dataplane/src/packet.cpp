@@ -73,13 +73,19 @@ inline void wr32(uint8_t* p, uint32_t v) {
 
 inline void st(uint64_t& field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); }
 
-// Ones'-complement sum over pseudo header + datagram must be all ones.
-bool udp_checksum_ok(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
+// Ones'-complement sum over pseudo header + UDP datagram of ulen bytes
+// (folded; native word order, as rte_raw_cksum gives it).
+uint16_t udp_sum(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
   uint32_t sum = raw_cksum(udp, ulen);
   sum += udp_pseudo_header_cksum(ip, uint16_t(ulen));
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
-  return sum == 0xffff;
+  return uint16_t(sum);
+}
+
+// A datagram whose checksum field is set: the sum over it must be all ones.
+bool udp_checksum_ok(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
+  return udp_sum(ip, udp, ulen) == 0xffff;
 }
 
 // What one packet turned into.
@@ -307,12 +313,7 @@ void finish_checksums(rte_mbuf* m, uint8_t* ip, uint8_t* udp, uint32_t ihl, cons
     udph->dgram_cksum = rte_ipv4_phdr_cksum(iph, m->ol_flags);
   } else {
     // As rte_ipv4_udptcp_cksum() computes it, with the faster sum.
-    const uint16_t ulen = rte_be_to_cpu_16(udph->dgram_len);
-    uint32_t sum = raw_cksum(udph, ulen);
-    sum += udp_pseudo_header_cksum(ip, ulen);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    const uint16_t ck = uint16_t(~sum);
+    const uint16_t ck = uint16_t(~udp_sum(ip, udp, rte_be_to_cpu_16(udph->dgram_len)));
     udph->dgram_cksum = ck == 0 ? 0xffff : ck;
   }
 }

@@ -154,29 +154,23 @@ class FlowTable {
     const FlowKey k = flow_key(port, ip, udp_port);
     void* data = nullptr;
     if (rte_hash_lookup_data(hash_, &k, &data) < 0) return nullptr;
-    auto v = reinterpret_cast<uintptr_t>(data);
-    *leg = uint8_t(v & 1u);
-    return reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
+    return untag(data, leg);
   }
-  // lookup() for up to kLookupBulkMax keys at once: rte_hash overlaps the
-  // bucket and key fetches of the whole set.  cfg[i] is null for a miss.
-  static constexpr uint32_t kLookupBulkMax = RTE_HASH_LOOKUP_BULK_MAX;
+  // lookup() for n keys, rte_hash_lookup_bulk_data's 64 at a time: the hash
+  // overlaps the bucket and key fetches of a whole set.  cfg[i] is null for
+  // a miss.
   void lookup_bulk(const FlowKey* keys, uint32_t n, const SessionConfig** cfg,
                    uint8_t* leg) const {
-    const void* kp[kLookupBulkMax];
-    void* data[kLookupBulkMax];
-    uint64_t hits = 0;
-    if (n > kLookupBulkMax) n = kLookupBulkMax;
-    for (uint32_t i = 0; i < n; ++i) kp[i] = &keys[i];
-    if (rte_hash_lookup_bulk_data(hash_, kp, n, &hits, data) < 0) hits = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      if ((hits >> i & 1) == 0) {
-        cfg[i] = nullptr;
-        continue;
-      }
-      const auto v = reinterpret_cast<uintptr_t>(data[i]);
-      leg[i] = uint8_t(v & 1u);
-      cfg[i] = reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
+    constexpr uint32_t kMax = RTE_HASH_LOOKUP_BULK_MAX;
+    for (uint32_t base = 0; base < n; base += kMax) {
+      const uint32_t m = n - base < kMax ? n - base : kMax;
+      const void* kp[kMax];
+      void* data[kMax];
+      uint64_t hits = 0;
+      for (uint32_t i = 0; i < m; ++i) kp[i] = &keys[base + i];
+      if (rte_hash_lookup_bulk_data(hash_, kp, m, &hits, data) < 0) hits = 0;
+      for (uint32_t i = 0; i < m; ++i)
+        cfg[base + i] = (hits >> i & 1) != 0 ? untag(data[i], &leg[base + i]) : nullptr;
     }
   }
   SessionRuntime* runtime(uint32_t flow_id) const { return &runtime_[flow_id]; }
@@ -206,6 +200,11 @@ class FlowTable {
 
   static uintptr_t tag(const SessionConfig* c, uint8_t leg) {
     return reinterpret_cast<uintptr_t>(c) | leg;
+  }
+  static const SessionConfig* untag(void* data, uint8_t* leg) {
+    const auto v = reinterpret_cast<uintptr_t>(data);
+    *leg = uint8_t(v & 1u);
+    return reinterpret_cast<const SessionConfig*>(v & ~uintptr_t(63));
   }
   void defer(SessionConfig* c, int32_t p0, int32_t p1, uint32_t flow_id, uint32_t request_id,
              codecs::Transcoder* tc0 = nullptr, codecs::Transcoder* tc1 = nullptr);
