@@ -23,6 +23,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
@@ -285,13 +286,14 @@ int main(int argc, char** argv) {
     if (!rte_lcore_is_enabled(rt.workers[w].lcore)) {
       std::fprintf(stderr, "msgw-dataplane: worker lcore %u is not enabled\n",
                    rt.workers[w].lcore);
+      eal_cleanup_and_remove_runtime_dir();
       return 1;
     }
   }
   std::string err;
   if (!setup_ports(rt, err)) {
     std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
-    rte_eal_cleanup();
+    eal_cleanup_and_remove_runtime_dir();
     return 1;
   }
   const uint32_t max_flows = std::max<uint32_t>(1, dp.flow_capacity / 2);
@@ -299,7 +301,7 @@ int main(int argc, char** argv) {
   if (!seg) {
     std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
     shutdown_ports(rt);
-    rte_eal_cleanup();
+    eal_cleanup_and_remove_runtime_dir();
     return 1;
   }
   rt.segment.emplace(std::move(*seg));
@@ -316,13 +318,16 @@ int main(int argc, char** argv) {
                  rte_strerror(rte_errno));
     rt.segment->mark_down();
     shutdown_ports(rt);
-    rte_eal_cleanup();
+    eal_cleanup_and_remove_runtime_dir();
     return 1;
   }
   rt.commands.emplace(*rt.segment, *rt.flows, dp.media_timeout_ms);
   for (const auto& n : statics) {
     if (n.port >= rt.ports.size() || !rt.neighbours->learn(n.port, n.ip, n.mac)) {
       std::fprintf(stderr, "msgw-dataplane: static neighbour on port %u rejected\n", n.port);
+      rt.segment->mark_down();
+      shutdown_ports(rt);
+      eal_cleanup_and_remove_runtime_dir();
       return 2;
     }
   }
@@ -444,6 +449,6 @@ int main(int argc, char** argv) {
   rt.commands.reset();
   rt.flows.reset();
   rt.neighbours.reset();
-  rte_eal_cleanup();
+  eal_cleanup_and_remove_runtime_dir();
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
 
 using namespace msgw::dataplane;
@@ -43,6 +44,8 @@ bool setup() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
+  static const std::string eal_dir = msgw::dataplane::eal_runtime_dir();
+  std::atexit([] { msgw::dataplane::remove_eal_runtime_dir(eal_dir); });
   world = new World;
   World& w = *world;
   w.pool = rte_pktmbuf_pool_create("fz_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,

@@ -33,6 +33,7 @@
 #include <rte_udp.h>
 
 #include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
 #include "rtp_frame.hpp"
 
@@ -197,6 +198,6 @@ int main(int argc, char** argv) {
     json += buf;
   }
   std::printf("%s}\n", json.c_str());
-  rte_eal_cleanup();
+  msgw::dataplane::eal_cleanup_and_remove_runtime_dir();
   return all_relayed ? 0 : 1;
 }

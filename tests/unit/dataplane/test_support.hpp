@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+
+#include "msgw/dataplane/eal_runtime_dir.hpp"
 
 namespace dptest {
 
@@ -27,6 +30,8 @@ inline rte_mempool* pool() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(int(argv.size()), argv.data()) < 0) return static_cast<rte_mempool*>(nullptr);
+    static const std::string eal_dir = msgw::dataplane::eal_runtime_dir();
+    std::atexit([] { msgw::dataplane::remove_eal_runtime_dir(eal_dir); });
     return rte_pktmbuf_pool_create("ut_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                    SOCKET_ID_ANY);
   }();

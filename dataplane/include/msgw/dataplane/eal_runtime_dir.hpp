@@ -1,0 +1,30 @@
+// EAL keeps a runtime directory per file prefix (/var/run/dpdk/PREFIX: the
+// shared config, memseg lists, the multi-process and telemetry sockets) and
+// leaves it behind after rte_eal_cleanup(), one more for every run of every
+// process with a prefix of its own.  These remove it on the way out.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <rte_eal.h>
+
+namespace msgw::dataplane {
+
+// Call after a successful rte_eal_init(): the directory to remove at exit.
+inline std::string eal_runtime_dir() { return rte_eal_get_runtime_dir(); }
+
+inline void remove_eal_runtime_dir(const std::string& dir) {
+  std::error_code ec;  // already gone, or never made: nothing to do
+  if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+}
+
+// rte_eal_cleanup(), then the runtime directory.
+inline void eal_cleanup_and_remove_runtime_dir() {
+  const std::string dir = eal_runtime_dir();
+  rte_eal_cleanup();
+  remove_eal_runtime_dir(dir);
+}
+
+}  // namespace msgw::dataplane
