@@ -4,9 +4,8 @@
 # Prints figures as it goes and one JSON object on its last line.
 #   relay_pps_zero_loss        highest offered rate of 20 ms G.711 RTP over many relay
 #                              flows with zero loss, each trial >= 10 s
-#   testpmd_io_pps             io-forward ceiling over the same memif port and core
-#                              (dpdk-testpmd is not packaged in Debian 12: measured with
-#                              dataplane_loadgen's own rx->tx forwarder, said below)
+#   testpmd_io_pps             dpdk-testpmd --forward-mode=io over the same memif port
+#                              and cores: the ceiling
 #   transcode_sessions_zero_loss  most PCMU<->G.729 duplex sessions (50 pps each way)
 #   codec_bound_sessions       codec engine sessions per core (build/tests/perf/codec_bench,
 #                              run on the worker's core)
@@ -22,6 +21,13 @@
 # times a core is taken away: on the 2-vCPU VM this was measured on, the
 # kernel's kdamond thread runs ~3.5 ms at a time every ~0.5 s (perf sched),
 # which at 2.5 Mpps is 8,750 packets, more than a 2^13 ring holds.
+# Both use memif buffers of 256 bytes (bsize=256; the default is 2,048): the
+# largest frame here is 214 bytes, and it keeps the two rings' buffers at
+# 2 x 16,384 x 256 B = 8 MiB, inside this host's L3.  With 2 KiB buffers they
+# span 64 MiB, and once a stall builds a backlog every packet is read from
+# DRAM: the forwarder then runs slower than the offered load and never
+# catches up (loss for the rest of the trial, at loads it carried before).
+# A larger frame is still carried, across several memif buffers.
 # Usage: scripts/bench-dataplane.sh [BUILD_DIR]      (root; 2+ cores)
 set -euo pipefail
 build=${1:-build}
@@ -30,11 +36,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dp="$build/dataplane/msgw-dataplane"
 tool="$build/tests/integration/dataplane_tool"
 lg="$build/tests/perf/dataplane_loadgen"
+testpmd=${TESTPMD:-dpdk-testpmd}   # Debian package dpdk-dev
 bench="$build/tests/perf/codec_bench"
 relay_bench="$build/tests/perf/relay_bench"
 secs=${BENCH_SECONDS:-10}
 flows=${BENCH_FLOWS:-1000}
 for b in "$dp" "$tool" "$lg"; do [[ -x $b ]] || { echo "missing $b (build first)"; exit 1; }; done
+command -v "$testpmd" >/dev/null || { echo "missing $testpmd (scripts/setup.sh installs dpdk-dev)"; exit 1; }
 work=$(mktemp -d /tmp/msgw-bench.XXXXXX)
 sock="$work/memif.sock"
 inst="bench$$"
@@ -44,6 +52,7 @@ cleanup() {
   rm -rf "$work" "/dev/shm/msgw-$inst"
   # memif needs EAL's multi-process files: a killed process leaves its hugepages.
   rm -f /dev/hugepages/msgw-"$inst"map_* /dev/hugepages/lg$$map_* /dev/hugepages/fw$$map_*
+  rm -rf /var/run/dpdk/{msgw-"$inst",lg$$,fw$$}
 }
 trap cleanup EXIT
 huge=off
@@ -54,6 +63,7 @@ hugeargs=(--no-huge -m 512)
 dp_mb=1024
 if [[ $huge == on ]]; then hugeargs=(-m 256); dp_mb=384; fi
 rsize=${BENCH_MEMIF_RSIZE:-14}
+bsize=${BENCH_MEMIF_BSIZE:-256}
 echo "hugepages: $huge"
 
 cat >"$work/dp.toml" <<EOT
@@ -68,14 +78,14 @@ flow_capacity = 131072
 media_timeout_ms = 3600000
 [[port]]
 name = "bench"
-device = "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize"
+device = "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize,bsize=$bsize"
 address = "10.0.0.1/16"
 tap_name = "bn$$"
 EOT
 
 loadgen() {  # mode args... ; memif client on lcore 0 next to the dataplane's main lcore
   "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
-    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize" 2>>"$work/lg.log" | tail -1
+    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize,bsize=$bsize" 2>>"$work/lg.log" | tail -1
 }
 
 start_dp() {  # kind of flows
@@ -96,16 +106,22 @@ stop_dp() { kill -TERM "$dp_pid" 2>/dev/null; wait "$dp_pid" 2>/dev/null || true
 # gets a fresh server: one trial = start peer/dataplane, one loadgen run, stop.
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(*(d[k] for k in sys.argv[2:]))' "$@"; }
 
-# --- ceiling: io-forwarding peer on the worker core (lcore 1)
+# --- ceiling: dpdk-testpmd io-forwarding on the same port and cores as the
+# dataplane (main lcore 0, forwarding lcore 1), testpmd's defaults (burst 32,
+# mbuf cache 250) but a 65,536-mbuf pool so it fits the same memory.  It is
+# stopped with SIGINT (--stats-period keeps it running without a terminal).
 io_trial() {  # rate -> prints "received sent tx_fail p99"
-  "$lg" iofwd $((secs + 6)) -- -l 1 --file-prefix "fw$$" --no-pci "${hugeargs[@]}" \
-    --vdev "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize" >/dev/null 2>>"$work/lg.log" &
+  "$testpmd" -l 0,1 --file-prefix "fw$$" --no-pci "${hugeargs[@]}" \
+    --vdev "net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01,rsize=$rsize,bsize=$bsize" -- \
+    --forward-mode=io --port-topology=loop --nb-cores=1 --auto-start \
+    --total-num-mbufs=65536 --stats-period 1 </dev/null >"$work/testpmd.log" 2>&1 &
   local fw=$!
-  sleep 1
+  for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+  sleep 0.5
   local out; out=$(loadgen relay "$flows" "$1" "$secs" || true)
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
-  echo "iofwd offered $1 pps: $out" >&2
-  kill "$fw" 2>/dev/null; wait "$fw" 2>/dev/null || true
+  echo "testpmd io offered $1 pps: $out" >&2
+  kill -INT "$fw" 2>/dev/null; wait "$fw" 2>/dev/null || true
   rm -f "$sock"
   field "$out" received sent tx_fail p99_us
 }
@@ -172,7 +188,7 @@ zero_loss_search() {
 
 # --- ceiling: io-forwarding peer on the worker core
 read -r _ best_io _ <<<"$(zero_loss_search io_trial -- 250000)"
-echo "io-forward ceiling (own rx->tx forwarder; dpdk-testpmd not packaged): $best_io pps"
+echo "io-forward ceiling (dpdk-testpmd --forward-mode=io): $best_io pps"
 
 # --- relay: the rate the generator achieved in the best zero-loss trial
 read -r _ relay p99_at_rate <<<"$(zero_loss_search dp_trial relay -- 50000)"
@@ -202,4 +218,4 @@ relay_ns=null
 if [[ -x $relay_bench ]]; then
   relay_ns=$(taskset -c 1 "$relay_bench" 1000 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["relay_ns_per_packet_1000_flows"])' || echo null)
 fi
-echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"io_ceiling_tool\": \"dataplane_loadgen iofwd (dpdk-testpmd not packaged)\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows, \"relay_process_ns_per_packet\": $relay_ns}"
+echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"memif_bsize\": $bsize, \"io_ceiling_tool\": \"dpdk-testpmd --forward-mode=io\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows, \"relay_process_ns_per_packet\": $relay_ns}"

@@ -8,9 +8,6 @@
 //   dataplane_loadgen transcode SESSIONS SECONDS -- EAL...
 //       each session: PCMU 20 ms into leg 0 and G.729 20 ms (real bcg729
 //       frames) into leg 1, 50 pps each way; counts packets back.
-//   dataplane_loadgen iofwd     SECONDS -- EAL...
-//       the ceiling peer: returns every frame it receives (rx -> tx), as
-//       dpdk-testpmd --forward-mode=io does with its default 32-packet burst.
 //
 // Addressing (matches dataplane_tool bench-flows): leg 0 of flow i is
 // 10.0.0.1:(20000+2i) with remote 10.0.0.2:(40000+2i); leg 1 is
@@ -100,6 +97,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = argv[1];
+  if (mode != "relay" && mode != "transcode") {
+    std::fprintf(stderr, "loadgen: unknown mode '%s' (relay or transcode)\n", mode.c_str());
+    return 2;
+  }
+  if (sep < (mode == "relay" ? 5 : 4)) {
+    std::fprintf(stderr, "loadgen: %s needs %s before --\n", mode.c_str(),
+                 mode == "relay" ? "FLOWS PPS SECONDS" : "SESSIONS SECONDS");
+    return 2;
+  }
   std::vector<char*> eal = {argv[0]};
   for (int i = sep + 1; i < argc; ++i) eal.push_back(argv[i]);
   if (rte_eal_init(int(eal.size()), eal.data()) < 0) {
@@ -129,25 +135,6 @@ int main(int argc, char** argv) {
     rte_delay_ms(100);
   }
   const uint64_t hz = rte_get_tsc_hz();
-
-  if (mode == "iofwd") {
-    const double seconds = std::atof(argv[2]);
-    const uint64_t end = rte_rdtsc() + uint64_t(seconds * double(hz));
-    uint64_t fwd = 0;
-    // What dpdk-testpmd --forward-mode=io does, with its default burst (32,
-    // as msgw-dataplane's worker): rx burst, tx burst, free what tx refused.
-    constexpr uint16_t kTestpmdBurst = 32;
-    rte_mbuf* pkts[kTestpmdBurst];
-    while (rte_rdtsc() < end) {
-      const uint16_t n = rte_eth_rx_burst(port, 0, pkts, kTestpmdBurst);
-      if (n == 0) continue;
-      const uint16_t s = rte_eth_tx_burst(port, 0, pkts, n);
-      fwd += s;
-      if (s < n) rte_pktmbuf_free_bulk(pkts + s, n - s);
-    }
-    std::printf("{\"forwarded\": %lu}\n", (unsigned long)fwd);
-    return 0;
-  }
 
   const bool transcode = mode == "transcode";
   const uint32_t flows = uint32_t(std::atol(argv[2]));
