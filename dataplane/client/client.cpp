@@ -80,11 +80,13 @@ std::optional<Client> Client::attach(const std::string& instance, std::string& e
 }
 
 bool Client::generation_changed() const {
-  return map_.generation() != generation_ || map_.state() != SegmentState::up;
+  return map_.generation() != generation_ || map_.state() != SegmentState::up ||
+         !map_.owner_alive();
 }
 
 bool Client::dataplane_up() const {
-  return map_.state() == SegmentState::up && map_.generation() == generation_;
+  return map_.state() == SegmentState::up && map_.generation() == generation_ &&
+         map_.owner_alive();
 }
 
 bool Client::send(const Command& cmd) {

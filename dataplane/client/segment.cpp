@@ -111,6 +111,10 @@ uint64_t Mapping::generation() const {
 SegmentState Mapping::state() const {
   return SegmentState(__atomic_load_n(&header()->state, __ATOMIC_ACQUIRE));
 }
+bool Mapping::owner_alive() const {
+  const pid_t pid = pid_t(__atomic_load_n(&header()->pid, __ATOMIC_RELAXED));
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
 
 std::optional<Segment> Segment::create(const std::string& instance, uint32_t max_flows,
                                        uint32_t n_ports, uint32_t n_workers, std::string& error) {
@@ -138,7 +142,7 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
     if (pread(fd, &old, sizeof old, 0) == ssize_t(sizeof old) && old.magic == kMagic) {
       prev_generation = old.generation;
       if (old.state != uint32_t(SegmentState::down) && old.pid != 0 &&
-          old.pid != uint32_t(getpid()) && kill(pid_t(old.pid), 0) == 0) {
+          old.pid != uint32_t(getpid()) && (kill(pid_t(old.pid), 0) == 0 || errno == EPERM)) {
         error = "instance '" + instance + "' is owned by running dataplane pid " +
                 std::to_string(old.pid);
         close(fd);

@@ -716,6 +716,7 @@ int main(int argc, char** argv) {
     const uint32_t n = uint32_t(std::stoul(argv[3]));
     const bool tc = std::string(argv[4]) == "transcode";
     uint32_t next = 0, acked = 0, failed = 0;
+    auto stalled_at = std::chrono::steady_clock::now() + 10s;
     while (acked < n) {
       while (next < n && next - acked < 512) {
         LegSpec a{}, b{};
@@ -738,10 +739,19 @@ int main(int argc, char** argv) {
       }
       auto e = c->poll_event();
       if (!e) {
+        // A dataplane that restarts or dies under us never acks: say so
+        // instead of waiting forever.
+        if (c->generation_changed())
+          return fail("dataplane restarted or went down after " + std::to_string(acked) + " of " +
+                      std::to_string(n) + " flows were acknowledged");
+        if (std::chrono::steady_clock::now() > stalled_at)
+          return fail("no acknowledgement for 10 s after " + std::to_string(acked) + " of " +
+                      std::to_string(n) + " flows");
         std::this_thread::sleep_for(100us);
         continue;
       }
       if (e->type != uint16_t(EventType::ack)) continue;
+      stalled_at = std::chrono::steady_clock::now() + 10s;
       ++acked;
       if (e->status != 0) ++failed;
     }

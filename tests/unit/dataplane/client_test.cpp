@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -180,6 +181,34 @@ TEST(DataplaneSegment, RestartBumpsGenerationAndClientSeesIt) {
   ASSERT_TRUE(cl2.has_value()) << err;
   EXPECT_EQ(cl2->attached_generation(), first + 1);
   EXPECT_TRUE(cl2->delete_flow(1).has_value());
+}
+
+// A dataplane killed outright (crash, SIGKILL) never marks its segment down:
+// a client must not take the stale "up" for a live dataplane and feed
+// commands into a ring nobody reads; the next dataplane then takes over.
+TEST(DataplaneSegment, DeadOwnerIsNotUp) {
+  SegmentGuard g{unique_instance("dead")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // reaped: the pid names no process now
+  seg->header()->pid = uint32_t(child);
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  EXPECT_FALSE(cl->dataplane_up());
+  EXPECT_TRUE(cl->generation_changed());
+  EXPECT_FALSE(cl->delete_flow(1).has_value());
+  auto next = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(next.has_value()) << err;
+  next->mark_up();
+  EXPECT_EQ(next->generation(), cl->attached_generation() + 1);
+  auto cl2 = Client::attach(g.name, err);
+  ASSERT_TRUE(cl2.has_value()) << err;
+  EXPECT_TRUE(cl2->dataplane_up());
 }
 
 TEST(DataplaneSegment, RefusesToTakeOverALiveOwner) {

@@ -41,6 +41,10 @@ class Mapping {
 
   uint64_t generation() const;
   SegmentState state() const;
+  // Whether the process named in the header exists.  A dataplane that dies
+  // without marking its segment down (a crash, SIGKILL) leaves it "up".
+  // Needs the dataplane's pid namespace, as the doorbell does.
+  bool owner_alive() const;
 
  protected:
   friend class Segment;
@@ -81,9 +85,10 @@ class Client {
   static std::optional<Client> attach(const std::string& instance, std::string& error);
 
   uint64_t attached_generation() const { return generation_; }
-  // True when the dataplane restarted since attach (or is down): the caller
-  // re-attaches and re-programs every flow.
+  // True when the dataplane restarted since attach, is down, or died
+  // without saying so: the caller re-attaches and re-programs every flow.
   bool generation_changed() const;
+  // Up, same generation as attached, and its process still exists.
   bool dataplane_up() const;
   uint32_t max_flows() const { return map_.header()->max_flows; }
   uint32_t n_ports() const { return map_.header()->n_ports; }
