@@ -66,7 +66,7 @@ struct DataplaneMedia::Impl {
 };
 
 DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms)
-    : impl_(new Impl{std::move(instance), std::chrono::milliseconds(ack_timeout_ms), {}, 0, false}) {}
+    : impl_(new Impl{std::move(instance), std::chrono::milliseconds(ack_timeout_ms), {}, 0, false, {}}) {}
 
 DataplaneMedia::~DataplaneMedia() { delete impl_; }
 

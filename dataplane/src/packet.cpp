@@ -212,7 +212,7 @@ bool accept_source(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg, Le
 
 // RFC 3550 A.1 (sequence/loss) and A.8 (jitter), 8 kHz clock: every codec
 // this dataplane carries is narrowband.
-void receive_stats(WorkerContext& ctx, LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
+void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
                    uint32_t bytes, uint32_t arrival, uint64_t now_ns) {
   if (!r.seq_init) {
     r.seq_init = 1;
@@ -667,7 +667,7 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
     st(ist.dropped, ist.dropped + 1);
     return Verdict::dropped;
   }
-  receive_stats(ctx, in, ist, seq, ts, plen, arrival, now_ns);
+  receive_stats(in, ist, seq, ts, plen, arrival, now_ns);
 
   const uint32_t body = plen - hdr - pad;
   const bool is_dtmf = ic.dtmf_pt != kNoPayloadType && pt == ic.dtmf_pt;
