@@ -5,7 +5,8 @@
 #   relay_pps_zero_loss        highest offered rate of 20 ms G.711 RTP over many relay
 #                              flows with zero loss, each trial >= 10 s
 #   testpmd_io_pps             dpdk-testpmd --forward-mode=io over the same memif port
-#                              and cores: the ceiling
+#                              and cores: the ceiling.  io_ceiling_generator_bound says
+#                              when the generator, not testpmd, set it (then it is a floor)
 #   transcode_sessions_zero_loss  most PCMU<->G.729 duplex sessions (50 pps each way)
 #   codec_bound_sessions       codec engine sessions per core (build/tests/perf/codec_bench,
 #                              run on the worker's core)
@@ -142,14 +143,15 @@ dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received se
   field "$out" received sent tx_fail p99_us
 }
 
-# zero_loss_search TRIAL... -- START -> "load achieved_pps p99" of the best
-# zero-loss trial.  Grows the load x2 from START until a trial loses, then
+# zero_loss_search TRIAL... -- START -> "load achieved_pps p99 generator_bound"
+# of the best zero-loss trial (generator_bound: 1 when the search ended
+# because the generator could not offer the load, so the figure is a floor).  Grows the load x2 from START until a trial loses, then
 # bisects four times.  On this shared VM the host sometimes takes a core for
 # milliseconds, which overflows any ring at these rates: a losing load gets a
 # second trial, the same rule for the ceiling, relay and transcoding.  Stops
 # growing when the generator cannot offer the load (it builds every packet).
 zero_loss_search() {
-  local trial=() load lo=0 hi=0 best=0 best_pps=0 best_p99=-1 got sent fail lat k ok mid
+  local trial=() load lo=0 hi=0 best=0 best_pps=0 best_p99=-1 got sent fail lat k ok mid gen=0
   while [[ $1 != -- ]]; do trial+=("$1"); shift; done
   load=$2
   # The rate figure is the highest the generator achieved in any passing
@@ -172,7 +174,7 @@ zero_loss_search() {
       passed
       local offered=$load
       [[ ${trial[1]:-} == transcode ]] && offered=$(( load * 100 ))  # 50 pps each way per session
-      (( sent * 100 < offered * secs * 95 )) && break
+      if (( sent * 100 < offered * secs * 95 )); then gen=1; break; fi
       load=$(( load * 2 ))
     else hi=$load; break; fi
   done
@@ -183,12 +185,13 @@ zero_loss_search() {
     attempt "$mid"
     if (( ok )); then lo=$mid best=$mid; passed; else hi=$mid; fi
   done
-  echo "$best $best_pps $best_p99"
+  echo "$best $best_pps $best_p99 $gen"
 }
 
 # --- ceiling: io-forwarding peer on the worker core
-read -r _ best_io _ <<<"$(zero_loss_search io_trial -- 250000)"
-echo "io-forward ceiling (dpdk-testpmd --forward-mode=io): $best_io pps"
+read -r _ best_io _ io_gen <<<"$(zero_loss_search io_trial -- 250000)"
+io_gen_bound=false; (( io_gen )) && io_gen_bound=true
+echo "io-forward ceiling (dpdk-testpmd --forward-mode=io): $best_io pps$( (( io_gen )) && echo " (the generator's limit: testpmd forwarded all it could offer)")"
 
 # --- relay: the rate the generator achieved in the best zero-loss trial
 read -r _ relay p99_at_rate <<<"$(zero_loss_search dp_trial relay -- 50000)"
@@ -218,4 +221,4 @@ relay_ns=null
 if [[ -x $relay_bench ]]; then
   relay_ns=$(taskset -c 1 "$relay_bench" 1000 2>/dev/null | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["relay_ns_per_packet_1000_flows"])' || echo null)
 fi
-echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"memif_bsize\": $bsize, \"io_ceiling_tool\": \"dpdk-testpmd --forward-mode=io\", \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows, \"relay_process_ns_per_packet\": $relay_ns}"
+echo "{\"relay_pps_zero_loss\": $relay, \"testpmd_io_pps\": $best_io, \"transcode_sessions_zero_loss\": $lo_s, \"codec_bound_sessions\": $codec_bound, \"relay_p99_us\": $added_p99, \"relay_p99_raw_us\": $dp_p99, \"io_p99_us\": $io_p99, \"latency_pps\": $lat_rate, \"relay_p99_at_zero_loss_rate_us\": $p99_at_rate, \"memif_rsize\": $rsize, \"memif_bsize\": $bsize, \"io_ceiling_tool\": \"dpdk-testpmd --forward-mode=io\", \"io_ceiling_generator_bound\": $io_gen_bound, \"port\": \"net_memif\", \"trial_seconds\": $secs, \"relay_flows\": $flows, \"relay_process_ns_per_packet\": $relay_ns}"
