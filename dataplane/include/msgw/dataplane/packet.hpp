@@ -10,6 +10,10 @@
 
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -135,13 +139,33 @@ struct BurstOutput {
 // Ones'-complement sum of len bytes, folded to 16 bits, in the same form as
 // rte_raw_cksum() (native-order 16-bit words; an odd last byte padded with
 // zero).  DPDK 22.11's loop adds 2 bytes per step, which made the UDP
-// checksum check ~40 % of a relayed packet's processing; this adds 16.
+// checksum check ~40 % of a relayed packet's processing; this adds 16 at a
+// time, in SSE2 registers (every x86-64 has them) where there are any.
 inline uint16_t raw_cksum(const void* buf, uint32_t len) {
   const auto* p = static_cast<const uint8_t*>(buf);
-  // 32-bit words into four independent 64-bit sums: no carries to track
-  // (2^32 words would be needed to overflow one) and no chain of dependent
-  // adds for the CPU to wait on.
+  // Independent 64-bit sums: no carries to track (2^32 words would be
+  // needed to overflow one) and no chain of dependent adds.
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#if defined(__SSE2__)
+  // Each 16-bit word widened to a 32-bit lane (eight lanes in two
+  // registers); a lane takes at most 0xffff per block, so lanes are emptied
+  // into the 64-bit sums every 2^15 blocks, before the pairs could wrap.
+  const __m128i zero = _mm_setzero_si128();
+  while (len >= 16) {
+    __m128i lo = zero, hi = zero;
+    for (uint32_t blocks = 0; len >= 16 && blocks < (1u << 15); ++blocks, p += 16, len -= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      lo = _mm_add_epi32(lo, _mm_unpacklo_epi16(v, zero));
+      hi = _mm_add_epi32(hi, _mm_unpackhi_epi16(v, zero));
+    }
+    // lo + hi per lane stays under 2 * 0xffff * 2^15 < 2^32; then widened.
+    const __m128i four = _mm_add_epi32(lo, hi);
+    const __m128i two = _mm_add_epi64(_mm_unpacklo_epi32(four, zero),
+                                      _mm_unpackhi_epi32(four, zero));
+    s0 += uint64_t(_mm_cvtsi128_si64(two));
+    s1 += uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(two, two)));
+  }
+#else
   for (; len >= 16; p += 16, len -= 16) {
     uint32_t w[4];
     __builtin_memcpy(w, p, 16);
@@ -150,6 +174,7 @@ inline uint16_t raw_cksum(const void* buf, uint32_t len) {
     s2 += w[2];
     s3 += w[3];
   }
+#endif
   for (; len >= 4; p += 4, len -= 4) {
     uint32_t a;
     __builtin_memcpy(&a, p, 4);
