@@ -117,7 +117,11 @@ io_trial() {  # rate -> prints "received sent tx_fail p99"
     --forward-mode=io --port-topology=loop --nb-cores=1 --auto-start \
     --total-num-mbufs=65536 --stats-period 1 </dev/null >"$work/testpmd.log" 2>&1 &
   local fw=$!
-  for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+  # Forwarding has started (its setup no longer competes with the generator).
+  for _ in $(seq 100); do
+    [[ -S $sock ]] && grep -q "packets/burst" "$work/testpmd.log" 2>/dev/null && break
+    sleep 0.1
+  done
   sleep 0.5
   local out; out=$(loadgen relay "$flows" "$1" "$secs" || true)
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
@@ -145,8 +149,8 @@ dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received se
 
 # zero_loss_search TRIAL... -- START -> "load achieved_pps p99 generator_bound"
 # of the best zero-loss trial (generator_bound: 1 when the search ended
-# because the generator could not offer the load, so the figure is a floor).  Grows the load x2 from START until a trial loses, then
-# bisects four times.  On this shared VM the host sometimes takes a core for
+# because the generator could not offer the load, so the figure is a floor).
+# Grows the load x2 from START until a trial loses, then bisects four times.  On this shared VM the host sometimes takes a core for
 # milliseconds, which overflows any ring at these rates: a losing load gets a
 # second trial, the same rule for the ceiling, relay and transcoding.  Stops
 # growing when the generator cannot offer the load (it builds every packet).
@@ -167,14 +171,21 @@ zero_loss_search() {
       if (( got >= sent && fail == 0 && sent > 0 )); then ok=1; return; fi
     done
   }
-  while (( load <= 8000000 )); do
+  while (( load <= 16000000 )); do
     attempt "$load"
     if (( ok )); then
       lo=$load best=$load
       passed
       local offered=$load
       [[ ${trial[1]:-} == transcode ]] && offered=$(( load * 100 ))  # 50 pps each way per session
-      if (( sent * 100 < offered * secs * 95 )); then gen=1; break; fi
+      # The generator fell short of the load: its limit, unless the host
+      # took its core for a while (seen: half a second at 250 kpps), so it
+      # has to fall short twice.
+      if (( sent * 100 < offered * secs * 95 )); then
+        read -r got sent fail lat <<<"$("${trial[@]}" "$load")"
+        if (( got >= sent && fail == 0 && sent > 0 )); then passed; fi
+        if (( sent * 100 < offered * secs * 95 )); then gen=1; break; fi
+      fi
       load=$(( load * 2 ))
     else hi=$load; break; fi
   done
