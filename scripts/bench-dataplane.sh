@@ -205,7 +205,7 @@ io_gen_bound=false; (( io_gen )) && io_gen_bound=true
 echo "io-forward ceiling (dpdk-testpmd --forward-mode=io): $best_io pps$( (( io_gen )) && echo " (the generator's limit: testpmd forwarded all it could offer)")"
 
 # --- relay: the rate the generator achieved in the best zero-loss trial
-read -r _ relay p99_at_rate <<<"$(zero_loss_search dp_trial relay -- 50000)"
+read -r _ relay p99_at_rate _ <<<"$(zero_loss_search dp_trial relay -- 50000)"
 
 # --- added latency at a fixed load, alternating relay and io-forwarding
 lat_rate=${BENCH_LATENCY_PPS:-100000}
