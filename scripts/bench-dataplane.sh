@@ -150,12 +150,13 @@ dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received se
 # zero_loss_search TRIAL... -- START -> "load achieved_pps p99 generator_bound"
 # of the best zero-loss trial (generator_bound: 1 when the search ended
 # because the generator could not offer the load, so the figure is a floor).
-# Grows the load x2 from START until a trial loses, then bisects four times.  On this shared VM the host sometimes takes a core for
-# milliseconds, which overflows any ring at these rates: a losing load gets a
-# second trial, the same rule for the ceiling, relay and transcoding.  Stops
-# growing when the generator cannot offer the load (it builds every packet).
+# Grows the load x2 from START until a trial loses, then bisects four times.
+# On this shared VM the host sometimes takes a core for milliseconds, which
+# overflows any ring at these rates: a losing load gets a second trial, the
+# same rule for the ceiling, relay and transcoding.  Stops growing when the
+# generator falls short of the load twice.
 zero_loss_search() {
-  local trial=() load lo=0 hi=0 best=0 best_pps=0 best_p99=-1 got sent fail lat k ok mid gen=0
+  local trial=() load lo=0 hi=0 best=0 best_pps=0 best_p99=-1 got sent fail lat k ok mid gen=0 offered
   while [[ $1 != -- ]]; do trial+=("$1"); shift; done
   load=$2
   # The rate figure is the highest the generator achieved in any passing
@@ -164,11 +165,14 @@ zero_loss_search() {
   passed() {
     if (( sent / secs > best_pps )); then best_pps=$(( sent / secs )) best_p99=$lat; fi
   }
+  run_trial() { read -r got sent fail lat <<<"$("${trial[@]}" "$1")"; }  # load -> got/sent/fail/lat
+  zero_loss() { (( got >= sent && fail == 0 && sent > 0 )); }
+  short() { (( sent * 100 < offered * secs * 95 )); }  # the generator fell short of $offered
   attempt() {  # load -> sets ok, and got/sent/lat of the passing (or last) trial
     ok=0
     for k in 1 2; do
-      read -r got sent fail lat <<<"$("${trial[@]}" "$1")"
-      if (( got >= sent && fail == 0 && sent > 0 )); then ok=1; return; fi
+      run_trial "$1"
+      if zero_loss; then ok=1; return; fi
     done
   }
   while (( load <= 16000000 )); do
@@ -176,15 +180,15 @@ zero_loss_search() {
     if (( ok )); then
       lo=$load best=$load
       passed
-      local offered=$load
+      offered=$load
       [[ ${trial[1]:-} == transcode ]] && offered=$(( load * 100 ))  # 50 pps each way per session
       # The generator fell short of the load: its limit, unless the host
       # took its core for a while (seen: half a second at 250 kpps), so it
       # has to fall short twice.
-      if (( sent * 100 < offered * secs * 95 )); then
-        read -r got sent fail lat <<<"$("${trial[@]}" "$load")"
-        if (( got >= sent && fail == 0 && sent > 0 )); then passed; fi
-        if (( sent * 100 < offered * secs * 95 )); then gen=1; break; fi
+      if short; then
+        run_trial "$load"
+        if zero_loss; then passed; fi
+        if short; then gen=1; break; fi
       fi
       load=$(( load * 2 ))
     else hi=$load; break; fi

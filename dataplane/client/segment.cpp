@@ -27,6 +27,9 @@ uint64_t now_ns(clockid_t clk) {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+// EPERM: it exists, it is just not ours to signal.  Pid 0 names no owner.
+bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
 }  // namespace
 
 const char* status_name(Status s) {
@@ -112,8 +115,7 @@ SegmentState Mapping::state() const {
   return SegmentState(__atomic_load_n(&header()->state, __ATOMIC_ACQUIRE));
 }
 bool Mapping::owner_alive() const {
-  const pid_t pid = pid_t(__atomic_load_n(&header()->pid, __ATOMIC_RELAXED));
-  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+  return process_exists(pid_t(__atomic_load_n(&header()->pid, __ATOMIC_RELAXED)));
 }
 
 std::optional<Segment> Segment::create(const std::string& instance, uint32_t max_flows,
@@ -141,8 +143,8 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
     SegmentHeader old{};
     if (pread(fd, &old, sizeof old, 0) == ssize_t(sizeof old) && old.magic == kMagic) {
       prev_generation = old.generation;
-      if (old.state != uint32_t(SegmentState::down) && old.pid != 0 &&
-          old.pid != uint32_t(getpid()) && (kill(pid_t(old.pid), 0) == 0 || errno == EPERM)) {
+      if (old.state != uint32_t(SegmentState::down) && old.pid != uint32_t(getpid()) &&
+          process_exists(pid_t(old.pid))) {
         error = "instance '" + instance + "' is owned by running dataplane pid " +
                 std::to_string(old.pid);
         close(fd);

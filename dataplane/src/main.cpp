@@ -183,7 +183,7 @@ void msgw::dataplane::kick_main(Runtime& rt) {
   if (__atomic_load_n(&h->main_napping, __ATOMIC_RELAXED) == 0) return;
   // One signal per nap: whoever clears the flag sends it.
   if (__atomic_exchange_n(&h->main_napping, 0u, __ATOMIC_SEQ_CST) != 0)
-    syscall(SYS_tgkill, getpid(), rt.main_tid, rt.doorbell_signal);
+    syscall(SYS_tgkill, rt.main_tid, rt.main_tid, rt.doorbell_signal);  // main thread: tid = pid
 }
 
 int main(int argc, char** argv) {

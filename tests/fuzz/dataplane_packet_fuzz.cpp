@@ -44,7 +44,7 @@ bool setup() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
-  static const std::string eal_dir = msgw::dataplane::eal_runtime_dir();
+  static const std::string eal_dir = rte_eal_get_runtime_dir();
   std::atexit([] { msgw::dataplane::remove_eal_runtime_dir(eal_dir); });
   world = new World;
   World& w = *world;

@@ -264,21 +264,22 @@ int main(int argc, char** argv) {
           }
         }
       }
-    }
-    while (transcode && sent + n < due && n < 32) {
-      const uint64_t k = seqno++;
-      // Alternate legs: even k feeds leg 0 (PCMU), odd k leg 1 (G.729).
-      const uint32_t s = uint32_t((k / 2) % flows);
-      const uint64_t r2 = (k / 2) / flows;
-      rte_mbuf* m;
-      if (k % 2 == 0)
-        m = make(mp, kPeer0, uint16_t(40000 + 2 * s), kGw0, uint16_t(20000 + 2 * s), 0,
-                 uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s, pcmu, 160);
-      else
-        m = make(mp, kPeer1, uint16_t(40000 + 2 * s), kGw1, uint16_t(20000 + 2 * s), 18,
-                 uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s + 1, g729, 20);
-      if (m == nullptr) break;
-      burst[n++] = m;
+    } else {
+      while (sent + n < due && n < 32) {
+        const uint64_t k = seqno++;
+        // Alternate legs: even k feeds leg 0 (PCMU), odd k leg 1 (G.729).
+        const uint32_t s = uint32_t((k / 2) % flows);
+        const uint64_t r2 = (k / 2) / flows;
+        rte_mbuf* m;
+        if (k % 2 == 0)
+          m = make(mp, kPeer0, uint16_t(40000 + 2 * s), kGw0, uint16_t(20000 + 2 * s), 0,
+                   uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s, pcmu, 160);
+        else
+          m = make(mp, kPeer1, uint16_t(40000 + 2 * s), kGw1, uint16_t(20000 + 2 * s), 18,
+                   uint16_t(r2), uint32_t(r2 * 160), ssrc_base + 2 * s + 1, g729, 20);
+        if (m == nullptr) break;
+        burst[n++] = m;
+      }
     }
     if (n > 0) {
       const uint16_t s = rte_eth_tx_burst(port, 0, burst, n);

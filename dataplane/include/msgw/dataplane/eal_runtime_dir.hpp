@@ -12,9 +12,6 @@
 
 namespace msgw::dataplane {
 
-// Call after a successful rte_eal_init(): the directory to remove at exit.
-inline std::string eal_runtime_dir() { return rte_eal_get_runtime_dir(); }
-
 inline void remove_eal_runtime_dir(const std::string& dir) {
   std::error_code ec;  // already gone, or never made: nothing to do
   if (!dir.empty()) std::filesystem::remove_all(dir, ec);
@@ -22,7 +19,7 @@ inline void remove_eal_runtime_dir(const std::string& dir) {
 
 // rte_eal_cleanup(), then the runtime directory.
 inline void eal_cleanup_and_remove_runtime_dir() {
-  const std::string dir = eal_runtime_dir();
+  const std::string dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
   remove_eal_runtime_dir(dir);
 }
