@@ -299,7 +299,7 @@ void read_port(TableReader& r, PortSection& p) {
   r.string("role", role, {"access", "trunk"});
   p.role = role == "trunk" ? PortRole::trunk : PortRole::access;
   r.integer("rx_queues", p.rx_queues, 1, 64);
-  r.integer("tx_queues", p.tx_queues, 1, 64);
+  r.integer("tx_queues", p.tx_queues, 0, 64);
   r.integer("rx_descriptors", p.rx_descriptors, 64, 32768);
   r.integer("tx_descriptors", p.tx_descriptors, 64, 32768);
   r.string("tap_name", p.tap_name);

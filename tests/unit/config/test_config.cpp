@@ -45,6 +45,7 @@ address = "10.20.0.1/24"
 next_hop = "10.20.0.254"
 role = "trunk"
 rx_queues = 2
+tx_queues = 1
 )", "lab.toml");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   const auto& c = *r.config;
@@ -56,6 +57,8 @@ rx_queues = 2
   EXPECT_EQ(c.ports[1].role, msgw::config::PortRole::trunk);
   EXPECT_EQ(*c.ports[1].next_hop, 0x0A1400FEu);
   EXPECT_EQ(c.ports[1].rx_queues, 2);
+  EXPECT_EQ(c.ports[0].tx_queues, 0);  // one per worker
+  EXPECT_EQ(c.ports[1].tx_queues, 1);
   EXPECT_EQ(c.dataplane.hugepages, "off");
 }
 

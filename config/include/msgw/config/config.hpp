@@ -50,7 +50,7 @@ struct PortSection {
   std::optional<uint32_t> next_hop;  // default gateway for off-link destinations
   PortRole role = PortRole::access;
   uint16_t rx_queues = 1;
-  uint16_t tx_queues = 1;
+  uint16_t tx_queues = 0;            // 0: one per worker; fewer: workers share them (locked)
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   std::string tap_name;              // kernel side of the exception path; default msgw-<name>
