@@ -247,7 +247,7 @@ void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
   // wrapped stream can be anything, and the difference must not overflow.
   const uint32_t transit = arrival - ts;
   if (r.transit_init) {
-    const int32_t d = int32_t(transit - uint32_t(r.transit));
+    const int32_t d = int32_t(transit - r.transit);
     const uint32_t ad = d < 0 ? 0u - uint32_t(d) : uint32_t(d);
     r.jitter_q4 += ad - ((r.jitter_q4 + 8) >> 4);
   }
@@ -1008,10 +1008,16 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
           if (verdict[j] != Verdict::consumed) continue;
           const SessionConfig* next = cfgs[slot[j]];
           if (next != nullptr) {
+            // Every line the relay path touches (see LegRuntime's layout).
             SessionRuntime* r = ctx.flows->runtime(next->flow_id);
+            const LegRuntime* eg = &r->legs[legs[slot[j]] ^ 1];
             rte_prefetch0(&r->legs[legs[slot[j]]]);
-            rte_prefetch0(&r->legs[legs[slot[j]] ^ 1]);
-            if (ctx.stats != nullptr) rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2]);
+            rte_prefetch0(eg);
+            rte_prefetch0(reinterpret_cast<const uint8_t*>(eg) + 64);
+            if (ctx.stats != nullptr) {
+              rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2]);
+              rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2 + 1]);
+            }
           }
           break;
         }

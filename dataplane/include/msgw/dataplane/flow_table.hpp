@@ -7,6 +7,7 @@
 // in SessionRuntime, indexed by flow id, never freed while the flow exists.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -36,7 +37,12 @@ struct alignas(64) SessionConfig {
 
 // Written only by the owning worker (after a flow is added, before its slot
 // is reused); the main lcore initialises it before publishing the config.
-struct LegRuntime {
+// Laid out by use: a relayed packet reads its ingress leg's first cache line
+// and its egress leg's first two, which process_chunk prefetches for the
+// next packet while it works on this one; what RTCP, transcoding, DTMF and
+// latch candidates need comes after.
+struct alignas(64) LegRuntime {
+  // --- line 0: ingress checks and receive statistics, egress rewriting
   uint32_t config_version;
   // current remote (configured, then latched)
   uint32_t remote_ip;
@@ -46,36 +52,44 @@ struct LegRuntime {
   uint8_t have_ssrc;
   uint8_t cand_count;
   uint8_t seq_init;
+  uint8_t transit_init;
+  uint8_t out_init;
+  uint8_t dtmf_end_seen;
+  uint8_t peer_sr_seen;      // transcoded legs: peer_sr_* below are valid
   uint32_t in_ssrc;          // SSRC of the accepted ingress stream
-  uint32_t cand_ip;
-  uint16_t cand_port;
-  uint16_t max_seq;
-  uint32_t cand_ssrc;
   // RFC 3550 A.1/A.8 receive statistics
+  uint16_t max_seq;
+  // egress rewriting of packets sent out of this leg
+  uint16_t seq_delta;
+  uint16_t last_seq;
+  uint16_t nh_port;
   uint32_t cycles;
   uint32_t base_seq;
   uint32_t received;
   uint32_t jitter_q4;        // jitter * 16
-  int64_t transit;
-  uint8_t transit_init;
+  uint32_t transit;          // RTP units, modulo 2^32 (A.8's arithmetic is modular here)
+  uint32_t out_ssrc;
+  uint32_t src_ssrc;         // ingress SSRC currently mapped to out_ssrc
+  uint32_t ts_delta;
+  // --- line 1: the rest of egress rewriting, latch candidates
+  uint32_t last_ts;
+  // Next-hop MAC of packets sent out of this leg, valid while the neighbour
+  // table's version is nh_version and the next hop is still nh_ip on nh_port.
+  uint32_t nh_ip;
+  uint64_t nh_version;
+  rte_ether_addr nh_mac;
+  uint16_t cand_port;
+  uint32_t cand_ip;
+  uint32_t cand_ssrc;
+  uint32_t last_dtmf_ts;
   // RFC 3550 A.3: expected/received when the last report block about this
   // leg went out, so the next block's fraction lost covers one interval.
   uint32_t expected_prior;
   uint32_t received_prior;
-  // egress rewriting of packets sent out of this leg
-  uint8_t out_init;
-  uint8_t dtmf_end_seen;
-  uint8_t peer_sr_seen;      // transcoded legs: peer_sr_* below are valid
-  uint32_t out_ssrc;
-  uint32_t src_ssrc;         // ingress SSRC currently mapped to out_ssrc
-  uint16_t seq_delta;
-  uint16_t last_seq;
-  uint32_t ts_delta;
-  uint32_t last_ts;
-  uint32_t last_dtmf_ts;
   // transcoded egress (packets this leg sends that the codec engine built)
   uint16_t tc_next_seq;
   uint16_t ip_id;
+  // --- line 2: RTCP
   uint64_t tc_packets;       // RTCP SR sender counts
   uint64_t tc_octets;
   uint64_t last_rtcp_ns;
@@ -84,13 +98,9 @@ struct LegRuntime {
   uint32_t peer_sr_ssrc;
   uint32_t peer_sr_ntp_mid;  // middle 32 bits of its NTP timestamp
   uint64_t peer_sr_ns;       // when it arrived (worker's now_ns)
-  // Next-hop MAC of packets sent out of this leg, valid while the neighbour
-  // table's version is nh_version and the next hop is still nh_ip on nh_port.
-  uint64_t nh_version;
-  uint32_t nh_ip;
-  uint16_t nh_port;
-  rte_ether_addr nh_mac;
 };
+static_assert(offsetof(LegRuntime, ts_delta) + 4 <= 64 && offsetof(LegRuntime, nh_mac) + 6 <= 128,
+              "the relay's fields must stay in the lines process_chunk prefetches");
 
 struct alignas(64) SessionRuntime {
   LegRuntime legs[2];
