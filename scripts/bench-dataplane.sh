@@ -147,69 +147,81 @@ dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received se
   field "$out" received sent tx_fail p99_us
 }
 
-# zero_loss_search TRIAL... -- START -> "load achieved_pps p99 generator_bound"
-# of the best zero-loss trial (generator_bound: 1 when the search ended
-# because the generator could not offer the load, so the figure is a floor).
-# Grows the load x2 from START until a trial loses, then bisects four times.
-# On this shared VM the host sometimes takes a core for milliseconds, which
-# overflows any ring at these rates: a losing load gets a second trial, the
-# same rule for the ceiling, relay and transcoding.  Stops growing when the
-# generator falls short of the load twice.
-zero_loss_search() {
-  local trial=() load lo=0 hi=0 best=0 best_pps=0 best_p99=-1 got sent fail lat k ok mid gen=0 offered
-  while [[ $1 != -- ]]; do trial+=("$1"); shift; done
-  load=$2
-  # The rate figure is the highest the generator achieved in any passing
-  # trial: past its own limit it falls short of the offered load, so the
-  # highest passing load need not be the highest rate.
-  passed() {
-    if (( sent / secs > best_pps )); then best_pps=$(( sent / secs )) best_p99=$lat; fi
-  }
+# Zero-loss searches, one attempt at a time so that two of them can take
+# turns: the ceiling's and the relay's trials alternate, so the host's slow
+# spells (below) fall on both instead of on whichever search ran then.
+# Each search doubles the load from its start until an attempt loses, then
+# bisects four times.  On this shared VM the host sometimes takes a core for
+# milliseconds, which overflows any ring at these rates: an attempt is up to
+# two trials (the same rule for the ceiling, relay and transcoding).  The
+# rate figure is the highest rate the generator achieved in any passing
+# trial: past its own limit it falls short of the offered load, so the
+# highest passing load need not be the highest rate.  A search stops growing
+# when the generator falls short of the load twice (then its figure is a
+# floor: generator_bound).
+declare -A S_trial S_load S_lo S_hi S_pps S_p99 S_gen S_phase S_left
+search_init() {  # NAME START TRIAL...
+  local n=$1
+  S_load[$n]=$2; shift 2
+  S_trial[$n]="$*" S_lo[$n]=0 S_hi[$n]=0 S_pps[$n]=0 S_p99[$n]=-1 S_gen[$n]=0
+  S_phase[$n]=grow S_left[$n]=4
+}
+search_result() { echo "${S_lo[$1]} ${S_pps[$1]} ${S_p99[$1]} ${S_gen[$1]}"; }  # load pps p99 gen
+search_done() { [[ ${S_phase[$1]} == done ]]; }
+search_step() {  # NAME: one attempt of that search (nothing once it is done)
+  local n=$1 load ok=0 k offered got sent fail lat
+  local -a trial
+  read -ra trial <<<"${S_trial[$n]}"
   run_trial() { read -r got sent fail lat <<<"$("${trial[@]}" "$1")"; }  # load -> got/sent/fail/lat
   zero_loss() { (( got >= sent && fail == 0 && sent > 0 )); }
+  passed() { if (( sent / secs > S_pps[$n] )); then S_pps[$n]=$(( sent / secs )) S_p99[$n]=$lat; fi; }
   short() { (( sent * 100 < offered * secs * 95 )); }  # the generator fell short of $offered
-  attempt() {  # load -> sets ok, and got/sent/lat of the passing (or last) trial
-    ok=0
-    for k in 1 2; do
-      run_trial "$1"
-      if zero_loss; then ok=1; return; fi
-    done
-  }
-  while (( load <= 16000000 )); do
-    attempt "$load"
-    if (( ok )); then
-      lo=$load best=$load
-      passed
-      offered=$load
-      [[ ${trial[1]:-} == transcode ]] && offered=$(( load * 100 ))  # 50 pps each way per session
-      # The generator fell short of the load: its limit, unless the host
-      # took its core for a while (seen: half a second at 250 kpps), so it
-      # has to fall short twice.
-      if short; then
-        run_trial "$load"
-        if zero_loss; then passed; fi
-        if short; then gen=1; break; fi
-      fi
-      load=$(( load * 2 ))
-    else hi=$load; break; fi
+  case ${S_phase[$n]} in
+    done) return 0 ;;
+    grow) load=${S_load[$n]} ;;
+    bisect)
+      load=$(( (S_lo[$n] + S_hi[$n]) / 2 ))
+      if (( S_left[$n] == 0 || load == S_lo[$n] )); then S_phase[$n]=done; return 0; fi
+      S_left[$n]=$(( S_left[$n] - 1 )) ;;
+  esac
+  for k in 1 2; do
+    run_trial "$load"
+    if zero_loss; then ok=1; break; fi
   done
-  for _ in 1 2 3 4; do
-    (( hi == 0 )) && break
-    mid=$(( (lo + hi) / 2 ))
-    (( mid == lo )) && break
-    attempt "$mid"
-    if (( ok )); then lo=$mid best=$mid; passed; else hi=$mid; fi
-  done
-  echo "$best $best_pps $best_p99 $gen"
+  if [[ ${S_phase[$n]} == bisect ]]; then
+    if (( ok )); then S_lo[$n]=$load; passed; else S_hi[$n]=$load; fi
+    return 0
+  fi
+  if (( ! ok )); then S_hi[$n]=$load S_phase[$n]=bisect; return 0; fi
+  S_lo[$n]=$load
+  passed
+  offered=$load
+  [[ ${trial[1]:-} == transcode ]] && offered=$(( load * 100 ))  # 50 pps each way per session
+  # The generator fell short of the load: its limit, unless the host took
+  # its core for a while (seen: half a second at 250 kpps), so it has to
+  # fall short twice.
+  if short; then
+    run_trial "$load"
+    if zero_loss; then passed; fi
+    if short; then S_gen[$n]=1 S_phase[$n]=done; return 0; fi
+  fi
+  S_load[$n]=$(( load * 2 ))
+  (( S_load[$n] <= 16000000 )) || S_phase[$n]=done
 }
 
-# --- ceiling: io-forwarding peer on the worker core
-read -r _ best_io _ io_gen <<<"$(zero_loss_search io_trial -- 250000)"
+# --- ceiling (dpdk-testpmd io-forwarding on the worker core) and relay, in turns
+search_init io 250000 io_trial
+search_init relay 250000 dp_trial relay
+until search_done io && search_done relay; do
+  search_step io
+  search_step relay
+done
+read -r _ best_io _ io_gen <<<"$(search_result io)"
 io_gen_bound=false; (( io_gen )) && io_gen_bound=true
 echo "io-forward ceiling (dpdk-testpmd --forward-mode=io): $best_io pps$( (( io_gen )) && echo " (the generator's limit: testpmd forwarded all it could offer)")"
-
-# --- relay: the rate the generator achieved in the best zero-loss trial
-read -r _ relay p99_at_rate _ <<<"$(zero_loss_search dp_trial relay -- 50000)"
+# The relay: the rate the generator achieved in its best zero-loss trial.
+read -r _ relay p99_at_rate _ <<<"$(search_result relay)"
+echo "relay: $relay pps with zero loss"
 
 # --- added latency at a fixed load, alternating relay and io-forwarding
 lat_rate=${BENCH_LATENCY_PPS:-100000}
@@ -225,7 +237,9 @@ echo "latency at $lat_rate pps: relay p99 ${dp_p99s[*]} us (median $dp_p99), io-
 
 # --- transcoding: most zero-loss PCMU<->G.729 sessions (the load generator
 # counts RTP only, not the dataplane's RTCP SRs).
-read -r lo_s _ _ <<<"$(zero_loss_search dp_trial transcode -- 50)"
+search_init transcode 50 dp_trial transcode
+until search_done transcode; do search_step transcode; done
+read -r lo_s _ _ <<<"$(search_result transcode)"
 
 codec_bound=null
 if [[ -x $bench ]]; then
