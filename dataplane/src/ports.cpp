@@ -147,6 +147,12 @@ bool start_port(uint16_t id, uint16_t nrx, uint16_t ntx, uint16_t rxd, uint16_t 
   return true;
 }
 
+// One TX queue per worker unless the operator asked for fewer (a device
+// with few queues shared by many ports) or more (left unused).
+uint16_t tx_queue_count(const config::PortSection& pc, uint16_t n_workers) {
+  return pc.tx_queues != 0 ? pc.tx_queues : std::max<uint16_t>(1, n_workers);
+}
+
 }  // namespace
 
 std::vector<std::string> build_eal_args(const config::Config& cfg, const std::string& argv0,
@@ -199,7 +205,7 @@ bool setup_ports(Runtime& rt, std::string& err) {
   uint32_t descs = 0;
   for (const auto& p : cfg.ports)
     descs += uint32_t(p.rx_descriptors) * p.rx_queues +
-             uint32_t(p.tx_descriptors) * (p.tx_queues != 0 ? p.tx_queues : n_workers);
+             uint32_t(p.tx_descriptors) * tx_queue_count(p, n_workers);
   const unsigned n_mbufs = std::max(8191u, descs * 2 + 4096 * (n_workers + 1));
   rt.pool = rte_pktmbuf_pool_create("msgw_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                     int(rte_socket_id()));
@@ -226,9 +232,7 @@ bool setup_ports(Runtime& rt, std::string& err) {
       return false;
     }
     pr.n_rxq = pc.rx_queues;
-    // One TX queue per worker unless the operator asked for fewer (a device
-    // with few queues shared by many ports) or more (left unused).
-    pr.n_txq = pc.tx_queues != 0 ? pc.tx_queues : std::max<uint16_t>(1, n_workers);
+    pr.n_txq = tx_queue_count(pc, n_workers);
     if (!start_port(pr.eth_id, pr.n_rxq, pr.n_txq, pc.rx_descriptors, pc.tx_descriptors, rt.pool,
                     true, &pi, err)) {
       err = "port '" + pc.name + "' (" + dev + "): " + err;

@@ -44,8 +44,7 @@ bool setup() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
-  static const std::string eal_dir = rte_eal_get_runtime_dir();
-  std::atexit([] { msgw::dataplane::remove_eal_runtime_dir(eal_dir); });
+  msgw::dataplane::remove_eal_runtime_dir_at_exit();
   world = new World;
   World& w = *world;
   w.pool = rte_pktmbuf_pool_create("fz_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,

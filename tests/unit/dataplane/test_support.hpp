@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -30,8 +29,7 @@ inline rte_mempool* pool() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     if (rte_eal_init(int(argv.size()), argv.data()) < 0) return static_cast<rte_mempool*>(nullptr);
-    static const std::string eal_dir = rte_eal_get_runtime_dir();
-    std::atexit([] { msgw::dataplane::remove_eal_runtime_dir(eal_dir); });
+    msgw::dataplane::remove_eal_runtime_dir_at_exit();
     return rte_pktmbuf_pool_create("ut_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                    SOCKET_ID_ANY);
   }();

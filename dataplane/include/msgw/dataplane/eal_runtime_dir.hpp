@@ -4,6 +4,7 @@
 // process with a prefix of its own.  These remove it on the way out.
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -15,6 +16,13 @@ namespace msgw::dataplane {
 inline void remove_eal_runtime_dir(const std::string& dir) {
   std::error_code ec;  // already gone, or never made: nothing to do
   if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+}
+
+// For processes that never call rte_eal_cleanup() themselves (test
+// binaries whose EAL lives as long as they do): at exit.  Once per process.
+inline void remove_eal_runtime_dir_at_exit() {
+  static const std::string dir = rte_eal_get_runtime_dir();
+  std::atexit([] { remove_eal_runtime_dir(dir); });
 }
 
 // rte_eal_cleanup(), then the runtime directory.
