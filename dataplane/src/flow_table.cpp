@@ -10,7 +10,6 @@
 
 namespace msgw::dataplane {
 
-FlowKey leg_key(const LegSpec& l) { return FlowKey{l.local_ip, l.local_port, l.port}; }
 
 codecs::CodecId codec_id(uint8_t c) {
   switch (Codec(c)) {
@@ -209,7 +208,7 @@ Status FlowTable::add(uint32_t flow_id, const LegSpec legs[2]) {
     }
   }
   legs_in_use_ += 2;
-  configs_[flow_id] = c;
+  publish(flow_id, c);
   ++slot_gen_[flow_id];
   next_owner_ = uint16_t((next_owner_ + 1) % n_workers_);
   return Status::ok;
@@ -287,7 +286,7 @@ Status FlowTable::modify(uint32_t flow_id, const LegSpec legs[2]) {
     if (!existed) ++added_new;
   }
   legs_in_use_ += uint32_t(added_new);
-  configs_[flow_id] = c;
+  publish(flow_id, c);
   defer(old, freed_pos[0], freed_pos[1], kAllFlows, 0, retire[0], retire[1]);
   return Status::ok;
 }
@@ -301,11 +300,23 @@ Status FlowTable::del(uint32_t flow_id, uint32_t request_id) {
     const FlowKey k = leg_key(c->legs[i]);
     pos[i] = rte_hash_del_key(hash_, &k);
   }
-  configs_[flow_id] = nullptr;
+  publish(flow_id, nullptr);
   busy_[flow_id] = 1;
   defer(c, pos[0], pos[1], flow_id, request_id, c->tc[0], c->tc[1]);
   return Status::ok;
 }
+
+FlowCache::FlowCache(uint32_t keys, int socket_id) {
+  uint32_t n = 1024;
+  unsigned bits = 10;
+  for (; n < keys && n < (1u << 18); n <<= 1) ++bits;
+  shift_ = 64 - bits;
+  slots_ = static_cast<Slot*>(rte_zmalloc_socket("msgw_flow_cache", sizeof(Slot) * n, 64,
+                                                 socket_id));
+  mask_ = n - 1;
+}
+
+FlowCache::~FlowCache() { rte_free(slots_); }
 
 void FlowTable::defer(SessionConfig* c, int32_t p0, int32_t p1, uint32_t flow_id,
                       uint32_t request_id, codecs::Transcoder* tc0, codecs::Transcoder* tc1) {

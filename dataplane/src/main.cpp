@@ -339,8 +339,19 @@ int main(int argc, char** argv) {
     const std::string hn = "msgw_handoff" + std::to_string(w.index);
     w.handoff = rte_ring_create(hn.c_str(), 4096, rte_socket_id(), RING_F_SC_DEQ);
     w.sleep_max_ns = uint64_t(dp.worker_sleep_max_us) * 1000;
+    w.flow_cache = std::make_unique<FlowCache>(max_flows * 2, int(rte_socket_id()));
+    if (!w.flow_cache->ok()) {
+      std::fprintf(stderr, "msgw-dataplane: cannot allocate worker %u's flow cache\n",
+                   unsigned(w.index));
+      for (Worker& o : rt.workers) o.flow_cache.reset();
+      rt.segment->mark_down();
+      shutdown_ports(rt);
+      eal_cleanup_and_remove_runtime_dir();
+      return 1;
+    }
     WorkerContext& c = w.ctx;
     c.worker_id = w.index;
+    c.flow_cache = w.flow_cache.get();
     c.n_ports = uint16_t(rt.ports.size());
     c.ports = rt.port_info.data();
     c.flows = &*rt.flows;
@@ -447,6 +458,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long>(rt.segment->generation()));
   std::fflush(stdout);
   rt.commands.reset();
+  for (Worker& w : rt.workers) w.flow_cache.reset();  // rte_malloc'd: before EAL cleanup
   rt.flows.reset();
   rt.neighbours.reset();
   eal_cleanup_and_remove_runtime_dir();

@@ -985,13 +985,41 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         continue;
       }
       keys[n_keys] = flow_key(rx_port, rd32(parsed[i].ip + 16), rd16(parsed[i].udp + 2));
+      if (ctx.flow_cache != nullptr) ctx.flow_cache->prefetch(keys[n_keys]);
       slot[i] = uint8_t(n_keys++);
     }
   }
   const SessionConfig* cfgs[kBurst];
   uint8_t legs[kBurst];
+  bool unconfirmed[kBurst];  // a cache candidate, checked when its config is at hand
+  FlowCache* const fc = ctx.flow_cache;
   if (n_keys != 0) {
-    ctx.flows->lookup_bulk(keys, n_keys, cfgs, legs);
+    if (fc != nullptr) {
+      FlowKey miss_keys[kBurst];
+      uint8_t miss_at[kBurst];
+      uint32_t misses = 0;
+      for (uint32_t k = 0; k < n_keys; ++k) {
+        cfgs[k] = ctx.flows->cached(*fc, keys[k], &legs[k]);
+        unconfirmed[k] = cfgs[k] != nullptr;
+        if (cfgs[k] == nullptr) {
+          miss_keys[misses] = keys[k];
+          miss_at[misses++] = uint8_t(k);
+        }
+      }
+      if (misses != 0) {
+        const SessionConfig* found[kBurst];
+        uint8_t found_leg[kBurst];
+        ctx.flows->lookup_bulk_fill(*fc, miss_keys, misses, found, found_leg);
+        for (uint32_t j = 0; j < misses; ++j) {
+          cfgs[miss_at[j]] = found[j];
+          legs[miss_at[j]] = found_leg[j];
+        }
+        fc->misses += misses;
+      }
+    } else {
+      ctx.flows->lookup_bulk(keys, n_keys, cfgs, legs);
+      for (uint32_t k = 0; k < n_keys; ++k) unconfirmed[k] = false;
+    }
     for (uint32_t k = 0; k < n_keys; ++k)
       if (cfgs[k] != nullptr) rte_prefetch0(cfgs[k]);
   }
@@ -999,7 +1027,16 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
     rte_mbuf* m = pkts[i];
     Verdict v = verdict[i];
     if (v == Verdict::consumed) {
-      const SessionConfig* cfg = cfgs[slot[i]];
+      const uint8_t k = slot[i];
+      if (unconfirmed[k]) {
+        if (FlowTable::has_key(cfgs[k], legs[k], keys[k])) {
+          ++fc->hits;
+        } else {
+          ++fc->misses;
+          cfgs[k] = ctx.flows->lookup_fill(*fc, keys[k], &legs[k]);
+        }
+      }
+      const SessionConfig* cfg = cfgs[k];
       if (cfg == nullptr) {
         v = Verdict::exception;
       } else {
@@ -1021,7 +1058,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
           }
           break;
         }
-        v = process_flow(ctx, m, parsed[i], cfg, legs[slot[i]], handed_off, arrival, now_ns, out,
+        v = process_flow(ctx, m, parsed[i], cfg, legs[k], handed_off, arrival, now_ns, out,
                          &why[i]);
       }
     }

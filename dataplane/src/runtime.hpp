@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,6 +54,7 @@ struct alignas(64) Worker {
   uint64_t sleeps = 0;          // light-load sleeps taken
   uint64_t slept_ns = 0;        // time asked for in them
   uint64_t arp_wishes_kicked = 0;  // ctx.counters.arp_wishes when the main lcore was last kicked
+  std::unique_ptr<FlowCache> flow_cache;  // ctx.flow_cache
   WorkerContext ctx;
 };
 

@@ -86,6 +86,10 @@ int workers(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(c, "transcode_buffered", rd(k.transcode_buffered));
     rte_tel_data_add_dict_u64(c, "rtcp_terminated", rd(k.rtcp_terminated));
     rte_tel_data_add_dict_u64(c, "rtcp_sent", rd(k.rtcp_sent));
+    if (w.flow_cache != nullptr) {
+      rte_tel_data_add_dict_u64(c, "flow_cache_hits", rd(w.flow_cache->hits));
+      rte_tel_data_add_dict_u64(c, "flow_cache_misses", rd(w.flow_cache->misses));
+    }
     rte_tel_data_add_dict_u64(c, "sleeps", rd(w.sleeps));
     rte_tel_data_add_dict_u64(c, "slept_us", rd(w.slept_ns) / 1000);
     uint64_t total = 0;

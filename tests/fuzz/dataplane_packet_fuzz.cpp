@@ -29,6 +29,7 @@ struct World {
   rte_mempool* pool = nullptr;
   std::optional<Segment> seg;
   std::optional<FlowTable> ft;
+  std::optional<FlowCache> cache;
   std::optional<NeighbourTable> nt;
   PortInfo ports[2];
   WorkerContext ctx;
@@ -110,6 +111,9 @@ bool setup() {
   w.ctx.n_ports = 2;
   w.ctx.ports = w.ports;
   w.ctx.flows = &*w.ft;
+  w.cache.emplace(w.ft->leg_capacity(), SOCKET_ID_ANY);
+  if (!w.cache->ok()) return false;
+  w.ctx.flow_cache = &*w.cache;  // lookups go the worker's way
   w.ctx.neighbours = &*w.nt;
   w.ctx.stats = w.seg->stats();
   w.ctx.events = &*w.seg;

@@ -112,6 +112,13 @@ Result run(uint32_t flows, rte_mempool* pool) {
   ctx->n_ports = 1;
   ctx->ports = &port;
   ctx->flows = &ft;
+  // As a worker has it: its flow cache in front of the table.
+  FlowCache cache(ft.leg_capacity(), SOCKET_ID_ANY);
+  if (!cache.ok()) {
+    std::fprintf(stderr, "relay_bench: flow cache: %s\n", rte_strerror(rte_errno));
+    std::exit(1);
+  }
+  ctx->flow_cache = &cache;
   ctx->neighbours = &nt;
   ctx->stats = seg->stats();
   ctx->events = &*seg;

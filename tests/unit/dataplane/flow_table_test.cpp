@@ -109,6 +109,100 @@ TEST(FlowTable, ModifyReplacesAtomicallyAndMovesKeys) {
   EXPECT_EQ(ft.legs_in_use(), 4u);
 }
 
+namespace {
+
+// What a worker does with its cache: the slot's candidate if the flow's
+// current config confirms it, rte_hash otherwise.
+struct Resolved {
+  const SessionConfig* cfg;
+  uint8_t leg;
+  bool from_cache;
+};
+Resolved resolve(const FlowTable& ft, FlowCache& cache, uint16_t port, uint32_t ip, uint16_t udp) {
+  const FlowKey k = flow_key(port, ip, udp);
+  Resolved r{nullptr, 9, false};
+  r.cfg = ft.cached(cache, k, &r.leg);
+  if (r.cfg != nullptr && FlowTable::has_key(r.cfg, r.leg, k)) {
+    r.from_cache = true;
+    return r;
+  }
+  r.cfg = ft.lookup_fill(cache, k, &r.leg);
+  return r;
+}
+
+}  // namespace
+
+TEST(FlowTable, CacheSlotsAreOnlyHintsCheckedAgainstTheCurrentConfig) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  FlowTable ft(uniq("ftc"), 16, 2, 1, nullptr, SOCKET_ID_ANY);
+  FlowCache cache(ft.leg_capacity(), SOCKET_ID_ANY);
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ(cache.size(), 1024u);
+  const uint32_t A = 0x0a000001, B = 0xc0a80101;
+  LegSpec a[2] = {leg(0, A, 20000), leg(1, B, 30000)};
+  ASSERT_EQ(ft.add(3, a), Status::ok);
+  Resolved r = resolve(ft, cache, 0, A, 20000);
+  ASSERT_NE(r.cfg, nullptr);
+  EXPECT_FALSE(r.from_cache);
+  EXPECT_EQ(r.cfg->flow_id, 3u);
+  EXPECT_EQ(r.leg, 0);
+  r = resolve(ft, cache, 0, A, 20001);  // RTCP shares the leg's key
+  EXPECT_TRUE(r.from_cache);
+  EXPECT_EQ(r.leg, 0);
+
+  // The legs swap addresses: the slot still names leg 0 of flow 3.
+  LegSpec swapped[2] = {leg(1, B, 30000), leg(0, A, 20000)};
+  ASSERT_EQ(ft.modify(3, swapped), Status::ok);
+  r = resolve(ft, cache, 0, A, 20000);
+  EXPECT_FALSE(r.from_cache);
+  ASSERT_NE(r.cfg, nullptr);
+  EXPECT_EQ(r.leg, 1);
+  EXPECT_EQ(r.cfg->version, 2u);
+  EXPECT_TRUE(resolve(ft, cache, 0, A, 20000).from_cache);
+
+  // The flow goes and its id comes back with other addresses: the slot
+  // names flow 3 again, whose config no longer has the key.
+  ASSERT_EQ(ft.del(3, 1), Status::ok);
+  r = resolve(ft, cache, 0, A, 20000);
+  EXPECT_EQ(r.cfg, nullptr);
+  ft.reclaim(true);
+  LegSpec c[2] = {leg(0, A, 20100), leg(1, B, 30100)};
+  ASSERT_EQ(ft.add(3, c), Status::ok);
+  EXPECT_EQ(resolve(ft, cache, 0, A, 20000).cfg, nullptr);
+  // Another flow takes the address.
+  LegSpec d[2] = {leg(0, A, 20000), leg(1, B, 30200)};
+  ASSERT_EQ(ft.add(7, d), Status::ok);
+  r = resolve(ft, cache, 0, A, 20000);
+  ASSERT_NE(r.cfg, nullptr);
+  EXPECT_EQ(r.cfg->flow_id, 7u);
+  EXPECT_FALSE(r.from_cache);
+  EXPECT_TRUE(resolve(ft, cache, 0, A, 20000).from_cache);
+
+  // Two keys in one slot take turns; each is still found.
+  const FlowKey k0 = flow_key(0, A, 20000);
+  uint16_t other = 0;
+  for (uint32_t p = 20002; p < 65534 && other == 0; p += 2)
+    if (&cache.slot(key_bits(flow_key(0, A, uint16_t(p)))) == &cache.slot(key_bits(k0)))
+      other = uint16_t(p);
+  ASSERT_NE(other, 0);
+  LegSpec e[2] = {leg(0, A, other), leg(1, B, 30300)};
+  ASSERT_EQ(ft.add(9, e), Status::ok);
+  for (int round = 0; round < 3; ++round) {
+    r = resolve(ft, cache, 0, A, other);
+    ASSERT_NE(r.cfg, nullptr);
+    EXPECT_EQ(r.cfg->flow_id, 9u);
+    EXPECT_FALSE(r.from_cache);
+    r = resolve(ft, cache, 0, A, 20000);
+    ASSERT_NE(r.cfg, nullptr);
+    EXPECT_EQ(r.cfg->flow_id, 7u);
+    EXPECT_FALSE(r.from_cache);
+  }
+  // A key never added, and a port that is not the flow's, miss.
+  EXPECT_EQ(resolve(ft, cache, 0, A, 40000).cfg, nullptr);
+  EXPECT_EQ(resolve(ft, cache, 1, A, 20000).cfg, nullptr);
+  ft.reclaim(true);
+}
+
 TEST(FlowTable, DeletionWaitsForReadersQuiescence) {
   ASSERT_NE(dptest::pool(), nullptr);
   const size_t sz = rte_rcu_qsbr_get_memsize(1);

@@ -30,6 +30,7 @@ struct Rig {
   std::string instance;
   std::optional<Segment> seg;
   std::optional<FlowTable> ft;
+  std::optional<FlowCache> cache;
   std::optional<NeighbourTable> nt;
   PortInfo ports[2];
   WorkerContext ctx;
@@ -64,6 +65,8 @@ struct Rig {
     ctx.n_ports = 2;
     ctx.ports = ports;
     ctx.flows = &*ft;
+    cache.emplace(ft->leg_capacity(), SOCKET_ID_ANY);
+    ctx.flow_cache = &*cache;  // as a worker has it
     ctx.neighbours = &*nt;
     ctx.stats = seg->stats();
     ctx.events = &*seg;

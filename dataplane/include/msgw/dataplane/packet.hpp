@@ -108,6 +108,7 @@ struct WorkerContext {
   uint16_t n_ports = 0;
   const PortInfo* ports = nullptr;      // n_ports entries
   const FlowTable* flows = nullptr;
+  FlowCache* flow_cache = nullptr;      // this worker's; null = rte_hash only
   const NeighbourTable* neighbours = nullptr;
   FlowStats* stats = nullptr;           // 2 * max_flows (segment stats area)
   Segment* events = nullptr;            // event ring producer; may be null
