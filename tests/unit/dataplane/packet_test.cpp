@@ -257,6 +257,21 @@ TEST(DataplanePacket, RawChecksumEqualsDpdksForAnyLengthAndAlignment) {
     ASSERT_EQ(udp_pseudo_header_cksum(reinterpret_cast<const uint8_t*>(&ip), l4),
               rte_ipv4_phdr_cksum(&ip, 0));
   }
+  // Where the sum carries out of every word, or is zero.
+  for (uint32_t a : {0u, 1u, 0xffffu, 0xffff0000u, 0xffffffffu})
+    for (uint32_t b : {0u, 0x00ff00ffu, 0xffffffffu})
+      for (uint8_t proto : {uint8_t(0), uint8_t(17), uint8_t(255)})
+        for (uint16_t l4 : {uint16_t(0), uint16_t(8), uint16_t(0xffff)}) {
+          rte_ipv4_hdr ip{};
+          ip.src_addr = a;
+          ip.dst_addr = b;
+          ip.next_proto_id = proto;
+          ip.version_ihl = 0x45;
+          ip.total_length = rte_cpu_to_be_16(uint16_t(20 + l4));
+          ASSERT_EQ(udp_pseudo_header_cksum(reinterpret_cast<const uint8_t*>(&ip), l4),
+                    rte_ipv4_phdr_cksum(&ip, 0))
+              << std::hex << a << " " << b << " " << int(proto) << " " << l4;
+        }
 }
 
 // Relayed packets get their checksums updated (RFC 1624) rather than

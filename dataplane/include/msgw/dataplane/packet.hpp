@@ -205,14 +205,20 @@ inline uint16_t raw_cksum(const void* buf, uint32_t len) {
 
 // Pseudo-header sum of an IPv4 UDP datagram of l4_len bytes, as
 // rte_ipv4_phdr_cksum() returns it (whose 12-byte sum runs 2 bytes a step).
+// Summed in registers: built as a 12-byte array of byte stores and read back
+// in words, it stalled store forwarding (~17 % of the UDP checksum check in
+// a profile).  Each word is what a native 16-bit load of the header's bytes
+// would give, hence the byte swaps.
 inline uint16_t udp_pseudo_header_cksum(const uint8_t* ip, uint16_t l4_len) {
-  uint8_t h[12];
-  __builtin_memcpy(h, ip + 12, 8);  // source and destination addresses
-  h[8] = 0;
-  h[9] = ip[9];
-  h[10] = uint8_t(l4_len >> 8);
-  h[11] = uint8_t(l4_len);
-  return raw_cksum(h, 12);
+  uint32_t src, dst;
+  __builtin_memcpy(&src, ip + 12, 4);
+  __builtin_memcpy(&dst, ip + 16, 4);
+  uint64_t sum = uint64_t(src) + dst + rte_cpu_to_be_16(uint16_t(ip[9])) + rte_cpu_to_be_16(l4_len);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(sum);
 }
 
 // n <= kBurst.  `handed_off` marks a burst that came from another worker's
