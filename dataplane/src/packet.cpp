@@ -992,6 +992,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
   const SessionConfig* cfgs[kBurst];
   uint8_t legs[kBurst];
   bool unconfirmed[kBurst];  // a cache candidate, checked when its config is at hand
+  uint32_t ids[kBurst];      // flow ids, to prefetch state without reading the config
   FlowCache* const fc = ctx.flow_cache;
   if (n_keys != 0) {
     if (fc != nullptr) {
@@ -999,7 +1000,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
       uint8_t miss_at[kBurst];
       uint32_t misses = 0;
       for (uint32_t k = 0; k < n_keys; ++k) {
-        cfgs[k] = ctx.flows->cached(*fc, keys[k], &legs[k]);
+        cfgs[k] = ctx.flows->cached(*fc, keys[k], &legs[k], &ids[k]);
         unconfirmed[k] = cfgs[k] != nullptr;
         if (cfgs[k] == nullptr) {
           miss_keys[misses] = keys[k];
@@ -1013,12 +1014,16 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         for (uint32_t j = 0; j < misses; ++j) {
           cfgs[miss_at[j]] = found[j];
           legs[miss_at[j]] = found_leg[j];
+          if (found[j] != nullptr) ids[miss_at[j]] = found[j]->flow_id;
         }
         fc->misses += misses;
       }
     } else {
       ctx.flows->lookup_bulk(keys, n_keys, cfgs, legs);
-      for (uint32_t k = 0; k < n_keys; ++k) unconfirmed[k] = false;
+      for (uint32_t k = 0; k < n_keys; ++k) {
+        unconfirmed[k] = false;
+        if (cfgs[k] != nullptr) ids[k] = cfgs[k]->flow_id;
+      }
     }
     for (uint32_t k = 0; k < n_keys; ++k)
       if (cfgs[k] != nullptr) rte_prefetch0(cfgs[k]);
@@ -1034,6 +1039,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         } else {
           ++fc->misses;
           cfgs[k] = ctx.flows->lookup_fill(*fc, keys[k], &legs[k]);
+          if (cfgs[k] != nullptr) ids[k] = cfgs[k]->flow_id;
         }
       }
       const SessionConfig* cfg = cfgs[k];
@@ -1043,17 +1049,20 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         // The next flow packet's session state, while this one is processed.
         for (uint16_t j = uint16_t(i + 1); j < n; ++j) {
           if (verdict[j] != Verdict::consumed) continue;
-          const SessionConfig* next = cfgs[slot[j]];
-          if (next != nullptr) {
-            // Every line the relay path touches (see LegRuntime's layout).
-            SessionRuntime* r = ctx.flows->runtime(next->flow_id);
+          if (cfgs[slot[j]] != nullptr) {
+            // Every line the relay path touches (see LegRuntime's layout),
+            // found from the flow id alone: reading the next config for it
+            // waited for that config's line.  A candidate's id not yet
+            // confirmed costs at most useless prefetches.
+            const uint32_t id = ids[slot[j]];
+            SessionRuntime* r = ctx.flows->runtime(id);
             const LegRuntime* eg = &r->legs[legs[slot[j]] ^ 1];
             rte_prefetch0(&r->legs[legs[slot[j]]]);
             rte_prefetch0(eg);
             rte_prefetch0(reinterpret_cast<const uint8_t*>(eg) + 64);
             if (ctx.stats != nullptr) {
-              rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2]);
-              rte_prefetch0(&ctx.stats[size_t(next->flow_id) * 2 + 1]);
+              rte_prefetch0(&ctx.stats[size_t(id) * 2]);
+              rte_prefetch0(&ctx.stats[size_t(id) * 2 + 1]);
             }
           }
           break;
@@ -1087,6 +1096,18 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
 }
 
 }  // namespace
+
+void prefetch_flow_slots(const WorkerContext& ctx, uint16_t rx_port, rte_mbuf* const* pkts,
+                         uint16_t n) {
+  if (ctx.flow_cache == nullptr) return;
+  for (uint16_t i = 0; i < n; ++i) {
+    const rte_mbuf* m = pkts[i];
+    if (m->data_len < 14 + 20 + 8) continue;
+    const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+    if (f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != IPPROTO_UDP) continue;
+    ctx.flow_cache->prefetch(flow_key(rx_port, rd32(f + 30), rd16(f + 36)));
+  }
+}
 
 void process_burst(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                    bool handed_off, uint64_t now_tsc, uint64_t now_ns, BurstOutput& out) {

@@ -161,7 +161,7 @@ int worker_main(void* arg) {
   rte_rcu_qsbr_thread_register(rt.rcu, w.index);
   rte_rcu_qsbr_thread_online(rt.rcu, w.index);
   BurstOutput out;
-  rte_mbuf* pkts[kBurst];
+  rte_mbuf* pkts[kRxBurst];
   CoarseClock clock;
   LightLoadSleep sleep(w);
   // One worker has no one to hand sessions to or from: skip that ring.
@@ -174,16 +174,20 @@ int worker_main(void* arg) {
     unsigned pass_packets = 0;
     if (rt.rx_enabled.load(std::memory_order_relaxed)) {
       for (const auto& [port, queue] : w.rx) {
-        const uint16_t n = rte_eth_rx_burst(rt.ports[port].eth_id, queue, pkts, kBurst);
+        const uint16_t n = rte_eth_rx_burst(rt.ports[port].eth_id, queue, pkts, kRxBurst);
         if (n == 0) continue;
         pass_packets += n;
         if (tsc == 0) {
           tsc = rte_rdtsc();
           ns = clock.now_ns(tsc);
         }
-        out.clear();
-        process_burst(w.ctx, port, pkts, n, false, tsc, ns, out);
-        flush(rt, w, out);
+        for (uint16_t off = 0; off < n; off = uint16_t(off + kBurst)) {
+          const uint16_t m = uint16_t(n - off < kBurst ? n - off : kBurst);
+          if (off + m < n) prefetch_flow_slots(w.ctx, port, pkts + off + m, uint16_t(n - off - m));
+          out.clear();
+          process_burst(w.ctx, port, pkts + off, m, false, tsc, ns, out);
+          flush(rt, w, out);
+        }
       }
     }
     // Sessions this worker owns that arrived elsewhere; a burst may mix

@@ -170,6 +170,7 @@ void run_burst(uint16_t port, rte_mbuf** burst, uint16_t n) {
   ns += 20000000;
   BurstOutput out;
   out.clear();
+  prefetch_flow_slots(world->ctx, port, burst, n);  // reads headers too, as the worker calls it
   process_burst(world->ctx, port, burst, n, false, tsc, ns, out);
   free_all(out);
   // Each owner then processes what was handed to it, as its worker would.

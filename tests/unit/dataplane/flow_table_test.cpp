@@ -121,7 +121,11 @@ struct Resolved {
 Resolved resolve(const FlowTable& ft, FlowCache& cache, uint16_t port, uint32_t ip, uint16_t udp) {
   const FlowKey k = flow_key(port, ip, udp);
   Resolved r{nullptr, 9, false};
-  r.cfg = ft.cached(cache, k, &r.leg);
+  uint32_t id = ~0u;
+  r.cfg = ft.cached(cache, k, &r.leg, &id);
+  if (r.cfg != nullptr) {
+    EXPECT_EQ(id, r.cfg->flow_id);  // whether or not it has the key
+  }
   if (r.cfg != nullptr && FlowTable::has_key(r.cfg, r.leg, k)) {
     r.from_cache = true;
     return r;

@@ -234,10 +234,12 @@ class FlowTable {
   // another key).  A candidate must pass has_key() before use, once its
   // config line is in cache anyway.  The *_fill lookups go to rte_hash and
   // remember what they find.
-  const SessionConfig* cached(const FlowCache& cache, const FlowKey& k, uint8_t* leg) const {
+  const SessionConfig* cached(const FlowCache& cache, const FlowKey& k, uint8_t* leg,
+                              uint32_t* flow_id) const {
     const FlowCache::Slot& s = cache.slot(key_bits(k));
     if (s.key != key_bits(k) || (s.ref >> 1) >= max_flows_) return nullptr;
     *leg = uint8_t(s.ref & 1);
+    *flow_id = s.ref >> 1;
     return __atomic_load_n(&configs_[s.ref >> 1], __ATOMIC_ACQUIRE);
   }
   static bool has_key(const SessionConfig* c, uint8_t leg, const FlowKey& k) {
