@@ -307,13 +307,11 @@ Status FlowTable::del(uint32_t flow_id, uint32_t request_id) {
 }
 
 FlowCache::FlowCache(uint32_t keys, int socket_id) {
-  uint32_t n = 1024;
   unsigned bits = 10;
-  for (; n < keys && n < (1u << 18); n <<= 1) ++bits;
+  while (bits < 18 && (uint32_t(1) << bits) < keys) ++bits;
   shift_ = 64 - bits;
-  slots_ = static_cast<Slot*>(rte_zmalloc_socket("msgw_flow_cache", sizeof(Slot) * n, 64,
+  slots_ = static_cast<Slot*>(rte_zmalloc_socket("msgw_flow_cache", sizeof(Slot) << bits, 64,
                                                  socket_id));
-  mask_ = n - 1;
 }
 
 FlowCache::~FlowCache() { rte_free(slots_); }

@@ -975,6 +975,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
   FlowKey keys[kBurst];
   uint8_t slot[kBurst];  // packet -> index into keys
   uint32_t n_keys = 0;
+  FlowCache* const fc = ctx.flow_cache;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     why[i] = Drop::count;
@@ -985,7 +986,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         continue;
       }
       keys[n_keys] = flow_key(rx_port, rd32(parsed[i].ip + 16), rd16(parsed[i].udp + 2));
-      if (ctx.flow_cache != nullptr) ctx.flow_cache->prefetch(keys[n_keys]);
+      if (fc != nullptr) fc->prefetch(keys[n_keys]);
       slot[i] = uint8_t(n_keys++);
     }
   }
@@ -993,38 +994,8 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
   uint8_t legs[kBurst];
   bool unconfirmed[kBurst];  // a cache candidate, checked when its config is at hand
   uint32_t ids[kBurst];      // flow ids, to prefetch state without reading the config
-  FlowCache* const fc = ctx.flow_cache;
   if (n_keys != 0) {
-    if (fc != nullptr) {
-      FlowKey miss_keys[kBurst];
-      uint8_t miss_at[kBurst];
-      uint32_t misses = 0;
-      for (uint32_t k = 0; k < n_keys; ++k) {
-        cfgs[k] = ctx.flows->cached(*fc, keys[k], &legs[k], &ids[k]);
-        unconfirmed[k] = cfgs[k] != nullptr;
-        if (cfgs[k] == nullptr) {
-          miss_keys[misses] = keys[k];
-          miss_at[misses++] = uint8_t(k);
-        }
-      }
-      if (misses != 0) {
-        const SessionConfig* found[kBurst];
-        uint8_t found_leg[kBurst];
-        ctx.flows->lookup_bulk_fill(*fc, miss_keys, misses, found, found_leg);
-        for (uint32_t j = 0; j < misses; ++j) {
-          cfgs[miss_at[j]] = found[j];
-          legs[miss_at[j]] = found_leg[j];
-          if (found[j] != nullptr) ids[miss_at[j]] = found[j]->flow_id;
-        }
-        fc->misses += misses;
-      }
-    } else {
-      ctx.flows->lookup_bulk(keys, n_keys, cfgs, legs);
-      for (uint32_t k = 0; k < n_keys; ++k) {
-        unconfirmed[k] = false;
-        if (cfgs[k] != nullptr) ids[k] = cfgs[k]->flow_id;
-      }
-    }
+    ctx.flows->lookup_burst(fc, keys, n_keys, cfgs, legs, ids, unconfirmed);
     for (uint32_t k = 0; k < n_keys; ++k)
       if (cfgs[k] != nullptr) rte_prefetch0(cfgs[k]);
   }

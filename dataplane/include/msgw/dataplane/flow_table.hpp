@@ -143,7 +143,7 @@ class FlowCache {
   FlowCache(const FlowCache&) = delete;
   FlowCache& operator=(const FlowCache&) = delete;
   bool ok() const { return slots_ != nullptr; }
-  uint32_t size() const { return mask_ + 1; }
+  uint32_t size() const { return uint32_t(1) << (64 - shift_); }
 
   struct Slot {
     uint64_t key;  // key_bits(); 0 = empty (no leg has local address 0)
@@ -160,8 +160,7 @@ class FlowCache {
 
  private:
   Slot* slots_ = nullptr;
-  uint32_t mask_ = 0;
-  unsigned shift_ = 64;
+  unsigned shift_ = 64;  // 64 - log2(slots)
 };
 
 class FlowTable {
@@ -232,8 +231,8 @@ class FlowTable {
   // Through a worker's cache.  cached(): the slot's candidate, no more (a
   // load of the slot and of the config pointer; null when the slot holds
   // another key).  A candidate must pass has_key() before use, once its
-  // config line is in cache anyway.  The *_fill lookups go to rte_hash and
-  // remember what they find.
+  // config line is in cache anyway.  lookup_fill() goes to rte_hash and
+  // remembers what it finds.
   const SessionConfig* cached(const FlowCache& cache, const FlowKey& k, uint8_t* leg,
                               uint32_t* flow_id) const {
     const FlowCache::Slot& s = cache.slot(key_bits(k));
@@ -245,18 +244,43 @@ class FlowTable {
   static bool has_key(const SessionConfig* c, uint8_t leg, const FlowKey& k) {
     return key_bits(leg_key(c->legs[leg])) == key_bits(k);
   }
-  void lookup_bulk_fill(FlowCache& cache, const FlowKey* keys, uint32_t n,
-                        const SessionConfig** cfg, uint8_t* leg) const {
-    lookup_bulk(keys, n, cfg, leg);
-    for (uint32_t i = 0; i < n; ++i)
-      if (cfg[i] != nullptr) remember(cache, keys[i], cfg[i], leg[i]);
-  }
   const SessionConfig* lookup_fill(FlowCache& cache, const FlowKey& k, uint8_t* leg) const {
     void* data = nullptr;
     if (rte_hash_lookup_data(hash_, &k, &data) < 0) return nullptr;
     const SessionConfig* c = untag(data, leg);
     remember(cache, k, c, *leg);
     return c;
+  }
+  // A burst's keys (n <= RTE_HASH_LOOKUP_BULK_MAX): config, leg and flow id
+  // of each (id valid where cfg is set).  With a cache, a slot's candidate
+  // comes back with unconfirmed[i] set (has_key() before use); the other keys
+  // go to rte_hash in one bulk lookup and what is found is remembered.
+  void lookup_burst(FlowCache* cache, const FlowKey* keys, uint32_t n, const SessionConfig** cfg,
+                    uint8_t* leg, uint32_t* id, bool* unconfirmed) const {
+    FlowKey miss_keys[RTE_HASH_LOOKUP_BULK_MAX];
+    uint8_t miss_at[RTE_HASH_LOOKUP_BULK_MAX];
+    uint32_t misses = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      cfg[i] = cache != nullptr ? cached(*cache, keys[i], &leg[i], &id[i]) : nullptr;
+      unconfirmed[i] = cfg[i] != nullptr;
+      if (cfg[i] == nullptr) {
+        miss_keys[misses] = keys[i];
+        miss_at[misses++] = uint8_t(i);
+      }
+    }
+    if (misses == 0) return;
+    const SessionConfig* found[RTE_HASH_LOOKUP_BULK_MAX];
+    uint8_t found_leg[RTE_HASH_LOOKUP_BULK_MAX];
+    lookup_bulk(miss_keys, misses, found, found_leg);
+    for (uint32_t j = 0; j < misses; ++j) {
+      const uint32_t i = miss_at[j];
+      cfg[i] = found[j];
+      leg[i] = found_leg[j];
+      if (found[j] == nullptr) continue;
+      id[i] = found[j]->flow_id;
+      if (cache != nullptr) remember(*cache, keys[i], found[j], found_leg[j]);
+    }
+    if (cache != nullptr) cache->misses += misses;
   }
   SessionRuntime* runtime(uint32_t flow_id) const { return &runtime_[flow_id]; }
 
