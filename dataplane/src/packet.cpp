@@ -83,6 +83,10 @@ uint16_t udp_sum(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
   return uint16_t(sum);
 }
 
+// One packet in this many of a steady relayed stream has its UDP checksum
+// checked in software (handle_rtp); a power of two.
+constexpr uint16_t kSteadyCksumSample = 16;
+
 // A datagram whose checksum field is set: the sum over it must be all ones.
 bool udp_checksum_ok(const uint8_t* ip, const uint8_t* udp, uint32_t ulen) {
   return udp_sum(ip, udp, ulen) == 0xffff;
@@ -104,6 +108,7 @@ struct Parsed {
   uint32_t ulen;      // UDP length field
   uint32_t ip_payload;
   bool fragment;
+  bool udp_ck_unchecked;  // a UDP checksum is set and the device did not check it
 };
 
 void post(WorkerContext& ctx, const Event& ev) {
@@ -318,8 +323,8 @@ void finish_checksums(rte_mbuf* m, uint8_t* ip, uint8_t* udp, uint32_t ihl, cons
 
 // RFC 1624 incremental update of a checksum over 16-bit words at even
 // offsets: HC' = ~(~HC + ~m + m') for every word m that became m'.  A relayed
-// packet changes a few dozen bytes of ~200, and its old checksums are known
-// good (verified on ingress), so two passes over the datagram are saved.
+// packet changes a few dozen bytes of ~200, so two passes over the datagram
+// are saved; a wrong ingress checksum stays exactly as wrong.
 class CksumDelta {
  public:
   void replace16(uint16_t before, uint16_t after) {
@@ -663,6 +668,26 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
   FlowStats& ist = ctx.stats[size_t(cfg.flow_id) * 2 + leg];
   FlowStats& ost = ctx.stats[size_t(cfg.flow_id) * 2 + (leg ^ 1)];
 
+  // The UDP checksum.  Whatever can change state is checked: a packet that
+  // could move the latch or be a candidate, DTMF (events), comfort noise,
+  // anything transcoded.  The steady relayed stream (the latched source, its
+  // SSRC, the negotiated payload type) is checked one packet in
+  // kSteadyCksumSample: RFC 1624 updates in emit() carry a wrong checksum
+  // through unchanged, so the far end's stack still discards a corrupt
+  // datagram, as behind any NAT; the sample makes a stream whose checksums
+  // are all wrong (a peer's unfinished offload) show in bad_udp_checksum.
+  // Not when the egress device would compute a fresh checksum over it.
+  if (p.udp_ck_unchecked) {
+    const PortInfo& op = ctx.ports[oc.port];
+    const bool steady = cfg.relay && in.remote_ip == src_ip && in.remote_port == src_port &&
+                        in.have_ssrc && in.in_ssrc == ssrc && pt == ic.payload_type &&
+                        !op.tx_ip_cksum && !op.tx_udp_cksum;
+    if ((!steady || (seq & (kSteadyCksumSample - 1)) == 0) &&
+        !udp_checksum_ok(p.ip, p.udp, p.ulen)) {
+      *why = Drop::bad_udp_checksum;
+      return Verdict::dropped;
+    }
+  }
   if (!accept_source(ctx, cfg, leg, in, src_ip, src_port, ssrc, pt, now_ns, why)) {
     st(ist.dropped, ist.dropped + 1);
     return Verdict::dropped;
@@ -801,6 +826,10 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
   if (p.plen < 8 || (r[0] >> 6) != 2 || r[1] < 200 || r[1] > 207 ||
       (uint32_t(rd16(r + 2)) + 1) * 4 > p.plen) {
     *why = Drop::bad_rtcp;
+    return Verdict::dropped;
+  }
+  if (p.udp_ck_unchecked && !udp_checksum_ok(p.ip, p.udp, p.ulen)) {
+    *why = Drop::bad_udp_checksum;
     return Verdict::dropped;
   }
   LegRuntime& in = rt.legs[leg];
@@ -946,13 +975,16 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
     *why = Drop::bad_udp_length;
     return Verdict::dropped;
   }
+  // The device's verdict is free; the software check is left to the
+  // handlers, which know whether the packet can change any state.
+  p.udp_ck_unchecked = false;
   if (rd16(p.udp + 6) != 0) {
     const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-    if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-        (l4 != RTE_MBUF_F_RX_L4_CKSUM_GOOD && !udp_checksum_ok(p.ip, p.udp, ulen))) {
+    if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
       *why = Drop::bad_udp_checksum;
       return Verdict::dropped;
     }
+    p.udp_ck_unchecked = l4 != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
   }
   p.payload = p.udp + 8;
   p.plen = ulen - 8;

@@ -331,6 +331,55 @@ TEST(DataplanePacket, DatagramWithoutUdpChecksumLeavesWithOne) {
   EXPECT_TRUE(dptest::checksums_ok(o));
 }
 
+// A relay does not launder a corrupt datagram: the steady stream's UDP
+// checksum is updated incrementally, so a wrong one leaves exactly as wrong
+// (the far end's stack discards it), and one packet in 16 of it (seq % 16 ==
+// 0) is checked and dropped here.  Whatever could change state is always
+// checked: a latch candidate, DTMF, a transcoded leg.
+TEST(DataplanePacket, SteadyRelayedStreamKeepsAWrongUdpChecksumWrongAndSamplesIt) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig r;
+  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  auto corrupt = [](Frame f) {
+    auto b = f.bytes();
+    b.back() ^= 1;  // payload changed after the checksum was computed
+    return b;
+  };
+  Frame f = from_phone(1);
+  f.payload = dptest::rtp(0, 1, 160, 0x5151);
+  ASSERT_FALSE(r.run(0, f.bytes()).empty());
+  f.payload = dptest::rtp(0, 2, 320, 0x5151);
+  auto o = r.run(0, corrupt(f));
+  ASSERT_FALSE(o.empty()) << "steady packet relayed";
+  EXPECT_FALSE(dptest::checksums_ok(o));
+  o.back() ^= 1;
+  EXPECT_TRUE(dptest::checksums_ok(o)) << "the error, and only it, carried through";
+  EXPECT_EQ(r.dropped(Drop::bad_udp_checksum), 0u);
+  f.payload = dptest::rtp(0, 16, 16 * 160, 0x5151);
+  EXPECT_TRUE(r.run(0, corrupt(f)).empty()) << "the sampled packet is checked";
+  EXPECT_EQ(r.dropped(Drop::bad_udp_checksum), 1u);
+  f.payload = dptest::rtp(0, 17, 17 * 160, 0x5151);
+  EXPECT_FALSE(r.run(0, f.bytes()).empty());
+  // A new SSRC, another source, DTMF: checked every time.
+  f.payload = dptest::rtp(0, 18, 18 * 160, 0x7777);
+  EXPECT_TRUE(r.run(0, corrupt(f)).empty());
+  Frame other = from_phone(1, 4002);
+  other.payload = dptest::rtp(0, 19, 19 * 160, 0x5151);
+  EXPECT_TRUE(r.run(0, corrupt(other)).empty());
+  f.payload = dptest::rtp(101, 20, 20 * 160, 0x5151);
+  EXPECT_TRUE(r.run(0, corrupt(f)).empty());
+  EXPECT_EQ(r.dropped(Drop::bad_udp_checksum), 4u);
+  EXPECT_EQ(r.dropped(Drop::rtp_bleed), 0u) << "a corrupt candidate never counts towards a latch";
+  // Transcoded: the payload is decoded, so every packet is checked.
+  ASSERT_EQ(r.add_transcoded(2), Status::ok);
+  Frame t = from_phone(2);
+  t.payload = dptest::rtp(0, 1, 160, 0x6161);
+  r.run(0, t.bytes());
+  t.payload = dptest::rtp(0, 2, 320, 0x6161);
+  r.run(0, corrupt(t));
+  EXPECT_EQ(r.dropped(Drop::bad_udp_checksum), 5u);
+}
+
 // The next hop's MAC is kept per leg; a change in the neighbour table (ARP
 // learned a new MAC for the carrier) must reach the very next packet.
 TEST(DataplanePacket, CachedNextHopFollowsANeighbourTableChange) {
