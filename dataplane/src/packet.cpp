@@ -268,7 +268,7 @@ void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
 // Next-hop MAC for a destination on a port; asks the main lcore to ARP
 // when unknown.  `cache` (the sending leg's) skips the table lookup while the
 // table has not changed since the MAC was cached for this next hop.
-bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_ether_addr* mac,
+[[gnu::always_inline]] inline bool next_hop_mac(WorkerContext& ctx, uint16_t out_port, uint32_t dst_ip, rte_ether_addr* mac,
                   LegRuntime* cache) {
   const PortInfo& op = ctx.ports[out_port];
   uint32_t nh = dst_ip;
@@ -348,7 +348,7 @@ class CksumDelta {
 // Rewrites Ethernet/IPv4/UDP for the egress leg and queues the frame.
 // payload_delta: what the caller changed in the UDP payload, so checksums
 // done in software can be updated instead of recomputed; null = recompute.
-Verdict emit(WorkerContext& ctx, rte_mbuf* m, Parsed& p, uint16_t out_port, uint32_t src_ip,
+[[gnu::always_inline]] inline Verdict emit(WorkerContext& ctx, rte_mbuf* m, Parsed& p, uint16_t out_port, uint32_t src_ip,
              uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, LegRuntime* sender,
              const CksumDelta* payload_delta, BurstOutput& out, Drop* why) {
   const PortInfo& op = ctx.ports[out_port];
