@@ -73,6 +73,7 @@ int workers(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(c, "rx", rd(k.rx));
     rte_tel_data_add_dict_u64(c, "tx", rd(k.tx));
     rte_tel_data_add_dict_u64(c, "relayed", rd(k.relayed));
+    rte_tel_data_add_dict_u64(c, "relayed_steady", rd(k.relayed_steady));
     rte_tel_data_add_dict_u64(c, "rtcp_relayed", rd(k.rtcp_relayed));
     rte_tel_data_add_dict_u64(c, "exception", rd(k.exception));
     rte_tel_data_add_dict_u64(c, "handoff_out", rd(k.handoff_out));

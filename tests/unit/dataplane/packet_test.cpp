@@ -380,6 +380,120 @@ TEST(DataplanePacket, SteadyRelayedStreamKeepsAWrongUdpChecksumWrongAndSamplesIt
   EXPECT_EQ(r.dropped(Drop::bad_udp_checksum), 5u);
 }
 
+// The steady stream's short path must be invisible: a script of everything
+// a call's media does (latching, the steady stream with its sampled checksum
+// checks, reordering, wrap, a corrupt datagram, a new SSRC, DTMF, comfort
+// noise, a bleed attempt, hold and resume, a changed next hop, VLAN, CSRCs,
+// padding, RTCP) gives the same frames, counters, statistics and events
+// with the short path as without it, and most steady packets take it.
+TEST(DataplanePacket, SteadyShortPathRelaysExactlyAsTheGeneralPath) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  Rig fast, slow;
+  slow.ctx.steady_fast_path = false;
+  for (Rig* r : {&fast, &slow}) {
+    ASSERT_EQ(r->add(1), Status::ok);                // phone latched from its packets
+    ASSERT_EQ(r->add(2, kPhone, 4000), Status::ok);  // phone signalled
+  }
+  size_t step = 0;
+  auto both = [&](uint16_t rx_port, const std::vector<uint8_t>& b) {
+    ++step;
+    const auto a = fast.run(rx_port, b);
+    const auto c = slow.run(rx_port, b);
+    EXPECT_EQ(a, c) << "frame " << step;
+  };
+  auto corrupt = [](std::vector<uint8_t> b) {
+    b.back() ^= 0x20;
+    return b;
+  };
+  uint32_t ts = 1000;
+  auto phone = [&](uint32_t flow, uint8_t pt, uint16_t seq, uint32_t ssrc, uint16_t sport = 4000,
+                   bool marker = false) {
+    Frame f = from_phone(flow, sport);
+    f.payload = dptest::rtp(pt, seq, ts += 160, ssrc, 160, marker);
+    return f;
+  };
+  for (uint32_t flow : {1u, 2u}) {
+    for (uint16_t q = 1; q <= 40; ++q) both(0, phone(flow, 0, q, 0xa1).bytes());
+    both(0, phone(flow, 0, 38, 0xa1).bytes());                   // reordered
+    both(0, phone(flow, 0, 41, 0xa1, 4000, true).bytes());       // marker
+    both(0, corrupt(phone(flow, 0, 42, 0xa1).bytes()));          // passes, still wrong
+    both(0, corrupt(phone(flow, 0, 48, 0xa1).bytes()));          // sampled: dropped
+    for (uint16_t q = 65530; q != 4; ++q) both(0, phone(flow, 0, q, 0xa1).bytes());  // wrap
+    for (uint16_t q = 100; q < 104; ++q) both(0, phone(flow, 0, q, 0xb2).bytes());   // new SSRC
+    both(0, phone(flow, 101, 104, 0xb2).bytes());                // DTMF
+    both(0, phone(flow, 13, 105, 0xb2).bytes());                 // comfort noise
+    for (uint16_t q = 106; q < 108; ++q) both(0, phone(flow, 0, q, 0xc3, 4002).bytes());  // bleed
+    for (uint16_t q = 108; q < 112; ++q) both(0, phone(flow, 0, q, 0xb2).bytes());
+    // The same stream from a new port (NAT rebinding) needs an unbroken run
+    // of latch_packets (3): the current source's packet in between resets it.
+    both(0, phone(flow, 0, 112, 0xb2, 4002).bytes());
+    both(0, phone(flow, 0, 113, 0xb2, 4002).bytes());
+    both(0, phone(flow, 0, 114, 0xb2).bytes());
+    both(0, phone(flow, 0, 115, 0xb2, 4002).bytes());
+    both(0, phone(flow, 0, 116, 0xb2).bytes());
+    Frame v = phone(flow, 0, 112, 0xb2);
+    v.vlan = 7;
+    both(0, v.bytes());
+    Frame c = phone(flow, 0, 113, 0xb2);
+    c.payload[0] = 0x81;  // one CSRC
+    both(0, c.bytes());
+    Frame p = phone(flow, 0, 114, 0xb2);
+    p.payload[0] = 0xa0;  // padding: the last byte counts it
+    p.payload.back() = 4;
+    both(0, p.bytes());
+    Frame nocks = phone(flow, 0, 115, 0xb2);
+    nocks.udp_cksum = false;
+    both(0, nocks.bytes());
+    for (uint16_t q = 1; q < 20; ++q) {  // and back from the carrier
+      Frame g = from_carrier(flow);
+      g.payload = dptest::rtp(0, q, ts += 160, 0xd4);
+      both(1, g.bytes());
+    }
+    Frame rtcp = from_carrier(flow);
+    rtcp.dport = uint16_t(rtcp.dport + 1);
+    rtcp.payload = {0x80, 201, 0, 1, 0, 0, 0, 0xd4};
+    both(1, rtcp.bytes());
+  }
+  // The carrier's MAC moves (ARP): the cached next hop must not be used.
+  for (Rig* r : {&fast, &slow}) r->nt->learn(1, kCarrier, rte_ether_addr{{0x02, 0, 0, 0, 0, 0x44}});
+  for (uint16_t q = 120; q < 124; ++q) both(0, phone(2, 0, q, 0xb2).bytes());
+  // Hold (a modify), then resume.
+  for (Rig* r : {&fast, &slow}) ASSERT_EQ(r->set_phone_hold(1, true), Status::ok);
+  for (uint16_t q = 124; q < 128; ++q) both(1, [&] {
+      Frame g = from_carrier(1);
+      g.payload = dptest::rtp(0, q, ts += 160, 0xd4);
+      return g.bytes();
+    }());
+  for (Rig* r : {&fast, &slow}) ASSERT_EQ(r->set_phone_hold(1, false), Status::ok);
+  for (uint16_t q = 128; q < 140; ++q) both(0, phone(1, 0, q, 0xb2).bytes());
+
+  EXPECT_EQ(fast.ctx.counters.relayed, slow.ctx.counters.relayed);
+  EXPECT_EQ(fast.ctx.counters.rtcp_relayed, slow.ctx.counters.rtcp_relayed);
+  EXPECT_EQ(fast.ctx.counters.latched, slow.ctx.counters.latched);
+  EXPECT_EQ(fast.ctx.counters.dtmf_events, slow.ctx.counters.dtmf_events);
+  for (size_t d = 0; d < size_t(Drop::count); ++d)
+    EXPECT_EQ(fast.dropped(Drop(d)), slow.dropped(Drop(d))) << drop_name(Drop(d));
+  EXPECT_EQ(slow.ctx.counters.relayed_steady, 0u);
+  EXPECT_GT(fast.ctx.counters.relayed_steady * 10, fast.ctx.counters.relayed * 7)
+      << "most relayed packets took the short path";
+  EXPECT_GT(slow.dropped(Drop::bad_udp_checksum), 0u);
+  for (uint32_t i = 2; i < 6; ++i) {
+    const FlowStats& a = fast.seg->stats()[i];
+    const FlowStats& b = slow.seg->stats()[i];
+    EXPECT_EQ(a.packets, b.packets) << i;
+    EXPECT_EQ(a.bytes, b.bytes) << i;
+    EXPECT_EQ(a.lost, b.lost) << i;
+    EXPECT_EQ(a.jitter, b.jitter) << i;
+    EXPECT_EQ(a.last_seen_ns, b.last_seen_ns) << i;
+    EXPECT_EQ(a.dropped, b.dropped) << i;
+    EXPECT_EQ(a.sent, b.sent) << i;
+  }
+  const auto ea = fast.events(), eb = slow.events();
+  ASSERT_EQ(ea.size(), eb.size());
+  for (size_t i = 0; i < ea.size(); ++i)
+    EXPECT_EQ(0, memcmp(&ea[i], &eb[i], sizeof(Event))) << "event " << i;
+}
+
 // The next hop's MAC is kept per leg; a change in the neighbour table (ARP
 // learned a new MAC for the carrier) must reach the very next packet.
 TEST(DataplanePacket, CachedNextHopFollowsANeighbourTableChange) {

@@ -79,6 +79,7 @@ struct WorkerCounters {
   uint64_t rx = 0;
   uint64_t tx = 0;
   uint64_t relayed = 0;
+  uint64_t relayed_steady = 0;      // of those, by the steady stream's short path
   uint64_t rtcp_relayed = 0;
   uint64_t exception = 0;
   uint64_t handoff_out = 0;
@@ -118,6 +119,9 @@ struct WorkerContext {
   uint64_t tsc_hz = 1;
   uint64_t rtcp_interval_ns = 5'000'000'000ull;  // own SR on transcoded legs
   int64_t realtime_offset_ns = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC, for NTP timestamps
+  // The steady relayed stream's short path (process_chunk); off, every packet
+  // takes the general one (the unit tests compare the two).
+  bool steady_fast_path = true;
   // Scratch for the codec engine's output, reused by every call.
   codecs::EgressPacket tc_out[codecs::kMaxEgressPerCall];
   // Written by this worker only; read by telemetry (relaxed).
