@@ -1,6 +1,10 @@
 // libFuzzer: arbitrary frames through process_burst().  The input is a
-// sequence of [port:1][len:2 big-endian][frame:len] records processed as one
+// sequence of [flags:1][len:2 big-endian][frame:len] records processed as one
 // burst, so state (latching, continuity, DTMF) carries between frames.
+// flags: bit 0 the port, bit 1 a chained second segment, bit 2 "make the
+// IPv4 header and UDP checksums valid first", so that mutations reach what
+// lies behind the checksum checks (latching, the steady relay path,
+// transcoding) instead of stopping at them.
 // Sessions: flow 0 relays 10.0.0.1:20000 (latching, port 0) <->
 // 192.168.1.1:30000 (carrier 192.168.1.20:5000, port 1); flow 1 is owned by
 // another worker (hand-off); flow 2 transcodes PCMU <-> G.729.
@@ -128,15 +132,57 @@ void drain_events() {
   }
 }
 
+uint32_t sum16(const uint8_t* p, uint32_t n, uint32_t s = 0) {
+  for (uint32_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
+  if (n & 1) s += uint32_t(p[n - 1] << 8);
+  return s;
+}
+uint16_t fold_not(uint32_t s) {
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return uint16_t(~s);
+}
+
+// Record flag 4: where the frame has an IPv4 header (untagged or one VLAN
+// tag) its checksum is made valid, and where that carries a whole UDP
+// header and datagram, the UDP checksum too (never left 0).
+void finish_checksums(uint8_t* f, uint32_t len) {
+  if (len < 14) return;
+  uint32_t l2 = 14;
+  uint16_t et = uint16_t(f[12] << 8 | f[13]);
+  if (et == 0x8100 || et == 0x88a8) {
+    if (len < 18) return;
+    et = uint16_t(f[16] << 8 | f[17]);
+    l2 = 18;
+  }
+  if (et != 0x0800 || len < l2 + 20) return;
+  uint8_t* ip = f + l2;
+  const uint32_t ihl = 4u * (ip[0] & 0x0f);
+  if (ihl < 20 || l2 + ihl > len) return;
+  ip[10] = ip[11] = 0;
+  const uint16_t ick = fold_not(sum16(ip, ihl));
+  ip[10] = uint8_t(ick >> 8);
+  ip[11] = uint8_t(ick);
+  if (ip[9] != 17 || l2 + ihl + 8 > len) return;
+  uint8_t* udp = ip + ihl;
+  const uint32_t ulen = uint32_t(udp[4] << 8 | udp[5]);
+  if (ulen < 8 || l2 + ihl + ulen > len) return;
+  udp[6] = udp[7] = 0;
+  uint16_t ck = fold_not(sum16(udp, ulen, sum16(ip + 12, 8, 17 + ulen)));
+  if (ck == 0) ck = 0xffff;
+  udp[6] = uint8_t(ck >> 8);
+  udp[7] = uint8_t(ck);
+}
+
 // Each frame lives in its own exactly-sized heap buffer attached to the mbuf
 // as external memory, so any read past the frame is an ASan report rather
 // than a silent read of the rest of a 2 KiB mbuf.
-rte_mbuf* frame_mbuf(const uint8_t* data, uint16_t len, bool chained) {
+rte_mbuf* frame_mbuf(const uint8_t* data, uint16_t len, bool chained, bool checksums) {
   rte_mbuf* m = rte_pktmbuf_alloc(world->pool);
   if (m == nullptr) return nullptr;
   auto* buf = static_cast<uint8_t*>(std::malloc(len ? len : 1));
   auto* shinfo = static_cast<rte_mbuf_ext_shared_info*>(std::malloc(sizeof(rte_mbuf_ext_shared_info)));
   if (len) std::memcpy(buf, data, len);
+  if (checksums) finish_checksums(buf, len);
   shinfo->free_cb = [](void* addr, void* opaque) {
     std::free(addr);
     std::free(opaque);
@@ -206,10 +252,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (off + 3 <= size && n < kBurst) {
     const uint16_t p = data[off] & 1;
     const bool chained = (data[off] & 2) != 0;
+    const bool checksums = (data[off] & 4) != 0;
     const uint32_t len = uint32_t(data[off + 1]) << 8 | data[off + 2];
     off += 3;
     const uint16_t take = uint16_t(len <= size - off ? len : size - off);
-    rte_mbuf* m = frame_mbuf(data + off, take, chained);
+    rte_mbuf* m = frame_mbuf(data + off, take, chained, checksums);
     off += take;
     if (m == nullptr) break;
     if (n > 0 && p != port) {  // a burst comes from one port
