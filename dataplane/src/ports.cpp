@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -114,6 +115,25 @@ bool start_port(uint16_t id, uint16_t nrx, uint16_t ntx, uint16_t rxd, uint16_t 
   }
   if (nrx > di.max_rx_queues) nrx = di.max_rx_queues;
   if (ntx > di.max_tx_queues) ntx = di.max_tx_queues;
+  // Several RX queues need RSS to spread the load over the workers (without
+  // it a NIC puts everything on queue 0). Hashing on addresses and UDP ports
+  // keeps each leg's stream on one queue; a leg whose queue belongs to
+  // another worker than the flow's owner is handed over, as before. Devices
+  // that do not hash (flow_type_rss_offloads 0) are configured as before.
+  const uint64_t rss_hf =
+      di.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_NONFRAG_IPV4_UDP);
+  if (nrx > 1 && rss_hf != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // the PMD's default key
+    conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+    RTE_LOG(INFO, USER1, "dpdk port %u: RSS over %u rx queues (hash types 0x%" PRIx64 ")\n", id,
+            nrx, rss_hf);
+  } else if (nrx > 1) {
+    RTE_LOG(WARNING, USER1,
+            "dpdk port %u: %u rx queues but no RSS; the device decides which queue a frame "
+            "takes, and workers hand packets over to the flow's owner\n",
+            id, nrx);
+  }
   int rc = rte_eth_dev_configure(id, nrx, ntx, &conf);
   if (rc != 0) {
     err = "rte_eth_dev_configure: " + std::string(rte_strerror(-rc));
