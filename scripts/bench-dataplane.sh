@@ -75,6 +75,7 @@ hugeargs=(--no-huge -m 512)
 dp_mb=1024
 if [[ $huge == on ]]; then hugeargs=(-m 256); dp_mb=384; fi
 echo "set fwd io retry" >"$work/testpmd.cmd"
+mkfifo "$work/lg.fifo"
 rsize=${BENCH_MEMIF_RSIZE:-14}
 bsize=${BENCH_MEMIF_BSIZE:-256}
 echo "hugepages: $huge"
@@ -96,9 +97,28 @@ address = "10.0.0.1/16"
 tap_name = "bn$$"
 EOT
 
-loadgen() {  # mode args... ; memif client on lcore 0 next to the dataplane's main lcore
+# One generator run (memif client on lcore 0, next to the server's main
+# lcore) against the server $1, a child of this shell, which is stopped with
+# signal $2 as soon as the generator has printed its figures: the server hangs
+# up first, its polling lcore already stopped, while the generator idles
+# until the link goes down.  The other way round, DPDK 22.11's net_memif
+# unmaps the shared rings in the server's interrupt thread without waiting
+# for the lcore polling them, and msgw-dataplane faulted in librte_net_memif
+# (reading a ring's head) in 3 of ~40 trials of one run on 2026-12-04.
+loadgen() {  # server_pid signal mode args... -> sets out (its JSON line, or empty)
+  local server=$1 sig=$2 pid line
+  shift 2
+  out=""
   "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
-    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize,bsize=$bsize" 2>>"$work/lg.log" | tail -1
+    --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize,bsize=$bsize" \
+    >"$work/lg.fifo" 2>>"$work/lg.log" &
+  pid=$!
+  while IFS= read -r line; do
+    [[ $line == "{"*"}" ]] && { out=$line; break; }
+  done <"$work/lg.fifo"
+  kill "-$sig" "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
 }
 
 start_dp() {  # kind of flows
@@ -112,11 +132,9 @@ start_dp() {  # kind of flows
   "$tool" bench-flows "$inst" "$1" "$2"
   sleep 0.5   # memif server listening
 }
-stop_dp() { kill -TERM "$dp_pid" 2>/dev/null; wait "$dp_pid" 2>/dev/null || true; dp_pid=""; }
 
-# DPDK 22.11's net_memif can crash the server's polling thread when a client
-# disconnects mid-poll (seen here once, in librte_net_memif), so every trial
-# gets a fresh server: one trial = start peer/dataplane, one loadgen run, stop.
+# Every trial gets a fresh server: one trial = start testpmd or the
+# dataplane, one generator run, stop the server, then the generator.
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(*(d[k] for k in sys.argv[2:]))' "$@"; }
 
 # --- ceiling: dpdk-testpmd io-forwarding on the same port and cores as the
@@ -144,10 +162,10 @@ io_trial() {  # rate -> prints "received sent tx_fail p99"
   sleep 0.5
   # Not the ceiling this script claims: the run fails at the end.
   grep -q "with retry" "$work/testpmd.log" || { echo "testpmd did not take 'set fwd io retry'" >&2; touch "$work/no-retry"; }
-  local out; out=$(loadgen relay "$flows" "$1" "$secs" || true)
+  local out
+  loadgen "$fw" INT relay "$flows" "$1" "$secs"
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "testpmd io offered $1 pps: $out" >&2
-  kill -INT "$fw" 2>/dev/null; wait "$fw" 2>/dev/null || true
   rm -f "$sock"
   field "$out" received sent tx_fail p99_us
 }
@@ -158,11 +176,11 @@ io_trial() {  # rate -> prints "received sent tx_fail p99"
 dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received sent tx_fail p99"
   start_dp "$([[ $1 == relay ]] && echo "$flows" || echo 4000)" "$1" >/dev/null
   local out
-  if [[ $1 == relay ]]; then out=$(loadgen relay "$flows" "$2" "$secs" || true)
-  else out=$(loadgen transcode "$2" "$secs" || true); fi
+  if [[ $1 == relay ]]; then loadgen "$dp_pid" TERM relay "$flows" "$2" "$secs"
+  else loadgen "$dp_pid" TERM transcode "$2" "$secs"; fi
+  dp_pid=""
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "$1 load $2: $out" >&2
-  stop_dp
   grep -h totals "$work/dp.log" >&2 || echo "dataplane died: $(tail -2 "$work/dp.log")" >&2
   rm -f "$sock"
   field "$out" received sent tx_fail p99_us

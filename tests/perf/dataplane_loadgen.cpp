@@ -11,7 +11,8 @@
 //
 // Addressing (matches dataplane_tool bench-flows): leg 0 of flow i is
 // 10.0.0.1:(20000+2i) with remote 10.0.0.2:(40000+2i); leg 1 is
-// 10.0.1.1:(20000+2i) with remote 10.0.1.2:(40000+2i).  Prints one JSON line.
+// 10.0.1.1:(20000+2i) with remote 10.0.1.2:(40000+2i).  Prints one JSON line,
+// then waits for the server to hang up (at most 30 s) before it disconnects.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -301,6 +302,18 @@ int main(int argc, char** argv) {
               (unsigned long)rx.packets, (unsigned long)skipped, double(sent) / seconds,
               percentile_us(rx.latency_ns, 50),
               percentile_us(rx.latency_ns, 90), percentile_us(rx.latency_ns, 99));
+  std::fflush(stdout);
+  // The server hangs up first (the benchmark stops it once the line above is
+  // out), and nothing is polled meanwhile.  DPDK 22.11's net_memif unmaps the
+  // shared rings in its interrupt thread when the peer leaves, without waiting
+  // for the lcore that polls them: a server still polling when its client left
+  // faulted in its RX burst.  30 s at most, for a server that never stops.
+  for (int i = 0; i < 300; ++i) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port, &link);
+    if (!link.link_status) break;
+    rte_delay_us_sleep(100'000);
+  }
   rte_eth_dev_stop(port);
   rte_eal_cleanup();
   return 0;
