@@ -109,7 +109,9 @@ loadgen() {  # server_pid signal mode args... -> sets out (its JSON line, or emp
   local server=$1 sig=$2 pid line
   shift 2
   out=""
-  "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
+  # A bound on the whole run (one hung for 40 min in a testpmd trial, both
+  # spinning): a killed generator closes the FIFO, and the trial reads as lost.
+  timeout -s KILL $((secs + 60)) "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
     --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize,bsize=$bsize" \
     >"$work/lg.fifo" 2>>"$work/lg.log" &
   pid=$!
