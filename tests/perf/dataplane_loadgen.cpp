@@ -148,6 +148,17 @@ double percentile_us(std::vector<uint32_t>& v, unsigned pct) {
   return v[k] / 1000.0;
 }
 
+// Polls the link every 100 ms, sleeping (not spinning: the core is shared
+// with the server's main lcore) until it is up or down as asked, or seconds pass.
+void wait_link(uint16_t port, bool up, unsigned seconds) {
+  for (unsigned i = 0; i < seconds * 10; ++i) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port, &link);
+    if (bool(link.link_status) == up) return;
+    rte_delay_us_sleep(100'000);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,13 +199,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loadgen: port setup failed\n");
     return 1;
   }
-  // memif connects asynchronously.
-  for (int i = 0; i < 100; ++i) {
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(port, &link);
-    if (link.link_status) break;
-    rte_delay_ms(100);
-  }
+  wait_link(port, true, 10);  // memif connects asynchronously
   const uint64_t hz = rte_get_tsc_hz();
   const uint64_t ns_per_tick_q32 = (1'000'000'000ull << 32) / hz;
 
@@ -308,12 +313,7 @@ int main(int argc, char** argv) {
   // shared rings in its interrupt thread when the peer leaves, without waiting
   // for the lcore that polls them: a server still polling when its client left
   // faulted in its RX burst.  30 s at most, for a server that never stops.
-  for (int i = 0; i < 300; ++i) {
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(port, &link);
-    if (!link.link_status) break;
-    rte_delay_us_sleep(100'000);
-  }
+  wait_link(port, false, 30);
   // No rte_eth_dev_stop()/rte_eal_cleanup(): the link reads down as soon as
   // the interrupt thread starts tearing the connection down, and 22.11 leaves
   // that thread running while the cleanup unmaps memory under it (it faulted
