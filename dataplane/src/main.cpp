@@ -28,6 +28,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include "msgw/dataplane/cpu_isolation.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "runtime.hpp"
 
@@ -73,6 +74,15 @@ void lock_future_mappings() {
     return;
   }
   std::printf("msgw-dataplane: memory: later mappings are locked and populated when mapped\n");
+}
+
+std::optional<std::string> read_small_file(const char* path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string text;
+  std::getline(in, text);
+  if (in.bad()) return std::nullopt;
+  return text;
 }
 
 void on_signal(int) {
@@ -332,6 +342,19 @@ int main(int argc, char** argv) {
       eal_cleanup_and_remove_runtime_dir();
       return 1;
     }
+  }
+  {
+    const auto isolated = read_small_file("/sys/devices/system/cpu/isolated");
+    const auto nohz_full = read_small_file("/sys/devices/system/cpu/nohz_full");
+    // rte_lcore_to_cpu_id() is the topology's core id, not the CPU number.
+    for (const auto& w : rt.workers) {
+      const rte_cpuset_t set = rte_lcore_cpuset(w.lcore);
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+        if (CPU_ISSET(cpu, &set))
+          std::printf("msgw-dataplane: %s\n",
+                      describe_worker_cpu(w.lcore, unsigned(cpu), isolated, nohz_full).c_str());
+    }
+    std::fflush(stdout);
   }
   std::string err;
   if (!setup_ports(rt, err)) {
