@@ -1,10 +1,16 @@
 #include "msgw/sip/dialog.hpp"
 
+#include <osip2/osip_dialog.h>
+
 #include <cstring>
+
+#include "osip_message.hpp"
 
 namespace msgw::sip {
 
-std::unique_ptr<Dialog> Dialog::as_uas(const osip_message_t* request, const osip_message_t* response) {
+std::unique_ptr<Dialog> Dialog::as_uas(MessageRef request_ref, MessageRef response_ref) {
+  const osip_message_t* request = request_ref.get();
+  const osip_message_t* response = response_ref.get();
   osip_dialog_t* d = nullptr;
   if (osip_dialog_init_as_uas(&d, const_cast<osip_message_t*>(request), const_cast<osip_message_t*>(response)) != 0)
     return nullptr;
@@ -13,7 +19,8 @@ std::unique_ptr<Dialog> Dialog::as_uas(const osip_message_t* request, const osip
   return out;
 }
 
-std::unique_ptr<Dialog> Dialog::as_uac(const osip_message_t* response) {
+std::unique_ptr<Dialog> Dialog::as_uac(MessageRef response_ref) {
+  const osip_message_t* response = response_ref.get();
   if (to_tag(response).empty()) return nullptr;
   osip_dialog_t* d = nullptr;
   if (osip_dialog_init_as_uac(&d, const_cast<osip_message_t*>(response)) != 0) return nullptr;
@@ -24,7 +31,19 @@ std::unique_ptr<Dialog> Dialog::as_uac(const osip_message_t* response) {
 
 Dialog::~Dialog() { osip_dialog_free(d_); }
 
-void Dialog::update_from_2xx(const osip_message_t* response) {
+void Dialog::confirm() {
+  state_ = State::Confirmed;
+  osip_dialog_set_state(d_, DIALOG_CONFIRMED);
+}
+
+const char* Dialog::call_id() const { return d_->call_id ? d_->call_id : ""; }
+const char* Dialog::local_tag() const { return d_->local_tag ? d_->local_tag : ""; }
+const char* Dialog::remote_tag() const { return d_->remote_tag ? d_->remote_tag : ""; }
+uint32_t Dialog::local_cseq() const { return static_cast<uint32_t>(d_->local_cseq); }
+uint32_t Dialog::remote_cseq() const { return static_cast<uint32_t>(d_->remote_cseq); }
+
+void Dialog::update_from_2xx(MessageRef response_ref) {
+  const osip_message_t* response = response_ref.get();
   osip_dialog_update_route_set_as_uac(d_, const_cast<osip_message_t*>(response));
   confirm();
 }
@@ -38,7 +57,8 @@ std::string Dialog::key() const {
   return k;
 }
 
-std::string Dialog::key_for_incoming(const osip_message_t* req) {
+std::string Dialog::key_for_incoming(MessageRef req_ref) {
+  const osip_message_t* req = req_ref.get();
   std::string k(req->call_id && req->call_id->number ? req->call_id->number : "");
   if (req->call_id && req->call_id->host) {
     k += '@';
@@ -51,7 +71,8 @@ std::string Dialog::key_for_incoming(const osip_message_t* req) {
   return k;
 }
 
-std::string Dialog::key_for_response(const osip_message_t* resp) {
+std::string Dialog::key_for_response(MessageRef resp_ref) {
+  const osip_message_t* resp = resp_ref.get();
   std::string k(resp->call_id && resp->call_id->number ? resp->call_id->number : "");
   if (resp->call_id && resp->call_id->host) {
     k += '@';
@@ -64,7 +85,8 @@ std::string Dialog::key_for_response(const osip_message_t* resp) {
   return k;
 }
 
-bool Dialog::accept_remote_cseq(const osip_message_t* req) {
+bool Dialog::accept_remote_cseq(MessageRef req_ref) {
+  const osip_message_t* req = req_ref.get();
   uint32_t n = cseq_number(req);
   // ACK and CANCEL reuse the CSeq of the request they refer to.
   if (MSG_IS_ACK(req) || MSG_IS_CANCEL(req)) return true;

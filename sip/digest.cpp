@@ -1,6 +1,8 @@
 // Digest authentication: header parsing, stateless nonces, verification,
 // challenges and the client-side answer. See digest.hpp for the contract.
 #include "msgw/sip/digest.hpp"
+#include "osip_digest.hpp"
+#include "osip_message.hpp"
 
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_parser.h>
@@ -809,7 +811,8 @@ AuthResult DigestAuthenticator::verify_header(std::string_view value, std::strin
   return verify_as(c, method, request_uri, kind, now);
 }
 
-AuthResult DigestAuthenticator::verify(const osip_message* req, std::int64_t now) {
+AuthResult DigestAuthenticator::verify(MessageRef req_ref, std::int64_t now) {
+  const osip_message_t* req = req_ref.get();
   Impl& m = *impl_;
   if (req == nullptr || req->sip_method == nullptr || req->req_uri == nullptr) {
     return make_result(AuthVerdict::malformed, ChallengeKind::proxy, m.stats);
@@ -863,8 +866,9 @@ std::string DigestAuthenticator::challenge_value(DigestAlgorithm alg, bool stale
   return v;
 }
 
-int DigestAuthenticator::add_challenges(osip_message* resp, ChallengeKind kind, bool stale,
+int DigestAuthenticator::add_challenges(Message& resp_msg, ChallengeKind kind, bool stale,
                                         std::int64_t now) {
+  osip_message_t* resp = resp_msg.get();
   if (resp == nullptr) return OSIP_BADPARAMETER;
   for (auto alg : impl_->cfg.algorithms) {
     std::string v = challenge_value(alg, stale, now);

@@ -1,5 +1,5 @@
 // oSIP2 parse glue and message builders.
-#include "msgw/sip/message.hpp"
+#include "osip_message.hpp"
 
 #include <arpa/inet.h>
 #include <sys/random.h>
@@ -80,7 +80,7 @@ void discard_trace(const char*, int, osip_trace_level_t, const char*, va_list) {
 void ensure_parser_init() {
   static std::once_flag once;
   std::call_once(once, [] {
-    install_osip_allocator();
+    install_parser_allocator();
     parser_init();
     // Every refusal is counted and answered by the stack; oSIP2's own
     // stderr traces would only duplicate that, per malformed packet.
@@ -321,6 +321,15 @@ uint32_t cseq_number(const osip_message_t* msg) {
 
 std::string cseq_method(const osip_message_t* msg) {
   return (msg->cseq && msg->cseq->method) ? msg->cseq->method : std::string();
+}
+
+std::string uri_text(const osip_uri_t* u) {
+  if (u == nullptr) return {};
+  char* s = nullptr;
+  if (osip_uri_to_str(u, &s) != 0 || s == nullptr) return {};
+  std::string out(s);
+  osip_free(s);
+  return out;
 }
 
 std::string body_of(const osip_message_t* msg) {

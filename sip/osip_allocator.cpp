@@ -176,7 +176,7 @@ void* pool_realloc(void* p, std::size_t n) {
 
 }  // namespace
 
-void install_osip_allocator() {
+void install_parser_allocator() {
 #if MSGW_OSIP_POOL
   osip_set_allocators(&pool_malloc, &pool_realloc, &pool_free);
 #endif

@@ -1,6 +1,7 @@
 // Registrar: RFC 3261 §10.3 binding rules over an in-memory cache written
 // through to SQLite.
 #include "msgw/sip/registrar.hpp"
+#include "osip_message.hpp"
 
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_parser.h>
@@ -390,8 +391,9 @@ RegisterResult Registrar::handle(const RegisterRequest& req, std::int64_t now) {
   return r;
 }
 
-RegisterResult Registrar::handle(const osip_message* msg, std::string_view source,
+RegisterResult Registrar::handle(MessageRef msg_ref, std::string_view source,
                                  std::int64_t now) {
+  const osip_message_t* msg = msg_ref.get();
   Impl& m = *impl_;
   auto bad = [&](std::string reason) {
     ++m.stats.registers;
@@ -508,7 +510,8 @@ std::size_t Registrar::purge_expired(std::int64_t now) {
   return n;
 }
 
-int Registrar::fill_response(osip_message* resp, const RegisterResult& r, std::int64_t now) {
+int Registrar::fill_response(Message& resp_msg, const RegisterResult& r, std::int64_t now) {
+  osip_message_t* resp = resp_msg.get();
   if (resp == nullptr) return OSIP_BADPARAMETER;
   if (r.status == 423) {
     return osip_message_set_header(resp, "Min-Expires", std::to_string(r.min_expires).c_str());

@@ -3,6 +3,7 @@
 // and the stack acts on it once the state machine has returned, so handlers
 // may call back into the stack freely.
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
 
 #include <sys/time.h>
 #include <time.h>
@@ -1314,9 +1315,9 @@ bool Stack::respond(TxnId txn, MessagePtr response) {
   return ok;
 }
 
-const osip_message_t* Stack::request_of(TxnId txn) const {
+MessageRef Stack::request_of(TxnId txn) const {
   auto it = impl_->txns.find(txn);
-  return it == impl_->txns.end() ? nullptr : it->second.tr->orig_request;
+  return it == impl_->txns.end() ? MessageRef() : MessageRef(it->second.tr->orig_request);
 }
 
 TxnId Stack::send_request(MessagePtr request, const Endpoint& destination, Proto proto) {

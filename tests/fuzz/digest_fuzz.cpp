@@ -8,6 +8,7 @@
 #include <string>
 
 #include "msgw/sip/digest.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip;
 

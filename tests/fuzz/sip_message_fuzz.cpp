@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
 
 namespace {
 

@@ -23,6 +23,7 @@
 #include "msgw/sip/registrar.hpp"
 #include "msgw/sip/sdp.hpp"
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip;
 
@@ -54,7 +55,7 @@ class Server : public Handler {
         (method == "REGISTER" ? c.register_challenged : c.invite_challenged)++;
         MessagePtr resp = st.response_for(r.txn, a.status);
         if (!resp) return;
-        auth_.add_challenges(resp.get(), challenge_kind_for(method), a.stale);
+        auth_.add_challenges(resp, challenge_kind_for(method), a.stale);
         st.respond(r.txn, std::move(resp));
         return;
       }
@@ -72,7 +73,7 @@ class Server : public Handler {
     if (method == "INVITE") return do_invite(st, r);  // re-INVITE inside an authenticated dialog
     st.respond(r.txn, 200);
   }
-  void on_ack(Stack&, const osip_message_t*, Dialog*) override { ++c.acks; }
+  void on_ack(Stack&, MessageRef, Dialog*) override { ++c.acks; }
 
   Counters c;
 
@@ -83,7 +84,7 @@ class Server : public Handler {
     RegisterResult res = reg_.handle(r.msg, source, now);
     MessagePtr resp = st.response_for(r.txn, res.status, res.reason);
     if (!resp) return;
-    Registrar::fill_response(resp.get(), res, now);
+    Registrar::fill_response(resp, res, now);
     if (res.status == 200) ++c.register_ok;
     st.respond(r.txn, std::move(resp));
   }
@@ -91,7 +92,7 @@ class Server : public Handler {
   void do_invite(Stack& st, const ServerRequest& r) {
     sdp::SessionDescription offer;
     std::string why;
-    std::string body = body_of(r.msg);
+    std::string body = r.msg.body();
     sdp::AnswerResult ans;
     sdp::LocalPolicy pol;
     pol.codecs = {msgw::codecs::CodecId::Pcmu, msgw::codecs::CodecId::Pcma, msgw::codecs::CodecId::G729};

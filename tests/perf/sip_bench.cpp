@@ -24,6 +24,7 @@
 
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip;
 using Clock = std::chrono::steady_clock;

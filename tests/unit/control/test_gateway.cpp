@@ -18,6 +18,7 @@
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/message.hpp"
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"  // white-box: the test reads raw headers
 
 using namespace msgw;
 using control::Gateway;

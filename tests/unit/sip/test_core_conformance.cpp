@@ -10,6 +10,7 @@
 #include <set>
 
 #include "msgw/sip/digest.hpp"
+#include "osip_message.hpp"
 #include "test_core_util.hpp"
 
 namespace msgw::sip {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "msgw/sip/digest.hpp"
+#include "osip_message.hpp"
+#include "osip_digest.hpp"
 #include "test_core_util.hpp"
 
 namespace msgw::sip {
@@ -182,7 +184,7 @@ class FlowApp : public Handler {
     else st.respond(r.txn, 200);
     if (r.dialog) in_dialog++;
   }
-  void on_ack(Stack&, const osip_message_t*, Dialog* d) override { acked = d != nullptr; }
+  void on_ack(Stack&, MessageRef, Dialog* d) override { acked = d != nullptr; }
   std::vector<std::string> requests;
   int in_dialog = 0;
   bool acked = false;

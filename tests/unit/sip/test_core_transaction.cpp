@@ -31,11 +31,11 @@ class Recorder : public Handler {
     if (auto_status) st.respond(r.txn, auto_status, {}, {}, auto_status == 200 && MSG_IS_INVITE(r.msg) ? "application/sdp" : "",
                                 auto_status == 200 && MSG_IS_INVITE(r.msg) ? "v=0\r\n" : "");
   }
-  void on_ack(Stack&, const osip_message_t*, Dialog*) override { ++acks; }
-  void on_response(Stack& st, TxnId, const osip_message_t* resp, Dialog* d) override {
+  void on_ack(Stack&, MessageRef, Dialog*) override { ++acks; }
+  void on_response(Stack& st, TxnId, MessageRef resp, Dialog* d) override {
     codes.push_back(resp->status_code);
-    if (ack_2xx && d && resp->status_code >= 200 && resp->status_code < 300 && cseq_method(resp) == "INVITE")
-      st.send_ack(*d, cseq_number(resp));
+    if (ack_2xx && d && resp->status_code >= 200 && resp->status_code < 300 && resp.cseq_method() == "INVITE")
+      st.send_ack(*d, resp.cseq_number());
   }
   void on_timeout(Stack&, TxnId) override { timed_out_at = Clock::now(); }
   void on_ack_timeout(Stack&, Dialog*) override { ack_timeout_at = Clock::now(); }

@@ -19,7 +19,7 @@ class Server : public Handler {
  public:
   void on_request(Stack& st, const ServerRequest& r) override {
     protos.push_back(r.source.proto);
-    body_sizes.push_back(body_of(r.msg).size());
+    body_sizes.push_back(r.msg.body().size());
     st.respond(r.txn, 200);
   }
   std::vector<Proto> protos;
@@ -29,7 +29,7 @@ class Server : public Handler {
 class Client : public Handler {
  public:
   void on_request(Stack& st, const ServerRequest& r) override { st.respond(r.txn, 200); }
-  void on_response(Stack&, TxnId, const osip_message_t* resp, Dialog*) override { codes.push_back(resp->status_code); }
+  void on_response(Stack&, TxnId, MessageRef resp, Dialog*) override { codes.push_back(resp->status_code); }
   void on_timeout(Stack&, TxnId) override { ++timeouts; }
   std::vector<int> codes;
   int timeouts = 0;

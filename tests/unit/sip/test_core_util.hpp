@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
 
 namespace msgw::sip::test {
 

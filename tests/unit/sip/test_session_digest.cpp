@@ -8,6 +8,7 @@
 
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/digest_hash.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip;
 
@@ -554,18 +555,18 @@ TEST_F(SessionAuth, OsipInviteWithCachedNonce) {
 }
 
 TEST_F(SessionAuth, AddChallengesToResponse) {
-  osip_message_t* resp = nullptr;
-  ASSERT_EQ(osip_message_init(&resp), 0);
+  osip_message_t* raw = nullptr;
+  ASSERT_EQ(osip_message_init(&raw), 0);
+  Message resp(raw);
   ASSERT_EQ(auth->add_challenges(resp, ChallengeKind::proxy, true, kT0), 0);
   EXPECT_EQ(osip_list_size(&resp->proxy_authenticates), 2);
   osip_proxy_authenticate_t* pa = nullptr;
-  ASSERT_GE(osip_message_get_proxy_authenticate(resp, 0, &pa), 0);
+  ASSERT_GE(osip_message_get_proxy_authenticate(resp.get(), 0, &pa), 0);
   ASSERT_NE(pa, nullptr);
   EXPECT_STREQ(osip_proxy_authenticate_get_algorithm(pa), "SHA-256");
   EXPECT_STREQ(osip_proxy_authenticate_get_stale(pa), "true");
-  osip_message_free(resp);
-  ASSERT_EQ(osip_message_init(&resp), 0);
+  ASSERT_EQ(osip_message_init(&raw), 0);
+  resp.reset(raw);
   ASSERT_EQ(auth->add_challenges(resp, ChallengeKind::www, false, kT0), 0);
   EXPECT_EQ(osip_list_size(&resp->www_authenticates), 2);
-  osip_message_free(resp);
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "msgw/sip/registrar.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip;
 
@@ -311,15 +312,15 @@ TEST(SessionRegistrar, OsipRegisterAndResponseContacts) {
   EXPECT_EQ(res.bindings[1].q_milli, 700);
   EXPECT_EQ(res.bindings[1].user_agent, "Sipura/SPA3000-2.0.13(GWg)");
 
-  osip_message_t* resp = nullptr;
-  ASSERT_EQ(osip_message_init(&resp), 0);
+  osip_message_t* raw = nullptr;
+  ASSERT_EQ(osip_message_init(&raw), 0);
+  Message resp(raw);
   ASSERT_EQ(Registrar::fill_response(resp, res, kNow + 20), 0);
   ASSERT_EQ(osip_list_size(&resp->contacts), 2);
   char* s = nullptr;
   osip_contact_to_str(static_cast<osip_contact_t*>(osip_list_get(&resp->contacts, 1)), &s);
   EXPECT_STREQ(s, "<sip:spa1@192.168.0.2:5062>;expires=100;q=0.700");
   osip_free(s);
-  osip_message_free(resp);
 
   // Star removal through the parser.
   m = parse(register_msg("Contact: *\r\n", "Expires: 0\r\n", 2));
@@ -349,13 +350,11 @@ TEST(SessionRegistrar, OsipBadRegisters) {
     EXPECT_EQ(res.status, c.status) << c.contacts << c.extra;
     EXPECT_FALSE(res.reason.empty());
     if (res.status == 423) {
-      osip_message_t* resp = nullptr;
-      ASSERT_EQ(osip_message_init(&resp), 0);
+      osip_message_t* raw = nullptr;
+      ASSERT_EQ(osip_message_init(&raw), 0);
+      Message resp(raw);
       ASSERT_EQ(Registrar::fill_response(resp, res, kNow), 0);
-      osip_header_t* h = nullptr;
-      ASSERT_GE(osip_message_header_get_byname(resp, "min-expires", 0, &h), 0);
-      EXPECT_STREQ(h->hvalue, "60");
-      osip_message_free(resp);
+      EXPECT_EQ(resp.header("Min-Expires"), "60");
     }
     osip_message_free(m);
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "msgw/sip/sdp.hpp"
+#include "osip_message.hpp"
 
 using namespace msgw::sip::sdp;
 using msgw::codecs::CodecId;

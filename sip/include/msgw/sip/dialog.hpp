@@ -1,11 +1,6 @@
-// Dialogs (RFC 3261 §12) on oSIP2's osip_dialog_t: creation from a 1xx/2xx
+// Dialogs (RFC 3261 §12) on oSIP2's dialog layer: creation from a 1xx/2xx
 // with a To-tag, route sets, CSeq rules and in-dialog request construction.
 #pragma once
-
-#include <sys/time.h>
-#include <time.h>
-
-#include <osip2/osip_dialog.h>
 
 #include <cstdint>
 #include <memory>
@@ -13,6 +8,8 @@
 #include <string_view>
 
 #include "msgw/sip/message.hpp"
+
+struct osip_dialog;  // the dialog layer's state; opaque outside sip/
 
 namespace msgw::sip {
 
@@ -22,33 +19,33 @@ class Dialog {
   enum class State { Early, Confirmed, Terminated };
 
   // UAS side: the INVITE received and the 1xx/2xx (with To-tag) sent for it.
-  static std::unique_ptr<Dialog> as_uas(const osip_message_t* request, const osip_message_t* response);
+  static std::unique_ptr<Dialog> as_uas(MessageRef request, MessageRef response);
   // UAC side: the 1xx/2xx (with To-tag) received for our request.
-  static std::unique_ptr<Dialog> as_uac(const osip_message_t* response);
+  static std::unique_ptr<Dialog> as_uac(MessageRef response);
   ~Dialog();
   Dialog(const Dialog&) = delete;
   Dialog& operator=(const Dialog&) = delete;
 
   Role role() const { return role_; }
   State state() const { return state_; }
-  void confirm() { state_ = State::Confirmed; osip_dialog_set_state(d_, DIALOG_CONFIRMED); }
+  void confirm();
   void terminate() { state_ = State::Terminated; }
   // UAC: a 2xx may carry a different Contact/Record-Route than the 1xx that
   // created the early dialog; the 2xx wins (RFC 3261 §12.1.2, 13.2.2.4).
-  void update_from_2xx(const osip_message_t* response);
+  void update_from_2xx(MessageRef response);
 
-  const char* call_id() const { return d_->call_id; }
-  const char* local_tag() const { return d_->local_tag; }
-  const char* remote_tag() const { return d_->remote_tag; }
+  const char* call_id() const;     // never null
+  const char* local_tag() const;   // never null
+  const char* remote_tag() const;  // never null
   std::string key() const;  // call-id, local tag, remote tag
-  static std::string key_for_incoming(const osip_message_t* req);   // To-tag is ours
-  static std::string key_for_response(const osip_message_t* resp);  // From-tag is ours
+  static std::string key_for_incoming(MessageRef req);   // To-tag is ours
+  static std::string key_for_response(MessageRef resp);  // From-tag is ours
 
   // RFC 3261 §12.2.2: a request with a CSeq lower than the last one is out of
   // order (answered 500). Records the CSeq when accepted.
-  bool accept_remote_cseq(const osip_message_t* req);
-  uint32_t local_cseq() const { return static_cast<uint32_t>(d_->local_cseq); }
-  uint32_t remote_cseq() const { return static_cast<uint32_t>(d_->remote_cseq); }
+  bool accept_remote_cseq(MessageRef req);
+  uint32_t local_cseq() const;
+  uint32_t remote_cseq() const;
   std::size_t route_count() const;
   std::string remote_target() const;
   std::string route(std::size_t i) const;
@@ -57,16 +54,16 @@ class Dialog {
   // Request-URI from the remote target, Route from the route set (loose
   // routing; strict routers get the RFC 3261 §12.2.1.1 treatment). The stack
   // adds Via, Max-Forwards and Contact when it sends it.
-  MessagePtr make_request(std::string_view method);
+  Message make_request(std::string_view method);
   // ACK for a 2xx to the INVITE with the given CSeq (same CSeq number).
-  MessagePtr make_ack(uint32_t invite_cseq);
+  Message make_ack(uint32_t invite_cseq);
 
-  osip_dialog_t* raw() { return d_; }
+  osip_dialog* raw() { return d_; }  // sip/'s own code
 
  private:
-  Dialog(osip_dialog_t* d, Role r) : d_(d), role_(r) {}
-  MessagePtr make(std::string_view method, uint32_t cseq);
-  osip_dialog_t* d_;
+  Dialog(osip_dialog* d, Role r) : d_(d), role_(r) {}
+  Message make(std::string_view method, uint32_t cseq);
+  osip_dialog* d_;
   Role role_;
   State state_ = State::Early;
 };

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-struct osip_message;
-struct osip_authorization;
+
+#include "msgw/sip/message.hpp"
 
 namespace msgw::sip {
 
@@ -126,8 +126,6 @@ struct DigestCredentials {
 // Parses the value of an Authorization / Proxy-Authorization header (text after
 // the colon). Returns ok, malformed or unsupported_scheme/unsupported_algorithm.
 AuthVerdict parse_digest_credentials(std::string_view header_value, DigestCredentials& out);
-// Same from oSIP2's already-parsed header; views point into `h`.
-AuthVerdict digest_credentials_from_osip(const osip_authorization& h, DigestCredentials& out);
 
 // Response digest (lowercase hex) exactly as RFC 7616 §3.4.1 defines it; qop
 // empty = RFC 2069 form H(HA1:nonce:HA2). Used by the verifier and by the
@@ -189,18 +187,18 @@ class DigestAuthenticator {
   AuthResult verify_header(std::string_view header_value, std::string_view method,
                            std::string_view request_uri, ChallengeKind kind,
                            std::int64_t now_s = auth_now_s());
-  // Checks a request parsed by oSIP2: Authorization for REGISTER, Proxy-
+  // Checks a parsed request: Authorization for REGISTER, Proxy-
   // Authorization for other methods; among several headers, the one for our
   // realm is used (RFC 3261 §22.3).
-  AuthResult verify(const osip_message* request, std::int64_t now_s = auth_now_s());
+  AuthResult verify(MessageRef request, std::int64_t now_s = auth_now_s());
 
   // A fresh nonce issued now.
   std::string make_nonce(std::int64_t now_s = auth_now_s());
   // One challenge header value: Digest realm="..", nonce="..", algorithm=.., qop="auth"[, stale=true]
   std::string challenge_value(DigestAlgorithm alg, bool stale, std::int64_t now_s = auth_now_s());
   // Adds one WWW-Authenticate (www) or Proxy-Authenticate (proxy) header per
-  // configured algorithm to `response`. Returns 0 or an oSIP2 error code.
-  int add_challenges(osip_message* response, ChallengeKind kind, bool stale,
+  // configured algorithm to `response`. Returns 0, or -1 when it cannot.
+  int add_challenges(Message& response, ChallengeKind kind, bool stale,
                      std::int64_t now_s = auth_now_s());
 
   const AuthStats& stats() const noexcept;

@@ -1,34 +1,120 @@
-// SIP message handling on top of oSIP2's parser: a bounds-checked pre-scan
-// that catches what oSIP2 is lenient about (and what RFC 4475 says must be
-// refused), the oSIP2 parse itself, and helpers to build responses.
+// SIP messages as the rest of msgw sees them: a read-only view (MessageRef)
+// and an owned message with builders (Message), in msgw's own terms
+// (method, URIs, tags, headers by name, body, status). The parser and its
+// representation (oSIP2) stay inside sip/: only sip/'s own code uses
+// get()/release() and the osip-typed helpers of sip/src/osip_message.hpp.
+//
+// Also here: the bounds-checked pre-scan that catches what oSIP2 is lenient
+// about (and what RFC 4475 says must be refused), and stateless responses.
 #pragma once
 
-#include <osipparser2/osip_message.h>
-#include <osipparser2/osip_parser.h>
-
-#include <memory>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "msgw/sip/limits.hpp"
 
+struct osip_message;  // the parser's message; opaque outside sip/
+
 namespace msgw::sip {
 
-struct MessageDeleter {
-  void operator()(osip_message_t* m) const noexcept { osip_message_free(m); }
+// A SIP or SIPS URI's parts, e.g. "sip:alice@192.0.2.1:5062;transport=tcp".
+struct Uri {
+  std::string scheme;  // "sip", "sips", "tel", ...
+  std::string user;    // "" when none
+  std::string host;    // IPv6 references without brackets
+  uint16_t port = 0;   // 0 when none given
 };
-using MessagePtr = std::unique_ptr<osip_message_t, MessageDeleter>;
+std::optional<Uri> parse_uri(std::string_view text);
+
+// A view of a message owned elsewhere (the stack's transaction, a Message).
+// Valid while that owner lives; every accessor returns "" / 0 / nullopt for
+// an absent field.
+class MessageRef {
+ public:
+  MessageRef() noexcept = default;
+  // sip/'s own code wraps the parser's message.
+  MessageRef(const osip_message* m) noexcept : m_(m) {}  // NOLINT: implicit by design
+  explicit operator bool() const noexcept { return m_ != nullptr; }
+  const osip_message* get() const noexcept { return m_; }
+  const osip_message* operator->() const noexcept { return m_; }
+
+  bool is_request() const;
+  std::string method() const;          // request method; "" for a response
+  int status() const;                  // response status code; 0 for a request
+  std::string reason_phrase() const;
+  std::string request_uri() const;     // as text
+  std::string request_uri_user() const;
+  std::string from_uri() const;
+  std::string from_user() const;
+  std::string from_display() const;    // display name, quotes removed
+  std::string from_tag() const;
+  std::string to_uri() const;
+  std::string to_user() const;
+  std::string to_tag() const;
+  std::string call_id() const;         // "number@host" as sent
+  uint32_t cseq_number() const;
+  std::string cseq_method() const;
+  std::size_t contact_count() const;
+  std::string contact_uri(std::size_t index = 0) const;
+  std::optional<int> max_forwards() const;
+  // A header the parser keeps by name (Reason, Warning, Expires, Allow,
+  // User-Agent, extension headers, ...): case-insensitive, compact forms
+  // accepted; "" when the message has fewer than index + 1 of them.
+  std::string header(std::string_view name, std::size_t index = 0) const;
+  std::string body() const;            // first body part
+  std::string content_type() const;    // "type/subtype"
+  std::string via_branch() const;      // top Via's branch
+  std::string to_text() const;         // serialised for the wire
+
+ protected:
+  const osip_message* m_ = nullptr;
+};
+
+// An owned message. Builders return an empty Message (false) when the input
+// cannot form a valid message.
+class Message : public MessageRef {
+ public:
+  Message() noexcept = default;
+  explicit Message(osip_message* m) noexcept : MessageRef(m) {}
+  Message(Message&& o) noexcept : MessageRef(std::exchange(o.m_, nullptr)) {}
+  Message& operator=(Message&& o) noexcept {
+    if (this != &o) reset(const_cast<osip_message*>(std::exchange(o.m_, nullptr)));
+    return *this;
+  }
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  ~Message() { reset(); }
+
+  // A request outside any dialog (or rebuilt from saved dialog fields):
+  // `from`/`to` are header values ("Name" <uri>;tag=...).
+  static Message request(std::string_view method, std::string_view request_uri, std::string_view from,
+                         std::string_view to, std::string_view call_id, uint32_t cseq);
+
+  bool add_header(std::string_view name, std::string_view value);
+  bool set_max_forwards(int hops);
+  // Replaces the body; an empty body removes it.
+  bool set_body(std::string_view content_type, std::string_view body);
+
+  // sip/'s own code: the parser's message.
+  osip_message* get() const noexcept { return const_cast<osip_message*>(m_); }
+  osip_message* operator->() const noexcept { return get(); }
+  osip_message* release() noexcept { return const_cast<osip_message*>(std::exchange(m_, nullptr)); }
+  void reset(osip_message* m = nullptr) noexcept;
+};
 
 // oSIP2's parser tables are global; this makes sure they are built once
 // (and installs the allocator below first).
 void ensure_parser_init();
 
-// Routes oSIP2's allocations to per-thread size-class pools
-// (sip/osip_allocator.cpp); a no-op under AddressSanitizer.  Safe to call at
-// any time: blocks oSIP2 got from libc before are still freed by libc.
-void install_osip_allocator();
+// Routes the parser's allocations to per-thread size-class pools
+// (sip/src/osip_allocator.cpp); a no-op under AddressSanitizer.  Safe to call
+// at any time: blocks the parser got from libc before are still freed by libc.
+void install_parser_allocator();
 
 enum class Verdict { Ok, Reply, Drop };
 
@@ -60,12 +146,12 @@ struct ScanResult {
 ScanResult scan_message(std::string_view bytes, bool stream, const Limits& limits);
 
 struct ParseResult {
-  MessagePtr msg;   // set when verdict == Ok
+  Message msg;      // set when scan.verdict == Ok
   ScanResult scan;
 };
 
-// scan_message + osip_message_parse + the checks every element makes on a
-// parsed message (mandatory headers, URI and Via sanity).
+// scan_message + the parse + the checks every element makes on a parsed
+// message (mandatory headers, URI and Via sanity).
 ParseResult parse_message(std::string_view bytes, bool stream, const Limits& limits);
 
 // Response to an unparsed request, built only from the raw header lines the
@@ -75,24 +161,10 @@ std::string build_stateless_response(const ScanResult& scan, int status, std::st
                                      std::string_view to_tag,
                                      std::string_view extra_headers = {});
 
-// Response to a parsed request per RFC 3261 §8.2.6: Via list, From, Call-ID,
-// CSeq copied; To copied and given `to_tag` when it has none.
-MessagePtr make_response(const osip_message_t* request, int status, std::string_view reason = {},
-                         std::string_view to_tag = {});
-
 // Standard reason phrase for a status code ("Unknown" for unlisted codes).
 const char* default_reason(int status);
 
-std::string serialize(const osip_message_t* msg);
-std::string header_value(const osip_message_t* msg, const char* name, int index = 0);
-std::string via_branch(const osip_message_t* msg);
-std::string call_id(const osip_message_t* msg);  // "number@host" as sent, "" if none
-std::string to_tag(const osip_message_t* msg);
-std::string from_tag(const osip_message_t* msg);
-uint32_t cseq_number(const osip_message_t* msg);
-std::string cseq_method(const osip_message_t* msg);
 std::string random_token(std::size_t len = 16);
-std::string body_of(const osip_message_t* msg);  // first body part, "" if none
 
 // Canonical long name for a header name or its compact form, lower case.
 std::string_view canonical_header_name(std::string_view name);

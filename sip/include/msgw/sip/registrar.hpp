@@ -16,7 +16,8 @@
 #include <string_view>
 #include <vector>
 
-struct osip_message;
+
+#include "msgw/sip/message.hpp"
 
 namespace msgw::sip {
 
@@ -42,7 +43,7 @@ struct RegistrarConfig {
   std::string db_path;                   // SQLite file; empty = in-memory only (tests)
 };
 
-// One REGISTER, independent of the parser (handle(osip_message*) fills it).
+// One REGISTER, independent of the parser (handle(MessageRef) fills it).
 struct RegisterRequest {
   struct Contact {
     std::string uri;
@@ -89,7 +90,7 @@ class Registrar {
   RegisterResult handle(const RegisterRequest& request, std::int64_t now_s);
   // Extracts To, Call-ID, CSeq, Expires and Contacts from a parsed REGISTER.
   // A REGISTER missing those gets 400 with a reason naming the header.
-  RegisterResult handle(const osip_message* request, std::string_view source, std::int64_t now_s);
+  RegisterResult handle(MessageRef request, std::string_view source, std::int64_t now_s);
 
   // Unexpired bindings of an AOR, highest q first.
   std::vector<Binding> lookup(std::string_view aor, std::int64_t now_s) const;
@@ -100,8 +101,8 @@ class Registrar {
 
   // Fills a response built by the transaction layer: 200 gets one Contact per
   // binding with its remaining expires, 423 gets Min-Expires.
-  // Returns 0 or an oSIP2 error code.
-  static int fill_response(osip_message* response, const RegisterResult& result,
+  // Returns 0, or non-zero when it cannot.
+  static int fill_response(Message& response, const RegisterResult& result,
                            std::int64_t now_s);
 
   const RegistrarStats& stats() const noexcept;

@@ -1,4 +1,4 @@
-// The SIP stack: transports + oSIP2 transactions + dialogs, driven from one
+// The SIP stack: transports + transactions (oSIP2's state machines) + dialogs, driven from one
 // non-threaded event loop. Embed it in an epoll loop with fd() and
 // next_timeout_ms(), call process() when fd() is readable or the timeout
 // expires. Every inbound byte sequence ends either in a response (400 with a
@@ -42,7 +42,7 @@ class Stack;
 
 struct ServerRequest {
   TxnId txn = kNoTxn;
-  const osip_message_t* msg = nullptr;
+  MessageRef msg;
   Inbound source;
   Dialog* dialog = nullptr;  // set for in-dialog requests
 };
@@ -54,12 +54,12 @@ class Handler {
   // handler answers with Stack::respond, now or later.
   virtual void on_request(Stack& stack, const ServerRequest& req) = 0;
   // ACK for a 2xx we sent (the INVITE transaction is over by then).
-  virtual void on_ack(Stack&, const osip_message_t* /*ack*/, Dialog* /*dialog*/) {}
+  virtual void on_ack(Stack&, MessageRef /*ack*/, Dialog* /*dialog*/) {}
   // CANCEL matched a pending INVITE: 200 (CANCEL) and 487 (INVITE) already sent.
   virtual void on_cancel(Stack&, TxnId /*invite_txn*/) {}
   // A response for a request we sent. `dialog` is set once the response
   // created or belongs to a dialog.
-  virtual void on_response(Stack&, TxnId /*txn*/, const osip_message_t* /*resp*/, Dialog* /*dialog*/) {}
+  virtual void on_response(Stack&, TxnId /*txn*/, MessageRef /*resp*/, Dialog* /*dialog*/) {}
   // Timer B/F fired or the transport failed.
   virtual void on_timeout(Stack&, TxnId /*txn*/) {}
   // A 2xx we sent got no ACK within 64*T1 (RFC 3261 §13.3.1.4: end the dialog).
@@ -68,7 +68,7 @@ class Handler {
   // True passes it to on_request with dialog == nullptr: a call the handler
   // restored from persisted state after a restart, whose dialogs this stack
   // never saw.  False (the default) answers 481.
-  virtual bool adopts_dialogless(Stack&, const osip_message_t* /*req*/) { return false; }
+  virtual bool adopts_dialogless(Stack&, MessageRef /*req*/) { return false; }
 };
 
 class Stack {
@@ -97,14 +97,14 @@ class Stack {
                std::string_view content_type = {}, std::string_view body = {});
   // For responses the application fills itself (registrar contacts, auth
   // challenges): built with the transaction's To-tag, sent with respond().
-  MessagePtr response_for(TxnId txn, int status, std::string_view reason = {});
-  bool respond(TxnId txn, MessagePtr response);
-  const osip_message_t* request_of(TxnId txn) const;
+  Message response_for(TxnId txn, int status, std::string_view reason = {});
+  bool respond(TxnId txn, Message response);
+  MessageRef request_of(TxnId txn) const;  // empty when the transaction is gone
 
   // --- UAC
   // Adds Via (with a fresh branch and rport), Max-Forwards, User-Agent and,
   // when missing, Contact; starts an ICT/NICT. kNoTxn on failure.
-  TxnId send_request(MessagePtr request, const Endpoint& destination, Proto proto = Proto::Udp);
+  TxnId send_request(Message request, const Endpoint& destination, Proto proto = Proto::Udp);
   // ACK for a 2xx (end to end, no transaction); resent on each retransmitted 2xx.
   bool send_ack(Dialog& dialog, uint32_t invite_cseq, std::string_view content_type = {},
                 std::string_view body = {});

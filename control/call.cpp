@@ -1,0 +1,623 @@
+// A call's behaviour: one action per (event, state) row of the transition
+// table that says `act` (setup/control code: runs per SIP message, never
+// per packet).
+#include "msgw/control/call.hpp"
+
+#include <cstdio>
+
+#include "msgw/control/call_json.hpp"
+#include "msgw/control/media_policy.hpp"
+#include "msgw/control/offer.hpp"
+#include "msgw/sip/dialog.hpp"
+
+namespace msgw::control {
+
+namespace dp = msgw::dataplane;
+namespace sdp = msgw::sip::sdp;
+using codecs::CodecId;
+using sip::kNoTxn;
+using sip::TxnId;
+
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
+
+dp::Codec to_dp(CodecId c) {
+  switch (c) {
+    case CodecId::Pcmu: return dp::Codec::pcmu;
+    case CodecId::Pcma: return dp::Codec::pcma;
+    case CodecId::G729: return dp::Codec::g729;
+    case CodecId::G726_32: return dp::Codec::g726_32;
+  }
+  return dp::Codec::pcmu;
+}
+
+dp::LegSpec leg_spec(const Leg& l) {
+  dp::LegSpec s{};
+  s.local_ip = l.local_ip;
+  s.remote_ip = l.remote_ip;
+  s.port = static_cast<uint16_t>(l.port);
+  s.local_port = l.local_port;
+  s.remote_port = l.remote_port;
+  s.codec = static_cast<uint8_t>(to_dp(l.codec.id));
+  s.payload_type = l.codec.payload_type;
+  s.dtmf_pt = l.dtmf_pt;
+  s.ptime_ms = static_cast<uint8_t>(l.ptime);
+  s.flags = uint8_t((l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0));
+  return s;
+}
+
+std::string warning(const std::string& why) { return "399 msgw \"" + why + "\""; }
+
+}  // namespace
+
+Call::Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin)
+    : svc_(services), id_(std::move(id)), direction_(direction), origin_(origin) {}
+
+bool Call::transcoding() const {
+  const Leg& a = leg(LegId::a);
+  const Leg& b = leg(LegId::b);
+  return a.has_codec && b.has_codec && a.codec.id != b.codec.id;
+}
+
+// ---------------------------------------------------------------- dispatch
+
+bool Call::handle(CallEvent event, const Input& in) {
+  if (event == CallEvent::reinvite_a || event == CallEvent::reinvite_b) ++svc_.stats->reinvites;
+  const Transition& t = transition(state_, event);
+  if (t.handling == Handling::reject) {
+    ++svc_.stats->invalid_events;
+    log_event(event, "rejected: not valid in this state", t.status);
+    if (in.txn != kNoTxn) svc_.stack->respond(in.txn, t.status);
+    return false;
+  }
+  if (t.handling == Handling::ignore) return false;
+  switch (event) {
+    case CallEvent::b_provisional: on_b_provisional(in); break;
+    case CallEvent::b_answer: on_b_answer(in); break;
+    case CallEvent::b_failure: on_b_failure(in); break;
+    case CallEvent::b_timeout: on_b_timeout(in); break;
+    case CallEvent::b_deadline: on_b_deadline(); break;
+    case CallEvent::a_cancel: on_a_cancel(); break;
+    case CallEvent::bye_a:
+    case CallEvent::bye_b: on_bye(in, event == CallEvent::bye_a ? LegId::a : LegId::b); break;
+    case CallEvent::reinvite_a:
+    case CallEvent::reinvite_b: on_reinvite(in, event == CallEvent::reinvite_a ? LegId::a : LegId::b); break;
+    case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
+    case CallEvent::in_dialog_other: svc_.stack->respond(in.txn, 200); break;
+    case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
+    case CallEvent::media_timeout: end(200, "media timeout", true, true); break;
+    case CallEvent::dataplane_restart: on_dataplane_restart(); break;
+    case CallEvent::hangup: on_hangup(); break;
+  }
+  if ((t.to & to_mask(state_)) == 0)
+    log_event(event, "BUG: the action left the call in a state the table does not allow");
+  return true;
+}
+
+void Call::start(CallError no_target_error, const std::string& why) {
+  svc_.index->bind_leg(leg(LegId::a).sip_call_id, id_, LegId::a);
+  if (a_txn != kNoTxn) svc_.index->bind_server_invite(a_txn, id_);
+  if (!try_next_target()) fail(no_target_error, why);
+}
+
+void Call::restore_answered(std::optional<uint32_t> flow_id) {
+  state_ = CallState::answered;
+  flow_id_ = flow_id;
+  flow_state_ = flow_id ? FlowState::programmed : FlowState::none;
+  if (flow_id) svc_.index->reserve_flow(*flow_id, id_);
+  for (LegId l : {LegId::a, LegId::b})
+    if (!leg(l).sip_call_id.empty()) svc_.index->bind_leg(leg(l).sip_call_id, id_, l);
+}
+
+// ---------------------------------------------------------------- B's INVITE
+
+bool Call::try_next_target() {
+  Leg& b = leg(LegId::b);
+  while (next_target_ < targets.size()) {
+    const CalleeTarget& t = targets[next_target_++];
+    if (next_target_ > 1) ++svc_.stats->failovers;
+    trunk = t.trunk.empty() ? trunk : t.trunk;
+    if (b.local_port && b.port != t.port) {
+      if (PortAllocator* p = svc_.ports(b.port)) p->release(b.local_port);
+      b.local_port = 0;
+    }
+    b.port = t.port;
+    b.local_ip = svc_.config->ports[static_cast<std::size_t>(t.port)].address.addr;
+    b.latch = t.latch;
+    if (!b.local_port) {
+      PortAllocator* p = svc_.ports(t.port);
+      auto bp = p ? p->allocate() : std::nullopt;
+      if (!bp) return false;
+      b.local_port = *bp;
+    }
+    b.peer = t.destination;
+    b.proto = t.proto;
+    b_prefs_ = t.codecs;
+    if (t.answer_timeout.count() > 0) {
+      b_deadline_ = svc_.now() + t.answer_timeout;
+      svc_.index->schedule(*b_deadline_);
+    } else {
+      b_deadline_.reset();
+    }
+    if (next_target_ > 1) state_ = CallState::routing;  // a new attempt
+    if (send_b_invite(t)) return true;
+  }
+  return false;
+}
+
+bool Call::send_b_invite(const CalleeTarget& t) {
+  Leg& b = leg(LegId::b);
+  // A fresh Call-ID per attempt: a failed-over INVITE is a new call to the next trunk.
+  if (!b.sip_call_id.empty()) svc_.index->unbind_leg(b.sip_call_id);
+  b.sip_call_id = sip::random_token(20) + "@msgw";
+  b.local_tag = sip::random_token(12);
+  b.dialog_key.clear();
+  b.remote_tag.clear();
+  const std::string local_host = ip_str(b.local_ip);
+  const std::string from = (caller_display.empty() ? std::string() : "\"" + caller_display + "\" ") + "<sip:" +
+                           caller_user + "@" + local_host + ">;tag=" + b.local_tag;
+  const std::string to = "<" + t.request_uri + ">";
+  sip::Message m = sip::Message::request("INVITE", t.request_uri, from, to, b.sip_call_id, b_invite_cseq_);
+  if (!m) return false;
+  m.set_max_forwards(std::max(max_forwards, 1));
+  sdp::LocalPolicy lp;
+  lp.codecs = trunk_offer(a_usable, b_prefs_);
+  lp.address = local_host;
+  lp.port = b.local_port;
+  lp.telephone_event = true;
+  lp.session_id = b.sdp_session_id = static_cast<uint64_t>(wall_ms()) + 1;
+  lp.session_version = b.sdp_version = 1;
+  lp.g729_annexb = svc_.config->codecs.g729_annexb;
+  b_offer_ = sdp::make_offer(lp);
+  b.sdp_body = sdp::build(b_offer_);
+  m.set_body("application/sdp", b.sdp_body);
+  b.local_uri = "sip:" + caller_user + "@" + local_host;
+  b.remote_uri = t.request_uri;
+  b.remote_target = t.request_uri;
+  TxnId txn = svc_.stack->send_request(std::move(m), t.destination, t.proto);
+  if (txn == kNoTxn) return false;
+  b_txn_ = txn;
+  svc_.index->bind_client(txn, {id_, ClientTxnKind::b_invite, LegId::b});
+  svc_.index->bind_leg(b.sip_call_id, id_, LegId::b);
+  return true;
+}
+
+void Call::note_b_dialog(const Input& in) {
+  if (!in.dialog) return;
+  Leg& b = leg(LegId::b);
+  b.dialog_key = in.dialog->key();
+  b.remote_tag = in.dialog->remote_tag();
+}
+
+void Call::on_b_provisional(const Input& in) {
+  if (in.txn != b_txn_) return;
+  note_b_dialog(in);
+  b_deadline_.reset();  // the far end is alive and working on it
+  state_ = CallState::early;
+  if (!in.msg.body().empty() && !apply_b_answer(in.msg)) {
+    respond_a(183, leg(LegId::a).sdp_body);
+  } else {
+    respond_a(in.msg.status() == 183 ? 183 : 180);
+  }
+}
+
+void Call::on_b_answer(const Input& in) {
+  if (in.txn != b_txn_) return;
+  note_b_dialog(in);
+  svc_.index->forget_client(b_txn_);
+  b_txn_ = kNoTxn;
+  b_deadline_.reset();
+  Leg& b = leg(LegId::b);
+  // The flow is programmed before the ACK goes out: the callee may start
+  // its media the moment the ACK arrives, and a packet that beats the flow
+  // into the dataplane is lost to the exception path (seen as the first
+  // 20 ms missing from the reference call's carrier -> phone audio).
+  std::optional<Failure> failure;
+  if (in.dialog) failure = apply_b_answer(in.msg);
+  else failure = Failure{CallError::answer_unusable, "answer without a dialog"};
+  if (in.dialog) {
+    svc_.stack->send_ack(*in.dialog, b_invite_cseq_);
+    b.remote_target = in.dialog->remote_target();
+    b.cseq = in.dialog->local_cseq();
+  }
+  if (failure) {
+    send_bye(LegId::b, "SIP;cause=488;text=\"" + failure->detail + "\"");
+    fail(failure->error, failure->detail);
+    return;
+  }
+  respond_a(200, leg(LegId::a).sdp_body);
+  state_ = CallState::answered;
+  answer_ms = wall_ms();
+  ++svc_.stats->calls_answered;
+  ++svc_.stats->calls_active;
+  if (transcoding()) ++svc_.stats->transcoded_calls;
+  else ++svc_.stats->relayed_calls;
+  persist();
+}
+
+void Call::on_b_failure(const Input& in) {
+  if (in.txn != b_txn_) return;
+  svc_.index->forget_client(b_txn_);
+  b_txn_ = kNoTxn;
+  b_deadline_.reset();
+  const int code = in.msg.status();
+  // Fail over on timeout/overload; anything else is the callee's answer.
+  if (direction_ == CallDirection::outbound && (code == 408 || code == 503) && try_next_target()) return;
+  fail(CallError::callee_failed,
+       std::to_string(code) + " from " + (direction_ == CallDirection::inbound ? "subscriber" : trunk),
+       relay_status(code));
+}
+
+void Call::on_b_timeout(const Input& in) {
+  if (in.txn != b_txn_) return;
+  b_txn_ = kNoTxn;
+  b_deadline_.reset();
+  if (direction_ == CallDirection::outbound && try_next_target()) return;
+  fail(CallError::callee_timeout, "no answer from " + trunk);
+}
+
+void Call::on_b_deadline() {
+  if (!b_deadline_ || *b_deadline_ > svc_.now() || b_txn_ == kNoTxn) return;
+  // The trunk did not answer in time: abandon that INVITE (CANCEL) and fail over.
+  abandon_b_invite();
+  b_deadline_.reset();
+  if (direction_ == CallDirection::outbound && try_next_target()) return;
+  fail(CallError::callee_timeout, "trunk " + trunk + " did not answer in time");
+}
+
+void Call::abandon_b_invite() {
+  if (b_txn_ == kNoTxn) return;
+  svc_.stack->cancel(b_txn_);
+  svc_.index->bind_client(b_txn_, {id_, ClientTxnKind::abandoned_invite, LegId::b});
+  b_txn_ = kNoTxn;
+}
+
+std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
+  Leg& a = leg(LegId::a);
+  Leg& b = leg(LegId::b);
+  const std::string body = resp.body();
+  if (body.empty()) {
+    if (flow_programmed()) return std::nullopt;  // 200 after an early answer (183 with SDP)
+    return Failure{CallError::answer_unusable, "answer without SDP"};
+  }
+  std::string why;
+  sdp::SessionDescription ans;
+  if (sdp::parse(body, ans, &why) != sdp::SdpError::ok) return Failure{CallError::answer_unusable, why};
+  sdp::NegotiatedStream ns;
+  if (sdp::process_answer(b_offer_, ans, ns, &why) != sdp::SdpError::ok)
+    return Failure{CallError::answer_unusable, why};
+  auto plan = plan_answer(a_usable, ns.codec.id);
+  if (!plan) return Failure{CallError::answer_unusable, "no codec for the A leg"};
+  if (a.sdp_body.empty() || !a.has_codec || a.codec.id != plan->a_codec) {
+    sdp::LocalPolicy lp;
+    lp.codecs = {plan->a_codec};
+    lp.address = ip_str(a.local_ip);
+    lp.port = a.local_port;
+    lp.telephone_event = true;
+    lp.g729_annexb = svc_.config->codecs.g729_annexb;
+    lp.session_id = a.sdp_session_id;
+    lp.session_version = ++a.sdp_version;
+    sdp::AnswerResult ar;
+    if (sdp::make_answer(a_offer, lp, ar, &why) != sdp::SdpError::ok || !ar.active)
+      return Failure{CallError::answer_unusable, why.empty() ? "no answer for the A leg" : why};
+    const auto& st = ar.streams[*ar.active];
+    a.codec = st.codec;
+    a.has_codec = true;
+    a.dtmf_pt = st.telephone_event_pt.value_or(dp::kNoPayloadType);
+    a.remote_ip = config::parse_ipv4(st.remote_address).value_or(0);
+    a.remote_port = st.remote_port;
+    a.ptime = st.remote_ptime_ms ? st.remote_ptime_ms : codecs::codec_info(st.codec.id).default_ptime_ms;
+    a.sdp_body = sdp::build(ar.answer);
+  }
+  b.codec = ns.codec;
+  b.has_codec = true;
+  b.dtmf_pt = ns.telephone_event_pt.value_or(dp::kNoPayloadType);
+  b.remote_ip = config::parse_ipv4(ns.remote_address).value_or(0);
+  b.remote_port = ns.remote_port;
+  b.ptime = ns.remote_ptime_ms ? ns.remote_ptime_ms : codecs::codec_info(ns.codec.id).default_ptime_ms;
+  return program_flow();
+}
+
+// ---------------------------------------------------------------- media
+
+std::optional<Call::Failure> Call::program_flow() {
+  if (!flow_id_) {
+    uint32_t limit = svc_.media->max_flows();
+    if (limit == 0) limit = svc_.config->dataplane.flow_capacity / 2;
+    flow_id_ = svc_.index->allocate_flow(limit, id_);
+    if (!flow_id_) return Failure{CallError::flow_table_full, "dataplane flow table full"};
+    flow_state_ = FlowState::reserved;
+  }
+  std::string why;
+  const dp::LegSpec a = leg_spec(leg(LegId::a)), b = leg_spec(leg(LegId::b));
+  const bool ok = flow_programmed() ? svc_.media->modify(*flow_id_, a, b, &why)
+                                    : svc_.media->add(*flow_id_, a, b, &why);
+  if (!ok) {
+    ++svc_.stats->media_errors;
+    return Failure{CallError::dataplane_refused, why};
+  }
+  flow_state_ = FlowState::programmed;
+  return std::nullopt;
+}
+
+void Call::on_dataplane_restart() {
+  // A new dataplane generation has no flows: program this one again.
+  if (!flow_programmed()) return;
+  flow_state_ = FlowState::reserved;
+  if (auto failure = program_flow()) {
+    log_event(CallEvent::dataplane_restart, "re-programming flow: " + failure->detail);
+    return;
+  }
+  ++svc_.stats->flows_reprogrammed;
+}
+
+// ---------------------------------------------------------------- in dialog
+
+void Call::on_bye(const Input& in, LegId from) {
+  svc_.stack->respond(in.txn, 200);
+  leg(from).dialog_key.clear();
+  if (state_ == CallState::answered) {
+    end(200, from == LegId::a ? "caller BYE" : "callee BYE", from == LegId::b, from == LegId::a);
+    return;
+  }
+  if (from == LegId::b) {  // the callee gave up during early media
+    fail(CallError::callee_bye_before_answer, "callee BYE before answer");
+    return;
+  }
+  abandon_b_invite();
+  respond_a(487);
+  end(487, "caller BYE before answer", false, false);
+}
+
+void Call::on_reinvite(const Input& in, LegId from) {
+  Leg& me = leg(from);
+  Leg& other_leg = leg(other(from));
+  const std::string body = in.msg.body();
+  if (body.empty()) {
+    // Offerless re-INVITE: offer what we have; the ACK's answer is not needed
+    // to keep media flowing, so the current session stays.
+    svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+    return;
+  }
+  auto refuse = [&](CallError e, const std::string& why) {
+    const ErrorInfo& info = error_info(e);
+    sip::Headers h;
+    if (!why.empty()) h.push_back({"Warning", warning(why)});
+    svc_.stack->respond(in.txn, info.status, info.reason, h);
+  };
+  sdp::SessionDescription offer;
+  std::string why;
+  if (sdp::parse(body, offer, &why) != sdp::SdpError::ok || !first_audio(offer)) {
+    refuse(CallError::offer_unusable, why);
+    return;
+  }
+  const sdp::MediaDescription& m = *first_audio(offer);
+  const std::vector<CodecId> cand = offered_codecs(m);
+  // Keep the codec in use when still offered; else the best one this side allows.
+  const std::vector<CodecId>& prefs = from == LegId::a ? a_usable : b_prefs_;
+  std::vector<CodecId> order;
+  if (std::find(cand.begin(), cand.end(), me.codec.id) != cand.end()) order.push_back(me.codec.id);
+  for (CodecId x : usable_offer(cand, prefs.empty() ? cand : prefs))
+    if (std::find(order.begin(), order.end(), x) == order.end()) order.push_back(x);
+  if (order.empty()) {
+    refuse(CallError::no_allowed_codec, {});
+    return;
+  }
+  sdp::LocalPolicy lp;
+  lp.codecs = {order.front()};
+  lp.address = ip_str(me.local_ip);
+  lp.port = me.local_port;
+  lp.telephone_event = true;
+  lp.session_id = me.sdp_session_id;
+  lp.session_version = ++me.sdp_version;
+  sdp::AnswerResult ar;
+  if (sdp::make_answer(offer, lp, ar, &why) != sdp::SdpError::ok || !ar.active) {
+    refuse(CallError::offer_unusable, {});
+    return;
+  }
+  const auto& st = ar.streams[*ar.active];
+  me.codec = st.codec;
+  me.dtmf_pt = st.telephone_event_pt.value_or(dp::kNoPayloadType);
+  if (!m.is_hold_address()) {
+    me.remote_ip = config::parse_ipv4(st.remote_address).value_or(me.remote_ip);
+    me.remote_port = st.remote_port;
+  }
+  if (st.remote_ptime_ms) me.ptime = st.remote_ptime_ms;
+  me.hold = st.remote_hold;
+  me.sdp_body = sdp::build(ar.answer);
+  // Re-program: a new address or codec takes effect in the dataplane now.
+  if (program_flow()) {
+    refuse(CallError::media_update_failed, {});
+    return;
+  }
+  svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+  persist();
+  // Tell the other side about hold / resume with its own re-INVITE; its codec
+  // and our address on that leg do not change.
+  sip::Dialog* od = other_leg.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(other_leg.dialog_key);
+  if (!od || !other_leg.has_codec) return;
+  sdp::LocalPolicy olp;
+  olp.codecs = {other_leg.codec.id};
+  olp.address = ip_str(other_leg.local_ip);
+  olp.port = other_leg.local_port;
+  olp.telephone_event = other_leg.dtmf_pt != dp::kNoPayloadType;
+  olp.telephone_event_pt = other_leg.dtmf_pt != dp::kNoPayloadType ? other_leg.dtmf_pt : 101;
+  olp.session_id = other_leg.sdp_session_id;
+  olp.session_version = ++other_leg.sdp_version;
+  olp.direction = m.direction == sdp::Direction::sendonly ? sdp::Direction::sendonly
+                  : m.direction == sdp::Direction::inactive || m.is_hold_address() ? sdp::Direction::inactive
+                                                                                  : sdp::Direction::sendrecv;
+  auto o = sdp::make_offer(olp);
+  // Keep the PT the other side already uses for the codec.
+  for (auto& md : o.media)
+    for (auto& p : md.payloads)
+      if (p.codec && p.codec->id == other_leg.codec.id && p.pt != other_leg.codec.payload_type) {
+        for (auto& f : md.formats)
+          if (f == std::to_string(p.pt)) f = std::to_string(other_leg.codec.payload_type);
+        p.pt = other_leg.codec.payload_type;
+      }
+  const std::string obody = sdp::build(o);
+  sip::Message rq = od->make_request("INVITE");
+  if (!rq) return;
+  rq.set_body("application/sdp", obody);
+  other_leg.sdp_body = obody;
+  TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
+  svc_.index->bind_client(txn, {id_, ClientTxnKind::reinvite, other(from)});
+}
+
+void Call::on_reinvite_answer(const Input& in) {
+  const int code = in.msg.status();
+  if (code < 200 || code >= 300 || !in.dialog) return;
+  // The peer's answer may move its media (resume from c=0.0.0.0, new
+  // port): re-programmed before the ACK, which may release its media.
+  Leg& l = leg(in.leg);
+  sdp::SessionDescription ans;
+  std::string why;
+  const std::string body = in.msg.body();
+  if (!body.empty() && sdp::parse(body, ans, &why) == sdp::SdpError::ok) {
+    if (const auto* m = first_audio(ans); m && !m->is_hold_address()) {
+      auto ip = config::parse_ipv4(m->address);
+      if (ip && (*ip != l.remote_ip || m->port != l.remote_port)) {
+        l.remote_ip = *ip;
+        l.remote_port = m->port;
+        if (auto failure = program_flow()) log_event(CallEvent::reinvite_answer, "re-programming: " + failure->detail);
+      }
+    }
+  }
+  svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
+}
+
+void Call::on_hangup() {
+  static const std::string kReason = "hangup by operator";
+  if (state_ != CallState::answered) {
+    respond_a(error_info(CallError::operator_hangup).status, {},
+              {{"Reason", "SIP;cause=480;text=\"" + kReason + "\""}});
+    end(error_info(CallError::operator_hangup).status, kReason, false, false);
+    return;
+  }
+  end(200, kReason, true, true);
+}
+
+void Call::on_a_cancel() {
+  // The stack answered the CANCEL and sent 487 for the INVITE.
+  svc_.index->unbind_server_invite(a_txn);
+  a_txn = kNoTxn;
+  abandon_b_invite();
+  ++svc_.stats->calls_cancelled;
+  end(487, "CANCEL", false, false);
+}
+
+// ---------------------------------------------------------------- ending
+
+bool Call::respond_a(int status, const std::string& body, const sip::Headers& headers, std::string_view reason) {
+  if (a_txn == kNoTxn) return false;
+  const TxnId txn = a_txn;
+  sip::Message resp = svc_.stack->response_for(txn, status, reason);
+  if (!resp) return false;
+  for (const auto& [n, v] : headers) resp.add_header(n, v);
+  if (!body.empty()) resp.set_body("application/sdp", body);
+  Leg& a = leg(LegId::a);
+  if (status > 100 && status < 300) {
+    a.local_tag = resp.to_tag();
+    a.dialog_key = sip::Dialog::key_for_incoming(resp);
+  }
+  if (status >= 200) {
+    svc_.index->unbind_server_invite(txn);
+    a_txn = kNoTxn;
+  }
+  return svc_.stack->respond(txn, std::move(resp));
+}
+
+void Call::fail(CallError error, const std::string& why, int callee_status) {
+  const ErrorInfo& info = error_info(error);
+  const int status = info.status != 0 ? info.status : callee_status;
+  log_event(std::nullopt, std::string("failed: ") + std::string(info.name) + ": " + why, status);
+  respond_a(status, {}, {{"Warning", warning(why)}}, info.status != 0 ? info.reason : std::string_view{});
+  ++svc_.stats->calls_failed;
+  end(status, why, false, false);
+}
+
+void Call::send_bye(LegId which, const std::string& reason) {
+  Leg& l = leg(which);
+  sip::Message m;
+  if (sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key)) {
+    m = d->make_request("BYE");
+  } else if (origin_ == CallOrigin::restored && !l.remote_tag.empty()) {
+    // The stack of this process never saw the dialog: rebuild it from the
+    // fields persisted with the call.
+    const std::string from = "<" + l.local_uri + ">;tag=" + l.local_tag;
+    const std::string to = "<" + l.remote_uri + ">;tag=" + l.remote_tag;
+    m = sip::Message::request("BYE", l.remote_target.empty() ? l.remote_uri : l.remote_target, from, to,
+                              l.sip_call_id, ++l.cseq + 100);
+  }
+  l.dialog_key.clear();
+  if (!m) return;
+  if (!reason.empty()) m.add_header("Reason", reason);
+  TxnId txn = svc_.stack->send_request(std::move(m), l.peer, l.proto);
+  svc_.index->bind_client(txn, {id_, ClientTxnKind::bye, which});
+}
+
+void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b) {
+  const std::string why_header = reason == "media timeout" ? "SIP;cause=408;text=\"media timeout\"" : "";
+  if (bye_a) send_bye(LegId::a, why_header);
+  if (bye_b) send_bye(LegId::b, why_header);
+  abandon_b_invite();
+  CallRecord r = call_record(*this);
+  r.end_ms = wall_ms();
+  r.result_code = answer_ms ? 200 : result;
+  r.end_reason = reason;
+  if (flow_id_ && flow_programmed()) {
+    auto sa = svc_.media->stats(*flow_id_, 0), sb = svc_.media->stats(*flow_id_, 1);
+    r.a = {sa.packets, sa.lost, double(sa.jitter) / 8.0};
+    r.b = {sb.packets, sb.lost, double(sb.jitter) / 8.0};
+    std::string err;
+    if (!svc_.media->remove(*flow_id_, &err)) log_event(std::nullopt, "flow delete: " + err);
+  }
+  if (state_ == CallState::answered && svc_.stats->calls_active) --svc_.stats->calls_active;
+  if (svc_.store) {
+    try {
+      svc_.store->write_cdr(r);
+      svc_.store->delete_live(id_);
+    } catch (const std::exception& e) {
+      log_event(std::nullopt, std::string("CDR: ") + e.what());
+    }
+  }
+  // Release what the call holds; its BYE and abandoned INVITE transactions
+  // stay in the index until their answers arrive.
+  for (LegId l : {LegId::a, LegId::b}) {
+    Leg& x = leg(l);
+    if (x.local_port)
+      if (PortAllocator* p = svc_.ports(x.port)) p->release(x.local_port);
+    x.local_port = 0;
+    if (!x.sip_call_id.empty()) svc_.index->unbind_leg(x.sip_call_id);
+  }
+  if (flow_id_) svc_.index->release_flow(*flow_id_);
+  flow_state_ = FlowState::none;
+  if (a_txn != kNoTxn) svc_.index->unbind_server_invite(a_txn);
+  state_ = CallState::ended;
+}
+
+void Call::persist() const {
+  if (!svc_.store || state_ != CallState::answered) return;
+  try {
+    svc_.store->put_live(id_, live_state_json(*this).dump());
+  } catch (const std::exception& e) {
+    log_event(std::nullopt, std::string("live state: ") + e.what());
+  }
+}
+
+void Call::log_event(std::optional<CallEvent> event, const std::string& detail, int status) const {
+  std::string line = "msgw-control: call=" + id_ + " state=" + std::string(state_name(state_));
+  if (event) line += " event=" + std::string(event_name(*event));
+  if (status) line += " status=" + std::to_string(status);
+  if (!detail.empty()) line += " " + detail;
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+}  // namespace msgw::control

@@ -1,0 +1,161 @@
+// The call's transition table and error table (see call_model.hpp).
+#include "msgw/control/call_model.hpp"
+
+namespace msgw::control {
+namespace {
+
+using S = CallState;
+using E = CallEvent;
+using H = Handling;
+
+constexpr uint8_t kRouting = to_mask(S::routing), kEarly = to_mask(S::early),
+                  kAnswered = to_mask(S::answered), kEnded = to_mask(S::ended);
+
+constexpr Transition act(S from, E e, uint8_t to) { return {from, e, H::act, to, 0}; }
+constexpr Transition reject(S from, E e, int status) { return {from, e, H::reject, to_mask(from), status}; }
+constexpr Transition ignore(S from, E e) { return {from, e, H::ignore, to_mask(from), 0}; }
+
+// Rows grouped by state. A failure or timeout of B before the answer may
+// fail over to the next trunk (staying in routing) or end the call.
+constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
+    // ---- routing
+    act(S::routing, E::b_provisional, kEarly),
+    act(S::routing, E::b_answer, kAnswered | kEnded),
+    act(S::routing, E::b_failure, kRouting | kEnded),
+    act(S::routing, E::b_timeout, kRouting | kEnded),
+    act(S::routing, E::b_deadline, kRouting | kEnded),
+    act(S::routing, E::a_cancel, kEnded),
+    act(S::routing, E::bye_a, kEnded),
+    reject(S::routing, E::bye_b, 481),  // B has no dialog before a provisional with a tag
+    reject(S::routing, E::reinvite_a, 491),
+    reject(S::routing, E::reinvite_b, 491),
+    ignore(S::routing, E::reinvite_answer),
+    act(S::routing, E::in_dialog_other, kRouting),
+    ignore(S::routing, E::ack_timeout),
+    ignore(S::routing, E::media_timeout),
+    ignore(S::routing, E::dataplane_restart),  // no flow yet
+    act(S::routing, E::hangup, kEnded),
+    // ---- early
+    act(S::early, E::b_provisional, kEarly),
+    act(S::early, E::b_answer, kAnswered | kEnded),
+    act(S::early, E::b_failure, kRouting | kEnded),
+    act(S::early, E::b_timeout, kRouting | kEnded),
+    ignore(S::early, E::b_deadline),  // a provisional proved the trunk alive
+    act(S::early, E::a_cancel, kEnded),
+    act(S::early, E::bye_a, kEnded),
+    act(S::early, E::bye_b, kEnded),
+    reject(S::early, E::reinvite_a, 491),
+    reject(S::early, E::reinvite_b, 491),
+    ignore(S::early, E::reinvite_answer),
+    act(S::early, E::in_dialog_other, kEarly),
+    ignore(S::early, E::ack_timeout),
+    ignore(S::early, E::media_timeout),
+    act(S::early, E::dataplane_restart, kEarly),  // early media flow
+    act(S::early, E::hangup, kEnded),
+    // ---- answered
+    ignore(S::answered, E::b_provisional),
+    ignore(S::answered, E::b_answer),  // 2xx retransmissions: the stack re-ACKs
+    ignore(S::answered, E::b_failure),
+    ignore(S::answered, E::b_timeout),
+    ignore(S::answered, E::b_deadline),
+    ignore(S::answered, E::a_cancel),  // too late: the INVITE was answered
+    act(S::answered, E::bye_a, kEnded),
+    act(S::answered, E::bye_b, kEnded),
+    act(S::answered, E::reinvite_a, kAnswered),
+    act(S::answered, E::reinvite_b, kAnswered),
+    act(S::answered, E::reinvite_answer, kAnswered),
+    act(S::answered, E::in_dialog_other, kAnswered),
+    act(S::answered, E::ack_timeout, kEnded),
+    act(S::answered, E::media_timeout, kEnded),
+    act(S::answered, E::dataplane_restart, kAnswered),
+    act(S::answered, E::hangup, kEnded),
+    // ---- ended: nothing reaches an erased call, but the table is total
+    ignore(S::ended, E::b_provisional),
+    ignore(S::ended, E::b_answer),
+    ignore(S::ended, E::b_failure),
+    ignore(S::ended, E::b_timeout),
+    ignore(S::ended, E::b_deadline),
+    ignore(S::ended, E::a_cancel),
+    reject(S::ended, E::bye_a, 481),
+    reject(S::ended, E::bye_b, 481),
+    reject(S::ended, E::reinvite_a, 481),
+    reject(S::ended, E::reinvite_b, 481),
+    ignore(S::ended, E::reinvite_answer),
+    reject(S::ended, E::in_dialog_other, 481),
+    ignore(S::ended, E::ack_timeout),
+    ignore(S::ended, E::media_timeout),
+    ignore(S::ended, E::dataplane_restart),
+    ignore(S::ended, E::hangup),
+}};
+
+constexpr std::size_t slot(S s, E e) {
+  return static_cast<std::size_t>(s) * kCallEventCount + static_cast<std::size_t>(e);
+}
+
+// Every (state, event) pair exactly once, in slot order, so that lookup is
+// an index; a request is never silently ignored (it must be answered).
+constexpr bool table_is_total_and_ordered() {
+  for (std::size_t i = 0; i < kTable.size(); ++i) {
+    const Transition& t = kTable[i];
+    if (slot(t.from, t.event) != i) return false;
+    if (t.handling == H::reject && t.status < 400) return false;
+    if (t.handling == H::act && t.to == 0) return false;
+  }
+  return true;
+}
+static_assert(table_is_total_and_ordered(), "call transition table: one row per (state, event), in order");
+
+constexpr bool requests_are_answered() {
+  constexpr bool is_request[] = {
+#define MSGW_X(name, req) req,
+      MSGW_CALL_EVENTS(MSGW_X)
+#undef MSGW_X
+  };
+  for (const Transition& t : kTable)
+    if (is_request[static_cast<std::size_t>(t.event)] && t.handling == H::ignore) return false;
+  return true;
+}
+static_assert(requests_are_answered(), "a request event must be acted on or rejected with a status");
+
+constexpr std::string_view kStateNames[] = {
+#define MSGW_X(name) #name,
+    MSGW_CALL_STATES(MSGW_X)
+#undef MSGW_X
+};
+
+constexpr std::string_view kEventNames[] = {
+#define MSGW_X(name, req) #name,
+    MSGW_CALL_EVENTS(MSGW_X)
+#undef MSGW_X
+};
+
+constexpr bool kEventIsRequest[] = {
+#define MSGW_X(name, req) req,
+    MSGW_CALL_EVENTS(MSGW_X)
+#undef MSGW_X
+};
+
+constexpr ErrorInfo kErrors[] = {
+#define MSGW_X(name, status, reason) {#name, status, reason},
+    MSGW_CALL_ERRORS(MSGW_X)
+#undef MSGW_X
+};
+
+}  // namespace
+
+std::string_view state_name(CallState s) { return kStateNames[static_cast<std::size_t>(s)]; }
+std::string_view event_name(CallEvent e) { return kEventNames[static_cast<std::size_t>(e)]; }
+bool event_is_request(CallEvent e) { return kEventIsRequest[static_cast<std::size_t>(e)]; }
+
+const Transition& transition(CallState from, CallEvent event) { return kTable[slot(from, event)]; }
+const std::array<Transition, kCallStateCount * kCallEventCount>& transition_table() { return kTable; }
+
+const ErrorInfo& error_info(CallError e) { return kErrors[static_cast<std::size_t>(e)]; }
+
+int relay_status(int code) {
+  if (code == 401 || code == 407) return 503;
+  if (code >= 300 && code < 400) return 502;
+  return code;
+}
+
+}  // namespace msgw::control

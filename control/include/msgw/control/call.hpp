@@ -1,0 +1,193 @@
+// One B2BUA call: its two legs, its media session (one dataplane flow) and
+// its answer deadline, driven by events through one entry point,
+// Call::handle(), which consults the transition table (call_model.hpp)
+// before it acts. An event the table does not allow in the call's state gets
+// the table's SIP answer and a log line, never an action.
+//
+// The Gateway creates calls (routing: dial plan, DIDs, registrar contacts)
+// and maps dialogs, transactions and flows to them (CallIndex); everything
+// that happens to a call after that happens here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "msgw/codecs/codec.hpp"
+#include "msgw/config/config.hpp"
+#include "msgw/control/call_index.hpp"
+#include "msgw/control/call_model.hpp"
+#include "msgw/control/gateway_stats.hpp"
+#include "msgw/control/media.hpp"
+#include "msgw/control/port_allocator.hpp"
+#include "msgw/control/state_store.hpp"
+#include "msgw/sip/sdp.hpp"
+#include "msgw/sip/stack.hpp"
+
+namespace msgw::control {
+
+using Clock = std::chrono::steady_clock;
+
+// One side of the call: its media as the dataplane sees it, and enough of
+// its dialog to end it after a control-plane restart, when the stack no
+// longer knows it.
+struct Leg {
+  // media
+  int port = 0;              // dataplane port index
+  uint32_t local_ip = 0;     // host order
+  uint16_t local_port = 0;   // 0: none allocated
+  uint32_t remote_ip = 0;
+  uint16_t remote_port = 0;
+  codecs::CodecParams codec{};
+  bool has_codec = false;
+  uint8_t dtmf_pt = dataplane::kNoPayloadType;
+  uint16_t ptime = 20;
+  bool latch = false;
+  bool hold = false;
+  uint64_t sdp_session_id = 0, sdp_version = 0;
+  std::string sdp_body;      // last SDP the gateway sent on this leg
+  // signalling
+  std::string sip_call_id;
+  std::string dialog_key;    // the stack's dialog; "" when none (yet, or any more)
+  sip::Endpoint peer;
+  sip::Proto proto = sip::Proto::Udp;
+  std::string local_tag, remote_tag, local_uri, remote_uri, remote_target;
+  uint32_t cseq = 0;
+};
+
+// One place B's INVITE may go: a trunk (outbound, several for failover) or
+// the subscriber's registered contact (inbound).
+struct CalleeTarget {
+  std::string trunk;                      // "" for a subscriber
+  sip::Endpoint destination;
+  sip::Proto proto = sip::Proto::Udp;
+  int port = 0;                           // dataplane port index of B's media
+  bool latch = false;                     // B is behind NAT (access side)
+  std::string request_uri;
+  std::vector<codecs::CodecId> codecs;    // B side's codec policy, preferred first
+  std::chrono::milliseconds answer_timeout{0};  // 0: rings until cancelled
+};
+
+// What a call uses of its gateway. The pointers outlive every call.
+struct CallServices {
+  sip::Stack* stack = nullptr;
+  MediaBackend* media = nullptr;
+  StateStore* store = nullptr;             // null: no durability (tests)
+  GatewayStats* stats = nullptr;
+  CallIndex* index = nullptr;
+  const config::Config* config = nullptr;
+  std::function<PortAllocator*(int port)> ports;
+  std::function<Clock::time_point()> now;
+};
+
+enum class CallDirection : uint8_t { outbound, inbound };
+enum class CallOrigin : uint8_t { placed, restored };  // restored: from the state store after a restart
+
+class Call {
+ public:
+  struct Input {
+    sip::TxnId txn = sip::kNoTxn;  // the server transaction of a request event
+    sip::MessageRef msg;           // the request or response, if any
+    sip::Dialog* dialog = nullptr;
+    LegId leg = LegId::a;          // which leg sent it (bye, re-INVITE, ack timeout, answers)
+  };
+
+  Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin = CallOrigin::placed);
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  // The one entry point for everything that happens to a started call.
+  // True when the event was acted on; false when the table rejected it
+  // (answered with its status) or ignored it. A call left in `ended` is
+  // erased by its owner.
+  bool handle(CallEvent event, const Input& input);
+  bool handle(CallEvent event) { return handle(event, Input{}); }
+
+  // Setup, called once by the Gateway after filling in the A leg, the offer
+  // and the targets: places B's INVITE (failing over along `targets`), or
+  // ends the call with `no_target_error` and `why`.
+  void start(CallError no_target_error, const std::string& why);
+
+  CallState state() const { return state_; }
+  const std::string& id() const { return id_; }
+  CallDirection direction() const { return direction_; }
+  CallOrigin origin() const { return origin_; }
+  Leg& leg(LegId l) { return legs_[index(l)]; }
+  const Leg& leg(LegId l) const { return legs_[index(l)]; }
+  // Both legs negotiated and their codecs differ: the dataplane transcodes.
+  bool transcoding() const;
+  bool flow_programmed() const { return flow_state_ == FlowState::programmed; }
+  std::optional<uint32_t> flow_id() const { return flow_id_; }
+  std::optional<Clock::time_point> answer_deadline() const { return b_deadline_; }
+
+  // Filled by the Gateway before start().
+  sip::TxnId a_txn = sip::kNoTxn;         // A's INVITE until its final response went out
+  sip::sdp::SessionDescription a_offer;
+  std::vector<codecs::CodecId> a_usable;  // what A offered that A's policy allows
+  std::vector<CalleeTarget> targets;
+  std::string subscriber, from_uri, to_uri, number, caller_display, caller_user;
+  int max_forwards = 70;                  // for B's INVITE (already decremented)
+  int64_t start_ms = 0, answer_ms = 0;    // wall clock
+  std::string trunk;                      // the trunk in use (outbound) or the one it came from
+
+  // Restore after a restart: the call is answered, its flow in the dataplane.
+  void restore_answered(std::optional<uint32_t> flow_id);
+
+ private:
+  struct Failure {
+    CallError error;
+    std::string detail;
+  };
+
+  // actions, one per event the table lets a call act on
+  void on_b_provisional(const Input& in);
+  void on_b_answer(const Input& in);
+  void on_b_failure(const Input& in);
+  void on_b_timeout(const Input& in);
+  void on_b_deadline();
+  void on_a_cancel();
+  void on_bye(const Input& in, LegId from);
+  void on_reinvite(const Input& in, LegId from);
+  void on_reinvite_answer(const Input& in);
+  void on_dataplane_restart();
+  void on_hangup();
+
+  bool try_next_target();
+  bool send_b_invite(const CalleeTarget& t);
+  void note_b_dialog(const Input& in);
+  std::optional<Failure> apply_b_answer(sip::MessageRef resp);
+  std::optional<Failure> program_flow();
+  // Ends an unanswered call: A gets the error's status (or, for
+  // callee_failed, `callee_status`) with a Warning saying why.
+  void fail(CallError error, const std::string& why, int callee_status = 0);
+  void end(int result, const std::string& reason, bool bye_a, bool bye_b);
+  void abandon_b_invite();
+  void send_bye(LegId which, const std::string& reason);
+  bool respond_a(int status, const std::string& body = {}, const sip::Headers& headers = {},
+                 std::string_view reason = {});
+  void persist() const;
+  void log_event(std::optional<CallEvent> event, const std::string& detail, int status = 0) const;
+
+  CallServices& svc_;
+  std::string id_;  // A's Call-ID: the id operators see
+  CallDirection direction_;
+  CallOrigin origin_;
+  CallState state_ = CallState::routing;
+  std::array<Leg, 2> legs_;
+  sip::TxnId b_txn_ = sip::kNoTxn;        // B's INVITE while it is pending
+  uint32_t b_invite_cseq_ = 1;
+  sip::sdp::SessionDescription b_offer_;
+  std::vector<codecs::CodecId> b_prefs_;
+  std::size_t next_target_ = 0;
+  // The media session: a flow id reserved at the first answer with SDP,
+  // programmed into the dataplane, re-programmed on changes and restarts.
+  enum class FlowState : uint8_t { none, reserved, programmed };
+  FlowState flow_state_ = FlowState::none;
+  std::optional<uint32_t> flow_id_;
+  std::optional<Clock::time_point> b_deadline_;
+};
+
+}  // namespace msgw::control

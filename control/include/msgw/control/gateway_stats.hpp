@@ -1,0 +1,57 @@
+// The gateway's counters, defined once: the struct, `msgwctl show stats` and
+// (later) the metrics endpoint are generated from MSGW_GATEWAY_COUNTERS.
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+namespace msgw::control {
+
+// X(name, help)
+#define MSGW_GATEWAY_COUNTERS(X)                                                   \
+  X(calls_attempted, "INVITEs that became calls (routing started)")                \
+  X(calls_answered, "calls answered by the callee")                                \
+  X(calls_failed, "call attempts that ended without an answer (not cancelled)")    \
+  X(calls_cancelled, "call attempts cancelled by the caller")                      \
+  X(calls_restored, "answered calls taken over from a previous process")           \
+  X(inbound_calls, "calls from a trunk to a subscriber")                           \
+  X(outbound_calls, "calls from a subscriber to a trunk")                          \
+  X(relayed_calls, "answered calls relayed without transcoding")                   \
+  X(transcoded_calls, "answered calls transcoded between the legs")                \
+  X(auth_challenges, "401/407 challenges sent")                                    \
+  X(auth_failures, "requests with wrong credentials")                              \
+  X(auth_blocked_403, "requests refused because their source is blocked")          \
+  X(registrations, "successful REGISTERs")                                         \
+  X(options, "OPTIONS answered")                                                   \
+  X(failovers, "INVITEs moved to the next trunk")                                  \
+  X(reinvites, "re-INVITEs received")                                              \
+  X(media_timeouts, "calls ended by the dataplane's media timeout")                \
+  X(media_errors, "flow programming refused or timed out")                         \
+  X(dataplane_restarts, "dataplane generations seen after the first")              \
+  X(flows_reprogrammed, "flows programmed again after a dataplane restart")        \
+  X(dtmf_events, "RFC 4733 DTMF events reported by the dataplane")                 \
+  X(latched_events, "media sources latched by the dataplane")                      \
+  X(loops_refused, "INVITEs refused as loops (482) or out of hops (483)")          \
+  X(invalid_events, "call events not valid in the call's state (answered or dropped)") \
+  X(reloads, "configuration reloads applied")                                      \
+  X(reloads_refused, "configuration reloads refused")
+
+struct GatewayStats {
+#define MSGW_X(name, help) uint64_t name = 0;
+  MSGW_GATEWAY_COUNTERS(MSGW_X)
+#undef MSGW_X
+  uint64_t calls_active = 0;  // a gauge: answered calls now
+};
+
+// Every counter by name, plus the gauge.
+inline nlohmann::json to_json(const GatewayStats& s) {
+  nlohmann::json j = nlohmann::json::object();
+#define MSGW_X(name, help) j[#name] = s.name;
+  MSGW_GATEWAY_COUNTERS(MSGW_X)
+#undef MSGW_X
+  j["calls_active"] = s.calls_active;
+  return j;
+}
+
+}  // namespace msgw::control

@@ -1,0 +1,52 @@
+// Reading a call's SDP (see offer.hpp).
+#include "msgw/control/offer.hpp"
+
+#include <algorithm>
+
+#include "msgw/control/media_policy.hpp"
+
+namespace msgw::control {
+
+namespace sdp = sip::sdp;
+using codecs::CodecId;
+
+const sdp::MediaDescription* first_audio(const sdp::SessionDescription& s) {
+  for (const auto& m : s.media)
+    if (m.media == "audio" && m.is_rtp() && m.port != 0) return &m;
+  return nullptr;
+}
+
+std::vector<CodecId> offered_codecs(const sdp::MediaDescription& m, bool* telephone_event) {
+  std::vector<CodecId> out;
+  if (telephone_event) *telephone_event = false;
+  for (const auto& p : m.payloads) {
+    if (p.telephone_event && telephone_event) *telephone_event = true;
+    if (p.codec && std::find(out.begin(), out.end(), p.codec->id) == out.end()) out.push_back(p.codec->id);
+  }
+  return out;
+}
+
+std::vector<CodecId> codec_list(const std::vector<std::string>& names) {
+  std::vector<CodecId> out;
+  for (const auto& n : names)
+    if (auto id = codecs::codec_from_sdp_name(n)) out.push_back(*id);
+  return out;
+}
+
+std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector<std::string>& allowed,
+                                       sdp::SessionDescription& offer, std::vector<CodecId>& usable) {
+  auto bad = [](const std::string& why) {
+    return OfferProblem{CallError::offer_unusable, "399 msgw \"" + why + "\""};
+  };
+  const std::string body = invite.body();
+  if (body.empty()) return bad("INVITE without SDP offer is not supported");
+  std::string why;
+  if (sdp::parse(body, offer, &why) != sdp::SdpError::ok) return bad(why);
+  const sdp::MediaDescription* audio = first_audio(offer);
+  if (!audio) return bad("no audio stream in the offer");
+  usable = usable_offer(offered_codecs(*audio), codec_list(allowed));
+  if (usable.empty()) return OfferProblem{CallError::no_allowed_codec, "305 msgw \"no codec of the offer is allowed\""};
+  return std::nullopt;
+}
+
+}  // namespace msgw::control

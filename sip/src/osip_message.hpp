@@ -1,0 +1,35 @@
+// sip/'s own view of messages in the parser's representation (oSIP2). Not a
+// seam: nothing outside sip/ (and its white-box tests) includes this.
+#pragma once
+
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_parser.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "msgw/sip/message.hpp"
+
+namespace msgw::sip {
+
+// The owned message: unique_ptr-like (get, release, reset, ->, bool).
+using MessagePtr = Message;
+
+// Response to a parsed request per RFC 3261 §8.2.6: Via list, From, Call-ID,
+// CSeq copied; To copied and given `to_tag` when it has none.
+MessagePtr make_response(const osip_message_t* request, int status, std::string_view reason = {},
+                         std::string_view to_tag = {});
+
+std::string serialize(const osip_message_t* msg);
+std::string header_value(const osip_message_t* msg, const char* name, int index = 0);
+std::string via_branch(const osip_message_t* msg);
+std::string call_id(const osip_message_t* msg);  // "number@host" as sent, "" if none
+std::string to_tag(const osip_message_t* msg);
+std::string from_tag(const osip_message_t* msg);
+uint32_t cseq_number(const osip_message_t* msg);
+std::string cseq_method(const osip_message_t* msg);
+std::string body_of(const osip_message_t* msg);  // first body part, "" if none
+std::string uri_text(const osip_uri_t* uri);     // "" for none
+
+}  // namespace msgw::sip
