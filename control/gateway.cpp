@@ -1394,84 +1394,84 @@ nlohmann::json Gateway::call_json(const Call& c) const {
                         {"restored", c.restored}};
 }
 
-nlohmann::json Gateway::manage(const nlohmann::json& req) {
-  const std::string cmd = req.value("cmd", "");
-  if (cmd == "show") {
-    const std::string what = req.value("what", "");
-    nlohmann::json data = nlohmann::json::array();
-    if (what == "calls") {
-      for (const auto& [id, c] : calls_) data.push_back(call_json(*c));
-    } else if (what == "registrations") {
-      auto n = wall_s();
-      for (const auto& b : registrar_->all(n))
-        data.push_back({{"aor", b.aor}, {"contact", b.contact}, {"expires", b.remaining(n)},
-                        {"source", b.source}, {"user_agent", b.user_agent}});
-    } else if (what == "flows") {
-      for (const auto& [id, c] : calls_) {
-        if (!c->flow_id) continue;
-        for (int i = 0; i < 2; ++i) {
-          const Leg& l = i == 0 ? c->a : c->b;
-          auto s = media_.stats(*c->flow_id, uint8_t(i));
-          data.push_back({{"flow", *c->flow_id}, {"leg", i == 0 ? "A" : "B"}, {"call", id},
-                          {"local", ip_str(l.local_ip) + ":" + std::to_string(l.local_port)},
-                          {"remote", ip_str(l.remote_ip) + ":" + std::to_string(l.remote_port)},
-                          {"codec", l.has_codec ? codec_name(l.codec.id) + "/" + std::to_string(l.ptime) : ""},
-                          {"pt", l.codec.payload_type}, {"rx_packets", s.packets}, {"tx_packets", s.sent},
-                          {"lost", s.lost}, {"dropped", s.dropped}});
-        }
-      }
-    } else if (what == "stats") {
-      const auto& s = stats_;
-      data = nlohmann::json{
-          {"calls_attempted", s.calls_attempted}, {"calls_answered", s.calls_answered},
-          {"calls_failed", s.calls_failed}, {"calls_cancelled", s.calls_cancelled},
-          {"calls_active", calls_.size()}, {"calls_restored", s.calls_restored},
-          {"inbound_calls", s.inbound_calls}, {"outbound_calls", s.outbound_calls},
-          {"relayed_calls", s.relayed_calls}, {"transcoded_calls", s.transcoded_calls},
-          {"auth_challenges", s.auth_challenges}, {"auth_failures", s.auth_failures},
-          {"auth_blocked_403", s.auth_blocked_403}, {"registrations", s.registrations},
-          {"options", s.options}, {"failovers", s.failovers}, {"reinvites", s.reinvites},
-          {"media_timeouts", s.media_timeouts}, {"media_errors", s.media_errors},
-          {"dataplane_up", media_.up()}, {"dataplane_restarts", s.dataplane_restarts},
-          {"flows_reprogrammed", s.flows_reprogrammed}, {"dtmf_events", s.dtmf_events},
-          {"latched_events", s.latched_events}, {"loops_refused", s.loops_refused},
-          {"reloads", s.reloads}, {"reloads_refused", s.reloads_refused},
-          {"sip_rx_messages", stack_ ? stack_->stats().rx_messages : 0},
-          {"sip_bad_messages", stack_ ? stack_->stats().bad_messages : 0},
-          {"sip_transactions_live", stack_ ? stack_->stats().transactions_live : 0},
-          {"sip_dialogs_live", stack_ ? stack_->stats().dialogs_live : 0}};
-    } else if (what == "cdrs") {
-      if (store_)
-        for (const auto& r : store_->cdrs(req.value("limit", 100)))
-          data.push_back({{"call", r.call_id}, {"direction", r.direction}, {"from", r.from_uri}, {"to", r.to_uri},
-                          {"trunk", r.trunk}, {"result", r.result_code}, {"end_reason", r.end_reason},
-                          {"a_codec", r.a_codec}, {"b_codec", r.b_codec}, {"start_ms", r.start_ms},
-                          {"answer_ms", r.answer_ms}, {"end_ms", r.end_ms}, {"a_packets", r.a.packets},
-                          {"a_lost", r.a.lost}, {"a_jitter_ms", r.a.jitter_ms}, {"b_packets", r.b.packets},
-                          {"b_lost", r.b.lost}, {"b_jitter_ms", r.b.jitter_ms}});
-    } else {
-      return {{"ok", false}, {"error", "show what? (calls | registrations | flows | stats | cdrs)"}};
+nlohmann::json Gateway::show_calls() const {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [id, c] : calls_) data.push_back(call_json(*c));
+  return data;
+}
+
+nlohmann::json Gateway::show_registrations() const {
+  nlohmann::json data = nlohmann::json::array();
+  auto n = wall_s();
+  for (const auto& b : registrar_->all(n))
+    data.push_back({{"aor", b.aor}, {"contact", b.contact}, {"expires", b.remaining(n)},
+                    {"source", b.source}, {"user_agent", b.user_agent}});
+  return data;
+}
+
+nlohmann::json Gateway::show_flows() const {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [id, c] : calls_) {
+    if (!c->flow_id) continue;
+    for (int i = 0; i < 2; ++i) {
+      const Leg& l = i == 0 ? c->a : c->b;
+      auto s = media_.stats(*c->flow_id, uint8_t(i));
+      data.push_back({{"flow", *c->flow_id}, {"leg", i == 0 ? "A" : "B"}, {"call", id},
+                      {"local", ip_str(l.local_ip) + ":" + std::to_string(l.local_port)},
+                      {"remote", ip_str(l.remote_ip) + ":" + std::to_string(l.remote_port)},
+                      {"codec", l.has_codec ? codec_name(l.codec.id) + "/" + std::to_string(l.ptime) : ""},
+                      {"pt", l.codec.payload_type}, {"rx_packets", s.packets}, {"tx_packets", s.sent},
+                      {"lost", s.lost}, {"dropped", s.dropped}});
     }
-    return {{"ok", true}, {"data", data}};
   }
-  if (cmd == "hangup") {
-    const std::string id = req.value("call", "");
-    if (!hangup(id, "hangup by operator")) return {{"ok", false}, {"error", "no such call: " + id}};
-    return {{"ok", true}};
+  return data;
+}
+
+nlohmann::json Gateway::show_stats() const {
+  const auto& s = stats_;
+  return nlohmann::json{
+      {"calls_attempted", s.calls_attempted}, {"calls_answered", s.calls_answered},
+      {"calls_failed", s.calls_failed}, {"calls_cancelled", s.calls_cancelled},
+      {"calls_active", calls_.size()}, {"calls_restored", s.calls_restored},
+      {"inbound_calls", s.inbound_calls}, {"outbound_calls", s.outbound_calls},
+      {"relayed_calls", s.relayed_calls}, {"transcoded_calls", s.transcoded_calls},
+      {"auth_challenges", s.auth_challenges}, {"auth_failures", s.auth_failures},
+      {"auth_blocked_403", s.auth_blocked_403}, {"registrations", s.registrations},
+      {"options", s.options}, {"failovers", s.failovers}, {"reinvites", s.reinvites},
+      {"media_timeouts", s.media_timeouts}, {"media_errors", s.media_errors},
+      {"dataplane_up", media_.up()}, {"dataplane_restarts", s.dataplane_restarts},
+      {"flows_reprogrammed", s.flows_reprogrammed}, {"dtmf_events", s.dtmf_events},
+      {"latched_events", s.latched_events}, {"loops_refused", s.loops_refused},
+      {"reloads", s.reloads}, {"reloads_refused", s.reloads_refused},
+      {"sip_rx_messages", stack_ ? stack_->stats().rx_messages : 0},
+      {"sip_bad_messages", stack_ ? stack_->stats().bad_messages : 0},
+      {"sip_transactions_live", stack_ ? stack_->stats().transactions_live : 0},
+      {"sip_dialogs_live", stack_ ? stack_->stats().dialogs_live : 0}};
+}
+
+nlohmann::json Gateway::show_cdrs(int limit) const {
+  nlohmann::json data = nlohmann::json::array();
+  if (store_)
+    for (const auto& r : store_->cdrs(size_t(limit < 0 ? 0 : limit)))
+      data.push_back({{"call", r.call_id}, {"direction", r.direction}, {"from", r.from_uri}, {"to", r.to_uri},
+                      {"trunk", r.trunk}, {"result", r.result_code}, {"end_reason", r.end_reason},
+                      {"a_codec", r.a_codec}, {"b_codec", r.b_codec}, {"start_ms", r.start_ms},
+                      {"answer_ms", r.answer_ms}, {"end_ms", r.end_ms}, {"a_packets", r.a.packets},
+                      {"a_lost", r.a.lost}, {"a_jitter_ms", r.a.jitter_ms}, {"b_packets", r.b.packets},
+                      {"b_lost", r.b.lost}, {"b_jitter_ms", r.b.jitter_ms}});
+  return data;
+}
+
+bool Gateway::reload_from_file(std::string* error) {
+  auto r = config::load_file(cfg_.file);
+  if (!r.ok()) {
+    std::string msg = r.errors.empty() ? "cannot load " + cfg_.file : r.errors.front().to_string();
+    if (r.errors.size() > 1) msg += " (and " + std::to_string(r.errors.size() - 1) + " more)";
+    ++stats_.reloads_refused;
+    if (error) *error = msg;
+    return false;
   }
-  if (cmd == "reload") {
-    auto r = config::load_file(cfg_.file);
-    if (!r.ok()) {
-      std::string msg = r.errors.empty() ? "cannot load " + cfg_.file : r.errors.front().to_string();
-      if (r.errors.size() > 1) msg += " (and " + std::to_string(r.errors.size() - 1) + " more)";
-      ++stats_.reloads_refused;
-      return {{"ok", false}, {"error", "reload refused, old configuration kept: " + msg}};
-    }
-    std::string err;
-    if (!reload(*r.config, &err)) return {{"ok", false}, {"error", "reload refused, old configuration kept: " + err}};
-    return {{"ok", true}};
-  }
-  return {{"ok", false}, {"error", "unknown command: " + cmd}};
+  return reload(*r.config, error);
 }
 
 }  // namespace msgw::control

@@ -77,8 +77,16 @@ class Gateway final : public sip::Handler {
   // their flows are still in the dataplane; they can be listed and hung up.
   void restore();
 
-  // Management socket requests (see management.hpp).
-  nlohmann::json manage(const nlohmann::json& request);
+  // What the management verbs show (mgmt/src/verbs.cpp; the "data" of
+  // their answers): arrays of rows, stats one object.
+  nlohmann::json show_calls() const;
+  nlohmann::json show_registrations() const;
+  nlohmann::json show_flows() const;
+  nlohmann::json show_stats() const;
+  nlohmann::json show_cdrs(int limit) const;
+  // Re-reads cfg_.file and reload()s it; false (and why) when the file
+  // cannot be loaded or used, nothing changed.
+  bool reload_from_file(std::string* error);
   // Applies a new configuration to new calls; false (nothing changed) when
   // it cannot be used.
   bool reload(const config::Config& cfg, std::string* error);
