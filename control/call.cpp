@@ -3,8 +3,7 @@
 // per packet).
 #include "msgw/control/call.hpp"
 
-#include <cstdio>
-
+#include "msgw/common/log.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/media_policy.hpp"
 #include "msgw/control/offer.hpp"
@@ -72,11 +71,12 @@ bool Call::handle(CallEvent event, const Input& in) {
   const Transition& t = transition(state_, event);
   if (t.handling == Handling::reject) {
     ++svc_.stats->invalid_events;
-    log_event(event, "rejected: not valid in this state", t.status);
+    log_event(log::Level::warn, "call event rejected", event, "not valid in this state", t.status);
     if (in.txn != kNoTxn) svc_.stack->respond(in.txn, t.status);
     return false;
   }
   if (t.handling == Handling::ignore) return false;
+  const CallState before = state_;
   switch (event) {
     case CallEvent::b_provisional: on_b_provisional(in); break;
     case CallEvent::b_answer: on_b_answer(in); break;
@@ -96,7 +96,8 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::hangup: on_hangup(); break;
   }
   if ((t.to & to_mask(state_)) == 0)
-    log_event(event, "BUG: the action left the call in a state the table does not allow");
+    log_event(log::Level::error, "call transition outside the table", event, "BUG: the action left the call in a state the table does not allow");
+  if (state_ != before) log_event(log::Level::debug, "call state", event, std::string(state_name(before)) + " -> " + std::string(state_name(state_)));
   return true;
 }
 
@@ -351,7 +352,7 @@ void Call::on_dataplane_restart() {
   if (!flow_programmed()) return;
   flow_state_ = FlowState::reserved;
   if (auto failure = program_flow()) {
-    log_event(CallEvent::dataplane_restart, "re-programming flow: " + failure->detail);
+    log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
     return;
   }
   ++svc_.stats->flows_reprogrammed;
@@ -486,7 +487,8 @@ void Call::on_reinvite_answer(const Input& in) {
       if (ip && (*ip != l.remote_ip || m->port != l.remote_port)) {
         l.remote_ip = *ip;
         l.remote_port = m->port;
-        if (auto failure = program_flow()) log_event(CallEvent::reinvite_answer, "re-programming: " + failure->detail);
+        if (auto failure = program_flow())
+          log_event(log::Level::warn, "flow re-programming failed", CallEvent::reinvite_answer, failure->detail);
       }
     }
   }
@@ -537,7 +539,7 @@ bool Call::respond_a(int status, const std::string& body, const sip::Headers& he
 void Call::fail(CallError error, const std::string& why, int callee_status) {
   const ErrorInfo& info = error_info(error);
   const int status = info.status != 0 ? info.status : callee_status;
-  log_event(std::nullopt, std::string("failed: ") + std::string(info.name) + ": " + why, status);
+  log_event(log::Level::info, "call failed", std::nullopt, std::string(info.name) + ": " + why, status);
   respond_a(status, {}, {{"Warning", warning(why)}}, info.status != 0 ? info.reason : std::string_view{});
   ++svc_.stats->calls_failed;
   end(status, why, false, false);
@@ -577,7 +579,7 @@ void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b) {
     r.a = {sa.packets, sa.lost, double(sa.jitter) / 8.0};
     r.b = {sb.packets, sb.lost, double(sb.jitter) / 8.0};
     std::string err;
-    if (!svc_.media->remove(*flow_id_, &err)) log_event(std::nullopt, "flow delete: " + err);
+    if (!svc_.media->remove(*flow_id_, &err)) log_event(log::Level::warn, "flow delete failed", std::nullopt, err);
   }
   if (state_ == CallState::answered && svc_.stats->calls_active) --svc_.stats->calls_active;
   if (svc_.store) {
@@ -585,7 +587,7 @@ void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b) {
       svc_.store->write_cdr(r);
       svc_.store->delete_live(id_);
     } catch (const std::exception& e) {
-      log_event(std::nullopt, std::string("CDR: ") + e.what());
+      log_event(log::Level::error, "CDR write failed", std::nullopt, e.what());
     }
   }
   // Release what the call holds; its BYE and abandoned INVITE transactions
@@ -608,16 +610,19 @@ void Call::persist() const {
   try {
     svc_.store->put_live(id_, live_state_json(*this).dump());
   } catch (const std::exception& e) {
-    log_event(std::nullopt, std::string("live state: ") + e.what());
+    log_event(log::Level::error, "live state write failed", std::nullopt, e.what());
   }
 }
 
-void Call::log_event(std::optional<CallEvent> event, const std::string& detail, int status) const {
-  std::string line = "msgw-control: call=" + id_ + " state=" + std::string(state_name(state_));
-  if (event) line += " event=" + std::string(event_name(*event));
-  if (status) line += " status=" + std::to_string(status);
-  if (!detail.empty()) line += " " + detail;
-  std::fprintf(stderr, "%s\n", line.c_str());
+void Call::log_event(log::Level level, std::string_view what, std::optional<CallEvent> event,
+                     const std::string& detail, int status) const {
+  if (!log::enabled(level)) return;
+  // Peers can make calls fail at any rate: one site, bounded.
+  static log::RateLimiter limiter("call", 100, 500);
+  log::write_limited(limiter, level, what,
+                     {{"call", id_}, {"state", state_name(state_)},
+                      {"event", event ? event_name(*event) : std::string_view("-")}, {"status", status},
+                      {"detail", detail}});
 }
 
 }  // namespace msgw::control

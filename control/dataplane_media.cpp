@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "msgw/common/log.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/dataplane/client.hpp"
 
@@ -125,8 +126,8 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
         auto d = impl_->pending_deletes.find(e->request_id);
         if (d != impl_->pending_deletes.end()) {
           if (dp::Status(e->status) != dp::Status::ok)
-            std::fprintf(stderr, "msgw-control: flow %u delete refused by the dataplane: %s\n", d->second,
-                         dp::status_name(dp::Status(e->status)));
+            MSGW_LOG(warn, "flow delete refused by the dataplane", {"flow", d->second},
+                     {"status", dp::status_name(dp::Status(e->status))});
           impl_->pending_deletes.erase(d);
         }
         continue;  // other acks are late ones of timed-out waits

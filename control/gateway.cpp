@@ -4,9 +4,9 @@
 #include "msgw/control/gateway.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 
+#include "msgw/common/log.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
@@ -621,8 +621,7 @@ void Gateway::restore() {
     std::string error;
     auto c = j.is_discarded() ? nullptr : restore_call(services_, id, j, &error);
     if (!c) {
-      std::fprintf(stderr, "msgw-control: call=%s live state unreadable (%s): dropped\n", id.c_str(),
-                   j.is_discarded() ? "not JSON" : error.c_str());
+      MSGW_LOG(warn, "live state unreadable: dropped", {"call", id}, {"why", j.is_discarded() ? "not JSON" : error});
       store_->delete_live(id);
       continue;
     }
@@ -699,41 +698,10 @@ bool Gateway::reload_from_file(std::string* error) {
     std::string msg = r.errors.empty() ? "cannot load " + cfg_.file : r.errors.front().to_string();
     if (r.errors.size() > 1) msg += " (and " + std::to_string(r.errors.size() - 1) + " more)";
     ++stats_.reloads_refused;
-    *error = "reload refused, old configuration kept: " + msg;
+    *error = msg;
     return false;
   }
-  std::string err;
-  if (!reload(*r.config, &err)) {
-    *error = "reload refused, old configuration kept: " + err;
-    return false;
-  }
-  return true;
-}
-
-nlohmann::json Gateway::manage(const nlohmann::json& req) {
-  const std::string cmd = req.value("cmd", "");
-  if (cmd == "show") {
-    const std::string what = req.value("what", "");
-    nlohmann::json data;
-    if (what == "calls") data = show_calls();
-    else if (what == "registrations") data = show_registrations();
-    else if (what == "flows") data = show_flows();
-    else if (what == "stats") data = show_stats();
-    else if (what == "cdrs") data = show_cdrs(req.value("limit", 100));
-    else return {{"ok", false}, {"error", "show what? (calls | registrations | flows | stats | cdrs)"}};
-    return {{"ok", true}, {"data", data}};
-  }
-  if (cmd == "hangup") {
-    const std::string id = req.value("call", "");
-    if (!hangup(id, "hangup by operator")) return {{"ok", false}, {"error", "no such call: " + id}};
-    return {{"ok", true}};
-  }
-  if (cmd == "reload") {
-    std::string err;
-    if (!reload_from_file(&err)) return {{"ok", false}, {"error", err}};
-    return {{"ok", true}};
-  }
-  return {{"ok", false}, {"error", "unknown command: " + cmd}};
+  return reload(*r.config, error);
 }
 
 }  // namespace msgw::control

@@ -13,11 +13,13 @@
 #include <memory>
 #include <string>
 
+#include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
 #include "msgw/control/gateway.hpp"
-#include "msgw/control/management.hpp"
+#include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/control/state_store.hpp"
+#include "msgw/mgmt/server.hpp"
 #include "msgw/sip/stack.hpp"
 
 namespace {
@@ -40,6 +42,7 @@ void make_parent(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  msgw::log::init("msgw-control");
   std::string config_file, instance;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -50,13 +53,14 @@ int main(int argc, char** argv) {
   if (config_file.empty()) return usage(argv[0]);
   auto loaded = msgw::config::load_file(config_file);
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "msgw-control: %s\n", e.to_string().c_str());
+    for (const auto& e : loaded.errors) MSGW_LOG(error, "configuration rejected", {"error", e.to_string()});
     return 2;
   }
   msgw::config::Config cfg = *loaded.config;
   if (!instance.empty()) cfg.instance.name = instance;
+  if (auto level = msgw::log::parse_level(cfg.instance.log_level)) msgw::log::set_level(*level);
   if (cfg.sip.listen.empty()) {
-    std::fprintf(stderr, "msgw-control: %s: [sip] listen is empty: nothing to serve\n", config_file.c_str());
+    MSGW_LOG(error, "nothing to serve: [sip] listen is empty", {"file", config_file});
     return 2;
   }
 
@@ -86,16 +90,15 @@ int main(int argc, char** argv) {
       for (auto proto : {msgw::sip::Proto::Udp, msgw::sip::Proto::Tcp}) {
         std::string err;
         if (!stack.listen(proto, hp.host, hp.port, &err)) {
-          std::fprintf(stderr, "msgw-control: cannot listen on %s %s: %s\n", msgw::sip::proto_name(proto),
-                       hp.to_string().c_str(), err.c_str());
+          MSGW_LOG(error, "cannot listen", {"proto", msgw::sip::proto_name(proto)}, {"address", hp.to_string()},
+                   {"error", err});
           return 1;
         }
       }
     }
     gw.restore();
     if (gw.active_calls())
-      std::fprintf(stderr, "msgw-control: %zu call(s) restored from %s\n", gw.active_calls(),
-                   cfg.sip.state_db.c_str());
+      MSGW_LOG(info, "calls restored", {"calls", gw.active_calls()}, {"db", cfg.sip.state_db});
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     auto watch = [&](int fd) {
@@ -104,19 +107,28 @@ int main(int argc, char** argv) {
       ev.data.fd = fd;
       epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     };
-    msgw::control::ManagementServer mgmt(cfg.sip.management_socket,
-                                         [&](const nlohmann::json& r) { return gw.manage(r); });
-    mgmt.on_client_change = [&](int fd, bool added) {
-      if (added) watch(fd);
-      else epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+    msgw::control::GatewayService service(gw);
+    msgw::mgmt::Server mgmt(cfg.sip.management_socket, service);
+    mgmt.on_client_change = [&](int fd, msgw::mgmt::Server::Watch w) {
+      using Watch = msgw::mgmt::Server::Watch;
+      if (w == Watch::none) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        return;
+      }
+      epoll_event ev{};
+      ev.events = EPOLLIN | (w == Watch::read_write ? EPOLLOUT : 0u);
+      ev.data.fd = fd;
+      if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     };
     watch(stack.fd());
     watch(mgmt.listen_fd());
     if (sfd >= 0) watch(sfd);
-    std::fprintf(stderr, "msgw-control: instance '%s': SIP on", cfg.instance.name.c_str());
-    for (const auto& hp : cfg.sip.listen) std::fprintf(stderr, " %s", hp.to_string().c_str());
-    std::fprintf(stderr, " (UDP+TCP), management %s, dataplane %s\n", cfg.sip.management_socket.c_str(),
-                 media.up() ? "attached" : "not attached yet");
+    std::string sip_on;
+    for (const auto& hp : cfg.sip.listen) sip_on += (sip_on.empty() ? "" : ",") + hp.to_string();
+    MSGW_LOG(info, "serving", {"instance", cfg.instance.name}, {"sip", sip_on}, {"transport", "udp+tcp"},
+             {"management", cfg.sip.management_socket},
+             {"dataplane", media.up() ? "attached" : "not attached yet"},
+             {"log_level", msgw::log::level_name(msgw::log::level())});
 
     bool running = true;
     epoll_event evs[64];
@@ -126,7 +138,7 @@ int main(int argc, char** argv) {
       if (st >= 0 && st < t) t = st;
       int n = epoll_wait(ep, evs, 64, t);
       if (n < 0 && errno != EINTR) {
-        std::perror("msgw-control: epoll_wait");
+        MSGW_LOG(error, "epoll_wait failed", {"error", std::strerror(errno)});
         return 1;
       }
       for (int i = 0; i < n; ++i) {
@@ -146,13 +158,15 @@ int main(int argc, char** argv) {
       stack.process(0);
       gw.tick();
       std::string db_error;
-      if (!store.end_batch(&db_error)) std::fprintf(stderr, "msgw-control: %s\n", db_error.c_str());
+      // A full or broken disk fails every pass: one line a second, not thousands.
+      if (!store.end_batch(&db_error)) MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
+      msgw::log::flush_suppressed();
     }
-    std::fprintf(stderr, "msgw-control: stopping; %zu live call(s) stay in %s for the next start\n",
-                 gw.active_calls(), cfg.sip.state_db.c_str());
+    MSGW_LOG(info, "stopping: live calls stay in the state database for the next start",
+             {"live_calls", gw.active_calls()}, {"db", cfg.sip.state_db});
     close(ep);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "msgw-control: %s\n", e.what());
+    MSGW_LOG(error, "fatal", {"error", e.what()});
     return 1;
   }
   return 0;

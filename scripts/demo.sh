@@ -20,7 +20,7 @@ if [[ $(id -u) -ne 0 ]]; then echo "demo: run as root (network namespaces, hugep
 build=${MSGW_BUILD:-$root/build}
 scripts/setup.sh
 [[ -f $build/build.ninja ]] || meson setup "$build" >/dev/null
-ninja -C "$build" -j2 dataplane/msgw-dataplane control/msgw-control config/msgwctl tests/tools/audio_check >/dev/null
+ninja -C "$build" -j2 dataplane/msgw-dataplane control/msgw-control mgmt/msgwctl tests/tools/audio_check >/dev/null
 build=$(cd "$build" && pwd)
 source "$root/tests/integration/control_lib.sh"
 trap rig_cleanup EXIT

@@ -8,8 +8,8 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libdpdk-dev dpdk libspandsp-dev libbcg729-dev libosip2-dev libtomlplusplus-dev libcli11-dev
-  libsqlite3-dev nlohmann-json3-dev libfmt-dev libpcap-dev
+  libdpdk-dev dpdk libspandsp-dev libbcg729-dev libosip2-dev libtomlplusplus-dev
+  libsqlite3-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libpcap-dev
   # tests and benchmarks
   googletest libgmock-dev libgtest-dev libbenchmark-dev sip-tester tshark iproute2 iputils-ping
   sox espeak-ng python3 procps psmisc ethtool util-linux

@@ -25,9 +25,9 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
-#include <rte_log.h>
 #include <rte_malloc.h>
 
+#include "msgw/common/log.hpp"
 #include "msgw/dataplane/cpu_isolation.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "runtime.hpp"
@@ -65,15 +65,15 @@ bool have_ipc_lock() {
 // --no-huge arena, which the dataplane may never touch.
 void lock_future_mappings() {
   if (!have_ipc_lock()) {
-    std::printf("msgw-dataplane: memory: not locking later mappings (no CAP_IPC_LOCK, "
-                "RLIMIT_MEMLOCK finite): workers may take page faults on first touch\n");
+    MSGW_LOG(warn, "memory: not locking later mappings (no CAP_IPC_LOCK, RLIMIT_MEMLOCK finite): "
+                   "workers may take page faults on first touch");
     return;
   }
   if (mlockall(MCL_FUTURE) != 0) {
-    std::printf("msgw-dataplane: memory: mlockall(MCL_FUTURE) failed: %s\n", std::strerror(errno));
+    MSGW_LOG(warn, "memory: mlockall(MCL_FUTURE) failed", {"error", std::strerror(errno)});
     return;
   }
-  std::printf("msgw-dataplane: memory: later mappings are locked and populated when mapped\n");
+  MSGW_LOG(info, "memory: later mappings are locked and populated when mapped");
 }
 
 std::optional<std::string> read_small_file(const char* path) {
@@ -238,6 +238,7 @@ void msgw::dataplane::kick_main(Runtime& rt) {
 }
 
 int main(int argc, char** argv) {
+  msgw::log::init("msgw-dataplane");
   std::string config_file, instance;
   uint32_t hold = 0;
   struct StaticNeighbour {
@@ -250,7 +251,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> std::string {
       if (i + 1 >= argc) {
-        std::fprintf(stderr, "msgw-dataplane: %s needs a value\n", name);
+        MSGW_LOG(error, "option needs a value", {"option", name});
         std::exit(2);
       }
       return argv[++i];
@@ -269,8 +270,7 @@ int main(int argc, char** argv) {
       if (c1 != std::string::npos && c2 != std::string::npos)
         ip = msgw::config::parse_ipv4(v.substr(c1 + 1, c2 - c1 - 1));
       if (!ip || rte_ether_unformat_addr(v.substr(c2 + 1).c_str(), &n.mac) != 0) {
-        std::fprintf(stderr, "msgw-dataplane: --static-neighbour wants PORT,IPV4,MAC: '%s'\n",
-                     v.c_str());
+        MSGW_LOG(error, "--static-neighbour wants PORT,IPV4,MAC", {"value", v});
         return 2;
       }
       n.port = uint16_t(std::strtoul(v.c_str(), nullptr, 10));
@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
       usage(argv[0]);
       return 0;
     } else {
-      std::fprintf(stderr, "msgw-dataplane: unknown argument '%s'\n", a.c_str());
+      MSGW_LOG(error, "unknown argument", {"argument", a});
       usage(argv[0]);
       return 2;
     }
@@ -291,9 +291,10 @@ int main(int argc, char** argv) {
   }
   auto loaded = msgw::config::load_file(config_file);
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    for (const auto& e : loaded.errors) MSGW_LOG(error, "configuration rejected", {"error", e.to_string()});
     return 2;
   }
+  if (auto level = msgw::log::parse_level(loaded.config->instance.log_level)) msgw::log::set_level(*level);
   static Runtime rt;
   g_runtime = &rt;
   rt.cfg = *loaded.config;
@@ -302,13 +303,13 @@ int main(int argc, char** argv) {
   rt.hold_rx_until_flows = hold;
   const auto& dp = rt.cfg.dataplane;
   if (rt.cfg.ports.empty() || rt.cfg.ports.size() > kMaxPorts) {
-    std::fprintf(stderr, "msgw-dataplane: %s: need 1..%u [[port]] sections\n",
-                 config_file.c_str(), kMaxPorts);
+    MSGW_LOG(error, "wrong number of [[port]] sections", {"file", config_file}, {"ports", rt.cfg.ports.size()},
+             {"min", 1}, {"max", kMaxPorts});
     return 2;
   }
   if (dp.worker_lcores.empty() || dp.worker_lcores.size() > kMaxWorkers) {
-    std::fprintf(stderr, "msgw-dataplane: %s: dataplane.worker_lcores needs 1..%u lcores\n",
-                 config_file.c_str(), kMaxWorkers);
+    MSGW_LOG(error, "wrong number of dataplane.worker_lcores", {"file", config_file},
+             {"lcores", dp.worker_lcores.size()}, {"min", 1}, {"max", kMaxWorkers});
     return 2;
   }
 
@@ -316,20 +317,18 @@ int main(int argc, char** argv) {
   std::vector<std::string> eal = build_eal_args(rt.cfg, argv[0], &rt.hugepages, &why);
   std::string line;
   for (const auto& a : eal) line += " " + a;
-  std::printf("msgw-dataplane: instance '%s': %s (%s)\nmsgw-dataplane: EAL%s\n",
-              rt.instance.c_str(), rt.hugepages ? "using hugepages" : "running with --no-huge",
-              why.c_str(), line.c_str());
-  std::fflush(stdout);
+  MSGW_LOG(info, "starting", {"instance", rt.instance}, {"hugepages", rt.hugepages}, {"why", why},
+           {"log_level", msgw::log::level_name(msgw::log::level())});
+  MSGW_LOG(info, "EAL arguments", {"args", line.empty() ? line : line.substr(1)});
   std::vector<char*> eal_argv;
   for (auto& a : eal) eal_argv.push_back(a.data());
   if (rte_eal_init(int(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "msgw-dataplane: EAL init failed: %s\n", rte_strerror(rte_errno));
+    MSGW_LOG(error, "EAL init failed", {"error", rte_strerror(rte_errno)});
     return 1;
   }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   lock_future_mappings();
-  std::fflush(stdout);
 
   const uint16_t n_workers = uint16_t(dp.worker_lcores.size());
   rt.workers.resize(n_workers);
@@ -337,8 +336,7 @@ int main(int argc, char** argv) {
     rt.workers[w].index = w;
     rt.workers[w].lcore = dp.worker_lcores[w];
     if (!rte_lcore_is_enabled(rt.workers[w].lcore)) {
-      std::fprintf(stderr, "msgw-dataplane: worker lcore %u is not enabled\n",
-                   rt.workers[w].lcore);
+      MSGW_LOG(error, "worker lcore is not enabled", {"lcore", rt.workers[w].lcore});
       eal_cleanup_and_remove_runtime_dir();
       return 1;
     }
@@ -351,21 +349,19 @@ int main(int argc, char** argv) {
       const rte_cpuset_t set = rte_lcore_cpuset(w.lcore);
       for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
         if (CPU_ISSET(cpu, &set))
-          std::printf("msgw-dataplane: %s\n",
-                      describe_worker_cpu(w.lcore, unsigned(cpu), isolated, nohz_full).c_str());
+          MSGW_LOG(info, describe_worker_cpu(w.lcore, unsigned(cpu), isolated, nohz_full));
     }
-    std::fflush(stdout);
   }
   std::string err;
   if (!setup_ports(rt, err)) {
-    std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
+    MSGW_LOG(error, "port setup failed", {"error", err});
     eal_cleanup_and_remove_runtime_dir();
     return 1;
   }
   const uint32_t max_flows = std::max<uint32_t>(1, dp.flow_capacity / 2);
   auto seg = Segment::create(rt.instance, max_flows, uint32_t(rt.ports.size()), n_workers, err);
   if (!seg) {
-    std::fprintf(stderr, "msgw-dataplane: %s\n", err.c_str());
+    MSGW_LOG(error, "cannot create the shared segment", {"error", err});
     shutdown_ports(rt);
     eal_cleanup_and_remove_runtime_dir();
     return 1;
@@ -380,8 +376,7 @@ int main(int argc, char** argv) {
   rt.resolve = rte_ring_create_elem("msgw_resolve", sizeof(uint64_t), 1024, rte_socket_id(),
                                     RING_F_SC_DEQ);
   if (!rt.flows->ok() || !rt.neighbours->ok() || rt.resolve == nullptr || rt.rcu == nullptr) {
-    std::fprintf(stderr, "msgw-dataplane: cannot allocate tables for %u flows: %s\n", max_flows,
-                 rte_strerror(rte_errno));
+    MSGW_LOG(error, "cannot allocate tables", {"flows", max_flows}, {"error", rte_strerror(rte_errno)});
     rt.segment->mark_down();
     shutdown_ports(rt);
     eal_cleanup_and_remove_runtime_dir();
@@ -390,7 +385,7 @@ int main(int argc, char** argv) {
   rt.commands.emplace(*rt.segment, *rt.flows, dp.media_timeout_ms);
   for (const auto& n : statics) {
     if (n.port >= rt.ports.size() || !rt.neighbours->learn(n.port, n.ip, n.mac)) {
-      std::fprintf(stderr, "msgw-dataplane: static neighbour on port %u rejected\n", n.port);
+      MSGW_LOG(error, "static neighbour rejected", {"port", n.port});
       rt.segment->mark_down();
       shutdown_ports(rt);
       eal_cleanup_and_remove_runtime_dir();
@@ -407,8 +402,7 @@ int main(int argc, char** argv) {
     w.sleep_max_ns = uint64_t(dp.worker_sleep_max_us) * 1000;
     w.flow_cache = std::make_unique<FlowCache>(max_flows * 2, int(rte_socket_id()));
     if (!w.flow_cache->ok()) {
-      std::fprintf(stderr, "msgw-dataplane: cannot allocate worker %u's flow cache\n",
-                   unsigned(w.index));
+      MSGW_LOG(error, "cannot allocate a worker's flow cache", {"worker", w.index});
       for (Worker& o : rt.workers) o.flow_cache.reset();
       rt.segment->mark_down();
       shutdown_ports(rt);
@@ -470,11 +464,9 @@ int main(int argc, char** argv) {
   // After the doorbell's handler and rt.main_tid: workers may kick from now on.
   for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
   rt.segment->mark_up();
-  std::printf("msgw-dataplane: up: generation %lu, %u flows (%u legs), %u ports, %u workers%s\n",
-              static_cast<unsigned long>(rt.segment->generation()), max_flows, max_flows * 2,
-              unsigned(rt.ports.size()), unsigned(n_workers),
-              hold ? (", rx held until " + std::to_string(hold) + " flows").c_str() : "");
-  std::fflush(stdout);
+  MSGW_LOG(info, "up", {"generation", rt.segment->generation()}, {"flows", max_flows},
+           {"legs", max_flows * 2}, {"ports", rt.ports.size()}, {"workers", n_workers},
+           {"rx_held_until_flows", hold});
 
   ExceptionPath exc(rt);
   uint32_t active = 0;
@@ -502,7 +494,7 @@ int main(int argc, char** argv) {
     nap(rt, nap_us, nap_mask);
   }
 
-  std::printf("msgw-dataplane: stopping\n");
+  MSGW_LOG(info, "stopping");
   rte_eal_mp_wait_lcore();
   rt.segment->mark_down();
   shutdown_ports(rt);
@@ -515,14 +507,14 @@ int main(int argc, char** argv) {
     for (size_t r = 0; r < size_t(Drop::count); ++r)
       total.dropped[r] += w.ctx.counters.dropped[r];
   }
-  std::printf("msgw-dataplane: totals rx %lu tx %lu relayed %lu exception %lu dropped %lu",
-              (unsigned long)total.rx, (unsigned long)total.tx, (unsigned long)total.relayed,
-              (unsigned long)total.exception, (unsigned long)total.dropped_total());
+  // Scripts grep this line ("exception N ", "REASON=N"): keep its words.
+  std::string totals = "totals rx " + std::to_string(total.rx) + " tx " + std::to_string(total.tx) +
+                       " relayed " + std::to_string(total.relayed) + " exception " +
+                       std::to_string(total.exception) + " dropped " + std::to_string(total.dropped_total());
   for (size_t r = 0; r < size_t(Drop::count); ++r)
-    if (total.dropped[r]) std::printf(" %s=%lu", drop_name(Drop(r)), (unsigned long)total.dropped[r]);
-  std::printf("\nmsgw-dataplane: segment marked down (generation %lu)\n",
-              static_cast<unsigned long>(rt.segment->generation()));
-  std::fflush(stdout);
+    if (total.dropped[r]) totals += " " + std::string(drop_name(Drop(r))) + "=" + std::to_string(total.dropped[r]);
+  MSGW_LOG(info, totals);
+  MSGW_LOG(info, "segment marked down", {"generation", rt.segment->generation()});
   rt.commands.reset();
   for (Worker& w : rt.workers) w.flow_cache.reset();  // rte_malloc'd: before EAL cleanup
   rt.flows.reset();

@@ -15,9 +15,9 @@
 
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
-#include <rte_log.h>
 #include <rte_mbuf.h>
 
+#include "msgw/common/log.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
@@ -87,8 +87,8 @@ bool set_tap_address(const std::string& ifname, uint32_t ip, uint32_t mask, uint
     std::snprintf(dev, sizeof dev, "%s", ifname.c_str());
     rt.rt_dev = dev;
     if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST)
-      RTE_LOG(WARNING, USER1, "default route via next hop on %s: %s\n", ifname.c_str(),
-              std::strerror(errno));
+      MSGW_LOG(warn, "cannot add the default route via the next hop", {"tap", ifname},
+               {"error", std::strerror(errno)});
   }
   close(fd);
   return ok;
@@ -126,13 +126,14 @@ bool start_port(uint16_t id, uint16_t nrx, uint16_t ntx, uint16_t rxd, uint16_t 
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = nullptr;  // the PMD's default key
     conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
-    RTE_LOG(INFO, USER1, "dpdk port %u: RSS over %u rx queues (hash types 0x%" PRIx64 ")\n", id,
-            nrx, rss_hf);
+    char hash[24];
+    std::snprintf(hash, sizeof hash, "0x%" PRIx64, rss_hf);
+    MSGW_LOG(info, "RSS spreads rx queues", {"dpdk_port", id}, {"rx_queues", nrx}, {"hash_types", hash});
   } else if (nrx > 1) {
-    RTE_LOG(WARNING, USER1,
-            "dpdk port %u: %u rx queues but no RSS; the device decides which queue a frame "
-            "takes, and workers hand packets over to the flow's owner\n",
-            id, nrx);
+    MSGW_LOG(warn,
+             "several rx queues but no RSS: the device decides which queue a frame takes, "
+             "and workers hand packets over to the flow's owner",
+             {"dpdk_port", id}, {"rx_queues", nrx});
   }
   int rc = rte_eth_dev_configure(id, nrx, ntx, &conf);
   if (rc != 0) {
@@ -215,6 +216,12 @@ std::vector<std::string> build_eal_args(const config::Config& cfg, const std::st
   // net_memif needs the multi-process channel; otherwise keep nothing on disk
   // so a crash leaves no hugepage files behind.
   if (!memif) a.push_back(*hugepages ? "--in-memory" : "--no-shconf");
+  // DPDK's own log follows [instance] log_level (info: DPDK's default);
+  // an --log-level in eal_args, later on the line, still wins.
+  const std::string& lvl = cfg.instance.log_level;
+  if (lvl == "trace" || lvl == "debug") a.push_back("--log-level=debug");
+  else if (lvl == "warn") a.push_back("--log-level=warning");
+  else if (lvl == "error") a.push_back("--log-level=error");
   for (const auto& e : dp.eal_args) a.push_back(e);
   return a;
 }
@@ -286,13 +293,11 @@ bool setup_ports(Runtime& rt, std::string& err) {
     }
     char mac[RTE_ETHER_ADDR_FMT_SIZE];
     rte_ether_format_addr(mac, sizeof mac, &pi.mac);
-    RTE_LOG(INFO, USER1,
-            "port %zu '%s': %s (dpdk port %u) mac %s, %u rx / %u tx queues%s, checksum %s; "
-            "exception path %s\n",
-            i, pc.name.c_str(), dev.c_str(), pr.eth_id, mac, pr.n_rxq, pr.n_txq,
-            pr.shared_tx ? " (shared by workers)" : "",
-            pi.tx_ip_cksum && pi.tx_udp_cksum ? "offloaded" : "in software",
-            pr.tap_ifname.c_str());
+    MSGW_LOG(info, "port ready", {"port", i}, {"name", pc.name}, {"device", dev}, {"dpdk_port", pr.eth_id},
+             {"mac", mac}, {"rx_queues", pr.n_rxq}, {"tx_queues", pr.n_txq},
+             {"tx_shared_by_workers", pr.shared_tx},
+             {"checksum", pi.tx_ip_cksum && pi.tx_udp_cksum ? "offloaded" : "in software"},
+             {"exception_path", pr.tap_ifname});
   }
   return true;
 }

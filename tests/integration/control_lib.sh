@@ -5,7 +5,7 @@
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 sippdir=$root/tests/integration/sipp
 audio_check=$build/tests/tools/audio_check
-msgwctl=$build/config/msgwctl
+msgwctl=$build/mgmt/msgwctl
 work=$(mktemp -d /tmp/msgw-ctl-it.XXXXXX)
 capture_pids=()
 bg_pids=()

@@ -13,17 +13,26 @@
 
 #include "msgw/config/config.hpp"
 #include "msgw/control/gateway.hpp"
+#include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/control/state_store.hpp"
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/message.hpp"
 #include "msgw/sip/stack.hpp"
+#include "msgw/mgmt/verbs.hpp"
 #include "osip_message.hpp"  // white-box: the test reads raw headers
 
 using namespace msgw;
 using control::Gateway;
 
 namespace {
+
+// A management request as msgw-control's socket serves it: through the verb
+// table (which also checks each answer's shape) to the Gateway.
+nlohmann::json manage(Gateway& gw, const nlohmann::json& request) {
+  control::GatewayService service(gw);
+  return mgmt::dispatch(service, request);
+}
 
 const char* kConfig = R"(
 [[port]]
@@ -427,7 +436,7 @@ TEST_F(GatewayTest, RegisterChallengedThenBoundAndShown) {
   out = take();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].status(), 200);
-  auto j = gw->manage({{"cmd", "show"}, {"what", "registrations"}});
+  auto j = manage(*gw, {{"cmd", "show"}, {"what", "registrations"}});
   ASSERT_TRUE(j["ok"].get<bool>());
   ASSERT_EQ(j["data"].size(), 1u);
   EXPECT_EQ(j["data"][0]["aor"], "sip:spa1@10.10.0.1");
@@ -480,7 +489,7 @@ TEST_F(GatewayTest, ReferenceCallRelayedG729EndToEndWithCdr) {
   EXPECT_EQ(op.b.codec, uint8_t(dataplane::Codec::g729));
   EXPECT_EQ(op.a.local_port % 2, 0);
   EXPECT_EQ(op.b.local_port % 2, 0);
-  auto calls = gw->manage({{"cmd", "show"}, {"what", "calls"}});
+  auto calls = manage(*gw, {{"cmd", "show"}, {"what", "calls"}});
   ASSERT_EQ(calls["data"].size(), 1u);
   EXPECT_EQ(calls["data"][0]["media"], "relay");
   EXPECT_EQ(store->live().size(), 1u);
@@ -746,7 +755,7 @@ TEST_F(GatewayTest, ReloadRefusesABadFileAndKeepsTheOldConfig) {
     std::fputs("[sip]\nrealm = 5\n", f);
     std::fclose(f);
   }
-  auto j = gw->manage({{"cmd", "reload"}});
+  auto j = manage(*gw, {{"cmd", "reload"}});
   EXPECT_FALSE(j["ok"].get<bool>());
   EXPECT_NE(j["error"].get<std::string>().find("old configuration kept"), std::string::npos) << j.dump();
   EXPECT_NE(j["error"].get<std::string>().find("sip.realm"), std::string::npos) << j.dump();
@@ -761,10 +770,10 @@ TEST_F(GatewayTest, KilledControlPlaneRestoresTheCallAndEndsItWithByeOnBothLegs)
   uint32_t flow = media.ops[0].flow;
   restart();  // a new Gateway and stack on the same state database (kill -9 + start)
   seen = 0;
-  auto calls = gw->manage({{"cmd", "show"}, {"what", "calls"}});
+  auto calls = manage(*gw, {{"cmd", "show"}, {"what", "calls"}});
   ASSERT_EQ(calls["data"].size(), 1u);
   EXPECT_TRUE(calls["data"][0]["restored"].get<bool>());
-  auto j = gw->manage({{"cmd", "hangup"}, {"call", "kr1@10.10.0.2"}});
+  auto j = manage(*gw, {{"cmd", "hangup"}, {"call", "kr1@10.10.0.2"}});
   EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
   auto out = take();
   std::vector<std::string> dsts;
@@ -867,13 +876,20 @@ TEST_F(GatewayTest, LatchedAndDtmfEventsCountedForTheirCall) {
   EXPECT_EQ(gw->stats().latched_events, 1u);
   EXPECT_EQ(gw->stats().dtmf_events, 1u);
   EXPECT_EQ(gw->active_calls(), 1u);
-  auto j = gw->manage({{"cmd", "show"}, {"what", "flows"}});
+  auto j = manage(*gw, {{"cmd", "show"}, {"what", "flows"}});
   ASSERT_EQ(j["data"].size(), 2u);
   EXPECT_EQ(j["data"][0]["local"].get<std::string>().rfind("10.10.0.1:", 0), 0u);
   EXPECT_EQ(j["data"][1]["remote"], "10.20.0.2:6000");
-  auto bad = gw->manage({{"cmd", "show"}, {"what", "nonsense"}});
+  auto bad = manage(*gw, {{"cmd", "show"}, {"what", "nonsense"}});
   EXPECT_FALSE(bad["ok"].get<bool>());
-  auto nocall = gw->manage({{"cmd", "hangup"}, {"call", "nope"}});
+  EXPECT_NE(bad["error"].get<std::string>().find("'nonsense'"), std::string::npos) << bad.dump();
+  // Every verb answers data of the shape the verb table declares.
+  for (const char* what : {"calls", "registrations", "flows", "stats", "cdrs"}) {
+    auto j = manage(*gw, {{"cmd", "show"}, {"what", what}});
+    EXPECT_TRUE(j["ok"].get<bool>()) << what << ": " << j.dump();
+  }
+  EXPECT_EQ(manage(*gw, {{"cmd", "show"}, {"what", "stats"}})["data"]["calls_active"], 1);
+  auto nocall = manage(*gw, {{"cmd", "hangup"}, {"call", "nope"}});
   EXPECT_FALSE(nocall["ok"].get<bool>());
   EXPECT_EQ(nocall["error"], "no such call: nope");
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "msgw/codecs/codec.hpp"
+#include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
 #include "msgw/control/call_index.hpp"
 #include "msgw/control/call_model.hpp"
@@ -169,7 +170,8 @@ class Call {
   bool respond_a(int status, const std::string& body = {}, const sip::Headers& headers = {},
                  std::string_view reason = {});
   void persist() const;
-  void log_event(std::optional<CallEvent> event, const std::string& detail, int status = 0) const;
+  void log_event(log::Level level, std::string_view what, std::optional<CallEvent> event,
+                 const std::string& detail, int status = 0) const;
 
   CallServices& svc_;
   std::string id_;  // A's Call-ID: the id operators see

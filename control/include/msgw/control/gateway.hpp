@@ -78,8 +78,6 @@ class Gateway final : public sip::Handler {
   // Re-reads the configuration file; false (old configuration kept) when it
   // cannot be used, with *error saying why.
   bool reload_from_file(std::string* error);
-  // The management socket's request ({"cmd": ..}) answered.
-  nlohmann::json manage(const nlohmann::json& request);
   // Applies a new configuration to new calls; false (nothing changed) when
   // it cannot be used.
   bool reload(const config::Config& cfg, std::string* error);

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <set>
 
-#include "msgw/control/management.hpp"
+#include "msgw/mgmt/server.hpp"
 
-using msgw::control::ManagementServer;
+using msgw::mgmt::Server;
 
 namespace {
 
@@ -32,14 +32,17 @@ std::string read_line(int fd) {
 struct Fixture : ::testing::Test {
   std::string path = "/tmp/msgw-mgmt-test-" + std::to_string(getpid()) + ".sock";
   std::set<int> fds;
-  ManagementServer server{path, [](const nlohmann::json& r) -> nlohmann::json {
+  std::set<int> writers;  // fds the loop would watch for writing
+  Server server{path, [](const nlohmann::json& r) -> nlohmann::json {
     if (r["cmd"] == "show") return {{"ok", true}, {"data", {{"what", r.value("what", "")}}}};
     if (r["cmd"] == "boom") throw std::runtime_error("handler failed");
+    if (r["cmd"] == "big") return {{"ok", true}, {"data", std::string(4 * 1024 * 1024, 'x')}};
     return {{"ok", false}, {"error", "unknown command"}};
   }};
   void SetUp() override {
-    server.on_client_change = [this](int fd, bool added) {
-      if (added) fds.insert(fd); else fds.erase(fd);
+    server.on_client_change = [this](int fd, Server::Watch w) {
+      if (w != Server::Watch::none) fds.insert(fd); else fds.erase(fd);
+      if (w == Server::Watch::read_write) writers.insert(fd); else writers.erase(fd);
     };
   }
   int client() {
@@ -97,7 +100,7 @@ TEST_F(Fixture, HandlerExceptionBecomesAnErrorAnswer) {
 
 TEST_F(Fixture, OverlongRequestIsRefused) {
   int c = client();
-  std::string big(msgw::control::kMaxRequestBytes + 10, 'x');
+  std::string big(msgw::mgmt::kMaxRequestBytes + 10, 'x');
   size_t off = 0;
   while (off < big.size()) {
     ssize_t n = send(c, big.data() + off, big.size() - off, MSG_DONTWAIT);
@@ -107,6 +110,25 @@ TEST_F(Fixture, OverlongRequestIsRefused) {
   }
   EXPECT_EQ(read_line(c), R"({"error":"request too long","ok":false})");
   EXPECT_TRUE(fds.empty());
+  close(c);
+}
+
+TEST_F(Fixture, AnAnswerLargerThanTheSocketTakesIsSentAsTheClientReads) {
+  int c = client();
+  ASSERT_EQ(write(c, "{\"cmd\":\"big\"}\n", 14), 14);
+  pump();
+  // The socket could not take 4 MiB at once: the loop is asked to watch for writing.
+  ASSERT_EQ(writers.count(*fds.begin()), 1u);
+  std::string got;
+  char buf[65536];
+  while (got.find('\n') == std::string::npos) {
+    ssize_t n = recv(c, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got.append(buf, size_t(n));
+    pump();  // as epoll would report the fd writable
+  }
+  EXPECT_EQ(got.size(), 4u * 1024 * 1024 + std::string(R"({"data":"","ok":true})").size() + 1);
+  EXPECT_TRUE(writers.empty());
+  EXPECT_EQ(fds.size(), 1u);
   close(c);
 }
 

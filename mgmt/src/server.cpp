@@ -1,4 +1,4 @@
-#include "msgw/control/management.hpp"
+#include "msgw/mgmt/server.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -9,27 +9,29 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace msgw::control {
+#include "msgw/mgmt/verbs.hpp"
 
-ManagementServer::ManagementServer(const std::string& path, Handler handler)
-    : path_(path), handler_(std::move(handler)) {
+namespace msgw::mgmt {
+
+Server::Server(const std::string& path, Service& service)
+    : Server(path, [&service](const nlohmann::json& r) { return dispatch(service, r); }) {}
+
+Server::Server(const std::string& path, Handler handler) : path_(path), handler_(std::move(handler)) {
   sockaddr_un addr{};
-  if (path.size() >= sizeof(addr.sun_path))
-    throw std::runtime_error(path + ": socket path too long");
+  if (path.size() >= sizeof(addr.sun_path)) throw std::runtime_error(path + ": socket path too long");
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) throw std::runtime_error(path + ": socket: " + std::strerror(errno));
   ::unlink(path.c_str());  // a socket file left by a killed process
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listen_fd_, 16) != 0) {
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 16) != 0) {
     std::string err = std::strerror(errno);
     ::close(listen_fd_);
     throw std::runtime_error(path + ": " + err);
   }
 }
 
-ManagementServer::~ManagementServer() {
+Server::~Server() {
   for (const auto& [fd, c] : clients_) ::close(fd);
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
@@ -37,7 +39,7 @@ ManagementServer::~ManagementServer() {
   }
 }
 
-void ManagementServer::on_listen_ready() {
+void Server::on_listen_ready() {
   for (;;) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: accepted all pending
@@ -47,38 +49,55 @@ void ManagementServer::on_listen_ready() {
       continue;
     }
     clients_.emplace(fd, Client{});
-    if (on_client_change) on_client_change(fd, true);
+    if (on_client_change) on_client_change(fd, Watch::read);
   }
 }
 
-void ManagementServer::close_client(int fd) {
-  if (on_client_change) on_client_change(fd, false);
+void Server::close_client(int fd) {
+  if (on_client_change) on_client_change(fd, Watch::none);
   clients_.erase(fd);
   ::close(fd);
 }
 
-void ManagementServer::answer(int fd, const nlohmann::json& reply) {
-  std::string out = reply.dump() + "\n";
-  // Answers are small; a client that does not read them loses its connection
-  // rather than blocking the control plane.
+bool Server::flush(int fd, Client& c) {
   size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = ::send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (off < c.out.size()) {
+    ssize_t n = ::send(fd, c.out.data() + off, c.out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n <= 0) {
       close_client(fd);
-      return;
+      return false;
     }
     off += static_cast<size_t>(n);
   }
+  c.out.erase(0, off);
+  if (c.out.size() > kMaxPendingAnswer) {  // a client that does not read its answers
+    close_client(fd);
+    return false;
+  }
+  const bool want_write = !c.out.empty();
+  if (want_write != c.watching_write) {
+    c.watching_write = want_write;
+    if (on_client_change) on_client_change(fd, want_write ? Watch::read_write : Watch::read);
+  }
+  return true;
 }
 
-void ManagementServer::on_client_ready(int fd) {
+bool Server::answer(int fd, const nlohmann::json& reply) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return false;
+  it->second.out += reply.dump() + "\n";
+  return flush(fd, it->second);
+}
+
+void Server::on_client_ready(int fd) {
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
+  if (!it->second.out.empty() && !flush(fd, it->second)) return;
   char buf[4096];
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       close_client(fd);
       return;
     }
@@ -86,8 +105,7 @@ void ManagementServer::on_client_ready(int fd) {
     it->second.in.append(buf, static_cast<size_t>(n));
     if (it->second.in.size() > kMaxRequestBytes) {
       ++bad_requests_;
-      answer(fd, {{"ok", false}, {"error", "request too long"}});
-      if (clients_.count(fd)) close_client(fd);
+      if (answer(fd, error_reply("request too long"))) close_client(fd);
       return;
     }
   }
@@ -102,18 +120,17 @@ void ManagementServer::on_client_ready(int fd) {
     nlohmann::json req = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (req.is_discarded() || !req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
       ++bad_requests_;
-      answer(fd, {{"ok", false}, {"error", "request is not a JSON object with a \"cmd\""}});
-      if (clients_.count(fd)) close_client(fd);
+      if (answer(fd, error_reply("request is not a JSON object with a \"cmd\""))) close_client(fd);
       return;
     }
     nlohmann::json reply;
     try {
       reply = handler_(req);
     } catch (const std::exception& e) {
-      reply = {{"ok", false}, {"error", std::string("internal error: ") + e.what()}};
+      reply = error_reply(std::string("internal error: ") + e.what());
     }
-    answer(fd, reply);
+    if (!answer(fd, reply)) return;
   }
 }
 
-}  // namespace msgw::control
+}  // namespace msgw::mgmt

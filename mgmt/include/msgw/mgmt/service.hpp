@@ -1,0 +1,29 @@
+// What the management verbs drive: msgw-control implements it over its
+// Gateway (control/include/msgw/control/management_service.hpp), tests with
+// fakes. The JSON each show_* returns is the "data" of the answer, in the
+// shape the verb table declares (rows: an array of objects; object: one
+// object).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace msgw::mgmt {
+
+class Service {
+ public:
+  virtual ~Service() = default;
+  virtual nlohmann::json show_calls() = 0;
+  virtual nlohmann::json show_registrations() = 0;
+  virtual nlohmann::json show_flows() = 0;
+  virtual nlohmann::json show_stats() = 0;
+  virtual nlohmann::json show_cdrs(int limit) = 0;
+  // false: no such call.
+  virtual bool hangup(const std::string& call, const std::string& reason) = 0;
+  // Re-reads the configuration file; false (and why, without a prefix) when
+  // the file cannot be used and nothing changed.
+  virtual bool reload_from_file(std::string* error) = 0;
+};
+
+}  // namespace msgw::mgmt
