@@ -92,16 +92,6 @@ std::string uri_user(const osip_uri_t* u) { return u && u->username ? u->usernam
 
 std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
 
-dp::Codec to_dp(CodecId c) {
-  switch (c) {
-    case CodecId::Pcmu: return dp::Codec::pcmu;
-    case CodecId::Pcma: return dp::Codec::pcma;
-    case CodecId::G729: return dp::Codec::g729;
-    case CodecId::G726_32: return dp::Codec::g726_32;
-  }
-  return dp::Codec::pcmu;
-}
-
 std::string codec_name(CodecId c) { return std::string(codecs::codec_info(c).sdp_name); }
 
 std::vector<CodecId> parse_codec_list(const std::vector<std::string>& names) {
@@ -761,7 +751,7 @@ bool Gateway::program_flow(Call& c, std::string* why) {
     s.port = static_cast<uint16_t>(l.port);
     s.local_port = l.local_port;
     s.remote_port = l.remote_port;
-    s.codec = static_cast<uint8_t>(to_dp(l.codec.id));
+    s.codec = static_cast<uint8_t>(l.codec.id);  // the ring carries codecs::CodecId
     s.payload_type = l.codec.payload_type;
     s.dtmf_pt = l.dtmf_pt;
     s.ptime_ms = static_cast<uint8_t>(l.ptime);

@@ -507,14 +507,7 @@ int main(int argc, char** argv) {
   rt.segment->mark_down();
   shutdown_ports(rt);
   WorkerCounters total;
-  for (const Worker& w : rt.workers) {
-    total.rx += w.ctx.counters.rx;
-    total.tx += w.ctx.counters.tx;
-    total.relayed += w.ctx.counters.relayed;
-    total.exception += w.ctx.counters.exception;
-    for (size_t r = 0; r < size_t(Drop::count); ++r)
-      total.dropped[r] += w.ctx.counters.dropped[r];
-  }
+  for (const Worker& w : rt.workers) total.add(w.ctx.counters);
   std::printf("msgw-dataplane: totals rx %lu tx %lu relayed %lu exception %lu dropped %lu",
               (unsigned long)total.rx, (unsigned long)total.tx, (unsigned long)total.relayed,
               (unsigned long)total.exception, (unsigned long)total.dropped_total());

@@ -15,6 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "msgw/common/byte_order.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 
 namespace dptest {
@@ -41,7 +42,7 @@ inline uint16_t csum_fold(uint32_t s) {
   return uint16_t(s);
 }
 inline uint32_t csum_add(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
+  for (size_t i = 0; i + 1 < n; i += 2) s += msgw::common::load_be16(p + i);
   if (n & 1) s += uint32_t(p[n - 1] << 8);
   return s;
 }
@@ -118,12 +119,9 @@ inline std::vector<uint8_t> data(const rte_mbuf* m) {
   return std::vector<uint8_t>(p, p + m->data_len);
 }
 
-inline uint16_t rd16(const std::vector<uint8_t>& f, size_t o) {
-  return uint16_t(f[o] << 8 | f[o + 1]);
-}
-inline uint32_t rd32(const std::vector<uint8_t>& f, size_t o) {
-  return uint32_t(rd16(f, o)) << 16 | rd16(f, o + 2);
-}
+// Network-order fields of a captured frame, at byte offset o.
+inline uint16_t rd16(const std::vector<uint8_t>& f, size_t o) { return msgw::common::load_be16(f.data() + o); }
+inline uint32_t rd32(const std::vector<uint8_t>& f, size_t o) { return msgw::common::load_be32(f.data() + o); }
 
 // True when the untagged IPv4/UDP frame's checksums verify.
 inline bool checksums_ok(const std::vector<uint8_t>& f) {

@@ -85,7 +85,7 @@ struct Rig {
     l[0].local_port = 20000;
     l[0].remote_ip = 0x0a000010;
     l[0].remote_port = 4000;
-    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].codec = uint8_t(CodecId::Pcmu);
     l[0].payload_type = 0;
     l[0].dtmf_pt = 101;
     l[0].ptime_ms = 20;
@@ -94,7 +94,7 @@ struct Rig {
     l[1].local_port = 30000;
     l[1].remote_ip = 0xc0a80114;
     l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::g729);
+    l[1].codec = uint8_t(CodecId::G729);
     l[1].payload_type = 18;
     l[1].dtmf_pt = 96;
     l[1].ptime_ms = 20;
