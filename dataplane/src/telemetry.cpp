@@ -14,12 +14,15 @@ namespace {
 
 uint64_t rd(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
-// The device counters /msgw/ports reports, by name, in output order.
-struct EthStat {
+// A counter telemetry reports: its key and where it is in S.
+template <class S>
+struct NamedCounter {
   const char* name;
-  uint64_t rte_eth_stats::*field;
+  uint64_t S::*field;
 };
-constexpr EthStat kEthStats[] = {
+
+// The device counters /msgw/ports reports, by name, in output order.
+constexpr NamedCounter<rte_eth_stats> kEthStats[] = {
     {"rx_packets", &rte_eth_stats::ipackets}, {"tx_packets", &rte_eth_stats::opackets},
     {"rx_missed", &rte_eth_stats::imissed},   {"rx_errors", &rte_eth_stats::ierrors},
     {"tx_errors", &rte_eth_stats::oerrors},   {"rx_nombuf", &rte_eth_stats::rx_nombuf},
@@ -27,11 +30,7 @@ constexpr EthStat kEthStats[] = {
 
 // The leg counters /msgw/flow,<id> reports, by name, in output order (not
 // FlowStats' layout order, which the shared-memory protocol fixes).
-struct LegStat {
-  const char* name;
-  uint64_t FlowStats::*field;
-};
-constexpr LegStat kLegStats[] = {
+constexpr NamedCounter<FlowStats> kLegStats[] = {
     {"packets", &FlowStats::packets}, {"bytes", &FlowStats::bytes},
     {"lost", &FlowStats::lost},       {"jitter", &FlowStats::jitter},
     {"dropped", &FlowStats::dropped}, {"sent", &FlowStats::sent},
@@ -69,7 +68,7 @@ int ports(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     rte_eth_stats s{};
     rte_eth_stats_get(p.eth_id, &s);
-    for (const EthStat& e : kEthStats) rte_tel_data_add_dict_u64(c, e.name, s.*e.field);
+    for (const auto& e : kEthStats) rte_tel_data_add_dict_u64(c, e.name, s.*e.field);
 #define MSGW_PORT_COUNTER_OUT(name) rte_tel_data_add_dict_u64(c, #name, rd(p.name));
     MSGW_FOREACH_PORT_COUNTER(MSGW_PORT_COUNTER_OUT)
 #undef MSGW_PORT_COUNTER_OUT
@@ -118,7 +117,7 @@ int flow(const char*, const char* params, rte_tel_data* d) {
     rte_tel_data* c = rte_tel_data_alloc();
     if (c == nullptr) return -ENOMEM;
     rte_tel_data_start_dict(c);
-    for (const LegStat& f : kLegStats) rte_tel_data_add_dict_u64(c, f.name, rd(st[l].*f.field));
+    for (const auto& f : kLegStats) rte_tel_data_add_dict_u64(c, f.name, rd(st[l].*f.field));
     rte_tel_data_add_dict_container(d, l == 0 ? "leg0" : "leg1", c, 0);
   }
   return 0;
