@@ -49,9 +49,9 @@ int info(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "neighbours", rt.neighbours->size());
   rte_tel_data_add_dict_string(d, "hugepages", rt.hugepages ? "yes" : "no");
   const auto& cc = rt.commands->counters();
-  rte_tel_data_add_dict_u64(d, "commands", cc.commands);
-  rte_tel_data_add_dict_u64(d, "command_errors", cc.command_errors);
-  rte_tel_data_add_dict_u64(d, "media_timeouts", cc.media_timeouts);
+#define MSGW_CONTROL_COUNTER_OUT(name) rte_tel_data_add_dict_u64(d, #name, cc.name);
+  MSGW_FOREACH_CONTROL_COUNTER(MSGW_CONTROL_COUNTER_OUT)
+#undef MSGW_CONTROL_COUNTER_OUT
   rte_tel_data_add_dict_u64(d, "events_dropped",
                             __atomic_load_n(&rt.segment->header()->events_dropped,
                                             __ATOMIC_RELAXED));
