@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 
 #include "msgw/common/byte_order.hpp"
+#include "msgw/common/inet_checksum.hpp"
 #include "msgw/dataplane/client.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
@@ -135,16 +136,6 @@ void drain_events() {
   }
 }
 
-uint32_t sum16(const uint8_t* p, uint32_t n, uint32_t s = 0) {
-  for (uint32_t i = 0; i + 1 < n; i += 2) s += load_be16(p + i);
-  if (n & 1) s += uint32_t(p[n - 1] << 8);
-  return s;
-}
-uint16_t fold_not(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(~s);
-}
-
 // Record flag 4: where the frame has an IPv4 header (untagged or one VLAN
 // tag) its checksum is made valid, and where that carries a whole UDP
 // header and datagram, the UDP checksum too (never left 0).
@@ -162,14 +153,14 @@ void finish_checksums(uint8_t* f, uint32_t len) {
   const uint32_t ihl = 4u * (ip[0] & 0x0f);
   if (ihl < 20 || l2 + ihl > len) return;
   ip[10] = ip[11] = 0;
-  const uint16_t ick = fold_not(sum16(ip, ihl));
+  const uint16_t ick = msgw::common::inet_checksum(ip, ihl);
   store_be16(ip + 10, ick);
   if (ip[9] != 17 || l2 + ihl + 8 > len) return;
   uint8_t* udp = ip + ihl;
   const uint32_t ulen = load_be16(udp + 4);
   if (ulen < 8 || l2 + ihl + ulen > len) return;
   udp[6] = udp[7] = 0;
-  uint16_t ck = fold_not(sum16(udp, ulen, sum16(ip + 12, 8, 17 + ulen)));
+  uint16_t ck = msgw::common::inet_checksum(udp, ulen, msgw::common::inet_sum(ip + 12, 8, 17 + ulen));
   if (ck == 0) ck = 0xffff;
   store_be16(udp + 6, ck);
 }

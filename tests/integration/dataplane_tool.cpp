@@ -37,12 +37,16 @@ extern "C" {  // bcg729 declares no C linkage itself
 #include <vector>
 
 #include "msgw/common/byte_order.hpp"
+#include "msgw/common/inet_checksum.hpp"
 #include "msgw/config/config.hpp"
 #include "msgw/dataplane/client.hpp"
 
 using namespace msgw::dataplane;
 using msgw::common::load_be16;
 using msgw::common::load_be32;
+using msgw::common::inet_checksum;
+using msgw::common::inet_fold;
+using msgw::common::inet_sum;
 using namespace std::chrono_literals;
 
 namespace {
@@ -110,16 +114,6 @@ constexpr uint32_t kCarrier = 0x0a020014, kGwB = 0x0a020001;  // 10.2.0.20 <- 10
 constexpr uint16_t kPhonePort = 4000, kGwAPort = 20000, kGwBPort = 30000, kCarrierPort = 5000;
 constexpr int kPackets = 100, kSwitchAt = 60;
 
-uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(s);
-}
-uint32_t sum(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += load_be16(p + i);
-  if (n & 1) s += uint32_t(p[n - 1] << 8);
-  return s;
-}
-
 std::vector<uint8_t> udp_frame(uint32_t sip, uint32_t dip, uint16_t sp, uint16_t dp,
                                const std::vector<uint8_t>& payload) {
   std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00};
@@ -127,12 +121,12 @@ std::vector<uint8_t> udp_frame(uint32_t sip, uint32_t dip, uint16_t sp, uint16_t
   auto p32 = [&](uint32_t v) { p16(uint16_t(v >> 16)); p16(uint16_t(v)); };
   f.push_back(0x45); f.push_back(0); p16(uint16_t(28 + payload.size())); p16(7); p16(0x4000);
   f.push_back(63); f.push_back(17); p16(0); p32(sip); p32(dip);
-  const uint16_t ic = uint16_t(~fold(sum(&f[14], 20)));
+  const uint16_t ic = inet_checksum(&f[14], 20);
   f[24] = uint8_t(ic >> 8); f[25] = uint8_t(ic);
   p16(sp); p16(dp); p16(uint16_t(8 + payload.size())); p16(0);
   f.insert(f.end(), payload.begin(), payload.end());
-  uint32_t s = sum(&f[26], 8) + 17 + uint32_t(8 + payload.size());
-  uint16_t uc = uint16_t(~fold(sum(&f[34], 8 + payload.size(), s)));
+  uint32_t s = inet_sum(&f[26], 8) + 17 + uint32_t(8 + payload.size());
+  uint16_t uc = inet_checksum(&f[34], 8 + payload.size(), s);
   if (uc == 0) uc = 0xffff;
   f[40] = uint8_t(uc >> 8); f[41] = uint8_t(uc);
   return f;
@@ -419,12 +413,12 @@ int pcap_check(const char* out1) {
     if (i == 0) std::memcpy(smac, &f[6], 6);
     if (std::memcmp(&f[6], smac, 6) != 0 || (smac[0] & 1)) bad(n, "source MAC not stable");
     if (load_be16(&f[12]) != 0x0800) bad(n, "ethertype");
-    if (fold(sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
+    if (inet_fold(inet_sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
     if (f[22] != 64) bad(n, "TTL not 64");
     if (load_be32(&f[26]) != kGwB || load_be32(&f[30]) != kCarrier) bad(n, "IP addresses");
     if (load_be16(&f[34]) != kGwBPort || load_be16(&f[36]) != kCarrierPort) bad(n, "UDP ports");
-    const uint32_t s = sum(&f[26], 8) + 17 + load_be16(&f[38]);
-    if (load_be16(&f[40]) == 0 || fold(sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
+    const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+    if (load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
       bad(n, "UDP checksum invalid");
     const uint8_t* r = &f[42];
     const auto in = rtp(n);
@@ -468,13 +462,13 @@ std::vector<uint8_t> check_tc_packets(const std::vector<std::vector<uint8_t>>& o
       continue;
     }
     if (std::memcmp(&f[0], dmac, 6) != 0) bad(n, "destination MAC");
-    if (fold(sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
+    if (inet_fold(inet_sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
     if (f[14] != 0x45 || load_be16(&f[16]) != 20 + 8 + 12 + payload) bad(n, "IPv4 header/total length");
     if (load_be32(&f[26]) != sip || load_be32(&f[30]) != dip) bad(n, "IP addresses");
     if (load_be16(&f[34]) != sport || load_be16(&f[36]) != dport) bad(n, "UDP ports");
     if (load_be16(&f[38]) != 8 + 12 + payload) bad(n, "UDP length");
-    const uint32_t s = sum(&f[26], 8) + 17 + load_be16(&f[38]);
-    if (load_be16(&f[40]) == 0 || fold(sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
+    const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+    if (load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
       bad(n, "UDP checksum invalid");
     const uint8_t* r = &f[42];
     if (r[0] != 0x80) bad(n, "RTP version/padding/extension/CSRC byte");
@@ -516,9 +510,9 @@ int pcap_check_transcode(const char* in0, const char* in1, const char* out1, con
     if (load_be16(&f[34]) == kTcGwBPort) out.push_back(f);
     else if (load_be16(&f[34]) == kTcGwBPort + 1) {
       ++rtcp;  // our own SR on the transcoded leg: addressed to the carrier's RTCP port
-      const uint32_t s = sum(&f[26], 8) + 17 + load_be16(&f[38]);
-      if (load_be16(&f[36]) != kTcCarrierPort + 1 || fold(sum(&f[14], 20)) != 0xffff ||
-          load_be16(&f[40]) == 0 || fold(sum(&f[34], load_be16(&f[38]), s)) != 0xffff || f[43] != 200)
+      const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+      if (load_be16(&f[36]) != kTcCarrierPort + 1 || inet_fold(inet_sum(&f[14], 20)) != 0xffff ||
+          load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff || f[43] != 200)
         bad(-1, "RTCP sender report malformed or misaddressed");
     }
   }

@@ -307,11 +307,11 @@ TEST(DataplanePacket, IncrementallyUpdatedChecksumsEqualAFullRecomputation) {
     EXPECT_NE(udp_ck, 0) << "packet " << i;
     std::vector<uint8_t> z = o;
     z[24] = z[25] = 0;
-    const uint16_t full_ip = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[14], 20)));
+    const uint16_t full_ip = dptest::inet_checksum(&z[14], 20);
     z[40] = z[41] = 0;
     const size_t ulen = rd16(z, 38);
-    uint32_t sum = dptest::csum_add(&z[26], 8) + 17 + uint32_t(ulen);
-    const uint16_t full_udp = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[34], ulen, sum)));
+    uint32_t sum = dptest::inet_sum(&z[26], 8) + 17 + uint32_t(ulen);
+    const uint16_t full_udp = dptest::inet_checksum(&z[34], ulen, sum);
     EXPECT_TRUE(same(ip_ck, full_ip)) << "packet " << i << ": " << ip_ck << " vs " << full_ip;
     EXPECT_TRUE(same(udp_ck, full_udp)) << "packet " << i << ": " << udp_ck << " vs " << full_udp;
   }
@@ -909,7 +909,7 @@ TEST(DataplanePacket, EveryBadPacketClassIsDroppedAndCounted) {
   b[17] = 24;
   b[24] = b[25] = 0;
   {
-    uint16_t c = uint16_t(~dptest::csum_fold(dptest::csum_add(&b[14], 20)));
+    uint16_t c = dptest::inet_checksum(&b[14], 20);
     b[24] = uint8_t(c >> 8);
     b[25] = uint8_t(c);
   }
