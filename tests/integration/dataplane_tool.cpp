@@ -36,6 +36,7 @@ extern "C" {  // bcg729 declares no C linkage itself
 #include <thread>
 #include <vector>
 
+#include "g711_reference.hpp"
 #include "msgw/common/byte_order.hpp"
 #include "msgw/common/inet_checksum.hpp"
 #include "msgw/config/config.hpp"
@@ -229,25 +230,8 @@ std::vector<int16_t> speech(size_t samples, uint32_t seed) {
   return pcm;
 }
 
-// ITU-T G.711 mu-law, written here independently of codecs/.
-int16_t ulaw_to_linear(uint8_t u) {
-  u = uint8_t(~u);
-  int t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return int16_t((u & 0x80) ? 0x84 - t : t - 0x84);
-}
-uint8_t linear_to_ulaw(int16_t pcm) {
-  int mask = 0xff, v = pcm;
-  if (v < 0) {
-    v = -v;
-    mask = 0x7f;
-  }
-  v += 0x84;
-  if (v > 0x7fff) v = 0x7fff;
-  int seg = 0;
-  for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
-  return uint8_t(uint8_t((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
-}
+using msgw::g711ref::linear_to_ulaw;
+using msgw::g711ref::ulaw_to_linear;
 
 // bcg729 (fresh encoder, Annex B off) over G.711-decoded audio, frame by frame.
 std::vector<uint8_t> g729_encode(const std::vector<int16_t>& pcm) {

@@ -29,6 +29,7 @@
 #include <rte_random.h>
 #include <rte_udp.h>
 
+#include "g711_reference.hpp"
 #include "msgw/common/byte_order.hpp"
 #include "rtp_frame.hpp"
 
@@ -209,14 +210,7 @@ int main(int argc, char** argv) {
     int16_t pcm[160];
     for (int k = 0; k < 160; ++k)
       pcm[k] = int16_t(6000 * std::sin(k * 0.35) + 2000 * std::sin(k * 1.3));
-    for (int k = 0; k < 160; ++k) {
-      int v = pcm[k], mask = 0xff;
-      if (v < 0) { v = -v; mask = 0x7f; }
-      v = std::min(v + 0x84, 0x7fff);
-      int seg = 0;
-      for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
-      pcmu[k] = uint8_t(((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
-    }
+    for (int k = 0; k < 160; ++k) pcmu[k] = msgw::g711ref::linear_to_ulaw(pcm[k]);
     auto* enc = initBcg729EncoderChannel(0);
     uint8_t len;
     bcg729Encoder(enc, pcm, g729, &len);
