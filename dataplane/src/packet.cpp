@@ -175,16 +175,21 @@ bool accept_source(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg, Le
 
 // RFC 3550 A.1 (sequence/loss) and A.8 (jitter), 8 kHz clock: every codec
 // this dataplane carries is narrowband.
+// RFC 3550 A.1 init_seq(): the loss count starts again at seq.
+inline void restart_seq_count(LegRuntime& r, uint16_t seq) {
+  r.base_seq = seq;
+  r.max_seq = seq;
+  r.cycles = 0;
+  r.received = 0;
+  r.expected_prior = 0;
+  r.received_prior = 0;
+}
+
 void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
                    uint32_t bytes, uint32_t arrival, uint64_t now_ns) {
   if (!r.seq_init) {
     r.seq_init = 1;
-    r.base_seq = seq;
-    r.max_seq = seq;
-    r.cycles = 0;
-    r.received = 0;
-    r.expected_prior = 0;
-    r.received_prior = 0;
+    restart_seq_count(r, seq);
     r.transit_init = 0;
   } else {
     const uint16_t udelta = uint16_t(seq - r.max_seq);
@@ -194,12 +199,7 @@ void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
     } else if (udelta <= 65536 - 100) {
       // A jump no network reorders: restart the count as A.1 does after
       // two sequential packets; one is enough here since sources are checked.
-      r.base_seq = seq;
-      r.max_seq = seq;
-      r.cycles = 0;
-      r.received = 0;
-      r.expected_prior = 0;
-      r.received_prior = 0;
+      restart_seq_count(r, seq);
     }
   }
   ++r.received;
