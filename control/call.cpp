@@ -26,16 +26,6 @@ int64_t wall_ms() {
 
 std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
 
-dp::Codec to_dp(CodecId c) {
-  switch (c) {
-    case CodecId::Pcmu: return dp::Codec::pcmu;
-    case CodecId::Pcma: return dp::Codec::pcma;
-    case CodecId::G729: return dp::Codec::g729;
-    case CodecId::G726_32: return dp::Codec::g726_32;
-  }
-  return dp::Codec::pcmu;
-}
-
 dp::LegSpec leg_spec(const Leg& l) {
   dp::LegSpec s{};
   s.local_ip = l.local_ip;
@@ -43,7 +33,7 @@ dp::LegSpec leg_spec(const Leg& l) {
   s.port = static_cast<uint16_t>(l.port);
   s.local_port = l.local_port;
   s.remote_port = l.remote_port;
-  s.codec = static_cast<uint8_t>(to_dp(l.codec.id));
+  s.codec = static_cast<uint8_t>(l.codec.id);  // the ring carries CodecId's numbers
   s.payload_type = l.codec.payload_type;
   s.dtmf_pt = l.dtmf_pt;
   s.ptime_ms = static_cast<uint8_t>(l.ptime);

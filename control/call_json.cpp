@@ -34,7 +34,7 @@ void read_leg(const nlohmann::json& lj, Leg& l) {
   l.remote_ip = lj.at("remote_ip");
   l.remote_port = lj.at("remote_port");
   const int codec = lj.at("codec").get<int>();
-  if (codec < 0 || codec >= int(codecs::kCodecCount)) throw std::out_of_range("codec " + std::to_string(codec));
+  if (!codecs::is_codec_id(codec)) throw std::out_of_range("codec " + std::to_string(codec));
   l.codec.id = CodecId(codec);
   l.codec.payload_type = lj.at("pt");
   l.has_codec = true;

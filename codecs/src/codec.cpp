@@ -18,6 +18,14 @@ constexpr std::array<CodecInfo, kCodecCount> kCodecs = {{
     {CodecId::G729, "G729", 8000, 18, 80, 10, 10000, 20, false},
 }};
 
+// codec_info() indexes the table by CodecId: one row per id, in id order.
+constexpr bool rows_in_id_order() {
+  for (std::size_t i = 0; i < kCodecs.size(); ++i)
+    if (static_cast<std::size_t>(kCodecs[i].id) != i) return false;
+  return true;
+}
+static_assert(rows_in_id_order(), "kCodecs must list every CodecId in numeric order");
+
 }  // namespace
 
 const CodecInfo& codec_info(CodecId id) noexcept {

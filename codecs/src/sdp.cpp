@@ -1,58 +1,45 @@
 // SDP side of the codec interface: encoding names, rtpmap and fmtp (control plane, setup time).
-#include <charconv>
 #include <string>
 
 #include "msgw/codecs/codec.hpp"
+#include "msgw/common/ascii.hpp"
+#include "msgw/common/text.hpp"
 
 namespace msgw::codecs {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
+using common::iequals;
+using common::parse_uint;
+using common::trim_lws;
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
-template <typename T>
-bool parse_uint(std::string_view s, T& out) noexcept {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
+// Names SDP peers use besides each codec's canonical one (codec_info().sdp_name).
+// "AAL2-G726-32" also selects AAL2 packing.
 bool is_aal2_name(std::string_view name) noexcept { return iequals(name, "AAL2-G726-32"); }
+
+// RFC 2327-era static PT of G726-32, removed by RFC 3551; SPA firmware still offers it.
+constexpr std::uint8_t kLegacyG726PayloadType = 2;
 
 }  // namespace
 
 std::optional<CodecId> codec_from_sdp_name(std::string_view name, std::uint32_t clock_rate) noexcept {
   if (clock_rate != kSampleRate) return std::nullopt;
-  name = trim(name);
-  if (iequals(name, "PCMU")) return CodecId::Pcmu;
-  if (iequals(name, "PCMA")) return CodecId::Pcma;
-  if (iequals(name, "G726-32") || is_aal2_name(name)) return CodecId::G726_32;
+  name = trim_lws(name);
+  for (std::size_t i = 0; i < kCodecCount; ++i) {
+    const CodecInfo& info = codec_info(static_cast<CodecId>(i));
+    if (iequals(name, info.sdp_name)) return info.id;
+  }
+  if (is_aal2_name(name)) return CodecId::G726_32;
   // "G729a" is what SPA adapters and Asterisk put in rtpmap; Annex A is
   // bitstream-compatible with G.729, so both names are the same codec on the wire.
-  if (iequals(name, "G729") || iequals(name, "G729a")) return CodecId::G729;
+  if (iequals(name, "G729a")) return CodecId::G729;
   return std::nullopt;
 }
 
 std::optional<RtpMap> parse_rtpmap(std::string_view value) noexcept {
-  value = trim(value);
+  value = trim_lws(value);
   // Tolerate the "<pt> " prefix when the caller passes the whole attribute value.
-  if (auto sp = value.find(' '); sp != std::string_view::npos) value = trim(value.substr(sp + 1));
+  if (auto sp = value.find(' '); sp != std::string_view::npos) value = trim_lws(value.substr(sp + 1));
   auto slash = value.find('/');
   if (slash == std::string_view::npos || slash == 0) return std::nullopt;
   RtpMap m;
@@ -69,16 +56,16 @@ std::optional<RtpMap> parse_rtpmap(std::string_view value) noexcept {
 }
 
 bool apply_fmtp(CodecParams& params, std::string_view fmtp) noexcept {
-  fmtp = trim(fmtp);
+  fmtp = trim_lws(fmtp);
   bool ok = true;
   while (!fmtp.empty()) {
     auto semi = fmtp.find(';');
-    std::string_view item = trim(fmtp.substr(0, semi));
+    std::string_view item = trim_lws(fmtp.substr(0, semi));
     fmtp = semi == std::string_view::npos ? std::string_view{} : fmtp.substr(semi + 1);
     if (item.empty()) continue;
     auto eq = item.find('=');
-    std::string_view key = trim(item.substr(0, eq));
-    std::string_view val = eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
+    std::string_view key = trim_lws(item.substr(0, eq));
+    std::string_view val = eq == std::string_view::npos ? std::string_view{} : trim_lws(item.substr(eq + 1));
     if (params.id == CodecId::G729 && iequals(key, "annexb")) {
       if (iequals(val, "yes")) params.g729_annexb = true;
       else if (iequals(val, "no")) params.g729_annexb = false;
@@ -92,7 +79,7 @@ std::optional<CodecParams> params_from_sdp(std::uint8_t payload_type, std::strin
                                            std::string_view fmtp) noexcept {
   CodecParams p;
   p.payload_type = payload_type;
-  if (!trim(rtpmap).empty()) {
+  if (!trim_lws(rtpmap).empty()) {
     auto m = parse_rtpmap(rtpmap);
     if (!m || m->channels != 1) return std::nullopt;
     auto id = codec_from_sdp_name(m->encoding, m->clock_rate);
@@ -100,13 +87,15 @@ std::optional<CodecParams> params_from_sdp(std::uint8_t payload_type, std::strin
     p.id = *id;
     if (is_aal2_name(m->encoding)) p.g726_packing = G726Packing::Aal2;
   } else {
-    switch (payload_type) {
-      case 0: p.id = CodecId::Pcmu; break;
-      case 8: p.id = CodecId::Pcma; break;
-      case 18: p.id = CodecId::G729; break;
-      case 2: p.id = CodecId::G726_32; break;
-      default: return std::nullopt;
+    std::optional<CodecId> id;
+    if (payload_type == kLegacyG726PayloadType) id = CodecId::G726_32;
+    for (std::size_t i = 0; i < kCodecCount && !id; ++i) {
+      const CodecInfo& info = codec_info(static_cast<CodecId>(i));
+      if (info.static_payload_type != kDynamicPayloadType && info.static_payload_type == payload_type)
+        id = info.id;
     }
+    if (!id) return std::nullopt;
+    p.id = *id;
   }
   p.ptime_ms = codec_info(p.id).default_ptime_ms;
   p.g729_annexb = true;  // RFC 4856 section 2.1.9: absent annexb means yes

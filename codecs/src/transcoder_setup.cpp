@@ -10,7 +10,7 @@ namespace msgw::codecs {
 using namespace detail;
 
 std::string Transcoder::validate(const TranscoderConfig& cfg) {
-  auto valid_id = [](CodecId id) { return static_cast<std::size_t>(id) < kCodecCount; };
+  auto valid_id = [](CodecId id) { return is_codec_id(static_cast<std::uint8_t>(id)); };
   if (!valid_id(cfg.ingress.id)) return "ingress codec id is not a supported codec";
   if (!valid_id(cfg.egress.id)) return "egress codec id is not a supported codec";
   if (cfg.ingress.payload_type > 127) return "ingress payload type must be 0..127";

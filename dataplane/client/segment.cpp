@@ -34,31 +34,20 @@ bool process_exists(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno =
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::ok: return "ok";
-    case Status::bad_version: return "bad message version";
-    case Status::unknown_command: return "unknown command";
-    case Status::bad_flow_id: return "flow id out of range";
-    case Status::flow_exists: return "flow id already in use";
-    case Status::no_such_flow: return "no such flow";
-    case Status::unknown_codec: return "unknown codec";
-    case Status::bad_port: return "port index out of range";
-    case Status::bad_address: return "bad local address";
-    case Status::duplicate_address: return "local address already in use";
-    case Status::table_full: return "flow table full";
-    case Status::bad_payload_type: return "bad payload type";
-    case Status::unsupported: return "unsupported by this dataplane";
+#define MSGW_STATUS_CASE(name, value, text) \
+  case Status::name: return text;
+    MSGW_FOREACH_STATUS(MSGW_STATUS_CASE)
+#undef MSGW_STATUS_CASE
   }
   return "unknown status";
 }
 
 const char* event_name(EventType t) {
   switch (t) {
-    case EventType::ack: return "ack";
-    case EventType::flow: return "flow";
-    case EventType::latched: return "latched";
-    case EventType::media_timeout: return "media_timeout";
-    case EventType::dtmf: return "dtmf";
-    case EventType::stats: return "stats";
+#define MSGW_EVENT_TYPE_CASE(name, value) \
+  case EventType::name: return #name;
+    MSGW_FOREACH_EVENT_TYPE(MSGW_EVENT_TYPE_CASE)
+#undef MSGW_EVENT_TYPE_CASE
   }
   return "unknown";
 }

@@ -10,22 +10,11 @@
 
 namespace msgw::dataplane {
 
-
-codecs::CodecId codec_id(uint8_t c) {
-  switch (Codec(c)) {
-    case Codec::pcmu: return codecs::CodecId::Pcmu;
-    case Codec::pcma: return codecs::CodecId::Pcma;
-    case Codec::g729: return codecs::CodecId::G729;
-    case Codec::g726_32: return codecs::CodecId::G726_32;
-  }
-  return codecs::CodecId::Pcmu;
-}
-
 namespace {
 
 codecs::CodecParams params(const LegSpec& l) {
   codecs::CodecParams p;
-  p.id = codec_id(l.codec);
+  p.id = codecs::CodecId(l.codec);  // validate() checked is_codec_id
   p.payload_type = l.payload_type;
   p.ptime_ms = l.ptime_ms ? l.ptime_ms : 20;
   p.g726_packing = (l.flags & kLegG726Aal2) ? codecs::G726Packing::Aal2
@@ -105,7 +94,7 @@ FlowTable::~FlowTable() {
 Status FlowTable::validate(const LegSpec legs[2], const SessionConfig* self) const {
   for (int i = 0; i < 2; ++i) {
     const LegSpec& l = legs[i];
-    if (l.codec >= kCodecCount) return Status::unknown_codec;
+    if (!codecs::is_codec_id(l.codec)) return Status::unknown_codec;
     if (l.port >= n_ports_) return Status::bad_port;
     if (l.local_ip == 0 || l.local_port == 0 || (l.local_port & 1u) != 0)
       return Status::bad_address;

@@ -499,14 +499,7 @@ int main(int argc, char** argv) {
   rt.segment->mark_down();
   shutdown_ports(rt);
   WorkerCounters total;
-  for (const Worker& w : rt.workers) {
-    total.rx += w.ctx.counters.rx;
-    total.tx += w.ctx.counters.tx;
-    total.relayed += w.ctx.counters.relayed;
-    total.exception += w.ctx.counters.exception;
-    for (size_t r = 0; r < size_t(Drop::count); ++r)
-      total.dropped[r] += w.ctx.counters.dropped[r];
-  }
+  for (const Worker& w : rt.workers) total.add(w.ctx.counters);
   // Scripts grep this line ("exception N ", "REASON=N"): keep its words.
   std::string totals = "totals rx " + std::to_string(total.rx) + " tx " + std::to_string(total.tx) +
                        " relayed " + std::to_string(total.relayed) + " exception " +

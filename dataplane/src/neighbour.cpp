@@ -7,6 +7,7 @@
 #include <rte_byteorder.h>
 #include <rte_hash_crc.h>
 
+#include "msgw/common/byte_order.hpp"
 #include "msgw/dataplane/packet.hpp"
 
 namespace msgw::dataplane {
@@ -42,11 +43,11 @@ bool NeighbourTable::learn(uint16_t port, uint32_t ip, const rte_ether_addr& mac
 bool learn_from_arp(NeighbourTable& table, uint16_t port, const uint8_t* frame, uint32_t len) {
   if (len < sizeof(rte_ether_hdr)) return false;
   uint32_t off = 12;
-  uint16_t type = uint16_t(frame[off] << 8 | frame[off + 1]);
+  uint16_t type = common::load_be16(frame + off);
   off += 2;
   if (type == RTE_ETHER_TYPE_VLAN) {
     if (len < off + 4) return false;
-    type = uint16_t(frame[off + 2] << 8 | frame[off + 3]);
+    type = common::load_be16(frame + off + 2);
     off += 4;
   }
   if (type != RTE_ETHER_TYPE_ARP) return false;

@@ -11,43 +11,10 @@
 #include <rte_random.h>
 #include <rte_udp.h>
 
+#include "msgw/common/byte_order.hpp"
 #include "msgw/dataplane/client.hpp"
 
 namespace msgw::dataplane {
-
-const char* drop_name(Drop d) {
-  switch (d) {
-    case Drop::truncated_ether: return "truncated_ether";
-    case Drop::truncated_ip: return "truncated_ip";
-    case Drop::bad_ip_version: return "bad_ip_version";
-    case Drop::bad_ip_ihl: return "bad_ip_ihl";
-    case Drop::bad_ip_length: return "bad_ip_length";
-    case Drop::bad_ip_checksum: return "bad_ip_checksum";
-    case Drop::fragment: return "fragment";
-    case Drop::truncated_udp: return "truncated_udp";
-    case Drop::bad_udp_length: return "bad_udp_length";
-    case Drop::bad_udp_checksum: return "bad_udp_checksum";
-    case Drop::oversized: return "oversized";
-    case Drop::truncated_rtp: return "truncated_rtp";
-    case Drop::bad_rtp_version: return "bad_rtp_version";
-    case Drop::bad_rtp_csrc: return "bad_rtp_csrc";
-    case Drop::bad_rtp_extension: return "bad_rtp_extension";
-    case Drop::bad_rtp_padding: return "bad_rtp_padding";
-    case Drop::bad_rtcp: return "bad_rtcp";
-    case Drop::rtp_bleed: return "rtp_bleed";
-    case Drop::wrong_source: return "wrong_source";
-    case Drop::unexpected_payload_type: return "unexpected_payload_type";
-    case Drop::no_destination: return "no_destination";
-    case Drop::no_neighbour: return "no_neighbour";
-    case Drop::unsupported_codec: return "unsupported_codec";
-    case Drop::tx_full: return "tx_full";
-    case Drop::exception_full: return "exception_full";
-    case Drop::handoff_full: return "handoff_full";
-    case Drop::held: return "held";
-    case Drop::count: break;
-  }
-  return "unknown";
-}
 
 namespace {
 
@@ -56,20 +23,11 @@ constexpr uint16_t kEtherVlan = 0x8100;
 constexpr uint16_t kEtherQinQ = 0x88a8;
 constexpr uint8_t kRtpPtCn = 13;  // comfort noise (RFC 3389), static
 
-inline uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-inline uint32_t rd32(const uint8_t* p) {
-  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
-}
-inline void wr16(uint8_t* p, uint16_t v) {
-  p[0] = uint8_t(v >> 8);
-  p[1] = uint8_t(v);
-}
-inline void wr32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24);
-  p[1] = uint8_t(v >> 16);
-  p[2] = uint8_t(v >> 8);
-  p[3] = uint8_t(v);
-}
+// Header fields in network order, at any alignment (inline, per packet).
+using common::load_be16;
+using common::load_be32;
+using common::store_be16;
+using common::store_be32;
 
 inline void st(uint64_t& field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); }
 
@@ -217,16 +175,21 @@ bool accept_source(WorkerContext& ctx, const SessionConfig& cfg, uint8_t leg, Le
 
 // RFC 3550 A.1 (sequence/loss) and A.8 (jitter), 8 kHz clock: every codec
 // this dataplane carries is narrowband.
+// RFC 3550 A.1 init_seq(): the loss count starts again at seq.
+inline void restart_seq_count(LegRuntime& r, uint16_t seq) {
+  r.base_seq = seq;
+  r.max_seq = seq;
+  r.cycles = 0;
+  r.received = 0;
+  r.expected_prior = 0;
+  r.received_prior = 0;
+}
+
 void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
                    uint32_t bytes, uint32_t arrival, uint64_t now_ns) {
   if (!r.seq_init) {
     r.seq_init = 1;
-    r.base_seq = seq;
-    r.max_seq = seq;
-    r.cycles = 0;
-    r.received = 0;
-    r.expected_prior = 0;
-    r.received_prior = 0;
+    restart_seq_count(r, seq);
     r.transit_init = 0;
   } else {
     const uint16_t udelta = uint16_t(seq - r.max_seq);
@@ -236,12 +199,7 @@ void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts,
     } else if (udelta <= 65536 - 100) {
       // A jump no network reorders: restart the count as A.1 does after
       // two sequential packets; one is enough here since sources are checked.
-      r.base_seq = seq;
-      r.max_seq = seq;
-      r.cycles = 0;
-      r.received = 0;
-      r.expected_prior = 0;
-      r.received_prior = 0;
+      restart_seq_count(r, seq);
     }
   }
   ++r.received;
@@ -353,33 +311,33 @@ class CksumDelta {
                                                   uint32_t src_ip, uint16_t src_port,
                                                   uint32_t dst_ip, uint16_t dst_port,
                                                   const CksumDelta* payload_delta) {
-  const uint16_t old_udp_ck = rd16(udp + 6);
+  const uint16_t old_udp_ck = load_be16(udp + 6);
   // A datagram that came without a UDP checksum (0) leaves with one.
   const bool incremental =
       payload_delta != nullptr && !op.tx_ip_cksum && !op.tx_udp_cksum && old_udp_ck != 0;
   CksumDelta ipd, ud;
   if (incremental) {
-    ipd.replace16(rd16(ip + 8), uint16_t(64 << 8 | ip[9]));
-    ipd.replace32(rd32(ip + 12), src_ip);
-    ipd.replace32(rd32(ip + 16), dst_ip);
+    ipd.replace16(load_be16(ip + 8), uint16_t(64 << 8 | ip[9]));
+    ipd.replace32(load_be32(ip + 12), src_ip);
+    ipd.replace32(load_be32(ip + 16), dst_ip);
     ud = *payload_delta;
-    ud.replace32(rd32(ip + 12), src_ip);  // pseudo header
-    ud.replace32(rd32(ip + 16), dst_ip);
-    ud.replace16(rd16(udp), src_port);
-    ud.replace16(rd16(udp + 2), dst_port);
+    ud.replace32(load_be32(ip + 12), src_ip);  // pseudo header
+    ud.replace32(load_be32(ip + 16), dst_ip);
+    ud.replace16(load_be16(udp), src_port);
+    ud.replace16(load_be16(udp + 2), dst_port);
   }
   ip[8] = 64;  // a B2BUA originates its media packets
-  wr32(ip + 12, src_ip);
-  wr32(ip + 16, dst_ip);
-  wr16(udp + 0, src_port);
-  wr16(udp + 2, dst_port);
+  store_be32(ip + 12, src_ip);
+  store_be32(ip + 16, dst_ip);
+  store_be16(udp + 0, src_port);
+  store_be16(udp + 2, dst_port);
   if (incremental) {
     m->l2_len = sizeof(rte_ether_hdr);
     m->l3_len = ihl;
     m->ol_flags &= ~(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IPV4);
-    wr16(ip + 10, ipd.apply(rd16(ip + 10)));
+    store_be16(ip + 10, ipd.apply(load_be16(ip + 10)));
     const uint16_t ck = ud.apply(old_udp_ck);
-    wr16(udp + 6, ck == 0 ? 0xffff : ck);  // 0 would mean "no checksum"
+    store_be16(udp + 6, ck == 0 ? 0xffff : ck);  // 0 would mean "no checksum"
   } else {
     finish_checksums(m, ip, udp, ihl, op);
   }
@@ -429,17 +387,17 @@ uint8_t* build_udp(rte_mbuf* m, const rte_ether_addr& dmac, const PortInfo& op, 
   uint8_t* ip = f + 14;
   ip[0] = 0x45;
   ip[1] = 0xb8;  // DSCP EF: voice
-  wr16(ip + 2, uint16_t(20 + 8 + len));
-  wr16(ip + 4, ip_id);
-  wr16(ip + 6, 0x4000);  // DF
+  store_be16(ip + 2, uint16_t(20 + 8 + len));
+  store_be16(ip + 4, ip_id);
+  store_be16(ip + 6, 0x4000);  // DF
   ip[8] = 64;
   ip[9] = IPPROTO_UDP;
-  wr32(ip + 12, src_ip);
-  wr32(ip + 16, dst_ip);
+  store_be32(ip + 12, src_ip);
+  store_be32(ip + 16, dst_ip);
   uint8_t* udp = ip + 20;
-  wr16(udp, src_port);
-  wr16(udp + 2, dst_port);
-  wr16(udp + 4, uint16_t(8 + len));
+  store_be16(udp, src_port);
+  store_be16(udp + 2, dst_port);
+  store_be16(udp + 4, uint16_t(8 + len));
   return udp + 8;
 }
 
@@ -509,35 +467,35 @@ void send_sender_report(WorkerContext& ctx, const SessionConfig& cfg, uint8_t le
   }
   p[0] = uint8_t(0x80 | (block ? 1 : 0));
   p[1] = 200;
-  wr16(p + 2, uint16_t(sr_len / 4 - 1));
-  wr32(p + 4, r.out_ssrc);
+  store_be16(p + 2, uint16_t(sr_len / 4 - 1));
+  store_be32(p + 4, r.out_ssrc);
   const uint64_t wall = now_ns + uint64_t(ctx.realtime_offset_ns);
   const uint64_t secs = wall / 1000000000ull + 2208988800ull;  // NTP era 0
   const uint64_t frac = ((wall % 1000000000ull) << 32) / 1000000000ull;
-  wr32(p + 8, uint32_t(secs));
-  wr32(p + 12, uint32_t(frac));
+  store_be32(p + 8, uint32_t(secs));
+  store_be32(p + 12, uint32_t(frac));
   const codecs::Transcoder* t = cfg.tc[leg ^ 1];  // builds what this leg sends
-  wr32(p + 16, t != nullptr ? t->next_egress_timestamp() : 0);
-  wr32(p + 20, uint32_t(r.tc_packets));
-  wr32(p + 24, uint32_t(r.tc_octets));
+  store_be32(p + 16, t != nullptr ? t->next_egress_timestamp() : 0);
+  store_be32(p + 20, uint32_t(r.tc_packets));
+  store_be32(p + 24, uint32_t(r.tc_octets));
   if (block) {
     uint8_t* b = p + 28;
-    wr32(b, r.in_ssrc);
-    wr32(b + 4, loss_word(r));
-    wr32(b + 8, r.cycles + r.max_seq);
-    wr32(b + 12, r.jitter_q4 >> 4);
+    store_be32(b, r.in_ssrc);
+    store_be32(b + 4, loss_word(r));
+    store_be32(b + 8, r.cycles + r.max_seq);
+    store_be32(b + 12, r.jitter_q4 >> 4);
     // An SR from an earlier source of this leg says nothing about the one
     // reported on: LSR/DLSR 0 as if none had been received.
     const bool lsr = r.peer_sr_seen && r.peer_sr_ssrc == r.in_ssrc;
-    wr32(b + 16, lsr ? r.peer_sr_ntp_mid : 0);
-    wr32(b + 20, lsr && now_ns >= r.peer_sr_ns ? dlsr_units(now_ns - r.peer_sr_ns) : 0);
+    store_be32(b + 16, lsr ? r.peer_sr_ntp_mid : 0);
+    store_be32(b + 20, lsr && now_ns >= r.peer_sr_ns ? dlsr_units(now_ns - r.peer_sr_ns) : 0);
   }
   uint8_t* d = p + sr_len;
   std::memset(d, 0, sdes_padded);
   d[0] = 0x81;
   d[1] = 202;
-  wr16(d + 2, uint16_t(sdes_padded / 4 - 1));
-  wr32(d + 4, r.out_ssrc);
+  store_be16(d + 2, uint16_t(sdes_padded / 4 - 1));
+  store_be32(d + 4, r.out_ssrc);
   d[8] = 1;  // CNAME
   d[9] = uint8_t(sizeof kCname - 1);
   std::memcpy(d + 10, kCname, sizeof kCname - 1);
@@ -610,9 +568,9 @@ Verdict transcode(WorkerContext& ctx, rte_mbuf* m, const SessionConfig& cfg, uin
     }
     r[0] = 0x80;
     r[1] = uint8_t((e.marker ? 0x80 : 0) | (e.payload_type & 0x7f));
-    wr16(r + 2, eg.tc_next_seq++);
-    wr32(r + 4, e.timestamp);
-    wr32(r + 8, eg.out_ssrc);
+    store_be16(r + 2, eg.tc_next_seq++);
+    store_be32(r + 4, e.timestamp);
+    store_be32(r + 8, eg.out_ssrc);
     std::memcpy(r + 12, e.payload, e.length);
     finish_built(o, op);
     out.tx[oc.port][out.n_tx[oc.port]++] = o;
@@ -633,14 +591,14 @@ Verdict transcode(WorkerContext& ctx, rte_mbuf* m, const SessionConfig& cfg, uin
                                                            uint32_t ots, uint32_t ssrc,
                                                            uint32_t out_ssrc) {
   CksumDelta delta;
-  delta.replace16(rd16(rtp), uint16_t(rtp[0] << 8 | b1));
+  delta.replace16(load_be16(rtp), uint16_t(rtp[0] << 8 | b1));
   delta.replace16(seq, oseq);
   delta.replace32(ts, ots);
   delta.replace32(ssrc, out_ssrc);
   rtp[1] = b1;
-  wr16(rtp + 2, oseq);
-  wr32(rtp + 4, ots);
-  wr32(rtp + 8, out_ssrc);
+  store_be16(rtp + 2, oseq);
+  store_be32(rtp + 4, ots);
+  store_be32(rtp + 8, out_ssrc);
   return delta;
 }
 
@@ -668,7 +626,7 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
       *why = Drop::bad_rtp_extension;
       return Verdict::dropped;
     }
-    hdr += 4 + 4u * rd16(rtp + hdr + 2);
+    hdr += 4 + 4u * load_be16(rtp + hdr + 2);
     if (hdr > plen) {
       *why = Drop::bad_rtp_extension;
       return Verdict::dropped;
@@ -683,11 +641,11 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
     }
   }
   const uint8_t pt = rtp[1] & 0x7f;
-  const uint16_t seq = rd16(rtp + 2);
-  const uint32_t ts = rd32(rtp + 4);
-  const uint32_t ssrc = rd32(rtp + 8);
-  const uint32_t src_ip = rd32(p.ip + 12);
-  const uint16_t src_port = rd16(p.udp);
+  const uint16_t seq = load_be16(rtp + 2);
+  const uint32_t ts = load_be32(rtp + 4);
+  const uint32_t ssrc = load_be32(rtp + 8);
+  const uint32_t src_ip = load_be32(p.ip + 12);
+  const uint16_t src_port = load_be16(p.udp);
 
   LegRuntime& in = rt.legs[leg];
   LegRuntime& eg = rt.legs[leg ^ 1];
@@ -735,7 +693,7 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
       Event e = make_event(EventType::dtmf, cfg.flow_id, leg, now_ns);
       e.u.dtmf.event = ev[0];
       e.u.dtmf.volume = ev[1] & 0x3f;
-      e.u.dtmf.duration = rd16(ev + 2);
+      e.u.dtmf.duration = load_be16(ev + 2);
       e.u.dtmf.timestamp = ts;
       post(ctx, e);
     }
@@ -820,7 +778,7 @@ bool find_sender_report(const uint8_t* c, uint32_t len, bool match_ssrc, uint32_
     if (len - off < 4) return false;
     const uint8_t* h = c + off;
     if ((h[0] >> 6) != 2) return false;
-    const uint32_t n = (uint32_t(rd16(h + 2)) + 1) * 4;
+    const uint32_t n = (uint32_t(load_be16(h + 2)) + 1) * 4;
     if (n > len - off) return false;
     uint32_t body = n;
     if (h[0] & 0x20) {
@@ -831,7 +789,7 @@ bool find_sender_report(const uint8_t* c, uint32_t len, bool match_ssrc, uint32_
     }
     if (h[1] == 200) {
       if (body < 28 + 24u * (h[0] & 0x1f)) return false;
-      if (*sr == nullptr && (!match_ssrc || rd32(h + 4) == ssrc)) *sr = h;
+      if (*sr == nullptr && (!match_ssrc || load_be32(h + 4) == ssrc)) *sr = h;
     }
     off += n;
   }
@@ -845,7 +803,7 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
   // First packet of the compound: version 2, SR/RR/SDES/BYE/APP/RTPFB/PSFB/XR,
   // its length inside the datagram.
   if (p.plen < 8 || (r[0] >> 6) != 2 || r[1] < 200 || r[1] > 207 ||
-      (uint32_t(rd16(r + 2)) + 1) * 4 > p.plen) {
+      (uint32_t(load_be16(r + 2)) + 1) * 4 > p.plen) {
     *why = Drop::bad_rtcp;
     return Verdict::dropped;
   }
@@ -856,8 +814,8 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
   LegRuntime& in = rt.legs[leg];
   LegRuntime& eg = rt.legs[leg ^ 1];
   const LegSpec& oc = cfg.legs[leg ^ 1];
-  const uint32_t src_ip = rd32(p.ip + 12);
-  const uint16_t src_port = rd16(p.udp);
+  const uint32_t src_ip = load_be32(p.ip + 12);
+  const uint16_t src_port = load_be16(p.udp);
   if (in.remote_ip == 0 || src_ip != in.remote_ip) {
     *why = Drop::wrong_source;
     return Verdict::dropped;
@@ -875,8 +833,8 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
     // sender sends us; before its RTP is known, any SR is taken and the
     // report block uses it only if the SSRCs turn out to match.
     if (sr != nullptr) {
-      in.peer_sr_ssrc = rd32(sr + 4);
-      in.peer_sr_ntp_mid = rd32(sr + 10);
+      in.peer_sr_ssrc = load_be32(sr + 4);
+      in.peer_sr_ntp_mid = load_be32(sr + 10);
       in.peer_sr_ns = now_ns;
       in.peer_sr_seen = 1;
     }
@@ -891,7 +849,7 @@ Verdict handle_rtcp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCon
     return Verdict::dropped;
   }
   // Reports about the stream we re-based carry our egress SSRC.
-  if (eg.out_init && rd32(r + 4) == eg.src_ssrc) wr32(r + 4, eg.out_ssrc);
+  if (eg.out_init && load_be32(r + 4) == eg.src_ssrc) store_be32(r + 4, eg.out_ssrc);
   Verdict v = emit(ctx, m, p, oc.port, oc.local_ip, uint16_t(oc.local_port + 1), eg.remote_ip,
                    eg.remote_rtcp_port, &eg, nullptr, out, why);
   if (v == Verdict::sent) ++ctx.counters.rtcp_relayed;
@@ -915,13 +873,13 @@ Verdict classify(WorkerContext& ctx, rte_mbuf* m, Parsed& p, Drop* why) {
     return Verdict::dropped;
   }
   p.l2 = sizeof(rte_ether_hdr);
-  uint16_t et = rd16(p.frame + 12);
+  uint16_t et = load_be16(p.frame + 12);
   if (et == kEtherVlan || et == kEtherQinQ) {
     if (p.len < p.l2 + 4) {
       *why = Drop::truncated_ether;
       return Verdict::dropped;
     }
-    et = rd16(p.frame + 16);
+    et = load_be16(p.frame + 16);
     p.l2 += 4;
   }
   if (et != kEtherIpv4) return Verdict::exception;  // ARP, IPv6, LLDP...: the kernel's
@@ -939,7 +897,7 @@ Verdict classify(WorkerContext& ctx, rte_mbuf* m, Parsed& p, Drop* why) {
     *why = Drop::bad_ip_ihl;
     return Verdict::dropped;
   }
-  p.ip_total = rd16(p.ip + 2);
+  p.ip_total = load_be16(p.ip + 2);
   if (p.ip_total < p.ihl || p.l2 + p.ip_total > p.len) {
     *why = Drop::bad_ip_length;
     return Verdict::dropped;
@@ -950,7 +908,7 @@ Verdict classify(WorkerContext& ctx, rte_mbuf* m, Parsed& p, Drop* why) {
     *why = Drop::bad_ip_checksum;
     return Verdict::dropped;
   }
-  const uint16_t frag = rd16(p.ip + 6);
+  const uint16_t frag = load_be16(p.ip + 6);
   const bool fragment = (frag & 0x3fff) != 0;
   if (fragment) {
     ++ctx.counters.fragments_seen;
@@ -965,7 +923,7 @@ Verdict classify(WorkerContext& ctx, rte_mbuf* m, Parsed& p, Drop* why) {
     return Verdict::dropped;
   }
   p.udp = p.ip + p.ihl;
-  const uint32_t ulen = rd16(p.udp + 4);
+  const uint32_t ulen = load_be16(p.udp + 4);
   if (ulen < 8 || ulen > ip_payload) {
     *why = Drop::bad_udp_length;
     return Verdict::dropped;
@@ -999,7 +957,7 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
   // The device's verdict is free; the software check is left to the
   // handlers, which know whether the packet can change any state.
   p.udp_ck_unchecked = false;
-  if (rd16(p.udp + 6) != 0) {
+  if (load_be16(p.udp + 6) != 0) {
     const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
     if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
       *why = Drop::bad_udp_checksum;
@@ -1011,7 +969,7 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
   p.plen = ulen - 8;
   SessionRuntime& rt = *ctx.flows->runtime(cfg->flow_id);
   sync_config(*cfg, rt);
-  if ((rd16(p.udp + 2) & 1u) != 0) return handle_rtcp(ctx, m, p, *cfg, leg, rt, now_ns, out, why);
+  if ((load_be16(p.udp + 2) & 1u) != 0) return handle_rtcp(ctx, m, p, *cfg, leg, rt, now_ns, out, why);
   return handle_rtp(ctx, m, p, *cfg, leg, rt, arrival, now_ns, out, why);
 }
 
@@ -1031,12 +989,12 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
       m->data_len > kMaxFrame)
     return false;
   const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
-  const uint32_t ip_total = rd16(f + 16);
+  const uint32_t ip_total = load_be16(f + 16);
   // IPv4 without options, UDP, not a fragment, no padding past the
   // datagram, UDP length = IP payload, a UDP checksum, an even (RTP) port.
-  if (rd16(f + 12) != kEtherIpv4 || f[14] != 0x45 || f[23] != IPPROTO_UDP ||
-      (rd16(f + 20) & 0x3fff) != 0 || 14 + ip_total != m->data_len ||
-      rd16(f + 38) != ip_total - 20 || rd16(f + 40) == 0 || (f[37] & 1) != 0)
+  if (load_be16(f + 12) != kEtherIpv4 || f[14] != 0x45 || f[23] != IPPROTO_UDP ||
+      (load_be16(f + 20) & 0x3fff) != 0 || 14 + ip_total != m->data_len ||
+      load_be16(f + 38) != ip_total - 20 || load_be16(f + 40) == 0 || (f[37] & 1) != 0)
     return false;
   const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
@@ -1061,9 +1019,9 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
   SessionRuntime& rt = *ctx.flows->runtime(cfg.flow_id);
   LegRuntime& in = rt.legs[leg];
   LegRuntime& eg = rt.legs[leg ^ 1];
-  const uint32_t src_ip = rd32(ip + 12);
-  const uint16_t src_port = rd16(udp);
-  const uint32_t ssrc = rd32(rtp + 8);
+  const uint32_t src_ip = load_be32(ip + 12);
+  const uint16_t src_port = load_be16(udp);
+  const uint32_t ssrc = load_be32(rtp + 8);
   // The latched source's current stream, already mapped on egress; no
   // modify pending for either leg (sync_config would have nothing to do).
   if (in.config_version != cfg.version || eg.config_version != cfg.version ||
@@ -1082,7 +1040,7 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
   if (op.next_hop != 0 && (nh & op.netmask) != (op.ip & op.netmask)) nh = op.next_hop;
   if (eg.nh_version != ctx.neighbours->version() || eg.nh_ip != nh || eg.nh_port != out_port)
     return false;
-  const uint16_t seq = rd16(rtp + 2);
+  const uint16_t seq = load_be16(rtp + 2);
   const uint32_t ulen = m->data_len - 34u;
   // The sampled checksum check (handle_rtp); a failure is the general
   // path's to drop and count.
@@ -1091,7 +1049,7 @@ Verdict process_flow(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionCo
     return false;
 
   in.cand_count = 0;  // as accept_source() for the current source
-  const uint32_t ts = rd32(rtp + 4);
+  const uint32_t ts = load_be32(rtp + 4);
   receive_stats(in, ctx.stats[size_t(cfg.flow_id) * 2 + leg], seq, ts, ulen - 8, arrival, now_ns);
   const uint16_t oseq = uint16_t(seq + eg.seq_delta);
   const uint32_t ots = ts + eg.ts_delta;
@@ -1137,7 +1095,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
     if (steady[i]) {
       const uint8_t* f = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
       verdict[i] = Verdict::consumed;
-      keys[n_keys] = flow_key(rx_port, rd32(f + 30), rd16(f + 36));
+      keys[n_keys] = flow_key(rx_port, load_be32(f + 30), load_be16(f + 36));
       if (fc != nullptr) fc->prefetch(keys[n_keys]);
       slot[i] = uint8_t(n_keys++);
       continue;
@@ -1148,7 +1106,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         verdict[i] = Verdict::exception;
         continue;
       }
-      keys[n_keys] = flow_key(rx_port, rd32(parsed[i].ip + 16), rd16(parsed[i].udp + 2));
+      keys[n_keys] = flow_key(rx_port, load_be32(parsed[i].ip + 16), load_be16(parsed[i].udp + 2));
       if (fc != nullptr) fc->prefetch(keys[n_keys]);
       slot[i] = uint8_t(n_keys++);
     }
@@ -1243,7 +1201,7 @@ void prefetch_flow_slots(const WorkerContext& ctx, uint16_t rx_port, rte_mbuf* c
     if (m->data_len < 14 + 20 + 8) continue;
     const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
     if (f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != IPPROTO_UDP) continue;
-    ctx.flow_cache->prefetch(flow_key(rx_port, rd32(f + 30), rd16(f + 36)));
+    ctx.flow_cache->prefetch(flow_key(rx_port, load_be32(f + 30), load_be16(f + 36)));
   }
 }
 

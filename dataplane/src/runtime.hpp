@@ -25,6 +25,16 @@
 
 namespace msgw::dataplane {
 
+// A port's exception-path counters, kept by the main lcore and reported by
+// telemetry (/msgw/ports, after the device's own counters, these names in
+// this order): one list for the fields, their names and the output.
+#define MSGW_FOREACH_PORT_COUNTER(X) \
+  X(to_kernel)                       \
+  X(from_kernel)                     \
+  X(to_kernel_dropped)               \
+  X(from_kernel_dropped)             \
+  X(arp_requests)
+
 struct PortRuntime {
   std::string name;
   uint16_t eth_id = 0;     // DPDK port id of the device
@@ -37,11 +47,9 @@ struct PortRuntime {
   rte_ring* exception = nullptr;  // workers -> main -> TAP
   rte_ring* inject = nullptr;     // main (TAP, ARP) -> worker 0 -> port
   // Main lcore counters.
-  uint64_t to_kernel = 0;
-  uint64_t from_kernel = 0;
-  uint64_t to_kernel_dropped = 0;
-  uint64_t from_kernel_dropped = 0;
-  uint64_t arp_requests = 0;
+#define MSGW_PORT_COUNTER_FIELD(name) uint64_t name = 0;
+  MSGW_FOREACH_PORT_COUNTER(MSGW_PORT_COUNTER_FIELD)
+#undef MSGW_PORT_COUNTER_FIELD
 };
 
 struct alignas(64) Worker {

@@ -14,6 +14,29 @@ namespace {
 
 uint64_t rd(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
+// A counter telemetry reports: its key and where it is in S.
+template <class S>
+struct NamedCounter {
+  const char* name;
+  uint64_t S::*field;
+};
+
+// The device counters /msgw/ports reports, by name, in output order.
+constexpr NamedCounter<rte_eth_stats> kEthStats[] = {
+    {"rx_packets", &rte_eth_stats::ipackets}, {"tx_packets", &rte_eth_stats::opackets},
+    {"rx_missed", &rte_eth_stats::imissed},   {"rx_errors", &rte_eth_stats::ierrors},
+    {"tx_errors", &rte_eth_stats::oerrors},   {"rx_nombuf", &rte_eth_stats::rx_nombuf},
+};
+
+// The leg counters /msgw/flow,<id> reports, by name, in output order (not
+// FlowStats' layout order, which the shared-memory protocol fixes).
+constexpr NamedCounter<FlowStats> kLegStats[] = {
+    {"packets", &FlowStats::packets}, {"bytes", &FlowStats::bytes},
+    {"lost", &FlowStats::lost},       {"jitter", &FlowStats::jitter},
+    {"dropped", &FlowStats::dropped}, {"sent", &FlowStats::sent},
+    {"last_seen_ns", &FlowStats::last_seen_ns},
+};
+
 int info(const char*, const char*, rte_tel_data* d) {
   Runtime& rt = *g_runtime;
   rte_tel_data_start_dict(d);
@@ -26,9 +49,9 @@ int info(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "neighbours", rt.neighbours->size());
   rte_tel_data_add_dict_string(d, "hugepages", rt.hugepages ? "yes" : "no");
   const auto& cc = rt.commands->counters();
-  rte_tel_data_add_dict_u64(d, "commands", cc.commands);
-  rte_tel_data_add_dict_u64(d, "command_errors", cc.command_errors);
-  rte_tel_data_add_dict_u64(d, "media_timeouts", cc.media_timeouts);
+#define MSGW_CONTROL_COUNTER_OUT(name) rte_tel_data_add_dict_u64(d, #name, cc.name);
+  MSGW_FOREACH_CONTROL_COUNTER(MSGW_CONTROL_COUNTER_OUT)
+#undef MSGW_CONTROL_COUNTER_OUT
   rte_tel_data_add_dict_u64(d, "events_dropped",
                             __atomic_load_n(&rt.segment->header()->events_dropped,
                                             __ATOMIC_RELAXED));
@@ -45,17 +68,10 @@ int ports(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     rte_eth_stats s{};
     rte_eth_stats_get(p.eth_id, &s);
-    rte_tel_data_add_dict_u64(c, "rx_packets", s.ipackets);
-    rte_tel_data_add_dict_u64(c, "tx_packets", s.opackets);
-    rte_tel_data_add_dict_u64(c, "rx_missed", s.imissed);
-    rte_tel_data_add_dict_u64(c, "rx_errors", s.ierrors);
-    rte_tel_data_add_dict_u64(c, "tx_errors", s.oerrors);
-    rte_tel_data_add_dict_u64(c, "rx_nombuf", s.rx_nombuf);
-    rte_tel_data_add_dict_u64(c, "to_kernel", rd(p.to_kernel));
-    rte_tel_data_add_dict_u64(c, "from_kernel", rd(p.from_kernel));
-    rte_tel_data_add_dict_u64(c, "to_kernel_dropped", rd(p.to_kernel_dropped));
-    rte_tel_data_add_dict_u64(c, "from_kernel_dropped", rd(p.from_kernel_dropped));
-    rte_tel_data_add_dict_u64(c, "arp_requests", rd(p.arp_requests));
+    for (const auto& e : kEthStats) rte_tel_data_add_dict_u64(c, e.name, s.*e.field);
+#define MSGW_PORT_COUNTER_OUT(name) rte_tel_data_add_dict_u64(c, #name, rd(p.name));
+    MSGW_FOREACH_PORT_COUNTER(MSGW_PORT_COUNTER_OUT)
+#undef MSGW_PORT_COUNTER_OUT
     rte_tel_data_add_dict_container(d, p.name.c_str(), c, 0);
   }
   return 0;
@@ -70,36 +86,19 @@ int workers(const char*, const char*, rte_tel_data* d) {
     if (c == nullptr) return -ENOMEM;
     rte_tel_data_start_dict(c);
     rte_tel_data_add_dict_u64(c, "lcore", w.lcore);
-    rte_tel_data_add_dict_u64(c, "rx", rd(k.rx));
-    rte_tel_data_add_dict_u64(c, "tx", rd(k.tx));
-    rte_tel_data_add_dict_u64(c, "relayed", rd(k.relayed));
-    rte_tel_data_add_dict_u64(c, "relayed_steady", rd(k.relayed_steady));
-    rte_tel_data_add_dict_u64(c, "rtcp_relayed", rd(k.rtcp_relayed));
-    rte_tel_data_add_dict_u64(c, "exception", rd(k.exception));
-    rte_tel_data_add_dict_u64(c, "handoff_out", rd(k.handoff_out));
-    rte_tel_data_add_dict_u64(c, "handoff_in", rd(k.handoff_in));
-    rte_tel_data_add_dict_u64(c, "latched", rd(k.latched));
-    rte_tel_data_add_dict_u64(c, "dtmf_events", rd(k.dtmf_events));
-    rte_tel_data_add_dict_u64(c, "fragments_seen", rd(k.fragments_seen));
-    rte_tel_data_add_dict_u64(c, "transcoded_packets", rd(k.transcoded_packets));
-    rte_tel_data_add_dict_u64(c, "transcoded_frames", rd(k.transcoded_frames));
-    rte_tel_data_add_dict_u64(c, "concealed_frames", rd(k.concealed_frames));
-    rte_tel_data_add_dict_u64(c, "transcode_buffered", rd(k.transcode_buffered));
-    rte_tel_data_add_dict_u64(c, "rtcp_terminated", rd(k.rtcp_terminated));
-    rte_tel_data_add_dict_u64(c, "rtcp_sent", rd(k.rtcp_sent));
+#define MSGW_WORKER_COUNTER_OUT(name) rte_tel_data_add_dict_u64(c, #name, rd(k.name));
+    MSGW_FOREACH_WORKER_COUNTER(MSGW_WORKER_COUNTER_OUT)
+#undef MSGW_WORKER_COUNTER_OUT
     if (w.flow_cache != nullptr) {
       rte_tel_data_add_dict_u64(c, "flow_cache_hits", rd(w.flow_cache->hits));
       rte_tel_data_add_dict_u64(c, "flow_cache_misses", rd(w.flow_cache->misses));
     }
     rte_tel_data_add_dict_u64(c, "sleeps", rd(w.sleeps));
     rte_tel_data_add_dict_u64(c, "slept_us", rd(w.slept_ns) / 1000);
-    uint64_t total = 0;
-    for (size_t r = 0; r < size_t(Drop::count); ++r) {
-      const uint64_t v = rd(k.dropped[r]);
-      if (Drop(r) != Drop::held) total += v;  // withheld on hold is not a loss
-      rte_tel_data_add_dict_u64(c, (std::string("drop_") + drop_name(Drop(r))).c_str(), v);
-    }
-    rte_tel_data_add_dict_u64(c, "dropped", total);
+    for (size_t r = 0; r < size_t(Drop::count); ++r)
+      rte_tel_data_add_dict_u64(c, (std::string("drop_") + drop_name(Drop(r))).c_str(),
+                                rd(k.dropped[r]));
+    rte_tel_data_add_dict_u64(c, "dropped", k.dropped_total(rd));
     rte_tel_data_add_dict_container(d, ("worker" + std::to_string(w.index)).c_str(), c, 0);
   }
   return 0;
@@ -118,13 +117,7 @@ int flow(const char*, const char* params, rte_tel_data* d) {
     rte_tel_data* c = rte_tel_data_alloc();
     if (c == nullptr) return -ENOMEM;
     rte_tel_data_start_dict(c);
-    rte_tel_data_add_dict_u64(c, "packets", rd(st[l].packets));
-    rte_tel_data_add_dict_u64(c, "bytes", rd(st[l].bytes));
-    rte_tel_data_add_dict_u64(c, "lost", rd(st[l].lost));
-    rte_tel_data_add_dict_u64(c, "jitter", rd(st[l].jitter));
-    rte_tel_data_add_dict_u64(c, "dropped", rd(st[l].dropped));
-    rte_tel_data_add_dict_u64(c, "sent", rd(st[l].sent));
-    rte_tel_data_add_dict_u64(c, "last_seen_ns", rd(st[l].last_seen_ns));
+    for (const auto& f : kLegStats) rte_tel_data_add_dict_u64(c, f.name, rd(st[l].*f.field));
     rte_tel_data_add_dict_container(d, l == 0 ? "leg0" : "leg1", c, 0);
   }
   return 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "msgw/codecs/transcoder.hpp"
+#include "msgw/common/byte_order.hpp"
 
 using namespace msgw::codecs;
 
@@ -55,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t pos = 3;
   while (pos + 9 <= size) {
     const std::uint8_t op = data[pos], len = data[pos + 1], pt = data[pos + 2];
-    const std::uint16_t seq = static_cast<std::uint16_t>(data[pos + 3] << 8 | data[pos + 4]);
+    const std::uint16_t seq = msgw::common::load_be16(data + pos + 3);
     std::uint32_t ts;
     std::memcpy(&ts, data + pos + 5, 4);
     pos += 9;

@@ -21,11 +21,15 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "msgw/common/byte_order.hpp"
+#include "msgw/common/inet_checksum.hpp"
 #include "msgw/dataplane/client.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
 
 using namespace msgw::dataplane;
+using msgw::common::load_be16;
+using msgw::common::store_be16;
 
 namespace {
 
@@ -76,7 +80,7 @@ bool setup() {
     l[0].port = 0;
     l[0].local_ip = 0x0a000001;
     l[0].local_port = uint16_t(20000 + 2 * f);
-    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].codec = uint8_t(CodecId::Pcmu);
     l[0].dtmf_pt = 101;
     l[0].flags = kLegLatch;
     l[1].port = 1;
@@ -84,7 +88,7 @@ bool setup() {
     l[1].local_port = uint16_t(30000 + 2 * f);
     l[1].remote_ip = 0xc0a80114;
     l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::pcmu);
+    l[1].codec = uint8_t(CodecId::Pcmu);
     l[1].dtmf_pt = 96;
     if (w.ft->add(f, l) != Status::ok) return false;
   }
@@ -97,7 +101,7 @@ bool setup() {
     l[0].local_port = 20004;
     l[0].remote_ip = 0x0a000010;
     l[0].remote_port = 4000;
-    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].codec = uint8_t(CodecId::Pcmu);
     l[0].dtmf_pt = 101;
     l[0].flags = kLegLatch;
     l[1].port = 1;
@@ -105,7 +109,7 @@ bool setup() {
     l[1].local_port = 30004;
     l[1].remote_ip = 0xc0a80114;
     l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::g729);
+    l[1].codec = uint8_t(CodecId::G729);
     l[1].payload_type = 18;
     l[1].dtmf_pt = 96;
     if (w.ft->add(2, l) != Status::ok) return false;
@@ -132,26 +136,16 @@ void drain_events() {
   }
 }
 
-uint32_t sum16(const uint8_t* p, uint32_t n, uint32_t s = 0) {
-  for (uint32_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += uint32_t(p[n - 1] << 8);
-  return s;
-}
-uint16_t fold_not(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(~s);
-}
-
 // Record flag 4: where the frame has an IPv4 header (untagged or one VLAN
 // tag) its checksum is made valid, and where that carries a whole UDP
 // header and datagram, the UDP checksum too (never left 0).
 void finish_checksums(uint8_t* f, uint32_t len) {
   if (len < 14) return;
   uint32_t l2 = 14;
-  uint16_t et = uint16_t(f[12] << 8 | f[13]);
+  uint16_t et = load_be16(f + 12);
   if (et == 0x8100 || et == 0x88a8) {
     if (len < 18) return;
-    et = uint16_t(f[16] << 8 | f[17]);
+    et = load_be16(f + 16);
     l2 = 18;
   }
   if (et != 0x0800 || len < l2 + 20) return;
@@ -159,18 +153,16 @@ void finish_checksums(uint8_t* f, uint32_t len) {
   const uint32_t ihl = 4u * (ip[0] & 0x0f);
   if (ihl < 20 || l2 + ihl > len) return;
   ip[10] = ip[11] = 0;
-  const uint16_t ick = fold_not(sum16(ip, ihl));
-  ip[10] = uint8_t(ick >> 8);
-  ip[11] = uint8_t(ick);
+  const uint16_t ick = msgw::common::inet_checksum(ip, ihl);
+  store_be16(ip + 10, ick);
   if (ip[9] != 17 || l2 + ihl + 8 > len) return;
   uint8_t* udp = ip + ihl;
-  const uint32_t ulen = uint32_t(udp[4] << 8 | udp[5]);
+  const uint32_t ulen = load_be16(udp + 4);
   if (ulen < 8 || l2 + ihl + ulen > len) return;
   udp[6] = udp[7] = 0;
-  uint16_t ck = fold_not(sum16(udp, ulen, sum16(ip + 12, 8, 17 + ulen)));
+  uint16_t ck = msgw::common::inet_checksum(udp, ulen, msgw::common::inet_sum(ip + 12, 8, 17 + ulen));
   if (ck == 0) ck = 0xffff;
-  udp[6] = uint8_t(ck >> 8);
-  udp[7] = uint8_t(ck);
+  store_be16(udp + 6, ck);
 }
 
 // Each frame lives in its own exactly-sized heap buffer attached to the mbuf
@@ -253,7 +245,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint16_t p = data[off] & 1;
     const bool chained = (data[off] & 2) != 0;
     const bool checksums = (data[off] & 4) != 0;
-    const uint32_t len = uint32_t(data[off + 1]) << 8 | data[off + 2];
+    const uint32_t len = load_be16(data + off + 1);
     off += 3;
     const uint16_t take = uint16_t(len <= size - off ? len : size - off);
     rte_mbuf* m = frame_mbuf(data + off, take, chained, checksums);

@@ -36,10 +36,18 @@ extern "C" {  // bcg729 declares no C linkage itself
 #include <thread>
 #include <vector>
 
+#include "g711_reference.hpp"
+#include "msgw/common/byte_order.hpp"
+#include "msgw/common/inet_checksum.hpp"
 #include "msgw/config/config.hpp"
 #include "msgw/dataplane/client.hpp"
 
 using namespace msgw::dataplane;
+using msgw::common::load_be16;
+using msgw::common::load_be32;
+using msgw::common::inet_checksum;
+using msgw::common::inet_fold;
+using msgw::common::inet_sum;
 using namespace std::chrono_literals;
 
 namespace {
@@ -84,7 +92,11 @@ std::optional<LegSpec> parse_leg(const std::string& s) {
   }
   l.remote_port = uint16_t(std::stoul(f[4]));
   const std::string& c = f[5];
-  l.codec = c == "pcmu" ? 0 : c == "pcma" ? 1 : c == "g729" ? 2 : c == "g726" ? 3 : 200;
+  l.codec = uint8_t(c == "pcmu"   ? CodecId::Pcmu
+                    : c == "pcma" ? CodecId::Pcma
+                    : c == "g729" ? CodecId::G729
+                    : c == "g726" ? CodecId::G726_32
+                                  : CodecId(200));  // not a codec: the dataplane must refuse it
   l.payload_type = uint8_t(std::stoul(f[6]));
   l.dtmf_pt = f.size() > 7 ? uint8_t(std::stoul(f[7])) : kNoPayloadType;
   l.ptime_ms = 20;
@@ -103,18 +115,6 @@ constexpr uint32_t kCarrier = 0x0a020014, kGwB = 0x0a020001;  // 10.2.0.20 <- 10
 constexpr uint16_t kPhonePort = 4000, kGwAPort = 20000, kGwBPort = 30000, kCarrierPort = 5000;
 constexpr int kPackets = 100, kSwitchAt = 60;
 
-uint16_t fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(s);
-}
-uint32_t sum(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += uint32_t(p[n - 1] << 8);
-  return s;
-}
-uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-uint32_t rd32(const uint8_t* p) { return uint32_t(rd16(p)) << 16 | rd16(p + 2); }
-
 std::vector<uint8_t> udp_frame(uint32_t sip, uint32_t dip, uint16_t sp, uint16_t dp,
                                const std::vector<uint8_t>& payload) {
   std::vector<uint8_t> f = {0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00};
@@ -122,12 +122,12 @@ std::vector<uint8_t> udp_frame(uint32_t sip, uint32_t dip, uint16_t sp, uint16_t
   auto p32 = [&](uint32_t v) { p16(uint16_t(v >> 16)); p16(uint16_t(v)); };
   f.push_back(0x45); f.push_back(0); p16(uint16_t(28 + payload.size())); p16(7); p16(0x4000);
   f.push_back(63); f.push_back(17); p16(0); p32(sip); p32(dip);
-  const uint16_t ic = uint16_t(~fold(sum(&f[14], 20)));
+  const uint16_t ic = inet_checksum(&f[14], 20);
   f[24] = uint8_t(ic >> 8); f[25] = uint8_t(ic);
   p16(sp); p16(dp); p16(uint16_t(8 + payload.size())); p16(0);
   f.insert(f.end(), payload.begin(), payload.end());
-  uint32_t s = sum(&f[26], 8) + 17 + uint32_t(8 + payload.size());
-  uint16_t uc = uint16_t(~fold(sum(&f[34], 8 + payload.size(), s)));
+  uint32_t s = inet_sum(&f[26], 8) + 17 + uint32_t(8 + payload.size());
+  uint16_t uc = inet_checksum(&f[34], 8 + payload.size(), s);
   if (uc == 0) uc = 0xffff;
   f[40] = uint8_t(uc >> 8); f[41] = uint8_t(uc);
   return f;
@@ -230,25 +230,8 @@ std::vector<int16_t> speech(size_t samples, uint32_t seed) {
   return pcm;
 }
 
-// ITU-T G.711 mu-law, written here independently of codecs/.
-int16_t ulaw_to_linear(uint8_t u) {
-  u = uint8_t(~u);
-  int t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return int16_t((u & 0x80) ? 0x84 - t : t - 0x84);
-}
-uint8_t linear_to_ulaw(int16_t pcm) {
-  int mask = 0xff, v = pcm;
-  if (v < 0) {
-    v = -v;
-    mask = 0x7f;
-  }
-  v += 0x84;
-  if (v > 0x7fff) v = 0x7fff;
-  int seg = 0;
-  for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
-  return uint8_t(uint8_t((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
-}
+using msgw::g711ref::linear_to_ulaw;
+using msgw::g711ref::ulaw_to_linear;
 
 // bcg729 (fresh encoder, Annex B off) over G.711-decoded audio, frame by frame.
 std::vector<uint8_t> g729_encode(const std::vector<int16_t>& pcm) {
@@ -386,10 +369,10 @@ int pcap_check(const char* out1) {
   std::vector<std::vector<uint8_t>> rtp_out;
   int arp_requests = 0, other = 0;
   for (auto& f : out) {
-    if (f.size() >= 42 && rd16(&f[12]) == 0x0806 && rd16(&f[20]) == 1 &&
-        rd32(&f[38]) == kCarrier + 1)
+    if (f.size() >= 42 && load_be16(&f[12]) == 0x0806 && load_be16(&f[20]) == 1 &&
+        load_be32(&f[38]) == kCarrier + 1)
       ++arp_requests;
-    else if (f.size() >= 42 && rd16(&f[12]) == 0x0800 && f[23] == 17 && rd16(&f[34]) == kGwBPort)
+    else if (f.size() >= 42 && load_be16(&f[12]) == 0x0800 && f[23] == 17 && load_be16(&f[34]) == kGwBPort)
       rtp_out.push_back(f);
     else
       ++other;  // the kernel's own frames from the TAP (IPv6 RS, ...)
@@ -413,13 +396,13 @@ int pcap_check(const char* out1) {
     if (std::memcmp(&f[0], cmac, 6) != 0) bad(n, "destination MAC is not the carrier's");
     if (i == 0) std::memcpy(smac, &f[6], 6);
     if (std::memcmp(&f[6], smac, 6) != 0 || (smac[0] & 1)) bad(n, "source MAC not stable");
-    if (rd16(&f[12]) != 0x0800) bad(n, "ethertype");
-    if (fold(sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
+    if (load_be16(&f[12]) != 0x0800) bad(n, "ethertype");
+    if (inet_fold(inet_sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
     if (f[22] != 64) bad(n, "TTL not 64");
-    if (rd32(&f[26]) != kGwB || rd32(&f[30]) != kCarrier) bad(n, "IP addresses");
-    if (rd16(&f[34]) != kGwBPort || rd16(&f[36]) != kCarrierPort) bad(n, "UDP ports");
-    const uint32_t s = sum(&f[26], 8) + 17 + rd16(&f[38]);
-    if (rd16(&f[40]) == 0 || fold(sum(&f[34], rd16(&f[38]), s)) != 0xffff)
+    if (load_be32(&f[26]) != kGwB || load_be32(&f[30]) != kCarrier) bad(n, "IP addresses");
+    if (load_be16(&f[34]) != kGwBPort || load_be16(&f[36]) != kCarrierPort) bad(n, "UDP ports");
+    const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+    if (load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
       bad(n, "UDP checksum invalid");
     const uint8_t* r = &f[42];
     const auto in = rtp(n);
@@ -427,15 +410,15 @@ int pcap_check(const char* out1) {
     const bool marker = (r[1] & 0x80) != 0;
     if ((r[1] & 0x7f) != 0) bad(n, "payload type");
     if (n == 0) {
-      out_ssrc = rd32(r + 8);
+      out_ssrc = load_be32(r + 8);
     } else {
-      if (rd32(r + 8) != out_ssrc) bad(n, "SSRC changed");
-      if (rd16(r + 2) != uint16_t(last_seq + 1)) bad(n, "sequence not continuous");
-      if (rd32(r + 4) != last_ts + 160) bad(n, "timestamp not continuous");
+      if (load_be32(r + 8) != out_ssrc) bad(n, "SSRC changed");
+      if (load_be16(r + 2) != uint16_t(last_seq + 1)) bad(n, "sequence not continuous");
+      if (load_be32(r + 4) != last_ts + 160) bad(n, "timestamp not continuous");
     }
     if (marker != (n == kSwitchAt)) bad(n, marker ? "unexpected marker" : "missing marker");
-    last_seq = rd16(r + 2);
-    last_ts = rd32(r + 4);
+    last_seq = load_be16(r + 2);
+    last_ts = load_be32(r + 4);
   }
   std::printf("pcap-check: %zu RTP packets checked (addresses, ports, checksums, SSRC/seq/ts "
               "continuity across the source change, payload), %d ARP request(s), %d other frame(s) "
@@ -463,28 +446,28 @@ std::vector<uint8_t> check_tc_packets(const std::vector<std::vector<uint8_t>>& o
       continue;
     }
     if (std::memcmp(&f[0], dmac, 6) != 0) bad(n, "destination MAC");
-    if (fold(sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
-    if (f[14] != 0x45 || rd16(&f[16]) != 20 + 8 + 12 + payload) bad(n, "IPv4 header/total length");
-    if (rd32(&f[26]) != sip || rd32(&f[30]) != dip) bad(n, "IP addresses");
-    if (rd16(&f[34]) != sport || rd16(&f[36]) != dport) bad(n, "UDP ports");
-    if (rd16(&f[38]) != 8 + 12 + payload) bad(n, "UDP length");
-    const uint32_t s = sum(&f[26], 8) + 17 + rd16(&f[38]);
-    if (rd16(&f[40]) == 0 || fold(sum(&f[34], rd16(&f[38]), s)) != 0xffff)
+    if (inet_fold(inet_sum(&f[14], 20)) != 0xffff) bad(n, "IPv4 header checksum invalid");
+    if (f[14] != 0x45 || load_be16(&f[16]) != 20 + 8 + 12 + payload) bad(n, "IPv4 header/total length");
+    if (load_be32(&f[26]) != sip || load_be32(&f[30]) != dip) bad(n, "IP addresses");
+    if (load_be16(&f[34]) != sport || load_be16(&f[36]) != dport) bad(n, "UDP ports");
+    if (load_be16(&f[38]) != 8 + 12 + payload) bad(n, "UDP length");
+    const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+    if (load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff)
       bad(n, "UDP checksum invalid");
     const uint8_t* r = &f[42];
     if (r[0] != 0x80) bad(n, "RTP version/padding/extension/CSRC byte");
     if ((r[1] & 0x7f) != pt) bad(n, "payload type " + std::to_string(r[1] & 0x7f));
     if (n > 0 && (r[1] & 0x80)) bad(n, "marker set mid-stream");
     if (n == 0) {
-      ssrc = rd32(r + 8);
+      ssrc = load_be32(r + 8);
       if (ssrc == in_ssrc) bad(n, "transcoded leg reuses the input SSRC");
     } else {
-      if (rd32(r + 8) != ssrc) bad(n, "SSRC changed");
-      if (rd16(r + 2) != uint16_t(last_seq + 1)) bad(n, "sequence not continuous");
-      if (rd32(r + 4) != last_ts + 160) bad(n, "timestamp not continuous");
+      if (load_be32(r + 8) != ssrc) bad(n, "SSRC changed");
+      if (load_be16(r + 2) != uint16_t(last_seq + 1)) bad(n, "sequence not continuous");
+      if (load_be32(r + 4) != last_ts + 160) bad(n, "timestamp not continuous");
     }
-    last_seq = rd16(r + 2);
-    last_ts = rd32(r + 4);
+    last_seq = load_be16(r + 2);
+    last_ts = load_be32(r + 4);
     got.insert(got.end(), r + 12, r + 12 + payload);
   }
   return got;
@@ -498,8 +481,8 @@ int pcap_check_transcode(const char* in0, const char* in1, const char* out1, con
   // The PCMU actually fed to port 0, in order, taken from the input pcap.
   std::vector<int16_t> pcm;
   for (const auto& f : read_pcap(in0))
-    if (f.size() == 42 + 12 + 160 && rd16(&f[12]) == 0x0800 && f[23] == 17 &&
-        rd16(&f[36]) == kTcGwAPort)
+    if (f.size() == 42 + 12 + 160 && load_be16(&f[12]) == 0x0800 && f[23] == 17 &&
+        load_be16(&f[36]) == kTcGwAPort)
       for (size_t k = 54; k < f.size(); ++k) pcm.push_back(ulaw_to_linear(f[k]));
   if (pcm.size() != size_t(kTcPackets) * 160) bad(-1, "input pcap has " + std::to_string(pcm.size() / 160) + " PCMU packets");
   const std::vector<uint8_t> want = g729_encode(pcm);
@@ -507,13 +490,13 @@ int pcap_check_transcode(const char* in0, const char* in1, const char* out1, con
   std::vector<std::vector<uint8_t>> out;
   int rtcp = 0;
   for (auto& f : read_pcap(out1)) {
-    if (f.size() < 42 || rd16(&f[12]) != 0x0800 || f[23] != 17) continue;
-    if (rd16(&f[34]) == kTcGwBPort) out.push_back(f);
-    else if (rd16(&f[34]) == kTcGwBPort + 1) {
+    if (f.size() < 42 || load_be16(&f[12]) != 0x0800 || f[23] != 17) continue;
+    if (load_be16(&f[34]) == kTcGwBPort) out.push_back(f);
+    else if (load_be16(&f[34]) == kTcGwBPort + 1) {
       ++rtcp;  // our own SR on the transcoded leg: addressed to the carrier's RTCP port
-      const uint32_t s = sum(&f[26], 8) + 17 + rd16(&f[38]);
-      if (rd16(&f[36]) != kTcCarrierPort + 1 || fold(sum(&f[14], 20)) != 0xffff ||
-          rd16(&f[40]) == 0 || fold(sum(&f[34], rd16(&f[38]), s)) != 0xffff || f[43] != 200)
+      const uint32_t s = inet_sum(&f[26], 8) + 17 + load_be16(&f[38]);
+      if (load_be16(&f[36]) != kTcCarrierPort + 1 || inet_fold(inet_sum(&f[14], 20)) != 0xffff ||
+          load_be16(&f[40]) == 0 || inet_fold(inet_sum(&f[34], load_be16(&f[38]), s)) != 0xffff || f[43] != 200)
         bad(-1, "RTCP sender report malformed or misaddressed");
     }
   }
@@ -536,13 +519,13 @@ int pcap_check_transcode(const char* in0, const char* in1, const char* out1, con
   // bcg729's decoding (fresh decoder) G.711-encoded, sample by sample.
   std::vector<uint8_t> g729_in;
   for (const auto& f : read_pcap(in1))
-    if (f.size() == 42 + 12 + 20 && rd16(&f[36]) == kTcGwBPort) g729_in.insert(g729_in.end(), f.begin() + 54, f.end());
+    if (f.size() == 42 + 12 + 20 && load_be16(&f[36]) == kTcGwBPort) g729_in.insert(g729_in.end(), f.begin() + 54, f.end());
   if (g729_in.size() != size_t(kTcPackets) * 20) bad(-1, "input pcap 1 has " + std::to_string(g729_in.size() / 20) + " G.729 packets");
   std::vector<uint8_t> want_ulaw;
   for (int16_t v : g729_decode(g729_in)) want_ulaw.push_back(linear_to_ulaw(v));
   std::vector<std::vector<uint8_t>> back;
   for (auto& f : read_pcap(out0))
-    if (f.size() >= 42 && rd16(&f[12]) == 0x0800 && f[23] == 17 && rd16(&f[34]) == kTcGwAPort)
+    if (f.size() >= 42 && load_be16(&f[12]) == 0x0800 && f[23] == 17 && load_be16(&f[34]) == kTcGwAPort)
       back.push_back(f);
   if (back.size() != size_t(kTcPackets))
     bad(-1, "expected " + std::to_string(kTcPackets) + " PCMU packets towards the phone, got " +
@@ -727,9 +710,9 @@ int main(int argc, char** argv) {
         a.remote_ip = 0x0a000002;
         b.remote_ip = 0x0a000102;
         a.remote_port = b.remote_port = uint16_t(40000 + 2 * next);
-        a.codec = uint8_t(Codec::pcmu);
+        a.codec = uint8_t(CodecId::Pcmu);
         a.payload_type = 0;
-        b.codec = uint8_t(tc ? Codec::g729 : Codec::pcmu);
+        b.codec = uint8_t(tc ? CodecId::G729 : CodecId::Pcmu);
         b.payload_type = tc ? 18 : 0;
         a.dtmf_pt = b.dtmf_pt = kNoPayloadType;
         a.ptime_ms = b.ptime_ms = 20;

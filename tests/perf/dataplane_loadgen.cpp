@@ -29,6 +29,8 @@
 #include <rte_random.h>
 #include <rte_udp.h>
 
+#include "g711_reference.hpp"
+#include "msgw/common/byte_order.hpp"
 #include "rtp_frame.hpp"
 
 extern "C" {  // bcg729 declares no C linkage itself
@@ -112,13 +114,11 @@ class RelayFrames {
   void write(uint8_t* f, uint16_t sp, uint16_t dp, uint16_t seq, uint32_t ts, uint32_t ssrc,
              uint64_t stamp) const {
     std::memcpy(f, frame_, kSize);
-    wr16(f + 34, sp);
-    wr16(f + 36, dp);
-    wr16(f + 44, seq);
-    wr16(f + 46, uint16_t(ts >> 16));
-    wr16(f + 48, uint16_t(ts));
-    wr16(f + 50, uint16_t(ssrc >> 16));
-    wr16(f + 52, uint16_t(ssrc));
+    msgw::common::store_be16(f + 34, sp);
+    msgw::common::store_be16(f + 36, dp);
+    msgw::common::store_be16(f + 44, seq);
+    msgw::common::store_be32(f + 46, ts);
+    msgw::common::store_be32(f + 50, ssrc);
     std::memcpy(f + 54, &stamp, 8);
     uint64_t sum = base_;
     for (unsigned off : {34u, 36u, 44u, 46u, 48u, 50u, 52u, 54u, 56u, 58u, 60u}) {
@@ -133,10 +133,6 @@ class RelayFrames {
   }
 
  private:
-  static void wr16(uint8_t* p, uint16_t v) {
-    p[0] = uint8_t(v >> 8);
-    p[1] = uint8_t(v);
-  }
   alignas(64) uint8_t frame_[kSize];
   uint32_t base_;
 };
@@ -214,14 +210,7 @@ int main(int argc, char** argv) {
     int16_t pcm[160];
     for (int k = 0; k < 160; ++k)
       pcm[k] = int16_t(6000 * std::sin(k * 0.35) + 2000 * std::sin(k * 1.3));
-    for (int k = 0; k < 160; ++k) {
-      int v = pcm[k], mask = 0xff;
-      if (v < 0) { v = -v; mask = 0x7f; }
-      v = std::min(v + 0x84, 0x7fff);
-      int seg = 0;
-      for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
-      pcmu[k] = uint8_t(((seg << 4) | ((v >> (seg + 3)) & 0x0f)) ^ mask);
-    }
+    for (int k = 0; k < 160; ++k) pcmu[k] = msgw::g711ref::linear_to_ulaw(pcm[k]);
     auto* enc = initBcg729EncoderChannel(0);
     uint8_t len;
     bcg729Encoder(enc, pcm, g729, &len);

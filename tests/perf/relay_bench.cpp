@@ -100,7 +100,7 @@ Result run(uint32_t flows, rte_mempool* pool) {
     l[0].remote_ip = kPeer0;
     l[1].remote_ip = kPeer1;
     l[0].remote_port = l[1].remote_port = remote_port(f);
-    l[0].codec = l[1].codec = uint8_t(Codec::pcmu);
+    l[0].codec = l[1].codec = uint8_t(CodecId::Pcmu);
     l[0].dtmf_pt = l[1].dtmf_pt = kNoPayloadType;
     l[0].ptime_ms = l[1].ptime_ms = 20;
     if (ft.add(f, l) != Status::ok) {

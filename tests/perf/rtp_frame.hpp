@@ -10,6 +10,8 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "msgw/common/byte_order.hpp"
+
 namespace msgw::perf {
 
 inline constexpr uint16_t rtp_frame_size(uint16_t payload_len) {
@@ -42,10 +44,9 @@ inline void write_rtp_frame(uint8_t* f, const rte_ether_addr& dst_mac,
   uint8_t* r = f + 42;
   r[0] = 0x80;
   r[1] = pt;
-  r[2] = uint8_t(seq >> 8);
-  r[3] = uint8_t(seq);
-  for (int k = 0; k < 4; ++k) r[4 + k] = uint8_t(ts >> (24 - 8 * k));
-  for (int k = 0; k < 4; ++k) r[8 + k] = uint8_t(ssrc >> (24 - 8 * k));
+  msgw::common::store_be16(r + 2, seq);
+  msgw::common::store_be32(r + 4, ts);
+  msgw::common::store_be32(r + 8, ssrc);
   std::memcpy(r + 12, payload, plen);
   udp->dgram_cksum = 0;
   udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);

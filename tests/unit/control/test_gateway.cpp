@@ -477,7 +477,7 @@ TEST_F(GatewayTest, ReferenceCallRelayedG729EndToEndWithCdr) {
   EXPECT_EQ(op.a.local_ip, 0x0a0a0001u);
   EXPECT_EQ(op.a.remote_ip, 0x0a0a0002u);
   EXPECT_EQ(op.a.remote_port, 16388);
-  EXPECT_EQ(op.a.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_EQ(op.a.codec, uint8_t(dataplane::CodecId::G729));
   EXPECT_EQ(op.a.payload_type, 18);
   EXPECT_EQ(op.a.dtmf_pt, 101);
   EXPECT_EQ(op.a.ptime_ms, 30);  // the SPA asked for 30 ms
@@ -486,7 +486,7 @@ TEST_F(GatewayTest, ReferenceCallRelayedG729EndToEndWithCdr) {
   EXPECT_EQ(op.b.local_ip, 0x0a140001u);
   EXPECT_EQ(op.b.remote_ip, 0x0a140002u);
   EXPECT_EQ(op.b.remote_port, 6000);
-  EXPECT_EQ(op.b.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_EQ(op.b.codec, uint8_t(dataplane::CodecId::G729));
   EXPECT_EQ(op.a.local_port % 2, 0);
   EXPECT_EQ(op.b.local_port % 2, 0);
   auto calls = manage(*gw, {{"cmd", "show"}, {"what", "calls"}});
@@ -522,9 +522,9 @@ TEST_F(GatewayTest, ReferenceCallRelayedG729EndToEndWithCdr) {
 TEST_F(GatewayTest, PhoneWithoutG729IsTranscodedPcmuToG729) {
   auto [inv, ok] = answered_call("tc1@10.10.0.2", spa_offer(false));
   ASSERT_EQ(media.ops.size(), 1u);
-  EXPECT_EQ(media.ops[0].a.codec, uint8_t(dataplane::Codec::pcmu));  // subscriber's first choice
+  EXPECT_EQ(media.ops[0].a.codec, uint8_t(dataplane::CodecId::Pcmu));  // subscriber's first choice
   EXPECT_EQ(media.ops[0].a.payload_type, 0);
-  EXPECT_EQ(media.ops[0].b.codec, uint8_t(dataplane::Codec::g729));
+  EXPECT_EQ(media.ops[0].b.codec, uint8_t(dataplane::CodecId::G729));
   EXPECT_NE(ok.body().find("m=audio 16"), std::string::npos);
   EXPECT_NE(ok.body().find("RTP/AVP 0 101"), std::string::npos) << ok.body();
   EXPECT_EQ(gw->stats().transcoded_calls, 1u);

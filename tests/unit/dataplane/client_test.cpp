@@ -33,7 +33,7 @@ LegSpec leg(uint32_t ip, uint16_t port) {
   LegSpec l{};
   l.local_ip = ip;
   l.local_port = port;
-  l.codec = uint8_t(Codec::pcmu);
+  l.codec = uint8_t(CodecId::Pcmu);
   l.payload_type = 0;
   l.dtmf_pt = 101;
   l.ptime_ms = 20;

@@ -20,7 +20,7 @@ LegSpec leg(uint16_t port, uint32_t ip, uint16_t udp) {
   l.port = port;
   l.local_ip = ip;
   l.local_port = udp;
-  l.codec = uint8_t(Codec::pcma);
+  l.codec = uint8_t(CodecId::Pcma);
   l.payload_type = 8;
   l.dtmf_pt = 101;
   l.ptime_ms = 20;

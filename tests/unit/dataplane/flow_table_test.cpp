@@ -11,7 +11,7 @@ using namespace msgw::dataplane;
 
 namespace {
 
-LegSpec leg(uint16_t port, uint32_t ip, uint16_t udp, Codec c = Codec::pcmu, uint8_t pt = 0) {
+LegSpec leg(uint16_t port, uint32_t ip, uint16_t udp, CodecId c = CodecId::Pcmu, uint8_t pt = 0) {
   LegSpec l{};
   l.port = port;
   l.local_ip = ip;
@@ -73,7 +73,7 @@ TEST(FlowTable, AddLookupAndValidationErrorsChangeNothing) {
   EXPECT_EQ(ft.get(4), nullptr);
   EXPECT_EQ(ft.lookup(0, 0x0a000001, 20010, &l), nullptr);
   // A transcoded session gets both directions' engines.
-  LegSpec tc[2] = {leg(0, 0x0a000001, 20010), leg(1, 0xc0a80101, 30010, Codec::g729, 18)};
+  LegSpec tc[2] = {leg(0, 0x0a000001, 20010), leg(1, 0xc0a80101, 30010, CodecId::G729, 18)};
   ASSERT_EQ(ft.add(4, tc), Status::ok);
   ASSERT_NE(ft.get(4)->tc[0], nullptr);
   ASSERT_NE(ft.get(4)->tc[1], nullptr);

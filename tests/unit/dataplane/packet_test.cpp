@@ -88,7 +88,7 @@ struct Rig {
     l[0].local_port = uint16_t(20000 + 2 * flow);
     l[0].remote_ip = phone_ip;
     l[0].remote_port = phone_port;
-    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].codec = uint8_t(CodecId::Pcmu);
     l[0].payload_type = 0;
     l[0].dtmf_pt = 101;
     l[0].ptime_ms = 20;
@@ -98,7 +98,7 @@ struct Rig {
     l[1].local_port = uint16_t(30000 + 2 * flow);
     l[1].remote_ip = carrier_ip;
     l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::pcmu);
+    l[1].codec = uint8_t(CodecId::Pcmu);
     l[1].payload_type = leg1_pt;
     l[1].dtmf_pt = 96;
     l[1].ptime_ms = 20;
@@ -114,7 +114,7 @@ struct Rig {
   Status add_transcoded(uint32_t flow) {
     LegSpec l[2];
     specs(l, flow, kPhone, 4000, kCarrier, 8, false);
-    l[1].codec = uint8_t(Codec::pcma);
+    l[1].codec = uint8_t(CodecId::Pcma);
     return ft->add(flow, l);
   }
   // Re-programs flow (as add() built it) with kLegHold on the phone leg or not.
@@ -307,11 +307,11 @@ TEST(DataplanePacket, IncrementallyUpdatedChecksumsEqualAFullRecomputation) {
     EXPECT_NE(udp_ck, 0) << "packet " << i;
     std::vector<uint8_t> z = o;
     z[24] = z[25] = 0;
-    const uint16_t full_ip = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[14], 20)));
+    const uint16_t full_ip = dptest::inet_checksum(&z[14], 20);
     z[40] = z[41] = 0;
     const size_t ulen = rd16(z, 38);
-    uint32_t sum = dptest::csum_add(&z[26], 8) + 17 + uint32_t(ulen);
-    const uint16_t full_udp = uint16_t(~dptest::csum_fold(dptest::csum_add(&z[34], ulen, sum)));
+    uint32_t sum = dptest::inet_sum(&z[26], 8) + 17 + uint32_t(ulen);
+    const uint16_t full_udp = dptest::inet_checksum(&z[34], ulen, sum);
     EXPECT_TRUE(same(ip_ck, full_ip)) << "packet " << i << ": " << ip_ck << " vs " << full_ip;
     EXPECT_TRUE(same(udp_ck, full_udp)) << "packet " << i << ": " << udp_ck << " vs " << full_udp;
   }
@@ -909,7 +909,7 @@ TEST(DataplanePacket, EveryBadPacketClassIsDroppedAndCounted) {
   b[17] = 24;
   b[24] = b[25] = 0;
   {
-    uint16_t c = uint16_t(~dptest::csum_fold(dptest::csum_add(&b[14], 20)));
+    uint16_t c = dptest::inet_checksum(&b[14], 20);
     b[24] = uint8_t(c >> 8);
     b[25] = uint8_t(c);
   }
@@ -1264,4 +1264,59 @@ TEST(DataplanePacket, MalformedRtcpCompoundOnTranscodedLegLeavesLsrAlone) {
   ASSERT_FALSE(sr.empty());
   EXPECT_EQ(rd32(sr, kBlock + 16), 0x00010002u);
   EXPECT_NE(rd32(sr, kBlock + 20), 0u);
+}
+
+// Telemetry's keys are an interface (scripts and operators read them): the
+// lists that generate them keep these names, in this order, so that a
+// reordering or a rename is a decision and not an accident.
+TEST(DataplaneNames, DropReasonsKeepTheirTelemetryNamesAndOrder) {
+  const char* const expected[] = {
+      "truncated_ether", "truncated_ip", "bad_ip_version", "bad_ip_ihl", "bad_ip_length",
+      "bad_ip_checksum", "fragment", "truncated_udp", "bad_udp_length", "bad_udp_checksum",
+      "oversized", "truncated_rtp", "bad_rtp_version", "bad_rtp_csrc", "bad_rtp_extension",
+      "bad_rtp_padding", "bad_rtcp", "rtp_bleed", "wrong_source", "unexpected_payload_type",
+      "no_destination", "no_neighbour", "unsupported_codec", "tx_full", "exception_full",
+      "handoff_full", "held"};
+  ASSERT_EQ(std::size(expected), size_t(Drop::count));
+  for (size_t r = 0; r < size_t(Drop::count); ++r) {
+    EXPECT_STREQ(drop_name(Drop(r)), expected[r]) << r;
+    EXPECT_EQ(drop_is_loss(Drop(r)), Drop(r) != Drop::held) << expected[r];
+  }
+  EXPECT_STREQ(drop_name(Drop::count), "unknown");
+  EXPECT_STREQ(drop_name(Drop(200)), "unknown");
+  EXPECT_FALSE(drop_is_loss(Drop(200)));
+}
+
+TEST(DataplaneNames, WorkerCountersKeepTheirTelemetryNamesAndOrder) {
+  std::vector<std::string> names;
+#define MSGW_TEST_COUNTER_NAME(name) names.push_back(#name);
+  MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_NAME)
+#undef MSGW_TEST_COUNTER_NAME
+  const std::vector<std::string> expected = {
+      "rx", "tx", "relayed", "relayed_steady", "rtcp_relayed", "exception", "handoff_out",
+      "handoff_in", "latched", "dtmf_events", "fragments_seen", "transcoded_packets",
+      "transcoded_frames", "concealed_frames", "transcode_buffered", "rtcp_terminated",
+      "rtcp_sent"};
+  EXPECT_EQ(names, expected);
+}
+
+TEST(DataplaneNames, WorkerCountersAddEveryFieldAndTheLossTotalSkipsHeld) {
+  WorkerCounters a, b;
+  uint64_t v = 1;
+#define MSGW_TEST_COUNTER_SET(name) a.name = v++; b.name = 100;
+  MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_SET)
+#undef MSGW_TEST_COUNTER_SET
+  for (size_t r = 0; r < size_t(Drop::count); ++r) {
+    a.dropped[r] = 1;
+    b.dropped[r] = 2;
+  }
+  b.arp_wishes = 5;
+  b.add(a);
+  v = 1;
+#define MSGW_TEST_COUNTER_CHECK(name) EXPECT_EQ(b.name, 100 + v++) << #name;
+  MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_CHECK)
+#undef MSGW_TEST_COUNTER_CHECK
+  EXPECT_EQ(b.arp_wishes, 5u);
+  EXPECT_EQ(b.dropped_total(), 3 * (size_t(Drop::count) - 1));  // all but held
+  EXPECT_EQ(b.dropped[size_t(Drop::held)], 3u);
 }

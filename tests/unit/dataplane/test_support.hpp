@@ -15,6 +15,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "msgw/common/byte_order.hpp"
+#include "msgw/common/inet_checksum.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 
 namespace dptest {
@@ -36,15 +38,10 @@ inline rte_mempool* pool() {
   return p;
 }
 
-inline uint16_t csum_fold(uint32_t s) {
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return uint16_t(s);
-}
-inline uint32_t csum_add(const uint8_t* p, size_t n, uint32_t s = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
-  if (n & 1) s += uint32_t(p[n - 1] << 8);
-  return s;
-}
+// The reference checksum, independent of the dataplane's own (SSE) one.
+using msgw::common::inet_checksum;
+using msgw::common::inet_fold;
+using msgw::common::inet_sum;
 
 struct Frame {
   uint8_t dst_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
@@ -73,16 +70,16 @@ struct Frame {
     const uint16_t tot = uint16_t(20 + 8 + payload.size());
     f.push_back(0x45); f.push_back(0); put16(tot); put16(0x1234); put16(frag);
     f.push_back(ttl); f.push_back(proto); put16(0); put32(src_ip); put32(dst_ip);
-    const uint16_t ick = uint16_t(~csum_fold(csum_add(&f[ip], 20)));
+    const uint16_t ick = inet_checksum(&f[ip], 20);
     f[ip + 10] = uint8_t(ick >> 8); f[ip + 11] = uint8_t(ick);
     const size_t udp = f.size();
     put16(sport); put16(dport); put16(uint16_t(8 + payload.size())); put16(0);
     f.insert(f.end(), payload.begin(), payload.end());
     if (udp_cksum) {
-      uint32_t s = csum_add(&f[ip + 12], 8);
+      uint32_t s = inet_sum(&f[ip + 12], 8);
       s += 17 + uint32_t(8 + payload.size());
-      s = csum_add(&f[udp], 8 + payload.size(), s);
-      uint16_t c = uint16_t(~csum_fold(s));
+      s = inet_sum(&f[udp], 8 + payload.size(), s);
+      uint16_t c = uint16_t(~inet_fold(s));
       if (c == 0) c = 0xffff;
       f[udp + 6] = uint8_t(c >> 8); f[udp + 7] = uint8_t(c);
     }
@@ -118,23 +115,20 @@ inline std::vector<uint8_t> data(const rte_mbuf* m) {
   return std::vector<uint8_t>(p, p + m->data_len);
 }
 
-inline uint16_t rd16(const std::vector<uint8_t>& f, size_t o) {
-  return uint16_t(f[o] << 8 | f[o + 1]);
-}
-inline uint32_t rd32(const std::vector<uint8_t>& f, size_t o) {
-  return uint32_t(rd16(f, o)) << 16 | rd16(f, o + 2);
-}
+// Network-order fields of a captured frame, at byte offset o.
+inline uint16_t rd16(const std::vector<uint8_t>& f, size_t o) { return msgw::common::load_be16(f.data() + o); }
+inline uint32_t rd32(const std::vector<uint8_t>& f, size_t o) { return msgw::common::load_be32(f.data() + o); }
 
 // True when the untagged IPv4/UDP frame's checksums verify.
 inline bool checksums_ok(const std::vector<uint8_t>& f) {
   if (f.size() < 42) return false;
-  if (csum_fold(csum_add(&f[14], 20)) != 0xffff) return false;
+  if (inet_fold(inet_sum(&f[14], 20)) != 0xffff) return false;
   const size_t ulen = rd16(f, 38);
   if (14 + 20 + ulen > f.size()) return false;
-  uint32_t s = csum_add(&f[26], 8);
+  uint32_t s = inet_sum(&f[26], 8);
   s += 17 + uint32_t(ulen);
-  s = csum_add(&f[34], ulen, s);
-  return rd16(f, 40) == 0 || csum_fold(s) == 0xffff;
+  s = inet_sum(&f[34], ulen, s);
+  return rd16(f, 40) == 0 || inet_fold(s) == 0xffff;
 }
 
 }  // namespace dptest

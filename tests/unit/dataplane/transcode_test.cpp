@@ -14,6 +14,7 @@ extern "C" {  // bcg729 declares no C linkage itself
 
 #include "msgw/dataplane/client.hpp"
 #include "msgw/dataplane/packet.hpp"
+#include "g711_reference.hpp"
 #include "test_support.hpp"
 
 using namespace msgw::dataplane;
@@ -23,26 +24,8 @@ using dptest::rd32;
 
 namespace {
 
-// ITU-T G.711 mu-law expansion, written here independently of codecs/.
-int16_t ulaw_to_linear(uint8_t u) {
-  u = uint8_t(~u);
-  int t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return int16_t((u & 0x80) ? 0x84 - t : t - 0x84);
-}
-uint8_t linear_to_ulaw(int16_t pcm) {
-  int mask = 0xff, v = pcm;
-  if (v < 0) {
-    v = -v;
-    mask = 0x7f;
-  }
-  v += 0x84;
-  if (v > 0x7fff) v = 0x7fff;
-  int seg = 0;
-  for (int x = v >> 8; x > 0 && seg < 7; x >>= 1) ++seg;
-  const uint8_t u = uint8_t((seg << 4) | ((v >> (seg + 3)) & 0x0f));
-  return uint8_t(u ^ mask);
-}
+using msgw::g711ref::linear_to_ulaw;
+using msgw::g711ref::ulaw_to_linear;
 
 struct Rig {
   std::string instance;
@@ -85,7 +68,7 @@ struct Rig {
     l[0].local_port = 20000;
     l[0].remote_ip = 0x0a000010;
     l[0].remote_port = 4000;
-    l[0].codec = uint8_t(Codec::pcmu);
+    l[0].codec = uint8_t(CodecId::Pcmu);
     l[0].payload_type = 0;
     l[0].dtmf_pt = 101;
     l[0].ptime_ms = 20;
@@ -94,7 +77,7 @@ struct Rig {
     l[1].local_port = 30000;
     l[1].remote_ip = 0xc0a80114;
     l[1].remote_port = 5000;
-    l[1].codec = uint8_t(Codec::g729);
+    l[1].codec = uint8_t(CodecId::G729);
     l[1].payload_type = 18;
     l[1].dtmf_pt = 96;
     l[1].ptime_ms = 20;

@@ -22,15 +22,14 @@
 #include <string>
 #include <string_view>
 
+#include "msgw/codecs/codec_id.hpp"
+
 namespace msgw::codecs {
 
 inline constexpr std::uint32_t kSampleRate = 8000;
 inline constexpr std::size_t kSamplesPerMs = 8;
 // The re-framing quantum: every supported codec and ptime is a multiple of 10 ms.
 inline constexpr std::size_t kBlockSamples = 80;
-
-enum class CodecId : std::uint8_t { Pcmu = 0, Pcma = 1, G726_32 = 2, G729 = 3 };
-inline constexpr std::size_t kCodecCount = 4;
 
 // G.726-32 bit order inside a byte. RFC 3551 puts the first code word in the
 // low nibble; ITU I.366.2 AAL2 (Asterisk "g726aal2", most SPA firmware) puts it
@@ -50,7 +49,6 @@ struct CodecInfo {
   bool sample_based;                // RFC 3551 sample-based (any length) vs frame-based
 };
 inline constexpr std::uint8_t kDynamicPayloadType = 0xFF;
-inline constexpr std::uint8_t kNoPayloadType = 0xFF;
 
 // Negotiated parameters of one codec on one leg.
 struct CodecParams {

@@ -11,10 +11,17 @@
 
 namespace msgw::dataplane {
 
+// The main lcore's command-service counters, reported by telemetry
+// (/msgw/info, these names in this order): one list for fields and output.
+#define MSGW_FOREACH_CONTROL_COUNTER(X) \
+  X(commands)                           \
+  X(command_errors)                     \
+  X(media_timeouts)
+
 struct ControlCounters {
-  uint64_t commands = 0;
-  uint64_t command_errors = 0;
-  uint64_t media_timeouts = 0;
+#define MSGW_CONTROL_COUNTER_FIELD(name) uint64_t name = 0;
+  MSGW_FOREACH_CONTROL_COUNTER(MSGW_CONTROL_COUNTER_FIELD)
+#undef MSGW_CONTROL_COUNTER_FIELD
 };
 
 class CommandProcessor {

@@ -337,6 +337,4 @@ class FlowTable {
   void init_runtime(uint32_t flow_id, const SessionConfig* c);
 };
 
-codecs::CodecId codec_id(uint8_t protocol_codec);
-
 }  // namespace msgw::dataplane

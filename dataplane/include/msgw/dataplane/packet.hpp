@@ -8,7 +8,9 @@
 // mempool; the worker loop wraps it with rx/tx bursts.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -43,65 +45,117 @@ struct PortInfo {
   bool tx_udp_cksum = false;
 };
 
+// Why a packet was dropped: one list, expanded into the Drop enum,
+// drop_name(), the per-worker drop counters and their telemetry keys
+// (drop_<name>, in this order).  X(name, loss): loss = the packet counts in
+// dropped_total(); held packets were withheld on purpose, not lost.
+#define MSGW_FOREACH_DROP(X)                                                          \
+  X(truncated_ether, true)                                                            \
+  X(truncated_ip, true)                                                               \
+  X(bad_ip_version, true)                                                             \
+  X(bad_ip_ihl, true)                                                                 \
+  X(bad_ip_length, true)                                                              \
+  X(bad_ip_checksum, true)                                                            \
+  X(fragment, true)                                                                   \
+  X(truncated_udp, true)                                                              \
+  X(bad_udp_length, true)                                                             \
+  X(bad_udp_checksum, true)                                                           \
+  X(oversized, true)                                                                  \
+  X(truncated_rtp, true)                                                              \
+  X(bad_rtp_version, true)                                                            \
+  X(bad_rtp_csrc, true)                                                               \
+  X(bad_rtp_extension, true)                                                          \
+  X(bad_rtp_padding, true)                                                            \
+  X(bad_rtcp, true)                                                                   \
+  X(rtp_bleed, true)               /* another source tried to take over a latch */    \
+  X(wrong_source, true)            /* non-latching leg, packet not from its remote */ \
+  X(unexpected_payload_type, true) /* dynamic PT not negotiated on this / other leg */ \
+  X(no_destination, true)          /* other leg's remote unknown yet */               \
+  X(no_neighbour, true)            /* next hop MAC not resolved yet (ARP requested) */ \
+  X(unsupported_codec, true)       /* session needs transcoding, not available */     \
+  X(tx_full, true)                 /* device or ring did not take the burst */        \
+  X(exception_full, true)                                                             \
+  X(handoff_full, true)                                                               \
+  X(held, false) /* towards a leg on hold (kLegHold): withheld, not an error */
+
 enum class Drop : uint8_t {
-  truncated_ether,
-  truncated_ip,
-  bad_ip_version,
-  bad_ip_ihl,
-  bad_ip_length,
-  bad_ip_checksum,
-  fragment,
-  truncated_udp,
-  bad_udp_length,
-  bad_udp_checksum,
-  oversized,
-  truncated_rtp,
-  bad_rtp_version,
-  bad_rtp_csrc,
-  bad_rtp_extension,
-  bad_rtp_padding,
-  bad_rtcp,
-  rtp_bleed,          // another source tried to take over a latch
-  wrong_source,       // non-latching leg, packet not from its remote
-  unexpected_payload_type,  // dynamic PT not negotiated on this leg / other leg
-  no_destination,     // other leg's remote unknown yet
-  no_neighbour,       // next hop MAC not resolved yet (ARP requested)
-  unsupported_codec,  // session needs transcoding, not available
-  tx_full,            // device or ring did not take the burst
-  exception_full,
-  handoff_full,
-  held,               // towards a leg on hold (kLegHold): withheld, not an error
+#define MSGW_DROP_ENUMERATOR(name, loss) name,
+  MSGW_FOREACH_DROP(MSGW_DROP_ENUMERATOR)
+#undef MSGW_DROP_ENUMERATOR
   count
 };
-const char* drop_name(Drop d);
+
+namespace detail {
+inline constexpr const char* kDropNames[] = {
+#define MSGW_DROP_NAME(name, loss) #name,
+    MSGW_FOREACH_DROP(MSGW_DROP_NAME)
+#undef MSGW_DROP_NAME
+};
+inline constexpr bool kDropIsLoss[] = {
+#define MSGW_DROP_LOSS(name, loss) loss,
+    MSGW_FOREACH_DROP(MSGW_DROP_LOSS)
+#undef MSGW_DROP_LOSS
+};
+static_assert(std::size(kDropNames) == size_t(Drop::count));
+}  // namespace detail
+
+constexpr const char* drop_name(Drop d) {
+  return size_t(d) < size_t(Drop::count) ? detail::kDropNames[size_t(d)] : "unknown";
+}
+// Counts in dropped_total(): everything but packets withheld on purpose.
+constexpr bool drop_is_loss(Drop d) {
+  return size_t(d) < size_t(Drop::count) && detail::kDropIsLoss[size_t(d)];
+}
+
+// Per-worker counters reported by telemetry (/msgw/workers, these names, in
+// this order): one list for the fields, their names and the output.
+#define MSGW_FOREACH_WORKER_COUNTER(X)                                                 \
+  X(rx)                                                                                \
+  X(tx)                                                                                \
+  X(relayed)                                                                           \
+  X(relayed_steady)     /* of those, by the steady stream's short path */              \
+  X(rtcp_relayed)                                                                      \
+  X(exception)                                                                         \
+  X(handoff_out)                                                                       \
+  X(handoff_in)                                                                        \
+  X(latched)                                                                           \
+  X(dtmf_events)                                                                       \
+  X(fragments_seen)     /* incl. those passed to the kernel */                         \
+  X(transcoded_packets) /* egress packets built by the codec engine */                 \
+  X(transcoded_frames)  /* codec frames encoded */                                     \
+  X(concealed_frames)   /* 10 ms frames synthesised for lost audio */                  \
+  X(transcode_buffered) /* ingress packets absorbed by re-framing (no output yet) */   \
+  X(rtcp_terminated)    /* RTCP received on transcoded legs (not relayed) */           \
+  X(rtcp_sent)          /* own SR sent on transcoded legs */
 
 struct WorkerCounters {
-  uint64_t rx = 0;
-  uint64_t tx = 0;
-  uint64_t relayed = 0;
-  uint64_t relayed_steady = 0;      // of those, by the steady stream's short path
-  uint64_t rtcp_relayed = 0;
-  uint64_t exception = 0;
-  uint64_t handoff_out = 0;
-  uint64_t handoff_in = 0;
-  uint64_t latched = 0;
-  uint64_t dtmf_events = 0;
-  uint64_t fragments_seen = 0;   // incl. those passed to the kernel
-  uint64_t transcoded_packets = 0;  // egress packets built by the codec engine
-  uint64_t transcoded_frames = 0;   // codec frames encoded
-  uint64_t concealed_frames = 0;    // 10 ms frames synthesised for lost audio
-  uint64_t transcode_buffered = 0;  // ingress packets absorbed by re-framing (no output yet)
-  uint64_t rtcp_terminated = 0;     // RTCP received on transcoded legs (not relayed)
-  uint64_t rtcp_sent = 0;           // own SR sent on transcoded legs
-  uint64_t arp_wishes = 0;          // next hops queued for the main lcore to resolve
+#define MSGW_WORKER_COUNTER_FIELD(name) uint64_t name = 0;
+  MSGW_FOREACH_WORKER_COUNTER(MSGW_WORKER_COUNTER_FIELD)
+#undef MSGW_WORKER_COUNTER_FIELD
+  // Next hops queued for the main lcore to resolve: the worker's signal to
+  // kick the main lcore (worker.cpp), not a figure telemetry reports.
+  uint64_t arp_wishes = 0;
   uint64_t dropped[size_t(Drop::count)] = {};
-  // Packets lost to errors and limits; those withheld from a leg on hold
-  // (Drop::held) are not counted here.
-  uint64_t dropped_total() const {
+
+  // Packets lost to errors and limits (drop_is_loss).  read: how a counter
+  // is read (telemetry reads relaxed-atomic while the worker writes).
+  template <class Read>
+  uint64_t dropped_total(Read read) const {
     uint64_t t = 0;
     for (size_t r = 0; r < size_t(Drop::count); ++r)
-      if (Drop(r) != Drop::held) t += dropped[r];
+      if (drop_is_loss(Drop(r))) t += read(dropped[r]);
     return t;
+  }
+  uint64_t dropped_total() const {
+    return dropped_total([](const uint64_t& v) { return v; });
+  }
+  // Adds another worker's counters (totals at exit).
+  void add(const WorkerCounters& o) {
+#define MSGW_WORKER_COUNTER_ADD(name) name += o.name;
+    MSGW_FOREACH_WORKER_COUNTER(MSGW_WORKER_COUNTER_ADD)
+#undef MSGW_WORKER_COUNTER_ADD
+    arp_wishes += o.arp_wishes;
+    for (size_t r = 0; r < size_t(Drop::count); ++r) dropped[r] += o.dropped[r];
   }
 };
 

@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "msgw/codecs/codec_id.hpp"
+
 namespace msgw::dataplane {
 
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;  // 3: LegSpec::codec is codecs::CodecId
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -65,14 +67,18 @@ struct SegmentHeader {
 };
 static_assert(sizeof(SegmentHeader) == 256);
 
-enum class Codec : uint8_t {
-  pcmu = 0,
-  pcma = 1,
-  g729 = 2,
-  g726_32 = 3,
-};
-inline constexpr uint8_t kCodecCount = 4;
-inline constexpr uint8_t kNoPayloadType = 0xff;
+// LegSpec::codec carries codecs::CodecId (one definition for codecs/,
+// dataplane/ and control/).  Its numbers are part of this layout: layout 2
+// numbered G.729 2 and G.726-32 3, layout 3 uses CodecId's own numbers.
+using codecs::CodecId;
+using codecs::kCodecCount;
+using codecs::kNoPayloadType;
+static_assert(sizeof(CodecId) == 1);
+static_assert(uint8_t(CodecId::Pcmu) == 0 && uint8_t(CodecId::Pcma) == 1 &&
+                  uint8_t(CodecId::G726_32) == 2 && uint8_t(CodecId::G729) == 3,
+              "codec numbers on the ring changed: bump kLayoutVersion");
+static_assert(kCodecCount == 4, "a codec was added: check the dataplane can carry it");
+static_assert(kNoPayloadType == 0xff);
 
 // LegSpec::flags
 inline constexpr uint8_t kLegLatch = 0x01;  // symmetric RTP: learn the remote from valid packets
@@ -91,7 +97,7 @@ struct LegSpec {
   uint16_t port;            // dataplane port index
   uint16_t local_port;      // even; RTCP uses local_port + 1
   uint16_t remote_port;     // RTP; RTCP is remote_port + 1 until latched otherwise
-  uint8_t codec;            // Codec
+  uint8_t codec;            // codecs::CodecId
   uint8_t payload_type;     // RTP payload type of codec on this leg
   uint8_t dtmf_pt;          // telephone-event payload type, kNoPayloadType = none
   uint8_t ptime_ms;         // egress packetisation
@@ -99,6 +105,7 @@ struct LegSpec {
   uint8_t reserved;
 };
 static_assert(sizeof(LegSpec) == 20);
+static_assert(offsetof(LegSpec, codec) == 14 && sizeof(LegSpec::codec) == 1);
 
 enum class CommandType : uint16_t {
   flow_add = 1,
@@ -119,29 +126,44 @@ struct Command {
 static_assert(sizeof(Command) == kRingElemSize);
 static_assert(std::is_trivially_copyable_v<Command>);
 
+// Event types and command statuses: each one list, expanded into the enum
+// (the numbers are on the wire) and into event_name() / status_name().
+#define MSGW_FOREACH_EVENT_TYPE(X)                                                   \
+  X(ack, 1)           /* answer to a command: status + request_id */                 \
+  X(flow, 2)          /* one flow in a FLOW_DUMP answer (sent before the ack) */     \
+  X(latched, 3)       /* a leg learned or moved its remote address */                \
+  X(media_timeout, 4) /* no packet on any leg for media_timeout_ms */                \
+  X(dtmf, 5)          /* RFC 4733 event end seen on a leg */                         \
+  X(stats, 6)         /* periodic per-flow counters snapshot */
+
 enum class EventType : uint16_t {
-  ack = 1,             // answer to a command: status + request_id
-  flow = 2,            // one flow in a FLOW_DUMP answer (sent before the ack)
-  latched = 3,         // a leg learned or moved its remote address
-  media_timeout = 4,   // no packet on any leg for media_timeout_ms
-  dtmf = 5,            // RFC 4733 event end seen on a leg
-  stats = 6,           // periodic per-flow counters snapshot
+#define MSGW_EVENT_TYPE_ENUMERATOR(name, value) name = value,
+  MSGW_FOREACH_EVENT_TYPE(MSGW_EVENT_TYPE_ENUMERATOR)
+#undef MSGW_EVENT_TYPE_ENUMERATOR
 };
 
+// X(name, value, text): text is what status_name() says (for log lines and
+// errors shown to an operator).
+#define MSGW_FOREACH_STATUS(X)                                                        \
+  X(ok, 0, "ok")                                                                      \
+  X(bad_version, 1, "bad message version")                                            \
+  X(unknown_command, 2, "unknown command")                                            \
+  X(bad_flow_id, 3, "flow id out of range")                                           \
+  X(flow_exists, 4, "flow id already in use")         /* FLOW_ADD of an id in use */  \
+  X(no_such_flow, 5, "no such flow")                                                  \
+  X(unknown_codec, 6, "unknown codec")                                                \
+  X(bad_port, 7, "port index out of range")                                           \
+  X(bad_address, 8, "bad local address")       /* zero local ip, odd or zero port */  \
+  X(duplicate_address, 9, "local address already in use") /* by another leg (or both) */ \
+  X(table_full, 10, "flow table full")                                                \
+  X(bad_payload_type, 11, "bad payload type")                                         \
+  /* valid request the dataplane cannot carry (codec engine refused it) */            \
+  X(unsupported, 12, "unsupported by this dataplane")
+
 enum class Status : int32_t {
-  ok = 0,
-  bad_version = 1,
-  unknown_command = 2,
-  bad_flow_id = 3,          // out of range
-  flow_exists = 4,          // FLOW_ADD of an id in use
-  no_such_flow = 5,
-  unknown_codec = 6,
-  bad_port = 7,             // port index out of range
-  bad_address = 8,          // zero local ip, odd or zero local port, ...
-  duplicate_address = 9,    // local address already used by another leg (or both legs)
-  table_full = 10,
-  bad_payload_type = 11,
-  unsupported = 12,         // valid request the dataplane cannot carry (codec engine refused it)
+#define MSGW_STATUS_ENUMERATOR(name, value, text) name = value,
+  MSGW_FOREACH_STATUS(MSGW_STATUS_ENUMERATOR)
+#undef MSGW_STATUS_ENUMERATOR
 };
 const char* status_name(Status s);
 const char* event_name(EventType t);
