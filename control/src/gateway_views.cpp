@@ -1,0 +1,92 @@
+// What `msgwctl show ...` and `reload` read of the Gateway (management
+// views; the verbs themselves are declared in mgmt/).
+#include <chrono>
+
+#include "msgw/control/call_json.hpp"
+#include "msgw/control/gateway.hpp"
+
+namespace msgw::control {
+
+namespace {
+
+int64_t wall_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
+
+}  // namespace
+
+nlohmann::json Gateway::show_calls() const {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [id, c] : calls_) data.push_back(call_summary_json(*c));
+  return data;
+}
+
+nlohmann::json Gateway::show_registrations() const {
+  nlohmann::json data = nlohmann::json::array();
+  auto n = wall_s();
+  for (const auto& b : registrar_->all(n))
+    data.push_back({{"aor", b.aor}, {"contact", b.contact}, {"expires", b.remaining(n)}, {"source", b.source},
+                    {"user_agent", b.user_agent}});
+  return data;
+}
+
+nlohmann::json Gateway::show_flows() const {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& [id, c] : calls_) {
+    if (!c->flow_id()) continue;
+    for (LegId l : {LegId::a, LegId::b}) {
+      const Leg& leg = c->leg(l);
+      auto s = media_.stats(*c->flow_id(), uint8_t(index(l)));
+      data.push_back({{"flow", *c->flow_id()}, {"leg", l == LegId::a ? "A" : "B"}, {"call", id},
+                      {"local", ip_str(leg.local_ip) + ":" + std::to_string(leg.local_port)},
+                      {"remote", ip_str(leg.remote_ip) + ":" + std::to_string(leg.remote_port)},
+                      {"codec", leg.has_codec ? std::string(codecs::codec_info(leg.codec.id).sdp_name) + "/" +
+                                                    std::to_string(leg.ptime)
+                                              : ""},
+                      {"pt", leg.codec.payload_type}, {"rx_packets", s.packets}, {"tx_packets", s.sent},
+                      {"lost", s.lost}, {"dropped", s.dropped}});
+    }
+  }
+  return data;
+}
+
+nlohmann::json Gateway::show_stats() const {
+  nlohmann::json data = to_json(stats_);
+  data["calls_active"] = calls_.size();
+  data["dataplane_up"] = media_.up();
+  data["sip_rx_messages"] = stack_ ? stack_->stats().rx_messages : 0;
+  data["sip_bad_messages"] = stack_ ? stack_->stats().bad_messages : 0;
+  data["sip_transactions_live"] = stack_ ? stack_->stats().transactions_live : 0;
+  data["sip_dialogs_live"] = stack_ ? stack_->stats().dialogs_live : 0;
+  return data;
+}
+
+nlohmann::json Gateway::show_cdrs(int limit) const {
+  nlohmann::json data = nlohmann::json::array();
+  if (!store_) return data;
+  for (const auto& r : store_->cdrs(limit))
+    data.push_back({{"call", r.call_id}, {"direction", r.direction}, {"from", r.from_uri}, {"to", r.to_uri},
+                    {"trunk", r.trunk}, {"result", r.result_code}, {"end_reason", r.end_reason},
+                    {"a_codec", r.a_codec}, {"b_codec", r.b_codec}, {"start_ms", r.start_ms},
+                    {"answer_ms", r.answer_ms}, {"end_ms", r.end_ms}, {"a_packets", r.a.packets},
+                    {"a_lost", r.a.lost}, {"a_jitter_ms", r.a.jitter_ms}, {"b_packets", r.b.packets},
+                    {"b_lost", r.b.lost}, {"b_jitter_ms", r.b.jitter_ms}});
+  return data;
+}
+
+bool Gateway::reload_from_file(std::string* error) {
+  auto r = config::load_file(cfg_.file);
+  if (!r.ok()) {
+    std::string msg = r.errors.empty() ? "cannot load " + cfg_.file : r.errors.front().to_string();
+    if (r.errors.size() > 1) msg += " (and " + std::to_string(r.errors.size() - 1) + " more)";
+    ++stats_.reloads_refused;
+    *error = msg;
+    return false;
+  }
+  return reload(*r.config, error);
+}
+
+}  // namespace msgw::control
