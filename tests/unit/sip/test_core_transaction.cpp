@@ -12,6 +12,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using test::build_response;
+using test::new_request;
 using test::Sent;
 constexpr auto kT1 = 50ms;
 constexpr auto kSlack = 150ms;  // scheduling jitter allowed on a loaded 2-core box
@@ -47,22 +49,6 @@ class Recorder : public Handler {
   std::optional<Clock::time_point> timed_out_at, ack_timeout_at;
 };
 
-MessagePtr new_request(const char* method, const char* ruri = "sip:carrier@192.0.2.50") {
-  osip_message_t* m = nullptr;
-  osip_message_init(&m);
-  osip_message_set_method(m, osip_strdup(method));
-  osip_message_set_version(m, osip_strdup("SIP/2.0"));
-  osip_uri_t* u = nullptr;
-  osip_uri_init(&u);
-  osip_uri_parse(u, ruri);
-  osip_message_set_uri(m, u);
-  osip_message_set_from(m, ("<sip:gw@192.0.2.1>;tag=" + random_token(8)).c_str());
-  osip_message_set_to(m, ruri);
-  osip_message_set_call_id(m, (random_token(12) + "@192.0.2.1").c_str());
-  osip_message_set_cseq(m, (std::string("1 ") + method).c_str());
-  return MessagePtr(m);
-}
-
 std::vector<Clock::duration> gaps(const std::vector<Sent>& s, std::string_view prefix) {
   std::vector<Clock::time_point> at;
   for (auto& x : s)
@@ -70,15 +56,6 @@ std::vector<Clock::duration> gaps(const std::vector<Sent>& s, std::string_view p
   std::vector<Clock::duration> g;
   for (std::size_t i = 1; i < at.size(); ++i) g.push_back(at[i] - at[i - 1]);
   return g;
-}
-
-std::string build_response(const std::string& request_bytes, int code, const char* tag) {
-  auto p = parse_message(request_bytes, false, Limits{});
-  EXPECT_TRUE(p.msg);
-  MessagePtr r = make_response(p.msg.get(), code, {}, tag);
-  osip_message_set_content_length(r.get(), "0");
-  if (code >= 200 && code < 300) osip_message_set_contact(r.get(), "<sip:carrier@192.0.2.50:5060>");
-  return serialize(r.get());
 }
 
 // ICT: INVITE sent at 0, T1, 3T1, 7T1... (intervals T1, 2T1, 4T1, ...), then

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "msgw/sip/stack.hpp"
 #include "osip_message.hpp"
 
@@ -69,6 +71,35 @@ inline Inbound udp_from(const char* ip = "198.51.100.7", uint16_t port = 5062) {
   in.local = *Endpoint::from("192.0.2.1", 5060);
   in.socket = 1;
   return in;
+}
+
+// A request as the TU would hand it to send_request (the stack adds Via,
+// Max-Forwards, Contact): fresh From-tag and Call-ID, CSeq 1.
+inline MessagePtr new_request(const char* method, const char* ruri = "sip:carrier@192.0.2.50") {
+  osip_message_t* m = nullptr;
+  osip_message_init(&m);
+  osip_message_set_method(m, osip_strdup(method));
+  osip_message_set_version(m, osip_strdup("SIP/2.0"));
+  osip_uri_t* u = nullptr;
+  osip_uri_init(&u);
+  osip_uri_parse(u, ruri);
+  osip_message_set_uri(m, u);
+  osip_message_set_from(m, ("<sip:gw@192.0.2.1>;tag=" + random_token(8)).c_str());
+  osip_message_set_to(m, ruri);
+  osip_message_set_call_id(m, (random_token(12) + "@192.0.2.1").c_str());
+  osip_message_set_cseq(m, (std::string("1 ") + method).c_str());
+  return MessagePtr(m);
+}
+
+// The peer's response to a request the stack sent, with its To-tag (and a
+// Contact for a 2xx).
+inline std::string build_response(const std::string& request_bytes, int code, const char* tag) {
+  auto p = parse_message(request_bytes, false, Limits{});
+  EXPECT_TRUE(p.msg);
+  MessagePtr r = make_response(p.msg.get(), code, {}, tag);
+  osip_message_set_content_length(r.get(), "0");
+  if (code >= 200 && code < 300) osip_message_set_contact(r.get(), "<sip:carrier@192.0.2.50:5060>");
+  return serialize(r.get());
 }
 
 // Runs the stack's timers until `done` or the deadline.

@@ -1,0 +1,90 @@
+// Stack: the public face of the SIP stack; each call forwards to Stack::Impl
+// (stack_impl.hpp lists the files that implement it, one concern each) and
+// settles what the oSIP2 callbacks recorded before returning.
+#include "msgw/sip/stack.hpp"
+
+#include "stack_impl.hpp"
+
+namespace msgw::sip {
+
+Stack::Stack(StackConfig config, Handler* handler) : impl_(std::make_unique<Impl>(*this, std::move(config), handler)) {
+  impl_->own = std::make_unique<SocketTransport>(
+      impl_->cfg.limits, impl_->stats, [this](const Inbound& in, std::string_view b) { impl_->receive(in, b); });
+  impl_->own->set_idle_timeout(impl_->cfg.tcp_idle);
+  impl_->tp = impl_->own.get();
+}
+
+Stack::Stack(StackConfig config, Handler* handler, Transport* transport)
+    : impl_(std::make_unique<Impl>(*this, std::move(config), handler)) {
+  impl_->tp = transport;
+}
+
+Stack::~Stack() = default;
+
+std::optional<Endpoint> Stack::listen(Proto proto, std::string_view ip, uint16_t port, std::string* error) {
+  if (!impl_->own) {
+    if (error) *error = "stack uses an external transport";
+    return std::nullopt;
+  }
+  return impl_->own->listen(proto, ip, port, error);
+}
+
+int Stack::fd() const { return impl_->own ? impl_->own->fd() : -1; }
+int Stack::next_timeout_ms() const { return impl_->next_timeout_ms(); }
+
+void Stack::process(int timeout_ms) {
+  if (impl_->own) impl_->own->process(timeout_ms);
+  impl_->run_timers();
+}
+
+void Stack::run_timers() { impl_->run_timers(); }
+void Stack::receive(const Inbound& in, std::string_view bytes) {
+  impl_->receive(in, bytes);
+  if (in.framing_error) impl_->tp->close_socket(in.socket);
+}
+
+bool Stack::respond(TxnId txn, int status, std::string_view reason, const Headers& headers,
+                    std::string_view content_type, std::string_view body) {
+  bool ok = impl_->respond(txn, status, reason, headers, content_type, body);
+  impl_->settle();
+  return ok;
+}
+
+MessagePtr Stack::response_for(TxnId txn, int status, std::string_view reason) {
+  return impl_->build_response(txn, status, reason);
+}
+
+bool Stack::respond(TxnId txn, MessagePtr response) {
+  bool ok = impl_->send_response(txn, std::move(response));
+  impl_->settle();
+  return ok;
+}
+
+MessageRef Stack::request_of(TxnId txn) const {
+  auto it = impl_->txns.find(txn);
+  return it == impl_->txns.end() ? MessageRef() : MessageRef(it->second.tr->orig_request);
+}
+
+TxnId Stack::send_request(MessagePtr request, const Endpoint& destination, Proto proto) {
+  return impl_->send_request(std::move(request), destination, proto);
+}
+
+bool Stack::send_ack(Dialog& dialog, uint32_t invite_cseq, std::string_view content_type, std::string_view body) {
+  return impl_->send_ack(dialog, invite_cseq, content_type, body);
+}
+
+TxnId Stack::cancel(TxnId invite_txn) { return impl_->cancel(invite_txn); }
+
+Dialog* Stack::find_dialog(const std::string& key) { return impl_->find_dialog(key); }
+
+void Stack::remove_dialog(Dialog* d) {
+  if (d) impl_->remove_dialog_key(d->key());
+}
+
+std::size_t Stack::dialog_count() const { return impl_->dialogs.size(); }
+std::size_t Stack::transaction_count() const { return impl_->txns.size(); }
+const Stats& Stack::stats() const { return impl_->stats; }
+const StackConfig& Stack::config() const { return impl_->cfg; }
+SocketTransport* Stack::sockets() { return impl_->own.get(); }
+
+}  // namespace msgw::sip

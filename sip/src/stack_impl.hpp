@@ -1,0 +1,223 @@
+// Stack::Impl: the SIP stack's state (transports + oSIP2 transactions +
+// dialogs), implemented one concern per file:
+//   stack.cpp               the public Stack, forwarding to Impl
+//   stack_transactions.cpp  the transaction table: oSIP2 instances and their
+//                           callbacks, indexes, freeing finished transactions
+//   stack_timers.cpp        RFC 3261 timer values, the deadline heap, run_timers
+//   osip_timers.cpp         which oSIP2 timer is due, as oSIP2's timeout event
+//   stack_uas_receive.cpp   inbound bytes: checks, dispatch, CANCEL matching
+//   stack_uas_respond.cpp   server transactions: creation, 100 Trying, responses
+//   stack_uac.cpp           client transactions: requests, CANCEL, responses
+//   stack_2xx.cpp           2xx retransmission and ACK matching (both sides),
+//                           RFC 6026 "Accepted" INVITEs
+//   stack_dialogs.cpp       dialogs made, confirmed and ended by responses
+// One thread.  oSIP2 callbacks only record what happened (notes, dead) and
+// settle() acts on it once the state machine has returned, so handlers may
+// call back into the stack freely.
+#pragma once
+
+#include <sys/time.h>  // before osip.h, whose structs hold timevals
+#include <time.h>
+
+#include <osip2/osip.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>  // osip_malloc may expand to malloc
+#include <cstring>  // oSIP2's MSG_IS_* macros use strcmp
+#include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "msgw/sip/stack.hpp"
+#include "osip_message.hpp"
+#include "osip_timers.hpp"
+
+namespace msgw::sip {
+
+// ASCII case-insensitive equality (method names, URI schemes, media types).
+inline bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
+  return true;
+}
+
+struct Stack::Impl {
+  using Clock = std::chrono::steady_clock;
+  static constexpr int64_t kAnyTime = std::numeric_limits<int64_t>::min();
+
+  struct Txn {
+    osip_transaction_t* tr = nullptr;
+    bool server = false;
+    std::string key;
+    Inbound in;            // server: where the request came from
+    Proto proto = Proto::Udp;
+    Endpoint dst;          // client: next hop
+    uint64_t socket = 0;
+    bool final_sent = false;
+    bool final_received = false;
+    long rtx_ms = 0;  // current E / G interval (oSIP2 hard-codes 500/4000 ms steps)
+    std::string merge_key;  // server, out of dialog: Call-ID/From-tag/CSeq
+    std::string trying;     // server INVITE: the 100 Trying sent outside oSIP2
+    int64_t armed_us = kNever;  // deadline of its entry in txn_timers
+  };
+  // What an oSIP2 message callback reported, delivered by settle().
+  struct Note {
+    int type;
+    TxnId id;
+    osip_message_t* msg;
+  };
+  // A 2xx to an INVITE, resent by the TU until the ACK (RFC 3261 §13.3.1.4).
+  using Pending2xxKey = std::pair<std::string, uint32_t>;  // (dialog key, INVITE CSeq)
+  struct Pending2xx {
+    std::string bytes;
+    Proto proto;
+    Endpoint dst;
+    uint64_t socket;
+    std::chrono::milliseconds interval;
+    Clock::time_point next, give_up;
+  };
+  // The ACK we sent for a 2xx, resent for each retransmission of that 2xx.
+  struct SentAck {
+    uint32_t cseq;
+    std::string bytes;
+    Proto proto;
+    Endpoint dst;
+  };
+  // INVITEs answered 2xx: oSIP2's IST ends at the 2xx, so retransmissions of
+  // the INVITE are recognised here for 64*T1 (RFC 6026 "Accepted" state).
+  struct Accepted {
+    Pending2xxKey pending;
+    Clock::time_point until;
+  };
+  // Timer indexes (see stack_timers.cpp): due times with the key they were
+  // armed for; an entry whose owner has since been re-armed or removed is
+  // skipped.
+  struct TxnTimer {
+    int64_t due_us;
+    TxnId id;
+    bool operator>(const TxnTimer& o) const { return due_us > o.due_us; }
+  };
+  struct Timer2xx {
+    Clock::time_point due;
+    Pending2xxKey key;
+    bool operator>(const Timer2xx& o) const { return due > o.due; }
+  };
+
+  Stack& self;
+  StackConfig cfg;
+  Handler* handler;
+  Stats stats;
+  std::unique_ptr<SocketTransport> own;
+  Transport* tp = nullptr;
+  // oSIP2 keeps each transaction kind in a plain list that it appends to by
+  // walking to its end and removes from by searching it; spreading
+  // transactions over many instances (by branch hash) keeps those walks short
+  // with tens of thousands alive (16 instances left the append at 17 % of
+  // msgw-control's CPU at 1,000 calls/s).  An instance is a few hundred bytes.
+  static constexpr std::size_t kShards = 1024;
+  std::array<osip_t*, kShards> osips{};
+  TxnId next_id = 1;
+
+  // --- transaction table
+  std::unordered_map<TxnId, Txn> txns;
+  std::unordered_map<std::string, TxnId> server_index, client_index, merge_index;
+  // Client INVITE transactions by Call-ID and CSeq: where the ACK for their
+  // 2xx goes (was a walk over every live transaction per ACK).
+  std::unordered_map<std::string, TxnId> client_invites;
+  std::vector<TxnId> dead;
+  std::deque<Note> notes;
+  std::priority_queue<TxnTimer, std::vector<TxnTimer>, std::greater<>> txn_timers;
+
+  // --- dialogs, 2xx retransmission, ACKs
+  std::unordered_map<std::string, std::unique_ptr<Dialog>> dialogs;
+  std::map<Pending2xxKey, Pending2xx> pending_2xx;
+  std::priority_queue<Timer2xx, std::vector<Timer2xx>, std::greater<>> timers_2xx;
+  std::unordered_map<std::string, SentAck> sent_acks;  // dialog key
+  std::unordered_map<std::string, Accepted> accepted;  // server key
+  std::deque<std::pair<Clock::time_point, std::string>> accepted_expiry;  // same lifetime: FIFO
+
+  Impl(Stack& s, StackConfig c, Handler* h);
+  ~Impl();
+
+  // --- transaction table (stack_transactions.cpp)
+  static Impl* of(osip_transaction_t* tr);
+  // Our id, unique across the oSIP2 instances (theirs is per instance).
+  static TxnId id_of(osip_transaction_t* tr);
+  osip_t* shard_for(const std::string& key);
+  TxnId adopt(osip_transaction_t* tr);
+  static int cb_send(osip_transaction_t* tr, osip_message_t* msg, char* host, int port, int);
+  static void cb_message(int type, osip_transaction_t* tr, osip_message_t* msg);
+  static void cb_kill(int, osip_transaction_t* tr);
+  static void cb_transport_error(int type, osip_transaction_t* tr, int);
+  bool transmit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes);
+  bool send_for(osip_transaction_t* tr, osip_message_t* msg, const char* host, int port);
+  static std::string server_key(const osip_message_t* m);
+  static std::string client_key(const osip_message_t* m);
+  static std::string invite_key(const osip_message_t* m);
+  static bool rfc3261_branch(const osip_message_t* m);
+  Txn* find_server(const osip_message_t* m);
+  static osip_event_t* incoming_event(osip_message_t* m);
+  void execute(osip_transaction_t* tr, osip_event_t* ev);
+  void settle();
+
+  // --- timers (stack_timers.cpp)
+  void apply_timers(osip_transaction_t* tr, bool reliable);
+  void rearm(osip_transaction_t* tr);
+  void run_event(osip_transaction_t* tr, osip_event_t* ev, int64_t after = kAnyTime);
+  void arm(TxnId id, int64_t after = kAnyTime);
+  int next_timeout_ms() const;
+  void run_transaction_timers();
+  void run_timers();
+
+  // --- UAS, inbound (stack_uas_receive.cpp)
+  void receive(const Inbound& in, std::string_view bytes);
+  static void stamp_via(osip_message_t* m, const Inbound& in);
+  void on_request(const Inbound& in, osip_message_t* m, const ScanResult& scan);
+  void reject(osip_message_t* m, const Inbound& in, int status, const std::string& reason, const Headers& h = {});
+  std::string allow_value() const;
+  void on_cancel(const Inbound& in, osip_message_t* m);
+
+  // --- UAS, server transactions and responses (stack_uas_respond.cpp)
+  TxnId create_server(osip_message_t* m, const Inbound& in);
+  bool send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes);
+  void send_trying(TxnId id, const osip_message_t* m, const ScanResult& scan);
+  void send_trying_bytes(const Txn& t, const osip_via_t* top);
+  MessagePtr build_response(TxnId id, int status, std::string_view reason);
+  bool respond(TxnId id, int status, std::string_view reason = {}, const Headers& headers = {},
+               std::string_view ctype = {}, std::string_view body = {});
+  bool send_response(TxnId id, MessagePtr resp);
+
+  // --- UAC (stack_uac.cpp)
+  TxnId send_request(MessagePtr req, const Endpoint& dst, Proto proto);
+  TxnId cancel(TxnId inv);
+  void on_response(const Inbound& in, osip_message_t* m);
+  void deliver(const Note& n);
+
+  // --- 2xx retransmission and ACKs (stack_2xx.cpp)
+  void remember_2xx(std::string bytes, const Inbound& in, const osip_message_t* invite, const std::string& dialog_key,
+                    uint32_t cseq);
+  bool absorb_accepted_invite(const osip_message_t* invite);
+  void on_ack(osip_message_t* m);
+  bool send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std::string_view body);
+  bool resend_ack_for(const osip_message_t* resp);
+  void erase_pending_2xx(const std::string& dialog_key);
+  void run_2xx_timers(Clock::time_point now);
+
+  // --- dialogs (stack_dialogs.cpp)
+  Dialog* track_uac_dialog(const osip_message_t* resp);
+  Dialog* track_uas_dialog(const Txn& t, const osip_message_t* req, osip_message_t* resp);
+  Dialog* find_dialog(const std::string& key);
+  void remove_dialog_key(const std::string& key);
+};
+
+}  // namespace msgw::sip

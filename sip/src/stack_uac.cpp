@@ -1,0 +1,146 @@
+// Client transactions: requests the TU sends (ICT/NICT), CANCEL of a pending
+// INVITE, and the responses matched to them, delivered to the handler.
+#include <cstdlib>
+
+#include "stack_impl.hpp"
+
+namespace msgw::sip {
+
+TxnId Stack::Impl::send_request(MessagePtr req, const Endpoint& dst, Proto proto) {
+  osip_message_t* m = req.get();
+  if (m == nullptr || m->sip_method == nullptr || m->cseq == nullptr) return kNoTxn;
+  const std::string method = m->sip_method;
+  auto build_via = [&](Proto p) -> bool {
+    auto local = tp->local_for(p, dst);
+    if (!local) return false;
+    while (osip_list_size(&m->vias) > 0) {
+      auto* v = static_cast<osip_via_t*>(osip_list_get(&m->vias, 0));
+      osip_list_remove(&m->vias, 0);
+      osip_via_free(v);
+    }
+    std::string via = std::string("SIP/2.0/") + proto_name(p) + " " + local->host_str() + ":" +
+                      std::to_string(local->port()) + ";branch=z9hG4bK" + random_token(16) + ";rport";
+    osip_message_set_via(m, via.c_str());
+    if (osip_list_size(&m->contacts) == 0 && (method == "INVITE" || method == "SUBSCRIBE" || method == "REGISTER")) {
+      std::string user = (m->from && m->from->url && m->from->url->username) ? m->from->url->username : "";
+      std::string c = "<sip:" + (user.empty() ? "" : user + "@") + local->host_str() + ":" +
+                      std::to_string(local->port()) + (p == Proto::Tcp ? ";transport=tcp>" : ">");
+      osip_message_set_contact(m, c.c_str());
+    }
+    return true;
+  };
+  if (!build_via(proto)) return kNoTxn;
+  osip_header_t* mf = nullptr;
+  if (osip_message_get_max_forwards(m, 0, &mf) < 0 || mf == nullptr) osip_message_set_max_forwards(m, "70");
+  if (!cfg.user_agent.empty()) osip_message_set_user_agent(m, cfg.user_agent.c_str());
+  if (m->content_length == nullptr) {
+    osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&m->bodies, 0));
+    osip_message_set_content_length(m, std::to_string(b ? b->length : 0).c_str());
+  }
+  if (proto == Proto::Udp && tp->supports(Proto::Tcp)) {
+    osip_uri_param_t* tparam = nullptr;
+    if (m->req_uri) osip_uri_uparam_get_byname(m->req_uri, const_cast<char*>("transport"), &tparam);
+    const bool pinned_udp = tparam && tparam->gvalue && ieq(tparam->gvalue, "udp");
+    if (!pinned_udp && serialize(m).size() > cfg.udp_size_threshold) {
+      proto = Proto::Tcp;
+      if (!build_via(proto)) return kNoTxn;
+    }
+  }
+  osip_transaction_t* tr = nullptr;
+  const bool invite = method == "INVITE";
+  if (method == "ACK") return kNoTxn;  // use send_ack
+  std::string key = client_key(m);
+  if (osip_transaction_init(&tr, invite ? ICT : NICT, shard_for(key), m) != 0) return kNoTxn;
+  apply_timers(tr, proto == Proto::Tcp);
+  Txn t;
+  t.tr = tr;
+  t.server = false;
+  t.proto = proto;
+  t.dst = dst;
+  t.key = std::move(key);
+  TxnId id = adopt(tr);
+  client_index[t.key] = id;
+  if (invite) client_invites[invite_key(m)] = id;
+  txns.emplace(id, std::move(t));
+  ++stats.transactions_created;
+  osip_event_t* ev = osip_new_outgoing_sipmessage(req.release());
+  ev->transactionid = tr->transactionid;
+  execute(tr, ev);
+  return id;
+}
+
+TxnId Stack::Impl::cancel(TxnId inv) {
+  auto it = txns.find(inv);
+  if (it == txns.end() || it->second.server || it->second.tr->orig_request == nullptr) return kNoTxn;
+  Txn& t = it->second;
+  if (t.final_received) return kNoTxn;
+  const osip_message_t* o = t.tr->orig_request;
+  osip_message_t* c = nullptr;
+  osip_message_init(&c);
+  MessagePtr cm(c);
+  osip_message_set_method(c, osip_strdup("CANCEL"));
+  osip_message_set_version(c, osip_strdup("SIP/2.0"));
+  osip_uri_clone(o->req_uri, &c->req_uri);
+  osip_from_clone(o->from, &c->from);
+  osip_to_clone(o->to, &c->to);
+  osip_call_id_clone(o->call_id, &c->call_id);
+  osip_cseq_clone(o->cseq, &c->cseq);
+  osip_free(c->cseq->method);
+  c->cseq->method = osip_strdup("CANCEL");
+  // Same Via (same branch) as the INVITE, so the UAS can match it (§9.1).
+  osip_list_clone(&o->vias, &c->vias, reinterpret_cast<int (*)(void*, void**)>(&osip_via_clone));
+  osip_list_clone(&o->routes, &c->routes, reinterpret_cast<int (*)(void*, void**)>(&osip_route_clone));
+  osip_message_set_max_forwards(c, "70");
+  osip_message_set_content_length(c, "0");
+  osip_transaction_t* tr = nullptr;
+  std::string key = client_key(c);
+  if (osip_transaction_init(&tr, NICT, shard_for(key), c) != 0) return kNoTxn;
+  apply_timers(tr, t.proto == Proto::Tcp);
+  Txn nt;
+  nt.tr = tr;
+  nt.proto = t.proto;
+  nt.dst = t.dst;
+  nt.key = std::move(key);
+  TxnId id = adopt(tr);
+  client_index[nt.key] = id;
+  txns.emplace(id, std::move(nt));
+  osip_event_t* ev = osip_new_outgoing_sipmessage(cm.release());
+  ev->transactionid = tr->transactionid;
+  execute(tr, ev);
+  return id;
+}
+
+void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
+  (void)in;
+  auto it = client_index.find(client_key(m));
+  if (it == client_index.end()) {
+    // A 2xx retransmitted after the ICT ended: the ACK goes again (§13.2.2.4).
+    if (resend_ack_for(m)) {
+      osip_message_free(m);
+      return;
+    }
+    ++stats.stray_responses;
+    osip_message_free(m);
+    return;
+  }
+  execute(txns.at(it->second).tr, incoming_event(m));
+}
+
+// A response or timeout an oSIP2 callback recorded, now handed to the TU.
+void Stack::Impl::deliver(const Note& n) {
+  auto it = txns.find(n.id);
+  if (it == txns.end()) return;
+  if (n.type == OSIP_ICT_STATUS_TIMEOUT || n.type == OSIP_NICT_STATUS_TIMEOUT) {
+    ++stats.transactions_timed_out;
+    if (handler) handler->on_timeout(self, n.id);
+    return;
+  }
+  const osip_message_t* resp = n.msg;
+  if (resp == nullptr) return;
+  Dialog* d = track_uac_dialog(resp);
+  if (resp->status_code >= 200) it->second.final_received = true;
+  if (handler) handler->on_response(self, n.id, resp, d);
+  if (d && d->state() == Dialog::State::Terminated) remove_dialog_key(d->key());
+}
+
+}  // namespace msgw::sip
