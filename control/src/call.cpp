@@ -41,6 +41,18 @@ dp::LegSpec leg_spec(const Leg& l) {
   return s;
 }
 
+// A negotiated stream becomes the leg's media: codec, DTMF payload type,
+// where to send, packet time (the codec's default when the peer gave none).
+void take_stream(Leg& l, const codecs::CodecParams& codec, std::optional<uint8_t> telephone_event_pt,
+                 const std::string& remote_address, uint16_t remote_port, uint16_t remote_ptime_ms) {
+  l.codec = codec;
+  l.has_codec = true;
+  l.dtmf_pt = telephone_event_pt.value_or(dp::kNoPayloadType);
+  l.remote_ip = config::parse_ipv4(remote_address).value_or(0);
+  l.remote_port = remote_port;
+  l.ptime = remote_ptime_ms ? remote_ptime_ms : codecs::codec_info(codec.id).default_ptime_ms;
+}
+
 std::string warning(const std::string& why) { return "399 msgw \"" + why + "\""; }
 
 }  // namespace
@@ -298,20 +310,10 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
     if (sdp::make_answer(a_offer, lp, ar, &why) != sdp::SdpError::ok || !ar.active)
       return Failure{CallError::answer_unusable, why.empty() ? "no answer for the A leg" : why};
     const auto& st = ar.streams[*ar.active];
-    a.codec = st.codec;
-    a.has_codec = true;
-    a.dtmf_pt = st.telephone_event_pt.value_or(dp::kNoPayloadType);
-    a.remote_ip = config::parse_ipv4(st.remote_address).value_or(0);
-    a.remote_port = st.remote_port;
-    a.ptime = st.remote_ptime_ms ? st.remote_ptime_ms : codecs::codec_info(st.codec.id).default_ptime_ms;
+    take_stream(a, st.codec, st.telephone_event_pt, st.remote_address, st.remote_port, st.remote_ptime_ms);
     a.sdp_body = sdp::build(ar.answer);
   }
-  b.codec = ns.codec;
-  b.has_codec = true;
-  b.dtmf_pt = ns.telephone_event_pt.value_or(dp::kNoPayloadType);
-  b.remote_ip = config::parse_ipv4(ns.remote_address).value_or(0);
-  b.remote_port = ns.remote_port;
-  b.ptime = ns.remote_ptime_ms ? ns.remote_ptime_ms : codecs::codec_info(ns.codec.id).default_ptime_ms;
+  take_stream(b, ns.codec, ns.telephone_event_pt, ns.remote_address, ns.remote_port, ns.remote_ptime_ms);
   return program_flow();
 }
 
