@@ -67,13 +67,7 @@ nlohmann::json Gateway::show_stats() const {
 nlohmann::json Gateway::show_cdrs(int limit) const {
   nlohmann::json data = nlohmann::json::array();
   if (!store_) return data;
-  for (const auto& r : store_->cdrs(limit))
-    data.push_back({{"call", r.call_id}, {"direction", r.direction}, {"from", r.from_uri}, {"to", r.to_uri},
-                    {"trunk", r.trunk}, {"result", r.result_code}, {"end_reason", r.end_reason},
-                    {"a_codec", r.a_codec}, {"b_codec", r.b_codec}, {"start_ms", r.start_ms},
-                    {"answer_ms", r.answer_ms}, {"end_ms", r.end_ms}, {"a_packets", r.a.packets},
-                    {"a_lost", r.a.lost}, {"a_jitter_ms", r.a.jitter_ms}, {"b_packets", r.b.packets},
-                    {"b_lost", r.b.lost}, {"b_jitter_ms", r.b.jitter_ms}});
+  for (const auto& r : store_->cdrs(limit)) data.push_back(cdr_json(r));
   return data;
 }
 

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string_view>
+#include <type_traits>
 
 namespace msgw::control {
 
@@ -33,30 +35,46 @@ std::string col_text(sqlite3_stmt* s, int i) {
   return t ? reinterpret_cast<const char*>(t) : "";
 }
 
-constexpr const char* kCdrColumns =
-    "call_id, from_uri, to_uri, trunk, direction, start_ms, answer_ms, end_ms, result_code, "
-    "end_reason, a_codec, b_codec, a_packets, a_lost, a_jitter_ms, b_packets, b_lost, b_jitter_ms";
+void bind_field(sqlite3_stmt* s, int i, const std::string& v) { bind_text(s, i, v); }
+template <typename T>
+  requires std::is_integral_v<T>
+void bind_field(sqlite3_stmt* s, int i, T v) { sqlite3_bind_int64(s, i, static_cast<int64_t>(v)); }
+void bind_field(sqlite3_stmt* s, int i, double v) { sqlite3_bind_double(s, i, v); }
+
+void read_field(sqlite3_stmt* s, int i, std::string& v) { v = col_text(s, i); }
+template <typename T>
+  requires std::is_integral_v<T>
+void read_field(sqlite3_stmt* s, int i, T& v) { v = static_cast<T>(sqlite3_column_int64(s, i)); }
+void read_field(sqlite3_stmt* s, int i, double& v) { v = sqlite3_column_double(s, i); }
+
+constexpr const char* sql_type(std::string_view kind) {
+  return kind == "text" ? "TEXT" : kind == "integer" ? "INTEGER" : "REAL";
+}
+
+// "call_id, from_uri, ..." and "call_id TEXT, from_uri TEXT, ...".
+std::string cdr_columns(bool with_types) {
+  std::string out;
+#define MSGW_X(column, json, kind, member)               \
+  if (!out.empty()) out += ", ";                         \
+  out += #column;                                        \
+  if (with_types) (out += ' ') += sql_type(#kind);
+  MSGW_CDR_FIELDS(MSGW_X)
+#undef MSGW_X
+  return out;
+}
+
+constexpr int kCdrFieldCount = 0
+#define MSGW_X(column, json, kind, member) +1
+    MSGW_CDR_FIELDS(MSGW_X)
+#undef MSGW_X
+    ;
 
 CallRecord read_cdr(sqlite3_stmt* s) {
   CallRecord r;
-  r.call_id = col_text(s, 0);
-  r.from_uri = col_text(s, 1);
-  r.to_uri = col_text(s, 2);
-  r.trunk = col_text(s, 3);
-  r.direction = col_text(s, 4);
-  r.start_ms = sqlite3_column_int64(s, 5);
-  r.answer_ms = sqlite3_column_int64(s, 6);
-  r.end_ms = sqlite3_column_int64(s, 7);
-  r.result_code = sqlite3_column_int(s, 8);
-  r.end_reason = col_text(s, 9);
-  r.a_codec = col_text(s, 10);
-  r.b_codec = col_text(s, 11);
-  r.a.packets = static_cast<uint64_t>(sqlite3_column_int64(s, 12));
-  r.a.lost = static_cast<uint64_t>(sqlite3_column_int64(s, 13));
-  r.a.jitter_ms = sqlite3_column_double(s, 14);
-  r.b.packets = static_cast<uint64_t>(sqlite3_column_int64(s, 15));
-  r.b.lost = static_cast<uint64_t>(sqlite3_column_int64(s, 16));
-  r.b.jitter_ms = sqlite3_column_double(s, 17);
+  int i = 0;
+#define MSGW_X(column, json, kind, member) read_field(s, i++, r.member);
+  MSGW_CDR_FIELDS(MSGW_X)
+#undef MSGW_X
   return r;
 }
 }  // namespace
@@ -72,12 +90,7 @@ StateStore::StateStore(const std::string& path) : path_(path) {
   sqlite3_busy_timeout(db_, 2000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
-  exec("CREATE TABLE IF NOT EXISTS cdr ("
-       " id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, from_uri TEXT, to_uri TEXT,"
-       " trunk TEXT, direction TEXT, start_ms INTEGER, answer_ms INTEGER, end_ms INTEGER,"
-       " result_code INTEGER, end_reason TEXT, a_codec TEXT, b_codec TEXT,"
-       " a_packets INTEGER, a_lost INTEGER, a_jitter_ms REAL,"
-       " b_packets INTEGER, b_lost INTEGER, b_jitter_ms REAL)");
+  exec(("CREATE TABLE IF NOT EXISTS cdr (id INTEGER PRIMARY KEY AUTOINCREMENT, " + cdr_columns(true) + ")").c_str());
   exec("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr(call_id)");
   exec("CREATE TABLE IF NOT EXISTS live_call ("
        " call_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER)");
@@ -129,33 +142,22 @@ sqlite3_stmt* StateStore::statement(const std::string& sql) const {
 
 void StateStore::write_cdr(const CallRecord& r) {
   write_started();
-  static const std::string sql =
-      "INSERT INTO cdr (" + std::string(kCdrColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  static const std::string sql = [] {
+    std::string q = "INSERT INTO cdr (" + cdr_columns(false) + ") VALUES (";
+    for (int i = 0; i < kCdrFieldCount; ++i) q += i ? ",?" : "?";
+    return q + ")";
+  }();
   Stmt s(statement(sql));
-  bind_text(s.get(), 1, r.call_id);
-  bind_text(s.get(), 2, r.from_uri);
-  bind_text(s.get(), 3, r.to_uri);
-  bind_text(s.get(), 4, r.trunk);
-  bind_text(s.get(), 5, r.direction);
-  sqlite3_bind_int64(s.get(), 6, r.start_ms);
-  sqlite3_bind_int64(s.get(), 7, r.answer_ms);
-  sqlite3_bind_int64(s.get(), 8, r.end_ms);
-  sqlite3_bind_int(s.get(), 9, r.result_code);
-  bind_text(s.get(), 10, r.end_reason);
-  bind_text(s.get(), 11, r.a_codec);
-  bind_text(s.get(), 12, r.b_codec);
-  sqlite3_bind_int64(s.get(), 13, static_cast<int64_t>(r.a.packets));
-  sqlite3_bind_int64(s.get(), 14, static_cast<int64_t>(r.a.lost));
-  sqlite3_bind_double(s.get(), 15, r.a.jitter_ms);
-  sqlite3_bind_int64(s.get(), 16, static_cast<int64_t>(r.b.packets));
-  sqlite3_bind_int64(s.get(), 17, static_cast<int64_t>(r.b.lost));
-  sqlite3_bind_double(s.get(), 18, r.b.jitter_ms);
+  int i = 1;
+#define MSGW_X(column, json, kind, member) bind_field(s.get(), i++, r.member);
+  MSGW_CDR_FIELDS(MSGW_X)
+#undef MSGW_X
   if (sqlite3_step(s.get()) != SQLITE_DONE)
     throw std::runtime_error(path_ + ": writing CDR: " + sqlite3_errmsg(db_));
 }
 
 std::vector<CallRecord> StateStore::cdrs(size_t limit) const {
-  static const std::string sql = "SELECT " + std::string(kCdrColumns) + " FROM cdr ORDER BY id DESC LIMIT ?";
+  static const std::string sql = "SELECT " + cdr_columns(false) + " FROM cdr ORDER BY id DESC LIMIT ?";
   Stmt s(statement(sql));
   sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(limit));
   std::vector<CallRecord> out;
@@ -165,7 +167,7 @@ std::vector<CallRecord> StateStore::cdrs(size_t limit) const {
 
 std::optional<CallRecord> StateStore::cdr(const std::string& call_id) const {
   static const std::string sql =
-      "SELECT " + std::string(kCdrColumns) + " FROM cdr WHERE call_id = ? ORDER BY id DESC LIMIT 1";
+      "SELECT " + cdr_columns(false) + " FROM cdr WHERE call_id = ? ORDER BY id DESC LIMIT 1";
   Stmt s(statement(sql));
   bind_text(s.get(), 1, call_id);
   if (sqlite3_step(s.get()) == SQLITE_ROW) return read_cdr(s.get());
@@ -197,6 +199,14 @@ std::vector<std::pair<std::string, std::string>> StateStore::live() const {
   std::vector<std::pair<std::string, std::string>> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.emplace_back(col_text(s.get(), 0), col_text(s.get(), 1));
   return out;
+}
+
+nlohmann::json cdr_json(const CallRecord& r) {
+  nlohmann::json j = nlohmann::json::object();
+#define MSGW_X(column, json, kind, member) j[json] = r.member;
+  MSGW_CDR_FIELDS(MSGW_X)
+#undef MSGW_X
+  return j;
 }
 
 }  // namespace msgw::control

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -37,6 +39,32 @@ struct CallRecord {
   std::string a_codec, b_codec;
   LegMediaStats a, b;
 };
+
+// X(column, json_name, kind, member): each CDR field once, for the table's
+// columns, the INSERT and SELECT, and `msgwctl show cdrs` (kind: text,
+// integer, real). `member` is the CallRecord field (a.packets for a leg's).
+#define MSGW_CDR_FIELDS(X)                             \
+  X(call_id, "call", text, call_id)                    \
+  X(from_uri, "from", text, from_uri)                  \
+  X(to_uri, "to", text, to_uri)                        \
+  X(trunk, "trunk", text, trunk)                       \
+  X(direction, "direction", text, direction)           \
+  X(start_ms, "start_ms", integer, start_ms)           \
+  X(answer_ms, "answer_ms", integer, answer_ms)        \
+  X(end_ms, "end_ms", integer, end_ms)                 \
+  X(result_code, "result", integer, result_code)       \
+  X(end_reason, "end_reason", text, end_reason)        \
+  X(a_codec, "a_codec", text, a_codec)                 \
+  X(b_codec, "b_codec", text, b_codec)                 \
+  X(a_packets, "a_packets", integer, a.packets)        \
+  X(a_lost, "a_lost", integer, a.lost)                 \
+  X(a_jitter_ms, "a_jitter_ms", real, a.jitter_ms)     \
+  X(b_packets, "b_packets", integer, b.packets)        \
+  X(b_lost, "b_lost", integer, b.lost)                 \
+  X(b_jitter_ms, "b_jitter_ms", real, b.jitter_ms)
+
+// A CDR as `msgwctl show cdrs` prints it.
+nlohmann::json cdr_json(const CallRecord& r);
 
 class StateStore {
  public:
