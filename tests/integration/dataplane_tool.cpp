@@ -1,6 +1,8 @@
 // Test helper for the dataplane integration scripts: programs flows through
 // the client library (exactly as control/ does), reads events/stats, and
 // writes/checks the pcaps of the deterministic net_pcap test with libpcap.
+// Past 700 lines because it is one small subcommand per verb below, each
+// read on its own; the pcap writer and checker are most of it.
 //
 //   dataplane_tool generation INSTANCE
 //   dataplane_tool add INSTANCE FLOW LEG LEG   LEG = port:lip:lport:rip:rport:codec:pt[:dtmf[:latch|noannexb]...]
