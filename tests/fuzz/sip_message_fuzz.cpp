@@ -19,7 +19,7 @@ class NullTransport : public Transport {
   bool send(Proto, const Endpoint&, uint64_t, std::string_view bytes) override {
     // Whatever the stack sends must itself be a parsable message.
     auto p = parse_message(bytes, false, Limits{});
-    if (p.scan.verdict == Verdict::Ok && p.msg == nullptr) __builtin_trap();
+    if (p.scan.verdict == Verdict::Ok && !p.msg) __builtin_trap();
     ++sent;
     return true;
   }
