@@ -1,6 +1,7 @@
 #include "msgw/config/config.hpp"
 
 #include "msgw/codecs/codec.hpp"
+#include "msgw/common/ascii.hpp"
 
 #include <arpa/inet.h>
 
@@ -407,7 +408,7 @@ void read_subscriber(TableReader& r, SubscriberSection& s) {
     r.error_at(r.source(), r.key_path("password"), "give exactly one of password or ha1");
   if (!s.ha1.empty() && (s.ha1.size() != 32 || !is_hex(s.ha1)))
     r.error_at(r.source(), r.key_path("ha1"), "must be 32 hex digits (MD5 of user:realm:password)");
-  for (char& c : s.ha1) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  s.ha1 = common::ascii_lowered(s.ha1);
   for (const auto& d : s.dids)
     if (!is_number(d))
       r.error_at(r.source(), r.key_path("dids"), "'" + d + "' is not a number (digits only)");

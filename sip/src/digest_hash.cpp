@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstring>
 
+#include "msgw/common/byte_order.hpp"
+
 namespace msgw::sip::hash {
 namespace {
 
@@ -31,13 +33,27 @@ constexpr std::uint32_t kShaK[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-inline std::uint32_t load_le32(const std::uint8_t* p) noexcept {
-  return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
-         std::uint32_t(p[3]) << 24;
-}
-inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
-  return std::uint32_t(p[3]) | std::uint32_t(p[2]) << 8 | std::uint32_t(p[1]) << 16 |
-         std::uint32_t(p[0]) << 24;
+using common::load_be32;
+using common::load_le32;
+
+// Shared Merkle–Damgård finish: 0x80, zeros to 56 mod 64, the message length
+// in bits, then the state words; MD5 writes both little-endian, SHA-256
+// big-endian. `state` is read after the last block has gone through it.
+template <bool kBigEndian, class H, std::size_t kWords>
+std::array<std::uint8_t, 4 * kWords> pad_and_output(H& h, std::size_t used, std::uint64_t total,
+                                                    const std::uint32_t (&state)[kWords]) noexcept {
+  static constexpr std::uint8_t pad[64] = {0x80};
+  h.update(pad, used < 56 ? 56 - used : 120 - used);
+  std::uint8_t len[8];
+  if constexpr (kBigEndian) common::store_be64(len, total * 8);
+  else common::store_le64(len, total * 8);
+  h.update(len, 8);
+  std::array<std::uint8_t, 4 * kWords> out;
+  for (std::size_t i = 0; i < kWords; ++i) {
+    if constexpr (kBigEndian) common::store_be32(out.data() + 4 * i, state[i]);
+    else common::store_le32(out.data() + 4 * i, state[i]);
+  }
+  return out;
 }
 
 // Shared Merkle–Damgård buffering: both hashes use 64-byte blocks.
@@ -106,16 +122,7 @@ void Md5::update(const void* data, std::size_t len) noexcept {
 }
 
 std::array<std::uint8_t, Md5::kSize> Md5::finish() noexcept {
-  const std::uint64_t bits = total_ * 8;
-  static constexpr std::uint8_t pad[64] = {0x80};
-  std::size_t padlen = used_ < 56 ? 56 - used_ : 120 - used_;
-  update(pad, padlen);
-  std::uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = std::uint8_t(bits >> (8 * i));
-  update(len, 8);
-  std::array<std::uint8_t, kSize> out;
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = std::uint8_t(h_[i] >> (8 * j));
+  auto out = pad_and_output<false>(*this, used_, total_, h_);
   reset();
   return out;
 }
@@ -169,16 +176,7 @@ void Sha256::update(const void* data, std::size_t len) noexcept {
 }
 
 std::array<std::uint8_t, Sha256::kSize> Sha256::finish() noexcept {
-  const std::uint64_t bits = total_ * 8;
-  static constexpr std::uint8_t pad[64] = {0x80};
-  std::size_t padlen = used_ < 56 ? 56 - used_ : 120 - used_;
-  update(pad, padlen);
-  std::uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = std::uint8_t(bits >> (56 - 8 * i));
-  update(len, 8);
-  std::array<std::uint8_t, kSize> out;
-  for (int i = 0; i < 8; ++i)
-    for (int j = 0; j < 4; ++j) out[4 * i + j] = std::uint8_t(h_[i] >> (24 - 8 * j));
+  auto out = pad_and_output<true>(*this, used_, total_, h_);
   reset();
   return out;
 }

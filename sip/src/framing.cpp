@@ -3,16 +3,14 @@
 
 #include "msgw/sip/transport.hpp"
 
+#include "msgw/common/ascii.hpp"
+
 namespace msgw::sip {
 namespace {
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
-}
-
+// Not common::trim_lws: a line here never holds LF, and a bare CR at the start
+// of a name or value is not white space to the parser, so the framer must not
+// strip it either (a header the parser rejects must not set the frame length).
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
@@ -68,7 +66,7 @@ StreamFramer::Status StreamFramer::next(std::string& out, std::string& why) {
     std::size_t colon = l.find(':');
     if (colon == std::string_view::npos) continue;
     std::string_view name = trim(l.substr(0, colon));
-    if (!ieq(name, "content-length") && !ieq(name, "l")) continue;
+    if (!common::iequals(name, "content-length") && !common::iequals(name, "l")) continue;
     std::string_view val = trim(l.substr(colon + 1));
     unsigned long long x = 0;
     bool ok = !val.empty() && val.size() <= 10;

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "msgw/common/ascii.hpp"
+
 namespace msgw::sip {
 namespace {
 
@@ -175,9 +177,8 @@ ParseResult parse_message(std::string_view bytes, bool stream, const Limits& lim
     // oSIP2 only knows how to parse some URI schemes; a well-formed request
     // for another scheme deserves 416, not 400 (RFC 3261 §8.2.2.1).
     std::string_view scheme = s.is_request ? uri_scheme(s.request_uri) : std::string_view{};
-    if (!scheme.empty() && osip_strncasecmp(scheme.data(), "sip", scheme.size()) != 0 &&
-        !(scheme.size() == 4 && osip_strncasecmp(scheme.data(), "sips", 4) == 0) &&
-        !(scheme.size() == 3 && osip_strncasecmp(scheme.data(), "tel", 3) == 0)) {
+    if (!scheme.empty() && !common::iequals(scheme, "sip") && !common::iequals(scheme, "sips") &&
+        !common::iequals(scheme, "tel")) {
       out.msg.reset();
       s.verdict = Verdict::Reply;
       s.status = 416;
@@ -205,7 +206,7 @@ ParseResult parse_message(std::string_view bytes, bool stream, const Limits& lim
   if (MSG_IS_REQUEST(m)) {
     if (m->req_uri == nullptr || m->req_uri->scheme == nullptr) return refuse("Invalid Request-URI");
     const char* scheme = m->req_uri->scheme;
-    if (osip_strcasecmp(scheme, "sip") == 0 || osip_strcasecmp(scheme, "sips") == 0) {
+    if (common::iequals(scheme, "sip") || common::iequals(scheme, "sips")) {
       if (!valid_port(m->req_uri->port)) return refuse("Invalid Request-URI Port");
       if (m->req_uri->host != nullptr && std::strchr(m->req_uri->host, ':') != nullptr &&
           !valid_host(m->req_uri->host))

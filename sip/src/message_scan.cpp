@@ -5,6 +5,9 @@
 
 #include "msgw/sip/message.hpp"
 
+#include "msgw/common/ascii.hpp"
+#include "msgw/common/text.hpp"
+
 namespace msgw::sip {
 namespace {
 
@@ -22,24 +25,9 @@ bool is_token(std::string_view s) {
   return true;
 }
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using common::iequals;
+using common::is_lws;
+using common::trim_lws;
 
 // Parses a decimal without sign; false on empty, non-digit or > max.
 bool parse_uint(std::string_view s, unsigned long long max, unsigned long long& out) {
@@ -72,11 +60,11 @@ bool for_each_value(std::string_view v, F&& f) {
     else if (c == '<') ++angle;
     else if (c == '>') --angle;
     else if (c == ',' && angle == 0) {
-      if (!f(trim(v.substr(start, i - start)))) return false;
+      if (!f(trim_lws(v.substr(start, i - start)))) return false;
       start = i + 1;
     }
   }
-  return f(trim(v.substr(start)));
+  return f(trim_lws(v.substr(start)));
 }
 
 // Quote balance; reports a NUL that is escaped inside a quoted string.
@@ -125,7 +113,7 @@ bool has_empty_param(std::string_view v) {
     if (c == '<') { ++angle; after_semi = false; continue; }
     if (c == '>') { --angle; continue; }
     if (angle > 0) continue;
-    if (is_ws(c)) continue;
+    if (is_lws(c)) continue;
     if (c == ';') {
       if (after_semi) return true;
       after_semi = true;
@@ -158,22 +146,22 @@ const char* check_name_addr(std::string_view v, bool is_contact) {
     // addr-spec form: parameters after the URI belong to the header, so a
     // URI with headers would be ambiguous (RFC 3261 §20).
     std::size_t semi = v.find(';');
-    std::string_view uri = trim(v.substr(0, semi));
+    std::string_view uri = trim_lws(v.substr(0, semi));
     if (uri_has_headers(uri)) return "URI with headers must be enclosed in <>";
     if (uri.find(' ') != std::string_view::npos || uri.find('\t') != std::string_view::npos)
       return "invalid display name";
     return nullptr;
   }
-  std::string_view dn = trim(v.substr(0, lt));
+  std::string_view dn = trim_lws(v.substr(0, lt));
   if (!dn.empty() && dn.front() != '"') {
     // Unquoted display name: tokens and LWS only.
     for (char c : dn)
-      if (!is_ws(c) && !is_token_char(static_cast<unsigned char>(c))) return "invalid display name";
+      if (!is_lws(c) && !is_token_char(static_cast<unsigned char>(c))) return "invalid display name";
   }
   std::size_t gt = v.find('>', lt);
   if (gt == std::string_view::npos) return "unbalanced angle brackets";
   if (gt == lt + 1) return "empty URI";
-  if (is_ws(v[lt + 1]) || is_ws(v[gt - 1])) return "whitespace inside angle brackets";
+  if (is_lws(v[lt + 1]) || is_lws(v[gt - 1])) return "whitespace inside angle brackets";
   return nullptr;
 }
 
@@ -375,8 +363,8 @@ ScanResult scan_message(std::string_view in, bool stream, const Limits& limits) 
       fail.reply(400, "Malformed Header Line");
       continue;
     }
-    std::string_view name = trim(header.substr(0, colon));
-    std::string_view value = trim(header.substr(colon + 1));
+    std::string_view name = trim_lws(header.substr(0, colon));
+    std::string_view value = trim_lws(header.substr(colon + 1));
     if (!is_token(name)) {
       fail.reply(400, "Malformed Header Name");
       continue;
@@ -409,9 +397,9 @@ ScanResult scan_message(std::string_view in, bool stream, const Limits& limits) 
         // branch = "z9hG4bK" alone carries no transaction id.
         std::size_t b = 0;
         while ((b = v.find(';', b)) != std::string_view::npos) {
-          std::string_view param = trim(v.substr(b + 1, v.find(';', b + 1) - b - 1));
+          std::string_view param = trim_lws(v.substr(b + 1, v.find(';', b + 1) - b - 1));
           if (param.size() >= 7 && iequals(param.substr(0, 7), "branch=")) {
-            std::string_view bv = trim(param.substr(7));
+            std::string_view bv = trim_lws(param.substr(7));
             if (bv == "z9hG4bK" || bv.empty()) fail.reply(400, "Invalid Via Branch");
           }
           ++b;
@@ -456,7 +444,7 @@ ScanResult scan_message(std::string_view in, bool stream, const Limits& limits) 
       std::size_t sp = value.find_first_of(" \t\r\n");
       unsigned long long n = 0;
       if (sp == std::string_view::npos || !parse_uint(value.substr(0, sp), 0xFFFFFFFFull, n) ||
-          !is_token(trim(value.substr(sp)))) {
+          !is_token(trim_lws(value.substr(sp)))) {
         if (r.is_request) fail.reply(400, "Invalid CSeq");
         else fail.drop("invalid CSeq in response");
       }

@@ -3,6 +3,9 @@
 #include "msgw/sip/registrar.hpp"
 #include "osip_message.hpp"
 
+#include "msgw/common/ascii.hpp"
+#include "msgw/common/text.hpp"
+
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_parser.h>
 #include <sqlite3.h>
@@ -16,24 +19,12 @@
 namespace msgw::sip {
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-std::string lowered(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = lower(c);
-  return o;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
+using common::ascii_lower;
+using common::trim_lws;
 
 // Delta-seconds per RFC 3261 §25.1; values past 2^32-1 are clamped (§20.19).
 bool parse_delta_seconds(std::string_view s, std::uint32_t& out) noexcept {
-  s = trim(s);
+  s = trim_lws(s);
   if (s.empty() || s.size() > 20) return false;
   std::uint64_t v = 0;
   for (char c : s) {
@@ -47,7 +38,7 @@ bool parse_delta_seconds(std::string_view s, std::uint32_t& out) noexcept {
 
 // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 bool parse_qvalue(std::string_view s, std::uint16_t& milli) noexcept {
-  s = trim(s);
+  s = trim_lws(s);
   if (s.empty() || (s[0] != '0' && s[0] != '1')) return false;
   unsigned v = unsigned(s[0] - '0') * 1000;
   if (s.size() > 1) {
@@ -69,11 +60,11 @@ std::string contact_key(std::string_view uri) {
   std::string k(uri);
   auto colon = k.find(':');
   if (colon == std::string::npos) return k;
-  for (std::size_t i = 0; i < colon; ++i) k[i] = lower(k[i]);
+  for (std::size_t i = 0; i < colon; ++i) k[i] = ascii_lower(k[i]);
   std::size_t host = k.find('@', colon);
   host = host == std::string::npos ? colon + 1 : host + 1;
   for (std::size_t i = host; i < k.size() && k[i] != ';' && k[i] != '?' && k[i] != ':'; ++i)
-    k[i] = lower(k[i]);
+    k[i] = ascii_lower(k[i]);
   return k;
 }
 
@@ -97,7 +88,7 @@ RegisterResult fail(int status, std::string reason) {
 }  // namespace
 
 std::string canonical_aor(std::string_view uri) {
-  uri = trim(uri);
+  uri = trim_lws(uri);
   if (!uri.empty() && uri.front() == '<') {
     auto gt = uri.find('>');
     if (gt == std::string_view::npos) return {};
@@ -105,7 +96,7 @@ std::string canonical_aor(std::string_view uri) {
   }
   auto colon = uri.find(':');
   if (colon == std::string_view::npos || colon == 0) return {};
-  std::string scheme = lowered(uri.substr(0, colon));
+  std::string scheme = common::ascii_lowered(uri.substr(0, colon));
   if (scheme != "sip" && scheme != "sips" && scheme != "tel") return {};
   std::string_view rest = uri.substr(colon + 1);
   rest = rest.substr(0, rest.find_first_of(";?"));
@@ -126,7 +117,7 @@ std::string canonical_aor(std::string_view uri) {
   if (host.empty()) return {};
   std::string out = scheme + ":";
   if (!user.empty()) out.append(user).push_back('@');
-  out += lowered(host);
+  out += common::ascii_lowered(host);
   return out;
 }
 
@@ -420,7 +411,7 @@ RegisterResult Registrar::handle(MessageRef msg_ref, std::string_view source,
   }
   if (msg->cseq == nullptr || msg->cseq->number == nullptr) return bad("Missing CSeq Header");
   {
-    std::string_view n = trim(msg->cseq->number);
+    std::string_view n = trim_lws(msg->cseq->number);
     std::uint32_t v = 0;
     auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
     if (ec != std::errc() || p != n.data() + n.size() || n.empty()) return bad("Invalid CSeq");
@@ -457,7 +448,7 @@ RegisterResult Registrar::handle(MessageRef msg_ref, std::string_view source,
     for (int k = 0; !osip_list_eol(&c->gen_params, k); ++k) {
       auto* p = static_cast<osip_generic_param_t*>(osip_list_get(&c->gen_params, k));
       if (p == nullptr || p->gname == nullptr) continue;
-      std::string name = lowered(p->gname);
+      std::string name = common::ascii_lowered(p->gname);
       if (name == "expires") {
         std::uint32_t v = 0;
         if (p->gvalue == nullptr || !parse_delta_seconds(p->gvalue, v))

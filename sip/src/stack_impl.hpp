@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "msgw/common/ascii.hpp"
 #include "msgw/sip/stack.hpp"
 #include "osip_message.hpp"
 #include "osip_timers.hpp"
@@ -44,12 +45,7 @@
 namespace msgw::sip {
 
 // ASCII case-insensitive equality (method names, URI schemes, media types).
-inline bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
-}
+using common::iequals;
 
 struct Stack::Impl {
   using Clock = std::chrono::steady_clock;

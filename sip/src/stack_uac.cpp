@@ -40,7 +40,7 @@ TxnId Stack::Impl::send_request(MessagePtr req, const Endpoint& dst, Proto proto
   if (proto == Proto::Udp && tp->supports(Proto::Tcp)) {
     osip_uri_param_t* tparam = nullptr;
     if (m->req_uri) osip_uri_uparam_get_byname(m->req_uri, const_cast<char*>("transport"), &tparam);
-    const bool pinned_udp = tparam && tparam->gvalue && ieq(tparam->gvalue, "udp");
+    const bool pinned_udp = tparam && tparam->gvalue && iequals(tparam->gvalue, "udp");
     if (!pinned_udp && serialize(m).size() > cfg.udp_size_threshold) {
       proto = Proto::Tcp;
       if (!build_via(proto)) return kNoTxn;

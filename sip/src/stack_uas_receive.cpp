@@ -131,11 +131,11 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
   }
   if (method != cseq_method(m)) return reject(m, in, 400, "CSeq Method Does Not Match Request");
   const char* scheme = m->req_uri->scheme;
-  if (!(ieq(scheme, "sip") || ieq(scheme, "sips") || ieq(scheme, "tel")))
+  if (!(iequals(scheme, "sip") || iequals(scheme, "sips") || iequals(scheme, "tel")))
     return reject(m, in, 416, {});
   if (method == "REGISTER") {
     const char* ts = (m->to && m->to->url && m->to->url->scheme) ? m->to->url->scheme : "";
-    if (!(ieq(ts, "sip") || ieq(ts, "sips"))) return reject(m, in, 400, "To Is Not A SIP Address Of Record");
+    if (!(iequals(ts, "sip") || iequals(ts, "sips"))) return reject(m, in, 400, "To Is Not A SIP Address Of Record");
   }
   if (method == "CANCEL") return on_cancel(in, m);
 
@@ -166,7 +166,7 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
 
   if (method == "INVITE" || method == "UPDATE") {
     if (osip_list_size(&m->bodies) > 0 && m->content_type && m->content_type->type && m->content_type->subtype &&
-        !(ieq(m->content_type->type, "application") && ieq(m->content_type->subtype, "sdp")))
+        !(iequals(m->content_type->type, "application") && iequals(m->content_type->subtype, "sdp")))
       return reject(m, in, 415, {}, Headers{{"Accept", "application/sdp"}});
     if (osip_list_size(&m->accepts) > 0) {
       bool ok = false;
@@ -174,7 +174,7 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
         auto* a = static_cast<osip_accept_t*>(osip_list_get(&m->accepts, i));
         if (a == nullptr || a->type == nullptr) { ok = true; break; }  // empty Accept: no constraint
         std::string t = a->type, st = a->subtype ? a->subtype : "";
-        if ((ieq(t, "application") && (ieq(st, "sdp") || st == "*")) || (t == "*")) ok = true;
+        if ((iequals(t, "application") && (iequals(st, "sdp") || st == "*")) || (t == "*")) ok = true;
       }
       if (!ok) return reject(m, in, 406, {}, Headers{{"Accept", "application/sdp"}});
     }

@@ -44,6 +44,18 @@ TEST(CoreMessage, ValidOptionsAnswered) {
   EXPECT_EQ(r.answer(kOptions), "SIP/2.0 200 OK");
 }
 
+// A Request-URI oSIP2 cannot parse whose scheme is not sip, sips or tel gets
+// 416. The check once compared only the scheme's own length of "sip", so a
+// prefix of it ("s:", which oSIP2 refuses) passed for sip and got 400.
+TEST(CoreMessage, SchemePrefixOfSipIsStillUnsupported) {
+  Limits lim;
+  std::string m = kOptions;
+  m.replace(m.find("sip:100@192.0.2.1 SIP/2.0"), 3, "s");
+  auto p = parse_message(m, false, lim);
+  EXPECT_FALSE(p.msg);
+  EXPECT_EQ(p.scan.status, 416) << p.scan.reason;
+}
+
 TEST(CoreMessage, OversizeMessageGets513) {
   StackConfig c;
   c.limits.max_message_bytes = 2000;
@@ -225,6 +237,26 @@ TEST(CoreFraming, BodyByContentLength) {
   ASSERT_EQ(f.next(out, why), StreamFramer::Status::Message);
   EXPECT_EQ(out, kOptions);
   EXPECT_EQ(f.next(out, why), StreamFramer::Status::NeedMore);
+}
+
+// The framer once compared header names by OR-ing 0x20 into every byte, which
+// made '\r' (0x0d) equal '-' (0x2d): "Content\rLength: 9999" set the frame
+// length although no parser reads it as Content-Length. Only the real name
+// (any case) or its compact form may.
+TEST(CoreFraming, OnlyTheContentLengthNameSetsTheLength) {
+  Limits lim;
+  StreamFramer f(lim);
+  std::string m = kOptions;
+  m.replace(m.find("Content-Length: 0"), 17, "Content\rLength: 9999");
+  ASSERT_TRUE(f.append(m.data(), m.size()));
+  std::string out, why;
+  ASSERT_EQ(f.next(out, why), StreamFramer::Status::Message) << why;
+  EXPECT_EQ(out, m);
+  StreamFramer g(lim);
+  std::string upper = kOptions;
+  upper.replace(upper.find("Content-Length: 0"), 17, "CONTENT-LENGTH: 9999");
+  ASSERT_TRUE(g.append(upper.data(), upper.size()));
+  EXPECT_EQ(g.next(out, why), StreamFramer::Status::NeedMore);
 }
 
 TEST(CoreFraming, BadContentLengthIsFatal) {

@@ -236,6 +236,24 @@ TEST(SessionSdp, PtimeHandling) {
   EXPECT_EQ(build(r.answer).find("a=ptime"), std::string::npos);
 }
 
+// A ptime that is not a number is kept as an unknown attribute and sets no
+// ptime. The old parse wrote the leading digits before failing, so
+// "a=ptime:20abc" also set 20 and build() wrote a=ptime twice.
+TEST(SessionSdp, BadPtimeSetsNothing) {
+  SessionDescription d = must_parse(offer_with("m=audio 4000 RTP/AVP 0\r\na=ptime:20abc\r\na=maxptime:40x\r\n"));
+  ASSERT_EQ(d.media.size(), 1u);
+  EXPECT_EQ(d.media[0].ptime_ms, 0);
+  EXPECT_EQ(d.media[0].maxptime_ms, 0);
+  ASSERT_EQ(d.media[0].other_attributes.size(), 2u);
+  EXPECT_EQ(d.media[0].other_attributes[0].value, "20abc");
+  const std::string text = build(d);
+  EXPECT_EQ(text.find("a=ptime:20\r\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("a=ptime:20abc\r\n"), std::string::npos) << text;
+  // White space around a good number is still accepted.
+  SessionDescription ok = must_parse(offer_with("m=audio 4000 RTP/AVP 0\r\na=ptime: 30 \r\n"));
+  EXPECT_EQ(ok.media[0].ptime_ms, 30);
+}
+
 TEST(SessionSdp, G729AnnexB) {
   AnswerResult r;
   SessionDescription no = must_parse(
