@@ -98,7 +98,12 @@ class FakeMedia final : public control::MediaBackend {
     flows[f] = {"add", f, a, b};
     return true;
   }
-  bool modify(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string*) override {
+  bool modify(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string* e) override {
+    if (!flows.count(f)) {  // as the dataplane's FlowTable::modify answers
+      *e = "dataplane refused: no_such_flow";
+      ops.push_back({"modify-refused", f, a, b});
+      return false;
+    }
     ops.push_back({"modify", f, a, b});
     flows[f] = {"modify", f, a, b};
     return true;
