@@ -99,8 +99,8 @@ class FakeMedia final : public control::MediaBackend {
     return true;
   }
   bool modify(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string* e) override {
-    if (!flows.count(f)) {  // as the dataplane's FlowTable::modify answers
-      *e = "dataplane refused: no_such_flow";
+    if (fail_modify || !flows.count(f)) {  // the latter as the dataplane's FlowTable::modify answers
+      *e = fail_modify ? "dataplane refused: table_full" : "dataplane refused: no_such_flow";
       ops.push_back({"modify-refused", f, a, b});
       return false;
     }
@@ -131,7 +131,7 @@ class FakeMedia final : public control::MediaBackend {
   bool up() const override { return true; }
   uint32_t max_flows() const override { return 1024; }
 
-  bool fail = false, restart = false;
+  bool fail = false, fail_modify = false, restart = false;  // fail: add() refuses
   std::vector<Op> ops;
   std::map<uint32_t, Op> flows;
   std::deque<control::MediaEvent> events;
