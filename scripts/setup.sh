@@ -13,6 +13,7 @@ packages=(
   # tests and benchmarks
   googletest libgmock-dev libgtest-dev libbenchmark-dev sip-tester tshark iproute2 iputils-ping
   sox espeak-ng python3 procps psmisc ethtool util-linux
+  gcovr  # scripts/coverage.sh
   dpdk-dev  # dpdk-testpmd, the benchmark's io-forward ceiling
 )
 
