@@ -29,7 +29,10 @@ Dialog* Stack::Impl::track_uac_dialog(const osip_message_t* resp) {
     }
     if (dit != dialogs.end()) d = dit->second.get();
   } else if (invite && resp->status_code >= 300) {
-    dialogs.erase(Dialog::key_for_response(resp));
+    // A failed initial INVITE ends its early dialog; a failed re-INVITE
+    // leaves the confirmed dialog as it was (RFC 3261 §14.1).
+    auto dit = dialogs.find(Dialog::key_for_response(resp));
+    if (dit != dialogs.end() && dit->second->state() != Dialog::State::Confirmed) dialogs.erase(dit);
   } else if (!invite) {
     auto dit = dialogs.find(Dialog::key_for_response(resp));
     if (dit != dialogs.end()) {
@@ -46,7 +49,10 @@ Dialog* Stack::Impl::track_uas_dialog(const Txn& t, const osip_message_t* req, o
   if (status <= 100) return nullptr;
   const std::string key = uas_dialog_key(req, to_tag(resp));
   if (status >= 300) {
-    dialogs.erase(key);
+    // Refusing an initial INVITE ends its early dialog; refusing a
+    // re-INVITE leaves the confirmed dialog as it was (RFC 3261 §14.2).
+    auto dit = dialogs.find(key);
+    if (dit != dialogs.end() && dit->second->state() != Dialog::State::Confirmed) dialogs.erase(dit);
     return nullptr;
   }
   Dialog* d = nullptr;

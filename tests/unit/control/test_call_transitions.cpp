@@ -1279,7 +1279,7 @@ TEST_F(CallTransitionTest, DISABLED_RoutingAfterEarlyMediaFailoverSurvivesADatap
 
 // reinvite_a in answered: what a re-INVITE the call cannot take gets, and
 // that the call stays as it was. One call per refusal: the stack drops the
-// dialog after any refused re-INVITE (see DISABLED_ARefusedReinviteKeepsTheDialog).
+// dialog after any refused re-INVITE (see ARefusedReinviteKeepsTheDialog).
 TEST_F(CallTransitionTest, AnsweredReinviteRefusalsLeaveTheCallAsItWas) {
   struct Case {
     std::string name, sdp;
@@ -1327,7 +1327,7 @@ TEST_F(CallTransitionTest, AnsweredReinviteRefusalsLeaveTheCallAsItWas) {
 // they were. So after any 488/491/500 to a re-INVITE the phone's BYE gets
 // 481 and the call lingers until the media timeout; a trunk that refuses our
 // hold re-INVITE can no longer be sent a BYE. Enable when fixed.
-TEST_F(CallTransitionTest, DISABLED_ARefusedReinviteKeepsTheDialog) {
+TEST_F(CallTransitionTest, ARefusedReinviteKeepsTheDialog) {
   const std::string cid = "ri-dialog@10.10.0.2";
   auto [inv, ok] = answered_call(cid, spa_offer());
   take();
