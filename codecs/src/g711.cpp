@@ -64,12 +64,8 @@ class G711Decoder final : public Decoder {
     return payload.size();
   }
   std::size_t decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept override {
-    std::size_t n = samples_in(payload, &err_);
+    const std::size_t n = checked_samples(payload, pcm.size(), err_);
     if (n == 0) return 0;
-    if (n > pcm.size()) {
-      err_ = DecodeError::TooLarge;
-      return 0;
-    }
     const Table& t = Ulaw ? kUlawToLinear : kAlawToLinear;
     for (std::size_t i = 0; i < n; ++i) pcm[i] = t[payload[i]];
     plc_rx(&plc_, pcm.data(), static_cast<int>(n));

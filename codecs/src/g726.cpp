@@ -75,12 +75,8 @@ class G726Decoder final : public Decoder {
     return payload.size() * 2;
   }
   std::size_t decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept override {
-    std::size_t n = samples_in(payload, &err_);
+    const std::size_t n = checked_samples(payload, pcm.size(), err_);
     if (n == 0) return 0;
-    if (n > pcm.size()) {
-      err_ = DecodeError::TooLarge;
-      return 0;
-    }
     int got = g726_decode(st_.get(), pcm.data(), payload.data(), static_cast<int>(payload.size()));
     plc_rx(&plc_, pcm.data(), got);
     return static_cast<std::size_t>(got);

@@ -92,12 +92,8 @@ class G729Decoder final : public Decoder {
     return (len / kFrameBytes + (rem == kSidBytes ? 1 : 0)) * kFrameSamples;
   }
   std::size_t decode(std::span<const std::uint8_t> payload, std::span<std::int16_t> pcm) noexcept override {
-    std::size_t n = samples_in(payload, &err_);
+    const std::size_t n = checked_samples(payload, pcm.size(), err_);
     if (n == 0) return 0;
-    if (n > pcm.size()) {
-      err_ = DecodeError::TooLarge;
-      return 0;
-    }
     const std::uint8_t* p = payload.data();
     std::size_t left = payload.size();
     std::int16_t* o = pcm.data();

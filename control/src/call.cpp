@@ -93,7 +93,9 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
     case CallEvent::in_dialog_other: svc_.stack->respond(in.txn, 200); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
-    case CallEvent::media_timeout: end(200, "media timeout", true, true); break;
+    case CallEvent::media_timeout:
+      end(200, "media timeout", true, true, "SIP;cause=408;text=\"media timeout\"");
+      break;
     case CallEvent::dataplane_restart: on_dataplane_restart(); break;
     case CallEvent::hangup: on_hangup(); break;
   }
@@ -537,7 +539,7 @@ void Call::fail(CallError error, const std::string& why, int callee_status) {
   end(status, why, false, false);
 }
 
-void Call::send_bye(LegId which, const std::string& reason) {
+void Call::send_bye(LegId which, const std::string& reason_header) {
   Leg& l = leg(which);
   sip::Message m;
   if (sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key)) {
@@ -552,15 +554,15 @@ void Call::send_bye(LegId which, const std::string& reason) {
   }
   l.dialog_key.clear();
   if (!m) return;
-  if (!reason.empty()) m.add_header("Reason", reason);
+  if (!reason_header.empty()) m.add_header("Reason", reason_header);
   TxnId txn = svc_.stack->send_request(std::move(m), l.peer, l.proto);
   svc_.index->bind_client(txn, {id_, ClientTxnKind::bye, which});
 }
 
-void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b) {
-  const std::string why_header = reason == "media timeout" ? "SIP;cause=408;text=\"media timeout\"" : "";
-  if (bye_a) send_bye(LegId::a, why_header);
-  if (bye_b) send_bye(LegId::b, why_header);
+void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,
+               const std::string& reason_header) {
+  if (bye_a) send_bye(LegId::a, reason_header);
+  if (bye_b) send_bye(LegId::b, reason_header);
   abandon_b_invite();
   CallRecord r = call_record(*this);
   r.end_ms = wall_ms();

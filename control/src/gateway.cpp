@@ -3,6 +3,8 @@
 // message, never per packet). What a call does is in call.cpp.
 #include "msgw/control/gateway.hpp"
 
+#include <sys/random.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -72,6 +74,9 @@ Gateway::Gateway(config::Config cfg, MediaBackend& media, StateStore* store)
   services_.config = &cfg_;
   services_.ports = [this](int port) { return ports(port); };
   services_.now = [this] { return now(); };
+  // The kernel's CSPRNG; getrandom(2) waits only until its pool is seeded.
+  if (getrandom(nonce_key_.data(), nonce_key_.size(), 0) != static_cast<ssize_t>(nonce_key_.size()))
+    throw std::runtime_error("getrandom: no randomness for the nonce key");
   apply_config();
   sip::RegistrarConfig rc;
   rc.min_expires = cfg_.sip.min_expires_s;
@@ -101,15 +106,7 @@ void Gateway::apply_config() {
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sip::parse_digest_algorithm(a)) ac.algorithms.push_back(*alg);
   }
-  // Keep the nonce key across reloads so nonces phones cached stay valid.
-  static std::optional<std::array<uint8_t, 32>> key;
-  if (!key) {
-    std::array<uint8_t, 32> k{};
-    std::string r = sip::random_token(64);
-    for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(r[i] ^ r[i + 32] ^ (i * 131));
-    key = k;
-  }
-  ac.nonce_key = key;
+  ac.nonce_key = nonce_key_;
   auth_ = std::make_unique<sip::DigestAuthenticator>(ac, creds_);
   if (!guard_)
     guard_ = std::make_unique<AuthGuard>(cfg_.sip.max_auth_failures, std::chrono::seconds(60),
@@ -603,8 +600,7 @@ void Gateway::poll_media() {
   }
 }
 
-bool Gateway::hangup(const std::string& call_id, const std::string& reason) {
-  (void)reason;  // the call says "hangup by operator"; kept for the callers' wording
+bool Gateway::hangup(const std::string& call_id) {
   Call* c = call_by_id(call_id);
   if (!c) return false;
   dispatch(*c, CallEvent::hangup);

@@ -67,17 +67,11 @@ void CommandProcessor::handle(const Command& c, uint64_t now_ns) {
     return;
   }
   switch (CommandType(c.type)) {
-    case CommandType::flow_add: {
-      const Status s = flows_.add(c.flow_id, c.legs);
-      if (s == Status::ok) {
-        added_ns_[c.flow_id] = now_ns;
-        timed_out_[c.flow_id] = 0;
-      }
-      ack(c.request_id, c.flow_id, s, now_ns);
-      return;
-    }
+    case CommandType::flow_add:
     case CommandType::flow_modify: {
-      const Status s = flows_.modify(c.flow_id, c.legs);
+      // A modified flow restarts its media-timeout clock like a new one.
+      const Status s = CommandType(c.type) == CommandType::flow_add ? flows_.add(c.flow_id, c.legs)
+                                                                    : flows_.modify(c.flow_id, c.legs);
       if (s == Status::ok) {
         added_ns_[c.flow_id] = now_ns;
         timed_out_[c.flow_id] = 0;

@@ -44,7 +44,7 @@ constexpr Verb kVerbs[] = {
     {VerbId::hangup, {"hangup", ""}, kHangupArgs, Shape::none, "end a call with BYE on both legs",
      [](Service& s, const json& a) {
        const std::string call = a["call"].get<std::string>();
-       return s.hangup(call, "hangup by operator") ? ok_reply() : error_reply("no such call: " + call);
+       return s.hangup(call) ? ok_reply() : error_reply("no such call: " + call);
      },
      nullptr},
     {VerbId::reload, {"reload", ""}, {}, Shape::none,

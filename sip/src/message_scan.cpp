@@ -43,28 +43,40 @@ bool parse_uint(std::string_view s, unsigned long long max, unsigned long long& 
   return true;
 }
 
-// Splits at top-level commas: outside quoted strings and <...>.
+// Calls visit(i, c) for each character of v outside quoted strings (the
+// opening quote included; inside quotes a backslash escapes the next
+// character, RFC 3261 §25.1). visit returning false stops the walk.
 template <typename F>
-bool for_each_value(std::string_view v, F&& f) {
+void for_each_unquoted(std::string_view v, F&& visit) {
   bool inq = false;
-  int angle = 0;
-  std::size_t start = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
+    const char c = v[i];
     if (inq) {
-      if (c == '\\') { ++i; continue; }
-      if (c == '"') inq = false;
+      if (c == '\\') ++i;
+      else if (c == '"') inq = false;
       continue;
     }
     if (c == '"') inq = true;
-    else if (c == '<') ++angle;
+    if (!visit(i, c)) return;
+  }
+}
+
+// Splits at top-level commas: outside quoted strings and <...>.
+template <typename F>
+bool for_each_value(std::string_view v, F&& f) {
+  int angle = 0;
+  std::size_t start = 0;
+  bool ok = true;
+  for_each_unquoted(v, [&](std::size_t i, char c) {
+    if (c == '<') ++angle;
     else if (c == '>') --angle;
     else if (c == ',' && angle == 0) {
-      if (!f(trim_lws(v.substr(start, i - start)))) return false;
+      if (!f(trim_lws(v.substr(start, i - start)))) return ok = false;
       start = i + 1;
     }
-  }
-  return f(trim_lws(v.substr(start)));
+    return true;
+  });
+  return ok && f(trim_lws(v.substr(start)));
 }
 
 // Quote balance; reports a NUL that is escaped inside a quoted string.
@@ -99,30 +111,22 @@ bool uri_has_headers(std::string_view uri) {
 
 // Empty ";;" parameters outside quotes and angle brackets.
 bool has_empty_param(std::string_view v) {
-  bool inq = false;
   int angle = 0;
   bool after_semi = false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (inq) {
-      if (c == '\\') { ++i; continue; }
-      if (c == '"') inq = false;
-      continue;
+  bool empty = false;
+  for_each_unquoted(v, [&](std::size_t, char c) {
+    if (c == '"' || c == '<') {
+      angle += c == '<';
+      after_semi = false;
+    } else if (c == '>') {
+      --angle;
+    } else if (angle == 0 && !is_lws(c)) {
+      if ((c == ';' || c == ',') && after_semi) return !(empty = true);
+      after_semi = c == ';';
     }
-    if (c == '"') { inq = true; after_semi = false; continue; }
-    if (c == '<') { ++angle; after_semi = false; continue; }
-    if (c == '>') { --angle; continue; }
-    if (angle > 0) continue;
-    if (is_lws(c)) continue;
-    if (c == ';') {
-      if (after_semi) return true;
-      after_semi = true;
-      continue;
-    }
-    if (c == ',' && after_semi) return true;
-    after_semi = false;
-  }
-  return after_semi;
+    return true;
+  });
+  return empty || after_semi;
 }
 
 // name-addr / addr-spec sanity for one value of To/From/Contact/Route.
@@ -131,17 +135,11 @@ const char* check_name_addr(std::string_view v, bool is_contact) {
   if (v.empty()) return "empty value";
   if (is_contact && v == "*") return nullptr;
   std::size_t lt = std::string_view::npos;
-  bool inq = false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (inq) {
-      if (c == '\\') { ++i; continue; }
-      if (c == '"') inq = false;
-      continue;
-    }
-    if (c == '"') inq = true;
-    else if (c == '<') { lt = i; break; }
-  }
+  for_each_unquoted(v, [&](std::size_t i, char c) {
+    if (c != '<') return true;
+    lt = i;
+    return false;
+  });
   if (lt == std::string_view::npos) {
     // addr-spec form: parameters after the URI belong to the header, so a
     // URI with headers would be ambiguous (RFC 3261 §20).

@@ -161,7 +161,7 @@ TEST_F(GatewayTest, OperatorHangupBeforeAnswerCancelsTheTrunk) {
   inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
   take();
   ASSERT_EQ(gw->active_calls(), 1u);
-  EXPECT_TRUE(gw->hangup("can1@10.10.0.2", "test"));
+  EXPECT_TRUE(gw->hangup("can1@10.10.0.2"));
   auto out = take();
   EXPECT_TRUE(find(out, "CANCEL"));
   EXPECT_TRUE(find(out, "480"));

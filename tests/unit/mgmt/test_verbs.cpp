@@ -23,8 +23,8 @@ struct FakeService : Service {
   json show_flows() override { calls.push_back("flows"); return rows; }
   json show_stats() override { calls.push_back("stats"); return stats; }
   json show_cdrs(int limit) override { calls.push_back("cdrs"); last_limit = limit; return rows; }
-  bool hangup(const std::string& call, const std::string& reason) override {
-    calls.push_back("hangup " + call + " (" + reason + ")");
+  bool hangup(const std::string& call) override {
+    calls.push_back("hangup " + call);
     return known_call;
   }
   bool reload_from_file(std::string* error) override {
@@ -96,7 +96,7 @@ TEST(Dispatch, HangupAndReloadAnswers) {
   s.reload_ok = false;
   EXPECT_EQ(dispatch(s, {{"cmd", "reload"}}),
             error_reply("reload refused, old configuration kept: gw.toml:2:9: sip.realm: expected a string"));
-  EXPECT_EQ(s.calls[0], "hangup c1 (hangup by operator)");
+  EXPECT_EQ(s.calls[0], "hangup c1");
 }
 
 TEST(Dispatch, DataOfTheWrongShapeIsAnInternalError) {

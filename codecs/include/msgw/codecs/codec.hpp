@@ -140,6 +140,19 @@ class Decoder {
   virtual DecodeError last_error() const noexcept = 0;
   // Setup-time only, as Encoder::reset().
   virtual void reset() noexcept = 0;
+
+ protected:
+  // samples_in() checked against the room in pcm: 0 with `err` set when
+  // the payload is invalid or decodes to more than `room` samples.
+  std::size_t checked_samples(std::span<const std::uint8_t> payload, std::size_t room,
+                              DecodeError& err) const noexcept {
+    const std::size_t n = samples_in(payload, &err);
+    if (n > room) {
+      err = DecodeError::TooLarge;
+      return 0;
+    }
+    return n;
+  }
 };
 
 // Allocate codec state (setup time). Throw std::bad_alloc / std::runtime_error on failure.

@@ -164,9 +164,12 @@ class Call {
   // Ends an unanswered call: A gets the error's status (or, for
   // callee_failed, `callee_status`) with a Warning saying why.
   void fail(CallError error, const std::string& why, int callee_status = 0);
-  void end(int result, const std::string& reason, bool bye_a, bool bye_b);
+  // Ends the call: BYE to the legs asked for (with `reason_header` as their
+  // RFC 3326 Reason header when not empty), CDR written, resources released.
+  void end(int result, const std::string& reason, bool bye_a, bool bye_b,
+           const std::string& reason_header = {});
   void abandon_b_invite();
-  void send_bye(LegId which, const std::string& reason);
+  void send_bye(LegId which, const std::string& reason_header);
   bool respond_a(int status, const std::string& body = {}, const sip::Headers& headers = {},
                  std::string_view reason = {});
   void persist() const;

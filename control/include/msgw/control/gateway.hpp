@@ -11,6 +11,7 @@
 // DID goes to the registered contact of the subscriber that owns the DID.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -82,7 +83,7 @@ class Gateway final : public sip::Handler {
   // it cannot be used.
   bool reload(const config::Config& cfg, std::string* error);
   // Ends a call with BYE on both legs (or 480 before answer).
-  bool hangup(const std::string& call_id, const std::string& reason);
+  bool hangup(const std::string& call_id);
 
   const GatewayStats& stats() const { return stats_; }
   size_t active_calls() const { return calls_.size(); }
@@ -124,6 +125,9 @@ class Gateway final : public sip::Handler {
   sip::Stack* stack_ = nullptr;
   sip::InMemoryCredentialStore creds_;
   std::unique_ptr<sip::DigestAuthenticator> auth_;
+  // The key nonces are MACed with: made once per process and kept across
+  // reloads, so nonces the phones cached stay valid.
+  std::array<uint8_t, 32> nonce_key_{};
   std::unique_ptr<sip::Registrar> registrar_;
   std::unique_ptr<AuthGuard> guard_;
   std::unique_ptr<DialPlan> dialplan_;

@@ -15,7 +15,7 @@ class GatewayService final : public mgmt::Service {
   nlohmann::json show_flows() override { return gw_.show_flows(); }
   nlohmann::json show_stats() override { return gw_.show_stats(); }
   nlohmann::json show_cdrs(int limit) override { return gw_.show_cdrs(limit); }
-  bool hangup(const std::string& call, const std::string& reason) override { return gw_.hangup(call, reason); }
+  bool hangup(const std::string& call) override { return gw_.hangup(call); }
   // A reload also applies the new file's [instance] log_level.
   bool reload_from_file(std::string* error) override;
 

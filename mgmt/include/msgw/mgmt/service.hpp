@@ -19,8 +19,9 @@ class Service {
   virtual nlohmann::json show_flows() = 0;
   virtual nlohmann::json show_stats() = 0;
   virtual nlohmann::json show_cdrs(int limit) = 0;
-  // false: no such call.
-  virtual bool hangup(const std::string& call, const std::string& reason) = 0;
+  // Ends the call as the operator's hangup (BYE on both legs when answered,
+  // 480 to the caller before); false: no such call.
+  virtual bool hangup(const std::string& call) = 0;
   // Re-reads the configuration file; false (and why, without a prefix) when
   // the file cannot be used and nothing changed.
   virtual bool reload_from_file(std::string* error) = 0;

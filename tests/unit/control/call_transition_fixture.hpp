@@ -1,0 +1,224 @@
+// The fixture of the call transition tests (test_call_transitions.cpp and
+// test_call_rows_*.cpp): a Gateway with a fake dataplane, driven into each
+// state of the call through its real entry points; one scenario function
+// per state, defined in the file of that state.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "gateway_fixture.hpp"
+#include "msgw/control/call_model.hpp"
+
+namespace msgw::control {
+// gtest prints a failing row by its name, not its bytes.
+inline void PrintTo(const Transition& t, std::ostream* os) {
+  *os << state_name(t.from) << " x " << event_name(t.event);
+}
+}  // namespace msgw::control
+
+namespace msgw_test {
+
+using namespace msgw;
+using control::CallEvent;
+using control::CallState;
+using control::Handling;
+using control::Transition;
+using control::Gateway;
+
+// Besides the fixture's routes: numbers that go to the carrier only (answer
+// deadline 2 s, no trunk to fail over to) and to the backup only (no deadline).
+inline const std::string kExtraRoutes = R"(
+[[route]]
+name = "carrier-only"
+prefix = "1900"
+trunks = ["carrier"]
+[[route]]
+name = "backup-only"
+prefix = "1877"
+trunks = ["backup"]
+)";
+
+inline constexpr const char* kPhone = "10.10.0.2:5062";
+inline constexpr const char* kCarrier = "10.20.0.2:5060";
+inline constexpr const char* kBackup = "10.20.0.3:5060";
+
+inline std::string row_name(const Transition& t) {
+  return std::string(control::state_name(t.from)) + "__" + std::string(control::event_name(t.event));
+}
+
+// What a scenario left behind, for the checks every row gets.
+struct Outcome {
+  std::vector<Msg> out;               // sent after the event was injected
+  std::optional<CallState> state;     // nullopt: no such call (ended)
+  bool reaches_call = true;           // false: the stack or the Gateway answered before any call saw it
+  uint64_t invalid_before = 0, invalid_after = 0;
+};
+
+class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transition>> {
+ protected:
+  CallTransitionTest() {
+    config_text = std::string(kConfig) + kExtraRoutes;
+    // Timer B, the 2xx retransmission give-up and Timer F are 64*T1: 320 ms.
+    t1 = std::chrono::milliseconds(5);
+  }
+  void SetUp() override {
+    GatewayFixture::SetUp();
+    t0 = Gateway::Clock::now();
+    gw->now = [this] { return t0 + advanced; };  // trunk deadlines move only when a test says so
+  }
+
+  static Msg copy(const Msg* m) {
+    if (!m) {
+      ADD_FAILURE() << "message missing";
+      return {};
+    }
+    return {sip::parse_message(m->raw, false, sip::Limits{}).msg, m->raw, m->dst};
+  }
+  // The message of that method or status sent to `dst`.
+  static const Msg* find_to(const std::vector<Msg>& v, const std::string& what, const std::string& dst) {
+    for (const auto& m : v) {
+      if (m.dst.str() != dst) continue;
+      if (!m.method().empty() ? m.method() == what : std::to_string(m.status()) == what) return &m;
+    }
+    return nullptr;
+  }
+  static int count(const std::vector<Msg>& v, const std::string& what) {
+    int n = 0;
+    for (const auto& m : v)
+      if (!m.method().empty() ? m.method() == what : std::to_string(m.status()) == what) ++n;
+    return n;
+  }
+  // Final responses to `dst`, but for the 407 of place_call()'s first
+  // INVITE, which the test's phone never ACKs (the stack retransmits it
+  // whenever a test runs the timers).
+  static int final_responses_to(const std::vector<Msg>& v, const std::string& dst) {
+    int n = 0;
+    for (const auto& m : v)
+      if (m.method().empty() && m.status() >= 200 && m.status() != 407 && m.dst.str() == dst) ++n;
+    return n;
+  }
+
+  std::optional<CallState> state_of(const std::string& cid) {
+    for (const auto& c : gw->show_calls()) {
+      if (c["call"] != cid) continue;
+      const std::string s = c["state"];
+      for (const Transition& t : control::transition_table())
+        if (control::state_name(t.from) == s) return t.from;
+      ADD_FAILURE() << "unknown state " << s;
+    }
+    return std::nullopt;
+  }
+
+  // Starts the injection: what was sent so far is the setup's.
+  void mark() {
+    take();
+    invalid_before = gw->stats().invalid_events;
+  }
+  Outcome done(const std::string& cid, bool reaches_call = true) {
+    Outcome o;
+    o.out = take();
+    o.state = state_of(cid);
+    o.reaches_call = reaches_call;
+    o.invalid_before = invalid_before;
+    o.invalid_after = gw->stats().invalid_events;
+    return o;
+  }
+
+  // Runs the stack's timers (real time, T1 = 5 ms) until `until` holds or
+  // `limit` passed; the messages they sent stay for take().
+  template <class Pred>
+  bool run_sip_timers(Pred until, std::chrono::milliseconds limit = std::chrono::milliseconds(3000)) {
+    const auto stop = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < stop) {
+      stack->run_timers();
+      gw->tick();
+      if (until()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return until();
+  }
+  void run_sip_timers_for(std::chrono::milliseconds d) {
+    run_sip_timers([] { return false; }, d);
+  }
+
+  // ---- setups: a call in each state
+
+  // routing: authenticated, INVITE sent to the carrier, nothing back yet.
+  Msg routing(const std::string& cid, const std::string& number = "1-800-555-1212") {
+    Msg inv = place_call(cid, spa_offer(), number);
+    EXPECT_EQ(state_of(cid), CallState::routing);
+    return inv;
+  }
+  struct Early {
+    Msg inv;      // the carrier's INVITE
+    Msg ringing;  // the 180/183 the phone got (its To-tag makes the phone's early dialog)
+  };
+  // early: the carrier sent 180 (or 183 with SDP: early media, a flow programmed).
+  Early early(const std::string& cid, bool early_media = false) {
+    Early e;
+    e.inv = routing(cid);
+    inject("10.20.0.2", 5060,
+           early_media ? carrier_response(e.inv, 183, "Session Progress", g729_answer())
+                       : carrier_response(e.inv, 180, "Ringing", ""));
+    auto out = take();
+    e.ringing = copy(find_to(out, early_media ? "183" : "180", kPhone));
+    EXPECT_EQ(state_of(cid), CallState::early);
+    EXPECT_EQ(media.flows.size(), early_media ? 1u : 0u);
+    return e;
+  }
+  struct Failover {
+    Early first;
+    Msg inv2;  // the backup trunk's INVITE
+  };
+  // routing again: the carrier rang, then failed with 503; the backup trunk
+  // is being tried. The phone keeps the early dialog of the carrier's 180.
+  Failover routing_after_failover(const std::string& cid, bool early_media = false) {
+    Failover f;
+    f.first = early(cid, early_media);
+    inject("10.20.0.2", 5060, carrier_response(f.first.inv, 503, "Service Unavailable", ""));
+    auto out = take();
+    f.inv2 = copy(find_to(out, "INVITE", kBackup));
+    EXPECT_FALSE(final_responses_to(out, kPhone));
+    EXPECT_EQ(state_of(cid), CallState::routing);
+    return f;
+  }
+
+  std::string phone_cancel(const std::string& cid) {
+    auto p = last_invite.find("Via: ");
+    std::string via = last_invite.substr(p, last_invite.find("\r\n", p) - p);
+    return "CANCEL sip:1-800-555-1212@10.10.0.1 SIP/2.0\r\n" + via +
+           "\r\nFrom: Good Body <sip:spa1@10.10.0.1>;tag=fc33ce88945ddadao0\r\n"
+           "To: <sip:1-800-555-1212@10.10.0.1>\r\nCall-ID: " + cid + "\r\nCSeq: 103 CANCEL\r\n"
+           "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+  }
+  std::string phone_hold_offer() {
+    return sdp_offer("10.10.0.2", 16400, "18 101", {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"},
+                     "sendonly");
+  }
+  std::string carrier_new_media_offer() {
+    return sdp_offer("10.20.0.2", 6100, "18 101", {"rtpmap:18 G729/8000", "fmtp:18 annexb=no",
+                                                   "rtpmap:101 telephone-event/8000"});
+  }
+  void media_timeout_event(uint32_t flow) {
+    media.events.push_back({control::MediaEvent::Kind::media_timeout, flow, 0, 0, 0, 0});
+  }
+  uint32_t only_flow() {
+    EXPECT_EQ(media.flows.size(), 1u);
+    return media.flows.empty() ? 0 : media.flows.begin()->first;
+  }
+  nlohmann::json hangup(const std::string& cid) { return manage(*gw, {{"cmd", "hangup"}, {"call", cid}}); }
+
+  Outcome run(const Transition& row);
+  Outcome routing_row(CallEvent e);
+  Outcome early_row(CallEvent e);
+  Outcome answered_row(CallEvent e);
+  Outcome ended_row(CallEvent e);
+
+  Gateway::Clock::time_point t0;
+  std::chrono::milliseconds advanced{0};
+  uint64_t invalid_before = 0;
+};
+
+}  // namespace msgw_test

@@ -1,0 +1,441 @@
+// The answered and ended rows of the call transition table: each scenario
+// drives a call into the state and injects the row's event (see
+// test_call_transitions.cpp for what every row is checked for).
+#include "call_transition_fixture.hpp"
+
+namespace msgw_test {
+
+// ---------------------------------------------------------------- answered
+
+Outcome CallTransitionTest::answered_row(CallEvent e) {
+  const std::string cid = "a-" + std::string(control::event_name(e)) + "@10.10.0.2";
+  auto answered = [&] {
+    auto r = answered_call(cid, spa_offer());
+    EXPECT_EQ(state_of(cid), CallState::answered);
+    return r;
+  };
+  switch (e) {
+    case CallEvent::b_provisional: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      return o;
+    }
+    case CallEvent::b_answer: {
+      // A retransmitted 2xx: the stack ACKs it again, the phone hears nothing.
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().calls_answered, 1u);
+      EXPECT_EQ(media.ops.size(), 1u);
+      return o;
+    }
+    case CallEvent::b_failure: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 503, "Service Unavailable", ""));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
+    case CallEvent::b_timeout: {
+      answered();
+      mark();
+      run_sip_timers_for(std::chrono::milliseconds(600));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      return o;
+    }
+    case CallEvent::b_deadline: {
+      answered();
+      mark();
+      advanced = std::chrono::milliseconds(2100);
+      gw->tick();
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      return o;
+    }
+    case CallEvent::a_cancel: {
+      // Too late: the INVITE was answered; the stack answers the CANCEL.
+      answered();
+      mark();
+      inject("10.10.0.2", 5062, phone_cancel(cid));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "487"), 0);
+      EXPECT_EQ(count(o.out, "CANCEL"), 0);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(gw->stats().calls_cancelled, 0u);
+      return o;
+    }
+    case CallEvent::bye_a: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 104));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(media.ops.back().what, "del");
+      EXPECT_EQ(store->cdr(cid)->end_reason, "caller BYE");
+      return o;
+    }
+    case CallEvent::bye_b: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_EQ(media.ops.back().what, "del");
+      EXPECT_EQ(store->cdr(cid)->end_reason, "callee BYE");
+      return o;
+    }
+    case CallEvent::reinvite_a: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      Outcome o = done(cid);
+      const Msg* r = find_to(o.out, "200", kPhone);
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_NE(r->body().find("a=recvonly"), std::string::npos) << r->body();
+      }
+      const Msg* ri = find_to(o.out, "INVITE", kCarrier);
+      EXPECT_TRUE(ri);
+      if (ri) {
+        EXPECT_NE(ri->body().find("a=sendonly"), std::string::npos) << ri->body();
+      }
+      EXPECT_EQ(media.ops.back().what, "modify");
+      EXPECT_EQ(media.ops.back().a.remote_port, 16400);
+      EXPECT_EQ(gw->stats().reinvites, 1u);
+      return o;
+    }
+    case CallEvent::reinvite_b: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, carrier_new_media_offer()));
+      Outcome o = done(cid);
+      const Msg* r = find_to(o.out, "200", kCarrier);
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_NE(r->body().find("m=audio"), std::string::npos);
+      }
+      EXPECT_TRUE(find_to(o.out, "INVITE", kPhone));
+      EXPECT_EQ(media.ops.back().what, "modify");
+      EXPECT_EQ(media.ops.back().b.remote_port, 6100);
+      return o;
+    }
+    case CallEvent::reinvite_answer: {
+      auto [inv, ok] = answered();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      auto out = take();
+      Msg ri = copy(find_to(out, "INVITE", kCarrier));
+      mark();
+      // The carrier's answer moves its media: re-programmed, then ACKed.
+      inject("10.20.0.2", 5060,
+             carrier_response(ri, 200, "OK",
+                              sdp_offer("10.20.0.2", 6200, "18 101", {"rtpmap:18 G729/8000"}, "recvonly")));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(media.ops.back().what, "modify");
+      EXPECT_EQ(media.ops.back().b.remote_port, 6200);
+      return o;
+    }
+    case CallEvent::in_dialog_other: {
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("INFO", inv, 3));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kCarrier));
+      EXPECT_EQ(o.out.size(), 1u);  // acknowledged, not relayed
+      return o;
+    }
+    case CallEvent::ack_timeout: {
+      // The phone never ACKs the 200: after 64*T1 both legs get a BYE.
+      Msg inv = routing(cid);
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      EXPECT_EQ(state_of(cid), CallState::answered);
+      mark();
+      std::vector<Msg> out;
+      run_sip_timers([&] {
+        for (auto& m : take()) out.push_back(std::move(m));
+        return count(out, "BYE") >= 2;
+      });
+      Outcome o = done(cid);
+      o.out = std::move(out);
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_GE(count(o.out, "200"), 1);  // the 2xx was retransmitted meanwhile
+      EXPECT_EQ(store->cdr(cid)->end_reason, "no ACK from caller");
+      return o;
+    }
+    case CallEvent::media_timeout: {
+      answered();
+      uint32_t flow = only_flow();
+      mark();
+      media_timeout_event(flow);
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_EQ(count(o.out, "BYE"), 2);
+      for (const auto& m : o.out)
+        if (m.method() == "BYE") {
+          EXPECT_NE(m.raw.find("Reason: SIP;cause=408"), std::string::npos) << m.raw;
+        }
+      EXPECT_EQ(gw->stats().media_timeouts, 1u);
+      EXPECT_EQ(media.ops.back().what, "del");
+      return o;
+    }
+    case CallEvent::dataplane_restart: {
+      answered();
+      uint32_t flow = only_flow();
+      mark();
+      media.restart = true;
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
+      EXPECT_EQ(media.ops.back().what, "add");
+      EXPECT_EQ(media.flows.count(flow), 1u);
+      return o;
+    }
+    case CallEvent::hangup: {
+      answered();
+      mark();
+      auto j = hangup(cid);
+      EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(media.ops.back().what, "del");
+      EXPECT_EQ(store->cdr(cid)->end_reason, "hangup by operator");
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no scenario";
+  return {};
+}
+
+// ---------------------------------------------------------------- ended
+
+// The call object is gone: these check what the Gateway does with the event
+// for a call that just ended.
+Outcome CallTransitionTest::ended_row(CallEvent e) {
+  const std::string cid = "x-" + std::string(control::event_name(e)) + "@10.10.0.2";
+  // An answered call the phone hung up.
+  auto ended_by_phone = [&] {
+    auto r = answered_call(cid, spa_offer());
+    inject("10.10.0.2", 5062, phone_request("BYE", cid, r.second, 104));
+    EXPECT_EQ(state_of(cid), std::nullopt);
+    return r;
+  };
+  switch (e) {
+    case CallEvent::b_provisional: {
+      Msg inv = routing(cid);
+      hangup(cid);  // CANCEL to the carrier, 480 to the phone
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      return o;
+    }
+    case CallEvent::b_answer: {
+      // The carrier answers the INVITE we just cancelled: ACK and BYE it.
+      Msg inv = routing(cid);
+      hangup(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_TRUE(media.ops.empty());
+      return o;
+    }
+    case CallEvent::b_failure: {
+      Msg inv = routing(cid);
+      hangup(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 487, "Request Terminated", ""));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);  // no failover for an ended call
+      EXPECT_EQ(gw->stats().failovers, 0u);
+      return o;
+    }
+    case CallEvent::b_timeout: {
+      routing(cid);
+      hangup(cid);
+      mark();
+      run_sip_timers_for(std::chrono::milliseconds(600));  // the abandoned INVITE's Timer B
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "408"), 0);  // (the 480 is retransmitted: the phone never ACKs it)
+      EXPECT_EQ(find_to(o.out, "INVITE", kBackup), nullptr);
+      EXPECT_EQ(gw->stats().failovers, 0u);
+      return o;
+    }
+    case CallEvent::b_deadline: {
+      routing(cid);
+      hangup(cid);
+      mark();
+      advanced = std::chrono::milliseconds(2100);
+      gw->tick();
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().failovers, 0u);
+      return o;
+    }
+    case CallEvent::a_cancel: {
+      routing(cid);
+      hangup(cid);  // the INVITE got its 480
+      mark();
+      inject("10.10.0.2", 5062, phone_cancel(cid));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "487"), 0);
+      EXPECT_EQ(count(o.out, "CANCEL"), 0);
+      EXPECT_EQ(gw->stats().calls_cancelled, 0u);
+      return o;
+    }
+    case CallEvent::bye_a: {
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 104));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
+    case CallEvent::bye_b: {
+      auto [inv, ok] = ended_by_phone();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kCarrier));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
+    case CallEvent::reinvite_a: {
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 105, phone_hold_offer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(media.ops.back().what, "del");
+      return o;
+    }
+    case CallEvent::reinvite_b: {
+      auto [inv, ok] = ended_by_phone();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, carrier_new_media_offer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kCarrier));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(media.ops.back().what, "del");
+      return o;
+    }
+    case CallEvent::reinvite_answer: {
+      // The phone holds (re-INVITE to the carrier), then hangs up before the
+      // carrier answered the re-INVITE; the late 200 is only ACKed.
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      auto out = take();
+      Msg ri = copy(find_to(out, "INVITE", kCarrier));
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      const auto ops = media.ops.size();
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(ri, 200, "OK", g729_answer("recvonly")));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(media.ops.size(), ops);  // no flow programmed for a gone call
+      return o;
+    }
+    case CallEvent::in_dialog_other: {
+      auto [inv, ok] = ended_by_phone();
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("INFO", inv, 3));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kCarrier));
+      EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::ack_timeout: {
+      // Answered, never ACKed, hung up by the operator: the 2xx give-up
+      // later finds no call.
+      Msg inv = routing(cid);
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      take();
+      hangup(cid);
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      std::set<std::string> hangup_byes;  // their retransmissions are no new BYEs
+      for (const auto& m : take())
+        if (m.method() == "BYE") hangup_byes.insert(m.raw);
+      EXPECT_EQ(hangup_byes.size(), 2u);
+      mark();
+      run_sip_timers_for(std::chrono::milliseconds(600));
+      Outcome o = done(cid, false);
+      for (const auto& m : o.out)
+        if (m.method() == "BYE") {
+          EXPECT_EQ(hangup_byes.count(m.raw), 1u) << "a new BYE after the ACK timeout:\n" << m.raw;
+        }
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      return o;
+    }
+    case CallEvent::media_timeout: {
+      ended_by_phone();
+      const auto ops = media.ops.size();
+      uint32_t flow = media.ops.front().flow;
+      mark();
+      media_timeout_event(flow);
+      gw->tick();
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_timeouts, 0u);
+      EXPECT_EQ(media.ops.size(), ops);
+      return o;
+    }
+    case CallEvent::dataplane_restart: {
+      ended_by_phone();
+      const auto ops = media.ops.size();
+      mark();
+      media.restart = true;
+      gw->tick();
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().dataplane_restarts, 1u);
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
+      EXPECT_EQ(media.ops.size(), ops);
+      EXPECT_TRUE(media.flows.empty());
+      return o;
+    }
+    case CallEvent::hangup: {
+      ended_by_phone();
+      mark();
+      auto j = hangup(cid);
+      EXPECT_FALSE(j["ok"].get<bool>());
+      EXPECT_EQ(j["error"], "no such call: " + cid);
+      EXPECT_FALSE(gw->hangup(cid));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no scenario";
+  return {};
+}
+
+
+}  // namespace msgw_test

@@ -1,0 +1,403 @@
+// The routing and early rows of the call transition table: each scenario
+// drives a call into the state and injects the row's event (see
+// test_call_transitions.cpp for what every row is checked for).
+#include "call_transition_fixture.hpp"
+
+namespace msgw_test {
+
+// ---------------------------------------------------------------- routing
+
+Outcome CallTransitionTest::routing_row(CallEvent e) {
+  const std::string cid = "r-" + std::string(control::event_name(e)) + "@10.10.0.2";
+  switch (e) {
+    case CallEvent::b_provisional: {
+      Msg inv = routing(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
+      Outcome o = done(cid);
+      const Msg* r = find_to(o.out, "180", kPhone);
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_FALSE(sip::to_tag(r->m.get()).empty());  // the phone's early dialog
+      }
+      EXPECT_TRUE(media.ops.empty());
+      return o;
+    }
+    case CallEvent::b_answer: {
+      Msg inv = routing(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      const Msg* ok = find_to(o.out, "200", kPhone);
+      EXPECT_TRUE(ok);
+      if (ok) {
+        EXPECT_NE(ok->body().find("m=audio"), std::string::npos);
+      }
+      EXPECT_EQ(media.ops.size(), 1u);
+      EXPECT_EQ(gw->stats().calls_answered, 1u);
+      return o;
+    }
+    case CallEvent::b_failure: {
+      // The callee's own answer (486): relayed, no failover.
+      Msg inv = routing(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 486, "Busy Here", ""));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "486", kPhone));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(gw->stats().failovers, 0u);
+      EXPECT_EQ(gw->stats().calls_failed, 1u);
+      return o;
+    }
+    case CallEvent::b_timeout: {
+      // Timer B of the carrier's INVITE: the backup is tried (covered in
+      // RoutingTimerBFailsOverThenEndsWith408 through to the final 408).
+      Msg inv = routing(cid);
+      mark();
+      std::vector<Msg> out;
+      run_sip_timers([&] {
+        for (auto& m : take()) out.push_back(std::move(m));
+        return find_to(out, "INVITE", kBackup) != nullptr;
+      });
+      Outcome o = done(cid);
+      o.out = std::move(out);
+      EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().failovers, 1u);
+      return o;
+    }
+    case CallEvent::b_deadline: {
+      // The carrier's 2 s answer deadline: CANCEL it, try the backup.
+      Msg inv = routing(cid);
+      mark();
+      advanced = std::chrono::milliseconds(2100);
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().failovers, 1u);
+      return o;
+    }
+    case CallEvent::a_cancel: {
+      Msg inv = routing(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_cancel(cid));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));  // for the CANCEL
+      EXPECT_TRUE(find_to(o.out, "487", kPhone));  // for the INVITE
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      EXPECT_EQ(gw->stats().calls_cancelled, 1u);
+      auto cdr = store->cdr(cid);
+      EXPECT_TRUE(cdr && cdr->result_code == 487 && cdr->end_reason == "CANCEL");
+      return o;
+    }
+    case CallEvent::bye_a: {
+      // The phone can only send a BYE in the early dialog of a provisional
+      // it got: routing with one is a call failing over after a 180.
+      Failover f = routing_after_failover(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, f.first.ringing, 104));
+      Outcome o = done(cid);
+      EXPECT_EQ(count(o.out, "200"), 1);  // for the BYE
+      EXPECT_TRUE(find_to(o.out, "487", kPhone));
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kBackup));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "caller BYE before answer");
+      return o;
+    }
+    case CallEvent::bye_b: {
+      // The trunk being tried has no dialog yet: its BYE matches nothing.
+      Failover f = routing_after_failover(cid);
+      mark();
+      inject("10.20.0.3", 5060, carrier_request("BYE", f.inv2, 1));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kBackup));
+      EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::reinvite_a: {
+      Failover f = routing_after_failover(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, f.first.ringing, 104, phone_hold_offer()));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "491", kPhone));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(gw->stats().reinvites, 1u);
+      return o;
+    }
+    case CallEvent::reinvite_b: {
+      Failover f = routing_after_failover(cid);
+      mark();
+      inject("10.20.0.3", 5060, carrier_request("INVITE", f.inv2, 2, carrier_new_media_offer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "481", kBackup));  // no dialog with the backup yet
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      return o;
+    }
+    case CallEvent::reinvite_answer: {
+      // No re-INVITE is sent before the answer. The nearest event: after the
+      // carrier's deadline passed (CANCEL, backup tried) the carrier answers
+      // the abandoned INVITE after all: ACKed and BYEd, the call is not told.
+      Msg inv = routing(cid);
+      advanced = std::chrono::milliseconds(2100);
+      gw->tick();
+      EXPECT_TRUE(find_to(take(), "INVITE", kBackup));
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_TRUE(media.ops.empty());
+      return o;
+    }
+    case CallEvent::in_dialog_other: {
+      Failover f = routing_after_failover(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INFO", cid, f.first.ringing, 104));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::ack_timeout: {
+      // No 2xx went to the phone: there is no ACK to wait for. Past 64*T1
+      // nothing ends the call (the carrier's deadline is not reached).
+      routing(cid, "1-877-555-1212");  // backup only: no answer deadline, no failover
+      mark();
+      std::vector<Msg> out;
+      run_sip_timers_for(std::chrono::milliseconds(200));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
+    case CallEvent::media_timeout: {
+      // A flow exists in routing after early media and a failover.
+      Failover f = routing_after_failover(cid, true);
+      uint32_t flow = only_flow();
+      mark();
+      media_timeout_event(flow);
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_timeouts, 1u);
+      EXPECT_EQ(media.ops.back().what, "add");  // the flow stays
+      return o;
+    }
+    case CallEvent::dataplane_restart: {
+      Failover f = routing_after_failover(cid, true);
+      const auto ops = media.ops.size();
+      mark();
+      media.restart = true;
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().dataplane_restarts, 1u);
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
+      EXPECT_EQ(media.ops.size(), ops);
+      return o;
+    }
+    case CallEvent::hangup: {
+      Msg inv = routing(cid);
+      mark();
+      auto j = hangup(cid);
+      EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "480", kPhone));
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "hangup by operator");
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no scenario";
+  return {};
+}
+
+// ---------------------------------------------------------------- early
+
+Outcome CallTransitionTest::early_row(CallEvent e) {
+  const std::string cid = "e-" + std::string(control::event_name(e)) + "@10.10.0.2";
+  switch (e) {
+    case CallEvent::b_provisional: {
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(c.inv, 183, "Session Progress", g729_answer()));
+      Outcome o = done(cid);
+      const Msg* r = find_to(o.out, "183", kPhone);
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_NE(r->body().find("m=audio"), std::string::npos);  // early media to the phone
+      }
+      EXPECT_EQ(media.ops.size(), 1u);
+      EXPECT_EQ(media.flows.size(), 1u);
+      return o;
+    }
+    case CallEvent::b_answer: {
+      Early c = early(cid, true);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(c.inv, 200, "OK", ""));  // SDP came with the 183
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_EQ(gw->stats().calls_answered, 1u);
+      return o;
+    }
+    case CallEvent::b_failure: {
+      // 503 after ringing: failover to the backup (the final failure in
+      // EarlyFailureFailsOverThenRelaysTheLastStatus).
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(c.inv, 503, "Service Unavailable", ""));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().failovers, 1u);
+      return o;
+    }
+    case CallEvent::b_timeout: {
+      // Timer B stops at the first provisional (RFC 3261 §17.1.1.2): the
+      // call rings on.
+      early(cid);
+      mark();
+      run_sip_timers_for(std::chrono::milliseconds(600));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "CANCEL"), 0);
+      return o;
+    }
+    case CallEvent::b_deadline: {
+      early(cid);
+      mark();
+      advanced = std::chrono::milliseconds(2100);
+      gw->tick();
+      Outcome o = done(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().failovers, 0u);
+      return o;
+    }
+    case CallEvent::a_cancel: {
+      early(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_cancel(cid));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_TRUE(find_to(o.out, "487", kPhone));
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      EXPECT_EQ(gw->stats().calls_cancelled, 1u);
+      return o;
+    }
+    case CallEvent::bye_a: {
+      Early c = early(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, c.ringing, 104));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_TRUE(find_to(o.out, "487", kPhone));
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "caller BYE before answer");
+      return o;
+    }
+    case CallEvent::bye_b: {
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("BYE", c.inv, 1));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kCarrier));
+      EXPECT_TRUE(find_to(o.out, "487", kPhone));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "callee BYE before answer");
+      return o;
+    }
+    case CallEvent::reinvite_a: {
+      Early c = early(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, c.ringing, 104, phone_hold_offer()));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "491", kPhone));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      return o;
+    }
+    case CallEvent::reinvite_b: {
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_request("INVITE", c.inv, 2, carrier_new_media_offer()));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "491", kCarrier));
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      return o;
+    }
+    case CallEvent::reinvite_answer: {
+      // No re-INVITE goes out before the answer; a second 180 (the nearest
+      // response) changes nothing either.
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_response(c.inv, 180, "Ringing", ""));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(count(o.out, "ACK"), 0);
+      return o;
+    }
+    case CallEvent::in_dialog_other: {
+      Early c = early(cid);
+      mark();
+      inject("10.10.0.2", 5062, phone_request("INFO", cid, c.ringing, 104));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::ack_timeout: {
+      // No 2xx to the phone yet: nothing to be ACKed.
+      early(cid);
+      mark();
+      run_sip_timers_for(std::chrono::milliseconds(200));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      return o;
+    }
+    case CallEvent::media_timeout: {
+      // Early media may pause (a ringback tone with gaps): not a reason to end.
+      early(cid, true);
+      uint32_t flow = only_flow();
+      mark();
+      media_timeout_event(flow);
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_timeouts, 1u);
+      EXPECT_EQ(media.flows.size(), 1u);
+      return o;
+    }
+    case CallEvent::dataplane_restart: {
+      early(cid, true);
+      uint32_t flow = only_flow();
+      mark();
+      media.restart = true;
+      gw->tick();
+      Outcome o = done(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
+      EXPECT_EQ(media.ops.back().what, "add");
+      EXPECT_EQ(media.ops.back().flow, flow);
+      EXPECT_EQ(media.flows.count(flow), 1u);
+      return o;
+    }
+    case CallEvent::hangup: {
+      early(cid);
+      mark();
+      auto j = hangup(cid);
+      EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "480", kPhone));
+      EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no scenario";
+  return {};
+}
+
+
+}  // namespace msgw_test
