@@ -345,6 +345,9 @@ void Call::on_dataplane_restart() {
   // A new dataplane generation has no flows: program this one again.
   if (!flow_programmed()) return;
   flow_state_ = FlowState::reserved;
+  // In routing the flow carried an earlier trunk's early media, which ended
+  // with that attempt: the next trunk's 183 or 200 programs a new one.
+  if (state_ == CallState::routing) return;
   if (auto failure = program_flow()) {
     log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
     return;

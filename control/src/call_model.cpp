@@ -33,7 +33,9 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::routing, E::in_dialog_other, kRouting),
     ignore(S::routing, E::ack_timeout),
     ignore(S::routing, E::media_timeout),
-    ignore(S::routing, E::dataplane_restart),  // no flow yet
+    // A flow exists in routing only after a failed trunk's early media: the
+    // new dataplane lost it, the call forgets it (the next answer adds one).
+    act(S::routing, E::dataplane_restart, kRouting),
     act(S::routing, E::hangup, kEnded),
     // ---- early
     act(S::early, E::b_provisional, kEarly),

@@ -195,7 +195,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       Outcome o = done(cid);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().dataplane_restarts, 1u);
-      EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);  // forgotten, not re-programmed
       EXPECT_EQ(media.ops.size(), ops);
       return o;
     }
