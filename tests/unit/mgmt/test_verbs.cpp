@@ -22,7 +22,14 @@ struct FakeService : Service {
   json show_registrations() override { calls.push_back("registrations"); return rows; }
   json show_flows() override { calls.push_back("flows"); return rows; }
   json show_stats() override { calls.push_back("stats"); return stats; }
-  json show_cdrs(int limit) override { calls.push_back("cdrs"); last_limit = limit; return rows; }
+  int64_t last_since = -1;
+  json show_cdrs(int limit, int64_t since_ms) override {
+    calls.push_back("cdrs");
+    last_limit = limit;
+    last_since = since_ms;
+    return rows;
+  }
+  json rotate_nonce_key() override { calls.push_back("rotate"); return {{"previous_key_valid_until", 1}}; }
   bool hangup(const std::string& call) override {
     calls.push_back("hangup " + call);
     return known_call;
@@ -67,7 +74,7 @@ TEST(Dispatch, UnknownWordsAreNamed) {
             error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
   // config check is msgwctl's own: the server does not offer it.
   EXPECT_EQ(dispatch(s, {{"cmd", "config"}, {"what", "check"}}),
-            error_reply("unknown word 'config' (expected: show | hangup | reload)"));
+            error_reply("unknown word 'config' (expected: show | hangup | reload | rotate)"));
   EXPECT_EQ(dispatch(s, {{"cmd", "reload"}, {"what", "now"}})["error"],
             "unknown word 'now' after 'reload' (nothing follows it)");
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}, {"what", "calls"}, {"verbose", true}})["error"],
