@@ -33,6 +33,9 @@ TEST(CommandLine, WordsMakeTheWireRequest) {
   EXPECT_EQ(ok({"show", "cdrs"}).request, (nlohmann::json{{"cmd", "show"}, {"what", "cdrs"}}));
   EXPECT_EQ(ok({"show", "cdrs", "--limit", "5"}).request["limit"], 5);
   EXPECT_EQ(ok({"show", "cdrs", "--limit=5"}).request["limit"], 5);
+  EXPECT_EQ(ok({"show", "cdrs", "--since", "2026-12-06T03:10:00Z", "--limit", "5"}).request["since"],
+            "2026-12-06T03:10:00Z");
+  EXPECT_EQ(ok({"rotate", "nonce-key"}).request, (nlohmann::json{{"cmd", "rotate"}, {"what", "nonce-key"}}));
   auto c = ok({"config", "check", "gw.toml"});
   EXPECT_EQ(c.verb->id, VerbId::config_check);
   EXPECT_EQ(c.request["file"], "gw.toml");

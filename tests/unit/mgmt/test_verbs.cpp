@@ -123,3 +123,18 @@ TEST(Dispatch, HandlerExceptionsBecomeErrors) {
 }
 
 }  // namespace
+
+TEST(Dispatch, ShowCdrsSinceIsParsedOrRefused) {
+  FakeService s;
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", "1765000000"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 1765000000000);
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", "2026-12-06T03:10:00+01:00"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 1796526600000 - 3600000);  // 02:10 UTC
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 0);
+  for (const char* bad : {"", "soon", "2026-13-01", "2026-12-06T25:00", "2026-12-06T03:10:00Zjunk", "-5"}) {
+    auto r = dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", bad}});
+    EXPECT_FALSE(r["ok"].get<bool>()) << bad;
+  }
+  EXPECT_EQ(dispatch(s, {{"cmd", "rotate"}, {"what", "nonce-key"}})["data"]["previous_key_valid_until"], 1);
+}
