@@ -42,6 +42,16 @@ net_up() {
   in_ns $ns_carrier ip route add default via 10.20.0.1
   for dev in gw-access gw-trunk; do
     in_ns $ns_gw ip link set $dev up promisc on
+    # The gateway's kernel must not take frames from the veths itself: the
+    # dataplane reads them (AF_PACKET) and hands SIP to the kernel through the
+    # TAP. Without this, the kernel also accepted every datagram arriving on
+    # the veth (its address is local on the TAP; weak host model) and answered
+    # each request twice: every 100/407 left twice, a trunk's 180 was relayed
+    # twice (issue 21, "On the wire"). No ARP replies there, and strict
+    # reverse-path filtering drops IPv4 arriving on them (the subnets route
+    # via the TAPs); the same settings as tests/integration/dataplane_rig.sh.
+    in_ns $ns_gw sysctl -qw net.ipv6.conf.$dev.disable_ipv6=1 \
+      net.ipv4.conf.$dev.arp_ignore=8 net.ipv4.conf.$dev.rp_filter=1
   done
   # veth hands the kernel's packets over with checksums left to "offload":
   # the peers must put real checksums on the wire the dataplane reads.

@@ -311,6 +311,18 @@ void read_port(TableReader& r, PortSection& p) {
   r.finish();
 }
 
+void read_digest_algorithms(TableReader& r, std::vector<std::string>& out) {
+  if (!r.has("digest_algorithms")) return;
+  std::vector<std::string> algs;
+  r.string_array("digest_algorithms", algs);
+  for (const auto& a : algs)
+    if (a != "MD5" && a != "SHA-256" && a != "MD5-sess" && a != "SHA-256-sess")
+      r.error_at(r.source(), r.key_path("digest_algorithms"),
+                 "unknown algorithm '" + a + "' (known: SHA-256, MD5, SHA-256-sess, MD5-sess)");
+  if (algs.empty()) r.error_at(r.source(), r.key_path("digest_algorithms"), "must name at least one algorithm");
+  out = algs;
+}
+
 void read_sip(TableReader& r, SipSection& s) {
   r.string("realm", s.realm);
   std::vector<std::string> listen;
@@ -322,16 +334,12 @@ void read_sip(TableReader& r, SipSection& s) {
       r.error_at(r.source(), r.key_path("listen"), "'" + l + "' is not host[:port]");
   }
   r.integer("nonce_ttl_s", s.nonce_ttl_s, 10, 86400);
-  if (r.has("digest_algorithms")) {
-    std::vector<std::string> algs;
-    r.string_array("digest_algorithms", algs);
-    for (const auto& a : algs)
-      if (a != "MD5" && a != "SHA-256" && a != "MD5-sess" && a != "SHA-256-sess")
-        r.error_at(r.source(), r.key_path("digest_algorithms"),
-                   "unknown algorithm '" + a + "' (known: SHA-256, MD5, SHA-256-sess, MD5-sess)");
-    if (algs.empty())
-      r.error_at(r.source(), r.key_path("digest_algorithms"), "must name at least one algorithm");
-    s.digest_algorithms = algs;
+  read_digest_algorithms(r, s.digest_algorithms);
+  r.string_array("domains", s.domains);
+  for (auto& d : s.domains) {
+    d = common::ascii_lowered(d);
+    if (d.empty() || d.find_first_of(" \t:;@<>/") != std::string::npos)
+      r.error_at(r.source(), r.key_path("domains"), "'" + d + "' is not a host name");
   }
   r.integer("max_auth_failures", s.max_auth_failures, 1, 1000);
   r.integer("t1_ms", s.t1_ms, 10, 10000);
@@ -400,6 +408,8 @@ void read_subscriber(TableReader& r, SubscriberSection& s) {
   r.string("user", s.user);
   r.string("password", s.password);
   r.string("ha1", s.ha1);
+  r.string("ha1_sha256", s.ha1_sha256);
+  read_digest_algorithms(r, s.digest_algorithms);
   r.string("display_name", s.display_name);
   read_codec_list(r, "codecs", s.codecs);
   r.string_array("dids", s.dids);
@@ -409,6 +419,15 @@ void read_subscriber(TableReader& r, SubscriberSection& s) {
   if (!s.ha1.empty() && (s.ha1.size() != 32 || !is_hex(s.ha1)))
     r.error_at(r.source(), r.key_path("ha1"), "must be 32 hex digits (MD5 of user:realm:password)");
   s.ha1 = common::ascii_lowered(s.ha1);
+  if (!s.ha1_sha256.empty() && (s.ha1_sha256.size() != 64 || !is_hex(s.ha1_sha256)))
+    r.error_at(r.source(), r.key_path("ha1_sha256"), "must be 64 hex digits (SHA-256 of user:realm:password)");
+  if (!s.ha1_sha256.empty() && s.ha1.empty())
+    r.error_at(r.source(), r.key_path("ha1_sha256"), "goes with ha1 (the MD5 one), not with password");
+  s.ha1_sha256 = common::ascii_lowered(s.ha1_sha256);
+  for (const auto& a : s.digest_algorithms)
+    if (a.rfind("SHA-256", 0) == 0 && s.password.empty() && s.ha1_sha256.empty())
+      r.error_at(r.source(), r.key_path("digest_algorithms"),
+                 "'" + a + "' needs password or ha1_sha256 (ha1 is the MD5 one)");
   for (const auto& d : s.dids)
     if (!is_number(d))
       r.error_at(r.source(), r.key_path("dids"), "'" + d + "' is not a number (digits only)");

@@ -3,11 +3,12 @@
 // message, never per packet). What a call does is in call.cpp.
 #include "msgw/control/gateway.hpp"
 
-#include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "msgw/common/ascii.hpp"
 #include "msgw/common/log.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/offer.hpp"
@@ -74,9 +75,7 @@ Gateway::Gateway(config::Config cfg, MediaBackend& media, StateStore* store)
   services_.config = &cfg_;
   services_.ports = [this](int port) { return ports(port); };
   services_.now = [this] { return now(); };
-  // The kernel's CSPRNG; getrandom(2) waits only until its pool is seeded.
-  if (getrandom(nonce_key_.data(), nonce_key_.size(), 0) != static_cast<ssize_t>(nonce_key_.size()))
-    throw std::runtime_error("getrandom: no randomness for the nonce key");
+  nonce_keys_ = load_or_create_nonce_keys(store_);
   apply_config();
   sip::RegistrarConfig rc;
   rc.min_expires = cfg_.sip.min_expires_s;
@@ -91,22 +90,38 @@ Gateway::~Gateway() = default;
 
 void Gateway::apply_config() {
   creds_ = sip::InMemoryCredentialStore();
+  auto algorithms = [](const std::vector<std::string>& names) {
+    std::vector<sip::DigestAlgorithm> out;
+    for (const auto& a : names)
+      if (auto alg = sip::parse_digest_algorithm(a)) out.push_back(*alg);
+    return out;
+  };
+  default_algorithms_ = algorithms(cfg_.sip.digest_algorithms);
+  subscriber_algorithms_.clear();
+  sip::AuthConfig ac;
+  ac.algorithms = default_algorithms_;  // answers are accepted in any algorithm challenged to anyone
   for (const auto& s : cfg_.subscribers) {
     if (!s.password.empty()) {
       creds_.add_password(s.user, cfg_.sip.realm, s.password);
     } else if (auto h = sip::Ha1::from_hex(s.ha1)) {
       creds_.add_ha1(s.user, cfg_.sip.realm, *h);
+      if (auto h256 = sip::Ha1::from_hex(s.ha1_sha256)) creds_.add_ha1(s.user, cfg_.sip.realm, *h256);
     }
+    auto& mine = subscriber_algorithms_[s.user] = algorithms(s.digest_algorithms);
+    for (auto a : mine)
+      if (std::find(ac.algorithms.begin(), ac.algorithms.end(), a) == ac.algorithms.end()) ac.algorithms.push_back(a);
   }
-  sip::AuthConfig ac;
   ac.realm = cfg_.sip.realm;
   ac.nonce_lifetime_s = cfg_.sip.nonce_ttl_s;
-  if (!cfg_.sip.digest_algorithms.empty()) {
-    ac.algorithms.clear();
-    for (const auto& a : cfg_.sip.digest_algorithms)
-      if (auto alg = sip::parse_digest_algorithm(a)) ac.algorithms.push_back(*alg);
-  }
-  ac.nonce_key = nonce_key_;
+  ac.nonce_key = nonce_keys_.current;
+  ac.previous_nonce_key = nonce_keys_.previous;
+  ac.previous_key_grace_until_s = nonce_keys_.previous_grace_until_s;
+  local_hosts_.clear();
+  for (const auto& p : cfg_.ports) local_hosts_.push_back(config::format_ipv4(p.address.addr));
+  for (const auto& l : cfg_.sip.listen) local_hosts_.push_back(common::ascii_lowered(l.host));
+  for (const auto& d : cfg_.sip.domains) local_hosts_.push_back(common::ascii_lowered(d));
+  if (char name[256] = {}; gethostname(name, sizeof name - 1) == 0 && name[0] != '\0')
+    local_hosts_.push_back(common::ascii_lowered(name));
   auth_ = std::make_unique<sip::DigestAuthenticator>(ac, creds_);
   if (!guard_)
     guard_ = std::make_unique<AuthGuard>(cfg_.sip.max_auth_failures, std::chrono::seconds(60),
@@ -267,6 +282,7 @@ bool Gateway::authenticate(const sip::ServerRequest& req, std::string* user) {
   if (guard_->blocked(src, t)) {
     ++stats_.auth_blocked_403;
     stack_->respond(req.txn, 403, "Too Many Authentication Failures");
+    record_refusal(req, 403, "auth_blocked");
     return false;
   }
   sip::AuthResult r = auth_->verify(req.msg);
@@ -291,13 +307,18 @@ bool Gateway::authenticate(const sip::ServerRequest& req, std::string* user) {
     if (guard_->blocked(src, t)) {
       ++stats_.auth_blocked_403;
       stack_->respond(req.txn, 403, "Too Many Authentication Failures");
+      record_refusal(req, 403, "auth_blocked");
       return false;
     }
   }
   auto kind = sip::challenge_kind_for(req.msg.method());
   sip::Message resp = stack_->response_for(req.txn, sip::challenge_status(kind));
   if (!resp) return false;
-  auth_->add_challenges(resp, kind, r.stale);
+  // The claimed user's algorithms: from its credentials, else the AOR.
+  const std::string claimed = !r.username.empty()             ? std::string(r.username)
+                              : kind == sip::ChallengeKind::www ? req.msg.to_user()
+                                                                : req.msg.from_user();
+  auth_->add_challenges(resp, kind, r.stale, algorithms_for(claimed));
   ++stats_.auth_challenges;
   stack_->respond(req.txn, std::move(resp));
   return false;
@@ -325,6 +346,7 @@ void Gateway::refuse(const sip::ServerRequest& req, CallError error, const std::
   sip::Headers h;
   if (!warning.empty()) h.push_back({"Warning", warning});
   stack_->respond(req.txn, info.status, info.reason, h);
+  record_refusal(req, info.status, info.name);
 }
 
 void Gateway::handle_invite(const sip::ServerRequest& req) {
@@ -387,6 +409,12 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
     if (s.user == user) sub = &s;
   if (!sub) {
     refuse(req, CallError::unknown_subscriber);
+    return;
+  }
+  // Only what is addressed to us is ours to route: an outbound-proxy phone
+  // names one of [sip] domains, any other phone one of our addresses.
+  if (auto ruri = sip::parse_uri(req.msg.request_uri()); !ruri || !is_local_host(ruri->host)) {
+    refuse(req, CallError::foreign_domain);
     return;
   }
   ++stats_.calls_attempted;

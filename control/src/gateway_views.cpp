@@ -64,10 +64,10 @@ nlohmann::json Gateway::show_stats() const {
   return data;
 }
 
-nlohmann::json Gateway::show_cdrs(int limit) const {
+nlohmann::json Gateway::show_cdrs(int limit, int64_t since_ms) const {
   nlohmann::json data = nlohmann::json::array();
   if (!store_) return data;
-  for (const auto& r : store_->cdrs(limit)) data.push_back(cdr_json(r));
+  for (const auto& r : store_->cdrs(limit, since_ms)) data.push_back(cdr_json(r));
   return data;
 }
 

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -92,6 +93,8 @@ StateStore::StateStore(const std::string& path) : path_(path) {
   exec("PRAGMA synchronous=NORMAL");
   exec(("CREATE TABLE IF NOT EXISTS cdr (id INTEGER PRIMARY KEY AUTOINCREMENT, " + cdr_columns(true) + ")").c_str());
   exec("CREATE INDEX IF NOT EXISTS cdr_call_id ON cdr(call_id)");
+  exec("CREATE TABLE IF NOT EXISTS nonce_key (slot INTEGER PRIMARY KEY CHECK (slot = 1),"
+       " current BLOB NOT NULL, previous BLOB, previous_grace_until_s INTEGER NOT NULL)");
   exec("CREATE TABLE IF NOT EXISTS live_call ("
        " call_id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER)");
 }
@@ -156,10 +159,12 @@ void StateStore::write_cdr(const CallRecord& r) {
     throw std::runtime_error(path_ + ": writing CDR: " + sqlite3_errmsg(db_));
 }
 
-std::vector<CallRecord> StateStore::cdrs(size_t limit) const {
-  static const std::string sql = "SELECT " + cdr_columns(false) + " FROM cdr ORDER BY id DESC LIMIT ?";
+std::vector<CallRecord> StateStore::cdrs(size_t limit, int64_t since_ms) const {
+  static const std::string sql =
+      "SELECT " + cdr_columns(false) + " FROM cdr WHERE start_ms >= ? ORDER BY id DESC LIMIT ?";
   Stmt s(statement(sql));
-  sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(limit));
+  sqlite3_bind_int64(s.get(), 1, since_ms);
+  sqlite3_bind_int64(s.get(), 2, static_cast<int64_t>(limit));
   std::vector<CallRecord> out;
   while (sqlite3_step(s.get()) == SQLITE_ROW) out.push_back(read_cdr(s.get()));
   return out;
@@ -172,6 +177,34 @@ std::optional<CallRecord> StateStore::cdr(const std::string& call_id) const {
   bind_text(s.get(), 1, call_id);
   if (sqlite3_step(s.get()) == SQLITE_ROW) return read_cdr(s.get());
   return std::nullopt;
+}
+
+std::optional<NonceKeys> StateStore::nonce_keys() const {
+  Stmt s(statement("SELECT current, previous, previous_grace_until_s FROM nonce_key WHERE slot = 1"));
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+  auto blob = [&](int col) -> std::optional<NonceKey> {
+    NonceKey k{};
+    if (sqlite3_column_type(s.get(), col) != SQLITE_BLOB || sqlite3_column_bytes(s.get(), col) != int(k.size()))
+      return std::nullopt;
+    std::memcpy(k.data(), sqlite3_column_blob(s.get(), col), k.size());
+    return k;
+  };
+  auto current = blob(0);
+  if (!current) throw std::runtime_error(path_ + ": nonce_key.current is not a 32-byte key");
+  return NonceKeys{*current, blob(1), sqlite3_column_int64(s.get(), 2)};
+}
+
+void StateStore::put_nonce_keys(const NonceKeys& keys) {
+  write_started();
+  Stmt s(statement("INSERT INTO nonce_key (slot, current, previous, previous_grace_until_s) VALUES (1, ?, ?, ?) "
+                   "ON CONFLICT(slot) DO UPDATE SET current = excluded.current, previous = excluded.previous, "
+                   "previous_grace_until_s = excluded.previous_grace_until_s"));
+  sqlite3_bind_blob(s.get(), 1, keys.current.data(), int(keys.current.size()), SQLITE_TRANSIENT);
+  if (keys.previous) sqlite3_bind_blob(s.get(), 2, keys.previous->data(), int(keys.previous->size()), SQLITE_TRANSIENT);
+  else sqlite3_bind_null(s.get(), 2);
+  sqlite3_bind_int64(s.get(), 3, keys.previous_grace_until_s);
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    throw std::runtime_error(path_ + ": writing the nonce key: " + sqlite3_errmsg(db_));
 }
 
 void StateStore::put_live(const std::string& call_id, const std::string& json) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config_check.hpp"
+#include "time_arg.hpp"
 #include "verbs_internal.hpp"
 #include "msgw/mgmt/protocol.hpp"
 
@@ -18,6 +19,8 @@ using nlohmann::json;
 constexpr Arg kCdrsArgs[] = {
     {.key = "limit", .metavar = "N", .type = ArgType::count, .positional = false, .required = false,
      .min = 1, .max = 1000, .fallback = 100, .help = "newest N records (default 100)"},
+    {.key = "since", .metavar = "T", .type = ArgType::text, .positional = false, .required = false,
+     .help = "only calls started at or after T: unix seconds or ISO-8601 (2026-12-06T03:10:00Z)"},
 };
 constexpr Arg kHangupArgs[] = {
     {.key = "call", .metavar = "CALL", .type = ArgType::text, .positional = true, .required = true,
@@ -40,7 +43,17 @@ constexpr Verb kVerbs[] = {
     {VerbId::show_stats, {"show", "stats"}, {}, Shape::object, "the gateway's counters",
      [](Service& s, const json&) { return ok_reply(s.show_stats()); }, nullptr},
     {VerbId::show_cdrs, {"show", "cdrs"}, kCdrsArgs, Shape::rows, "call detail records, newest first",
-     [](Service& s, const json& a) { return ok_reply(s.show_cdrs(a["limit"].get<int>())); }, nullptr},
+     [](Service& s, const json& a) {
+       int64_t since_ms = 0;
+       if (a.contains("since")) {
+         const std::string t = a["since"].get<std::string>();
+         auto ms = parse_time_ms(t);
+         if (!ms) return error_reply("T of 'show cdrs' must be unix seconds or ISO-8601 (2026-12-06T03:10:00Z), not '" + t + "'");
+         since_ms = *ms;
+       }
+       return ok_reply(s.show_cdrs(a["limit"].get<int>(), since_ms));
+     },
+     nullptr},
     {VerbId::hangup, {"hangup", ""}, kHangupArgs, Shape::none, "end a call with BYE on both legs",
      [](Service& s, const json& a) {
        const std::string call = a["call"].get<std::string>();
@@ -55,6 +68,9 @@ constexpr Verb kVerbs[] = {
                                        : error_reply("reload refused, old configuration kept: " + why);
      },
      nullptr},
+    {VerbId::rotate_nonce_key, {"rotate", "nonce-key"}, {}, Shape::object,
+     "new digest nonce key; the old one verifies for one nonce lifetime",
+     [](Service& s, const json&) { return ok_reply(s.rotate_nonce_key()); }, nullptr},
     {VerbId::config_check, {"config", "check"}, kConfigCheckArgs, Shape::none,
      "validate a configuration file (here, without msgw-control)", nullptr, run_config_check},
 };

@@ -144,6 +144,7 @@ struct DigestAuthenticator::Impl {
   const CredentialStore& store;
   std::array<std::uint8_t, 32> key{};
   std::optional<hash::HmacSha256> hmac;
+  std::optional<hash::HmacSha256> previous_hmac;  // the key before the last rotation
   std::uint32_t counter = 0;
   AuthStats stats;
 
@@ -174,18 +175,21 @@ struct DigestAuthenticator::Impl {
       }
     }
     hmac.emplace(key);
+    if (cfg.previous_nonce_key) previous_hmac.emplace(*cfg.previous_nonce_key);
     if (getrandom(&instance, sizeof instance, GRND_NONBLOCK) != sizeof instance)
       instance = std::uint32_t(std::chrono::steady_clock::now().time_since_epoch().count());
     if (cfg.nc_table_capacity == 0) cfg.nc_table_capacity = 1;
   }
 
-  void mac(const std::uint8_t* fields, std::uint8_t out[16]) const {
+  void mac(const std::uint8_t* fields, std::uint8_t out[16]) const { mac_with(*hmac, fields, out); }
+
+  void mac_with(const hash::HmacSha256& h, const std::uint8_t* fields, std::uint8_t out[16]) const {
     // The realm is mixed in so a nonce issued for one realm is useless in another.
     std::uint8_t msg[kNonceMacAt + 256];
     std::size_t rl = cfg.realm.size() < 256 ? cfg.realm.size() : 256;
     std::memcpy(msg, fields, kNonceMacAt);
     std::memcpy(msg + kNonceMacAt, cfg.realm.data(), rl);
-    auto d = hmac->mac(std::span<const std::uint8_t>(msg, kNonceMacAt + rl));
+    auto d = h.mac(std::span<const std::uint8_t>(msg, kNonceMacAt + rl));
     std::memcpy(out, d.data(), 16);
   }
 
@@ -198,17 +202,23 @@ struct DigestAuthenticator::Impl {
     return hash::to_hex(bin, kNonceBin);
   }
 
-  // Returns false for anything this instance did not issue.
+  // Returns false for anything this instance did not issue under the
+  // current key or the one before it (`retired` says which).
   bool check_nonce(std::string_view nonce, std::int64_t& issued, bool& ours,
-                   std::string_view& mac_hex) const {
+                   std::string_view& mac_hex, bool& retired) const {
     std::uint8_t bin[kNonceBin];
     if (!decode_hex(nonce, bin, kNonceBin)) return false;
-    std::uint8_t want[16];
-    mac(bin, want);
-    if (!hash::constant_time_equal(
-            std::string_view(reinterpret_cast<const char*>(want), 16),
-            std::string_view(reinterpret_cast<const char*>(bin + kNonceMacAt), 16)))
-      return false;
+    auto mac_is = [&](const hash::HmacSha256& h) {
+      std::uint8_t want[16];
+      mac_with(h, bin, want);
+      return hash::constant_time_equal(std::string_view(reinterpret_cast<const char*>(want), 16),
+                                       std::string_view(reinterpret_cast<const char*>(bin + kNonceMacAt), 16));
+    };
+    retired = false;
+    if (!mac_is(*hmac)) {
+      if (!previous_hmac || !mac_is(*previous_hmac)) return false;
+      retired = true;
+    }
     issued = std::int64_t(common::load_be64(bin));
     ours = common::load_be32(bin + 8) == instance;
     mac_hex = nonce.substr(2 * kNonceMacAt);
@@ -311,9 +321,9 @@ AuthResult DigestAuthenticator::verify_as(const DigestCredentials& c, std::strin
   }
   if (!uri_matches(c.uri, request_uri)) return done(AuthVerdict::wrong_uri);
   std::int64_t issued = 0;
-  bool ours = false;
+  bool ours = false, retired = false;
   std::string_view mac_hex;
-  if (!m.check_nonce(c.nonce, issued, ours, mac_hex)) return done(AuthVerdict::bad_nonce);
+  if (!m.check_nonce(c.nonce, issued, ours, mac_hex, retired)) return done(AuthVerdict::bad_nonce);
   if (issued > now + std::int64_t(m.cfg.clock_skew_s)) return done(AuthVerdict::bad_nonce);
   if (c.userhash) return done(AuthVerdict::unknown_user);
   Ha1 ha1;
@@ -338,6 +348,9 @@ AuthResult DigestAuthenticator::verify_as(const DigestCredentials& c, std::strin
   // Only a correct digest earns stale=true: the client then retries silently
   // with a fresh nonce instead of prompting for a password.
   if (now - issued > std::int64_t(m.cfg.nonce_lifetime_s)) return done(AuthVerdict::stale);
+  // Under the rotated-out key after its grace: the nonce failed only because
+  // the key changed.
+  if (retired && now > m.cfg.previous_key_grace_until_s) return done(AuthVerdict::stale);
   if (c.has_qop && (!ours || !m.accept_nc(mac_hex, issued, c.nc_value, now)))
     return done(AuthVerdict::replayed_nc);
   return done(AuthVerdict::ok);
@@ -412,9 +425,14 @@ std::string DigestAuthenticator::challenge_value(DigestAlgorithm alg, bool stale
 
 int DigestAuthenticator::add_challenges(Message& resp_msg, ChallengeKind kind, bool stale,
                                         std::int64_t now) {
+  return add_challenges(resp_msg, kind, stale, impl_->cfg.algorithms, now);
+}
+
+int DigestAuthenticator::add_challenges(Message& resp_msg, ChallengeKind kind, bool stale,
+                                        const std::vector<DigestAlgorithm>& algorithms, std::int64_t now) {
   osip_message_t* resp = resp_msg.get();
   if (resp == nullptr) return OSIP_BADPARAMETER;
-  for (auto alg : impl_->cfg.algorithms) {
+  for (auto alg : algorithms) {
     std::string v = challenge_value(alg, stale, now);
     int rc = kind == ChallengeKind::www ? osip_message_set_www_authenticate(resp, v.c_str())
                                         : osip_message_set_proxy_authenticate(resp, v.c_str());

@@ -4,8 +4,12 @@
 #include <arpa/inet.h>
 #include <sys/random.h>
 
+#include <array>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 
 #include "msgw/common/ascii.hpp"
 
@@ -68,12 +72,30 @@ std::string_view uri_scheme(std::string_view uri) {
   return s;
 }
 
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// Bytes from the kernel's CSPRNG, fetched 4 KiB at a time per thread: one
+// getrandom(2) per ~250 tokens keeps the system call off the per-message
+// path (tests/perf/sip_bench), and nothing about one token tells anything
+// about another (the splitmix64 stream this replaced was invertible).
+class RandomBytes {
+ public:
+  std::uint8_t next() {
+    if (pos_ == buf_.size()) refill();
+    return buf_[pos_++];
+  }
+
+ private:
+  void refill() {
+    std::size_t got = 0;
+    while (got < buf_.size()) {
+      ssize_t r = getrandom(buf_.data() + got, buf_.size() - got, 0);
+      if (r > 0) got += static_cast<std::size_t>(r);
+      else if (r < 0 && errno != EINTR) throw std::runtime_error("getrandom failed: no token randomness");
+    }
+    pos_ = 0;
+  }
+  std::array<std::uint8_t, 4096> buf_{};
+  std::size_t pos_ = buf_.size();
+};
 
 void discard_trace(const char*, int, osip_trace_level_t, const char*, va_list) {}
 
@@ -340,18 +362,14 @@ std::string body_of(const osip_message_t* msg) {
 }
 
 std::string random_token(std::size_t len) {
-  static thread_local uint64_t state = [] {
-    uint64_t seed = 0;
-    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = reinterpret_cast<uintptr_t>(&seed) ^ 0x5eed;
-    return seed;
-  }();
+  static thread_local RandomBytes random;
   static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::string out(len, '0');
-  uint64_t r = 0;
   for (std::size_t i = 0; i < len; ++i) {
-    if (i % 10 == 0) r = splitmix(state);
-    out[i] = alphabet[r % 36];
-    r /= 36;
+    // Bytes of 252 and over are skipped so each character is uniform (252 = 7 * 36).
+    std::uint8_t b = random.next();
+    while (b >= 252) b = random.next();
+    out[i] = alphabet[b % 36];
   }
   return out;
 }

@@ -18,7 +18,8 @@ struct Fake : msgw::mgmt::Service {
   nlohmann::json show_registrations() override { return rows(); }
   nlohmann::json show_flows() override { return rows(); }
   nlohmann::json show_stats() override { return {{"k", 1}}; }
-  nlohmann::json show_cdrs(int limit) override {
+  nlohmann::json rotate_nonce_key() override { return {{"k", 1}}; }
+  nlohmann::json show_cdrs(int limit, int64_t) override {
     if (limit < 1 || limit > 1000) std::abort();  // the table's range held
     return rows();
   }

@@ -63,6 +63,26 @@ capture() {
   for _ in $(seq 50); do [[ -s $4 ]] && break; sleep 0.1; done
 }
 
+# capture_sip NS IFACE FILE: SIP (UDP 5060) both ways on that interface.
+capture_sip() {
+  ip netns exec "$1" tshark -q -i "$2" -F pcap -w "$3" -f "udp port 5060" >"$3.log" 2>&1 &
+  capture_pids+=($!)
+  for _ in $(seq 50); do [[ -s $3 ]] && break; sleep 0.1; done
+}
+
+# responses_once PCAP SRC: every SIP response SRC sent appears once (issue
+# 21: each left twice, consecutive IP ids). Prints the responses seen.
+responses_once() {
+  tshark -r "$1" -Y "sip.Status-Code && ip.src == $2" -T fields -e ip.id -e sip.Call-ID -e sip.CSeq \
+    -e sip.Status-Code 2>/dev/null | python3 -c '
+import collections, sys
+rows = [l.rstrip("\n").split("\t") for l in sys.stdin if l.strip()]
+seen = collections.Counter(tuple(r[1:]) for r in rows)
+print(" ".join(r[3] for r in rows))
+dups = [k for k, n in seen.items() if n > 1]
+sys.exit(1 if dups or not rows else 0)'
+}
+
 stop_captures() {
   sleep 0.5
   for p in "${capture_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done

@@ -47,13 +47,17 @@ cdr() {  # cdr PYTHON_ASSERTIONS: on the newest CDR, as r
 }
 gwstat() { ctl show stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
-# --- BYE from the carrier
+# --- BYE from the carrier; SIP captured at the phone: each response once
+capture_sip msgw-phone phone0 "$work/sip-phone.pcap"
 TALK_MS=2500 carrier_uas "$sippdir/control_carrier_bye.xml" "$work/g729.pcap"
 uac_scenario "$work/bye.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
 phone_uac "$work/bye.xml" || fail "BYE from carrier: phone side $(tail -n 3 "$work/bye.xml.err" 2>/dev/null)"
 wait "$carrier_pid" || fail "BYE from carrier: carrier side"
+stop_captures
 cdr 'assert r["end_reason"]=="callee BYE" and r["result"]==200 and r["answer_ms"]>0'
 echo "ok   BYE from the carrier: BYE to the phone, CDR end_reason 'callee BYE'"
+seen=$(responses_once "$work/sip-phone.pcap" 10.10.0.1) || fail "a response reached the phone twice (or none): $seen"
+echo "ok   each response reached the phone once: $seen"
 
 # --- CANCEL before answer
 carrier_uas "$sippdir/control_carrier_ring.xml" "$work/g729.pcap"
@@ -150,7 +154,11 @@ cdr 'assert r["end_reason"]=="hangup by operator" and r["answer_ms"]>0, r'
 echo "ok   restarted msgw-control restored the call and ended it with BYE on both legs"
 
 # --- kill -9 again, and this time the carrier hangs up the restored call:
-# the new stack has no dialog for it, the gateway still ends it on both legs
+# the new stack has no dialog for it, the gateway still ends it on both legs.
+# A nonce the phone got before the kill is still good after it (the key is in
+# the state database): its INVITE is routed (404: no route for 1-555), not challenged.
+nonce_tool=$(dirname "$0")/cached_nonce.py
+ip netns exec msgw-phone python3 "$nonce_tool" challenge 10.10.0.1 >"$work/nonce.json" || fail "cached nonce: no 407"
 TALK_MS=5000 carrier_uas "$sippdir/control_carrier_bye.xml" "$work/g729.pcap"
 WAIT_MS=40000 uac_scenario "$work/kill2.xml" "$pts" "$work/pcmu.pcap" 0 spa1-secret "$sippdir/control_phone_wait_bye.xml"
 phone_uac "$work/kill2.xml" & uac=$!
@@ -166,6 +174,13 @@ wait "$carrier_pid" || fail "kill -9 (carrier BYE): the carrier's BYE was not an
 wait $uac || fail "kill -9 (carrier BYE): the phone got no BYE"
 cdr 'assert r["end_reason"]=="callee BYE" and r["answer_ms"]>0, r'
 echo "ok   restarted msgw-control: the carrier's BYE for the restored call got 200 and the phone its BYE"
+f_before=$(gwstat auth_failures)
+status=$(ip netns exec msgw-phone python3 "$nonce_tool" answer 10.10.0.1 "$work/nonce.json") \
+  || fail "cached nonce after kill -9: $status"
+[[ $status == 404 ]] || fail "cached nonce after kill -9: answered $status, want 404 (authenticated, no route)"
+(( $(gwstat auth_failures) == f_before )) || fail "cached nonce after kill -9: counted as an authentication failure"
+cdr 'assert r["result"]==404 and r["end_reason"]=="no_route", r'
+echo "ok   a nonce cached before kill -9 of msgw-control was accepted after the restart (404 no route, CDR written)"
 
 # --- msgw-dataplane restarted mid-call: the control plane sees the new
 # generation and programs the live flow again; media resumes

@@ -297,7 +297,7 @@ trunks = ["missing"]
 TEST(Config, SipDigestAlgorithms) {
   auto d = load_string("", "d.toml");
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(d.config->sip.digest_algorithms, (std::vector<std::string>{"SHA-256", "MD5"}));
+  EXPECT_EQ(d.config->sip.digest_algorithms, (std::vector<std::string>{"MD5", "SHA-256"}));
   auto r = load_string("[sip]\ndigest_algorithms = [\"MD5\"]\n", "a.toml");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   EXPECT_EQ(r.config->sip.digest_algorithms, std::vector<std::string>{"MD5"});
@@ -309,4 +309,39 @@ TEST(Config, SipDigestAlgorithms) {
   auto empty = load_string("[sip]\ndigest_algorithms = []\n", "c.toml");
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(errors_of(empty).find("sip.digest_algorithms: must name at least one"), std::string::npos);
+}
+
+TEST(Config, SubscriberDigestAlgorithmsHa1AndDomains) {
+  auto d = load_string("[[subscriber]]\nuser = \"a\"\npassword = \"p\"\n", "d.toml");
+  ASSERT_TRUE(d.ok()) << errors_of(d);
+  EXPECT_EQ(d.config->subscribers[0].digest_algorithms, std::vector<std::string>{"MD5"});  // MD5 alone by default
+  EXPECT_TRUE(d.config->sip.domains.empty());
+  auto both = load_string(
+      "[sip]\ndomains = [\"SIP.voip-info.org\"]\n"
+      "[[subscriber]]\nuser = \"a\"\npassword = \"p\"\ndigest_algorithms = [\"SHA-256\", \"MD5\"]\n"
+      "[[subscriber]]\nuser = \"b\"\nha1 = \"0123456789abcdef0123456789ABCDEF\"\n"
+      "ha1_sha256 = \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n"
+      "digest_algorithms = [\"MD5\", \"SHA-256\"]\n",
+      "b.toml");
+  ASSERT_TRUE(both.ok()) << errors_of(both);
+  EXPECT_EQ(both.config->subscribers[0].digest_algorithms, (std::vector<std::string>{"SHA-256", "MD5"}));
+  EXPECT_EQ(both.config->subscribers[1].ha1, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(both.config->sip.domains, std::vector<std::string>{"sip.voip-info.org"});
+  // SHA-256 cannot be checked against an MD5 HA1 alone.
+  auto md5_only = load_string(
+      "[[subscriber]]\nuser = \"a\"\nha1 = \"0123456789abcdef0123456789abcdef\"\n"
+      "digest_algorithms = [\"SHA-256\"]\n",
+      "c.toml");
+  ASSERT_FALSE(md5_only.ok());
+  EXPECT_NE(errors_of(md5_only).find("subscriber[0].digest_algorithms: 'SHA-256' needs password or ha1_sha256"),
+            std::string::npos)
+      << errors_of(md5_only);
+  auto bad = load_string(
+      "[sip]\ndomains = [\"a b\"]\n[[subscriber]]\nuser = \"a\"\nha1 = \"0123456789abcdef0123456789abcdef\"\n"
+      "ha1_sha256 = \"12\"\n",
+      "e.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(errors_of(bad).find("sip.domains: 'a b' is not a host name"), std::string::npos) << errors_of(bad);
+  EXPECT_NE(errors_of(bad).find("subscriber[0].ha1_sha256: must be 64 hex digits"), std::string::npos)
+      << errors_of(bad);
 }

@@ -33,6 +33,9 @@ TEST(CommandLine, WordsMakeTheWireRequest) {
   EXPECT_EQ(ok({"show", "cdrs"}).request, (nlohmann::json{{"cmd", "show"}, {"what", "cdrs"}}));
   EXPECT_EQ(ok({"show", "cdrs", "--limit", "5"}).request["limit"], 5);
   EXPECT_EQ(ok({"show", "cdrs", "--limit=5"}).request["limit"], 5);
+  EXPECT_EQ(ok({"show", "cdrs", "--since", "2026-12-06T03:10:00Z", "--limit", "5"}).request["since"],
+            "2026-12-06T03:10:00Z");
+  EXPECT_EQ(ok({"rotate", "nonce-key"}).request, (nlohmann::json{{"cmd", "rotate"}, {"what", "nonce-key"}}));
   auto c = ok({"config", "check", "gw.toml"});
   EXPECT_EQ(c.verb->id, VerbId::config_check);
   EXPECT_EQ(c.request["file"], "gw.toml");
@@ -53,8 +56,8 @@ TEST(CommandLine, GlobalOptionsStandAnywhere) {
 TEST(CommandLine, ErrorsNameTheWordNotUnderstood) {
   EXPECT_EQ(error({"show", "foo"}),
             "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs)");
-  EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | config)");
-  EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | config)");
+  EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | rotate | config)");
+  EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | rotate | config)");
   EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs)");
   EXPECT_EQ(error({"config", "lint"}), "unknown word 'lint' after 'config' (expected: check)");
   EXPECT_EQ(error({"reload", "now"}), "unknown word 'now' after 'reload'");

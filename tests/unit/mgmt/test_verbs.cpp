@@ -22,7 +22,14 @@ struct FakeService : Service {
   json show_registrations() override { calls.push_back("registrations"); return rows; }
   json show_flows() override { calls.push_back("flows"); return rows; }
   json show_stats() override { calls.push_back("stats"); return stats; }
-  json show_cdrs(int limit) override { calls.push_back("cdrs"); last_limit = limit; return rows; }
+  int64_t last_since = -1;
+  json show_cdrs(int limit, int64_t since_ms) override {
+    calls.push_back("cdrs");
+    last_limit = limit;
+    last_since = since_ms;
+    return rows;
+  }
+  json rotate_nonce_key() override { calls.push_back("rotate"); return {{"previous_key_valid_until", 1}}; }
   bool hangup(const std::string& call) override {
     calls.push_back("hangup " + call);
     return known_call;
@@ -67,7 +74,7 @@ TEST(Dispatch, UnknownWordsAreNamed) {
             error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
   // config check is msgwctl's own: the server does not offer it.
   EXPECT_EQ(dispatch(s, {{"cmd", "config"}, {"what", "check"}}),
-            error_reply("unknown word 'config' (expected: show | hangup | reload)"));
+            error_reply("unknown word 'config' (expected: show | hangup | reload | rotate)"));
   EXPECT_EQ(dispatch(s, {{"cmd", "reload"}, {"what", "now"}})["error"],
             "unknown word 'now' after 'reload' (nothing follows it)");
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}, {"what", "calls"}, {"verbose", true}})["error"],
@@ -116,3 +123,18 @@ TEST(Dispatch, HandlerExceptionsBecomeErrors) {
 }
 
 }  // namespace
+
+TEST(Dispatch, ShowCdrsSinceIsParsedOrRefused) {
+  FakeService s;
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", "1765000000"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 1765000000000);
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", "2026-12-06T03:10:00+01:00"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 1796526600000 - 3600000);  // 02:10 UTC
+  EXPECT_TRUE(dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}})["ok"].get<bool>());
+  EXPECT_EQ(s.last_since, 0);
+  for (const char* bad : {"", "soon", "2026-13-01", "2026-12-06T25:00", "2026-12-06T03:10:00Zjunk", "-5"}) {
+    auto r = dispatch(s, {{"cmd", "show"}, {"what", "cdrs"}, {"since", bad}});
+    EXPECT_FALSE(r["ok"].get<bool>()) << bad;
+  }
+  EXPECT_EQ(dispatch(s, {{"cmd", "rotate"}, {"what", "nonce-key"}})["data"]["previous_key_valid_until"], 1);
+}

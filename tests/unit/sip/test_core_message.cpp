@@ -1,7 +1,11 @@
 // Pre-scan, limits, stateless answers and TCP framing.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "test_core_util.hpp"
 
@@ -282,3 +286,41 @@ TEST(CoreFraming, BadContentLengthIsFatal) {
 
 }  // namespace
 }  // namespace msgw::sip
+
+// Tags, branches and Call-IDs (issue 21): from the kernel's CSPRNG, not a
+// seeded generator. Two threads started together (as two gateway instances
+// would be) draw unrelated tokens: none in common, not even an 8-character
+// run; every character is from the alphabet and each is about equally common.
+TEST(CoreTokens, ConcurrentDrawsShareNothingAndAreUniform) {
+  constexpr int kTokens = 2000;
+  std::vector<std::string> a, b;
+  std::atomic<bool> go{false};
+  auto draw = [&go](std::vector<std::string>& out) {
+    while (!go.load()) {
+    }
+    for (int i = 0; i < kTokens; ++i) out.push_back(msgw::sip::random_token(16));
+  };
+  std::thread ta(draw, std::ref(a)), tb(draw, std::ref(b));
+  go = true;
+  ta.join();
+  tb.join();
+  std::set<std::string> runs;
+  for (const auto& t : a)
+    for (std::size_t i = 0; i + 8 <= t.size(); ++i) runs.insert(t.substr(i, 8));
+  std::size_t shared = 0;
+  for (const auto& t : b)
+    for (std::size_t i = 0; i + 8 <= t.size(); ++i) shared += runs.count(t.substr(i, 8));
+  EXPECT_EQ(shared, 0u);
+  std::map<char, int> freq;
+  for (const auto* v : {&a, &b})
+    for (const auto& t : *v) {
+      ASSERT_EQ(t.size(), 16u);
+      for (char c : t) {
+        ASSERT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) << t;
+        ++freq[c];
+      }
+    }
+  EXPECT_EQ(freq.size(), 36u);
+  const double expected = 2.0 * kTokens * 16 / 36;  // ~1778 per character
+  for (auto [c, n] : freq) EXPECT_NEAR(n, expected, expected * 0.2) << c;
+}

@@ -563,10 +563,87 @@ TEST_F(SessionAuth, AddChallengesToResponse) {
   osip_proxy_authenticate_t* pa = nullptr;
   ASSERT_GE(osip_message_get_proxy_authenticate(resp.get(), 0, &pa), 0);
   ASSERT_NE(pa, nullptr);
-  EXPECT_STREQ(osip_proxy_authenticate_get_algorithm(pa), "SHA-256");
+  EXPECT_STREQ(osip_proxy_authenticate_get_algorithm(pa), "MD5");  // MD5 first by default
   EXPECT_STREQ(osip_proxy_authenticate_get_stale(pa), "true");
   ASSERT_EQ(osip_message_init(&raw), 0);
   resp.reset(raw);
   ASSERT_EQ(auth->add_challenges(resp, ChallengeKind::www, false, kT0), 0);
   EXPECT_EQ(osip_list_size(&resp->www_authenticates), 2);
+}
+
+// ---- challenges per list, nonce key rotation, unrelated keys (issue 21) ----
+
+TEST_F(SessionAuth, ChallengesCarryTheGivenAlgorithmsInTheirOrder) {
+  auto algorithms_of = [&](const std::vector<DigestAlgorithm>& algs) {
+    osip_message_t* raw = nullptr;
+    EXPECT_EQ(osip_message_init(&raw), 0);
+    Message resp(raw);
+    EXPECT_EQ(auth->add_challenges(resp, ChallengeKind::proxy, false, algs, kT0), 0);
+    std::vector<std::string> out;
+    for (int i = 0; i < osip_list_size(&resp->proxy_authenticates); ++i) {
+      osip_proxy_authenticate_t* pa = nullptr;
+      osip_message_get_proxy_authenticate(resp.get(), i, &pa);
+      out.push_back(pa && osip_proxy_authenticate_get_algorithm(pa) ? osip_proxy_authenticate_get_algorithm(pa) : "");
+    }
+    return out;
+  };
+  EXPECT_EQ(algorithms_of({DigestAlgorithm::md5}), (std::vector<std::string>{"MD5"}));
+  EXPECT_EQ(algorithms_of({DigestAlgorithm::sha256, DigestAlgorithm::md5}),
+            (std::vector<std::string>{"SHA-256", "MD5"}));
+  EXPECT_EQ(algorithms_of({DigestAlgorithm::md5, DigestAlgorithm::sha256}),
+            (std::vector<std::string>{"MD5", "SHA-256"}));
+}
+
+TEST_F(SessionAuth, ARotatedKeyVerifiesDuringItsGraceThenAnswersStale) {
+  // Nonces issued under the fixture's key (0x42...), then the key rotates.
+  const std::string spa = answer(DigestAlgorithm::md5, false, "spa1", "s3cret", "INVITE", kInviteUri, kT0);
+  const std::string wrong = answer(DigestAlgorithm::md5, false, "spa1", "guess", "INVITE", kInviteUri, kT0);
+  AuthConfig rotated = cfg;
+  std::array<std::uint8_t, 32> next{};
+  next.fill(0x17);
+  rotated.previous_nonce_key = cfg.nonce_key;
+  rotated.nonce_key = next;
+  rotated.previous_key_grace_until_s = kT0 + 100;
+  DigestAuthenticator after(rotated, store);
+  // In the grace period: as good as before.
+  EXPECT_EQ(after.verify_header(spa, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 50).verdict, AuthVerdict::ok);
+  // After it: the right answer is only stale (no failure), a wrong one still fails.
+  auto r = after.verify_header(spa, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 150);
+  EXPECT_EQ(r.verdict, AuthVerdict::stale);
+  EXPECT_TRUE(r.stale);
+  EXPECT_EQ(after.verify_header(wrong, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 150).verdict,
+            AuthVerdict::bad_response);
+  // A key rotated away twice is unknown: the nonce is not ours.
+  AuthConfig twice = rotated;
+  twice.previous_nonce_key = next;
+  std::array<std::uint8_t, 32> third{};
+  third.fill(0x99);
+  twice.nonce_key = third;
+  DigestAuthenticator later(twice, store);
+  EXPECT_EQ(later.verify_header(spa, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 50).verdict,
+            AuthVerdict::bad_nonce);
+  // The new key's own nonces verify.
+  DigestChallenge ch;
+  ASSERT_TRUE(parse_digest_challenge(after.challenge_value(DigestAlgorithm::md5, false, kT0 + 60), ch));
+  ch.offers_auth_qop = false;
+  EXPECT_EQ(after.verify_header(build_digest_authorization(ch, "spa1", "s3cret", "INVITE", kInviteUri), "INVITE",
+                                kInviteUri, ChallengeKind::proxy, kT0 + 61).verdict,
+            AuthVerdict::ok);
+}
+
+TEST(SessionAuthKeys, InstancesWithoutAKeyShareNothing) {
+  // Two authenticators made at the same moment without a configured key (two
+  // gateways started together with no state database): a nonce of one is
+  // not the other's, even with the right password.
+  InMemoryCredentialStore store;
+  store.add_password("spa1", "msgw", "s3cret");
+  AuthConfig cfg;
+  cfg.realm = "msgw";
+  DigestAuthenticator a(cfg, store), b(cfg, store);
+  DigestChallenge ch;
+  ASSERT_TRUE(parse_digest_challenge(a.challenge_value(DigestAlgorithm::md5, false, kT0), ch));
+  const std::string h = build_digest_authorization(ch, "spa1", "s3cret", "INVITE", kInviteUri);
+  EXPECT_EQ(a.verify_header(h, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 1).verdict, AuthVerdict::ok);
+  EXPECT_EQ(b.verify_header(h, "INVITE", kInviteUri, ChallengeKind::proxy, kT0 + 1).verdict, AuthVerdict::bad_nonce);
+  EXPECT_NE(a.make_nonce(kT0).substr(32), b.make_nonce(kT0).substr(32));  // the MACs
 }

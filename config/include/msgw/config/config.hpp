@@ -87,9 +87,14 @@ struct SipSection {
   std::string realm = "msgw";
   std::vector<HostPort> listen;          // each is served on UDP and TCP
   uint32_t nonce_ttl_s = 300;            // digest nonce lifetime; older ones get stale=true
-  // Digest algorithms challenged, most preferred first (RFC 8760). Clients
-  // that know only MD5 (SPA-class ATAs, SIPp) pick the MD5 challenge.
-  std::vector<std::string> digest_algorithms{"SHA-256", "MD5"};
+  // Digest algorithms challenged to a user that is no [[subscriber]], most
+  // preferred first (RFC 8760). MD5 first: SPA-class ATAs know no other.
+  // Subscribers are challenged with their own `digest_algorithms`.
+  std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
+  // Request-URI hosts that are ours besides the gateway's addresses (an
+  // outbound-proxy phone puts its provider's domain there); any other host
+  // in a subscriber's INVITE gets 403.
+  std::vector<std::string> domains;
   uint32_t max_auth_failures = 5;        // from one source before 403
   uint32_t t1_ms = 500;                  // RFC 3261 T1
   uint32_t min_expires_s = 60;           // registrar: shorter gets 423
@@ -110,6 +115,10 @@ struct SubscriberSection {
   std::string user;
   std::string password;                  // empty when ha1 is given
   std::string ha1;                       // hex, 32 chars, lower case
+  std::string ha1_sha256;                // hex, 64 chars: SHA-256(user:realm:password), optional
+  // Challenged in this order; the default is MD5 alone (what SPA-class ATAs
+  // and most deployed phones answer). SHA-256 needs `password` or `ha1_sha256`.
+  std::vector<std::string> digest_algorithms{"MD5"};
   std::string display_name;
   std::vector<std::string> codecs{"PCMU", "PCMA"};   // preference order
   std::vector<std::string> dids;         // inbound numbers that reach this subscriber

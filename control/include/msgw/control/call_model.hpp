@@ -104,6 +104,7 @@ const std::array<Transition, kCallStateCount * kCallEventCount>& transition_tabl
   X(address_incomplete, 484, "Address Incomplete")                                  \
   X(no_route, 404, "No Route")                                                      \
   X(unknown_subscriber, 403, "Forbidden")                                           \
+  X(foreign_domain, 403, "Domain Not Served Here")   /* Request-URI host */       \
   X(unknown_did, 404, "No Such DID")                                                \
   X(not_registered, 480, "Subscriber Not Registered")                               \
   X(unreachable_contact, 480, "Unreachable Contact")                                \

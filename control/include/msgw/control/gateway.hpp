@@ -31,6 +31,7 @@
 #include "msgw/control/dialplan.hpp"
 #include "msgw/control/gateway_stats.hpp"
 #include "msgw/control/media.hpp"
+#include "msgw/control/nonce_keys.hpp"
 #include "msgw/control/port_allocator.hpp"
 #include "msgw/control/state_store.hpp"
 #include "msgw/sip/digest.hpp"
@@ -75,7 +76,11 @@ class Gateway final : public sip::Handler {
   nlohmann::json show_registrations() const;
   nlohmann::json show_flows() const;
   nlohmann::json show_stats() const;
-  nlohmann::json show_cdrs(int limit) const;
+  // Newest first, at most `limit`, started at or after since_ms (wall clock).
+  nlohmann::json show_cdrs(int limit, int64_t since_ms = 0) const;
+  // A new digest nonce key (nonce_keys.hpp), stored; the old one keeps
+  // verifying for one nonce lifetime. The answer says until when.
+  nlohmann::json rotate_nonce_key();
   // Re-reads the configuration file; false (old configuration kept) when it
   // cannot be used, with *error saying why.
   bool reload_from_file(std::string* error);
@@ -106,6 +111,14 @@ class Gateway final : public sip::Handler {
   // A call attempt refused before a call exists: the error's status, reason
   // and (for offer problems) a Warning.
   void refuse(const sip::ServerRequest& req, CallError error, const std::string& warning = {});
+  // The CDR of an INVITE refused before a call existed: its status and cause.
+  void record_refusal(const sip::ServerRequest& req, int status, std::string_view cause);
+  // The digest algorithms challenged to `user`: its own, or [sip]'s for a
+  // user that is no subscriber.
+  const std::vector<sip::DigestAlgorithm>& algorithms_for(std::string_view user) const;
+  // A Request-URI host the gateway serves: its addresses, listen hosts,
+  // host name and [sip] domains (outbound-proxy phones use a domain there).
+  bool is_local_host(std::string_view host) const;
   std::unique_ptr<Call> new_call(const sip::ServerRequest& req, CallDirection direction);
   void launch(std::unique_ptr<Call> call, CallError no_target_error, const std::string& why);
   // Feeds an event to a call and erases the call if it ended.
@@ -125,9 +138,13 @@ class Gateway final : public sip::Handler {
   sip::Stack* stack_ = nullptr;
   sip::InMemoryCredentialStore creds_;
   std::unique_ptr<sip::DigestAuthenticator> auth_;
-  // The key nonces are MACed with: made once per process and kept across
-  // reloads, so nonces the phones cached stay valid.
-  std::array<uint8_t, 32> nonce_key_{};
+  // The keys nonces are MACed with: from the state database (made at the
+  // first start), kept across reloads and restarts, so nonces the phones
+  // cached stay valid; rotated by msgwctl.
+  NonceKeys nonce_keys_;
+  std::vector<sip::DigestAlgorithm> default_algorithms_;
+  std::unordered_map<std::string, std::vector<sip::DigestAlgorithm>> subscriber_algorithms_;
+  std::vector<std::string> local_hosts_;  // lower case
   std::unique_ptr<sip::Registrar> registrar_;
   std::unique_ptr<AuthGuard> guard_;
   std::unique_ptr<DialPlan> dialplan_;

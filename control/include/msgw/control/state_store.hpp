@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "msgw/control/nonce_keys.hpp"
+
 struct sqlite3;
 struct sqlite3_stmt;
 
@@ -76,7 +78,8 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   void write_cdr(const CallRecord& r);
-  std::vector<CallRecord> cdrs(size_t limit = 1000) const;   // newest first
+  // Newest first; only those that started at or after since_ms (wall clock).
+  std::vector<CallRecord> cdrs(size_t limit = 1000, int64_t since_ms = 0) const;
   std::optional<CallRecord> cdr(const std::string& call_id) const;
 
   // Live call state: an opaque JSON document per call, replaced on every
@@ -84,6 +87,11 @@ class StateStore {
   void put_live(const std::string& call_id, const std::string& json);
   void delete_live(const std::string& call_id);
   std::vector<std::pair<std::string, std::string>> live() const;
+
+  // The digest nonce keys (nonce_keys.hpp): none before the first start.
+  // Written at once (outside any batch's transaction when none is open).
+  std::optional<NonceKeys> nonce_keys() const;
+  void put_nonce_keys(const NonceKeys& keys);
 
   // Writes between begin_batch() and end_batch() share one SQLite transaction
   // (opened at the first write).  The event loop brackets each pass with

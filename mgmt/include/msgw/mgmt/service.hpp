@@ -5,6 +5,7 @@
 // object).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,13 +19,17 @@ class Service {
   virtual nlohmann::json show_registrations() = 0;
   virtual nlohmann::json show_flows() = 0;
   virtual nlohmann::json show_stats() = 0;
-  virtual nlohmann::json show_cdrs(int limit) = 0;
+  // Newest first: at most `limit`, started at or after since_ms (0: all).
+  virtual nlohmann::json show_cdrs(int limit, int64_t since_ms) = 0;
   // Ends the call as the operator's hangup (BYE on both legs when answered,
   // 480 to the caller before); false: no such call.
   virtual bool hangup(const std::string& call) = 0;
   // Re-reads the configuration file; false (and why, without a prefix) when
   // the file cannot be used and nothing changed.
   virtual bool reload_from_file(std::string* error) = 0;
+  // A new digest nonce key; the previous one verifies during a grace period.
+  // The answer (an object) says until when.
+  virtual nlohmann::json rotate_nonce_key() = 0;
 };
 
 }  // namespace msgw::mgmt

@@ -22,7 +22,8 @@
 namespace msgw::mgmt {
 
 enum class VerbId : uint8_t {
-  show_calls, show_registrations, show_flows, show_stats, show_cdrs, hangup, reload, config_check,
+  show_calls, show_registrations, show_flows, show_stats, show_cdrs, hangup, reload, rotate_nonce_key,
+  config_check,
 };
 
 // What "data" of an answer is: absent, an array of objects (printed as a

@@ -137,8 +137,10 @@ std::string compute_digest_response(DigestAlgorithm alg, const Ha1& ha1, std::st
 
 struct AuthConfig {
   std::string realm = "msgw";
-  // Challenges are sent in this order (RFC 8760: most preferred first).
-  std::vector<DigestAlgorithm> algorithms{DigestAlgorithm::sha256, DigestAlgorithm::md5};
+  // Challenges are sent in this order (RFC 8760: most preferred first);
+  // answers are accepted in any of them. MD5 first: SPA-class ATAs know no
+  // other, and some user agents abort on a challenge they cannot answer.
+  std::vector<DigestAlgorithm> algorithms{DigestAlgorithm::md5, DigestAlgorithm::sha256};
   bool offer_qop = true;          // qop="auth" in challenges
   bool allow_rfc2069 = true;      // accept responses without qop (SPA-class clients)
   std::uint32_t nonce_lifetime_s = 300;
@@ -147,6 +149,12 @@ struct AuthConfig {
   // HMAC key for nonces; random per instance when not given. Sharing a key
   // across a restart keeps cached nonces valid.
   std::optional<std::array<std::uint8_t, 32>> nonce_key;
+  // The key `nonce_key` replaced (a rotation). Its nonces verify as before
+  // until `previous_key_grace_until_s` (wall clock); after that a correct
+  // answer on one is `stale` (the client retries with a fresh nonce, no
+  // password prompt, no failure counted), never `bad_nonce`.
+  std::optional<std::array<std::uint8_t, 32>> previous_nonce_key;
+  std::int64_t previous_key_grace_until_s = 0;
 };
 
 struct AuthResult {
@@ -200,6 +208,9 @@ class DigestAuthenticator {
   // configured algorithm to `response`. Returns 0, or -1 when it cannot.
   int add_challenges(Message& response, ChallengeKind kind, bool stale,
                      std::int64_t now_s = auth_now_s());
+  // The same with these algorithms, in this order (a subscriber's own list).
+  int add_challenges(Message& response, ChallengeKind kind, bool stale,
+                     const std::vector<DigestAlgorithm>& algorithms, std::int64_t now_s = auth_now_s());
 
   const AuthStats& stats() const noexcept;
 
