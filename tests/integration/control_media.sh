@@ -24,6 +24,10 @@ build=$(cd "$1" && pwd)
 source "$(dirname "$0")/control_lib.sh"
 trap rig_cleanup EXIT
 rtp_pcap() { python3 "$(dirname "$0")/rtp_pcap.py" "$@"; }
+# A capture into a file of its own: capture() returns once the file is not
+# empty, which the previous call's file already is (the first packets of the
+# next call would be missed).
+fresh_capture() { rm -f "$4"; capture "$@"; }
 
 # One trunk per codec on the carrier's address, reached by number prefix.
 make_config <<'EOF'
@@ -114,7 +118,7 @@ print("%-4s %-40s %-13s packets %-4d lost %d envelope %.3f (>= %s) waveform %.3f
 status=0
 
 # --- 1. annexb=no from the carrier: no Annex B silence frames towards it
-capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
+fresh_capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
 carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"   # G.729, annexb=no
 phone_call annexb "0 101" "$work/pcmu20.pcap"
 j=$(rtp_pcap stream "$work/carrier.pcap" 10.20.0.1)
@@ -131,15 +135,15 @@ PY
 check_audio "annexb=no: phone -> carrier (PCMU -> G.729)" "$work/carrier.pcap" G729 10.20.0.1 || status=1
 
 # --- 2. G.726-32, AAL2 phone and RFC 3551 carrier
-capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
-capture msgw-phone phone0 10.10.0.1 "$work/phone.pcap"
+fresh_capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
+fresh_capture msgw-phone phone0 10.10.0.1 "$work/phone.pcap"
 carrier_media 2 "a=rtpmap:2 G726-32/8000|a=ptime:20" "$work/g726rfc.pcap"
 NUMBER=1-726-555-0100 phone_call g726 "2 101" "$work/g726aal2.pcap"
 check_both "G.726-32" AAL2-G726-32 G726-32 2 || status=1
 
 # --- 3. PCMU at 30 ms (phone) and 20 ms (carrier)
-capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
-capture msgw-phone phone0 10.10.0.1 "$work/phone.pcap"
+fresh_capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
+fresh_capture msgw-phone phone0 10.10.0.1 "$work/phone.pcap"
 carrier_media 0 "a=rtpmap:0 PCMU/8000" "$work/pcmu20.pcap"
 NUMBER=1-720-555-0100 phone_call ptime "0 101" "$work/pcmu30.pcap" 30
 python3 - "$(rtp_pcap stream "$work/carrier.pcap" 10.20.0.1)" "$(rtp_pcap stream "$work/phone.pcap" 10.10.0.1)" <<'PY' || status=1
@@ -154,7 +158,7 @@ check_both "PCMU 30/20 ms" PCMU PCMU 0 || status=1
 
 # --- 4. early media, then PCMU from the phone on a G.729 relay
 drops_before=$(drops payload_type_not_negotiated)
-capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
+fresh_capture msgw-carrier carrier0 10.20.0.1 "$work/carrier.pcap"
 ip netns exec msgw-phone tshark -q -i phone0 -F pcap -w "$work/phone-all.pcap" -f "udp and src host 10.10.0.1" \
   >"$work/phone-all.log" 2>&1 &
 capture_pids+=($!)
