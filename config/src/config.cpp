@@ -449,6 +449,8 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   read_codec_list(r, "codecs", t.codecs);
   r.string("port", t.port);
   r.integer("timeout_ms", t.timeout_ms, 100, 120000);
+  r.string("g726_packing", t.g726_packing, {"rfc3551", "aal2"});
+  r.boolean("payload_passthrough", t.payload_passthrough);
   r.finish();
 }
 

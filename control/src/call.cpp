@@ -37,20 +37,39 @@ dp::LegSpec leg_spec(const Leg& l) {
   s.payload_type = l.codec.payload_type;
   s.dtmf_pt = l.dtmf_pt;
   s.ptime_ms = static_cast<uint8_t>(l.ptime);
-  s.flags = uint8_t((l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0));
+  uint8_t f = (l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0);
+  if (l.codec.id == CodecId::G726_32 && l.codec.g726_packing == codecs::G726Packing::Aal2) f |= dp::kLegG726Aal2;
+  if (l.codec.id == CodecId::G729 && !l.codec.g729_annexb) f |= dp::kLegG729NoAnnexB;
+  if (l.payload_passthrough) f |= dp::kLegPayloadPassthrough;
+  s.flags = f;
   return s;
 }
 
-// A negotiated stream becomes the leg's media: codec, DTMF payload type,
-// where to send, packet time (the codec's default when the peer gave none).
-void take_stream(Leg& l, const codecs::CodecParams& codec, std::optional<uint8_t> telephone_event_pt,
-                 const std::string& remote_address, uint16_t remote_port, uint16_t remote_ptime_ms) {
-  l.codec = codec;
+// A negotiated stream becomes the leg's media: codec (with the peer's
+// configured G.726 packing), DTMF payload type, where to send, packet time
+// (the peer's a=ptime, else the configured default, capped by its
+// a=maxptime), whether unnegotiated payload types may pass to it.
+void take_stream(Leg& l, const sdp::NegotiatedStream& st, uint16_t remote_maxptime_ms, const PeerMedia& peer) {
+  l.codec = with_peer_packing(st.codec, peer);
   l.has_codec = true;
-  l.dtmf_pt = telephone_event_pt.value_or(dp::kNoPayloadType);
-  l.remote_ip = config::parse_ipv4(remote_address).value_or(0);
-  l.remote_port = remote_port;
-  l.ptime = remote_ptime_ms ? remote_ptime_ms : codecs::codec_info(codec.id).default_ptime_ms;
+  l.dtmf_pt = st.telephone_event_pt.value_or(dp::kNoPayloadType);
+  l.remote_ip = config::parse_ipv4(st.remote_address).value_or(0);
+  l.remote_port = st.remote_port;
+  l.ptime = leg_ptime(st.remote_ptime_ms, remote_maxptime_ms, peer.default_ptime_ms);
+  l.codec.ptime_ms = l.ptime;
+  l.payload_passthrough = peer.payload_passthrough;
+}
+
+uint16_t maxptime_of(const sdp::SessionDescription& s, std::size_t media_index) {
+  return media_index < s.media.size() ? s.media[media_index].maxptime_ms : 0;
+}
+
+// Whether an offer's G.729 (if any) allows Annex B (RFC 4856: absent fmtp = yes).
+bool g729_annexb_offered(const sdp::SessionDescription& offer) {
+  if (const sdp::MediaDescription* m = first_audio(offer))
+    for (const auto& p : m->payloads)
+      if (p.codec && p.codec->id == CodecId::G729) return p.codec->g729_annexb;
+  return true;
 }
 
 std::string warning(const std::string& why) { return "399 msgw \"" + why + "\""; }
@@ -178,7 +197,9 @@ bool Call::send_b_invite(const CalleeTarget& t) {
   lp.telephone_event = true;
   lp.session_id = b.sdp_session_id = static_cast<uint64_t>(wall_ms()) + 1;
   lp.session_version = b.sdp_version = 1;
-  lp.g729_annexb = svc_.config->codecs.g729_annexb;
+  // A caller that refused Annex B gets a relayed G.729 leg without it only
+  // if the trunk is asked for the same.
+  lp.g729_annexb = svc_.config->codecs.g729_annexb && g729_annexb_offered(a_offer);
   b_offer_ = sdp::make_offer(lp);
   b.sdp_body = sdp::build(b_offer_);
   m.set_body("application/sdp", b.sdp_body);
@@ -305,17 +326,21 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
     lp.address = ip_str(a.local_ip);
     lp.port = a.local_port;
     lp.telephone_event = true;
-    lp.g729_annexb = svc_.config->codecs.g729_annexb;
+    // G.729 relayed to a trunk that said annexb=no: the caller is told the
+    // same, so neither side sends Annex B silence frames the other refused
+    // and the dataplane can relay the leg unchanged.
+    lp.g729_annexb = svc_.config->codecs.g729_annexb &&
+                     !(plan->a_codec == CodecId::G729 && ns.codec.id == CodecId::G729 && !ns.codec.g729_annexb);
     lp.session_id = a.sdp_session_id;
     lp.session_version = ++a.sdp_version;
     sdp::AnswerResult ar;
     if (sdp::make_answer(a_offer, lp, ar, &why) != sdp::SdpError::ok || !ar.active)
       return Failure{CallError::answer_unusable, why.empty() ? "no answer for the A leg" : why};
     const auto& st = ar.streams[*ar.active];
-    take_stream(a, st.codec, st.telephone_event_pt, st.remote_address, st.remote_port, st.remote_ptime_ms);
+    take_stream(a, st, maxptime_of(a_offer, st.media_index), peer_media_of(LegId::a));
     a.sdp_body = sdp::build(ar.answer);
   }
-  take_stream(b, ns.codec, ns.telephone_event_pt, ns.remote_address, ns.remote_port, ns.remote_ptime_ms);
+  take_stream(b, ns, maxptime_of(ans, ns.media_index), peer_media_of(LegId::b));
   return program_flow();
 }
 
@@ -339,6 +364,22 @@ std::optional<Call::Failure> Call::program_flow() {
   }
   flow_state_ = FlowState::programmed;
   return std::nullopt;
+}
+
+PeerMedia Call::peer_media_of(LegId l) const {
+  const config::Config& cfg = *svc_.config;
+  // Outbound: A is the subscriber, B the trunk; inbound the other way round.
+  const bool subscriber_leg = (l == LegId::a) == (direction_ == CallDirection::outbound);
+  const config::SubscriberSection* sub = nullptr;
+  const config::TrunkSection* tr = nullptr;
+  if (subscriber_leg) {
+    for (const auto& s : cfg.subscribers)
+      if (s.user == subscriber) sub = &s;
+  } else {
+    for (const auto& t : cfg.trunks)
+      if (t.name == trunk) tr = &t;
+  }
+  return peer_media(cfg, sub, tr);
 }
 
 void Call::on_dataplane_restart() {
@@ -412,6 +453,10 @@ void Call::on_reinvite(const Input& in, LegId from) {
   lp.address = ip_str(me.local_ip);
   lp.port = me.local_port;
   lp.telephone_event = true;
+  // As for the first answer: no Annex B on a G.729 leg relayed to one without.
+  lp.g729_annexb = svc_.config->codecs.g729_annexb &&
+                   !(order.front() == CodecId::G729 && other_leg.has_codec && other_leg.codec.id == CodecId::G729 &&
+                     !other_leg.codec.g729_annexb);
   lp.session_id = me.sdp_session_id;
   lp.session_version = ++me.sdp_version;
   sdp::AnswerResult ar;
@@ -420,13 +465,17 @@ void Call::on_reinvite(const Input& in, LegId from) {
     return;
   }
   const auto& st = ar.streams[*ar.active];
-  me.codec = st.codec;
-  me.dtmf_pt = st.telephone_event_pt.value_or(dp::kNoPayloadType);
-  if (!m.is_hold_address()) {
-    me.remote_ip = config::parse_ipv4(st.remote_address).value_or(me.remote_ip);
-    me.remote_port = st.remote_port;
+  const uint32_t kept_ip = me.remote_ip;
+  const uint16_t kept_port = me.remote_port, kept_ptime = me.ptime;
+  take_stream(me, st, m.maxptime_ms, peer_media_of(from));
+  if (m.is_hold_address()) {
+    me.remote_ip = kept_ip;
+    me.remote_port = kept_port;
+  } else if (me.remote_ip == 0) {
+    me.remote_ip = kept_ip;
   }
-  if (st.remote_ptime_ms) me.ptime = st.remote_ptime_ms;
+  // No a=ptime in a re-offer: the packet time stays (within a new a=maxptime).
+  if (!st.remote_ptime_ms) me.ptime = me.codec.ptime_ms = leg_ptime(kept_ptime, m.maxptime_ms, kept_ptime);
   me.hold = st.remote_hold;
   me.sdp_body = sdp::build(ar.answer);
   // Re-program: a new address or codec takes effect in the dataplane now.

@@ -20,7 +20,9 @@ nlohmann::json leg_state(const Leg& l) {
   return nlohmann::json{{"port", l.port}, {"local_ip", l.local_ip}, {"local_port", l.local_port},
                         {"remote_ip", l.remote_ip}, {"remote_port", l.remote_port},
                         {"codec", int(l.codec.id)}, {"pt", l.codec.payload_type}, {"dtmf_pt", l.dtmf_pt},
-                        {"ptime", l.ptime}, {"latch", l.latch}, {"hold", l.hold}, {"call_id", l.sip_call_id},
+                        {"ptime", l.ptime}, {"latch", l.latch}, {"hold", l.hold},
+                        {"annexb", l.codec.g729_annexb}, {"aal2", l.codec.g726_packing == codecs::G726Packing::Aal2},
+                        {"passthrough", l.payload_passthrough}, {"call_id", l.sip_call_id},
                         {"local_tag", l.local_tag}, {"remote_tag", l.remote_tag}, {"local_uri", l.local_uri},
                         {"remote_uri", l.remote_uri}, {"remote_target", l.remote_target},
                         {"cseq", l.cseq}, {"peer_ip", l.peer.ip()}, {"peer_port", l.peer.port()},
@@ -42,6 +44,11 @@ void read_leg(const nlohmann::json& lj, Leg& l) {
   l.ptime = lj.at("ptime");
   l.latch = lj.at("latch");
   l.hold = lj.value("hold", false);
+  // Absent in the state of an older msgw-control: the defaults of its flows.
+  l.codec.g729_annexb = lj.value("annexb", true);
+  l.codec.g726_packing = lj.value("aal2", false) ? codecs::G726Packing::Aal2 : codecs::G726Packing::Rfc3551;
+  l.codec.ptime_ms = l.ptime;
+  l.payload_passthrough = lj.value("passthrough", false);
   l.sip_call_id = lj.at("call_id");
   l.local_tag = lj.at("local_tag");
   l.remote_tag = lj.at("remote_tag");

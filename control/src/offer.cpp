@@ -49,4 +49,37 @@ std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector
   return std::nullopt;
 }
 
+namespace {
+codecs::G726Packing packing(const std::string& name) {
+  return name == "aal2" ? codecs::G726Packing::Aal2 : codecs::G726Packing::Rfc3551;
+}
+}  // namespace
+
+PeerMedia peer_media(const config::Config& cfg, const config::SubscriberSection* subscriber,
+                     const config::TrunkSection* trunk) {
+  PeerMedia p;
+  std::string pk = cfg.codecs.g726_packing;
+  if (subscriber && !subscriber->g726_packing.empty()) pk = subscriber->g726_packing;
+  if (trunk && !trunk->g726_packing.empty()) pk = trunk->g726_packing;
+  p.g726_packing = packing(pk);
+  p.default_ptime_ms = static_cast<uint16_t>(cfg.codecs.default_ptime_ms);
+  p.payload_passthrough = trunk && trunk->payload_passthrough;
+  return p;
+}
+
+uint16_t leg_ptime(uint16_t ptime_ms, uint16_t maxptime_ms, uint16_t default_ms) {
+  uint16_t p = ptime_ms ? ptime_ms : default_ms;
+  if (p == 0) p = 20;
+  if (maxptime_ms && p > maxptime_ms) p = maxptime_ms;
+  if (p > 120) p = 120;  // the dataplane's bound
+  p = static_cast<uint16_t>(p / 10 * 10);
+  return p < 10 ? 10 : p;
+}
+
+codecs::CodecParams with_peer_packing(codecs::CodecParams codec, const PeerMedia& peer) {
+  if (codec.id == CodecId::G726_32 && peer.g726_packing == codecs::G726Packing::Aal2)
+    codec.g726_packing = codecs::G726Packing::Aal2;
+  return codec;
+}
+
 }  // namespace msgw::control

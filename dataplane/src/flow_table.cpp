@@ -32,10 +32,23 @@ codecs::TranscoderConfig direction(const LegSpec& in, const LegSpec& out) {
   return t;
 }
 
+constexpr uint8_t kMediaFlags = kLegG726Aal2 | kLegG729NoAnnexB;
+
 bool same_media(const LegSpec& a, const LegSpec& b) {
-  const uint8_t m = kLegG726Aal2 | kLegG729NoAnnexB;
   return a.codec == b.codec && a.payload_type == b.payload_type && a.dtmf_pt == b.dtmf_pt &&
-         a.ptime_ms == b.ptime_ms && (a.flags & m) == (b.flags & m);
+         a.ptime_ms == b.ptime_ms && (a.flags & kMediaFlags) == (b.flags & kMediaFlags);
+}
+
+uint8_t ptime_or_default(const LegSpec& l) { return l.ptime_ms ? l.ptime_ms : 20; }
+
+// Packets of one leg can go to the other unchanged (but for PT, seq, ts and
+// SSRC): the same codec, packed the same way, at the same packet time, and
+// no Annex B silence frames towards a leg that refused them.  Anything else
+// goes through the codec engine (G.726 repacking, re-framing, SID-free
+// G.729), even for one codec on both legs.
+bool relayable(const LegSpec& a, const LegSpec& b) {
+  return a.codec == b.codec && ptime_or_default(a) == ptime_or_default(b) &&
+         (a.flags & kMediaFlags) == (b.flags & kMediaFlags);
 }
 
 }  // namespace
@@ -119,7 +132,7 @@ Status FlowTable::validate(const LegSpec legs[2], const SessionConfig* self) con
       ++new_keys;
     }
   }
-  if (legs[0].codec != legs[1].codec) {
+  if (!relayable(legs[0], legs[1])) {
     // Transcoded: the codec engine must accept both directions (ptime,
     // packing, telephone-event mapping) or nothing is changed.
     for (int i = 0; i < 2; ++i)
@@ -141,7 +154,7 @@ SessionConfig* FlowTable::make_config(uint32_t flow_id, const LegSpec legs[2], u
   c->legs[1] = legs[1];
   for (auto& l : c->legs)
     if (l.ptime_ms == 0) l.ptime_ms = 20;
-  c->relay = legs[0].codec == legs[1].codec;
+  c->relay = relayable(legs[0], legs[1]);
   return c;
 }
 

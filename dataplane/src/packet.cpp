@@ -712,10 +712,11 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
     *why = Drop::held;
     return Verdict::dropped;
   }
-  if (!cfg.relay)
-    return transcode(ctx, m, cfg, leg, rt, rtp + hdr, body, pt, seq, ts, ssrc,
-                     (rtp[1] & 0x80) != 0, now_ns, out, why);
-  uint8_t out_pt;
+  // Only what was negotiated reaches the other leg: its codec and
+  // telephone-event.  A static type nobody agreed to (PCMU from a phone on a
+  // call negotiated as G.729, CN) is dropped, unless the other leg takes
+  // them unchanged (kLegPayloadPassthrough, relayed sessions only).
+  uint8_t out_pt = pt;
   if (pt == ic.payload_type) {
     out_pt = oc.payload_type;
   } else if (is_dtmf) {
@@ -724,12 +725,16 @@ Verdict handle_rtp(WorkerContext& ctx, rte_mbuf* m, Parsed& p, const SessionConf
       return Verdict::dropped;
     }
     out_pt = oc.dtmf_pt;
-  } else if (pt < 96) {
-    out_pt = pt;  // static types (CN, ...) mean the same on both legs
-  } else {
+  } else if (pt >= 96) {
     *why = Drop::unexpected_payload_type;
     return Verdict::dropped;
+  } else if (!cfg.relay || (oc.flags & kLegPayloadPassthrough) == 0) {
+    *why = Drop::payload_type_not_negotiated;
+    return Verdict::dropped;
   }
+  if (!cfg.relay)
+    return transcode(ctx, m, cfg, leg, rt, rtp + hdr, body, pt, seq, ts, ssrc,
+                     (rtp[1] & 0x80) != 0, now_ns, out, why);
   if (eg.remote_ip == 0 || eg.remote_port == 0) {
     *why = Drop::no_destination;
     return Verdict::dropped;

@@ -40,6 +40,9 @@ bool parse_leg(const std::string& s, LegSpec& leg) {
   auto id = mc::codec_from_sdp_name(s.substr(0, slash));
   if (!id) return false;
   leg.params.id = *id;
+  // "AAL2-G726-32": the SPA/Asterisk nibble order (codec_from_sdp_name names the codec only).
+  if (*id == mc::CodecId::G726_32 && (s.rfind("AAL2-", 0) == 0 || s.rfind("aal2-", 0) == 0))
+    leg.params.g726_packing = mc::G726Packing::Aal2;
   const auto& info = mc::codec_info(*id);
   leg.params.payload_type = info.static_payload_type == mc::kDynamicPayloadType
                                 ? 96 : info.static_payload_type;

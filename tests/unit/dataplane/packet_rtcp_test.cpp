@@ -319,6 +319,7 @@ TEST(DataplaneNames, DropReasonsKeepTheirTelemetryNamesAndOrder) {
       "bad_ip_checksum", "fragment", "truncated_udp", "bad_udp_length", "bad_udp_checksum",
       "oversized", "truncated_rtp", "bad_rtp_version", "bad_rtp_csrc", "bad_rtp_extension",
       "bad_rtp_padding", "bad_rtcp", "rtp_bleed", "wrong_source", "unexpected_payload_type",
+      "payload_type_not_negotiated",
       "no_destination", "no_neighbour", "unsupported_codec", "tx_full", "exception_full",
       "handoff_full", "held"};
   ASSERT_EQ(std::size(expected), size_t(Drop::count));

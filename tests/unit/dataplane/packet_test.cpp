@@ -99,7 +99,12 @@ TEST(DataplanePacket, RawChecksumEqualsDpdksForAnyLengthAndAlignment) {
 TEST(DataplanePacket, IncrementallyUpdatedChecksumsEqualAFullRecomputation) {
   ASSERT_NE(dptest::pool(), nullptr);
   Rig r;
-  ASSERT_EQ(r.add(1, kPhone, 4000), Status::ok);
+  // Comfort noise (PT 13, never negotiated) is relayed too: the carrier leg
+  // takes payload types nobody negotiated.
+  LegSpec l[2];
+  Rig::specs(l, 1, kPhone, 4000, kCarrier, 0, false);
+  l[1].flags |= kLegPayloadPassthrough;
+  ASSERT_EQ(r.ft->add(1, l), Status::ok);
   uint64_t x = 0x9e3779b97f4a7c15ull;
   auto next = [&x] {
     x ^= x << 13;
@@ -239,7 +244,7 @@ TEST(DataplanePacket, SteadyShortPathRelaysExactlyAsTheGeneralPath) {
     for (uint16_t q = 65530; q != 4; ++q) both(0, phone(flow, 0, q, 0xa1).bytes());  // wrap
     for (uint16_t q = 100; q < 104; ++q) both(0, phone(flow, 0, q, 0xb2).bytes());   // new SSRC
     both(0, phone(flow, 101, 104, 0xb2).bytes());                // DTMF
-    both(0, phone(flow, 13, 105, 0xb2).bytes());                 // comfort noise
+    both(0, phone(flow, 13, 105, 0xb2).bytes());                 // comfort noise: not negotiated
     for (uint16_t q = 106; q < 108; ++q) both(0, phone(flow, 0, q, 0xc3, 4002).bytes());  // bleed
     for (uint16_t q = 108; q < 112; ++q) both(0, phone(flow, 0, q, 0xb2).bytes());
     // The same stream from a new port (NAT rebinding) needs an unbroken run

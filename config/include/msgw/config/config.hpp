@@ -122,7 +122,9 @@ struct SubscriberSection {
   std::string display_name;
   std::vector<std::string> codecs{"PCMU", "PCMA"};   // preference order
   std::vector<std::string> dids;         // inbound numbers that reach this subscriber
-  std::string g726_packing = "rfc3551";  // rfc3551 | aal2 (SPA-class ATAs, Asterisk g726aal2)
+  // rfc3551 | aal2 (SPA-class ATAs, Asterisk g726aal2): how this phone packs
+  // G.726-32 when its SDP says plain "G726-32"; "" = [codecs] g726_packing.
+  std::string g726_packing;
 };
 
 // [[trunk]] — trusted by source address, not digest.
@@ -133,6 +135,8 @@ struct TrunkSection {
   std::vector<std::string> codecs{"PCMU"};
   std::string port;                      // [[port]] name the trunk is reached through
   uint32_t timeout_ms = 8000;            // no final answer within this → fail over
+  std::string g726_packing;              // as [[subscriber]]: "" = [codecs] g726_packing
+  bool payload_passthrough = false;      // forward static RTP payload types not negotiated on its leg
 };
 
 // [[route]] — tried in order; first match wins. Numbers are normalised

@@ -19,6 +19,7 @@
 #include "msgw/codecs/codec.hpp"
 #include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
+#include "msgw/control/offer.hpp"
 #include "msgw/control/call_index.hpp"
 #include "msgw/control/call_model.hpp"
 #include "msgw/control/gateway_stats.hpp"
@@ -45,8 +46,9 @@ struct Leg {
   codecs::CodecParams codec{};
   bool has_codec = false;
   uint8_t dtmf_pt = dataplane::kNoPayloadType;
-  uint16_t ptime = 20;
+  uint16_t ptime = 20;       // what we send the peer (its a=ptime, capped by a=maxptime)
   bool latch = false;
+  bool payload_passthrough = false;  // static payload types not negotiated here still reach the peer
   bool hold = false;
   uint64_t sdp_session_id = 0, sdp_version = 0;
   std::string sdp_body;      // last SDP the gateway sent on this leg
@@ -161,6 +163,8 @@ class Call {
   void note_b_dialog(const Input& in);
   std::optional<Failure> apply_b_answer(sip::MessageRef resp);
   std::optional<Failure> program_flow();
+  // The configuration's word on the peer of leg `l` (subscriber or trunk).
+  PeerMedia peer_media_of(LegId l) const;
   // Ends an unanswered call: A gets the error's status (or, for
   // callee_failed, `callee_status`) with a Warning saying why.
   void fail(CallError error, const std::string& why, int callee_status = 0);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "msgw/codecs/codec.hpp"
+#include "msgw/config/config.hpp"
 #include "msgw/control/call_model.hpp"
 #include "msgw/sip/message.hpp"
 #include "msgw/sip/sdp.hpp"
@@ -32,5 +33,27 @@ struct OfferProblem {
 // permits into `usable` (in `allowed`'s order).
 std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector<std::string>& allowed,
                                        sip::sdp::SessionDescription& offer, std::vector<codecs::CodecId>& usable);
+
+// What the configuration says about a leg's peer (a subscriber or a trunk),
+// beyond what its SDP says.
+struct PeerMedia {
+  // Packing of G.726-32 announced under its plain name "G726-32" (SPA-class
+  // ATAs pack AAL2 under it); "AAL2-G726-32" always means AAL2.
+  codecs::G726Packing g726_packing = codecs::G726Packing::Rfc3551;
+  uint16_t default_ptime_ms = 20;     // when the peer states no a=ptime
+  bool payload_passthrough = false;   // forward static payload types not negotiated on the leg
+};
+
+// The subscriber's (or trunk's) own setting, else [codecs]; either may be null.
+PeerMedia peer_media(const config::Config& cfg, const config::SubscriberSection* subscriber,
+                     const config::TrunkSection* trunk);
+
+// The packet time to send a peer: its a=ptime, else `default_ms`, capped by
+// its a=maxptime (RFC 4566: the most it can take in one packet) to a
+// multiple of 10 ms, at least 10. 0 = not stated.
+uint16_t leg_ptime(uint16_t ptime_ms, uint16_t maxptime_ms, uint16_t default_ms);
+
+// A negotiated codec with the peer's configured G.726 packing applied.
+codecs::CodecParams with_peer_packing(codecs::CodecParams codec, const PeerMedia& peer);
 
 }  // namespace msgw::control

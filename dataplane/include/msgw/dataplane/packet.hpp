@@ -70,6 +70,7 @@ struct PortInfo {
   X(rtp_bleed, true)               /* another source tried to take over a latch */    \
   X(wrong_source, true)            /* non-latching leg, packet not from its remote */ \
   X(unexpected_payload_type, true) /* dynamic PT not negotiated on this / other leg */ \
+  X(payload_type_not_negotiated, true) /* static PT not negotiated (PCMU on a G.729 call) */ \
   X(no_destination, true)          /* other leg's remote unknown yet */               \
   X(no_neighbour, true)            /* next hop MAC not resolved yet (ARP requested) */ \
   X(unsupported_codec, true)       /* session needs transcoding, not available */     \

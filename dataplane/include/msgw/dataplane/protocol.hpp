@@ -88,6 +88,10 @@ inline constexpr uint8_t kLegG729NoAnnexB = 0x04; // peer declared annexb=no
 // or c=0.0.0.0: on hold): nothing is sent out of this leg, packets towards it
 // are counted as `held`.  Media it sends still flows to the other leg.
 inline constexpr uint8_t kLegHold = 0x08;
+// Static payload types (< 96) not negotiated on the other leg are still
+// forwarded to this one, unchanged, on a relayed session (a trunk that takes
+// them).  Without it only the negotiated codec and telephone-event reach it.
+inline constexpr uint8_t kLegPayloadPassthrough = 0x10;
 
 // One leg of a media session: the gateway address it owns and the remote peer.
 // Addresses are IPv4 in host byte order; ports in host byte order.
