@@ -23,6 +23,7 @@ struct FakeService : Service {
   json show_flows() override { calls.push_back("flows"); return rows; }
   json show_stats() override { calls.push_back("stats"); return stats; }
   json show_cdrs(int limit) override { calls.push_back("cdrs"); last_limit = limit; return rows; }
+  json show_trunks() override { calls.push_back("trunks"); return rows; }
   bool hangup(const std::string& call) override {
     calls.push_back("hangup " + call);
     return known_call;

@@ -33,6 +33,7 @@
 #include "msgw/control/media.hpp"
 #include "msgw/control/port_allocator.hpp"
 #include "msgw/control/state_store.hpp"
+#include "msgw/control/trunks.hpp"
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/registrar.hpp"
 #include "msgw/sip/stack.hpp"
@@ -51,7 +52,11 @@ class Gateway final : public sip::Handler {
   Gateway& operator=(const Gateway&) = delete;
 
   // The stack is created with this Gateway as its handler, then given back.
-  void set_stack(sip::Stack* stack) { stack_ = stack; services_.stack = stack; }
+  void set_stack(sip::Stack* stack) {
+    stack_ = stack;
+    services_.stack = stack;
+    trunks_.set_stack(stack);
+  }
 
   // sip::Handler
   void on_request(sip::Stack& stack, const sip::ServerRequest& req) override;
@@ -76,6 +81,7 @@ class Gateway final : public sip::Handler {
   nlohmann::json show_flows() const;
   nlohmann::json show_stats() const;
   nlohmann::json show_cdrs(int limit) const;
+  nlohmann::json show_trunks() const { return trunks_.show(now()); }
   // Re-reads the configuration file; false (old configuration kept) when it
   // cannot be used, with *error saying why.
   bool reload_from_file(std::string* error);
@@ -89,6 +95,7 @@ class Gateway final : public sip::Handler {
   size_t active_calls() const { return calls_.size(); }
   const config::Config& config() const { return cfg_; }
   sip::Registrar& registrar() { return *registrar_; }
+  const Trunks& trunks() const { return trunks_; }
   // For tests: the clock the trunk timeouts and the auth guard use.
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
 
@@ -136,6 +143,7 @@ class Gateway final : public sip::Handler {
   std::map<std::string, std::unique_ptr<Call>> calls_;    // by id (A's Call-ID)
   CallIndex index_;
   GatewayStats stats_;
+  Trunks trunks_{stats_};  // health, registration and credentials of the carrier trunks
   CallServices services_;
   Clock::time_point last_purge_{};
 };

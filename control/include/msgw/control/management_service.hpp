@@ -15,6 +15,7 @@ class GatewayService final : public mgmt::Service {
   nlohmann::json show_flows() override { return gw_.show_flows(); }
   nlohmann::json show_stats() override { return gw_.show_stats(); }
   nlohmann::json show_cdrs(int limit) override { return gw_.show_cdrs(limit); }
+  nlohmann::json show_trunks() override { return gw_.show_trunks(); }
   bool hangup(const std::string& call) override { return gw_.hangup(call); }
   // A reload also applies the new file's [instance] log_level.
   bool reload_from_file(std::string* error) override;

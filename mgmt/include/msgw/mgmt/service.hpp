@@ -19,6 +19,7 @@ class Service {
   virtual nlohmann::json show_flows() = 0;
   virtual nlohmann::json show_stats() = 0;
   virtual nlohmann::json show_cdrs(int limit) = 0;
+  virtual nlohmann::json show_trunks() = 0;
   // Ends the call as the operator's hangup (BYE on both legs when answered,
   // 480 to the caller before); false: no such call.
   virtual bool hangup(const std::string& call) = 0;
