@@ -14,18 +14,14 @@ namespace {
 
 constexpr std::chrono::seconds kFirstBackoff{2}, kMaxBackoff{300};
 
-// The expiry the registrar granted: our Contact's expires parameter, else
-// the Expires header, else what we asked for.
+// The expiry the registrar granted: its Expires header, else what we asked
+// for. (A Contact's expires parameter is not read: sip/ has no accessor for
+// it yet; registrars that send only that are refreshed at our own half.)
 uint32_t granted_expires(sip::MessageRef resp, uint32_t asked) {
-  const std::string contact = resp.header("Contact");
-  if (auto p = contact.find("expires="); p != std::string::npos) {
-    long v = std::strtol(contact.c_str() + p + 8, nullptr, 10);
-    if (v > 0) return static_cast<uint32_t>(v);
-  }
   const std::string e = resp.header("Expires");
   if (!e.empty()) {
     long v = std::strtol(e.c_str(), nullptr, 10);
-    if (v > 0) return static_cast<uint32_t>(v);
+    if (v > 0 && v <= long(asked)) return static_cast<uint32_t>(v);
   }
   return asked;
 }
