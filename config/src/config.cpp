@@ -437,7 +437,7 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.string("from_user", t.from_user);
   r.string("from_domain", t.from_domain);
   r.boolean("register", t.register_);
-  r.integer("register_expires_s", t.register_expires_s, 60, 86400);
+  r.integer("register_expires_s", t.register_expires_s, 10, 86400);
   r.integer("ping_interval_s", t.ping_interval_s, 0, 3600);
   r.integer("down_after", t.down_after, 1, 100);
   r.integer("up_after", t.up_after, 1, 100);
