@@ -63,9 +63,9 @@ TEST(Dispatch, ShowVerbsAnswerTheirData) {
 TEST(Dispatch, UnknownWordsAreNamed) {
   FakeService s;
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}, {"what", "foo"}}),
-            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
+            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}}),
-            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
+            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
   // config check is msgwctl's own: the server does not offer it.
   EXPECT_EQ(dispatch(s, {{"cmd", "config"}, {"what", "check"}}),
             error_reply("unknown word 'config' (expected: show | hangup | reload)"));
