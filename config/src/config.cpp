@@ -451,6 +451,28 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.integer("timeout_ms", t.timeout_ms, 100, 120000);
   r.string("g726_packing", t.g726_packing, {"rfc3551", "aal2"});
   r.boolean("payload_passthrough", t.payload_passthrough);
+  r.string("username", t.username);
+  r.string("password", t.password);
+  r.string("ha1", t.ha1);
+  r.string("realm", t.realm);
+  r.string("from_user", t.from_user);
+  r.string("from_domain", t.from_domain);
+  r.boolean("register", t.register_);
+  r.integer("register_expires_s", t.register_expires_s, 10, 86400);
+  r.integer("ping_interval_s", t.ping_interval_s, 0, 3600);
+  r.integer("down_after", t.down_after, 1, 100);
+  r.integer("up_after", t.up_after, 1, 100);
+  if (!t.username.empty() && t.password.empty() == t.ha1.empty())
+    r.error_at(r.source(), r.key_path("password"), "a trunk with a username needs exactly one of password or ha1");
+  if (t.username.empty() && !(t.password.empty() && t.ha1.empty() && t.realm.empty()))
+    r.error_at(r.source(), r.key_path("username"), "password, ha1 and realm need a username");
+  if (!t.ha1.empty() && ((t.ha1.size() != 32 && t.ha1.size() != 64) || !is_hex(t.ha1)))
+    r.error_at(r.source(), r.key_path("ha1"), "must be 32 (MD5) or 64 (SHA-256) hex digits of user:realm:password");
+  if (!t.ha1.empty() && t.realm.empty())
+    r.error_at(r.source(), r.key_path("realm"), "an ha1 is bound to one realm: give it");
+  t.ha1 = common::ascii_lowered(t.ha1);
+  if (t.register_ && t.username.empty())
+    r.error_at(r.source(), r.key_path("register"), "registering needs a username (and password or ha1)");
   r.finish();
 }
 

@@ -102,6 +102,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::b_provisional: on_b_provisional(in); break;
     case CallEvent::b_answer: on_b_answer(in); break;
     case CallEvent::b_failure: on_b_failure(in); break;
+    case CallEvent::b_challenge: on_b_challenge(in); break;
     case CallEvent::b_timeout: on_b_timeout(in); break;
     case CallEvent::b_deadline: on_b_deadline(); break;
     case CallEvent::a_cancel: on_a_cancel(); break;
@@ -145,6 +146,12 @@ bool Call::try_next_target() {
   Leg& b = leg(LegId::b);
   while (next_target_ < targets.size()) {
     const CalleeTarget& t = targets[next_target_++];
+    if (!t.trunk.empty() && svc_.trunks && !svc_.trunks->routable(t.trunk)) {
+      // The health check says it is down: not tried, no timeout waited for.
+      ++svc_.stats->trunk_skipped;
+      note_attempt_failure("trunk " + t.trunk + " down (health check)");
+      continue;
+    }
     if (next_target_ > 1) ++svc_.stats->failovers;
     trunk = t.trunk.empty() ? trunk : t.trunk;
     if (b.local_port && b.port != t.port) {
@@ -163,29 +170,43 @@ bool Call::try_next_target() {
     b.peer = t.destination;
     b.proto = t.proto;
     b_prefs_ = t.codecs;
-    if (t.answer_timeout.count() > 0) {
-      b_deadline_ = svc_.now() + t.answer_timeout;
-      svc_.index->schedule(*b_deadline_);
-    } else {
-      b_deadline_.reset();
-    }
+    b_auth_answers_ = 0;
+    b_auth_retry_ = false;
+    arm_deadline(t);
     if (next_target_ > 1) state_ = CallState::routing;  // a new attempt
     if (send_b_invite(t)) return true;
   }
   return false;
 }
 
-bool Call::send_b_invite(const CalleeTarget& t) {
+void Call::arm_deadline(const CalleeTarget& t) {
+  if (t.answer_timeout.count() > 0) {
+    b_deadline_ = svc_.now() + t.answer_timeout;
+    svc_.index->schedule(*b_deadline_);
+  } else {
+    b_deadline_.reset();
+  }
+}
+
+bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   Leg& b = leg(LegId::b);
-  // A fresh Call-ID per attempt: a failed-over INVITE is a new call to the next trunk.
-  if (!b.sip_call_id.empty()) svc_.index->unbind_leg(b.sip_call_id);
-  b.sip_call_id = sip::random_token(20) + "@msgw";
-  b.local_tag = sip::random_token(12);
+  if (retry) {
+    ++b_invite_cseq_;  // RFC 3261 §22.2: same Call-ID and From tag, CSeq + 1
+  } else {
+    // A fresh Call-ID per attempt: a failed-over INVITE is a new call to the next trunk.
+    if (!b.sip_call_id.empty()) svc_.index->unbind_leg(b.sip_call_id);
+    b.sip_call_id = sip::random_token(20) + "@msgw";
+    b.local_tag = sip::random_token(12);
+    b_invite_cseq_ = 1;
+  }
   b.dialog_key.clear();
   b.remote_tag.clear();
   const std::string local_host = ip_str(b.local_ip);
+  const config::TrunkSection* ts = svc_.trunks && !t.trunk.empty() ? svc_.trunks->section(t.trunk) : nullptr;
+  const std::string from_user = ts && !ts->from_user.empty() ? ts->from_user : caller_user;
+  const std::string from_host = ts && !ts->from_domain.empty() ? ts->from_domain : local_host;
   const std::string from = (caller_display.empty() ? std::string() : "\"" + caller_display + "\" ") + "<sip:" +
-                           caller_user + "@" + local_host + ">;tag=" + b.local_tag;
+                           from_user + "@" + from_host + ">;tag=" + b.local_tag;
   const std::string to = "<" + t.request_uri + ">";
   sip::Message m = sip::Message::request("INVITE", t.request_uri, from, to, b.sip_call_id, b_invite_cseq_);
   if (!m) return false;
@@ -203,7 +224,8 @@ bool Call::send_b_invite(const CalleeTarget& t) {
   b_offer_ = sdp::make_offer(lp);
   b.sdp_body = sdp::build(b_offer_);
   m.set_body("application/sdp", b.sdp_body);
-  b.local_uri = "sip:" + caller_user + "@" + local_host;
+  add_trunk_credentials(m, LegId::b, "INVITE");
+  b.local_uri = "sip:" + from_user + "@" + from_host;
   b.remote_uri = t.request_uri;
   b.remote_target = t.request_uri;
   TxnId txn = svc_.stack->send_request(std::move(m), t.destination, t.proto);
@@ -278,6 +300,53 @@ void Call::on_b_failure(const Input& in) {
   fail(CallError::callee_failed,
        std::to_string(code) + " from " + (direction_ == CallDirection::inbound ? "subscriber" : trunk),
        relay_status(code));
+}
+
+void Call::on_b_challenge(const Input& in) {
+  if (in.txn != b_txn_) return;
+  svc_.index->forget_client(b_txn_);
+  b_txn_ = kNoTxn;
+  b_deadline_.reset();
+  const int code = in.msg.status();
+  if (direction_ == CallDirection::inbound) {  // a subscriber challenging us: not ours to answer
+    fail(CallError::callee_failed, std::to_string(code) + " from subscriber", relay_status(code));
+    return;
+  }
+  sip::DigestClient* auth = svc_.trunks ? svc_.trunks->call_auth(trunk) : nullptr;
+  const std::optional<sip::ChallengeOutcome> outcome =
+      auth ? std::optional(auth->take_challenge(in.msg, b_auth_retry_)) : std::nullopt;
+  if (outcome == sip::ChallengeOutcome::answer && b_auth_answers_ < 2 && next_target_ > 0) {
+    ++svc_.stats->trunk_challenges;
+    ++b_auth_answers_;
+    b_auth_retry_ = true;
+    const CalleeTarget& t = targets[next_target_ - 1];
+    state_ = CallState::routing;  // a new INVITE transaction
+    arm_deadline(t);
+    if (send_b_invite(t, true)) return;
+  }
+  ++svc_.stats->trunk_auth_failures;
+  // The attempt ends as a 503 would: the next trunk, else 503 to the caller.
+  const std::string why = std::string(error_info(CallError::trunk_auth_failed).name) + ": " + std::to_string(code) +
+                          " from " + trunk + ", " +
+                          (outcome ? std::string(sip::to_string(*outcome)) : "no credentials configured");
+  log_event(log::Level::warn, "trunk authentication failed", CallEvent::b_challenge, why, code);
+  note_attempt_failure(why);
+  if (try_next_target()) return;
+  attempt_failures.clear();  // the call's own end reason says it
+  fail(CallError::trunk_auth_failed, why);
+}
+
+void Call::note_attempt_failure(const std::string& why) {
+  attempt_failures += (attempt_failures.empty() ? "" : "; ") + why;
+}
+
+void Call::add_trunk_credentials(sip::Message& m, LegId to, std::string_view method) {
+  // Only toward the trunk of an outbound call, and only with a cached
+  // challenge (the trunk's 401/407 for this or an earlier call).
+  if (direction_ != CallDirection::outbound || to != LegId::b || !svc_.trunks || trunk.empty() || !m) return;
+  sip::DigestClient* auth = svc_.trunks->call_auth(trunk);
+  if (!auth || !auth->has_challenge()) return;
+  if (auto h = auth->authorization(method, m.request_uri())) m.add_header(h->name, h->value);
 }
 
 void Call::on_b_timeout(const Input& in) {
@@ -513,6 +582,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   sip::Message rq = od->make_request("INVITE");
   if (!rq) return;
   rq.set_body("application/sdp", obody);
+  add_trunk_credentials(rq, other(from), "INVITE");
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
   svc_.index->bind_client(txn, {id_, ClientTxnKind::reinvite, other(from)});
@@ -607,6 +677,7 @@ void Call::send_bye(LegId which, const std::string& reason_header) {
   l.dialog_key.clear();
   if (!m) return;
   if (!reason_header.empty()) m.add_header("Reason", reason_header);
+  add_trunk_credentials(m, which, "BYE");
   TxnId txn = svc_.stack->send_request(std::move(m), l.peer, l.proto);
   svc_.index->bind_client(txn, {id_, ClientTxnKind::bye, which});
 }
@@ -619,7 +690,7 @@ void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,
   CallRecord r = call_record(*this);
   r.end_ms = wall_ms();
   r.result_code = answer_ms ? 200 : result;
-  r.end_reason = reason;
+  r.end_reason = attempt_failures.empty() ? reason : reason + " (after: " + attempt_failures + ")";
   if (flow_id_ && flow_programmed()) {
     auto sa = svc_.media->stats(*flow_id_, 0), sb = svc_.media->stats(*flow_id_, 1);
     r.a = {sa.packets, sa.lost, double(sa.jitter) / 8.0};

@@ -22,6 +22,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::routing, E::b_provisional, kEarly),
     act(S::routing, E::b_answer, kAnswered | kEnded),
     act(S::routing, E::b_failure, kRouting | kEnded),
+    act(S::routing, E::b_challenge, kRouting | kEnded),
     act(S::routing, E::b_timeout, kRouting | kEnded),
     act(S::routing, E::b_deadline, kRouting | kEnded),
     act(S::routing, E::a_cancel, kEnded),
@@ -41,6 +42,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::early, E::b_provisional, kEarly),
     act(S::early, E::b_answer, kAnswered | kEnded),
     act(S::early, E::b_failure, kRouting | kEnded),
+    act(S::early, E::b_challenge, kRouting | kEnded),  // a new INVITE: routing again
     act(S::early, E::b_timeout, kRouting | kEnded),
     ignore(S::early, E::b_deadline),  // a provisional proved the trunk alive
     act(S::early, E::a_cancel, kEnded),
@@ -58,6 +60,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::answered, E::b_provisional),
     ignore(S::answered, E::b_answer),  // 2xx retransmissions: the stack re-ACKs
     ignore(S::answered, E::b_failure),
+    ignore(S::answered, E::b_challenge),
     ignore(S::answered, E::b_timeout),
     ignore(S::answered, E::b_deadline),
     ignore(S::answered, E::a_cancel),  // too late: the INVITE was answered
@@ -75,6 +78,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::b_provisional),
     ignore(S::ended, E::b_answer),
     ignore(S::ended, E::b_failure),
+    ignore(S::ended, E::b_challenge),
     ignore(S::ended, E::b_timeout),
     ignore(S::ended, E::b_deadline),
     ignore(S::ended, E::a_cancel),

@@ -75,6 +75,7 @@ Gateway::Gateway(config::Config cfg, MediaBackend& media, StateStore* store)
   services_.config = &cfg_;
   services_.ports = [this](int port) { return ports(port); };
   services_.now = [this] { return now(); };
+  services_.trunks = &trunks_;
   nonce_keys_ = load_or_create_nonce_keys(store_);
   apply_config();
   sip::RegistrarConfig rc;
@@ -127,6 +128,7 @@ void Gateway::apply_config() {
     guard_ = std::make_unique<AuthGuard>(cfg_.sip.max_auth_failures, std::chrono::seconds(60),
                                          std::chrono::seconds(300));
   dialplan_ = std::make_unique<DialPlan>(cfg_.routes);
+  trunks_.configure(cfg_);
   access_port_ = -1;
   for (size_t i = 0; i < cfg_.ports.size(); ++i) {
     if (cfg_.ports[i].role == config::PortRole::access && access_port_ < 0) access_port_ = int(i);
@@ -515,7 +517,10 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
 
 void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dialog* dialog) {
   const ClientTxn* what = index_.client(txn);
-  if (!what) return;
+  if (!what) {
+    trunks_.on_response(txn, resp, now());  // OPTIONS pings and REGISTERs to trunks
+    return;
+  }
   const ClientTxn t = *what;
   const int code = resp.status();
   if (code >= 200) index_.forget_client(txn);
@@ -542,9 +547,10 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
       if (code == 100) return;
       Call* c = call_by_id(t.call);
       if (!c) return;
-      const CallEvent e = code < 200   ? CallEvent::b_provisional
-                          : code < 300 ? CallEvent::b_answer
-                                       : CallEvent::b_failure;
+      const CallEvent e = code < 200                  ? CallEvent::b_provisional
+                          : code < 300                ? CallEvent::b_answer
+                          : code == 401 || code == 407 ? CallEvent::b_challenge
+                                                      : CallEvent::b_failure;
       dispatch(*c, e, {txn, resp, dialog, LegId::b});
       return;
     }
@@ -553,7 +559,10 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
 
 void Gateway::on_timeout(sip::Stack&, TxnId txn) {
   const ClientTxn* what = index_.client(txn);
-  if (!what) return;
+  if (!what) {
+    trunks_.on_timeout(txn, now());
+    return;
+  }
   const ClientTxn t = *what;
   index_.forget_client(txn);
   if (t.kind != ClientTxnKind::b_invite) return;
@@ -588,6 +597,7 @@ void Gateway::tick() {
     for (const auto& id : due)
       if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::b_deadline);
   }
+  trunks_.tick(t);
   if (t - last_purge_ > std::chrono::seconds(30)) {
     registrar_->purge_expired(wall_s());
     last_purge_ = t;
@@ -598,6 +608,10 @@ int Gateway::next_timeout_ms() const {
   int best = 50;  // the dataplane event ring has no fd: poll it on this period
   if (auto earliest = index_.earliest_deadline()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - now()).count();
+    best = std::min<int>(best, ms < 0 ? 0 : int(ms));
+  }
+  if (auto due = trunks_.next_due()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now()).count();
     best = std::min<int>(best, ms < 0 ? 0 : int(ms));
   }
   return best;

@@ -73,6 +73,9 @@ constexpr Verb kVerbs[] = {
      [](Service& s, const json&) { return ok_reply(s.rotate_nonce_key()); }, nullptr},
     {VerbId::config_check, {"config", "check"}, kConfigCheckArgs, Shape::none,
      "validate a configuration file (here, without msgw-control)", nullptr, run_config_check},
+    {VerbId::show_trunks, {"show", "trunks"}, {}, Shape::rows,
+     "carrier trunks: health (OPTIONS), registration, digest realm and nonce count",
+     [](Service& s, const json&) { return ok_reply(s.show_trunks()); }, nullptr},
 };
 
 // The table's own rules, checked by the compiler.

@@ -345,3 +345,76 @@ TEST(Config, SubscriberDigestAlgorithmsHa1AndDomains) {
   EXPECT_NE(errors_of(bad).find("subscriber[0].ha1_sha256: must be 64 hex digits"), std::string::npos)
       << errors_of(bad);
 }
+namespace {
+
+// [[trunk]] credentials, registration and health settings.
+TEST(Config, TrunkCredentialsRegistrationAndHealth) {
+  auto r = load_string(R"(
+[[trunk]]
+name = "t"
+address = "192.0.2.1"
+username = "gw"
+password = "pw"
+from_user = "15550001000"
+from_domain = "carrier.example"
+register = true
+register_expires_s = 600
+ping_interval_s = 30
+down_after = 3
+up_after = 1
+[[trunk]]
+name = "h"
+address = "192.0.2.2"
+username = "gw"
+ha1 = "939E7578ED9E3C518A452ACEE763BCE9"
+realm = "carrier.example"
+)", "t.toml");
+  ASSERT_TRUE(r.ok()) << errors_of(r);
+  const auto& t = r.config->trunks[0];
+  EXPECT_TRUE(t.has_credentials());
+  EXPECT_EQ(t.from_domain, "carrier.example");
+  EXPECT_TRUE(t.register_);
+  EXPECT_EQ(t.register_expires_s, 600u);
+  EXPECT_EQ(t.ping_interval_s, 30u);
+  EXPECT_EQ(t.down_after, 3u);
+  EXPECT_EQ(t.up_after, 1u);
+  EXPECT_EQ(r.config->trunks[1].ha1, "939e7578ed9e3c518a452acee763bce9");
+  EXPECT_FALSE(r.config->trunks[1].register_);
+  EXPECT_EQ(r.config->trunks[1].ping_interval_s, 0u);  // off unless asked for
+}
+
+TEST(Config, TrunkCredentialErrors) {
+  auto r = load_string(R"(
+[[trunk]]
+name = "a"
+address = "192.0.2.1"
+username = "gw"
+[[trunk]]
+name = "b"
+address = "192.0.2.2"
+password = "pw"
+register = true
+[[trunk]]
+name = "c"
+address = "192.0.2.3"
+username = "gw"
+ha1 = "abc"
+[[trunk]]
+name = "d"
+address = "192.0.2.4"
+ping_interval_s = 5000
+down_after = 0
+)", "t.toml");
+  ASSERT_FALSE(r.ok());
+  std::string all = errors_of(r);
+  for (const char* want : {"trunk[0].password: a trunk with a username needs exactly one of password or ha1",
+                           "trunk[1].username: password, ha1 and realm need a username",
+                           "trunk[1].register: registering needs a username",
+                           "trunk[2].ha1: must be 32 (MD5) or 64 (SHA-256) hex digits",
+                           "trunk[2].realm: an ha1 is bound to one realm",
+                           "trunk[3].ping_interval_s: value 5000 out of range",
+                           "trunk[3].down_after: value 0 out of range"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}
+
+}  // namespace

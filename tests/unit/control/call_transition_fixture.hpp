@@ -60,6 +60,9 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
  protected:
   CallTransitionTest() {
     config_text = std::string(kConfig) + kExtraRoutes;
+    // The carrier authenticates the gateway (b_challenge rows); the backup does not.
+    config_text.insert(config_text.find("timeout_ms = 2000\n") + 18,
+                       "username = \"gw\"\npassword = \"trunk-secret\"\n");
     // Timer B, the 2xx retransmission give-up and Timer F are 64*T1: 320 ms.
     t1 = std::chrono::milliseconds(5);
   }

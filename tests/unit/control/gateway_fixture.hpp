@@ -327,8 +327,9 @@ class GatewayFixture : public Base {
     return {};
   }
 
+  // `extra`: more header lines ("Name: value\r\n"), e.g. a challenge.
   std::string carrier_response(const Msg& inv, int code, const std::string& reason, const std::string& sdp,
-                               const std::string& totag = "as103549cc") {
+                               const std::string& totag = "as103549cc", const std::string& extra = "") {
     std::string s;
     if (!inv.m) {
       ADD_FAILURE() << "no INVITE to answer";
@@ -350,9 +351,20 @@ class GatewayFixture : public Base {
          (inv.m->call_id->host ? "@" + std::string(inv.m->call_id->host) : "") + "\r\n";
     s += "CSeq: " + std::string(inv.m->cseq->number) + " " + inv.m->cseq->method + "\r\n";
     s += "Contact: <sip:carrier@" + inv.dst.ip() + ":5060>\r\n";
+    s += extra;
     if (!sdp.empty()) s += "Content-Type: application/sdp\r\n";
     s += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
     return s;
+  }
+
+  // A trunk's digest challenge to `inv` (401 or 407), MD5 with qop=auth.
+  std::string carrier_challenge(const Msg& inv, int code, const std::string& nonce, bool stale = false,
+                                const std::string& realm = "carrier.example") {
+    const std::string h = code == 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+    return carrier_response(inv, code, code == 401 ? "Unauthorized" : "Proxy Authentication Required", "",
+                            "ch" + nonce.substr(0, 6),
+                            h + ": Digest realm=\"" + realm + "\", nonce=\"" + nonce +
+                                "\", algorithm=MD5, qop=\"auth\"" + (stale ? ", stale=true" : "") + "\r\n");
   }
 
   std::string g729_answer(const std::string& dir = "") {

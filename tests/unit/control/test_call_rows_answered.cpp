@@ -45,6 +45,17 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
+    case CallEvent::b_challenge: {
+      // A 407 after the 2xx matches no transaction: nothing happens.
+      auto [inv, ok] = answered();
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "late"));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().trunk_challenges, 0u);
+      return o;
+    }
     case CallEvent::b_timeout: {
       answered();
       mark();
@@ -268,6 +279,17 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);  // no failover for an ended call
       EXPECT_EQ(gw->stats().failovers, 0u);
+      return o;
+    }
+    case CallEvent::b_challenge: {
+      // The INVITE of an ended call is challenged: not answered, no failover.
+      Msg inv = routing(cid);
+      hangup(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "gone"));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(gw->stats().trunk_challenges, 0u);
       return o;
     }
     case CallEvent::b_timeout: {

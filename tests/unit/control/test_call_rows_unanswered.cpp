@@ -50,6 +50,26 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(gw->stats().calls_failed, 1u);
       return o;
     }
+    case CallEvent::b_challenge: {
+      // The carrier's 407: ACKed by the stack, the INVITE sent again with
+      // credentials (same Call-ID and From tag, CSeq + 1); still routing.
+      Msg inv = routing(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "n0nce-r"));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      const Msg* again = find_to(o.out, "INVITE", kCarrier);
+      EXPECT_TRUE(again);
+      if (again) {
+        EXPECT_NE(again->raw.find("Proxy-Authorization: Digest username=\"gw\", realm=\"carrier.example\", nonce=\"n0nce-r\""), std::string::npos);
+        EXPECT_EQ(std::string(again->m->call_id->number), std::string(inv.m->call_id->number));
+        EXPECT_EQ(sip::from_tag(again->m.get()), sip::from_tag(inv.m.get()));
+        EXPECT_EQ(std::atoi(again->m->cseq->number), std::atoi(inv.m->cseq->number) + 1);
+      }
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().trunk_challenges, 1u);
+      return o;
+    }
     case CallEvent::b_timeout: {
       // Timer B of the carrier's INVITE: the backup is tried (covered in
       // RoutingTimerBFailsOverThenEndsWith408 through to the final 408).
@@ -254,6 +274,20 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(gw->stats().failovers, 1u);
+      return o;
+    }
+    case CallEvent::b_challenge: {
+      // A 407 after ringing ends that INVITE: a new one with credentials
+      // goes out, and the call is routing again.
+      Early c = early(cid);
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge(c.inv, 407, "n0nce-e"));
+      Outcome o = done(cid);
+      const Msg* again = find_to(o.out, "INVITE", kCarrier);
+      EXPECT_TRUE(again);
+      if (again) EXPECT_NE(again->raw.find("n0nce-e"), std::string::npos);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(o.state, CallState::routing);
       return o;
     }
     case CallEvent::b_timeout: {

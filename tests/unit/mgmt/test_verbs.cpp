@@ -30,6 +30,7 @@ struct FakeService : Service {
     return rows;
   }
   json rotate_nonce_key() override { calls.push_back("rotate"); return {{"previous_key_valid_until", 1}}; }
+  json show_trunks() override { calls.push_back("trunks"); return rows; }
   bool hangup(const std::string& call) override {
     calls.push_back("hangup " + call);
     return known_call;
@@ -69,9 +70,9 @@ TEST(Dispatch, ShowVerbsAnswerTheirData) {
 TEST(Dispatch, UnknownWordsAreNamed) {
   FakeService s;
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}, {"what", "foo"}}),
-            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
+            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}}),
-            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs)"));
+            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
   // config check is msgwctl's own: the server does not offer it.
   EXPECT_EQ(dispatch(s, {{"cmd", "config"}, {"what", "check"}}),
             error_reply("unknown word 'config' (expected: show | hangup | reload | rotate)"));

@@ -137,6 +137,20 @@ struct TrunkSection {
   uint32_t timeout_ms = 8000;            // no final answer within this → fail over
   std::string g726_packing;              // as [[subscriber]]: "" = [codecs] g726_packing
   bool payload_passthrough = false;      // forward static RTP payload types not negotiated on its leg
+  // Digest credentials the gateway answers the trunk's 401/407 with (no
+  // username: the trunk trusts us by address and a challenge fails the attempt).
+  std::string username;
+  std::string password;                  // or:
+  std::string ha1;                       // hex HA1 (32 digits MD5 or 64 SHA-256) for `realm`
+  std::string realm;                     // "": answer the realm the trunk challenges with
+  std::string from_user;                 // From user of our requests ("": the caller / username)
+  std::string from_domain;               // From host of our requests ("": the trunk's address)
+  bool register_ = false;                // TOML `register`: keep a registration at the trunk
+  uint32_t register_expires_s = 3600;
+  uint32_t ping_interval_s = 0;          // OPTIONS every N s; 0 = no health check
+  uint32_t down_after = 2;               // missed / 5xx answers before the trunk is down
+  uint32_t up_after = 2;                 // good answers before a down trunk is up again
+  bool has_credentials() const { return !username.empty(); }
 };
 
 // [[route]] — tried in order; first match wins. Numbers are normalised

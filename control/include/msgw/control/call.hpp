@@ -26,6 +26,7 @@
 #include "msgw/control/media.hpp"
 #include "msgw/control/port_allocator.hpp"
 #include "msgw/control/state_store.hpp"
+#include "msgw/control/trunks.hpp"
 #include "msgw/sip/sdp.hpp"
 #include "msgw/sip/stack.hpp"
 
@@ -84,6 +85,7 @@ struct CallServices {
   const config::Config* config = nullptr;
   std::function<PortAllocator*(int port)> ports;
   std::function<Clock::time_point()> now;
+  Trunks* trunks = nullptr;                // null: no trunk state (every trunk routable, no credentials)
 };
 
 enum class CallDirection : uint8_t { outbound, inbound };
@@ -135,6 +137,7 @@ class Call {
   int max_forwards = 70;                  // for B's INVITE (already decremented)
   int64_t start_ms = 0, answer_ms = 0;    // wall clock
   std::string trunk;                      // the trunk in use (outbound) or the one it came from
+  std::string attempt_failures;           // why earlier trunks of the route were not used (for the CDR)
 
   // Restore after a restart: the call is answered, its flow in the dataplane.
   void restore_answered(std::optional<uint32_t> flow_id);
@@ -149,6 +152,7 @@ class Call {
   void on_b_provisional(const Input& in);
   void on_b_answer(const Input& in);
   void on_b_failure(const Input& in);
+  void on_b_challenge(const Input& in);
   void on_b_timeout(const Input& in);
   void on_b_deadline();
   void on_a_cancel();
@@ -159,7 +163,13 @@ class Call {
   void on_hangup();
 
   bool try_next_target();
-  bool send_b_invite(const CalleeTarget& t);
+  // `retry`: the same INVITE again with credentials (same Call-ID and
+  // From tag, CSeq + 1) after a challenge.
+  bool send_b_invite(const CalleeTarget& t, bool retry = false);
+  void arm_deadline(const CalleeTarget& t);
+  // Credentials from the trunk's cached challenge on a request to the trunk.
+  void add_trunk_credentials(sip::Message& m, LegId to, std::string_view method);
+  void note_attempt_failure(const std::string& why);
   void note_b_dialog(const Input& in);
   std::optional<Failure> apply_b_answer(sip::MessageRef resp);
   std::optional<Failure> program_flow();
@@ -191,6 +201,11 @@ class Call {
   sip::sdp::SessionDescription b_offer_;
   std::vector<codecs::CodecId> b_prefs_;
   std::size_t next_target_ = 0;
+  // Digest answers to the current target's challenges: at most two (a
+  // cached nonce the trunk forgot, then a stale one), never a second answer
+  // to a challenge of an answer that was not stale.
+  uint8_t b_auth_answers_ = 0;
+  bool b_auth_retry_ = false;             // the pending INVITE answered a challenge
   // The media session: a flow id reserved at the first answer with SDP,
   // programmed into the dataplane, re-programmed on changes and restarts.
   enum class FlowState : uint8_t { none, reserved, programmed };

@@ -46,6 +46,7 @@ std::string_view state_name(CallState s);
   X(b_provisional, false)   /* 1xx (not 100) to B's INVITE                   */  \
   X(b_answer, false)        /* 2xx to B's INVITE                             */  \
   X(b_failure, false)       /* 3xx-6xx to B's INVITE                         */  \
+  X(b_challenge, false)     /* 401/407 to B's INVITE (a trunk's digest auth) */  \
   X(b_timeout, false)       /* B's INVITE transaction timed out (Timer B)    */  \
   X(b_deadline, false)      /* the trunk's answer deadline passed            */  \
   X(a_cancel, false)        /* A cancelled its INVITE (200/487 already sent) */  \
@@ -110,6 +111,7 @@ const std::array<Transition, kCallStateCount * kCallEventCount>& transition_tabl
   X(unreachable_contact, 480, "Unreachable Contact")                                \
   X(out_of_media_ports, 503, "Out Of Media Ports")                                  \
   X(no_trunk_available, 503, "Service Unavailable")                                 \
+  X(trunk_auth_failed, 503, "Service Unavailable")   /* challenge not answerable */ \
   X(subscriber_unreachable, 480, "Temporarily Unavailable")                         \
   X(flow_table_full, 503, "Service Unavailable")                                    \
   X(dataplane_refused, 503, "Service Unavailable")                                  \

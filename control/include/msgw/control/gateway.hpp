@@ -34,6 +34,7 @@
 #include "msgw/control/nonce_keys.hpp"
 #include "msgw/control/port_allocator.hpp"
 #include "msgw/control/state_store.hpp"
+#include "msgw/control/trunks.hpp"
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/registrar.hpp"
 #include "msgw/sip/stack.hpp"
@@ -52,7 +53,11 @@ class Gateway final : public sip::Handler {
   Gateway& operator=(const Gateway&) = delete;
 
   // The stack is created with this Gateway as its handler, then given back.
-  void set_stack(sip::Stack* stack) { stack_ = stack; services_.stack = stack; }
+  void set_stack(sip::Stack* stack) {
+    stack_ = stack;
+    services_.stack = stack;
+    trunks_.set_stack(stack);
+  }
 
   // sip::Handler
   void on_request(sip::Stack& stack, const sip::ServerRequest& req) override;
@@ -81,6 +86,7 @@ class Gateway final : public sip::Handler {
   // A new digest nonce key (nonce_keys.hpp), stored; the old one keeps
   // verifying for one nonce lifetime. The answer says until when.
   nlohmann::json rotate_nonce_key();
+  nlohmann::json show_trunks() const { return trunks_.show(now()); }
   // Re-reads the configuration file; false (old configuration kept) when it
   // cannot be used, with *error saying why.
   bool reload_from_file(std::string* error);
@@ -94,6 +100,7 @@ class Gateway final : public sip::Handler {
   size_t active_calls() const { return calls_.size(); }
   const config::Config& config() const { return cfg_; }
   sip::Registrar& registrar() { return *registrar_; }
+  const Trunks& trunks() const { return trunks_; }
   // For tests: the clock the trunk timeouts and the auth guard use.
   std::function<Clock::time_point()> now = [] { return Clock::now(); };
 
@@ -153,6 +160,7 @@ class Gateway final : public sip::Handler {
   std::map<std::string, std::unique_ptr<Call>> calls_;    // by id (A's Call-ID)
   CallIndex index_;
   GatewayStats stats_;
+  Trunks trunks_{stats_};  // health, registration and credentials of the carrier trunks
   CallServices services_;
   Clock::time_point last_purge_{};
 };

@@ -34,6 +34,15 @@ namespace msgw::control {
   X(latched_events, "media sources latched by the dataplane")                      \
   X(loops_refused, "INVITEs refused as loops (482) or out of hops (483)")          \
   X(invalid_events, "call events not valid in the call's state (answered or dropped)") \
+  X(trunk_pings, "OPTIONS pings sent to trunks")                                   \
+  X(trunk_ping_failures, "trunk pings unanswered or answered 5xx/6xx")             \
+  X(trunks_down, "trunks that went down (health check)")                           \
+  X(trunks_up, "trunks that came back up (health check)")                          \
+  X(trunk_skipped, "call attempts that skipped a down trunk")                      \
+  X(trunk_challenges, "401/407 from trunks answered with credentials")            \
+  X(trunk_auth_failures, "trunk challenges we could not or may not answer")        \
+  X(trunk_registrations, "REGISTERs accepted by trunks")                           \
+  X(trunk_registration_failures, "REGISTERs to trunks refused or unanswered")      \
   X(reloads, "configuration reloads applied")                                      \
   X(reloads_refused, "configuration reloads refused")
 

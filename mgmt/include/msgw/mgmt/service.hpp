@@ -21,6 +21,7 @@ class Service {
   virtual nlohmann::json show_stats() = 0;
   // Newest first: at most `limit`, started at or after since_ms (0: all).
   virtual nlohmann::json show_cdrs(int limit, int64_t since_ms) = 0;
+  virtual nlohmann::json show_trunks() = 0;
   // Ends the call as the operator's hangup (BYE on both legs when answered,
   // 480 to the caller before); false: no such call.
   virtual bool hangup(const std::string& call) = 0;

@@ -23,7 +23,7 @@ namespace msgw::mgmt {
 
 enum class VerbId : uint8_t {
   show_calls, show_registrations, show_flows, show_stats, show_cdrs, hangup, reload, rotate_nonce_key,
-  config_check,
+  config_check, show_trunks,
 };
 
 // What "data" of an answer is: absent, an array of objects (printed as a

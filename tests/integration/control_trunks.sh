@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Carrier trunks on the rig (msgw-dataplane + msgw-control, SIPp phone and
+# SIPp trunks in the carrier namespace), one bring-up:
+#   a trunk that challenges with 407, and one with 401: the call completes,
+#   the second call on that trunk carries the cached nonce (nc > 1) and is not
+#   challenged; a registering trunk: REGISTER answered with credentials,
+#   refreshed before its 10 s expiry; a trunk that stops answering OPTIONS:
+#   down within seconds, the next call goes to the second trunk at once (setup
+#   well under the first trunk's 4 s answer timeout); when it answers again
+#   it is up and used again.
+# Usage: control_trunks.sh BUILD_DIR   (root; 77 = skipped)
+set -euo pipefail
+if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
+build=$(cd "$1" && pwd)
+source "$(dirname "$0")/control_lib.sh"
+trap rig_cleanup EXIT
+
+make_config <<'EOF2'
+
+[[trunk]]
+name = "auth407"
+address = "10.20.0.2:5070"
+codecs = ["G729"]
+port = "trunk"
+username = "gw"
+password = "trunk-secret"
+
+[[trunk]]
+name = "auth401"
+address = "10.20.0.2:5072"
+codecs = ["G729"]
+port = "trunk"
+username = "gw"
+password = "trunk-secret"
+
+[[trunk]]
+name = "registrar"
+address = "10.20.0.2:5074"
+codecs = ["G729"]
+port = "trunk"
+username = "gw"
+password = "trunk-secret"
+register = true
+register_expires_s = 10
+
+[[trunk]]
+name = "pinged"
+address = "10.20.0.3:5060"
+codecs = ["G729"]
+port = "trunk"
+timeout_ms = 4000
+ping_interval_s = 1
+down_after = 2
+up_after = 2
+
+[[route]]
+name = "auth407"
+prefix = "1888"
+trunks = ["auth407"]
+
+[[route]]
+name = "auth401"
+prefix = "1866"
+trunks = ["auth401"]
+
+[[route]]
+name = "health"
+prefix = "1877"
+trunks = ["pinged", "carrier"]
+EOF2
+rig_up >/dev/null || fail "rig up"
+ip netns exec msgw-carrier ip addr add 10.20.0.3/24 dev carrier0
+pts="2 0 4 8 96 97 98 100 101"
+pcap=/usr/share/sip-tester/g711a.pcap
+
+gwstat() { ctl show stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+trunk() {  # trunk NAME FIELD
+  ctl show trunks --json | python3 -c "import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='$1'][0]['$2'])"
+}
+cdr() {
+  ctl show cdrs --json | python3 -c "import json,sys; r=json.load(sys.stdin)[0]; $1" \
+    || fail "CDR check '$1': $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')"
+}
+# wait_for SECONDS WHAT COMMAND...: polls every 0.2 s.
+wait_for() {
+  local n=$(( $1 * 5 )) what=$2; shift 2
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.2; done
+  fail "timed out waiting for $what"
+}
+# sipp_trunk TEMPLATE IP PORT CALLS [sed expressions...]: a SIPp trunk in the background; pid in trunk_pid.
+sipp_trunk() {
+  local tpl=$1 ip=$2 port=$3 calls=$4 name; shift 4
+  name=$(basename "$tpl" .xml)-$port
+  sed "$@" "$tpl" >"$work/$name.xml"
+  ip netns exec msgw-carrier sipp -sf "$work/$name.xml" -i "$ip" -p "$port" -m "$calls" -nostdin -timeout 60s \
+    -trace_err -error_file "$work/$name.err" -trace_msg -message_file "$work/$name.msg" >"$work/$name.out" 2>&1 &
+  bg_pids+=($!)
+  trunk_pid=$!
+}
+call() {  # call NUMBER NAME
+  uac_scenario "$work/$2.xml" "$pts" "$pcap" 300
+  NUMBER=$1 phone_uac "$work/$2.xml" || fail "$2: phone side $(tail -n 3 "$work/$2.xml.err" 2>/dev/null)"
+}
+
+# The registrar and the pinged trunk first: the gateway starts on them at once
+# (a REGISTER sent before SIPp listens is retransmitted).
+sipp_trunk "$sippdir/control_trunk_registrar.xml" 10.20.0.2 5074 1 -e ''
+reg_pid=$trunk_pid
+sipp_trunk "$sippdir/control_trunk_options.xml" 10.20.0.3 5060 100000 -e ''
+opt_pid=$trunk_pid
+
+# --- digest: 407 (proxy) and 401 (UAS), then the cached nonce
+for code in 407 401; do
+  if [[ $code == 407 ]]; then port=5070 num=1-888-555-1212 ch=Proxy-Authenticate az=Proxy-Authorization
+  else port=5072 num=1-866-555-1212 ch=WWW-Authenticate az=Authorization; fi
+  sipp_trunk "$sippdir/control_trunk_challenge.xml" 10.20.0.2 $port 1 \
+    -e "s|@CODE@|$code|g" -e "s|@CHALLENGE@|$ch|g" -e "s|@AUTHZ@|$az|g"
+  call "$num" "auth$code-1"
+  wait "$trunk_pid" || fail "$code: the trunk saw no valid credentials: $(tail -n 3 "$work"/control_trunk_challenge-$port.err)"
+  cdr "assert r['trunk']=='auth$code' and r['result']==200 and r['answer_ms']>0"
+  sipp_trunk "$sippdir/control_trunk_cached.xml" 10.20.0.2 $port 1 -e "s|@AUTHZ@|$az|g"
+  call "$num" "auth$code-2"
+  wait "$trunk_pid" || fail "$code: the second call did not reuse the nonce: $(tail -n 3 "$work"/control_trunk_cached-$port.err)"
+  echo "ok   trunk $code: answered once with credentials, the call completed; the next call reused the nonce (nc > 1, no challenge)"
+done
+
+# --- registration: REGISTER with credentials, refreshed before the 10 s expiry
+wait_for 10 "the trunk registered" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='registrar'][0]['registration'])\") == registered ]]"
+t_first=$(date +%s.%N)
+wait_for 10 "the registration refresh" bash -c "(( \$($msgwctl --socket $work/control.sock show stats --json | python3 -c \"import json,sys; print(json.load(sys.stdin)['trunk_registrations'])\") >= 2 ))"
+t_refresh=$(date +%s.%N)
+wait "$reg_pid" || fail "registrar: $(tail -n 3 "$work"/control_trunk_registrar-5074.err)"
+awk -v a="$t_first" -v b="$t_refresh" 'BEGIN{exit !(b - a < 10)}' || fail "refresh after the expiry"
+printf 'ok   trunk registration: 401 answered, registered, refreshed with the cached nonce %.1f s later (expiry 10 s)\n' \
+  "$(awk -v a="$t_first" -v b="$t_refresh" 'BEGIN{print b - a}')"
+
+# --- health: OPTIONS every second; down after two missed, up after two answered
+wait_for 10 "trunk 'pinged' up" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='pinged'][0]['health'])\") == up ]]"
+kill -INT "$opt_pid"; wait "$opt_pid" 2>/dev/null || true
+t_stop=$(date +%s.%N)
+wait_for 8 "trunk 'pinged' down" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='pinged'][0]['health'])\") == down ]]"
+printf 'ok   trunk health: no OPTIONS answers, down after %.1f s\n' "$(awk -v a="$t_stop" -v b="$(date +%s.%N)" 'BEGIN{print b - a}')"
+s0=$(gwstat trunk_skipped)
+carrier_uas "$sippdir/control_carrier_uas.xml" "$pcap"
+call 1-877-555-1212 health-down
+wait "$carrier_pid" || fail "health: the carrier did not get the call"
+(( $(gwstat trunk_skipped) == s0 + 1 )) || fail "health: the down trunk was not skipped"
+cdr "assert r['trunk']=='carrier' and r['result']==200 and r['answer_ms'] - r['start_ms'] < 1500, r"
+echo "ok   trunk health: the next call went to the second trunk at once (setup $(ctl show cdrs --json | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["answer_ms"]-r["start_ms"])') ms, answer timeout 4000 ms)"
+sipp_trunk "$sippdir/control_trunk_options.xml" 10.20.0.3 5060 100000 -e ''
+wait_for 8 "trunk 'pinged' up again" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='pinged'][0]['health'])\") == up ]]"
+call 1-877-555-1212 health-up
+cdr "assert r['trunk']=='pinged' and r['result']==200, r"
+(( $(gwstat trunks_down) >= 1 && $(gwstat trunks_up) >= 1 )) || fail "up/down not counted"
+echo "ok   trunk health: answering again, up after two pings, used again; trunks_down $(gwstat trunks_down) trunks_up $(gwstat trunks_up)"
+ctl show trunks
