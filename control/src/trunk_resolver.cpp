@@ -22,7 +22,10 @@ std::string key_of(const TrunkResolver::Name& n) {
   return (n.tcp ? "tcp:" : "udp:") + host + (n.port ? ":" + std::to_string(*n.port) : "");
 }
 
-std::string describe(const std::vector<SrvRecord>& records) {
+// The addresses by SRV priority (within one, as the server listed them).
+std::string describe(std::vector<SrvRecord> records) {
+  std::stable_sort(records.begin(), records.end(),
+                   [](const SrvRecord& a, const SrvRecord& b) { return a.priority < b.priority; });
   std::string out;
   for (const auto& r : records)
     for (uint32_t a : r.addresses)
