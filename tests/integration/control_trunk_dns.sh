@@ -5,7 +5,9 @@
 # msgw-control asks it ([sip] dns_servers). The call goes to the priority-10
 # target, which answers 503, and fails over to the priority-20 one, which
 # answers; the Request-URI keeps the name; the answer is re-queried before
-# its TTL runs out. `msgwctl config check` warns about a name that does not
+# its TTL runs out; with the DNS server stopped the last good answer is kept
+# and a call still fails over from the (now stopped) first target to the
+# second. `msgwctl config check` warns about a name that does not
 # resolve and passes the one that does.
 # Usage: control_trunk_dns.sh BUILD_DIR   (root; 77 = skipped)
 set -euo pipefail
@@ -24,7 +26,7 @@ name = "named"
 address = "carrier.msgw.test"
 codecs = ["G729"]
 port = "trunk"
-timeout_ms = 3000
+timeout_ms = 2000
 
 [[trunk]]
 name = "ghost"
@@ -92,3 +94,20 @@ srv_queries=$(grep -c 'query\[SRV\] _sip._udp.carrier.msgw.test' "$work/dnsmasq.
 (( srv_queries >= 2 )) || fail "SRV answer not refreshed within its TTL ($srv_queries queries)"
 echo "ok   the SRV answer (TTL 2 s) was re-queried before expiry: $srv_queries queries"
 (( $(gwstat trunks_unresolved) == 0 )) || fail "trunks_unresolved counted"
+
+# The DNS server goes away: past the TTL the last good answer is kept (and
+# logged). The priority-10 target is stopped now: its answer deadline
+# passes and the call fails over to the priority-20 one again.
+kill -TERM "$dns_pid"; wait "$dns_pid" 2>/dev/null || true; dns_pid=
+sleep 2.5
+grep -q 'no DNS answer, keeping the last good one name=carrier.msgw.test' "$work/run/control.log" ||
+  fail "no 'keeping the last good one' line after dnsmasq stopped"
+ip netns exec msgw-carrier sipp -sf "$uas" -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 -m 1 -nostdin \
+  -timeout 60s -trace_msg -message_file "$uas.2.msg" >"$uas.2.out" 2>&1 &
+uas_pid=$!; bg_pids+=($uas_pid)
+sleep 0.3
+uac_scenario "$work/call2.xml" "$pts" "$work/pcmu.pcap" 1000
+NUMBER=1-700-555-1212 phone_uac "$work/call2.xml" || fail "call 2: phone side $(tail -n 3 "$work/call2.xml.err" 2>/dev/null)"
+wait "$uas_pid" || fail "call 2: the priority-20 target did not complete the call"
+(( $(gwstat failovers) == f0 + 2 )) || fail "call 2: failover not counted"
+echo "ok   DNS server stopped: the last good answer kept; priority-10 target stopped: failover to priority 20 after its timeout"
