@@ -144,6 +144,8 @@ bool Gateway::reload(const config::Config& cfg, std::string* error) {
   for (size_t i = 0; i < cfg.ports.size(); ++i)
     if (cfg.ports[i].address.addr != cfg_.ports[i].address.addr)
       return refuse("reload cannot change port[" + std::to_string(i) + "].address: restart needed");
+  if (cfg.sip.dns_servers != cfg_.sip.dns_servers)  // the c-ares channel is made at start
+    MSGW_LOG(warn, "reload: [sip] dns_servers changes at the next start of msgw-control");
   config::Config old = cfg_;
   cfg_ = cfg;
   try {
