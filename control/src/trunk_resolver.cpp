@@ -64,8 +64,13 @@ std::vector<SrvRecord> order_srv(std::vector<SrvRecord> records, const RandomDra
   return out;
 }
 
+namespace {
+enum class Outage : uint8_t { none, no_answer, no_records };
+}  // namespace
+
 struct TrunkResolver::Entry {
   Name name;
+  Outage outage = Outage::none;  // what the last resolution lacked (warned once)
   std::string key;
   // The last good answer: SRV records in the order the server gave them
   // (ordered per call), or one record for the name's own A records.
@@ -225,6 +230,9 @@ void TrunkResolver::finish(Entry& e) {
   e.in_flight = false;
   std::erase_if(e.pending, [](const SrvRecord& r) { return r.addresses.empty(); });
   if (!e.pending.empty()) {
+    if (e.outage == Outage::no_answer && e.have_answer)
+      MSGW_LOG(info, "trunk name: DNS answers again", {"name", e.name.host});
+    e.outage = Outage::none;
     auto ttl = std::clamp<std::chrono::seconds>(std::chrono::seconds(e.pending_ttl), kMinTtl, kMaxTtl);
     const bool changed = !e.have_answer || describe(e.answer) != describe(e.pending);
     e.from_srv = e.pending_srv;
@@ -238,17 +246,24 @@ void TrunkResolver::finish(Entry& e) {
     e.pending.clear();
     return;
   }
-  e.refresh_at = t + kRetry;
+  // One warning per outage (the retries would repeat it every kRetry).
+  const Outage outage = e.pending_failed ? Outage::no_answer : Outage::no_records;
+  const bool first = e.outage != outage;
+  e.outage = outage;
   if (e.pending_failed) {
-    if (e.have_answer)
-      MSGW_LOG_LIMITED(warn, 1, "trunk name: no DNS answer, keeping the last good one", {"name", e.name.host},
-                       {"addresses", describe(e.answer)}, {"error", e.pending_error},
-                       {"expired", e.expires <= t});
-    else
-      MSGW_LOG_LIMITED(warn, 1, "trunk name: no DNS answer yet", {"name", e.name.host}, {"error", e.pending_error});
+    e.refresh_at = t + kRetry;
+    if (first && e.have_answer)
+      MSGW_LOG(warn, "trunk name: no DNS answer, keeping the last good one", {"name", e.name.host},
+               {"addresses", describe(e.answer)}, {"error", e.pending_error}, {"retry_s", int64_t(kRetry.count())});
+    else if (first)
+      MSGW_LOG(warn, "trunk name: no DNS answer yet", {"name", e.name.host}, {"error", e.pending_error},
+               {"retry_s", int64_t(kRetry.count())});
     return;
   }
-  MSGW_LOG_LIMITED(warn, 1, "trunk name has no SRV or A records", {"name", e.name.host});
+  e.refresh_at = t + kNegativeRetry;
+  if (first)
+    MSGW_LOG(warn, "trunk name has no SRV or A records", {"name", e.name.host},
+             {"retry_s", int64_t(kNegativeRetry.count())});
   e.answer.clear();
   e.have_answer = false;
 }

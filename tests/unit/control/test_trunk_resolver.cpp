@@ -269,6 +269,8 @@ TEST_F(ResolverTest, ANameThatStopsExistingIsDropped) {
   nx.status = DnsStatus::no_records;
   dns.answer_a("sip.carrier.example", nx);
   EXPECT_TRUE(resolver.targets(carrier).empty());
+  // A definite "no such name" is asked again later than a silent server.
+  EXPECT_EQ(resolver.next_timeout_ms(), int(std::chrono::milliseconds(TrunkResolver::kNegativeRetry).count()));
 }
 
 TEST_F(ResolverTest, TinyTtlIsBoundedAndLateAnswersForDroppedNamesIgnored) {

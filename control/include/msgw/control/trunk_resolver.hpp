@@ -114,8 +114,10 @@ class TrunkResolver {
   // Bounds on the TTL used: a 0 s TTL would re-query every pass.
   static constexpr std::chrono::seconds kMinTtl{1};
   static constexpr std::chrono::seconds kMaxTtl{3600};
-  // After a failed query: the retry delay.
+  // After a query no server answered: the retry delay.
   static constexpr std::chrono::seconds kRetry{2};
+  // After a definite "no such records" (NXDOMAIN, no data): the next try.
+  static constexpr std::chrono::seconds kNegativeRetry{30};
 
  private:
   struct Entry;
