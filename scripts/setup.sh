@@ -9,11 +9,12 @@ packages=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libdpdk-dev dpdk libspandsp-dev libbcg729-dev libosip2-dev libtomlplusplus-dev
-  libsqlite3-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libpcap-dev
+  libsqlite3-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libpcap-dev libc-ares-dev
   # tests and benchmarks
   googletest libgmock-dev libgtest-dev libbenchmark-dev sip-tester tshark iproute2 iputils-ping
   sox espeak-ng python3 procps psmisc ethtool util-linux
   gcovr  # scripts/coverage.sh
+  dnsmasq  # the DNS server of the trunk-by-name check (control_trunk_dns.sh)
   dpdk-dev  # dpdk-testpmd, the benchmark's io-forward ceiling
 )
 

@@ -96,8 +96,30 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     if (ec != std::errc() || ptr != digits.data() + digits.size() || v == 0 || v > 65535)
       return std::nullopt;
     hp.port = static_cast<uint16_t>(v);
+    hp.port_given = true;
   }
   return hp;
+}
+
+bool is_host_name(std::string_view text) {
+  if (!text.empty() && text.back() == '.') text.remove_suffix(1);
+  if (text.empty() || text.size() > 253) return false;
+  bool last_all_digits = false;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t dot = text.find('.', start);
+    if (dot == std::string_view::npos) dot = text.size();
+    std::string_view label = text.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    last_all_digits = true;
+    for (char c : label) {
+      const bool digit = c >= '0' && c <= '9';
+      if (!digit && !std::isalpha(static_cast<unsigned char>(c)) && c != '-') return false;
+      if (!digit) last_all_digits = false;
+    }
+    start = dot + 1;
+  }
+  return !last_all_digits;
 }
 
 namespace {
@@ -347,6 +369,12 @@ void read_sip(TableReader& r, SipSection& s) {
   r.integer("max_expires_s", s.max_expires_s, 1, 7 * 86400);
   r.string("state_db", s.state_db);
   r.string("management_socket", s.management_socket);
+  r.string_array("dns_servers", s.dns_servers);
+  for (const auto& d : s.dns_servers) {
+    auto hp = parse_host_port(d);
+    if (!hp || !parse_ipv4(hp->host))
+      r.error_at(r.source(), r.key_path("dns_servers"), "'" + d + "' is not an IPv4 address[:port]");
+  }
   if (s.min_expires_s > s.max_expires_s)
     r.error_at(r.source(), r.key_path("min_expires_s"), "is larger than max_expires_s");
   if (s.realm.empty()) r.error_at(r.source(), r.key_path("realm"), "must not be empty");
@@ -440,10 +468,16 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.string("name", t.name);
   std::string addr;
   if (const toml::node* n = r.string("address", addr)) {
-    if (auto hp = parse_host_port(addr))
-      t.address = *hp;
-    else
+    auto hp = parse_host_port(addr);
+    if (!hp)
       r.error_at(n->source(), r.key_path("address"), "'" + addr + "' is not host[:port]");
+    else if (!parse_ipv4(hp->host) && !is_host_name(hp->host))
+      // msgw's media and signalling are IPv4-only: a trunk is an IPv4
+      // address or a name resolved to IPv4 addresses (A records).
+      r.error_at(n->source(), r.key_path("address"),
+                 "'" + hp->host + "' is neither an IPv4 address nor a valid host name (RFC 1123)");
+    else
+      t.address = *hp;
   }
   r.string("transport", t.transport, {"udp", "tcp"});
   read_codec_list(r, "codecs", t.codecs);

@@ -40,6 +40,16 @@ std::optional<sip::Endpoint> endpoint_from_uri(const std::string& uri_text) {
   return sip::Endpoint::from(u->host, u->port ? u->port : 5060);
 }
 
+// A trunk given by name (not an IPv4 literal): what the resolver resolves.
+std::optional<TrunkResolver::Name> trunk_dns_name(const config::TrunkSection& t) {
+  if (t.address.host.empty() || config::parse_ipv4(t.address.host)) return std::nullopt;
+  TrunkResolver::Name n;
+  n.host = t.address.host;
+  n.tcp = t.transport == "tcp";
+  if (t.address.port_given) n.port = t.address.port;
+  return n;
+}
+
 // "udp:10.10.0.2:5062" (Binding::source) → endpoint and protocol.
 std::optional<sip::Endpoint> endpoint_from_source(const std::string& src, sip::Proto* proto) {
   auto colon = src.find(':');
@@ -129,6 +139,7 @@ void Gateway::apply_config() {
                                          std::chrono::seconds(300));
   dialplan_ = std::make_unique<DialPlan>(cfg_.routes);
   trunks_.configure(cfg_);
+  track_trunk_names();
   access_port_ = -1;
   for (size_t i = 0; i < cfg_.ports.size(); ++i) {
     if (cfg_.ports[i].role == config::PortRole::access && access_port_ < 0) access_port_ = int(i);
@@ -150,6 +161,8 @@ bool Gateway::reload(const config::Config& cfg, std::string* error) {
   for (size_t i = 0; i < cfg.ports.size(); ++i)
     if (cfg.ports[i].address.addr != cfg_.ports[i].address.addr)
       return refuse("reload cannot change port[" + std::to_string(i) + "].address: restart needed");
+  if (cfg.sip.dns_servers != cfg_.sip.dns_servers)  // the c-ares channel is made at start
+    MSGW_LOG(warn, "reload: [sip] dns_servers changes at the next start of msgw-control");
   config::Config old = cfg_;
   cfg_ = cfg;
   try {
@@ -175,9 +188,25 @@ const config::TrunkSection* Gateway::trunk_by_name(const std::string& name) cons
 }
 
 const config::TrunkSection* Gateway::trunk_by_source(const sip::Endpoint& src) const {
-  for (const auto& t : cfg_.trunks)
+  const auto ip = config::parse_ipv4(src.ip());
+  for (const auto& t : cfg_.trunks) {
     if (t.address.host == src.ip()) return &t;  // trusted by address; any source port
+    if (auto name = trunk_dns_name(t); name && ip && resolver_ && resolver_->has_address(*name, *ip)) return &t;
+  }
   return nullptr;
+}
+
+void Gateway::set_resolver(TrunkResolver* resolver) {
+  resolver_ = resolver;
+  track_trunk_names();
+}
+
+void Gateway::track_trunk_names() {
+  if (!resolver_) return;
+  std::vector<TrunkResolver::Name> names;
+  for (const auto& t : cfg_.trunks)
+    if (auto n = trunk_dns_name(t)) names.push_back(*n);
+  resolver_->track(names);
 }
 
 int Gateway::port_index_for_trunk(const config::TrunkSection& t) const {
@@ -188,19 +217,36 @@ int Gateway::port_index_for_trunk(const config::TrunkSection& t) const {
   return access_port_;
 }
 
-std::optional<CalleeTarget> Gateway::trunk_target(const config::TrunkSection& t, const std::string& number) const {
-  auto dst = sip::Endpoint::from(t.address.host, t.address.port);
-  if (!dst) return std::nullopt;
-  CalleeTarget target;
-  target.trunk = t.name;
-  target.destination = *dst;
-  target.proto = t.transport == "tcp" ? sip::Proto::Tcp : sip::Proto::Udp;
-  target.port = port_index_for_trunk(t);
-  target.latch = cfg_.ports[static_cast<std::size_t>(target.port)].role == config::PortRole::access;
-  target.request_uri = "sip:" + number + "@" + t.address.to_string();
-  target.codecs = codec_list(t.codecs);
-  target.answer_timeout = std::chrono::milliseconds(t.timeout_ms);
-  return target;
+void Gateway::add_trunk_targets(const config::TrunkSection& t, const std::string& number,
+                                std::vector<CalleeTarget>& out) {
+  std::vector<sip::Endpoint> destinations;
+  if (auto name = trunk_dns_name(t)) {
+    // RFC 3263: the SRV targets' addresses in priority/weight order, each a
+    // failover target of its own; the Request-URI keeps the name.
+    for (const auto& a : resolver_ ? resolver_->targets(*name) : std::vector<TrunkAddress>{})
+      if (auto dst = sip::Endpoint::from(config::format_ipv4(a.ip), a.port)) destinations.push_back(*dst);
+    if (destinations.empty()) {
+      ++stats_.trunks_unresolved;
+      MSGW_LOG_LIMITED(warn, 1, "trunk skipped: its name has no DNS answer yet", {"trunk", t.name},
+                       {"name", t.address.host});
+      return;
+    }
+  } else if (auto dst = sip::Endpoint::from(t.address.host, t.address.port)) {
+    destinations.push_back(*dst);
+  }
+  for (const auto& dst : destinations) {
+    CalleeTarget target;
+    target.trunk = t.name;
+    target.destination = dst;
+    target.proto = t.transport == "tcp" ? sip::Proto::Tcp : sip::Proto::Udp;
+    target.port = port_index_for_trunk(t);
+    target.latch = cfg_.ports[static_cast<std::size_t>(target.port)].role == config::PortRole::access;
+    target.request_uri = "sip:" + number + "@" +
+                         (trunk_dns_name(t) && !t.address.port_given ? t.address.host : t.address.to_string());
+    target.codecs = codec_list(t.codecs);
+    target.answer_timeout = std::chrono::milliseconds(t.timeout_ms);
+    out.push_back(std::move(target));
+  }
 }
 
 Call* Gateway::call_by_id(const std::string& id) {
@@ -438,8 +484,7 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   auto route = dialplan_->route(*number);
   if (!route || route->trunks.empty()) return failed(CallError::no_route);
   for (const auto& name : route->trunks)
-    if (const auto* t = trunk_by_name(name))
-      if (auto target = trunk_target(*t, c->number)) c->targets.push_back(std::move(*target));
+    if (const auto* t = trunk_by_name(name)) add_trunk_targets(*t, c->number, c->targets);
   // A leg media: the access port.
   Leg& a = c->leg(LegId::a);
   a.port = access_port_;

@@ -11,10 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
+#include "msgw/control/ares_dns.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
@@ -80,6 +82,12 @@ int main(int argc, char** argv) {
     msgw::control::StateStore store(cfg.sip.state_db);
     msgw::control::DataplaneMedia media(cfg.instance.name);
     msgw::control::Gateway gw(cfg, media, &store);
+    // Trunks by name: c-ares on this loop (its sockets are watched below).
+    msgw::control::AresDns dns(cfg.sip.dns_servers);
+    std::mt19937 rng(std::random_device{}());
+    msgw::control::TrunkResolver resolver(
+        dns, [] { return msgw::control::TrunkResolver::Clock::now(); },
+        [&rng](uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n)(rng); });
 
     msgw::sip::StackConfig sc;
     sc.timers.t1 = std::chrono::milliseconds(cfg.sip.t1_ms);
@@ -120,6 +128,17 @@ int main(int argc, char** argv) {
       ev.data.fd = fd;
       if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     };
+    dns.on_socket_change = [ep](int fd, bool read, bool write) {  // by value: dns outlives ep
+      if (!read && !write) {
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+        return;
+      }
+      epoll_event ev{};
+      ev.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+      ev.data.fd = fd;
+      if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    };
+    gw.set_resolver(&resolver);
     watch(stack.fd());
     watch(mgmt.listen_fd());
     if (sfd >= 0) watch(sfd);
@@ -136,6 +155,8 @@ int main(int argc, char** argv) {
       int t = gw.next_timeout_ms();
       int st = stack.next_timeout_ms();
       if (st >= 0 && st < t) t = st;
+      for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms()})
+        if (dt >= 0 && dt < t) t = dt;
       int n = epoll_wait(ep, evs, 64, t);
       if (n < 0 && errno != EINTR) {
         MSGW_LOG(error, "epoll_wait failed", {"error", std::strerror(errno)});
@@ -146,6 +167,8 @@ int main(int argc, char** argv) {
         if (fd == sfd) {
           signalfd_siginfo si{};
           while (read(sfd, &si, sizeof si) == ssize_t(sizeof si)) running = false;
+        } else if (dns.owns(fd)) {
+          dns.process(fd, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP), evs[i].events & EPOLLOUT);
         } else if (fd == mgmt.listen_fd()) {
           mgmt.on_listen_ready();
         } else if (fd != stack.fd()) {
@@ -156,6 +179,8 @@ int main(int argc, char** argv) {
       // they persist is committed once at the end of the pass.
       store.begin_batch();
       stack.process(0);
+      dns.process();  // c-ares's own timeouts and retries
+      resolver.tick();
       gw.tick();
       std::string db_error;
       // A full or broken disk fails every pass: one line a second, not thousands.

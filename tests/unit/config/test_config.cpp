@@ -418,3 +418,58 @@ down_after = 0
 }
 
 }  // namespace
+// Trunks by name: an IPv4 address or an RFC 1123 host name; anything else
+// is an error (resolution itself is msgw-control's, and config check's
+// warning).
+TEST(Config, TrunkAddressIsIpv4OrHostName) {
+  EXPECT_TRUE(msgw::config::is_host_name("sip.carrier.example"));
+  EXPECT_TRUE(msgw::config::is_host_name("sip-1.Carrier.example."));
+  EXPECT_TRUE(msgw::config::is_host_name("localhost"));
+  EXPECT_TRUE(msgw::config::is_host_name("3com.example"));
+  EXPECT_FALSE(msgw::config::is_host_name("10.20.0.300"));  // all-digit last label: a bad address
+  EXPECT_FALSE(msgw::config::is_host_name("-bad.example"));
+  EXPECT_FALSE(msgw::config::is_host_name("bad-.example"));
+  EXPECT_FALSE(msgw::config::is_host_name("a..example"));
+  EXPECT_FALSE(msgw::config::is_host_name(std::string(64, 'a') + ".example"));
+  EXPECT_FALSE(msgw::config::is_host_name(""));
+  EXPECT_FALSE(msgw::config::is_host_name("under_score.example"));
+
+  auto ok = load_string(R"(
+[sip]
+dns_servers = ["10.20.0.2", "10.20.0.3:5353"]
+[[trunk]]
+name = "named"
+address = "sip.carrier.example"
+[[trunk]]
+name = "named-port"
+address = "sip.carrier.example:5080"
+)", "n.toml");
+  ASSERT_TRUE(ok.ok()) << errors_of(ok);
+  const auto& c = *ok.config;
+  EXPECT_EQ(c.sip.dns_servers, (std::vector<std::string>{"10.20.0.2", "10.20.0.3:5353"}));
+  EXPECT_EQ(c.trunks[0].address.host, "sip.carrier.example");
+  EXPECT_FALSE(c.trunks[0].address.port_given);
+  EXPECT_TRUE(c.trunks[1].address.port_given);
+  EXPECT_EQ(c.trunks[1].address.port, 5080);
+
+  auto bad = load_string(R"(
+[sip]
+dns_servers = ["dns.example"]
+[[trunk]]
+name = "a"
+address = "10.20.0.300"
+[[trunk]]
+name = "b"
+address = "[2001:db8::1]:5060"
+[[trunk]]
+name = "c"
+address = "-carrier.example"
+)", "b.toml");
+  ASSERT_FALSE(bad.ok());
+  std::string all = errors_of(bad);
+  for (const char* want : {"sip.dns_servers: 'dns.example' is not an IPv4 address[:port]",
+                           "trunk[0].address: '10.20.0.300' is neither an IPv4 address nor a valid host name",
+                           "trunk[1].address: '2001:db8::1' is neither an IPv4 address nor a valid host name",
+                           "trunk[2].address: '-carrier.example' is neither"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}

@@ -79,6 +79,7 @@ struct DataplaneSection {
 struct HostPort {
   std::string host;
   uint16_t port = 5060;
+  bool port_given = false;               // the text named a port (RFC 3263 §4.2: then no SRV lookup)
   std::string to_string() const;
 };
 
@@ -101,6 +102,9 @@ struct SipSection {
   uint32_t max_expires_s = 3600;
   std::string state_db = "/var/lib/msgw/state.db";   // registrations, dialogs, CDRs (SQLite WAL)
   std::string management_socket = "/run/msgw/control.sock";
+  // DNS servers for trunks given by name ("10.20.0.2" or "10.20.0.2:5353");
+  // empty: the system's /etc/resolv.conf.
+  std::vector<std::string> dns_servers;
 };
 
 // [media]
@@ -130,7 +134,7 @@ struct SubscriberSection {
 // [[trunk]] — trusted by source address, not digest.
 struct TrunkSection {
   std::string name;
-  HostPort address;
+  HostPort address;                      // an IPv4 address or a host name (resolved per RFC 3263)
   std::string transport = "udp";         // udp | tcp
   std::vector<std::string> codecs{"PCMU"};
   std::string port;                      // [[port]] name the trunk is reached through
@@ -188,5 +192,10 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
 std::optional<uint32_t> parse_ipv4(std::string_view text);
 std::string format_ipv4(uint32_t addr);
 std::optional<HostPort> parse_host_port(std::string_view text);
+// RFC 1123 §2.1 host name: dot-separated labels of 1-63 letters, digits and
+// hyphens, not starting or ending with a hyphen, 253 characters at most, the
+// last label not all digits (so "10.20.0.300" is not a name). One trailing
+// dot is allowed.
+bool is_host_name(std::string_view text);
 
 }  // namespace msgw::config

@@ -35,6 +35,7 @@
 #include "msgw/control/port_allocator.hpp"
 #include "msgw/control/state_store.hpp"
 #include "msgw/control/trunks.hpp"
+#include "msgw/control/trunk_resolver.hpp"
 #include "msgw/sip/digest.hpp"
 #include "msgw/sip/registrar.hpp"
 #include "msgw/sip/stack.hpp"
@@ -58,6 +59,9 @@ class Gateway final : public sip::Handler {
     services_.stack = stack;
     trunks_.set_stack(stack);
   }
+  // Resolves trunks given by name (trunk_resolver.hpp); without one such
+  // trunks are skipped (logged, counted). Tracks the configuration's names.
+  void set_resolver(TrunkResolver* resolver);
 
   // sip::Handler
   void on_request(sip::Stack& stack, const sip::ServerRequest& req) override;
@@ -132,7 +136,10 @@ class Gateway final : public sip::Handler {
   bool dispatch(Call& call, CallEvent event, const Call::Input& input = {});
   Call* call_by_id(const std::string& id);
   Call* call_by_sip_call_id(const std::string& sip_call_id, LegId* leg);
-  std::optional<CalleeTarget> trunk_target(const config::TrunkSection& t, const std::string& number) const;
+  // The trunk's targets in failover order: its address, or each address its
+  // name resolves to (none yet: skipped, logged and counted).
+  void add_trunk_targets(const config::TrunkSection& t, const std::string& number, std::vector<CalleeTarget>& out);
+  void track_trunk_names();
   const config::TrunkSection* trunk_by_name(const std::string& name) const;
   const config::TrunkSection* trunk_by_source(const sip::Endpoint& src) const;
   int port_index_for_trunk(const config::TrunkSection& t) const;
@@ -159,6 +166,7 @@ class Gateway final : public sip::Handler {
   std::map<int, std::unique_ptr<PortAllocator>> ports_;  // per dataplane port index
   std::map<std::string, std::unique_ptr<Call>> calls_;    // by id (A's Call-ID)
   CallIndex index_;
+  TrunkResolver* resolver_ = nullptr;
   GatewayStats stats_;
   Trunks trunks_{stats_};  // health, registration and credentials of the carrier trunks
   CallServices services_;

@@ -25,6 +25,7 @@ namespace msgw::control {
   X(registrations, "successful REGISTERs")                                         \
   X(options, "OPTIONS answered")                                                   \
   X(failovers, "INVITEs moved to the next trunk")                                  \
+  X(trunks_unresolved, "trunks by name skipped by a call: no DNS answer yet")       \
   X(reinvites, "re-INVITEs received")                                              \
   X(media_timeouts, "calls ended by the dataplane's media timeout")                \
   X(media_errors, "flow programming refused or timed out")                         \
