@@ -198,6 +198,14 @@ const config::TrunkSection* Gateway::trunk_by_source(const sip::Endpoint& src) c
 
 void Gateway::set_resolver(TrunkResolver* resolver) {
   resolver_ = resolver;
+  // A trunk given by name is pinged and registered at its first target.
+  trunks_.set_destination_lookup([this](const config::TrunkSection& t) -> std::optional<sip::Endpoint> {
+    auto name = trunk_dns_name(t);
+    if (!name || !resolver_) return std::nullopt;
+    for (const auto& a : resolver_->targets(*name))
+      if (auto dst = sip::Endpoint::from(config::format_ipv4(a.ip), a.port)) return dst;
+    return std::nullopt;
+  });
   track_trunk_names();
 }
 

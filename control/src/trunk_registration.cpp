@@ -72,7 +72,8 @@ void Trunks::reg_event(Trunk& t, RegEvent e, Clock::time_point now, int status, 
 }
 
 bool Trunks::send_register(Trunk& t) {
-  if (!stack_ || !t.dest) return false;
+  const auto dest = destination(t);
+  if (!stack_ || !dest) return false;
   const std::string domain = domain_of(t.cfg);
   const std::string user = t.cfg.from_user.empty() ? t.cfg.username : t.cfg.from_user;
   const std::string aor = "<sip:" + user + "@" + domain + ">";
@@ -88,7 +89,7 @@ bool Trunks::send_register(Trunk& t) {
   m.add_header("Expires", std::to_string(t.cfg.register_expires_s));
   if (t.reg_auth)
     if (auto h = t.reg_auth->authorization("REGISTER", ruri)) m.add_header(h->name, h->value);
-  const sip::TxnId txn = stack_->send_request(std::move(m), *t.dest, t.proto);
+  const sip::TxnId txn = stack_->send_request(std::move(m), *dest, t.proto);
   if (txn == sip::kNoTxn) return false;
   t.reg_txn = txn;
   txns_[txn] = {t.cfg.name, Kind::reg};

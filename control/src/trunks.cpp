@@ -128,17 +128,23 @@ std::optional<Trunks::Clock::time_point> Trunks::next_due() const {
   return best;
 }
 
+std::optional<sip::Endpoint> Trunks::destination(const Trunk& t) const {
+  if (t.dest) return t.dest;
+  return lookup_ ? lookup_(t.cfg) : std::nullopt;
+}
+
 void Trunks::ping(Trunk& t, Clock::time_point now) {
   const auto interval = std::chrono::seconds(t.cfg.ping_interval_s);
   t.next_ping = now + interval;
-  if (!stack_ || !t.dest) return;
+  const auto dest = destination(t);
+  if (!stack_ || !dest) return;
   const std::string uri = "sip:" + t.cfg.address.to_string();
   const std::string user = t.cfg.from_user.empty() ? (t.cfg.username.empty() ? "msgw" : t.cfg.username) : t.cfg.from_user;
   sip::Message m = sip::Message::request("OPTIONS", uri, "<sip:" + user + "@" + domain_of(t.cfg) + ">;tag=" + sip::random_token(10),
                                          "<" + uri + ">", sip::random_token(20) + "@msgw", 1);
   if (!m) return;
   m.add_header("Accept", "application/sdp");
-  const sip::TxnId txn = stack_->send_request(std::move(m), *t.dest, t.proto);
+  const sip::TxnId txn = stack_->send_request(std::move(m), *dest, t.proto);
   ++t.pings;
   ++stats_.trunk_pings;
   if (txn == sip::kNoTxn) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ class Trunks {
 
   explicit Trunks(GatewayStats& stats) : stats_(stats) {}
   void set_stack(sip::Stack* stack) { stack_ = stack; }
+  // Where a trunk given by DNS name is pinged and registered: its first
+  // resolved target now (RFC 3263 order), nullopt while it has none.
+  using DestinationLookup = std::function<std::optional<sip::Endpoint>(const config::TrunkSection&)>;
+  void set_destination_lookup(DestinationLookup lookup) { lookup_ = std::move(lookup); }
 
   // Takes the configuration's trunks. A trunk whose address, transport and
   // credentials did not change keeps its health, registration and cached
@@ -58,6 +63,9 @@ class Trunks {
 
  private:
   enum class Kind : uint8_t { ping, reg };
+  struct Trunk;
+  // The trunk's address literal, else the lookup's answer for its name.
+  std::optional<sip::Endpoint> destination(const Trunk& t) const;
   struct Trunk {
     config::TrunkSection cfg;
     std::optional<sip::Endpoint> dest;
@@ -93,6 +101,7 @@ class Trunks {
 
   GatewayStats& stats_;
   sip::Stack* stack_ = nullptr;
+  DestinationLookup lookup_;
   std::map<std::string, Trunk> trunks_;
   std::unordered_map<sip::TxnId, std::pair<std::string, Kind>> txns_;
 };
