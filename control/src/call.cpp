@@ -79,10 +79,12 @@ std::string warning(const std::string& why) { return "399 msgw \"" + why + "\"";
 Call::Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin)
     : svc_(services), id_(std::move(id)), direction_(direction), origin_(origin) {}
 
+// The dataplane's own rule: one codec on both legs is still transcoded when
+// packet time, G.726 packing or Annex B differ.
 bool Call::transcoding() const {
   const Leg& a = leg(LegId::a);
   const Leg& b = leg(LegId::b);
-  return a.has_codec && b.has_codec && a.codec.id != b.codec.id;
+  return a.has_codec && b.has_codec && !dp::relayable(leg_spec(a), leg_spec(b));
 }
 
 // ---------------------------------------------------------------- dispatch

@@ -32,23 +32,9 @@ codecs::TranscoderConfig direction(const LegSpec& in, const LegSpec& out) {
   return t;
 }
 
-constexpr uint8_t kMediaFlags = kLegG726Aal2 | kLegG729NoAnnexB;
-
 bool same_media(const LegSpec& a, const LegSpec& b) {
   return a.codec == b.codec && a.payload_type == b.payload_type && a.dtmf_pt == b.dtmf_pt &&
-         a.ptime_ms == b.ptime_ms && (a.flags & kMediaFlags) == (b.flags & kMediaFlags);
-}
-
-uint8_t ptime_or_default(const LegSpec& l) { return l.ptime_ms ? l.ptime_ms : 20; }
-
-// Packets of one leg can go to the other unchanged (but for PT, seq, ts and
-// SSRC): the same codec, packed the same way, at the same packet time, and
-// no Annex B silence frames towards a leg that refused them.  Anything else
-// goes through the codec engine (G.726 repacking, re-framing, SID-free
-// G.729), even for one codec on both legs.
-bool relayable(const LegSpec& a, const LegSpec& b) {
-  return a.codec == b.codec && ptime_or_default(a) == ptime_or_default(b) &&
-         (a.flags & kMediaFlags) == (b.flags & kMediaFlags);
+         a.ptime_ms == b.ptime_ms && (a.flags & kLegMediaFlags) == (b.flags & kLegMediaFlags);
 }
 
 }  // namespace

@@ -285,7 +285,9 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       Outcome o = done(cid);
       const Msg* again = find_to(o.out, "INVITE", kCarrier);
       EXPECT_TRUE(again);
-      if (again) EXPECT_NE(again->raw.find("n0nce-e"), std::string::npos);
+      if (again) {
+        EXPECT_NE(again->raw.find("n0nce-e"), std::string::npos);
+      }
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(o.state, CallState::routing);
       return o;

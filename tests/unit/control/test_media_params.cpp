@@ -104,7 +104,7 @@ TEST_F(MediaParamsTest, AnnexbNoFromTheTrunkIsPassedOnToTheCallerOfARelayedLeg) 
   EXPECT_EQ(op.b.codec, uint8_t(dp::CodecId::G729));
   EXPECT_EQ(op.b.flags & dp::kLegG729NoAnnexB, dp::kLegG729NoAnnexB);
   // The SPA offered G.729 without fmtp (Annex B allowed, RFC 4856); it is
-  // answered annexb=no, so both legs agree and the dataplane relays.
+  // answered annexb=no, so both legs agree on Annex B.
   EXPECT_EQ(op.a.codec, uint8_t(dp::CodecId::G729));
   EXPECT_NE(phone_answer.find("a=fmtp:18 annexb=no"), std::string::npos) << phone_answer;
   EXPECT_EQ(op.a.flags & dp::kLegG729NoAnnexB, dp::kLegG729NoAnnexB);
@@ -142,6 +142,21 @@ TEST_F(MediaParamsTest, PacketTimeOfEachLegFromItsSdp) {
                                       "maxptime:20"}));
   EXPECT_EQ(op.a.ptime_ms, 30);
   EXPECT_EQ(op.b.ptime_ms, 20);
+  // One codec at two packet times is re-framed, and reported so.
+  EXPECT_FALSE(dp::relayable(op.a, op.b));
+  EXPECT_EQ(gw->stats().transcoded_calls, 1u);
+  EXPECT_EQ(gw->stats().relayed_calls, 0u);
+}
+
+TEST_F(MediaParamsTest, OneCodecAtOnePacketTimeIsRelayed) {
+  auto op = call("pt3@10.10.0.2", spa_offer(),
+                 trunk_sdp("18 101", {"rtpmap:18 G729/8000", "fmtp:18 annexb=no", "rtpmap:101 telephone-event/8000",
+                                      "ptime:30"}));
+  EXPECT_TRUE(dp::relayable(op.a, op.b));
+  EXPECT_EQ(gw->stats().relayed_calls, 1u);
+  auto calls = gw->show_calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["media"], "relay");
 }
 
 class DefaultPtimeTest : public MediaParamsTest {

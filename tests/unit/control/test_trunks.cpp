@@ -378,8 +378,11 @@ TEST(TrunkTables, RegistrationAcceptsAnswersOnlyWhileRegistering) {
   for (const auto& r : control::reg_table()) {
     EXPECT_EQ(&control::reg_transition(r.from, r.event), &r);
     const bool answer = r.event != RegEvent::due;
-    if (answer) EXPECT_EQ(r.valid, r.from == RegState::registering) << control::reg_state_name(r.from);
-    if (r.event == RegEvent::due) EXPECT_EQ(r.valid, r.from != RegState::registering);
+    if (answer) {
+      EXPECT_EQ(r.valid, r.from == RegState::registering) << control::reg_state_name(r.from);
+    } else {
+      EXPECT_EQ(r.valid, r.from != RegState::registering);
+    }
   }
 }
 

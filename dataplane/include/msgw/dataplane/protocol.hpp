@@ -111,6 +111,23 @@ struct LegSpec {
 static_assert(sizeof(LegSpec) == 20);
 static_assert(offsetof(LegSpec, codec) == 14 && sizeof(LegSpec::codec) == 1);
 
+// The flags that change how a codec's payload is encoded on the wire.
+inline constexpr uint8_t kLegMediaFlags = kLegG726Aal2 | kLegG729NoAnnexB;
+
+// A leg's packet time; 0 (not stated) is 20 ms.
+constexpr uint8_t ptime_or_default(const LegSpec& l) { return l.ptime_ms ? l.ptime_ms : 20; }
+
+// Packets of one leg can go to the other unchanged (but for PT, seq, ts and
+// SSRC): the same codec, packed the same way, at the same packet time, and
+// no Annex B silence frames towards a leg that refused them.  Anything else
+// goes through the codec engine (G.726 repacking, re-framing, SID-free
+// G.729), even for one codec on both legs.  The dataplane decides with this;
+// msgw-control reports relay/transcode with it.
+constexpr bool relayable(const LegSpec& a, const LegSpec& b) {
+  return a.codec == b.codec && ptime_or_default(a) == ptime_or_default(b) &&
+         (a.flags & kLegMediaFlags) == (b.flags & kLegMediaFlags);
+}
+
 enum class CommandType : uint16_t {
   flow_add = 1,
   flow_modify = 2,
