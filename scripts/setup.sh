@@ -16,6 +16,9 @@ packages=(
   gcovr  # scripts/coverage.sh
   dnsmasq  # the DNS server of the trunk-by-name check (control_trunk_dns.sh)
   dpdk-dev  # dpdk-testpmd, the benchmark's io-forward ceiling
+  libmicrohttpd-dev  # msgw-control's /metrics endpoint
+  prometheus  # promtool: checks the /metrics exposition
+  debhelper lintian dpkg-dev fakeroot systemd  # the Debian package and its unit checks
 )
 
 missing=()
