@@ -65,11 +65,28 @@ std::string json_report(const RunResult& r) {
   if (r.media) {
     const auto& m = r.media_summary;
     std::uint64_t lost = 0, expected = 0, withheld = 0;
+    struct Side {
+      std::uint64_t streams = 0, expected = 0, lost = 0, received = 0;
+    } by_side[2];
     for (const auto& s : m.streams) {
       lost += s.lost;
       expected += s.expected;
       withheld += s.withheld;
+      auto& b = by_side[static_cast<int>(s.side)];
+      ++b.streams;
+      b.expected += s.expected;
+      b.lost += s.lost;
+      b.received += s.received;
     }
+    auto side_json = [](const Side& b) {
+      return nlohmann::json{{"streams", b.streams},
+                            {"packets_received", b.received},
+                            {"packets_expected", b.expected},
+                            {"packets_lost", b.lost},
+                            {"loss_percent", b.expected ? 100.0 * static_cast<double>(b.lost) /
+                                                              static_cast<double>(b.expected)
+                                                        : 0.0}};
+    };
     j["media"] = {{"codec", r.codec},
                   {"streams", m.streams.size()},
                   {"packets_sent", m.packets_sent},
@@ -82,7 +99,9 @@ std::string json_report(const RunResult& r) {
                   {"send_errors", m.send_errors},
                   {"sender_slots", m.slots},
                   {"sender_late_slots", m.late_slots},
-                  {"sender_max_lateness_ms", m.max_lateness_ms}};
+                  {"sender_max_lateness_ms", m.max_lateness_ms},
+                  // What each side received: the phone side gets the carrier's streams.
+                  {"received_by", {{"phone", side_json(by_side[0])}, {"carrier", side_json(by_side[1])}}}};
   }
   return j.dump();
 }

@@ -114,7 +114,9 @@ struct RunContext {
 
 void progress(const RunContext& c, const StepResult& s, double step_elapsed, const StatRow* row,
               std::uint64_t over) {
-  if (c.o.quiet) return;
+  // A redrawn line on a terminal; in a log, only each step's summary (below).
+  static const bool tty = isatty(2);
+  if (c.o.quiet || !tty) return;
   char line[256];
   const double step_left = std::max(0.0, static_cast<double>(s.duration_s) - step_elapsed);
   const double eta = step_left + static_cast<double>(c.steps_left_estimate) * (c.o.step_s + 2.0);
@@ -144,8 +146,10 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
   return c;
 }
 
+// end_early: the search's steps stop at the first failure (RFC 7502); the
+// fixed steps of --rates run to their end so that every count is complete.
 StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std::uint32_t duration_s,
-                    bool confirmation) {
+                    bool confirmation, bool end_early) {
   const Options& o = c.o;
   StepResult s;
   s.index = index;
@@ -261,7 +265,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     const double elapsed = now_s() - t0;
     progress(c, s, elapsed, have_row ? &last_row : nullptr, s.over_threshold);
     // RFC 7502: a failed attempt or a setup past the threshold fails the step; stop it now.
-    if (!s.ended_early && ((have_row && last_row.failed > 0) || s.over_threshold > 0)) {
+    if (end_early && !s.ended_early && ((have_row && last_row.failed > 0) || s.over_threshold > 0)) {
       s.ended_early = true;
       uac.stop(1500);
     }
@@ -444,12 +448,17 @@ RunResult run_test(const Options& o) {
   auto record_step = [&](StepResult s) {
     for (const auto& l : s.generator_limits)
       result.generator_limits.push_back("step " + std::to_string(s.index) + " (" + std::to_string(s.rate) + "/s): " + l);
+    if (!o.quiet)
+      std::fprintf(stderr, "\r%s step %u%s %u/s: %s; %llu attempts, %llu ok, %llu failed, setup p99 %.0f ms%*s\n",
+                   test_name(o.test), s.index, s.confirmation ? " (confirm)" : "", s.rate, s.verdict.c_str(),
+                   static_cast<unsigned long long>(s.uac.attempted), static_cast<unsigned long long>(s.uac.successful),
+                   static_cast<unsigned long long>(s.uac.failed), s.setup_ms.p99, 20, "");
     result.steps.push_back(std::move(s));
   };
   if (!o.rates.empty()) {
     for (auto r : o.rates) {
       c.steps_left_estimate = static_cast<std::uint32_t>(o.rates.size()) - index - 1;
-      auto s = run_step(c, ++index, r, o.step_s, false);
+      auto s = run_step(c, ++index, r, o.step_s, false, false);
       if (s.uac.attempted == 0 && !s.passed) {
         result.error = s.verdict;
         record_step(std::move(s));
@@ -466,7 +475,7 @@ RunResult run_test(const Options& o) {
       c.steps_left_estimate = static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 > index
                                   ? static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 - index
                                   : 1;
-      auto s = run_step(c, ++index, step->rate, step->confirmation ? o.confirm_s : o.step_s, step->confirmation);
+      auto s = run_step(c, ++index, step->rate, step->confirmation ? o.confirm_s : o.step_s, step->confirmation, true);
       if (s.uac.attempted == 0 && !s.passed) {
         result.error = s.verdict;
         record_step(std::move(s));
@@ -479,7 +488,6 @@ RunResult run_test(const Options& o) {
     result.found_rate = search.found();
     result.confirmed = search.confirmed();
   }
-  if (!o.quiet) std::fputs("\n", stderr);
 
   if (media) {
     result.media_summary = media->finish(500);

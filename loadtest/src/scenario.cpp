@@ -58,16 +58,18 @@ std::string invite(bool with_auth, const CallScenarioParams& p, int cseq, bool s
   return s;
 }
 
-std::string ack(int cseq, bool log_start) {
-  std::string s = R"(  <send>
+// The ACK of the 200 goes to its Contact (through any Record-Route); the ACK
+// of a challenge is part of the INVITE transaction: same Request-URI and Via.
+std::string ack(int cseq, bool of_200, bool log_start) {
+  std::string s = std::string(R"(  <send>
     <![CDATA[
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      From: <sip:@USER@@[remote_ip]>;tag=lt[pid]x[call_number]
+)") + (of_200 ? "      ACK [next_url] SIP/2.0\n"
+                "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport\n"
+              : "      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0\n      [last_Via:]\n") +
+                  R"(      From: <sip:@USER@@[remote_ip]>;tag=lt[pid]x[call_number]
       [last_To:]
       Call-ID: [call_id]
-      [routes]
-      CSeq: @CSEQ@ ACK
+)" + (of_200 ? "      [routes]\n" : "") + R"(      CSeq: @CSEQ@ ACK
       Max-Forwards: 70
       Content-Length: 0
 
@@ -106,7 +108,7 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
   if (auth) {
     s += "  <recv response=\"407\" auth=\"true\" optional=\"true\" next=\"challenged\"/>\n"
          "  <recv response=\"401\" auth=\"true\"/>\n  <label id=\"challenged\"/>\n";
-    s += ack(1, false);
+    s += ack(1, false, false);
     s += invite(true, p, 2, false);
     s += "  <recv response=\"100\" optional=\"true\"/>\n";
   }
@@ -117,7 +119,7 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
   } else {
     s += "/>\n";
   }
-  s += ack(answered_cseq, p.media_events);
+  s += ack(answered_cseq, true, p.media_events);
   s += "  <pause milliseconds=\"" + std::to_string(p.hold_ms) + "\"/>\n";
   s += R"(  <send retrans="500" start_rtd="disconnect">
     <![CDATA[

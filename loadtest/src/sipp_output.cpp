@@ -146,13 +146,20 @@ RttCsv parse_rtt_csv(std::string_view text, std::size_t* consumed) {
 }
 
 std::map<int, std::uint64_t> parse_error_log_codes(std::string_view text) {
+  // Only the response that aborted a call counts; the "Dead call" lines that
+  // follow (its retransmissions, the answer to SIPp's clean-up) do not.
   std::map<int, std::uint64_t> codes;
+  constexpr std::string_view abort_marker = "Aborting call on unexpected message";
   constexpr std::string_view marker = "received 'SIP/2.0 ";
   std::size_t pos = 0;
-  while ((pos = text.find(marker, pos)) != std::string_view::npos) {
-    pos += marker.size();
+  while ((pos = text.find(abort_marker, pos)) != std::string_view::npos) {
+    pos += abort_marker.size();
+    const auto eol = text.find('\n', pos);
+    const auto at = text.find(marker, pos);
+    if (at == std::string_view::npos || (eol != std::string_view::npos && at > eol)) continue;
+    const auto code_at = at + marker.size();
     int code = 0;
-    if (pos + 3 <= text.size() && to_number(text.substr(pos, 3), code) && code >= 100 && code <= 699)
+    if (code_at + 3 <= text.size() && to_number(text.substr(code_at, 3), code) && code >= 100 && code <= 699)
       ++codes[code];
   }
   return codes;
