@@ -65,16 +65,17 @@ print("ok   media: %d streams, %d sent, %d received, %d lost of %d expected (%.2
 for s in r["steps"]:
     ml = s["media"]
     assert ml["streams"] == 2 * s["uac"]["successful"], (ml["streams"], s["uac"])
-# The carrier side withholds every 10th packet: the phone side sees 10 % loss
-# (less a packet where a stream's withheld packet came after its last one);
-# the phone side withholds nothing: the carrier side sees none.
+# The carrier side withholds every 10th packet: the phone side sees 10 % loss,
+# less where a stream's last withheld packet came after its last packet seen
+# (RFC 3550 counts gaps only): 1 s streams of ~50 packets lose 4 or 5, so
+# 8-10 %. The phone side withholds nothing: the carrier side sees none.
 ph, ca = m["received_by"]["phone"], m["received_by"]["carrier"]
 print("ok   loss seen by the phone side %.2f %% (%d of %d), by the carrier side %.2f %% (%d of %d)"
       % (ph["loss_percent"], ph["packets_lost"], ph["packets_expected"],
          ca["loss_percent"], ca["packets_lost"], ca["packets_expected"]))
-assert 8.5 <= ph["loss_percent"] <= 10.5, ph
+assert 7.5 <= ph["loss_percent"] <= 10.5, ph
 assert ca["loss_percent"] <= 0.5, ca
-assert ph["packets_lost"] <= m["packets_withheld_by_test_aid"], m
+assert 0.75 * m["packets_withheld_by_test_aid"] <= ph["packets_lost"] <= m["packets_withheld_by_test_aid"], m
 PY
 python3 - "$work/est.json" "$work/lt-est" <<'PY' || true
 import json, sys
