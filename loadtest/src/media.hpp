@@ -62,6 +62,7 @@ struct MediaSummary {
   std::uint64_t packets_sent = 0, packets_received = 0, unmatched_packets = 0, send_errors = 0;
   std::uint64_t slots = 0, late_slots = 0;  // slots sent more than kLateMs after their time
   double max_lateness_ms = 0;
+  double thread_cpu_s = 0;  // CPU time of the RTP thread (send, receive, pacing)
   bool generator_bound = false;  // late_slots > 1 % of slots
 };
 

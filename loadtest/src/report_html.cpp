@@ -197,7 +197,9 @@ std::string html_report(const RunResult& r) {
     o << "<h2>Media (" << esc(r.codec) << ", 20 ms, both ways)</h2><p>" << m.streams.size() << " streams, "
       << m.packets_sent << " packets sent, " << m.packets_received << " received, " << m.unmatched_packets
       << " unmatched; sender late in " << m.late_slots << " of " << m.slots << " slots (max "
-      << num(m.max_lateness_ms) << " ms).</p>\n";
+      << num(m.max_lateness_ms) << " ms); the RTP thread used " << num(m.thread_cpu_s, 2) << " CPU-s ("
+      << num(m.packets_sent + m.packets_received ? 1e6 * m.thread_cpu_s / static_cast<double>(m.packets_sent + m.packets_received) : 0, 2)
+      << " µs per packet sent or received).</p>\n";
     o << histogram("RTP loss per stream (RFC 3550)", "loss %", loss, "#d62728") << "\n";
     o << histogram("Interarrival jitter per stream (RFC 3550)", "jitter ms", jitter, "#1f77b4") << "\n";
     o << histogram("MOS per stream (G.107 E-model estimate)", "MOS", mos, "#2a9d3a") << "\n";

@@ -100,6 +100,11 @@ std::string json_report(const RunResult& r) {
                   {"sender_slots", m.slots},
                   {"sender_late_slots", m.late_slots},
                   {"sender_max_lateness_ms", m.max_lateness_ms},
+                  {"rtp_thread_cpu_s", m.thread_cpu_s},
+                  {"rtp_cpu_us_per_packet",
+                   m.packets_sent + m.packets_received
+                       ? 1e6 * m.thread_cpu_s / static_cast<double>(m.packets_sent + m.packets_received)
+                       : 0.0},
                   // What each side received: the phone side gets the carrier's streams.
                   {"received_by", {{"phone", side_json(by_side[0])}, {"carrier", side_json(by_side[1])}}}};
   }
