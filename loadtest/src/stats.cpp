@@ -102,4 +102,19 @@ double mos_from_r(double r) {
   return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
 }
 
+double session_establishment_ratio(std::uint64_t attempts, std::uint64_t answered) {
+  return attempts ? 100.0 * static_cast<double>(answered) / static_cast<double>(attempts) : 0;
+}
+
+double session_establishment_effectiveness_ratio(std::uint64_t attempts, std::uint64_t answered,
+                                                 const std::map<int, std::uint64_t>& failure_codes) {
+  std::uint64_t redirected = 0, effective = answered;
+  for (const auto& [code, n] : failure_codes) {
+    if (code >= 300 && code < 400) redirected += n;
+    if (code == 480 || code == 486 || code == 600 || code == 603) effective += n;
+  }
+  const auto denom = attempts > redirected ? attempts - redirected : 0;
+  return denom ? 100.0 * static_cast<double>(effective) / static_cast<double>(denom) : 0;
+}
+
 }  // namespace msgw::loadtest

@@ -1,9 +1,10 @@
-// Statistics the load test reports: percentiles, RFC 3550 loss and
+// Statistics the load test reports: percentiles, RFC 6076 SER/SEER, RFC 3550 loss and
 // interarrival jitter per RTP stream, and the ITU-T G.107 E-model estimate
 // (R-factor, MOS) from codec impairment, loss and one-way delay.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -77,5 +78,12 @@ double effective_equipment_impairment(const EModelInput& in);  // Ie_eff
 double r_factor(const EModelInput& in);
 // G.107 Annex B: MOS_CQE from R (1 below 0, 4.5 above 100).
 double mos_from_r(double r);
+
+// RFC 6076 §4.8/4.9 from a step's counts: SER = answered / attempts;
+// SEER leaves out of the attempts those answered 3xx and counts 480, 486,
+// 600, 603 (the callee's own answers) as established. Percent.
+double session_establishment_ratio(std::uint64_t attempts, std::uint64_t answered);
+double session_establishment_effectiveness_ratio(std::uint64_t attempts, std::uint64_t answered,
+                                                 const std::map<int, std::uint64_t>& failure_codes);
 
 }  // namespace msgw::loadtest

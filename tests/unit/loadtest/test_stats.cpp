@@ -118,3 +118,14 @@ TEST(EModel, DelayImpairment) {
   EModelInput in{{0, 25.1}, 0, 1, 200};
   EXPECT_NEAR(r_factor(in), 93.2 - 3.044, 0.002);
 }
+
+TEST(SessionEstablishment, SerAndSeer) {
+  EXPECT_DOUBLE_EQ(session_establishment_ratio(100, 90), 90.0);
+  EXPECT_DOUBLE_EQ(session_establishment_ratio(0, 0), 0.0);
+  // 100 attempts, 80 answered, 10 busy (486), 5 redirected (302), 5 server errors (503):
+  // SEER = (80 + 10) / (100 - 5) = 94.74 %; the 503s stay failures.
+  std::map<int, std::uint64_t> codes{{486, 10}, {302, 5}, {503, 5}};
+  EXPECT_NEAR(session_establishment_effectiveness_ratio(100, 80, codes), 100.0 * 90 / 95, 1e-9);
+  EXPECT_DOUBLE_EQ(session_establishment_effectiveness_ratio(100, 90, {{503, 10}}), 90.0);
+  EXPECT_DOUBLE_EQ(session_establishment_effectiveness_ratio(5, 0, {{301, 5}}), 0.0);  // nothing left to count
+}
