@@ -1,0 +1,31 @@
+// msgw-loadtest: SIP load tests (RFC 7501/7502 establishment and registration
+// rates) against any SIP target, playing both the phones and the carrier.
+// See loadtest/README.md.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "options.hpp"
+#include "report.hpp"
+#include "runner.hpp"
+
+int main(int argc, char** argv) {
+  using namespace msgw::loadtest;
+  std::string error;
+  bool help = false;
+  auto options = parse_options(argc, argv, &error, &help);
+  if (!options) {
+    (help ? std::cout : std::cerr) << error << (help ? "" : "\n");
+    return help ? 0 : 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  RunResult result = run_test(*options);
+  const std::string json = json_report(result);
+  if (!options->json_file.empty()) std::ofstream(options->json_file) << json << "\n";
+  if (!options->html_file.empty()) std::ofstream(options->html_file) << html_report(result);
+  if (!result.error.empty()) std::cerr << "msgw-loadtest: " << result.error << "\n";
+  std::cout << json << std::endl;
+  return result.error.empty() ? 0 : 1;
+}

@@ -1,0 +1,252 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <sstream>
+#include <string_view>
+
+namespace msgw::loadtest {
+namespace {
+
+struct TestEntry {
+  TestKind kind;
+  const char* name;
+  bool built;
+  const char* help;
+};
+constexpr TestEntry kTests[] = {
+#define X(n, b, h) {TestKind::n, #n, b, h},
+    MSGW_LOADTEST_TESTS(X)
+#undef X
+};
+
+std::string cli_name(const char* n) {
+  std::string s(n);
+  for (auto& c : s)
+    if (c == '_') c = '-';
+  return s;
+}
+
+template <typename T>
+bool number(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+bool host_port(std::string_view s, std::string& host, std::uint16_t& port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos) {
+    host = std::string(s);
+    return !host.empty();
+  }
+  host = std::string(s.substr(0, colon));
+  return !host.empty() && number(s.substr(colon + 1), port) && port != 0;
+}
+
+}  // namespace
+
+const char* test_name(TestKind k) {
+  static std::string names[std::size(kTests)];
+  auto i = static_cast<std::size_t>(k);
+  if (names[i].empty()) names[i] = cli_name(kTests[i].name);
+  return names[i].c_str();
+}
+
+bool test_built(TestKind k) { return kTests[static_cast<std::size_t>(k)].built; }
+
+std::string usage() {
+  std::ostringstream o;
+  o << "usage: msgw-loadtest TEST [options] --target HOST[:PORT]\n\nTESTS\n";
+  for (const auto& t : kTests)
+    o << "  " << cli_name(t.name) << std::string(18 - cli_name(t.name).size(), ' ') << t.help
+      << (t.built ? "" : " [designed, not built yet]") << "\n";
+  o << R"(
+TARGET AND SIDES
+  --target HOST[:PORT]       the target's access side (default port 5060)
+  --phone IP[:SIP_PORT]      phone side (UAC) address (127.0.0.1:5062)
+  --phone-rtp-port P         phone side RTP port, one socket for every call (40000)
+  --phone-netns NAME         run the phone side in this network namespace
+  --carrier IP[:SIP_PORT]    carrier side (UAS) address; the target's trunk points here (127.0.0.1:5080)
+  --carrier-rtp-port P       carrier side RTP port (42000)
+  --carrier-netns NAME       run the carrier side in this network namespace
+CALLS
+  --number N                 dialled number, Request-URI user (18005551212)
+  --user U --password P      digest credentials (spa1, none: no challenge expected)
+  --hold-ms MS               call hold time (1000)
+SEARCH (RFC 7502)
+  --start-rate R             first rate tried, per second (50)
+  --max-rate R               highest rate offered (5000)
+  --resolution R             bisect until failing - passing <= R (10)
+  --step-s S                 duration of each step (10)
+  --confirm-s S              confirmation run at the found rate, 0 = none (60)
+  --threshold-ms MS          establishment threshold: a slower setup fails the step (1000)
+  --max-steps N              give up after N steps (20)
+  --rates R1,R2,...          run exactly these steps in order, no search
+MEDIA
+  --media                    RTP both ways on every call, 20 ms packets
+  --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
+CAPACITY / OVERLOAD (designed)
+  --capacity-rate R          call arrival rate while filling (100)
+  --capacity-max-calls N     stop filling at N concurrent calls (20000)
+  --overload F1,F2           factors of the found rate offered (2,10)
+TEST AIDS (the tool plays a faulty target to check its own arithmetic)
+  --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
+  --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
+REPORTS
+  --json FILE                also write the JSON result here (always the last line of stdout)
+  --html FILE                self-contained HTML report
+  --work-dir DIR             scenarios and SIPp output here (default: a new /tmp dir)
+  --keep-work                keep the work directory
+  --quiet                    no progress line on stderr
+  --sipp PATH                the SIPp binary (sipp)
+)";
+  return o.str();
+}
+
+std::optional<Options> parse_options(int argc, char** argv, std::string* error, bool* help) {
+  Options o;
+  *help = false;
+  if (argc < 2) {
+    *error = usage();
+    return std::nullopt;
+  }
+  std::string_view test = argv[1];
+  if (test == "-h" || test == "--help") {
+    *help = true;
+    *error = usage();
+    return std::nullopt;
+  }
+  bool found = false;
+  for (const auto& t : kTests)
+    if (cli_name(t.name) == test) {
+      o.test = t.kind;
+      found = true;
+    }
+  if (!found) {
+    *error = "unknown test '" + std::string(test) + "' (msgw-loadtest --help)";
+    return std::nullopt;
+  }
+  auto bad = [&](std::string_view opt, std::string_view why) {
+    *error = std::string(opt) + ": " + std::string(why);
+    return std::nullopt;
+  };
+  for (int i = 2; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&]() -> std::optional<std::string_view> {
+      if (i + 1 >= argc) return std::nullopt;
+      return std::string_view(argv[++i]);
+    };
+    auto u32 = [&](std::uint32_t& out, std::uint32_t min) -> bool {
+      auto v = value();
+      return v && number(*v, out) && out >= min;
+    };
+    auto u16 = [&](std::uint16_t& out) -> bool {
+      auto v = value();
+      return v && number(*v, out) && out != 0;
+    };
+    if (a == "-h" || a == "--help") {
+      *help = true;
+      *error = usage();
+      return std::nullopt;
+    } else if (a == "--target") {
+      auto v = value();
+      if (!v || !host_port(*v, o.target_host, o.target_port)) return bad(a, "HOST[:PORT] expected");
+    } else if (a == "--phone") {
+      auto v = value();
+      if (!v || !host_port(*v, o.phone_ip, o.phone_sip_port)) return bad(a, "IP[:PORT] expected");
+    } else if (a == "--carrier") {
+      auto v = value();
+      if (!v || !host_port(*v, o.carrier_ip, o.carrier_sip_port)) return bad(a, "IP[:PORT] expected");
+    } else if (a == "--phone-rtp-port") {
+      if (!u16(o.phone_rtp_port)) return bad(a, "port expected");
+    } else if (a == "--carrier-rtp-port") {
+      if (!u16(o.carrier_rtp_port)) return bad(a, "port expected");
+    } else if (a == "--phone-netns" || a == "--carrier-netns" || a == "--number" || a == "--user" ||
+               a == "--password" || a == "--json" || a == "--html" || a == "--work-dir" || a == "--sipp" ||
+               a == "--codec") {
+      auto v = value();
+      if (!v || v->empty()) return bad(a, "value expected");
+      std::string s(*v);
+      if (a == "--phone-netns") o.phone_netns = s;
+      else if (a == "--carrier-netns") o.carrier_netns = s;
+      else if (a == "--number") o.number = s;
+      else if (a == "--user") o.user = s;
+      else if (a == "--password") o.password = s;
+      else if (a == "--json") o.json_file = s;
+      else if (a == "--html") o.html_file = s;
+      else if (a == "--work-dir") o.work_dir = s;
+      else if (a == "--sipp") o.sipp = s;
+      else o.codec_name = s;
+    } else if (a == "--hold-ms") {
+      if (!u32(o.hold_ms, 0)) return bad(a, "milliseconds expected");
+    } else if (a == "--start-rate") {
+      if (!u32(o.start_rate, 1)) return bad(a, "rate >= 1 expected");
+    } else if (a == "--max-rate") {
+      if (!u32(o.max_rate, 1)) return bad(a, "rate >= 1 expected");
+    } else if (a == "--resolution") {
+      if (!u32(o.resolution, 1)) return bad(a, "rate >= 1 expected");
+    } else if (a == "--step-s") {
+      if (!u32(o.step_s, 1)) return bad(a, "seconds >= 1 expected");
+    } else if (a == "--confirm-s") {
+      if (!u32(o.confirm_s, 0)) return bad(a, "seconds expected");
+    } else if (a == "--threshold-ms") {
+      if (!u32(o.threshold_ms, 1)) return bad(a, "milliseconds expected");
+    } else if (a == "--max-steps") {
+      if (!u32(o.max_steps, 1)) return bad(a, "count expected");
+    } else if (a == "--capacity-rate") {
+      if (!u32(o.capacity_rate, 1)) return bad(a, "rate expected");
+    } else if (a == "--capacity-max-calls") {
+      if (!u32(o.capacity_max_calls, 1)) return bad(a, "count expected");
+    } else if (a == "--reject-every") {
+      if (!u32(o.reject_every, 1) || 100 % o.reject_every != 0) return bad(a, "N dividing 100 expected");
+    } else if (a == "--withhold-rtp-every") {
+      if (!u32(o.withhold_rtp_every, 2)) return bad(a, "N >= 2 expected");
+    } else if (a == "--rates" || a == "--overload") {
+      auto v = value();
+      if (!v) return bad(a, "list expected");
+      std::string_view s = *v;
+      if (a == "--overload") o.overload_factors.clear();
+      while (!s.empty()) {
+        auto comma = s.find(',');
+        auto item = s.substr(0, comma);
+        if (a == "--rates") {
+          std::uint32_t r = 0;
+          if (!number(item, r) || r == 0) return bad(a, "rates >= 1 expected");
+          o.rates.push_back(r);
+        } else {
+          double f = 0;
+          auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), f);
+          if (ec != std::errc() || p != item.data() + item.size() || f <= 0) return bad(a, "factors > 0 expected");
+          o.overload_factors.push_back(f);
+        }
+        s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
+      }
+    } else if (a == "--media") {
+      o.media = true;
+    } else if (a == "--keep-work") {
+      o.keep_work = true;
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else {
+      *error = "unknown option " + std::string(a) + " (msgw-loadtest --help)";
+      return std::nullopt;
+    }
+  }
+  if (o.test != TestKind::self_test && o.target_host.empty()) {
+    *error = "--target HOST[:PORT] is required";
+    return std::nullopt;
+  }
+  auto id = codecs::codec_from_sdp_name(o.codec_name);
+  if (!id || (*id != codecs::CodecId::Pcmu && *id != codecs::CodecId::Pcma && *id != codecs::CodecId::G729)) {
+    *error = "--codec: PCMU, PCMA or G729 expected";
+    return std::nullopt;
+  }
+  o.codec.id = *id;
+  o.codec.payload_type = codecs::codec_info(*id).static_payload_type;
+  o.codec.ptime_ms = 20;
+  o.codec.g729_annexb = false;
+  if (o.max_rate < o.start_rate) o.max_rate = o.start_rate;
+  return o;
+}
+
+}  // namespace msgw::loadtest

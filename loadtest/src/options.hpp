@@ -1,0 +1,81 @@
+// msgw-loadtest's command line: the test, the target, both sides' addresses,
+// the search and its thresholds, media, reports. loadtest/README.md documents
+// every option; usage() prints the same list.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "msgw/codecs/codec.hpp"
+
+namespace msgw::loadtest {
+
+// Built tests first; the rest are designed (their options parse) but refused.
+#define MSGW_LOADTEST_TESTS(X)                                                              \
+  X(establishment, true, "session establishment rate (RFC 7501/7502): calls/s, zero failures") \
+  X(registration, true, "registration rate (RFC 7502): new registrations/s")                 \
+  X(reregistration, true, "re-registration rate (RFC 7502): refreshes/s of registered users") \
+  X(self_test, true, "the tool's own ceiling: establishment against its loopback SIPp target") \
+  X(capacity, false, "session capacity: most concurrent calls with media and zero loss")     \
+  X(media_throughput, false, "RFC 2544 adapted: zero-loss relayed/transcoded streams, latency") \
+  X(overload, false, "2x and 10x the found rate offered: goodput curve")
+
+enum class TestKind : std::uint8_t {
+#define X(name, built, help) name,
+  MSGW_LOADTEST_TESTS(X)
+#undef X
+};
+const char* test_name(TestKind k);  // as typed: "self-test", "media-throughput"
+
+struct Options {
+  TestKind test = TestKind::establishment;
+  // The target's access side (where phones send INVITE/REGISTER).
+  std::string target_host;
+  std::uint16_t target_port = 5060;
+  // Phone side (UAC): SIP and RTP source address, network namespace.
+  std::string phone_ip = "127.0.0.1";
+  std::uint16_t phone_sip_port = 5062;
+  std::uint16_t phone_rtp_port = 40000;
+  std::string phone_netns;
+  // Carrier side (UAS): where the target's trunk sends its INVITEs.
+  std::string carrier_ip = "127.0.0.1";
+  std::uint16_t carrier_sip_port = 5080;
+  std::uint16_t carrier_rtp_port = 42000;
+  std::string carrier_netns;
+  // Call and credentials.
+  std::string number = "18005551212";
+  std::string user = "spa1";
+  std::string password;  // empty: no digest expected
+  std::uint32_t hold_ms = 1000;
+  // The search (rates per second).
+  std::uint32_t start_rate = 50, max_rate = 5000, resolution = 10;
+  std::uint32_t step_s = 10;
+  std::uint32_t confirm_s = 60;   // 0: no confirmation run
+  std::uint32_t threshold_ms = 1000;  // establishment threshold (RFC 7502)
+  std::uint32_t max_steps = 20;
+  std::vector<std::uint32_t> rates;  // --rates: run exactly these steps, no search
+  // Media.
+  bool media = false;
+  codecs::CodecParams codec{};
+  std::string codec_name = "PCMU";
+  // Capacity / overload (designed, not built).
+  std::uint32_t capacity_rate = 100, capacity_max_calls = 20000;
+  std::vector<double> overload_factors{2.0, 10.0};
+  // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.
+  std::uint32_t reject_every = 0;        // the carrier answers 503 to every Nth INVITE
+  std::uint32_t withhold_rtp_every = 0;  // the carrier withholds every Nth RTP packet
+  // Reports and plumbing.
+  std::string json_file, html_file, work_dir;
+  bool keep_work = false;
+  bool quiet = false;  // no progress line
+  std::string sipp = "sipp";
+};
+
+// Parses argv; on error returns nullopt and sets *error (usage text for --help).
+std::optional<Options> parse_options(int argc, char** argv, std::string* error, bool* help);
+std::string usage();
+bool test_built(TestKind k);
+
+}  // namespace msgw::loadtest

@@ -1,0 +1,114 @@
+#include <nlohmann/json.hpp>
+
+#include "report.hpp"
+
+namespace msgw::loadtest {
+namespace {
+
+nlohmann::json pct(const Percentiles& p) {
+  return {{"n", p.n}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}, {"mean", p.mean}};
+}
+
+nlohmann::json side(const SideCounts& c) {
+  nlohmann::json codes = nlohmann::json::object();
+  for (const auto& [code, n] : c.failure_codes) codes[std::to_string(code)] = n;
+  return {{"attempted", c.attempted},           {"successful", c.successful}, {"failed", c.failed},
+          {"retransmissions", c.retransmissions}, {"failure_codes", codes},     {"cpu_percent", c.cpu_percent}};
+}
+
+}  // namespace
+
+std::string json_report(const RunResult& r) {
+  nlohmann::json j;
+  j["test"] = r.test;
+  j["target"] = r.target;
+  j["started_utc"] = r.started_utc;
+  j["rate_unit"] = r.rate_unit;
+  j["found_rate"] = r.found_rate;
+  j["confirmed"] = r.confirmed;
+  j["threshold_ms"] = r.threshold_ms;
+  j["hold_ms"] = r.hold_ms;
+  j["generator_bound"] = !r.generator_limits.empty();
+  j["generator_limits"] = r.generator_limits;
+  if (!r.error.empty()) j["error"] = r.error;
+  auto steps = nlohmann::json::array();
+  Percentiles best_setup;
+  for (const auto& s : r.steps) {
+    nlohmann::json st{{"step", s.index},
+                      {"rate", s.rate},
+                      {"duration_s", s.duration_s},
+                      {"confirmation", s.confirmation},
+                      {"passed", s.passed},
+                      {"ended_early", s.ended_early},
+                      {"verdict", s.verdict},
+                      {"started_s", s.started_s},
+                      {"elapsed_s", s.elapsed_s},
+                      {"achieved_rate", s.achieved_rate},
+                      {"uac", side(s.uac)},
+                      {"setup_ms", pct(s.setup_ms)},
+                      {"disconnect_ms", pct(s.disconnect_ms)},
+                      {"over_threshold", s.over_threshold},
+                      {"ser_percent", s.ser},
+                      {"seer_percent", s.seer},
+                      {"generator_limits", s.generator_limits}};
+    if (s.has_uas) st["uas"] = side(s.uas);
+    if (r.media)
+      st["media"] = {{"streams", s.streams},
+                     {"loss_percent", pct(s.loss_percent)},
+                     {"jitter_ms", pct(s.jitter_ms)},
+                     {"mos", pct(s.mos)}};
+    if (s.passed && s.rate == r.found_rate) best_setup = s.setup_ms;
+    steps.push_back(std::move(st));
+  }
+  j["steps"] = std::move(steps);
+  j["setup_ms_at_found_rate"] = pct(best_setup);
+  if (r.media) {
+    const auto& m = r.media_summary;
+    std::uint64_t lost = 0, expected = 0, withheld = 0;
+    struct Side {
+      std::uint64_t streams = 0, expected = 0, lost = 0, received = 0;
+    } by_side[2];
+    for (const auto& s : m.streams) {
+      lost += s.lost;
+      expected += s.expected;
+      withheld += s.withheld;
+      auto& b = by_side[static_cast<int>(s.side)];
+      ++b.streams;
+      b.expected += s.expected;
+      b.lost += s.lost;
+      b.received += s.received;
+    }
+    auto side_json = [](const Side& b) {
+      return nlohmann::json{{"streams", b.streams},
+                            {"packets_received", b.received},
+                            {"packets_expected", b.expected},
+                            {"packets_lost", b.lost},
+                            {"loss_percent", b.expected ? 100.0 * static_cast<double>(b.lost) /
+                                                              static_cast<double>(b.expected)
+                                                        : 0.0}};
+    };
+    j["media"] = {{"codec", r.codec},
+                  {"streams", m.streams.size()},
+                  {"packets_sent", m.packets_sent},
+                  {"packets_received", m.packets_received},
+                  {"packets_expected", expected},
+                  {"packets_lost", lost},
+                  {"loss_percent", expected ? 100.0 * static_cast<double>(lost) / static_cast<double>(expected) : 0.0},
+                  {"packets_withheld_by_test_aid", withheld},
+                  {"unmatched_packets", m.unmatched_packets},
+                  {"send_errors", m.send_errors},
+                  {"sender_slots", m.slots},
+                  {"sender_late_slots", m.late_slots},
+                  {"sender_max_lateness_ms", m.max_lateness_ms},
+                  {"rtp_thread_cpu_s", m.thread_cpu_s},
+                  {"rtp_cpu_us_per_packet",
+                   m.packets_sent + m.packets_received
+                       ? 1e6 * m.thread_cpu_s / static_cast<double>(m.packets_sent + m.packets_received)
+                       : 0.0},
+                  // What each side received: the phone side gets the carrier's streams.
+                  {"received_by", {{"phone", side_json(by_side[0])}, {"carrier", side_json(by_side[1])}}}};
+  }
+  return j.dump();
+}
+
+}  // namespace msgw::loadtest

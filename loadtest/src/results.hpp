@@ -1,0 +1,68 @@
+// What a run measured, as the reports show it. Filled by the runner, read by
+// the JSON and HTML writers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "media.hpp"
+#include "stats.hpp"
+
+namespace msgw::loadtest {
+
+struct SideCounts {
+  std::uint64_t attempted = 0;  // UAC: calls created; UAS: INVITEs received
+  std::uint64_t successful = 0, failed = 0, retransmissions = 0;
+  std::map<int, std::uint64_t> failure_codes;  // final responses of failed calls (SIPp's error log)
+  double cpu_percent = 0;  // SIPp's CPU over its lifetime, % of one core
+};
+
+struct TimePoint {
+  double t_s = 0;  // since the run started
+  double setup_p50 = 0, setup_p99 = 0, setup_max = 0;
+  std::uint64_t setups = 0;
+  std::uint64_t concurrent = 0;
+  bool has_setup = false, has_concurrent = false;
+};
+
+struct StepResult {
+  std::uint32_t index = 0;
+  std::uint32_t rate = 0;
+  std::uint32_t duration_s = 0;
+  bool confirmation = false;
+  bool passed = false;
+  bool ended_early = false;
+  std::string verdict;  // why it failed, or "pass"
+  double started_s = 0, elapsed_s = 0;
+  double achieved_rate = 0;  // attempts per second SIPp actually offered
+  SideCounts uac, uas;
+  bool has_uas = false;
+  Percentiles setup_ms, disconnect_ms;
+  std::uint64_t over_threshold = 0;
+  double ser = 0, seer = 0;  // RFC 6076, percent
+  std::vector<std::string> generator_limits;  // why the tool, not the target, may have been the limit
+  // Media streams of this step's calls (both sides).
+  std::uint64_t streams = 0;
+  Percentiles loss_percent, jitter_ms, mos;
+};
+
+struct RunResult {
+  std::string test;
+  std::string target;
+  std::string started_utc;
+  std::uint32_t found_rate = 0;
+  bool confirmed = false;
+  std::string rate_unit = "calls/s";
+  std::vector<StepResult> steps;
+  std::vector<TimePoint> timeline;
+  bool media = false;
+  std::string codec;
+  MediaSummary media_summary;  // every stream of the run
+  std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
+  std::uint32_t threshold_ms = 0, hold_ms = 0;
+  std::string error;  // set when the run could not be done
+};
+
+}  // namespace msgw::loadtest
