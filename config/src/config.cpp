@@ -369,6 +369,18 @@ void read_sip(TableReader& r, SipSection& s) {
   r.integer("max_expires_s", s.max_expires_s, 1, 7 * 86400);
   r.string("state_db", s.state_db);
   r.string("management_socket", s.management_socket);
+  const toml::node* metrics_node = r.string("metrics_listen", s.metrics_listen);
+  if (metrics_node != nullptr && !s.metrics_listen.empty()) {
+    auto hp = parse_host_port(s.metrics_listen);
+    auto ip = hp ? parse_ipv4(hp->host) : std::nullopt;
+    if (!ip || !hp->port_given || hp->port == 0)
+      r.error_at(metrics_node->source(), r.key_path("metrics_listen"),
+                 "'" + s.metrics_listen + "' is not IPv4:port (empty: no metrics endpoint)");
+    else {
+      s.metrics_ip = *ip;
+      s.metrics_port = hp->port;
+    }
+  }
   r.string_array("dns_servers", s.dns_servers);
   for (const auto& d : s.dns_servers) {
     auto hp = parse_host_port(d);

@@ -284,6 +284,8 @@ void Call::on_b_answer(const Input& in) {
   respond_a(200, leg(LegId::a).sdp_body);
   state_ = CallState::answered;
   answer_ms = wall_ms();
+  if (svc_.now && invite_received != Clock::time_point{})
+    svc_.stats->call_setup_seconds.observe(std::chrono::duration<double>(svc_.now() - invite_received).count());
   ++svc_.stats->calls_answered;
   ++svc_.stats->calls_active;
   if (transcoding()) ++svc_.stats->transcoded_calls;
@@ -660,6 +662,7 @@ void Call::fail(CallError error, const std::string& why, int callee_status) {
   log_event(log::Level::info, "call failed", std::nullopt, std::string(info.name) + ": " + why, status);
   respond_a(status, {}, {{"Warning", warning(why)}}, info.status != 0 ? info.reason : std::string_view{});
   ++svc_.stats->calls_failed;
+  ++svc_.stats->failures_by_cause[size_t(error)];
   end(status, why, false, false);
 }
 

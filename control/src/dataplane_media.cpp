@@ -1,5 +1,6 @@
 // DataplaneMedia: the shared-memory client with acks awaited, lazy attach and
 // re-attach after a dataplane restart.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -149,6 +150,13 @@ MediaLegStats DataplaneMedia::stats(uint32_t flow_id, uint8_t leg) const {
   s.jitter = f.jitter;
   s.dropped = f.dropped;
   return s;
+}
+
+bool DataplaneMedia::counters(DataplaneCounters* out) const {
+  if (!impl_->client || !impl_->client->dataplane_up()) return false;
+  out->n_workers = std::min<uint32_t>(impl_->client->n_workers(), dp::kMaxWorkers);
+  out->n_ports = std::min<uint32_t>(impl_->client->n_ports(), dp::kMaxPorts);
+  return impl_->client->read_counters(out->published);
 }
 
 bool DataplaneMedia::up() const { return impl_->client && impl_->client->dataplane_up(); }

@@ -403,6 +403,7 @@ void Gateway::refuse(const sip::ServerRequest& req, CallError error, const std::
   if (!warning.empty()) h.push_back({"Warning", warning});
   stack_->respond(req.txn, info.status, info.reason, h);
   record_refusal(req, info.status, info.name);
+  ++stats_.failures_by_cause[size_t(error)];
 }
 
 void Gateway::handle_invite(const sip::ServerRequest& req) {
@@ -436,6 +437,7 @@ std::unique_ptr<Call> Gateway::new_call(const sip::ServerRequest& req, CallDirec
   auto c = std::make_unique<Call>(services_, id, direction);
   c->a_txn = req.txn;
   c->start_ms = wall_ms();
+  c->invite_received = now();
   c->from_uri = req.msg.from_uri();
   c->to_uri = req.msg.request_uri();
   c->max_forwards = req.msg.max_forwards().value_or(70) - 1;

@@ -1,6 +1,7 @@
 // msgw-control: the B2BUA daemon. One epoll loop over the SIP stack's
-// sockets, the management socket and a signalfd; the dataplane's event ring
-// has no fd, so it is polled on the loop's short timeout.
+// sockets, the management socket, the metrics server's epoll fd and a
+// signalfd; the dataplane's event ring has no fd, so it is polled on the
+// loop's short timeout.
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -21,6 +22,8 @@
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/control/state_store.hpp"
+#include "msgw/control/gateway_metrics.hpp"
+#include "msgw/metrics/http_server.hpp"
 #include "msgw/mgmt/server.hpp"
 #include "msgw/sip/stack.hpp"
 
@@ -138,6 +141,20 @@ int main(int argc, char** argv) {
       ev.data.fd = fd;
       if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     };
+    // Prometheus /metrics ([sip] metrics_listen; metrics/README.md): MHD on
+    // this loop through its epoll fd, rendering from the live gateway.
+    std::unique_ptr<msgw::metrics::HttpServer> metrics;
+    if (!cfg.sip.metrics_listen.empty()) {
+      std::string err;
+      metrics = msgw::metrics::HttpServer::start(
+          cfg.sip.metrics_ip, cfg.sip.metrics_port,
+          [&gw, &metrics] { return msgw::control::render_metrics(gw, metrics->stats()); }, &err);
+      if (!metrics) {
+        MSGW_LOG(error, "cannot serve metrics", {"address", cfg.sip.metrics_listen}, {"error", err});
+        return 1;
+      }
+      watch(metrics->fd());
+    }
     gw.set_resolver(&resolver);
     watch(stack.fd());
     watch(mgmt.listen_fd());
@@ -146,6 +163,7 @@ int main(int argc, char** argv) {
     for (const auto& hp : cfg.sip.listen) sip_on += (sip_on.empty() ? "" : ",") + hp.to_string();
     MSGW_LOG(info, "serving", {"instance", cfg.instance.name}, {"sip", sip_on}, {"transport", "udp+tcp"},
              {"management", cfg.sip.management_socket},
+             {"metrics", cfg.sip.metrics_listen.empty() ? std::string("off") : cfg.sip.metrics_listen},
              {"dataplane", media.up() ? "attached" : "not attached yet"},
              {"log_level", msgw::log::level_name(msgw::log::level())});
 
@@ -155,7 +173,7 @@ int main(int argc, char** argv) {
       int t = gw.next_timeout_ms();
       int st = stack.next_timeout_ms();
       if (st >= 0 && st < t) t = st;
-      for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms()})
+      for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms(), metrics ? metrics->next_timeout_ms() : -1})
         if (dt >= 0 && dt < t) t = dt;
       int n = epoll_wait(ep, evs, 64, t);
       if (n < 0 && errno != EINTR) {
@@ -169,6 +187,8 @@ int main(int argc, char** argv) {
           while (read(sfd, &si, sizeof si) == ssize_t(sizeof si)) running = false;
         } else if (dns.owns(fd)) {
           dns.process(fd, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP), evs[i].events & EPOLLOUT);
+        } else if (metrics && fd == metrics->fd()) {
+          metrics->run();
         } else if (fd == mgmt.listen_fd()) {
           mgmt.on_listen_ready();
         } else if (fd != stack.fd()) {
@@ -180,6 +200,7 @@ int main(int argc, char** argv) {
       store.begin_batch();
       stack.process(0);
       dns.process();  // c-ares's own timeouts and retries
+      if (metrics && metrics->next_timeout_ms() == 0) metrics->run();  // its idle-connection timeouts
       resolver.tick();
       gw.tick();
       std::string db_error;

@@ -54,7 +54,7 @@ std::optional<Client> Client::attach(const std::string& instance, std::string& e
   const SegmentLayout layout = compute_layout(h.max_flows);
   if (layout.total_size != h.segment_size || uint64_t(st.st_size) < h.segment_size ||
       layout.cmd_ring_offset != h.cmd_ring_offset || layout.evt_ring_offset != h.evt_ring_offset ||
-      layout.stats_offset != h.stats_offset) {
+      layout.stats_offset != h.stats_offset || layout.counters_offset != h.counters_offset) {
     error = "dataplane segment " + name + " has inconsistent sizes (being re-created?)";
     close(fd);
     return std::nullopt;
@@ -163,6 +163,16 @@ std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::millise
     if (now < started + std::chrono::microseconds(100)) std::this_thread::yield();
     else std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
+}
+
+bool Client::read_counters(PublishedCounters& out) const {
+  // Word by word, relaxed: the main lcore stores each word the same way.
+  static_assert(alignof(PublishedCounters) >= alignof(uint64_t));
+  const auto* src = reinterpret_cast<const uint64_t*>(map_.counters());
+  auto* dst = reinterpret_cast<uint64_t*>(&out);
+  for (size_t i = 0; i < sizeof(PublishedCounters) / sizeof(uint64_t); ++i)
+    dst[i] = __atomic_load_n(src + i, __ATOMIC_RELAXED);
+  return out.published_ns != 0;
 }
 
 FlowStats Client::read_stats(uint32_t flow_id, uint8_t leg) const {

@@ -62,7 +62,8 @@ SegmentLayout compute_layout(uint32_t max_flows) {
   if (cmd < 0 || evt < 0) return SegmentLayout{};
   l.evt_ring_offset = align_up(l.cmd_ring_offset + uint64_t(cmd), 4096);
   l.stats_offset = align_up(l.evt_ring_offset + uint64_t(evt), 4096);
-  l.total_size = align_up(l.stats_offset + uint64_t(max_flows) * 2 * sizeof(FlowStats), 4096);
+  l.counters_offset = align_up(l.stats_offset + uint64_t(max_flows) * 2 * sizeof(FlowStats), 4096);
+  l.total_size = align_up(l.counters_offset + sizeof(PublishedCounters), 4096);
   return l;
 }
 
@@ -96,6 +97,9 @@ rte_ring* Mapping::event_ring() const {
 }
 FlowStats* Mapping::stats() const {
   return reinterpret_cast<FlowStats*>(static_cast<char*>(base_) + header()->stats_offset);
+}
+PublishedCounters* Mapping::counters() const {
+  return reinterpret_cast<PublishedCounters*>(static_cast<char*>(base_) + header()->counters_offset);
 }
 uint64_t Mapping::generation() const {
   return __atomic_load_n(&header()->generation, __ATOMIC_ACQUIRE);
@@ -174,6 +178,7 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
   h->cmd_ring_offset = uint32_t(layout.cmd_ring_offset);
   h->evt_ring_offset = uint32_t(layout.evt_ring_offset);
   h->stats_offset = layout.stats_offset;
+  h->counters_offset = layout.counters_offset;
   h->cmd_ring_slots = kCommandRingSlots;
   h->evt_ring_slots = kEventRingSlots;
   h->elem_size = kRingElemSize;
@@ -187,6 +192,7 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
     return std::nullopt;
   }
   std::memset(seg.stats(), 0, size_t(max_flows) * 2 * sizeof(FlowStats));
+  std::memset(static_cast<void*>(seg.counters()), 0, sizeof(PublishedCounters));
   return seg;
 }
 

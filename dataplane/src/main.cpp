@@ -469,6 +469,7 @@ int main(int argc, char** argv) {
            {"rx_held_until_flows", hold});
 
   ExceptionPath exc(rt);
+  CountersPublisher publisher(rt);
   uint32_t active = 0;
   // Poll-mode main lcore that need not burn a core: it shares one with the
   // control plane (and, in the benchmark, the load generator).  While there is
@@ -484,6 +485,7 @@ int main(int argc, char** argv) {
     const uint64_t now = mono_ns();
     bool busy = rt.commands->poll(now);
     busy = exc.poll(now) > 0 || busy;
+    publisher.poll(now);
     if (!rt.rx_enabled.load(std::memory_order_relaxed)) {
       active = 0;
       for (uint32_t f = 0; f < max_flows && active < hold; ++f)

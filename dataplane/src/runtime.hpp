@@ -25,16 +25,6 @@
 
 namespace msgw::dataplane {
 
-// A port's exception-path counters, kept by the main lcore and reported by
-// telemetry (/msgw/ports, after the device's own counters, these names in
-// this order): one list for the fields, their names and the output.
-#define MSGW_FOREACH_PORT_COUNTER(X) \
-  X(to_kernel)                       \
-  X(from_kernel)                     \
-  X(to_kernel_dropped)               \
-  X(from_kernel_dropped)             \
-  X(arp_requests)
-
 struct PortRuntime {
   std::string name;
   uint16_t eth_id = 0;     // DPDK port id of the device
@@ -47,7 +37,7 @@ struct PortRuntime {
   rte_ring* exception = nullptr;  // workers -> main -> TAP
   rte_ring* inject = nullptr;     // main (TAP, ARP) -> worker 0 -> port
   // Main lcore counters.
-#define MSGW_PORT_COUNTER_FIELD(name) uint64_t name = 0;
+#define MSGW_PORT_COUNTER_FIELD(name, help) uint64_t name = 0;
   MSGW_FOREACH_PORT_COUNTER(MSGW_PORT_COUNTER_FIELD)
 #undef MSGW_PORT_COUNTER_FIELD
 };
@@ -105,6 +95,20 @@ void shutdown_ports(Runtime& rt);
 int worker_main(void* arg);  // arg: Runtime*, worker index from lcore
 // telemetry.cpp
 void register_telemetry(Runtime& rt);
+// counters_publish.cpp: the workers' and ports' counters into the segment's
+// PublishedCounters every kCountersPeriodMs, with the load window figures.
+class CountersPublisher {
+ public:
+  explicit CountersPublisher(Runtime& rt);
+  void poll(uint64_t now_ns);  // main lcore, every round; copies when due
+
+ private:
+  Runtime& rt_;
+  uint64_t next_ns_ = 0;
+  uint64_t window_tsc_ = 0;  // start of the load window (0 = none yet)
+  uint64_t busy0_[kMaxWorkers] = {};
+  uint64_t packets0_[kMaxWorkers] = {};
+};
 
 extern Runtime* g_runtime;
 

@@ -23,9 +23,9 @@ struct NamedCounter {
 
 // The device counters /msgw/ports reports, by name, in output order.
 constexpr NamedCounter<rte_eth_stats> kEthStats[] = {
-    {"rx_packets", &rte_eth_stats::ipackets}, {"tx_packets", &rte_eth_stats::opackets},
-    {"rx_missed", &rte_eth_stats::imissed},   {"rx_errors", &rte_eth_stats::ierrors},
-    {"tx_errors", &rte_eth_stats::oerrors},   {"rx_nombuf", &rte_eth_stats::rx_nombuf},
+#define MSGW_ETH_COUNTER_ENTRY(name, field, help) {#name, &rte_eth_stats::field},
+    MSGW_FOREACH_ETH_COUNTER(MSGW_ETH_COUNTER_ENTRY)
+#undef MSGW_ETH_COUNTER_ENTRY
 };
 
 // The leg counters /msgw/flow,<id> reports, by name, in output order (not
@@ -69,7 +69,7 @@ int ports(const char*, const char*, rte_tel_data* d) {
     rte_eth_stats s{};
     rte_eth_stats_get(p.eth_id, &s);
     for (const auto& e : kEthStats) rte_tel_data_add_dict_u64(c, e.name, s.*e.field);
-#define MSGW_PORT_COUNTER_OUT(name) rte_tel_data_add_dict_u64(c, #name, rd(p.name));
+#define MSGW_PORT_COUNTER_OUT(name, help) rte_tel_data_add_dict_u64(c, #name, rd(p.name));
     MSGW_FOREACH_PORT_COUNTER(MSGW_PORT_COUNTER_OUT)
 #undef MSGW_PORT_COUNTER_OUT
     rte_tel_data_add_dict_container(d, p.name.c_str(), c, 0);
@@ -86,7 +86,7 @@ int workers(const char*, const char*, rte_tel_data* d) {
     if (c == nullptr) return -ENOMEM;
     rte_tel_data_start_dict(c);
     rte_tel_data_add_dict_u64(c, "lcore", w.lcore);
-#define MSGW_WORKER_COUNTER_OUT(name) rte_tel_data_add_dict_u64(c, #name, rd(k.name));
+#define MSGW_WORKER_COUNTER_OUT(name, help) rte_tel_data_add_dict_u64(c, #name, rd(k.name));
     MSGW_FOREACH_WORKER_COUNTER(MSGW_WORKER_COUNTER_OUT)
 #undef MSGW_WORKER_COUNTER_OUT
     if (w.flow_cache != nullptr) {

@@ -228,6 +228,10 @@ int worker_main(void* arg) {
         }
       }
     }
+    // Load: the cycles of a pass that had packets, from its first burst on
+    // (one more TSC read per busy pass; an idle pass reads none).  A pass
+    // that only sent the kernel's frames is not counted.
+    if (tsc != 0) w.ctx.counters.busy_cycles += rte_rdtsc() - tsc;
     rte_rcu_qsbr_quiescent(rt.rcu, w.index);
     sleep.after_pass(pass_packets, rt.rcu);
   }

@@ -128,8 +128,7 @@ bool Stack::Impl::send_for(osip_transaction_t* tr, osip_message_t* msg, const ch
   Txn& t = it->second;
   std::string bytes = serialize(msg);
   if (bytes.empty()) return false;
-  if (MSG_IS_RESPONSE(msg) && msg->status_code >= 100 && msg->status_code < 700)
-    ++stats.responses_by_class[msg->status_code / 100];
+  if (MSG_IS_RESPONSE(msg)) stats.count_sent(msg->status_code);
   if (t.server) return send_server_bytes(t, host, port, bytes);
   return transmit(t.proto, t.dst, t.socket, bytes);
 }

@@ -10,13 +10,7 @@
 namespace msgw::sip {
 namespace {
 
-constexpr std::string_view kKnownMethods[] = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER",
-                                              "INFO", "NOTIFY", "UPDATE", "PRACK", "SUBSCRIBE",
-                                              "REFER", "MESSAGE", "PUBLISH"};
-
-bool is_known_method(std::string_view m) {
-  return std::find(std::begin(kKnownMethods), std::end(kKnownMethods), m) != std::end(kKnownMethods);
-}
+bool is_known_method(std::string_view m) { return sip_method_index(m) < kSipMethodCount; }
 
 }  // namespace
 
@@ -40,7 +34,7 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
     if (s.verdict == Verdict::Reply) {
       std::string resp = build_stateless_response(s, s.status, s.reason, random_token(10));
       if (!resp.empty()) {
-        ++stats.responses_by_class[s.status / 100];
+        stats.count_sent(s.status);
         // Stateless answer goes where the packet came from (RFC 3581 spirit).
         transmit(in.proto, in.peer, in.socket, resp);
         return;
@@ -52,9 +46,12 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   osip_message_t* m = pr.msg.release();
   if (MSG_IS_REQUEST(m)) {
     ++stats.rx_requests;
+    ++stats.rx_requests_by_method[sip_method_index(m->sip_method != nullptr ? m->sip_method : "")];
     on_request(in, m, s);
   } else {
     ++stats.rx_responses;
+    if (m->status_code >= kFirstCountedStatus && m->status_code <= kLastCountedStatus)
+      ++stats.rx_responses_by_status[m->status_code - kFirstCountedStatus];
     on_response(in, m);
   }
 }

@@ -14,7 +14,7 @@ TxnId Stack::Impl::create_server(osip_message_t* m, const Inbound& in) {
     osip_message_set_header(r.get(), "Retry-After", "5");
     osip_message_set_content_length(r.get(), "0");
     if (!MSG_IS_ACK(m)) {
-      ++stats.responses_by_class[5];
+      stats.count_sent(503);
       auto dst = Endpoint::from(in.peer.ip(), in.peer.port());
       transmit(in.proto, dst ? *dst : in.peer, in.socket, serialize(r.get()));
     }
@@ -116,7 +116,7 @@ void Stack::Impl::send_trying_bytes(const Txn& t, const osip_via_t* top) {
     if (rport && rport->gvalue) port = std::atoi(rport->gvalue);
     else if (top->port) port = std::atoi(top->port);
   }
-  ++stats.responses_by_class[1];
+  stats.count_sent(100);
   send_server_bytes(t, host, port, t.trying);
 }
 

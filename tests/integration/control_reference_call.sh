@@ -10,6 +10,9 @@
 #     call is relayed G.729 end to end: the dataplane's own counters (DPDK
 #     telemetry /msgw/workers) show packets relayed and zero transcoded
 #     during the call, and the CDR says G729/G729.
+#  During call 1, /metrics (the example config's metrics_listen, from the gw
+#  namespace) shows the answered call, its transcoded session and nonzero
+#  dataplane worker and port packet counters, and passes promtool.
 # Usage: control_reference_call.sh BUILD_DIR   (root; 77 = skipped)
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
@@ -30,6 +33,9 @@ phone_uac "$work/uac1.xml" & uac=$!
 sleep 3
 calls=$(ctl show calls --json)
 flows=$(ctl show flows --json)
+metrics_url=http://127.0.0.1:9105/metrics
+ip netns exec msgw-gw curl -sS --max-time 5 -o "$work/metrics.txt" "$metrics_url" || fail "GET $metrics_url"
+post_status=$(ip netns exec msgw-gw curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST "$metrics_url")
 wait $uac || fail "phone call 1 (SIPp): $(tail -n 5 "$work/uac1.xml.err" 2>/dev/null)"
 wait "$carrier_pid" || fail "carrier UAS call 1"
 stop_captures
@@ -40,6 +46,32 @@ print("ok   call 1 answered: A leg", c["a_codec"], "B leg", c["b_codec"], "media
 echo "$flows" | python3 -c '
 import json,sys; f=json.load(sys.stdin); assert len(f)==2, f
 print("ok   flow legs:", "; ".join(x["leg"]+" "+x["local"]+" -> "+x["remote"]+" "+x["codec"] for x in f))'
+[[ $post_status == 405 ]] || fail "POST /metrics answered $post_status, not 405"
+promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics refused the exposition"
+python3 - "$work/metrics.txt" <<'PY' || fail "/metrics during call 1"
+import re, sys
+samples = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#") or not line.strip():
+        continue
+    name, value = line.rsplit(" ", 1)
+    samples[name] = float(value)
+def total(prefix):
+    return sum(v for k, v in samples.items() if k == prefix or k.startswith(prefix + "{"))
+assert samples.get("msgw_calls_active") == 1, "calls_active"
+assert samples.get('msgw_calls_in_state{state="answered"}') == 1, "answered"
+assert samples.get("msgw_dataplane_up") == 1, "dataplane_up"
+assert total("msgw_dataplane_worker_rx_total") > 0, "worker rx"
+assert total("msgw_dataplane_worker_transcoded_packets_total") > 0, "worker transcoded packets"
+assert sum(v for k, v in samples.items()
+           if k.startswith("msgw_dataplane_worker_sessions{") and 'mode="transcoded"' in k) == 1, "sessions"
+assert samples.get('msgw_dataplane_port_rx_packets_total{port="access"}', 0) > 0, "access port rx"
+assert samples.get('msgw_dataplane_port_rx_packets_total{port="trunk"}', 0) > 0, "trunk port rx"
+assert samples.get('msgw_sip_requests_received_total{method="INVITE"}', 0) >= 1, "INVITEs"
+print("ok   /metrics during call 1: 1 call answered, 1 transcoded session, worker rx %d, access rx %d;"
+      " promtool passed, POST 405" % (total("msgw_dataplane_worker_rx_total"),
+                                       samples['msgw_dataplane_port_rx_packets_total{port="access"}']))
+PY
 status=0
 check_audio "phone -> carrier (PCMU -> G.729)" "$work/carrier.pcap" G729 10.20.0.1 || status=1
 check_audio "carrier -> phone (G.729 -> PCMU)" "$work/phone.pcap" PCMU 10.10.0.1 || status=1

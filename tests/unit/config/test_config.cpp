@@ -473,3 +473,22 @@ address = "-carrier.example"
                            "trunk[2].address: '-carrier.example' is neither"})
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
 }
+
+TEST(Config, MetricsListenIsIpv4AndPortOrEmpty) {
+  auto off = load_string("[sip]\nrealm = \"x\"\n", "off.toml");
+  ASSERT_TRUE(off.ok()) << errors_of(off);
+  EXPECT_TRUE(off.config->sip.metrics_listen.empty());
+
+  auto on = load_string("[sip]\nmetrics_listen = \"127.0.0.1:9105\"\n", "on.toml");
+  ASSERT_TRUE(on.ok()) << errors_of(on);
+  EXPECT_EQ(on.config->sip.metrics_ip, 0x7f000001u);
+  EXPECT_EQ(on.config->sip.metrics_port, 9105);
+
+  for (const char* bad : {"localhost:9105", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "10.0.0.300:1"}) {
+    auto r = load_string(std::string("[sip]\n\nmetrics_listen = \"") + bad + "\"\n", "bad.toml");
+    ASSERT_FALSE(r.ok()) << bad;
+    // At its line and column, as the other keys' value errors.
+    EXPECT_NE(errors_of(r).find("bad.toml:3:18: sip.metrics_listen: '"), std::string::npos)
+        << bad << "\n" << errors_of(r);
+  }
+}

@@ -247,6 +247,43 @@ TEST(DataplaneSegment, StatsAreReadLockFreeWhileWritten) {
   EXPECT_EQ(cl->read_stats(4, 0).packets, 0u);  // out of range reads as zero
 }
 
+// The workers' and ports' counters the main lcore publishes reach the
+// client as written, and none read as "not published yet".
+TEST(DataplaneSegment, PublishedCountersReachTheClient) {
+  SegmentGuard g{unique_instance("counters")};
+  std::string err;
+  auto seg = Segment::create(g.name, 4, 2, 2, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  EXPECT_EQ(cl->n_workers(), 2u);
+  PublishedCounters got{};
+  EXPECT_FALSE(cl->read_counters(got));  // created zeroed: nothing published
+  PublishedCounters& p = *seg->counters();
+  p.workers[1].counters.rx = 1234;
+  p.workers[1].counters.busy_cycles = 99;
+  p.workers[1].counters.dropped[size_t(Drop::rtp_bleed)] = 7;
+  p.workers[1].transcoded_sessions = 3;
+  p.ports[1].rx_missed = 5;
+  p.ports[1].to_kernel = 6;
+  p.publications = 1;
+  p.published_ns = 42;
+  ASSERT_TRUE(cl->read_counters(got));
+  EXPECT_EQ(got.workers[1].counters.rx, 1234u);
+  EXPECT_EQ(got.workers[1].counters.busy_cycles, 99u);
+  EXPECT_EQ(got.workers[1].counters.dropped[size_t(Drop::rtp_bleed)], 7u);
+  EXPECT_EQ(got.workers[1].transcoded_sessions, 3u);
+  EXPECT_EQ(got.workers[0].counters.rx, 0u);
+  EXPECT_EQ(got.ports[1].rx_missed, 5u);
+  EXPECT_EQ(got.ports[1].to_kernel, 6u);
+  // The area is past the per-leg stats, page-aligned, inside the segment.
+  const SegmentLayout l = compute_layout(4);
+  EXPECT_GE(l.counters_offset, l.stats_offset + 4ull * 2 * sizeof(FlowStats));
+  EXPECT_EQ(l.counters_offset % 4096, 0u);
+  EXPECT_GE(l.total_size, l.counters_offset + sizeof(PublishedCounters));
+}
+
 namespace {
 volatile sig_atomic_t g_doorbells = 0;
 void count_doorbell(int) { g_doorbells = g_doorbells + 1; }

@@ -334,21 +334,21 @@ TEST(DataplaneNames, DropReasonsKeepTheirTelemetryNamesAndOrder) {
 
 TEST(DataplaneNames, WorkerCountersKeepTheirTelemetryNamesAndOrder) {
   std::vector<std::string> names;
-#define MSGW_TEST_COUNTER_NAME(name) names.push_back(#name);
+#define MSGW_TEST_COUNTER_NAME(name, help) names.push_back(#name);
   MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_NAME)
 #undef MSGW_TEST_COUNTER_NAME
   const std::vector<std::string> expected = {
       "rx", "tx", "relayed", "relayed_steady", "rtcp_relayed", "exception", "handoff_out",
       "handoff_in", "latched", "dtmf_events", "fragments_seen", "transcoded_packets",
       "transcoded_frames", "concealed_frames", "transcode_buffered", "rtcp_terminated",
-      "rtcp_sent"};
+      "rtcp_sent", "busy_cycles"};
   EXPECT_EQ(names, expected);
 }
 
 TEST(DataplaneNames, WorkerCountersAddEveryFieldAndTheLossTotalSkipsHeld) {
   WorkerCounters a, b;
   uint64_t v = 1;
-#define MSGW_TEST_COUNTER_SET(name) a.name = v++; b.name = 100;
+#define MSGW_TEST_COUNTER_SET(name, help) a.name = v++; b.name = 100;
   MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_SET)
 #undef MSGW_TEST_COUNTER_SET
   for (size_t r = 0; r < size_t(Drop::count); ++r) {
@@ -358,7 +358,7 @@ TEST(DataplaneNames, WorkerCountersAddEveryFieldAndTheLossTotalSkipsHeld) {
   b.arp_wishes = 5;
   b.add(a);
   v = 1;
-#define MSGW_TEST_COUNTER_CHECK(name) EXPECT_EQ(b.name, 100 + v++) << #name;
+#define MSGW_TEST_COUNTER_CHECK(name, help) EXPECT_EQ(b.name, 100 + v++) << #name;
   MSGW_FOREACH_WORKER_COUNTER(MSGW_TEST_COUNTER_CHECK)
 #undef MSGW_TEST_COUNTER_CHECK
   EXPECT_EQ(b.arp_wishes, 5u);

@@ -102,6 +102,12 @@ struct SipSection {
   uint32_t max_expires_s = 3600;
   std::string state_db = "/var/lib/msgw/state.db";   // registrations, dialogs, CDRs (SQLite WAL)
   std::string management_socket = "/run/msgw/control.sock";
+  // Prometheus /metrics over HTTP on this IPv4 address and port
+  // ("127.0.0.1:9105"); empty: no metrics endpoint.  A management address:
+  // the endpoint has no authentication.
+  std::string metrics_listen;
+  uint32_t metrics_ip = 0;               // parsed metrics_listen (host order)
+  uint16_t metrics_port = 0;
   // DNS servers for trunks given by name ("10.20.0.2" or "10.20.0.2:5353");
   // empty: the system's /etc/resolv.conf.
   std::vector<std::string> dns_servers;

@@ -136,6 +136,7 @@ class Call {
   std::string subscriber, from_uri, to_uri, number, caller_display, caller_user;
   int max_forwards = 70;                  // for B's INVITE (already decremented)
   int64_t start_ms = 0, answer_ms = 0;    // wall clock
+  Clock::time_point invite_received{};    // CallServices::now at A's INVITE: the setup time's start
   std::string trunk;                      // the trunk in use (outbound) or the one it came from
   std::string attempt_failures;           // why earlier trunks of the route were not used (for the CDR)
 

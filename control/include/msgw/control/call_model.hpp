@@ -133,6 +133,12 @@ enum class CallError : uint8_t {
 #undef MSGW_X
 };
 
+inline constexpr std::size_t kCallErrorCount = 0
+#define MSGW_X(name, status, reason) +1
+    MSGW_CALL_ERRORS(MSGW_X)
+#undef MSGW_X
+    ;
+
 struct ErrorInfo {
   std::string_view name;
   int status;

@@ -100,6 +100,8 @@ class Gateway final : public sip::Handler {
   // Ends a call with BYE on both legs (or 480 before answer).
   bool hangup(const std::string& call_id);
 
+  // /metrics: every family of gateway_metrics.hpp but the HTTP server's own.
+  void write_metrics(metrics::Writer& w) const;
   const GatewayStats& stats() const { return stats_; }
   size_t active_calls() const { return calls_.size(); }
   const config::Config& config() const { return cfg_; }

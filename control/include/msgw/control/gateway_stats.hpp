@@ -1,10 +1,14 @@
 // The gateway's counters, defined once: the struct, `msgwctl show stats` and
-// (later) the metrics endpoint are generated from MSGW_GATEWAY_COUNTERS.
+// the metrics endpoint (gateway_metrics.hpp) are generated from
+// MSGW_GATEWAY_COUNTERS.
 #pragma once
 
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
+
+#include "msgw/control/call_model.hpp"
+#include "msgw/metrics/exposition.hpp"
 
 namespace msgw::control {
 
@@ -52,6 +56,13 @@ struct GatewayStats {
   MSGW_GATEWAY_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t calls_active = 0;  // a gauge: answered calls now
+  // INVITEs answered with a failure, by cause: refused before a call
+  // existed (Gateway::refuse) or failed after (Call::fail).
+  uint64_t failures_by_cause[kCallErrorCount] = {};
+  // From a call's INVITE received to its 200 OK forwarded (the gateway's
+  // clock), answered calls only.  Buckets in seconds: a trunk answers in
+  // tens of milliseconds to tens of seconds (a person picks up).
+  metrics::Histogram call_setup_seconds{{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60}};
 };
 
 // Every counter by name, plus the gauge.

@@ -23,6 +23,14 @@ struct MediaEvent {
   uint8_t dtmf = 0;      // dtmf event code
 };
 
+// The dataplane's published counters and how many workers and ports of
+// them are valid.
+struct DataplaneCounters {
+  dataplane::PublishedCounters published{};
+  uint32_t n_workers = 0;
+  uint32_t n_ports = 0;
+};
+
 struct MediaLegStats {
   uint64_t packets = 0, sent = 0, lost = 0, jitter = 0, dropped = 0;
 };
@@ -44,6 +52,13 @@ class MediaBackend {
   virtual MediaLegStats stats(uint32_t flow_id, uint8_t leg) const = 0;
   virtual bool up() const = 0;
   virtual uint32_t max_flows() const = 0;
+  // The dataplane's worker and port counters as it last published them
+  // (/metrics); false when there are none (not attached, none published,
+  // or a backend without a dataplane).
+  virtual bool counters(DataplaneCounters* out) const {
+    (void)out;
+    return false;
+  }
 };
 
 // dataplane::Client behind MediaBackend: attaches lazily (the dataplane may
@@ -61,6 +76,7 @@ class DataplaneMedia final : public MediaBackend {
   MediaLegStats stats(uint32_t flow_id, uint8_t leg) const override;
   bool up() const override;
   uint32_t max_flows() const override;
+  bool counters(DataplaneCounters* out) const override;
   const std::string& last_error() const { return last_error_; }
   uint64_t generation() const;
 

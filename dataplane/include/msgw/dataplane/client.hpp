@@ -37,6 +37,7 @@ class Mapping {
   rte_ring* command_ring() const;
   rte_ring* event_ring() const;
   FlowStats* stats() const;   // 2 * max_flows entries: flow_id * 2 + leg
+  PublishedCounters* counters() const;
   uint64_t size() const { return size_; }
 
   uint64_t generation() const;
@@ -110,6 +111,10 @@ class Client {
                                  std::deque<Event>* dump = nullptr);
 
   FlowStats read_stats(uint32_t flow_id, uint8_t leg) const;
+  // The dataplane's worker and port counters as last published (every
+  // kCountersPeriodMs); false when none were published yet.
+  bool read_counters(PublishedCounters& out) const;
+  uint32_t n_workers() const { return map_.header()->n_workers; }
 
  private:
   Mapping map_;

@@ -4,6 +4,7 @@
 // msgw-dataplane.  Layout, all offsets from the segment start:
 //
 //   [SegmentHeader][command ring][event ring][FlowStats x 2*max_flows]
+//   [PublishedCounters]
 //
 // The rings are DPDK rte_ring objects (element API) initialised in place, so
 // both processes run DPDK's own lock-free ring code on the same memory; an
@@ -20,11 +21,12 @@
 #include <type_traits>
 
 #include "msgw/codecs/codec_id.hpp"
+#include "msgw/dataplane/counters.hpp"
 
 namespace msgw::dataplane {
 
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
-inline constexpr uint32_t kLayoutVersion = 3;  // 3: LegSpec::codec is codecs::CodecId
+inline constexpr uint32_t kLayoutVersion = 4;  // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -63,7 +65,8 @@ struct SegmentHeader {
   // pid), which ends the nap.  0 = no doorbell (the client just waits).
   uint32_t main_napping;
   uint32_t doorbell_signal;
-  uint8_t reserved[152];
+  uint64_t counters_offset;  // PublishedCounters
+  uint8_t reserved[144];
 };
 static_assert(sizeof(SegmentHeader) == 256);
 
@@ -243,11 +246,57 @@ struct alignas(64) FlowStats {
 };
 static_assert(sizeof(FlowStats) == 64);
 
+// The dataplane's own counters as msgw-control reads them (its /metrics):
+// the main lcore copies the workers' and ports' counters here every
+// kCountersPeriodMs (relaxed atomic stores of 64-bit words; a reader sees
+// each value exact and the set near one moment, as telemetry does).  The
+// names and order are counters.hpp's lists; changing a list changes this
+// layout, hence the counts checked below.
+inline constexpr uint32_t kCountersPeriodMs = 200;
+inline constexpr uint32_t kLoadWindowMs = 1000;  // window of the load figures
+
+struct alignas(64) PublishedWorker {
+  WorkerCounters counters;
+  uint64_t lcore;
+  uint64_t relayed_sessions;     // sessions this worker owns now, relayed
+  uint64_t transcoded_sessions;  // ... and through the codec engine
+  // The last complete load window (~kLoadWindowMs): TSC cycles it lasted,
+  // cycles spent in poll passes that had packets, packets processed
+  // (received and handed in).  Idle ratio = 1 - busy / window; cycles per
+  // packet = busy / packets.  0 before the first window ends.
+  uint64_t window_cycles;
+  uint64_t window_busy_cycles;
+  uint64_t window_packets;
+};
+
+struct alignas(64) PublishedPort {
+#define MSGW_PUBLISHED_ETH_FIELD(name, field, help) uint64_t name;
+  MSGW_FOREACH_ETH_COUNTER(MSGW_PUBLISHED_ETH_FIELD)
+#undef MSGW_PUBLISHED_ETH_FIELD
+#define MSGW_PUBLISHED_PORT_FIELD(name, help) uint64_t name;
+  MSGW_FOREACH_PORT_COUNTER(MSGW_PUBLISHED_PORT_FIELD)
+#undef MSGW_PUBLISHED_PORT_FIELD
+};
+
+struct PublishedCounters {
+  uint64_t published_ns;   // CLOCK_MONOTONIC of the last copy; 0 = none yet
+  uint64_t publications;   // copies made since the dataplane started
+  uint8_t reserved[48];
+  PublishedWorker workers[kMaxWorkers];  // header n_workers of them valid
+  PublishedPort ports[kMaxPorts];        // header n_ports of them valid
+};
+static_assert(std::is_trivially_copyable_v<PublishedCounters>);
+static_assert(sizeof(PublishedCounters) % sizeof(uint64_t) == 0);
+static_assert(sizeof(WorkerCounters) == (18 + 1 + 28) * sizeof(uint64_t),
+              "a worker counter or drop reason was added: bump kLayoutVersion, then this check");
+static_assert(sizeof(PublishedPort) == 64 * 2, "a port counter was added: bump kLayoutVersion");
+
 // Offsets, computed identically by both sides from the header values.
 struct SegmentLayout {
   uint64_t cmd_ring_offset;
   uint64_t evt_ring_offset;
   uint64_t stats_offset;
+  uint64_t counters_offset;
   uint64_t total_size;
 };
 // Needs librte_ring (rte_ring_get_memsize_elem), not EAL.

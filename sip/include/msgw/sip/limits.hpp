@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <string_view>
 
 namespace msgw::sip {
 
@@ -27,6 +29,27 @@ struct Limits {
   // privileged (SO_RCVBUFFORCE), else as large as the system allows.
   std::size_t udp_socket_buffer = 8u << 20;
 };
+
+// The methods the stack knows (others get 501), one list: the known-method
+// check and the per-method request counters (msgw-control's /metrics).
+#define MSGW_SIP_METHODS(X) \
+  X(INVITE) X(ACK) X(BYE) X(CANCEL) X(OPTIONS) X(REGISTER) X(INFO) X(NOTIFY) X(UPDATE) X(PRACK) \
+  X(SUBSCRIBE) X(REFER) X(MESSAGE) X(PUBLISH)
+
+inline constexpr std::string_view kSipMethods[] = {
+#define MSGW_X(m) #m,
+    MSGW_SIP_METHODS(MSGW_X)
+#undef MSGW_X
+};
+inline constexpr std::size_t kSipMethodCount = std::size(kSipMethods);
+// Index of a method in kSipMethods; kSipMethodCount for any other.
+constexpr std::size_t sip_method_index(std::string_view m) {
+  for (std::size_t i = 0; i < kSipMethodCount; ++i)
+    if (kSipMethods[i] == m) return i;
+  return kSipMethodCount;
+}
+// Status codes counted one by one: 100..699.
+inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
 
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
@@ -56,6 +79,16 @@ struct Stats {
   uint64_t tcp_connections_refused = 0;  // over max_tcp_connections
   uint64_t overload_rejections = 0;      // 503 because of max_transactions
   uint64_t responses_by_class[7] = {};  // index = status / 100, for responses the stack sent
+  // Well-formed requests received, by sip_method_index (last: other methods).
+  uint64_t rx_requests_by_method[kSipMethodCount + 1] = {};
+  // Responses received / sent, by status - kFirstCountedStatus.
+  uint64_t rx_responses_by_status[kLastCountedStatus - kFirstCountedStatus + 1] = {};
+  uint64_t tx_responses_by_status[kLastCountedStatus - kFirstCountedStatus + 1] = {};
+  void count_sent(int status) {
+    if (status < kFirstCountedStatus || status > kLastCountedStatus) return;
+    ++responses_by_class[status / 100];
+    ++tx_responses_by_status[status - kFirstCountedStatus];
+  }
 };
 
 }  // namespace msgw::sip
