@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds msgw's Debian package from an already-built meson build dir (no second
+# compile) and prints the path of the .deb, the last line of its output.
+#
+#   scripts/package.sh [BUILDDIR]      default: build
+#
+# The package files (msgw_VERSION_amd64.deb, the -dbgsym .ddeb, .buildinfo,
+# .changes) end up in BUILDDIR/pkg/. dpkg-buildpackage itself writes them next
+# to the source tree (its parent directory): they are moved from there.
+# A build dir configured with another prefix than /usr is reconfigured to /usr
+# first (no source uses the prefix: nothing is recompiled, only relinked if
+# at all). To build the package from source instead, as Debian would:
+#   dpkg-buildpackage -us -uc -b
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+[[ -f $build/build.ninja ]] || { echo "package: $build is not a meson build dir" >&2; exit 1; }
+
+prefix=$(meson introspect --buildoptions "$build" |
+  python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+if [[ $prefix != /usr ]]; then
+  echo "package: $build has prefix $prefix: reconfiguring it to /usr"
+  meson configure "$build" -Dprefix=/usr >/dev/null
+fi
+# Up to date (and regenerated after a reconfigure): meson install runs with
+# --no-rebuild from debian/rules.
+ninja -C "$build" >/dev/null
+
+cd "$root"
+parent=$(dirname "$root")
+version=$(dpkg-parsechangelog -S Version)
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+outputs=("msgw_${version}_${arch}.deb" "msgw-dbgsym_${version}_${arch}.ddeb"
+         "msgw_${version}_${arch}.buildinfo" "msgw_${version}_${arch}.changes")
+for f in "${outputs[@]}"; do rm -f "$parent/$f"; done
+
+log=$build/meson-logs/package.log
+if ! MSGW_PREBUILT_BUILDDIR=$build dpkg-buildpackage -us -uc -b >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "package: dpkg-buildpackage failed (whole log: $log)" >&2
+  exit 1
+fi
+# What the build left in the tree (debian/tmp, debian/msgw, debian/files...).
+debian/rules clean >/dev/null 2>&1 || true
+
+mkdir -p "$build/pkg"
+for f in "${outputs[@]}"; do [[ -f $parent/$f ]] && mv -f "$parent/$f" "$build/pkg/"; done
+deb=$build/pkg/msgw_${version}_${arch}.deb
+[[ -f $deb ]] || { echo "package: no $deb (log: $log)" >&2; exit 1; }
+echo "$deb"
