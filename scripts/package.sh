@@ -22,15 +22,23 @@ if [[ $prefix != /usr ]]; then
   echo "package: $build has prefix $prefix: reconfiguring it to /usr"
   meson configure "$build" -Dprefix=/usr >/dev/null
 fi
-# Up to date (and regenerated after a reconfigure): meson install runs with
-# --no-rebuild from debian/rules.
-ninja -C "$build" >/dev/null
+# Regenerated after a reconfigure, and what meson installs up to date (only
+# that: a developer's build dir may not have built every test): debian/rules
+# runs meson install --no-rebuild.
+ninja -C "$build" build.ninja >/dev/null
+mapfile -t installed < <(meson introspect --targets "$build" | python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t.get("installed"):
+        for f in t["filename"]: print(os.path.relpath(f, sys.argv[1]))' "$build")
+((${#installed[@]} > 0)) || { echo "package: $build installs nothing" >&2; exit 1; }
+ninja -C "$build" "${installed[@]}" >/dev/null
 
 cd "$root"
 parent=$(dirname "$root")
 version=$(dpkg-parsechangelog -S Version)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
-outputs=("msgw_${version}_${arch}.deb" "msgw-dbgsym_${version}_${arch}.ddeb"
+outputs=("msgw_${version}_${arch}.deb" "msgw-dbgsym_${version}_${arch}.deb"
          "msgw_${version}_${arch}.buildinfo" "msgw_${version}_${arch}.changes")
 for f in "${outputs[@]}"; do rm -f "$parent/$f"; done
 
