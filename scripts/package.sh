@@ -16,8 +16,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 [[ -f $build/build.ninja ]] || { echo "package: $build is not a meson build dir" >&2; exit 1; }
 
-prefix=$(meson introspect --buildoptions "$build" |
-  python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+# meson's introspection files (meson-info/), read directly: a meson start per
+# question costs seconds on a busy machine.
+info() {  # NAME (meson-info/intro-NAME.json, as j) PYTHON [ARGS: sys.argv[3:]]
+  python3 -c 'import json,os,sys; j=json.load(open(sys.argv[1])); exec(sys.argv[2])' \
+    "$build/meson-info/intro-$1.json" "${@:2}"
+}
+prefix=$(info buildoptions 'print([o["value"] for o in j if o["name"]=="prefix"][0])')
 if [[ $prefix != /usr ]]; then
   echo "package: $build has prefix $prefix: reconfiguring it to /usr"
   meson configure "$build" -Dprefix=/usr >/dev/null
@@ -26,11 +31,10 @@ fi
 # that: a developer's build dir may not have built every test): debian/rules
 # runs meson install --no-rebuild.
 ninja -C "$build" build.ninja >/dev/null
-mapfile -t installed < <(meson introspect --targets "$build" | python3 -c '
-import json, os, sys
-for t in json.load(sys.stdin):
+mapfile -t installed < <(info targets '
+for t in j:
     if t.get("installed"):
-        for f in t["filename"]: print(os.path.relpath(f, sys.argv[1]))' "$build")
+        for f in t["filename"]: print(os.path.relpath(f, sys.argv[3]))' "$build")
 ((${#installed[@]} > 0)) || { echo "package: $build installs nothing" >&2; exit 1; }
 ninja -C "$build" "${installed[@]}" >/dev/null
 
