@@ -33,6 +33,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# 0. debian/control builds with what scripts/setup.sh installs: every -dev
+# package there but the test-only ones (and dpkg-dev, a tool) is a Build-Depends.
+test_only=" googletest libgmock-dev libgtest-dev libbenchmark-dev libclang-rt-14-dev dpdk-dev dpkg-dev "
+build_deps=$(sed -n '/^Build-Depends:/,/^$/p' "$root/debian/control" | grep -o '[a-z0-9][a-z0-9.+-]*-dev')
+for p in $(sed -n '/^packages=(/,/^)/p' "$root/scripts/setup.sh" | sed 's/#.*//' | grep -o '[a-z0-9][a-z0-9.+-]*-dev\b'); do
+  [[ $test_only == *" $p "* ]] && continue
+  grep -qx "$p" <<<"$build_deps" || fail "scripts/setup.sh installs $p, debian/control's Build-Depends lacks it"
+done
+echo "ok   debian/control's Build-Depends has every library package of scripts/setup.sh"
+
 # 1. package
 t0=$SECONDS
 deb=$(DEB_BUILD_OPTIONS=noautodbgsym "$root/scripts/package.sh" "$build" | tail -n 1)
