@@ -30,12 +30,12 @@ namespace {
 // same text to stderr after a command-line error.
 void usage(std::FILE* out) {
   std::fprintf(out,
-               "msgw-control: the control plane of msgw. A B2BUA that registers and\n"
-               "authenticates the subscribers, routes their calls to SIP trunks, programs the\n"
-               "media flows of msgw-dataplane, keeps CDRs and live calls in SQLite ([sip]\n"
-               "state_db) and serves msgwctl on its management socket ([sip] management_socket).\n"
+               "Usage: msgw-control --config FILE [OPTION]...\n"
+               "The control plane of msgw: a B2BUA that registers and authenticates the\n"
+               "subscribers, routes their calls to SIP trunks, programs the media flows of\n"
+               "msgw-dataplane, keeps CDRs and live calls in SQLite ([sip] state_db) and\n"
+               "serves msgwctl on its management socket ([sip] management_socket).\n"
                "\n"
-               "usage: msgw-control --config FILE [--instance NAME]\n"
                "  -c, --config FILE  the msgw TOML configuration\n"
                "  --instance NAME    override [instance].name (dataplane segment /dev/shm/msgw-NAME)\n"
                "  -h, --help         this text\n"

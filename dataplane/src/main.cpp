@@ -142,13 +142,12 @@ uint64_t mono_ns() {
 // argv[0], so the text does not depend on where the binary was run from.
 void usage(std::FILE* out) {
   std::fprintf(out,
-               "msgw-dataplane: the DPDK dataplane of msgw. Owns the NIC ports named by the\n"
-               "configuration's [[port]] tables, relays and transcodes RTP on pinned worker\n"
-               "lcores, and takes its flows from msgw-control through /dev/shm/msgw-NAME.\n"
-               "EAL arguments come from the configuration ([dataplane]), not this command line.\n"
+               "Usage: msgw-dataplane --config FILE [OPTION]...\n"
+               "The DPDK dataplane of msgw: owns the NIC ports named by the configuration's\n"
+               "[[port]] tables, relays and transcodes RTP on pinned worker lcores, and takes\n"
+               "its flows from msgw-control through /dev/shm/msgw-NAME. EAL arguments come\n"
+               "from the configuration ([dataplane]), not from this command line.\n"
                "\n"
-               "usage: msgw-dataplane --config FILE [--instance NAME] [--hold-rx-until-flows N]\n"
-               "          [--static-neighbour PORT,IPV4,MAC]...\n"
                "  -c, --config FILE        msgw TOML configuration ([dataplane], [[port]])\n"
                "  --instance NAME          override [instance].name (shm /dev/shm/msgw-NAME)\n"
                "  --hold-rx-until-flows N  poll ports only once N flows are programmed\n"
