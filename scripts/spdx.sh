@@ -29,7 +29,7 @@ leader() {
     tests/fuzz/corpus/* | tests/data/*) ;;
     *.cpp | *.hpp | *.cc | *.hh | *.c | *.h) echo '//' ;;
     *.sh | *.py | *.toml | */meson.build | meson.build | meson_options.txt) echo '#' ;;
-    debian/rules | debian/*.service | debian/*.tmpfiles) echo '#' ;;
+    debian/rules | debian/*.service | debian/*.tmpfiles | debian/*.postrm | debian/*.postinst | debian/*.prerm | debian/*.preinst) echo '#' ;;
   esac
 }
 
