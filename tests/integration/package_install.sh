@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian package from end to end, on this machine:
-#  1. scripts/package.sh packages the build dir (no second compile);
+#  1. scripts/package.sh packages the build dir (no second compile); lintian
+#     finds no error in it;
 #  2. dpkg -i installs it: dpkg -L lists the binaries, the conffile, the
 #     units, tmpfiles.d and the man pages; tmpfiles made /var/lib/msgw and
 #     /run/msgw; systemd-analyze verify passes on the installed units;
@@ -49,6 +50,11 @@ deb=$(DEB_BUILD_OPTIONS=noautodbgsym "$root/scripts/package.sh" "$build" | tail 
 [[ -f $deb ]] || fail "scripts/package.sh gave no .deb"
 version=$(dpkg-deb -f "$deb" Version)
 echo "ok   packaged $(basename "$deb") in $((SECONDS - t0)) s"
+lintian_rc=0
+lintian_out=$(lintian --fail-on error "$deb" 2>&1) || lintian_rc=$?
+lintian_out=$(grep -v 'running with root privileges' <<<"$lintian_out" || true)
+((lintian_rc == 0)) || fail "lintian: $lintian_out"
+echo "ok   lintian: no error${lintian_out:+; $(grep -c '^W:' <<<"$lintian_out") warning(s): $(grep '^W:' <<<"$lintian_out" | cut -d' ' -f3 | sort -u | tr '\n' ' ')}"
 
 # 2. install
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1 || { cat "$work/dpkg-i.log"; fail "dpkg -i"; }
