@@ -47,7 +47,9 @@ outputs=("msgw_${version}_${arch}.deb" "msgw-dbgsym_${version}_${arch}.deb"
 for f in "${outputs[@]}"; do rm -f "$parent/$f"; done
 
 log=$build/meson-logs/package.log
-if ! MSGW_PREBUILT_BUILDDIR=$build dpkg-buildpackage -us -uc -b >"$log" 2>&1; then
+# --no-pre-clean: the tree is cleaned after each build (below), and dh_prep
+# empties debian/tmp and debian/msgw before installing into them.
+if ! MSGW_PREBUILT_BUILDDIR=$build dpkg-buildpackage -us -uc -b --no-pre-clean >"$log" 2>&1; then
   tail -n 30 "$log" >&2
   echo "package: dpkg-buildpackage failed (whole log: $log)" >&2
   exit 1
