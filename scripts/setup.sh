@@ -19,6 +19,7 @@ packages=(
   libmicrohttpd-dev  # msgw-control's /metrics endpoint
   prometheus  # promtool: checks the /metrics exposition
   debhelper lintian dpkg-dev fakeroot systemd  # the Debian package and its unit checks
+  help2man  # the package's man pages, from each binary's --help
 )
 
 missing=()

@@ -50,7 +50,10 @@ run_config() {  # label dir suites... ; configure must have succeeded
   labels+=("$label=$dir")
 }
 
-if configure build -- ; then
+# Prefix /usr: tests/integration/package_install.sh packages this build dir
+# (scripts/package.sh would otherwise reconfigure it; nothing is compiled
+# differently).
+if configure build -- --prefix=/usr; then
   run_config main build unit integration
 else
   echo "=== main: CONFIGURE FAILED"; build_failures=$((build_failures + 1))

@@ -29,13 +29,20 @@
 
 namespace {
 
-int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --config FILE [--instance NAME]\n"
-               "  --config FILE     the msgw TOML configuration (see config/examples)\n"
-               "  --instance NAME   override [instance].name (dataplane segment /dev/shm/msgw-NAME)\n",
-               argv0);
-  return 2;
+// --help goes to stdout (asked for; help2man reads it for the man page), the
+// same text to stderr after a command-line error.
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "Usage: msgw-control --config FILE [OPTION]...\n"
+               "The control plane of msgw: a B2BUA that registers and authenticates the\n"
+               "subscribers, routes their calls to SIP trunks, programs the media flows of\n"
+               "msgw-dataplane, keeps CDRs and live calls in SQLite ([sip] state_db) and\n"
+               "serves msgwctl on its management socket ([sip] management_socket).\n"
+               "\n"
+               "  -c, --config FILE  the msgw TOML configuration\n"
+               "  --instance NAME    override [instance].name (dataplane segment /dev/shm/msgw-NAME)\n"
+               "  -h, --help         this text\n"
+               "  --version          the version of msgw\n");
 }
 
 void make_parent(const std::string& path) {
@@ -53,9 +60,21 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if ((a == "--config" || a == "-c") && i + 1 < argc) config_file = argv[++i];
     else if (a == "--instance" && i + 1 < argc) instance = argv[++i];
-    else return usage(argv[0]);
+    else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("msgw-control %s\n", MSGW_VERSION);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
   }
-  if (config_file.empty()) return usage(argv[0]);
+  if (config_file.empty()) {
+    usage(stderr);
+    return 2;
+  }
   auto loaded = msgw::config::load_file(config_file);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) MSGW_LOG(error, "configuration rejected", {"error", e.to_string()});

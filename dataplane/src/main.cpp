@@ -137,16 +137,24 @@ uint64_t mono_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --config FILE [--instance NAME] [--hold-rx-until-flows N]\n"
-               "          [--static-neighbour PORT,IPV4,MAC]...\n"
-               "  --config FILE            msgw TOML configuration ([dataplane], [[port]])\n"
+// --help goes to stdout (asked for; help2man reads it for the man page), the
+// same text to stderr after a command-line error. The name is fixed, not
+// argv[0], so the text does not depend on where the binary was run from.
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "Usage: msgw-dataplane --config FILE [OPTION]...\n"
+               "The DPDK dataplane of msgw: owns the NIC ports named by the configuration's\n"
+               "[[port]] tables, relays and transcodes RTP on pinned worker lcores, and takes\n"
+               "its flows from msgw-control through /dev/shm/msgw-NAME. EAL arguments come\n"
+               "from the configuration ([dataplane]), not from this command line.\n"
+               "\n"
+               "  -c, --config FILE        msgw TOML configuration ([dataplane], [[port]])\n"
                "  --instance NAME          override [instance].name (shm /dev/shm/msgw-NAME)\n"
                "  --hold-rx-until-flows N  poll ports only once N flows are programmed\n"
                "                           (deterministic pcap replay tests)\n"
-               "  --static-neighbour P,IP,MAC  ARP entry known from start (port index P)\n",
-               argv0);
+               "  --static-neighbour P,IP,MAC  ARP entry known from start (port index P)\n"
+               "  -h, --help               this text\n"
+               "  --version                the version of msgw\n");
 }
 
 // Main lcore: kernel <-> port frames and ARP.
@@ -277,16 +285,19 @@ int main(int argc, char** argv) {
       n.ip = *ip;
       statics.push_back(n);
     } else if (a == "--help" || a == "-h") {
-      usage(argv[0]);
+      usage(stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("msgw-dataplane %s\n", MSGW_VERSION);
       return 0;
     } else {
       MSGW_LOG(error, "unknown argument", {"argument", a});
-      usage(argv[0]);
+      usage(stderr);
       return 2;
     }
   }
   if (config_file.empty()) {
-    usage(argv[0]);
+    usage(stderr);
     return 2;
   }
   auto loaded = msgw::config::load_file(config_file);
