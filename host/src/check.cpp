@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host_tree.hpp"
+#include "msgw/common/text.hpp"
 #include "msgw/host/cpu_isolation.hpp"
 #include "msgw/host/prepare.hpp"
 
@@ -211,19 +212,13 @@ class Checker {
           "on node " + std::to_string(nic) + " with its worker lcores " + join(polling_lcores(c_, d.port_index)));
       return;
     }
-    const std::string cpus = std::string(common_trim(t_.read("sys/devices/system/node/node" + std::to_string(nic) + "/cpulist")));
+    const auto cpulist = t_.read("sys/devices/system/node/node" + std::to_string(nic) + "/cpulist");
+    const std::string cpus(common::trim_lws(cpulist.value_or("")));
     add(CheckId::numa, d.subject, Status::warn,
         "on node " + std::to_string(nic) + ", polled by worker lcores " + join(far) +
             " of another node: every packet and descriptor crosses the interconnect",
         "worker_lcores in [dataplane] from node " + std::to_string(nic) +
             (cpus.empty() ? std::string() : " (CPUs " + cpus + ")") + ", or move the NIC");
-  }
-
-  static std::string_view common_trim(const std::optional<std::string>& s) {
-    if (!s) return {};
-    std::string_view v = *s;
-    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-    return v;
   }
 
   void workers() {
@@ -261,7 +256,7 @@ class Checker {
       add(CheckId::governor, subject, Status::ok, "no cpufreq: the kernel does not scale this CPU's frequency");
       return;
     }
-    const std::string name(common_trim(g));
+    const std::string name(common::trim_lws(*g));
     if (name == "performance") {
       add(CheckId::governor, subject, Status::ok, "governor performance");
       return;
