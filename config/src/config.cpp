@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cctype>
 #include <regex>
 #include <fstream>
@@ -99,6 +100,40 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     hp.port_given = true;
   }
   return hp;
+}
+
+std::optional<std::string> parse_pci_address(std::string_view text) {
+  // Fields of fixed width, hex digits only: no sign, no white space.
+  auto hex = [](std::string_view f, size_t width, unsigned max, unsigned& out) {
+    if (f.size() != width) return false;
+    out = 0;
+    for (char c : f) {
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      out = out * 16 + unsigned(d);
+    }
+    return out <= max;
+  };
+  std::string_view domain = "0000";
+  if (text.size() == 12) {
+    if (text[4] != ':') return std::nullopt;
+    domain = text.substr(0, 4);
+    text.remove_prefix(5);
+  }
+  unsigned dom = 0, bus = 0, dev = 0, fn = 0;
+  if (text.size() != 7 || text[2] != ':' || text[5] != '.' || !hex(domain, 4, 0xffff, dom) ||
+      !hex(text.substr(0, 2), 2, 0xff, bus) || !hex(text.substr(3, 2), 2, 0x1f, dev) ||
+      !hex(text.substr(6, 1), 1, 7, fn))
+    return std::nullopt;
+  char out[16];
+  std::snprintf(out, sizeof out, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+  return std::string(out);
+}
+
+std::optional<std::string> port_pci_address(const PortSection& port) {
+  if (!port.pci.empty()) return port.pci;
+  return parse_pci_address(std::string_view(port.device).substr(0, port.device.find(',')));
 }
 
 bool is_host_name(std::string_view text) {
@@ -298,10 +333,19 @@ void read_dataplane(TableReader& r, DataplaneSection& s) {
 
 void read_port(TableReader& r, PortSection& p) {
   r.require("name");
-  r.require("device");
   r.require("address");
   r.string("name", p.name);
   r.string("device", p.device);
+  if (const toml::node* n = r.string("pci", p.pci)) {
+    if (auto a = parse_pci_address(p.pci))
+      p.pci = *a;
+    else
+      r.error_at(n->source(), r.key_path("pci"),
+                 "'" + p.pci + "' is not a PCI address (DDDD:BB:DD.F, e.g. 0000:03:00.0)");
+  }
+  if (r.has("device") == r.has("pci"))
+    r.error_at(r.source(), r.key_path(r.has("pci") ? "pci" : "device"),
+               r.has("pci") ? "give either device or pci, not both" : "required key is missing (give device or pci)");
   std::string addr;
   if (const toml::node* n = r.string("address", addr)) {
     auto v = parse_ipv4_prefix(addr);

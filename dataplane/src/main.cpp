@@ -28,7 +28,7 @@
 #include <rte_malloc.h>
 
 #include "msgw/common/log.hpp"
-#include "msgw/dataplane/cpu_isolation.hpp"
+#include "msgw/host/cpu_isolation.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "runtime.hpp"
 
@@ -360,7 +360,7 @@ int main(int argc, char** argv) {
       const rte_cpuset_t set = rte_lcore_cpuset(w.lcore);
       for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
         if (CPU_ISSET(cpu, &set))
-          MSGW_LOG(info, describe_worker_cpu(w.lcore, unsigned(cpu), isolated, nohz_full));
+          MSGW_LOG(info, msgw::host::describe_worker_cpu(w.lcore, unsigned(cpu), isolated, nohz_full));
     }
   }
   std::string err;

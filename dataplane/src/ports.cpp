@@ -186,6 +186,11 @@ std::vector<std::string> build_eal_args(const config::Config& cfg, const std::st
   a.insert(a.end(), {"--file-prefix", "msgw-" + cfg.instance.name});
   bool memif = false, pci = false;
   for (const auto& p : cfg.ports) {
+    if (!p.pci.empty()) {  // [[port]] pci: canonical, the name DPDK gives the device
+      pci = true;
+      a.insert(a.end(), {"-a", p.pci});
+      continue;
+    }
     if (p.device.rfind("net_memif", 0) == 0) memif = true;
     if (is_pci_address(p.device)) {
       pci = true;
@@ -248,7 +253,7 @@ bool setup_ports(Runtime& rt, std::string& err) {
     PortInfo& pi = rt.port_info[i];
     pr.name = pc.name;
     pr.tap_ifname = pc.tap_name.empty() ? "msgw-" + pc.name : pc.tap_name;
-    const std::string dev = device_name(pc.device);
+    const std::string dev = pc.pci.empty() ? device_name(pc.device) : pc.pci;
     if (rte_eth_dev_get_port_by_name(dev.c_str(), &pr.eth_id) != 0) {
       err = "port '" + pc.name + "': device " + dev + " not found (probe failed?)";
       return false;

@@ -15,10 +15,24 @@ namespace {
 struct Option {
   std::string name;  // without the dashes
   std::string value;
+  bool bare = false;  // given without a value (a flag)
 };
 
+// Options are read before the verb is known: a name some verb declares as
+// a flag takes no value (that it belongs to this verb is checked later).
+bool is_flag_name(const std::string& name) {
+  for (const Verb& v : verbs())
+    for (const Arg& a : v.args)
+      if (a.type == ArgType::flag && a.key == name) return true;
+  return false;
+}
+
+std::string option_usage(const Arg& a) {
+  return a.type == ArgType::flag ? "--" + std::string(a.key) : "--" + std::string(a.key) + " " + std::string(a.metavar);
+}
+
 std::string arg_usage(const Arg& a) {
-  std::string u = a.positional ? std::string(a.metavar) : "--" + std::string(a.key) + " " + std::string(a.metavar);
+  std::string u = a.positional ? std::string(a.metavar) : option_usage(a);
   return a.required ? u : "[" + u + "]";
 }
 
@@ -44,8 +58,7 @@ std::string help_text(std::string_view prefix) {
     pad_to(line, 34);
     out += line + std::string(v.help) + "\n";
     for (const Arg& a : v.args) {
-      std::string al = "      " + (a.positional ? std::string(a.metavar)
-                                                 : "--" + std::string(a.key) + " " + std::string(a.metavar));
+      std::string al = "      " + (a.positional ? std::string(a.metavar) : option_usage(a));
       pad_to(al, 34);
       out += al + std::string(a.help) + "\n";
     }
@@ -54,7 +67,8 @@ std::string help_text(std::string_view prefix) {
       "\noptions:\n"
       "  --socket PATH                   msgw-control's management socket\n"
       "                                  (default /run/msgw/control.sock, or $MSGW_SOCKET)\n"
-      "  -c, --config FILE               take the socket from this file's [sip] section\n"
+      "  -c, --config FILE               take the socket from this file's [sip] section;\n"
+      "                                  host check|prepare read it (default /etc/msgw/msgw.toml)\n"
       "  --json                          print the answer, or the error, as JSON on stdout\n"
       "  -h, --help                      this text; after words, the verbs they start\n";
   return out;
@@ -97,6 +111,10 @@ std::variant<Invocation, ParseError> parse_command_line(std::span<const std::str
     } else {
       return fail("unknown option '" + a + "'");
     }
+    if (!has_value && is_flag_name(name)) {
+      options.push_back({name, "", true});
+      continue;
+    }
     if (!has_value) {
       if (i + 1 >= args.size()) return fail("--" + name + " needs a value");
       value = args[++i];
@@ -131,7 +149,10 @@ std::variant<Invocation, ParseError> parse_command_line(std::span<const std::str
     for (const Arg& a : v.args)
       if (!a.positional && a.key == o.name) arg = &a;
     if (arg == nullptr) return fail("unknown option '--" + o.name + "' for '" + v.name() + "'");
-    if (arg->type == ArgType::count) {
+    if (arg->type == ArgType::flag) {
+      if (!o.bare) return fail("--" + o.name + " takes no value");
+      given[o.name] = true;
+    } else if (arg->type == ArgType::count) {
       int64_t n = 0;
       auto [end, ec] = std::from_chars(o.value.data(), o.value.data() + o.value.size(), n);
       if (ec != std::errc() || end != o.value.data() + o.value.size() || o.value.empty())

@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   const Verb& verb = *inv.verb;
-  if (verb.run_local != nullptr) return verb.run_local(inv.request, inv.json, std::cout, std::cerr);
+  if (verb.run_local != nullptr) {
+    nlohmann::json request = inv.request;
+    if (!inv.config_file.empty()) request["config"] = inv.config_file;  // the file a local verb reads (host ...)
+    return verb.run_local(request, inv.json, std::cout, std::cerr);
+  }
 
   std::string socket_path = "/run/msgw/control.sock";
   if (const char* env = std::getenv("MSGW_SOCKET"); env != nullptr && *env != '\0') socket_path = env;

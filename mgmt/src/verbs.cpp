@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config_check.hpp"
+#include "host_verbs.hpp"
 #include "time_arg.hpp"
 #include "verbs_internal.hpp"
 #include "msgw/mgmt/protocol.hpp"
@@ -29,6 +30,15 @@ constexpr Arg kHangupArgs[] = {
 constexpr Arg kConfigCheckArgs[] = {
     {.key = "file", .metavar = "FILE", .type = ArgType::text, .positional = true, .required = true,
      .help = "TOML configuration file"},
+};
+constexpr Arg kHostCheckArgs[] = {
+    {.key = "root", .metavar = "DIR", .type = ArgType::text, .positional = false, .required = false,
+     .help = "read the host under DIR instead of / (a fixture tree)"},
+};
+constexpr Arg kHostPrepareArgs[] = {
+    {.key = "dry-run", .metavar = "-", .type = ArgType::flag, .positional = false, .required = false,
+     .help = "print the actions (as shell commands) without doing them"},
+    kHostCheckArgs[0],
 };
 
 constexpr Verb kVerbs[] = {
@@ -76,6 +86,12 @@ constexpr Verb kVerbs[] = {
     {VerbId::show_trunks, {"show", "trunks"}, {}, Shape::rows,
      "carrier trunks: health (OPTIONS), registration, digest realm and nonce count",
      [](Service& s, const json&) { return ok_reply(s.show_trunks()); }, nullptr},
+    {VerbId::host_check, {"host", "check"}, kHostCheckArgs, Shape::none,
+     "is this host ready for -c FILE's dataplane (hugepages, IOMMU, vfio-pci, NUMA, isolation)? (here)",
+     nullptr, run_host_check},
+    {VerbId::host_prepare, {"host", "prepare"}, kHostPrepareArgs, Shape::none,
+     "reserve hugepages, mount hugetlbfs, bind -c FILE's PCI devices to vfio-pci (here)", nullptr,
+     run_host_prepare},
 };
 
 // The table's own rules, checked by the compiler.
@@ -94,6 +110,7 @@ constexpr bool table_is_consistent() {
     bool optional_seen = false;
     for (const Arg& a : v.args) {
       if (a.key == "cmd" || a.key == "what" || a.metavar.empty() || a.help.empty()) return false;
+      if (a.type == ArgType::flag && (a.positional || a.required)) return false;
       if (a.positional && optional_seen) return false;  // positionals: required ones first
       if (a.positional && !a.required) optional_seen = true;
       if (a.type == ArgType::count && (a.min > a.max || a.fallback < a.min || a.fallback > a.max))
@@ -182,6 +199,8 @@ std::string check_args(const Verb& v, json& given) {
     const json& value = given[key];
     if (a.type == ArgType::text && (!value.is_string() || value.get<std::string>().empty()))
       return std::string(a.metavar) + " of '" + v.name() + "' must be a non-empty string";
+    if (a.type == ArgType::flag && !value.is_boolean())
+      return "--" + key + " of '" + v.name() + "' is a flag (true or false), not " + value.dump();
     if (a.type == ArgType::count &&
         (!value.is_number_integer() || value.get<int64_t>() < a.min || value.get<int64_t>() > a.max))
       return std::string(a.metavar) + " of '" + v.name() + "' must be a whole number from " +

@@ -53,11 +53,23 @@ TEST(CommandLine, GlobalOptionsStandAnywhere) {
   EXPECT_EQ(ok({"hangup", "--", "-odd"}).request["call"], "-odd");
 }
 
+TEST(CommandLine, FlagsTakeNoValue) {
+  auto p = ok({"host", "prepare", "--dry-run", "--root", "/tmp/h", "-c", "gw.toml"});
+  EXPECT_EQ(p.verb->id, VerbId::host_prepare);
+  EXPECT_EQ(p.request, (nlohmann::json{{"cmd", "host"}, {"what", "prepare"}, {"dry-run", true}, {"root", "/tmp/h"}}));
+  EXPECT_EQ(p.config_file, "gw.toml");
+  // A flag before the words does not swallow the next word.
+  EXPECT_EQ(ok({"--dry-run", "host", "prepare"}).request["dry-run"], true);
+  EXPECT_FALSE(ok({"host", "prepare"}).request.contains("dry-run"));
+  EXPECT_EQ(error({"host", "prepare", "--dry-run=yes"}), "--dry-run takes no value");
+  EXPECT_EQ(error({"host", "check", "--dry-run"}), "unknown option '--dry-run' for 'host check'");
+}
+
 TEST(CommandLine, ErrorsNameTheWordNotUnderstood) {
   EXPECT_EQ(error({"show", "foo"}),
             "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
-  EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | rotate | config)");
-  EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | rotate | config)");
+  EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | rotate | config | host)");
+  EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | rotate | config | host)");
   EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
   EXPECT_EQ(error({"config", "lint"}), "unknown word 'lint' after 'config' (expected: check)");
   EXPECT_EQ(error({"reload", "now"}), "unknown word 'now' after 'reload'");

@@ -45,7 +45,12 @@ enum class PortRole : uint8_t { access, trunk };
 // [[port]]
 struct PortSection {
   std::string name;                  // operator's name, e.g. "access"
-  std::string device;                // PCI address or vdev string (net_af_packet0,iface=veth1)
+  std::string device;                // DPDK device: vdev string (net_af_packet0,iface=veth1) or PCI address
+  // A NIC by PCI address, "0000:03:00.0" (DDDD:BB:DD.F; "03:00.0" means
+  // domain 0000), stored in that canonical lower-case form: the dataplane's
+  // EAL allow-list entry, the device `msgwctl host check|prepare` look at.
+  // Exactly one of `device` and `pci` is given.
+  std::string pci;
   Ipv4Prefix address;                // the port's own address (exception path / SIP answer here)
   std::optional<uint32_t> next_hop;  // default gateway for off-link destinations
   PortRole role = PortRole::access;
@@ -198,6 +203,12 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
 std::optional<uint32_t> parse_ipv4(std::string_view text);
 std::string format_ipv4(uint32_t addr);
 std::optional<HostPort> parse_host_port(std::string_view text);
+// A PCI address, DDDD:BB:DD.F or BB:DD.F (hex; device <= 1f, function <= 7),
+// as the kernel names it in sysfs: "0000:03:00.0". nullopt when malformed.
+std::optional<std::string> parse_pci_address(std::string_view text);
+// The PCI device a port drives: `pci`, or `device` when that is a PCI
+// address (with or without ",devargs"); nullopt for a virtual device.
+std::optional<std::string> port_pci_address(const PortSection& port);
 // RFC 1123 §2.1 host name: dot-separated labels of 1-63 letters, digits and
 // hyphens, not starting or ending with a hyphen, 253 characters at most, the
 // last label not all digits (so "10.20.0.300" is not a name). One trailing

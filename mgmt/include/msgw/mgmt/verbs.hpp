@@ -23,7 +23,7 @@ namespace msgw::mgmt {
 
 enum class VerbId : uint8_t {
   show_calls, show_registrations, show_flows, show_stats, show_cdrs, hangup, reload, rotate_nonce_key,
-  config_check, show_trunks,
+  config_check, show_trunks, host_check, host_prepare,
 };
 
 // What "data" of an answer is: absent, an array of objects (printed as a
@@ -33,6 +33,7 @@ enum class Shape : uint8_t { none, rows, object };
 enum class ArgType : uint8_t {
   text,   // a string
   count,  // a whole number within [min, max]
+  flag,   // true when given: --KEY takes no value on the command line
 };
 
 struct Arg {
