@@ -36,7 +36,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   const Verb& verb = *inv.verb;
-  if (verb.run_local != nullptr) return verb.run_local(inv.request, inv.json, std::cout, std::cerr);
+  if (verb.run_local != nullptr) {
+    // Local verbs that edit or read the file, or ask the daemon, get -c and --socket.
+    nlohmann::json request = inv.request;
+    if (!inv.config_file.empty()) request["config_file"] = inv.config_file;
+    if (!inv.socket.empty()) request["socket"] = inv.socket;
+    return verb.run_local(request, inv.json, std::cout, std::cerr);
+  }
 
   std::string socket_path = "/run/msgw/control.sock";
   if (const char* env = std::getenv("MSGW_SOCKET"); env != nullptr && *env != '\0') socket_path = env;
