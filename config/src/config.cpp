@@ -1,4 +1,5 @@
 #include "msgw/config/config.hpp"
+#include "msgw/config/reload.hpp"
 
 #include "msgw/codecs/codec.hpp"
 #include "msgw/common/ascii.hpp"
@@ -159,17 +160,41 @@ bool is_host_name(std::string_view text) {
 
 namespace {
 
+// Set while schema_keys() runs: every key any reader asks for.
+thread_local std::set<std::string>* schema_keys_ = nullptr;
+
 // Walks one TOML table: typed getters that record errors with positions,
 // and a final check that flags keys nobody asked for (a misspelt key must
 // not be silently ignored on a carrier box).
 class TableReader {
  public:
   TableReader(const toml::table& t, std::string path, const std::string& file,
-              std::vector<Error>& errors)
-      : t_(t), path_(std::move(path)), file_(file), errors_(errors) {}
+              std::vector<Error>& errors, KeyPositions* where = nullptr)
+      : t_(t), path_(std::move(path)), file_(file), errors_(errors), where_(where) {}
 
   void error_at(const toml::source_region& src, const std::string& key, std::string msg) {
     errors_.push_back({file_, src.begin.line, src.begin.column, key, std::move(msg)});
+  }
+  // At the key's own position (the table's header when the key is absent:
+  // a default value that conflicts with another key).
+  void error_key(std::string_view key, std::string msg) {
+    const toml::node* n = t_.get(key);
+    error_at(n ? n->source() : t_.source(), key_path(key), std::move(msg));
+  }
+  // The parsed list dropped bad elements: its element `kept` is the file's
+  // element `raw` (check_whole finds positions by the parsed index).
+  void renumber_element(std::string_view key, size_t kept, size_t raw) {
+    if (where_ == nullptr) return;
+    const std::string path = key_path(key);
+    auto it = where_->find(path + "[" + std::to_string(raw) + "]");
+    if (it != where_->end()) (*where_)[path + "#" + std::to_string(kept)] = it->second;
+  }
+  // At element i of an array-valued key.
+  void error_element(std::string_view key, size_t i, std::string msg) {
+    const toml::node* n = t_.get(key);
+    const toml::array* a = n ? n->as_array() : nullptr;
+    const toml::node* e = a && i < a->size() ? a->get(i) : n;
+    error_at(e ? e->source() : t_.source(), key_path(key), std::move(msg));
   }
   std::string key_path(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
@@ -267,7 +292,10 @@ class TableReader {
     out = std::move(v);
   }
 
-  bool has(std::string_view key) const { return t_.contains(key); }
+  bool has(std::string_view key) const {
+    if (schema_keys_ != nullptr) schema_keys_->insert(path_.substr(0, path_.find('[')) + "." + std::string(key));
+    return t_.contains(key);
+  }
 
   void require(std::string_view key) {
     if (!t_.contains(key))
@@ -286,13 +314,27 @@ class TableReader {
  private:
   const toml::node* take(std::string_view key) {
     seen_.insert(std::string(key));
-    return t_.get(key);
+    if (schema_keys_ != nullptr) {  // "port[0]" → "port.key"
+      std::string section = path_.substr(0, path_.find('['));
+      schema_keys_->insert(section.empty() ? std::string(key) : section + "." + std::string(key));
+    }
+    const toml::node* n = t_.get(key);
+    if (where_ != nullptr && n != nullptr) {
+      const std::string path = key_path(key);
+      (*where_)[path] = {n->source().begin.line, n->source().begin.column};
+      if (const toml::array* a = n->as_array())
+        for (size_t i = 0; i < a->size(); ++i)
+          (*where_)[path + "[" + std::to_string(i) + "]"] = {a->get(i)->source().begin.line,
+                                                             a->get(i)->source().begin.column};
+    }
+    return n;
   }
 
   const toml::table& t_;
   std::string path_;
   const std::string& file_;
   std::vector<Error>& errors_;
+  KeyPositions* where_;
   std::set<std::string> seen_;
 };
 
@@ -305,7 +347,7 @@ void read_instance(TableReader& r, InstanceSection& s) {
 void read_codecs(TableReader& r, CodecsSection& s) {
   r.integer("default_ptime_ms", s.default_ptime_ms, 10, 60);
   if (s.default_ptime_ms % 10 != 0)
-    r.error_at(r.source(), r.key_path("default_ptime_ms"), "must be a multiple of 10");
+    r.error_key("default_ptime_ms", "must be a multiple of 10");
   r.boolean("g729_annexb", s.g729_annexb);
   r.string("g726_packing", s.g726_packing, {"rfc3551", "aal2"});
   r.finish();
@@ -324,10 +366,15 @@ void read_dataplane(TableReader& r, DataplaneSection& s) {
   r.integer("worker_sleep_max_us", s.worker_sleep_max_us, 0, 10000);
   for (uint32_t w : s.worker_lcores)
     if (w == s.main_lcore)
-      r.error_at(r.source(), r.key_path("worker_lcores"),
-                 "lcore " + std::to_string(w) + " is also the main lcore");
+      r.error_key("worker_lcores", "lcore " + std::to_string(w) + " is also the main lcore");
   if (s.worker_lcores.empty())
-    r.error_at(r.source(), r.key_path("worker_lcores"), "at least one worker lcore is needed");
+    r.error_key("worker_lcores", "at least one worker lcore is needed");
+  if (s.worker_lcores.size() > kMaxWorkers)
+    r.error_key("worker_lcores", "msgw-dataplane runs at most " + std::to_string(kMaxWorkers) + " workers");
+  for (size_t i = 0; i < s.worker_lcores.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (s.worker_lcores[i] == s.worker_lcores[j])
+        r.error_element("worker_lcores", i, "lcore " + std::to_string(s.worker_lcores[i]) + " is listed twice");
   r.finish();
 }
 
@@ -346,6 +393,8 @@ void read_port(TableReader& r, PortSection& p) {
   if (r.has("device") == r.has("pci"))
     r.error_at(r.source(), r.key_path(r.has("pci") ? "pci" : "device"),
                r.has("pci") ? "give either device or pci, not both" : "required key is missing (give device or pci)");
+  if (r.has("name") && p.name.empty()) r.error_key("name", "must not be empty");
+  if (r.has("device") && p.device.empty()) r.error_key("device", "must not be empty (a PCI address or a vdev)");
   std::string addr;
   if (const toml::node* n = r.string("address", addr)) {
     auto v = parse_ipv4_prefix(addr);
@@ -372,8 +421,7 @@ void read_port(TableReader& r, PortSection& p) {
   r.string("tap_name", p.tap_name);
   if (p.tap_name.empty() && !p.name.empty()) p.tap_name = "msgw-" + p.name;
   if (p.tap_name.size() > 15)
-    r.error_at(r.source(), r.key_path("tap_name"),
-               "'" + p.tap_name + "' is longer than 15 characters (Linux IFNAMSIZ)");
+    r.error_key("tap_name", "'" + p.tap_name + "' is longer than 15 characters (Linux IFNAMSIZ)");
   r.finish();
 }
 
@@ -381,11 +429,10 @@ void read_digest_algorithms(TableReader& r, std::vector<std::string>& out) {
   if (!r.has("digest_algorithms")) return;
   std::vector<std::string> algs;
   r.string_array("digest_algorithms", algs);
-  for (const auto& a : algs)
-    if (a != "MD5" && a != "SHA-256" && a != "MD5-sess" && a != "SHA-256-sess")
-      r.error_at(r.source(), r.key_path("digest_algorithms"),
-                 "unknown algorithm '" + a + "' (known: SHA-256, MD5, SHA-256-sess, MD5-sess)");
-  if (algs.empty()) r.error_at(r.source(), r.key_path("digest_algorithms"), "must name at least one algorithm");
+  for (size_t i = 0; i < algs.size(); ++i)
+    if (const auto& a = algs[i]; a != "MD5" && a != "SHA-256" && a != "MD5-sess" && a != "SHA-256-sess")
+      r.error_element("digest_algorithms", i, "unknown algorithm '" + a + "' (known: SHA-256, MD5, SHA-256-sess, MD5-sess)");
+  if (algs.empty()) r.error_key("digest_algorithms", "must name at least one algorithm");
   out = algs;
 }
 
@@ -393,19 +440,28 @@ void read_sip(TableReader& r, SipSection& s) {
   r.string("realm", s.realm);
   std::vector<std::string> listen;
   r.string_array("listen", listen);
-  for (const auto& l : listen) {
-    if (auto hp = parse_host_port(l))
-      s.listen.push_back(*hp);
-    else
-      r.error_at(r.source(), r.key_path("listen"), "'" + l + "' is not host[:port]");
+  for (size_t i = 0; i < listen.size(); ++i) {
+    const auto& l = listen[i];
+    auto hp = parse_host_port(l);
+    // msgw-control binds each (UDP and TCP): an address literal, not a name.
+    if (!hp || (!parse_ipv4(hp->host) && hp->host.find(':') == std::string::npos)) {
+      r.error_element("listen", i, "'" + l + "' is not an IPv4 address[:port] (or [IPv6]:port) to bind");
+      continue;
+    }
+    bool twice = false;
+    for (const auto& other : s.listen) twice = twice || (other.host == hp->host && other.port == hp->port);
+    if (twice) r.error_element("listen", i, "'" + l + "' is listed twice (the second bind would fail)");
+    r.renumber_element("listen", s.listen.size(), i);
+    s.listen.push_back(*hp);
   }
   r.integer("nonce_ttl_s", s.nonce_ttl_s, 10, 86400);
   read_digest_algorithms(r, s.digest_algorithms);
   r.string_array("domains", s.domains);
-  for (auto& d : s.domains) {
+  for (size_t i = 0; i < s.domains.size(); ++i) {
+    auto& d = s.domains[i];
     d = common::ascii_lowered(d);
     if (d.empty() || d.find_first_of(" \t:;@<>/") != std::string::npos)
-      r.error_at(r.source(), r.key_path("domains"), "'" + d + "' is not a host name");
+      r.error_element("domains", i, "'" + d + "' is not a host name");
   }
   r.integer("max_auth_failures", s.max_auth_failures, 1, 1000);
   r.integer("t1_ms", s.t1_ms, 10, 10000);
@@ -426,14 +482,15 @@ void read_sip(TableReader& r, SipSection& s) {
     }
   }
   r.string_array("dns_servers", s.dns_servers);
-  for (const auto& d : s.dns_servers) {
+  for (size_t i = 0; i < s.dns_servers.size(); ++i) {
+    const auto& d = s.dns_servers[i];
     auto hp = parse_host_port(d);
     if (!hp || !parse_ipv4(hp->host))
-      r.error_at(r.source(), r.key_path("dns_servers"), "'" + d + "' is not an IPv4 address[:port]");
+      r.error_element("dns_servers", i, "'" + d + "' is not an IPv4 address[:port]");
   }
   if (s.min_expires_s > s.max_expires_s)
-    r.error_at(r.source(), r.key_path("min_expires_s"), "is larger than max_expires_s");
-  if (s.realm.empty()) r.error_at(r.source(), r.key_path("realm"), "must not be empty");
+    r.error_key("min_expires_s", "is larger than max_expires_s");
+  if (s.realm.empty()) r.error_key("realm", "must not be empty");
   r.finish();
 }
 
@@ -441,9 +498,9 @@ void read_media(TableReader& r, MediaSection& s) {
   r.integer("port_min", s.port_min, 1024, 65534);
   r.integer("port_max", s.port_max, 1025, 65535);
   if (s.port_min % 2 != 0)
-    r.error_at(r.source(), r.key_path("port_min"), "must be even (RTP even, RTCP odd)");
+    r.error_key("port_min", "must be even (RTP even, RTCP odd)");
   if (s.port_max <= s.port_min)
-    r.error_at(r.source(), r.key_path("port_max"), "must be larger than port_min");
+    r.error_key("port_max", "must be larger than port_min");
   r.finish();
 }
 
@@ -452,23 +509,23 @@ void read_codec_list(TableReader& r, std::string_view key, std::vector<std::stri
   std::vector<std::string> names;
   r.string_array(key, names);
   std::vector<std::string> canonical;
-  for (const auto& n : names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& n = names[i];
     auto id = msgw::codecs::codec_from_sdp_name(n);
     if (!id) {
-      r.error_at(r.source(), r.key_path(key),
-                 "unknown codec '" + n + "' (known: PCMU, PCMA, G726-32, G729)");
+      r.error_element(key, i, "unknown codec '" + n + "' (known: PCMU, PCMA, G726-32, G729)");
       return;
     }
     std::string name(msgw::codecs::codec_info(*id).sdp_name);
     for (const auto& c : canonical)
       if (c == name) {
-        r.error_at(r.source(), r.key_path(key), "codec '" + n + "' listed twice");
+        r.error_element(key, i, "codec '" + n + "' listed twice");
         return;
       }
     canonical.push_back(std::move(name));
   }
   if (canonical.empty()) {
-    r.error_at(r.source(), r.key_path(key), "at least one codec is needed");
+    r.error_key(key, "at least one codec is needed");
     return;
   }
   out = std::move(canonical);
@@ -490,6 +547,9 @@ bool is_number(std::string_view s) {
 void read_subscriber(TableReader& r, SubscriberSection& s) {
   r.require("user");
   r.string("user", s.user);
+  if (r.has("user") && s.user.empty()) r.error_key("user", "must not be empty");
+  if (s.user.find_first_of(" \t\"<>@:;,") != std::string::npos)
+    r.error_key("user", "'" + s.user + "' has a character a SIP user part cannot carry unescaped");
   r.string("password", s.password);
   r.string("ha1", s.ha1);
   r.string("ha1_sha256", s.ha1_sha256);
@@ -499,22 +559,21 @@ void read_subscriber(TableReader& r, SubscriberSection& s) {
   r.string_array("dids", s.dids);
   r.string("g726_packing", s.g726_packing, {"rfc3551", "aal2"});
   if (s.password.empty() == s.ha1.empty())
-    r.error_at(r.source(), r.key_path("password"), "give exactly one of password or ha1");
+    r.error_key(s.password.empty() && r.has("ha1") ? "ha1" : "password", "give exactly one of password or ha1");
   if (!s.ha1.empty() && (s.ha1.size() != 32 || !is_hex(s.ha1)))
-    r.error_at(r.source(), r.key_path("ha1"), "must be 32 hex digits (MD5 of user:realm:password)");
+    r.error_key("ha1", "must be 32 hex digits (MD5 of user:realm:password)");
   s.ha1 = common::ascii_lowered(s.ha1);
   if (!s.ha1_sha256.empty() && (s.ha1_sha256.size() != 64 || !is_hex(s.ha1_sha256)))
-    r.error_at(r.source(), r.key_path("ha1_sha256"), "must be 64 hex digits (SHA-256 of user:realm:password)");
+    r.error_key("ha1_sha256", "must be 64 hex digits (SHA-256 of user:realm:password)");
   if (!s.ha1_sha256.empty() && s.ha1.empty())
-    r.error_at(r.source(), r.key_path("ha1_sha256"), "goes with ha1 (the MD5 one), not with password");
+    r.error_key("ha1_sha256", "goes with ha1 (the MD5 one), not with password");
   s.ha1_sha256 = common::ascii_lowered(s.ha1_sha256);
   for (const auto& a : s.digest_algorithms)
     if (a.rfind("SHA-256", 0) == 0 && s.password.empty() && s.ha1_sha256.empty())
-      r.error_at(r.source(), r.key_path("digest_algorithms"),
-                 "'" + a + "' needs password or ha1_sha256 (ha1 is the MD5 one)");
-  for (const auto& d : s.dids)
-    if (!is_number(d))
-      r.error_at(r.source(), r.key_path("dids"), "'" + d + "' is not a number (digits only)");
+      r.error_key("digest_algorithms", "'" + a + "' needs password or ha1_sha256 (ha1 is the MD5 one)");
+  for (size_t i = 0; i < s.dids.size(); ++i)
+    if (const auto& d = s.dids[i]; !is_number(d))
+      r.error_element("dids", i, "'" + d + "' is not a number (digits only)");
   r.finish();
 }
 
@@ -522,6 +581,7 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.require("name");
   r.require("address");
   r.string("name", t.name);
+  if (r.has("name") && t.name.empty()) r.error_key("name", "must not be empty");
   std::string addr;
   if (const toml::node* n = r.string("address", addr)) {
     auto hp = parse_host_port(addr);
@@ -553,16 +613,16 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.integer("down_after", t.down_after, 1, 100);
   r.integer("up_after", t.up_after, 1, 100);
   if (!t.username.empty() && t.password.empty() == t.ha1.empty())
-    r.error_at(r.source(), r.key_path("password"), "a trunk with a username needs exactly one of password or ha1");
+    r.error_key("password", "a trunk with a username needs exactly one of password or ha1");
   if (t.username.empty() && !(t.password.empty() && t.ha1.empty() && t.realm.empty()))
-    r.error_at(r.source(), r.key_path("username"), "password, ha1 and realm need a username");
+    r.error_key("username", "password, ha1 and realm need a username");
   if (!t.ha1.empty() && ((t.ha1.size() != 32 && t.ha1.size() != 64) || !is_hex(t.ha1)))
-    r.error_at(r.source(), r.key_path("ha1"), "must be 32 (MD5) or 64 (SHA-256) hex digits of user:realm:password");
+    r.error_key("ha1", "must be 32 (MD5) or 64 (SHA-256) hex digits of user:realm:password");
   if (!t.ha1.empty() && t.realm.empty())
-    r.error_at(r.source(), r.key_path("realm"), "an ha1 is bound to one realm: give it");
+    r.error_key("realm", "an ha1 is bound to one realm: give it");
   t.ha1 = common::ascii_lowered(t.ha1);
   if (t.register_ && t.username.empty())
-    r.error_at(r.source(), r.key_path("register"), "registering needs a username (and password or ha1)");
+    r.error_key("register", "registering needs a username (and password or ha1)");
   r.finish();
 }
 
@@ -570,6 +630,7 @@ void read_route(TableReader& r, RouteSection& rt) {
   r.require("name");
   r.require("trunks");
   r.string("name", rt.name);
+  if (r.has("name") && rt.name.empty()) r.error_key("name", "must not be empty");
   r.string("prefix", rt.prefix);
   if (const toml::node* n = r.string("regex", rt.regex)) {
     try {
@@ -579,17 +640,18 @@ void read_route(TableReader& r, RouteSection& rt) {
     }
   }
   r.string_array("trunks", rt.trunks);
+  if (r.has("trunks") && rt.trunks.empty()) r.error_key("trunks", "must name at least one [[trunk]]");
   if (rt.prefix.empty() == rt.regex.empty())
-    r.error_at(r.source(), r.key_path("prefix"), "give exactly one of prefix or regex");
+    r.error_key(rt.prefix.empty() && r.has("regex") ? "regex" : "prefix", "give exactly one of prefix or regex");
   if (!rt.prefix.empty() && !is_number(rt.prefix))
-    r.error_at(r.source(), r.key_path("prefix"), "'" + rt.prefix + "' is not digits");
+    r.error_key("prefix", "'" + rt.prefix + "' is not digits");
   r.finish();
 }
 
 // Reads an array of tables ([[key]]) with one reader per element.
 template <typename Section, typename Reader>
 void read_array(const toml::table& root, std::string_view key, TableReader& top,
-                const std::string& file, std::vector<Error>& errors,
+                const std::string& file, std::vector<Error>& errors, KeyPositions& where,
                 std::vector<Section>& out, Reader reader) {
   const toml::node* n = root.get(key);
   if (!n) return;
@@ -601,52 +663,28 @@ void read_array(const toml::table& root, std::string_view key, TableReader& top,
   }
   for (size_t i = 0; i < arr->size(); ++i) {
     const toml::table& t = *arr->get(i)->as_table();
-    TableReader r(t, std::string(key) + "[" + std::to_string(i) + "]", file, errors);
+    const std::string path = std::string(key) + "[" + std::to_string(i) + "]";
+    where[path] = {t.source().begin.line, t.source().begin.column};
+    TableReader r(t, path, file, errors, &where);
     Section sec;
     reader(r, sec);
     out.push_back(std::move(sec));
   }
 }
 
-// Cross-references: names unique, routes name real trunks, trunks real ports.
-void check_references(const Config& c, const std::string& file, std::vector<Error>& errors) {
-  auto err = [&](std::string key, std::string msg) {
-    errors.push_back({file, 0, 0, std::move(key), std::move(msg)});
-  };
-  std::set<std::string> users, dids, trunks, ports;
-  for (const auto& p : c.ports) ports.insert(p.name);
-  for (size_t i = 0; i < c.subscribers.size(); ++i) {
-    const auto& s = c.subscribers[i];
-    if (!s.user.empty() && !users.insert(s.user).second)
-      err("subscriber[" + std::to_string(i) + "].user", "duplicate user '" + s.user + "'");
-    for (const auto& d : s.dids)
-      if (!dids.insert(d).second)
-        err("subscriber[" + std::to_string(i) + "].dids", "DID '" + d + "' is used twice");
-  }
-  for (size_t i = 0; i < c.trunks.size(); ++i) {
-    const auto& t = c.trunks[i];
-    if (!t.name.empty() && !trunks.insert(t.name).second)
-      err("trunk[" + std::to_string(i) + "].name", "duplicate trunk '" + t.name + "'");
-    if (!t.port.empty() && !ports.count(t.port))
-      err("trunk[" + std::to_string(i) + "].port", "no [[port]] named '" + t.port + "'");
-  }
-  for (size_t i = 0; i < c.routes.size(); ++i)
-    for (const auto& t : c.routes[i].trunks)
-      if (!trunks.count(t))
-        err("route[" + std::to_string(i) + "].trunks", "no [[trunk]] named '" + t + "'");
-}
-
-LoadResult build(const toml::table& root, const std::string& file) {
+LoadResult build(const toml::table& root, const std::string& file, Scope scope) {
   LoadResult result;
   Config cfg;
   cfg.file = file;
   auto& errors = result.errors;
+  KeyPositions where;
   TableReader top(root, "", file, errors);
 
   auto table_section = [&](std::string_view key, auto&& reader) {
     if (const toml::node* n = root.get(key)) {
       if (const toml::table* t = n->as_table()) {
-        TableReader r(*t, std::string(key), file, errors);
+        where[std::string(key)] = {t->source().begin.line, t->source().begin.column};
+        TableReader r(*t, std::string(key), file, errors, &where);
         reader(r);
       } else {
         top.error_at(n->source(), std::string(key), "expected a table");
@@ -658,9 +696,9 @@ LoadResult build(const toml::table& root, const std::string& file) {
   table_section("dataplane", [&](TableReader& r) { read_dataplane(r, cfg.dataplane); });
   table_section("sip", [&](TableReader& r) { read_sip(r, cfg.sip); });
   table_section("media", [&](TableReader& r) { read_media(r, cfg.media); });
-  read_array(root, "subscriber", top, file, errors, cfg.subscribers, read_subscriber);
-  read_array(root, "trunk", top, file, errors, cfg.trunks, read_trunk);
-  read_array(root, "route", top, file, errors, cfg.routes, read_route);
+  read_array(root, "subscriber", top, file, errors, where, cfg.subscribers, read_subscriber);
+  read_array(root, "trunk", top, file, errors, where, cfg.trunks, read_trunk);
+  read_array(root, "route", top, file, errors, where, cfg.routes, read_route);
 
   if (const toml::node* n = root.get("port")) {
     const toml::array* arr = n->as_array();
@@ -671,11 +709,12 @@ LoadResult build(const toml::table& root, const std::string& file) {
       for (size_t i = 0; i < arr->size(); ++i) {
         const toml::table& t = *arr->get(i)->as_table();
         std::string path = "port[" + std::to_string(i) + "]";
-        TableReader r(t, path, file, errors);
+        where[path] = {t.source().begin.line, t.source().begin.column};
+        TableReader r(t, path, file, errors, &where);
         PortSection p;
         read_port(r, p);
         if (!p.name.empty() && !names.insert(p.name).second)
-          r.error_at(t.source(), path + ".name", "duplicate port name '" + p.name + "'");
+          r.error_key("name", "duplicate port name '" + p.name + "'");
         cfg.ports.push_back(std::move(p));
       }
     }
@@ -688,8 +727,12 @@ LoadResult build(const toml::table& root, const std::string& file) {
     if (!known.count(std::string(k.str())))
       top.error_at(k.source(), std::string(k.str()), "unknown section or key");
 
-  if (errors.empty()) check_references(cfg, file, errors);
+  // What only the whole configuration shows (references, uniqueness, what
+  // the daemons need to start) is checked even when a section has errors:
+  // one run shows every problem.
+  for (auto& e : check_whole(cfg, scope, &where)) errors.push_back(std::move(e));
   if (errors.empty()) result.config = std::move(cfg);
+  result.positions = std::move(where);
   return result;
 }
 
@@ -715,7 +758,7 @@ std::optional<Error> reject_non_ascii(std::string_view text, const std::string& 
   return std::nullopt;
 }
 
-LoadResult load_string(std::string_view text, const std::string& source_name) {
+LoadResult load_string(std::string_view text, const std::string& source_name, Scope scope) {
   if (auto e = reject_non_ascii(text, source_name)) {
     LoadResult r;
     r.errors.push_back(std::move(*e));
@@ -730,10 +773,20 @@ LoadResult load_string(std::string_view text, const std::string& source_name) {
                         std::string(e.description())});
     return r;
   }
-  return build(root, source_name);
+  return build(root, source_name, scope);
 }
 
-LoadResult load_file(const std::string& path) {
+std::vector<std::string> schema_keys() {
+  std::set<std::string> keys;
+  schema_keys_ = &keys;
+  // One of every section: the readers ask for each key they know.
+  load_string("[instance]\n[codecs]\n[dataplane]\n[sip]\n[media]\n[[port]]\n[[subscriber]]\n[[trunk]]\n[[route]]\n",
+              "(schema)", Scope::fragment);
+  schema_keys_ = nullptr;
+  return {keys.begin(), keys.end()};
+}
+
+LoadResult load_file(const std::string& path, Scope scope) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult r;
@@ -742,7 +795,7 @@ LoadResult load_file(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return load_string(ss.str(), path);
+  return load_string(ss.str(), path, scope);
 }
 
 }  // namespace msgw::config

@@ -2,6 +2,7 @@
 // calls, registrations, OPTIONS and timers (setup/control code: runs per SIP
 // message, never per packet). What a call does is in call.cpp.
 #include "msgw/control/gateway.hpp"
+#include "msgw/config/reload.hpp"
 
 #include <unistd.h>
 
@@ -137,6 +138,9 @@ void Gateway::apply_config() {
   if (!guard_)
     guard_ = std::make_unique<AuthGuard>(cfg_.sip.max_auth_failures, std::chrono::seconds(60),
                                          std::chrono::seconds(300));
+  guard_->set_max_failures(cfg_.sip.max_auth_failures);
+  if (registrar_) registrar_->set_expiry_bounds(cfg_.sip.min_expires_s, cfg_.sip.max_expires_s);
+
   dialplan_ = std::make_unique<DialPlan>(cfg_.routes);
   trunks_.configure(cfg_);
   track_trunk_names();
@@ -145,26 +149,33 @@ void Gateway::apply_config() {
     if (cfg_.ports[i].role == config::PortRole::access && access_port_ < 0) access_port_ = int(i);
     if (!ports_.count(int(i)))
       ports_[int(i)] = std::make_unique<PortAllocator>(cfg_.media.port_min, cfg_.media.port_max);
+    else  // new calls draw from the new range; calls in progress keep their ports
+      ports_[int(i)]->set_range(cfg_.media.port_min, cfg_.media.port_max);
   }
   if (access_port_ < 0) throw std::runtime_error(cfg_.file + ": no [[port]] with role = \"access\"");
 }
 
-bool Gateway::reload(const config::Config& cfg, std::string* error) {
-  // Ports cannot move under live flows; everything else applies to new calls.
+bool Gateway::reload(const config::Config& cfg, std::string* error, std::vector<config::ConfigChange>* changes) {
   auto refuse = [&](const std::string& why) {
     if (error) *error = why;
     ++stats_.reloads_refused;
     return false;
   };
-  if (cfg.ports.size() != cfg_.ports.size())
-    return refuse("reload cannot add or remove [[port]] sections: restart msgw-dataplane and msgw-control");
-  for (size_t i = 0; i < cfg.ports.size(); ++i)
-    if (cfg.ports[i].address.addr != cfg_.ports[i].address.addr)
-      return refuse("reload cannot change port[" + std::to_string(i) + "].address: restart needed");
-  if (cfg.sip.dns_servers != cfg_.sip.dns_servers)  // the c-ares channel is made at start
-    MSGW_LOG(warn, "reload: [sip] dns_servers changes at the next start of msgw-control");
+  // Each key as config/src/reload.cpp classifies it: the live ones apply to
+  // what starts after this (calls, transactions, registrations); the others
+  // keep their running value until the daemon that reads them restarts.
+  config::ReloadPlan plan = config::plan_reload(cfg_, cfg);
+  // The file is valid alone; what runs must be too (a trunk may name a
+  // [[port]] that exists only after a restart).
+  if (auto errors = config::check_whole(plan.apply, config::Scope::deployment, nullptr); !errors.empty())
+    return refuse(errors.front().key + ": " + errors.front().message +
+                  " (with the running values of what needs a restart)");
+  for (const auto& c : plan.changes)
+    if (!c.live)
+      MSGW_LOG(warn, "reload: needs a restart", {"key", c.key}, {"msgw-control", c.restart_control},
+               {"msgw-dataplane", c.restart_dataplane});
   config::Config old = cfg_;
-  cfg_ = cfg;
+  cfg_ = std::move(plan.apply);
   try {
     apply_config();
   } catch (const std::exception& e) {
@@ -172,7 +183,13 @@ bool Gateway::reload(const config::Config& cfg, std::string* error) {
     apply_config();
     return refuse(e.what());
   }
+  if (stack_ && old.sip.t1_ms != cfg_.sip.t1_ms) {  // new transactions; running ones keep theirs
+    sip::Timers timers = stack_->config().timers;
+    timers.t1 = std::chrono::milliseconds(cfg_.sip.t1_ms);
+    stack_->set_timers(timers);
+  }
   ++stats_.reloads;
+  if (changes) *changes = std::move(plan.changes);
   return true;
 }
 

@@ -71,7 +71,7 @@ nlohmann::json Gateway::show_cdrs(int limit, int64_t since_ms) const {
   return data;
 }
 
-bool Gateway::reload_from_file(std::string* error) {
+bool Gateway::reload_from_file(std::string* error, std::vector<config::ConfigChange>* changes) {
   auto r = config::load_file(cfg_.file);
   if (!r.ok()) {
     std::string msg = r.errors.empty() ? "cannot load " + cfg_.file : r.errors.front().to_string();
@@ -80,7 +80,9 @@ bool Gateway::reload_from_file(std::string* error) {
     *error = msg;
     return false;
   }
-  return reload(*r.config, error);
+  // --instance overrides the file's name at start: not a change.
+  if (!instance_override_.empty()) r.config->instance.name = instance_override_;
+  return reload(*r.config, error, changes);
 }
 
 }  // namespace msgw::control

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
     msgw::control::StateStore store(cfg.sip.state_db);
     msgw::control::DataplaneMedia media(cfg.instance.name);
     msgw::control::Gateway gw(cfg, media, &store);
+    gw.set_instance_override(instance);
     // Trunks by name: c-ares on this loop (its sockets are watched below).
     msgw::control::AresDns dns(cfg.sip.dns_servers);
     std::mt19937 rng(std::random_device{}());

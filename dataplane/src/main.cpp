@@ -300,7 +300,7 @@ int main(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  auto loaded = msgw::config::load_file(config_file);
+  auto loaded = msgw::config::load_file(config_file, msgw::config::Scope::dataplane);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) MSGW_LOG(error, "configuration rejected", {"error", e.to_string()});
     return 2;
@@ -313,6 +313,8 @@ int main(int argc, char** argv) {
   rt.instance = rt.cfg.instance.name;
   rt.hold_rx_until_flows = hold;
   const auto& dp = rt.cfg.dataplane;
+  static_assert(msgw::config::kMaxPorts == kMaxPorts && msgw::config::kMaxWorkers == kMaxWorkers,
+                "config/ checks the dataplane's limits: keep them equal");
   if (rt.cfg.ports.empty() || rt.cfg.ports.size() > kMaxPorts) {
     MSGW_LOG(error, "wrong number of [[port]] sections", {"file", config_file}, {"ports", rt.cfg.ports.size()},
              {"min", 1}, {"max", kMaxPorts});

@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
   }
   const Verb& verb = *inv.verb;
   if (verb.run_local != nullptr) {
+    // Local verbs that edit or read the file, or ask the daemon, get -c and --socket.
     nlohmann::json request = inv.request;
-    if (!inv.config_file.empty()) request["config"] = inv.config_file;  // the file a local verb reads (host ...)
+    if (!inv.config_file.empty()) request["config_file"] = inv.config_file;
+    if (!inv.socket.empty()) request["socket"] = inv.socket;
     return verb.run_local(request, inv.json, std::cout, std::cerr);
   }
 

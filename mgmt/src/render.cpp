@@ -10,10 +10,19 @@ namespace msgw::mgmt {
 
 namespace {
 
-std::string cell(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); }
+std::string cell(const nlohmann::json& v) {
+  if (v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_string(); })) {
+    std::string out;  // a list of names: "a, b" ("-" when empty)
+    for (const auto& e : v) out += (out.empty() ? "" : ", ") + e.get<std::string>();
+    return out.empty() ? "-" : out;
+  }
+  return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+}
+
+}  // namespace
 
 // Rows of objects as an aligned table, columns in the order of the first row.
-void print_rows(const nlohmann::json& rows, std::ostream& out) {
+void print_rows_table(const nlohmann::json& rows, std::ostream& out) {
   if (rows.empty()) {
     out << "(none)\n";
     return;
@@ -40,8 +49,6 @@ void print_rows(const nlohmann::json& rows, std::ostream& out) {
   for (const auto& line : cells) print_line(line);
 }
 
-}  // namespace
-
 void print_answer(const Verb& verb, const nlohmann::json& reply, bool json, std::ostream& out) {
   if (json) {
     out << reply.value("data", nlohmann::json::object()).dump() << "\n";
@@ -56,7 +63,7 @@ void print_answer(const Verb& verb, const nlohmann::json& reply, bool json, std:
     for (const auto& [k, v] : data.items()) out << k << ": " << cell(v) << "\n";
   } else if (verb.shape == Shape::rows && data.is_array() &&
              std::all_of(data.begin(), data.end(), [](const auto& r) { return r.is_object(); })) {
-    print_rows(data, out);
+    print_rows_table(data, out);
   } else {  // not what the table promises (another version of the daemon?): show it as it came
     out << data.dump() << "\n";
   }

@@ -7,6 +7,7 @@
 
 #include "config_check.hpp"
 #include "host_verbs.hpp"
+#include "provision.hpp"
 #include "time_arg.hpp"
 #include "verbs_internal.hpp"
 #include "msgw/mgmt/protocol.hpp"
@@ -41,6 +42,57 @@ constexpr Arg kHostPrepareArgs[] = {
     kHostCheckArgs[0],
 };
 
+constexpr Arg kSubscriberEditArgs[] = {
+    {.key = "user", .metavar = "USER", .type = ArgType::text, .positional = true, .required = true, .help = "the subscriber's user name"},
+    {.key = "password", .metavar = "PASSWORD", .type = ArgType::text, .positional = false, .required = false, .help = "stored as ha1 (MD5 of user:realm:password; ha1_sha256 too when SHA-256 is challenged)"},
+    {.key = "ha1", .metavar = "HEX", .type = ArgType::text, .positional = false, .required = false, .help = "HA1 given directly (32 hex digits)"},
+    {.key = "display_name", .metavar = "NAME", .type = ArgType::text, .positional = false, .required = false, .help = "display name"},
+    {.key = "codecs", .metavar = "LIST", .type = ArgType::text, .positional = false, .required = false, .help = "codec preference, comma-separated (PCMU,PCMA,G726-32,G729)"},
+    {.key = "dids", .metavar = "LIST", .type = ArgType::text, .positional = false, .required = false, .help = "inbound numbers, comma-separated"},
+    {.key = "digest_algorithms", .metavar = "LIST", .type = ArgType::text, .positional = false, .required = false, .help = "challenged algorithms, comma-separated (MD5,SHA-256)"},
+    {.key = "g726_packing", .metavar = "PACKING", .type = ArgType::text, .positional = false, .required = false, .help = "rfc3551 or aal2"},
+};
+constexpr Arg kSubscriberPasswdArgs[] = {
+    {.key = "user", .metavar = "USER", .type = ArgType::text, .positional = true, .required = true, .help = "the subscriber's user name"},
+    {.key = "password", .metavar = "PASSWORD", .type = ArgType::text, .positional = false, .required = true, .help = "the new password (stored as HA1)"},
+};
+constexpr Arg kSubscriberArgs[] = {
+    {.key = "user", .metavar = "USER", .type = ArgType::text, .positional = true, .required = true, .help = "the subscriber's user name"},
+};
+constexpr Arg kTrunkEditArgs[] = {
+    {.key = "name", .metavar = "NAME", .type = ArgType::text, .positional = true, .required = true, .help = "the trunk's name"},
+    {.key = "address", .metavar = "HOST[:PORT]", .type = ArgType::text, .positional = false, .required = false, .help = "IPv4 address or host name"},
+    {.key = "transport", .metavar = "PROTO", .type = ArgType::text, .positional = false, .required = false, .help = "udp or tcp"},
+    {.key = "codecs", .metavar = "LIST", .type = ArgType::text, .positional = false, .required = false, .help = "codecs, comma-separated"},
+    {.key = "port", .metavar = "PORT", .type = ArgType::text, .positional = false, .required = false, .help = "the [[port]] it is reached through"},
+    {.key = "username", .metavar = "USER", .type = ArgType::text, .positional = false, .required = false, .help = "digest user the gateway answers the trunk's challenges with"},
+    {.key = "password", .metavar = "PASSWORD", .type = ArgType::text, .positional = false, .required = false, .help = "stored as ha1 of username:realm:password (needs --realm)"},
+    {.key = "ha1", .metavar = "HEX", .type = ArgType::text, .positional = false, .required = false, .help = "HA1 given directly (with --realm)"},
+    {.key = "realm", .metavar = "REALM", .type = ArgType::text, .positional = false, .required = false, .help = "the trunk's digest realm"},
+    {.key = "from_user", .metavar = "USER", .type = ArgType::text, .positional = false, .required = false, .help = "From user of the gateway's requests"},
+    {.key = "from_domain", .metavar = "HOST", .type = ArgType::text, .positional = false, .required = false, .help = "From host of the gateway's requests"},
+    {.key = "timeout_ms", .metavar = "MS", .type = ArgType::count, .positional = false, .required = false, .min = 100, .max = 120000, .fallback = 8000, .help = "no final answer within this: fail over"},
+};
+constexpr Arg kTrunkArgs[] = {
+    {.key = "name", .metavar = "NAME", .type = ArgType::text, .positional = true, .required = true, .help = "the trunk's name"},
+};
+constexpr Arg kRouteEditArgs[] = {
+    {.key = "name", .metavar = "NAME", .type = ArgType::text, .positional = true, .required = true, .help = "the route's name"},
+    {.key = "prefix", .metavar = "DIGITS", .type = ArgType::text, .positional = false, .required = false, .help = "match numbers starting with these digits"},
+    {.key = "regex", .metavar = "REGEX", .type = ArgType::text, .positional = false, .required = false, .help = "or: match the whole number (ECMAScript)"},
+    {.key = "trunks", .metavar = "LIST", .type = ArgType::text, .positional = false, .required = false, .help = "trunks in failover order, comma-separated"},
+};
+constexpr Arg kRouteArgs[] = {
+    {.key = "name", .metavar = "NAME", .type = ArgType::text, .positional = true, .required = true, .help = "the route's name"},
+};
+constexpr Arg kDidToArgs[] = {
+    {.key = "number", .metavar = "NUMBER", .type = ArgType::text, .positional = true, .required = true, .help = "the DID (digits)"},
+    {.key = "subscriber", .metavar = "USER", .type = ArgType::text, .positional = false, .required = true, .help = "the subscriber it reaches"},
+};
+constexpr Arg kDidArgs[] = {
+    {.key = "number", .metavar = "NUMBER", .type = ArgType::text, .positional = true, .required = true, .help = "the DID (digits)"},
+};
+
 constexpr Verb kVerbs[] = {
     {VerbId::show_calls, {"show", "calls"}, {}, Shape::rows, "calls in progress, one row each",
      [](Service& s, const json&) { return ok_reply(s.show_calls()); }, nullptr},
@@ -70,12 +122,15 @@ constexpr Verb kVerbs[] = {
        return s.hangup(call) ? ok_reply() : error_reply("no such call: " + call);
      },
      nullptr},
-    {VerbId::reload, {"reload", ""}, {}, Shape::none,
-     "re-read the config file; a bad file changes nothing",
+    {VerbId::reload, {"reload", ""}, {}, Shape::object,
+     "re-read the config file: applies what can be applied live, names the changed keys that need "
+     "a restart of which daemon; a bad file changes nothing",
      [](Service& s, const json&) {
        std::string why;
-       return s.reload_from_file(&why) ? ok_reply()
-                                       : error_reply("reload refused, old configuration kept: " + why);
+       json report = json::object();
+       return s.reload_from_file(&why, &report)
+                  ? ok_reply(report)
+                  : error_reply("reload refused, old configuration kept: " + why);
      },
      nullptr},
     {VerbId::rotate_nonce_key, {"rotate", "nonce-key"}, {}, Shape::object,
@@ -92,6 +147,23 @@ constexpr Verb kVerbs[] = {
     {VerbId::host_prepare, {"host", "prepare"}, kHostPrepareArgs, Shape::none,
      "reserve hugepages, mount hugetlbfs, bind -c FILE's PCI devices to vfio-pci (here)", nullptr,
      run_host_prepare},
+    {VerbId::subscriber_add, {"subscriber", "add"}, kSubscriberEditArgs, Shape::none, "add a subscriber (checked, written, applied live)", nullptr, run_provision},
+    {VerbId::subscriber_set, {"subscriber", "set"}, kSubscriberEditArgs, Shape::none, "change a subscriber's keys", nullptr, run_provision},
+    {VerbId::subscriber_passwd, {"subscriber", "passwd"}, kSubscriberPasswdArgs, Shape::none, "set a subscriber's password (stored as HA1)", nullptr, run_provision},
+    {VerbId::subscriber_del, {"subscriber", "del"}, kSubscriberArgs, Shape::none, "remove a subscriber", nullptr, run_provision},
+    {VerbId::subscriber_list, {"subscriber", "list"}, {}, Shape::rows, "the file's subscribers", nullptr, run_provision},
+    {VerbId::trunk_add, {"trunk", "add"}, kTrunkEditArgs, Shape::none, "add a trunk", nullptr, run_provision},
+    {VerbId::trunk_set, {"trunk", "set"}, kTrunkEditArgs, Shape::none, "change a trunk's keys", nullptr, run_provision},
+    {VerbId::trunk_del, {"trunk", "del"}, kTrunkArgs, Shape::none, "remove a trunk (refused while a route names it)", nullptr, run_provision},
+    {VerbId::trunk_list, {"trunk", "list"}, {}, Shape::rows, "the file's trunks", nullptr, run_provision},
+    {VerbId::route_add, {"route", "add"}, kRouteEditArgs, Shape::none, "add a route (tried after the file's others)", nullptr, run_provision},
+    {VerbId::route_set, {"route", "set"}, kRouteEditArgs, Shape::none, "change a route's keys", nullptr, run_provision},
+    {VerbId::route_del, {"route", "del"}, kRouteArgs, Shape::none, "remove a route", nullptr, run_provision},
+    {VerbId::route_list, {"route", "list"}, {}, Shape::rows, "the file's routes, in the order they are tried", nullptr, run_provision},
+    {VerbId::did_add, {"did", "add"}, kDidToArgs, Shape::none, "give a subscriber an inbound number", nullptr, run_provision},
+    {VerbId::did_set, {"did", "set"}, kDidToArgs, Shape::none, "move an inbound number to another subscriber", nullptr, run_provision},
+    {VerbId::did_del, {"did", "del"}, kDidArgs, Shape::none, "remove an inbound number", nullptr, run_provision},
+    {VerbId::did_list, {"did", "list"}, {}, Shape::rows, "inbound numbers and their subscribers", nullptr, run_provision},
 };
 
 // The table's own rules, checked by the compiler.

@@ -18,5 +18,7 @@ Lookup lookup_words(std::string_view first, const std::string* second, bool serv
 // Checks arguments by key against the verb's, filling in fallbacks; returns
 // what does not fit, or empty.
 std::string check_args(const Verb& v, nlohmann::json& given);
+// An aligned table of rows (render.cpp), as msgwctl prints rows answers.
+void print_rows_table(const nlohmann::json& rows, std::ostream& out);
 
 }  // namespace msgw::mgmt

@@ -228,6 +228,11 @@ Registrar::~Registrar() = default;
 const RegistrarStats& Registrar::stats() const noexcept { return impl_->stats; }
 const RegistrarConfig& Registrar::config() const noexcept { return impl_->cfg; }
 
+void Registrar::set_expiry_bounds(std::uint32_t min_expires, std::uint32_t max_expires) noexcept {
+  impl_->cfg.min_expires = min_expires;
+  impl_->cfg.max_expires = max_expires;
+}
+
 std::unique_ptr<Registrar> Registrar::open(const RegistrarConfig& config, std::string* error,
                                            std::int64_t now) {
   std::unique_ptr<Registrar> r(new Registrar());

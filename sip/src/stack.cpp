@@ -85,6 +85,7 @@ std::size_t Stack::dialog_count() const { return impl_->dialogs.size(); }
 std::size_t Stack::transaction_count() const { return impl_->txns.size(); }
 const Stats& Stack::stats() const { return impl_->stats; }
 const StackConfig& Stack::config() const { return impl_->cfg; }
+void Stack::set_timers(const Timers& timers) { impl_->cfg.timers = timers; }
 SocketTransport* Stack::sockets() { return impl_->own.get(); }
 
 }  // namespace msgw::sip

@@ -7,6 +7,12 @@
 
 using msgw::config::load_string;
 
+// Most tests load a part of a file: only what a deployment needs to start
+// (ports, listen) is left out of their checks.
+msgw::config::LoadResult load_fragment(std::string_view text, const std::string& name) {
+  return load_string(text, name, msgw::config::Scope::fragment);
+}
+
 namespace {
 
 std::string errors_of(const msgw::config::LoadResult& r) {
@@ -16,7 +22,7 @@ std::string errors_of(const msgw::config::LoadResult& r) {
 }
 
 TEST(Config, EmptyFileGivesDefaults) {
-  auto r = load_string("", "empty.toml");
+  auto r = load_fragment("", "empty.toml");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   EXPECT_EQ(r.config->instance.name, "default");
   EXPECT_EQ(r.config->dataplane.flow_capacity, 131072u);
@@ -26,7 +32,7 @@ TEST(Config, EmptyFileGivesDefaults) {
 }
 
 TEST(Config, FullDataplaneAndPorts) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [instance]
 name = "lab"
 [dataplane]
@@ -63,14 +69,14 @@ tx_queues = 1
 }
 
 TEST(Config, ErrorsNameFileLineColumnAndKey) {
-  auto r = load_string("[dataplane]\nmemory_mb = \"lots\"\n", "bad.toml");
+  auto r = load_fragment("[dataplane]\nmemory_mb = \"lots\"\n", "bad.toml");
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].to_string(), "bad.toml:2:13: dataplane.memory_mb: expected an integer");
 }
 
 TEST(Config, OutOfRangeAndEnumAndUnknownKeysAllReported) {
-  auto r = load_string(R"([dataplane]
+  auto r = load_fragment(R"([dataplane]
 latch_packets = 0
 hugepages = "maybe"
 flow_capacty = 5
@@ -86,7 +92,7 @@ flow_capacty = 5
 }
 
 TEST(Config, PortValidation) {
-  auto r = load_string(R"([[port]]
+  auto r = load_fragment(R"([[port]]
 name = "a"
 device = "net_null0"
 address = "10.0.0.300/24"
@@ -108,13 +114,13 @@ address = "10.0.0.3"
 }
 
 TEST(Config, WorkerMayNotBeMainLcore) {
-  auto r = load_string("[dataplane]\nmain_lcore = 1\nworker_lcores = [1, 2]\n", "l.toml");
+  auto r = load_fragment("[dataplane]\nmain_lcore = 1\nworker_lcores = [1, 2]\n", "l.toml");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(errors_of(r).find("lcore 1 is also the main lcore"), std::string::npos);
 }
 
 TEST(Config, SyntaxErrorHasPosition) {
-  auto r = load_string("[instance]\nname = \"unterminated\n", "s.toml");
+  auto r = load_fragment("[instance]\nname = \"unterminated\n", "s.toml");
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].file, "s.toml");
@@ -129,7 +135,7 @@ TEST(Config, MissingFileIsAnError) {
 }
 
 TEST(Config, UnknownTopLevelSection) {
-  auto r = load_string("[dataplan]\nmain_lcore = 0\n", "u.toml");
+  auto r = load_fragment("[dataplan]\nmain_lcore = 0\n", "u.toml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.errors[0].to_string(), "u.toml:1:2: dataplan: unknown section or key");
 }
@@ -162,7 +168,7 @@ TEST(Config, ShippedExamplesLoad) {
 namespace {
 // Found by fuzz_config: toml++'s debug assertion aborted on a bad table key.
 TEST(Config, BadTableKeyIsASyntaxErrorNotAnAbort) {
-  auto r = load_string("[?a]\nx = 1\n", "k.toml");
+  auto r = load_fragment("[?a]\nx = 1\n", "k.toml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.errors[0].key, "(syntax)");
   EXPECT_EQ(r.errors[0].line, 1u);
@@ -173,23 +179,23 @@ namespace {
 // Found by fuzz_config: toml++ 3.3 hits __builtin_unreachable on some
 // non-ASCII code points, so non-ASCII is refused with a position; escapes work.
 TEST(Config, NonAsciiRefusedWithPositionAndEscapesAccepted) {
-  auto r = load_string("[instance]\nname = \"M\xC3\xBCller\"\n", "n.toml");
+  auto r = load_fragment("[instance]\nname = \"M\xC3\xBCller\"\n", "n.toml");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.errors[0].to_string(),
             "n.toml:2:10: (syntax): non-ASCII byte; write such text as \\uXXXX escapes inside a "
             "quoted string");
-  auto ok = load_string("[instance]\nname = \"M\\u00FCller\"\n", "n.toml");
+  auto ok = load_fragment("[[subscriber]]\nuser = \"a\"\npassword = \"p\"\ndisplay_name = \"M\\u00FCller\"\n", "n.toml");
   ASSERT_TRUE(ok.ok()) << errors_of(ok);
-  EXPECT_EQ(ok.config->instance.name, "M\xC3\xBCller");
+  EXPECT_EQ(ok.config->subscribers[0].display_name, "M\xC3\xBCller");
 }
 }  // namespace
 
 namespace {
 TEST(Config, SipSubscribersTrunksRoutes) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [sip]
 realm = "msgw"
-listen = ["10.10.0.1:5060", "[2001:db8::1]:5070", "gw.example.net"]
+listen = ["10.10.0.1:5060", "[2001:db8::1]:5070", "10.20.0.1"]
 [[port]]
 name = "trunk"
 device = "net_null0"
@@ -233,7 +239,7 @@ trunks = ["carrier"]
 }
 
 TEST(Config, SipCrossReferencesAndValues) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [media]
 port_min = 16385
 [[subscriber]]
@@ -267,7 +273,7 @@ trunks = ["missing"]
 }
 
 TEST(Config, DanglingReferencesReportedAfterSyntaxIsClean) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [[subscriber]]
 user = "a"
 password = "x"
@@ -289,34 +295,34 @@ trunks = ["missing"]
   std::string all = errors_of(r);
   for (const char* want : {"subscriber[1].user: duplicate user 'a'", "DID '1' is used twice",
                            "trunk[0].port: no [[port]] named 'nope'",
-                           "route[0].trunks: no [[trunk]] named 'missing'"})
+                           "route[0].trunks[0]: no [[trunk]] named 'missing'"})
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
 }
 }  // namespace
 
 TEST(Config, SipDigestAlgorithms) {
-  auto d = load_string("", "d.toml");
+  auto d = load_fragment("", "d.toml");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d.config->sip.digest_algorithms, (std::vector<std::string>{"MD5", "SHA-256"}));
-  auto r = load_string("[sip]\ndigest_algorithms = [\"MD5\"]\n", "a.toml");
+  auto r = load_fragment("[sip]\ndigest_algorithms = [\"MD5\"]\n", "a.toml");
   ASSERT_TRUE(r.ok()) << errors_of(r);
   EXPECT_EQ(r.config->sip.digest_algorithms, std::vector<std::string>{"MD5"});
-  auto bad = load_string("[sip]\ndigest_algorithms = [\"SHA-1\"]\n", "b.toml");
+  auto bad = load_fragment("[sip]\ndigest_algorithms = [\"SHA-1\"]\n", "b.toml");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(errors_of(bad).rfind("b.toml:", 0), 0u);
   EXPECT_NE(errors_of(bad).find("sip.digest_algorithms: unknown algorithm 'SHA-1'"), std::string::npos)
       << errors_of(bad);
-  auto empty = load_string("[sip]\ndigest_algorithms = []\n", "c.toml");
+  auto empty = load_fragment("[sip]\ndigest_algorithms = []\n", "c.toml");
   ASSERT_FALSE(empty.ok());
   EXPECT_NE(errors_of(empty).find("sip.digest_algorithms: must name at least one"), std::string::npos);
 }
 
 TEST(Config, SubscriberDigestAlgorithmsHa1AndDomains) {
-  auto d = load_string("[[subscriber]]\nuser = \"a\"\npassword = \"p\"\n", "d.toml");
+  auto d = load_fragment("[[subscriber]]\nuser = \"a\"\npassword = \"p\"\n", "d.toml");
   ASSERT_TRUE(d.ok()) << errors_of(d);
   EXPECT_EQ(d.config->subscribers[0].digest_algorithms, std::vector<std::string>{"MD5"});  // MD5 alone by default
   EXPECT_TRUE(d.config->sip.domains.empty());
-  auto both = load_string(
+  auto both = load_fragment(
       "[sip]\ndomains = [\"SIP.voip-info.org\"]\n"
       "[[subscriber]]\nuser = \"a\"\npassword = \"p\"\ndigest_algorithms = [\"SHA-256\", \"MD5\"]\n"
       "[[subscriber]]\nuser = \"b\"\nha1 = \"0123456789abcdef0123456789ABCDEF\"\n"
@@ -328,7 +334,7 @@ TEST(Config, SubscriberDigestAlgorithmsHa1AndDomains) {
   EXPECT_EQ(both.config->subscribers[1].ha1, "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(both.config->sip.domains, std::vector<std::string>{"sip.voip-info.org"});
   // SHA-256 cannot be checked against an MD5 HA1 alone.
-  auto md5_only = load_string(
+  auto md5_only = load_fragment(
       "[[subscriber]]\nuser = \"a\"\nha1 = \"0123456789abcdef0123456789abcdef\"\n"
       "digest_algorithms = [\"SHA-256\"]\n",
       "c.toml");
@@ -336,7 +342,7 @@ TEST(Config, SubscriberDigestAlgorithmsHa1AndDomains) {
   EXPECT_NE(errors_of(md5_only).find("subscriber[0].digest_algorithms: 'SHA-256' needs password or ha1_sha256"),
             std::string::npos)
       << errors_of(md5_only);
-  auto bad = load_string(
+  auto bad = load_fragment(
       "[sip]\ndomains = [\"a b\"]\n[[subscriber]]\nuser = \"a\"\nha1 = \"0123456789abcdef0123456789abcdef\"\n"
       "ha1_sha256 = \"12\"\n",
       "e.toml");
@@ -349,7 +355,7 @@ namespace {
 
 // [[trunk]] credentials, registration and health settings.
 TEST(Config, TrunkCredentialsRegistrationAndHealth) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [[trunk]]
 name = "t"
 address = "192.0.2.1"
@@ -384,7 +390,7 @@ realm = "carrier.example"
 }
 
 TEST(Config, TrunkCredentialErrors) {
-  auto r = load_string(R"(
+  auto r = load_fragment(R"(
 [[trunk]]
 name = "a"
 address = "192.0.2.1"
@@ -434,7 +440,7 @@ TEST(Config, TrunkAddressIsIpv4OrHostName) {
   EXPECT_FALSE(msgw::config::is_host_name(""));
   EXPECT_FALSE(msgw::config::is_host_name("under_score.example"));
 
-  auto ok = load_string(R"(
+  auto ok = load_fragment(R"(
 [sip]
 dns_servers = ["10.20.0.2", "10.20.0.3:5353"]
 [[trunk]]
@@ -452,7 +458,7 @@ address = "sip.carrier.example:5080"
   EXPECT_TRUE(c.trunks[1].address.port_given);
   EXPECT_EQ(c.trunks[1].address.port, 5080);
 
-  auto bad = load_string(R"(
+  auto bad = load_fragment(R"(
 [sip]
 dns_servers = ["dns.example"]
 [[trunk]]
@@ -474,18 +480,270 @@ address = "-carrier.example"
     EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
 }
 
+// ---- Everything the daemons refuse at start is caught here, all at once,
+// each at its key's line and column.
+namespace {
+
+const char* kPorts = R"([[port]]
+name = "access"
+device = "net_tap0"
+address = "10.10.0.1/24"
+[[port]]
+name = "trunk"
+device = "net_tap1"
+address = "10.20.0.1/24"
+role = "trunk"
+)";
+
+bool has_error(const msgw::config::LoadResult& r, const std::string& want) {
+  return errors_of(r).find(want) != std::string::npos;
+}
+
+TEST(ConfigCheck, DeploymentNeedsPortsAccessPortAndListen) {
+  auto none = load_string("", "e.toml");
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(has_error(none, "e.toml:0:0: port: at least one [[port]] is needed")) << errors_of(none);
+  EXPECT_TRUE(has_error(none, "sip.listen: msgw-control needs at least one address")) << errors_of(none);
+  // The dataplane alone needs ports, not [sip].
+  auto dp = load_string(kPorts, "d.toml", msgw::config::Scope::dataplane);
+  EXPECT_TRUE(dp.ok()) << errors_of(dp);
+
+  auto no_access = load_string(std::string(kPorts).replace(std::string(kPorts).find("address = \"10.10"), 0,
+                                                          "role = \"trunk\"\n") +
+                                   "[sip]\nlisten = [\"10.10.0.1\"]\n",
+                               "a.toml");
+  EXPECT_TRUE(has_error(no_access, "a.toml:4:8: port[0].role: no [[port]] has role = \"access\"")) << errors_of(no_access);
+
+  auto good = load_string(std::string(kPorts) + "[sip]\nlisten = [\"10.10.0.1\", \"0.0.0.0:5080\"]\n", "g.toml");
+  EXPECT_TRUE(good.ok()) << errors_of(good);
+}
+
+TEST(ConfigCheck, ListenAddressesParsedBindableAndOurs) {
+  auto r = load_string(std::string(kPorts) + R"([sip]
+listen = ["10.10.0.1", "gw.example.net", "10.10.0.1:5060", "10.30.0.1:5060", "10.10.0.1:70000"]
+)", "l.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(has_error(r, "l.toml:11:24: sip.listen: 'gw.example.net' is not an IPv4 address[:port]")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, "l.toml:11:42: sip.listen: '10.10.0.1:5060' is listed twice")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, "l.toml:11:60: sip.listen: '10.30.0.1' is no [[port]] address")) << errors_of(r);
+  EXPECT_TRUE(has_error(r, "l.toml:11:78: sip.listen: '10.10.0.1:70000' is not an IPv4")) << errors_of(r);
+}
+
+TEST(ConfigCheck, TrunkAddressAndEmptyNames) {
+  auto r = load_fragment(R"([[trunk]]
+name = ""
+address = "10.20.0.300"
+[[route]]
+name = ""
+prefix = "1"
+trunks = []
+[[subscriber]]
+user = ""
+password = "p"
+[[port]]
+name = ""
+device = ""
+address = "10.0.0.1"
+)", "n.toml");
+  ASSERT_FALSE(r.ok());
+  for (const char* want :
+       {"n.toml:2:8: trunk[0].name: must not be empty", "n.toml:3:11: trunk[0].address: '10.20.0.300' is neither",
+        "n.toml:5:8: route[0].name: must not be empty", "n.toml:7:10: route[0].trunks: must name at least one",
+        "n.toml:9:8: subscriber[0].user: must not be empty", "n.toml:12:8: port[0].name: must not be empty",
+        "n.toml:13:10: port[0].device: must not be empty"})
+    EXPECT_TRUE(has_error(r, want)) << want << "\n" << errors_of(r);
+}
+
+TEST(ConfigCheck, InstanceNameMustBeSafeAsAFileName) {
+  for (const char* bad : {"../etc", "a/b", "", ".hidden", "-x", "a b"}) {
+    auto r = load_fragment(std::string("[instance]\nname = \"") + bad + "\"\n", "i.toml");
+    EXPECT_TRUE(has_error(r, "i.toml:2:8: instance.name: ")) << bad << "\n" << errors_of(r);
+  }
+  EXPECT_TRUE(load_fragment("[instance]\nname = \"rig-2_b.x\"\n", "i.toml").ok());
+  EXPECT_EQ(msgw::config::instance_name_problem(std::string(65, 'a')), "is longer than 64 characters");
+}
+
+TEST(ConfigCheck, CrossReferencesReportedWithOtherErrorsAtTheirKeys) {
+  auto r = load_fragment(R"([dataplane]
+memory_mb = "lots"
+[[subscriber]]
+user = "a"
+password = "x"
+dids = ["1", "2"]
+[[subscriber]]
+user = "a"
+password = "y"
+dids = ["2"]
+[[trunk]]
+name = "t"
+address = "10.0.0.1"
+port = "nope"
+[[trunk]]
+name = "t"
+address = "10.0.0.2"
+[[route]]
+name = "r"
+prefix = "1"
+trunks = ["t", "missing"]
+[[route]]
+name = "r"
+prefix = "2"
+trunks = ["t"]
+)", "x.toml");
+  ASSERT_FALSE(r.ok());
+  for (const char* want :
+       {"x.toml:2:13: dataplane.memory_mb: expected an integer", "x.toml:8:8: subscriber[1].user: duplicate user 'a'",
+        "x.toml:10:9: subscriber[1].dids[0]: DID '2' is used twice", "x.toml:14:8: trunk[0].port: no [[port]] named 'nope'",
+        "x.toml:16:8: trunk[1].name: duplicate trunk 't'", "x.toml:21:16: route[0].trunks[1]: no [[trunk]] named 'missing'",
+        "x.toml:23:8: route[1].name: duplicate route 'r'"})
+    EXPECT_TRUE(has_error(r, want)) << want << "\n" << errors_of(r);
+  for (const auto& e : r.errors) EXPECT_NE(e.line, 0u) << e.to_string();
+}
+
+TEST(ConfigCheck, ValueErrorsPointAtTheKeyNotTheTable) {
+  auto r = load_fragment(R"([media]
+port_min = 16385
+port_max = 16000
+[sip]
+realm = ""
+min_expires_s = 100
+max_expires_s = 50
+[[subscriber]]
+user = "a"
+ha1 = "00112233445566778899aabbccddeeff"
+dids = ["12", "x"]
+codecs = ["PCMU", "OPUS"]
+[dataplane]
+worker_lcores = [1, 2, 1]
+)", "p.toml");
+  for (const char* want :
+       {"p.toml:2:12: media.port_min: must be even", "p.toml:3:12: media.port_max: must be larger",
+        "p.toml:5:9: sip.realm: must not be empty", "p.toml:6:17: sip.min_expires_s: is larger",
+        "p.toml:11:15: subscriber[0].dids: 'x' is not a number", "p.toml:12:19: subscriber[0].codecs: unknown codec 'OPUS'",
+        "p.toml:14:24: dataplane.worker_lcores: lcore 1 is listed twice"})
+    EXPECT_TRUE(has_error(r, want)) << want << "\n" << errors_of(r);
+  auto many = load_fragment("[dataplane]\nworker_lcores = [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n", "w.toml");
+  EXPECT_TRUE(has_error(many, "w.toml:2:17: dataplane.worker_lcores: msgw-dataplane runs at most 16 workers"))
+      << errors_of(many);
+}
+
+TEST(ConfigCheck, CheckWholeOnABuiltConfigHasNoPositions) {
+  msgw::config::Config c;
+  c.file = "built";
+  c.routes.push_back({"r", "1", "", {"gone"}});
+  auto errors = msgw::config::check_whole(c, msgw::config::Scope::fragment, nullptr);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "built:0:0: route[0].trunks[0]: no [[trunk]] named 'gone'");
+}
+
+}  // namespace
+
+// ---- The reload table: every key classified once; the README's table is it.
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "msgw/config/reload.hpp"
+
+namespace {
+
+TEST(ReloadTable, EveryKeyTheLoaderReadsIsClassifiedOnce) {
+  std::set<std::string> table;
+  for (const auto& k : msgw::config::key_classes())
+    EXPECT_TRUE(table.insert(std::string(k.key)).second) << "twice: " << k.key;
+  const auto schema = msgw::config::schema_keys();
+  const std::set<std::string> keys(schema.begin(), schema.end());
+  EXPECT_GT(keys.size(), 60u);
+  for (const auto& k : keys) EXPECT_TRUE(table.count(k)) << "not classified in config/src/reload.cpp: " << k;
+  for (const auto& k : table) EXPECT_TRUE(keys.count(k)) << "classified but not read by the loader: " << k;
+}
+
+TEST(ReloadTable, ReadmeShowsTheTable) {
+  std::ifstream in(std::string(MSGW_SOURCE_ROOT) + "/config/README.md");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const std::string begin = "<!-- reload table: generated by key_classes_markdown(), checked by config_unit -->\n";
+  const auto at = readme.find(begin);
+  ASSERT_NE(at, std::string::npos);
+  const auto end = readme.find("<!-- end of reload table -->", at);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(readme.substr(at + begin.size(), end - at - begin.size()), msgw::config::key_classes_markdown())
+      << "paste key_classes_markdown() into config/README.md:\n" << msgw::config::key_classes_markdown();
+}
+
+msgw::config::Config example() {
+  auto r = msgw::config::load_file(std::string(MSGW_SOURCE_ROOT) + "/config/examples/spa-to-carrier.toml");
+  EXPECT_TRUE(r.ok()) << errors_of(r);
+  return *r.config;
+}
+
+std::string describe(const std::vector<msgw::config::ConfigChange>& changes) {
+  std::string s;
+  for (const auto& c : changes)
+    s += c.key + " " + c.what + (c.live ? " live" : "") + (c.restart_control ? " restart-control" : "") +
+         (c.restart_dataplane ? " restart-dataplane" : "") + "\n";
+  return s;
+}
+
+TEST(ReloadPlan, LiveKeysApplyOthersKeepTheirRunningValue) {
+  const auto running = example();
+  auto file = running;
+  file.sip.t1_ms = 250;
+  file.sip.max_auth_failures = 9;
+  file.sip.min_expires_s = 30;
+  file.media.port_min = 20000;
+  file.sip.listen.push_back({"0.0.0.0", 5070, true});
+  file.dataplane.latch_packets = 7;
+  file.instance.log_level = "debug";
+  file.ports[1].address.addr += 1;
+  auto plan = msgw::config::plan_reload(running, file);
+  EXPECT_EQ(describe(plan.changes),
+            "instance.log_level changed live restart-dataplane\n"
+            "dataplane.latch_packets changed restart-dataplane\n"
+            "sip.listen changed restart-control\n"
+            "sip.max_auth_failures changed live\n"
+            "sip.t1_ms changed live\n"
+            "sip.min_expires_s changed live\n"
+            "media.port_min changed live\n"
+            "port[1].address changed restart-control restart-dataplane\n");
+  EXPECT_EQ(plan.apply.sip.t1_ms, 250u);
+  EXPECT_EQ(plan.apply.media.port_min, 20000u);
+  EXPECT_EQ(plan.apply.instance.log_level, "debug");
+  EXPECT_EQ(plan.apply.sip.listen, running.sip.listen);             // until msgw-control restarts
+  EXPECT_EQ(plan.apply.dataplane.latch_packets, running.dataplane.latch_packets);
+  EXPECT_EQ(plan.apply.ports[1].address, running.ports[1].address);  // until both restart
+}
+
+TEST(ReloadPlan, ObjectsAddedRemovedAndChangedByName) {
+  const auto running = example();
+  auto file = running;
+  file.trunks[0].address = {"10.20.0.3", 5060, true};
+  file.routes.clear();
+  file.subscribers.push_back({.user = "new", .password = "p"});
+  auto plan = msgw::config::plan_reload(running, file);
+  EXPECT_EQ(describe(plan.changes),
+            "subscriber[new] added live\n"
+            "trunk[carrier].address changed live\n"
+            "route[tollfree] removed live\n");
+  EXPECT_TRUE(msgw::config::plan_reload(running, running).changes.empty());
+}
+
+}  // namespace
+
 TEST(Config, MetricsListenIsIpv4AndPortOrEmpty) {
-  auto off = load_string("[sip]\nrealm = \"x\"\n", "off.toml");
+  auto off = load_string("[sip]\nrealm = \"x\"\n", "off.toml", msgw::config::Scope::fragment);
   ASSERT_TRUE(off.ok()) << errors_of(off);
   EXPECT_TRUE(off.config->sip.metrics_listen.empty());
 
-  auto on = load_string("[sip]\nmetrics_listen = \"127.0.0.1:9105\"\n", "on.toml");
+  auto on = load_string("[sip]\nmetrics_listen = \"127.0.0.1:9105\"\n", "on.toml", msgw::config::Scope::fragment);
   ASSERT_TRUE(on.ok()) << errors_of(on);
   EXPECT_EQ(on.config->sip.metrics_ip, 0x7f000001u);
   EXPECT_EQ(on.config->sip.metrics_port, 9105);
 
   for (const char* bad : {"localhost:9105", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "10.0.0.300:1"}) {
-    auto r = load_string(std::string("[sip]\n\nmetrics_listen = \"") + bad + "\"\n", "bad.toml");
+    auto r = load_string(std::string("[sip]\n\nmetrics_listen = \"") + bad + "\"\n", "bad.toml", msgw::config::Scope::fragment);
     ASSERT_FALSE(r.ok()) << bad;
     // At its line and column, as the other keys' value errors.
     EXPECT_NE(errors_of(r).find("bad.toml:3:18: sip.metrics_listen: '"), std::string::npos)

@@ -18,7 +18,7 @@ std::string errors_of(const msgw::config::LoadResult& r) {
 }
 
 msgw::config::LoadResult one_port(const std::string& keys) {
-  return load_string("[[port]]\nname = \"a\"\naddress = \"10.0.0.1/24\"\n" + keys, "p.toml");
+  return load_string("[[port]]\nname = \"a\"\naddress = \"10.0.0.1/24\"\n" + keys, "p.toml", msgw::config::Scope::fragment);
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ struct FakeService : Service {
     calls.push_back("hangup " + call);
     return known_call;
   }
-  bool reload_from_file(std::string* error) override {
+  bool reload_from_file(std::string* error, nlohmann::json* report) override {
     calls.push_back("reload");
     if (!reload_ok) *error = "gw.toml:2:9: sip.realm: expected a string";
+    else *report = {{"applied", {"sip.t1_ms"}}, {"restart_msgw_control", {"sip.listen"}}, {"restart_msgw_dataplane", nlohmann::json::array()}};
     return reload_ok;
   }
 };
@@ -100,7 +101,9 @@ TEST(Dispatch, HangupAndReloadAnswers) {
   EXPECT_EQ(dispatch(s, {{"cmd", "hangup"}, {"call", "c1"}}), ok_reply());
   s.known_call = false;
   EXPECT_EQ(dispatch(s, {{"cmd", "hangup"}, {"call", "nope"}}), error_reply("no such call: nope"));
-  EXPECT_EQ(dispatch(s, {{"cmd", "reload"}}), ok_reply());
+  EXPECT_EQ(dispatch(s, {{"cmd", "reload"}}),
+            ok_reply({{"applied", {"sip.t1_ms"}}, {"restart_msgw_control", {"sip.listen"}},
+                      {"restart_msgw_dataplane", nlohmann::json::array()}}));
   s.reload_ok = false;
   EXPECT_EQ(dispatch(s, {{"cmd", "reload"}}),
             error_reply("reload refused, old configuration kept: gw.toml:2:9: sip.realm: expected a string"));

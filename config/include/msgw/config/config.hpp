@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +26,13 @@ struct Error {
 struct Ipv4Prefix {
   uint32_t addr = 0;    // host byte order
   uint8_t prefix = 32;
+  bool operator==(const Ipv4Prefix&) const = default;
 };
+
+// msgw-dataplane's fixed limits (its tables are sized by them; dataplane/
+// static_asserts that its packet.hpp agrees).
+inline constexpr size_t kMaxPorts = 8;
+inline constexpr size_t kMaxWorkers = 16;
 
 // [instance]
 struct InstanceSection {
@@ -86,6 +93,7 @@ struct HostPort {
   uint16_t port = 5060;
   bool port_given = false;               // the text named a port (RFC 3263 §4.2: then no SRV lookup)
   std::string to_string() const;
+  bool operator==(const HostPort&) const = default;
 };
 
 // [sip]
@@ -190,14 +198,44 @@ struct Config {
   std::vector<RouteSection> routes;
 };
 
+
+// What a loaded file must be complete enough for. Every scope checks each
+// key and every reference; `deployment` (both daemons: what msgw-control,
+// msgwctl config check and provisioning use) also checks what the daemons
+// need to start: at least one [[port]], at most kMaxPorts, an access port,
+// [sip] listen. `dataplane`: msgw-dataplane alone (its rigs have no [sip]).
+// `fragment`: a part of a file (tests, tools).
+enum class Scope : uint8_t { deployment, dataplane, fragment };
+
+// Dotted key path ("trunk[0].address", "route[1].trunks[0]") → line, column
+// of its value in the file, as the loader saw it.
+struct Position {
+  uint32_t line = 0, column = 0;
+};
+using KeyPositions = std::map<std::string, Position>;
+
+// The checks only a whole Config shows: unique names, users and DIDs,
+// routes naming trunks that exist, trunks naming ports that exist, and what
+// the scope needs to start. Errors carry the position of their key when
+// `where` knows it (0:0 for a Config built in code). The loader runs it; a
+// reload runs it on the configuration it would apply.
 struct LoadResult {
   std::optional<Config> config;      // set only when errors is empty
   std::vector<Error> errors;
+  KeyPositions positions;            // where each key and table is (msgwctl edits tables in place)
   bool ok() const { return config.has_value(); }
 };
 
-LoadResult load_file(const std::string& path);
-LoadResult load_string(std::string_view text, const std::string& source_name);
+LoadResult load_file(const std::string& path, Scope scope = Scope::deployment);
+LoadResult load_string(std::string_view text, const std::string& source_name,
+                       Scope scope = Scope::deployment);
+
+std::vector<Error> check_whole(const Config& c, Scope scope, const KeyPositions* where);
+
+// Why [instance] name cannot name /dev/shm/msgw-<name> and DPDK's file
+// prefix, or empty: 1-64 letters, digits, '.', '_', '-', not starting with
+// '.' or '-'.
+std::string instance_name_problem(std::string_view name);
 
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
 std::optional<uint32_t> parse_ipv4(std::string_view text);

@@ -24,6 +24,8 @@ class AuthGuard {
   void failure(const std::string& source, Clock::time_point now);
   void success(const std::string& source, Clock::time_point now);
   size_t tracked() const { return entries_.size(); }
+  // A reload: sources already over the new bound are blocked at their next failure.
+  void set_max_failures(uint32_t max_failures) { max_failures_ = max_failures; }
 
  private:
   struct Entry {

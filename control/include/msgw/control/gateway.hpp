@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "msgw/config/reload.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include "msgw/config/config.hpp"
@@ -54,6 +56,8 @@ class Gateway final : public sip::Handler {
   Gateway& operator=(const Gateway&) = delete;
 
   // The stack is created with this Gateway as its handler, then given back.
+  // msgw-control's --instance: the name a reload keeps (the file's is not a change).
+  void set_instance_override(std::string name) { instance_override_ = std::move(name); }
   void set_stack(sip::Stack* stack) {
     stack_ = stack;
     services_.stack = stack;
@@ -93,10 +97,13 @@ class Gateway final : public sip::Handler {
   nlohmann::json show_trunks() const { return trunks_.show(now()); }
   // Re-reads the configuration file; false (old configuration kept) when it
   // cannot be used, with *error saying why.
-  bool reload_from_file(std::string* error);
-  // Applies a new configuration to new calls; false (nothing changed) when
-  // it cannot be used.
-  bool reload(const config::Config& cfg, std::string* error);
+  bool reload_from_file(std::string* error, std::vector<config::ConfigChange>* changes = nullptr);
+  // Applies a new configuration: each key as config/reload.hpp classifies it
+  // (live ones to new calls, transactions, registrations; the others keep
+  // their running value), each changed key in *changes; false (nothing
+  // changed) when it cannot be used.
+  bool reload(const config::Config& cfg, std::string* error,
+              std::vector<config::ConfigChange>* changes = nullptr);
   // Ends a call with BYE on both legs (or 480 before answer).
   bool hangup(const std::string& call_id);
 
@@ -152,6 +159,7 @@ class Gateway final : public sip::Handler {
   MediaBackend& media_;
   StateStore* store_;
   sip::Stack* stack_ = nullptr;
+  std::string instance_override_;
   sip::InMemoryCredentialStore creds_;
   std::unique_ptr<sip::DigestAuthenticator> auth_;
   // The keys nonces are MACed with: from the state database (made at the

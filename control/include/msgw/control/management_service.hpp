@@ -19,7 +19,7 @@ class GatewayService final : public mgmt::Service {
   nlohmann::json show_trunks() override { return gw_.show_trunks(); }
   bool hangup(const std::string& call) override { return gw_.hangup(call); }
   // A reload also applies the new file's [instance] log_level.
-  bool reload_from_file(std::string* error) override;
+  bool reload_from_file(std::string* error, nlohmann::json* report) override;
 
  private:
   Gateway& gw_;

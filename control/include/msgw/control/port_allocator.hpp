@@ -10,6 +10,7 @@
 #include <deque>
 #include <optional>
 #include <vector>
+#include <algorithm>
 
 namespace msgw::control {
 
@@ -24,6 +25,11 @@ class PortAllocator {
   // False (and nothing changes) for a port not allocated: double frees are bugs upstream.
   bool release(uint16_t rtp_port);
 
+  // A reload's new range: pairs in use stay in use (inside the new range
+  // they are not handed out again; outside it they leave the pool when
+  // released); new allocations come from the new range.
+  void set_range(uint16_t port_min, uint16_t port_max);
+
   size_t capacity() const { return in_use_.size(); }
   size_t in_use() const { return used_; }
 
@@ -33,6 +39,7 @@ class PortAllocator {
   std::vector<bool> in_use_;   // index (port - base_) / 2
   std::vector<bool> queued_;   // the pair is somewhere in free_
   size_t used_ = 0;
+  std::vector<uint16_t> outside_;  // in use, outside the range since a reload
 };
 
 }  // namespace msgw::control

@@ -26,8 +26,11 @@ class Service {
   // 480 to the caller before); false: no such call.
   virtual bool hangup(const std::string& call) = 0;
   // Re-reads the configuration file; false (and why, without a prefix) when
-  // the file cannot be used and nothing changed.
-  virtual bool reload_from_file(std::string* error) = 0;
+  // the file cannot be used and nothing changed. *report (an object): the
+  // changed keys applied live ("applied") and those that need a restart of
+  // each daemon ("restart_msgw_control", "restart_msgw_dataplane"), as
+  // config/include/msgw/config/reload.hpp classifies them.
+  virtual bool reload_from_file(std::string* error, nlohmann::json* report) = 0;
   // A new digest nonce key; the previous one verifies during a grace period.
   // The answer (an object) says until when.
   virtual nlohmann::json rotate_nonce_key() = 0;

@@ -24,6 +24,11 @@ namespace msgw::mgmt {
 enum class VerbId : uint8_t {
   show_calls, show_registrations, show_flows, show_stats, show_cdrs, hangup, reload, rotate_nonce_key,
   config_check, show_trunks, host_check, host_prepare,
+  // Provisioning (msgwctl edits the file, then asks msgw-control to reload).
+  subscriber_add, subscriber_set, subscriber_passwd, subscriber_del, subscriber_list,
+  trunk_add, trunk_set, trunk_del, trunk_list,
+  route_add, route_set, route_del, route_list,
+  did_add, did_set, did_del, did_list,
 };
 
 // What "data" of an answer is: absent, an array of objects (printed as a

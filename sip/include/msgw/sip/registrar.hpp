@@ -107,6 +107,8 @@ class Registrar {
 
   const RegistrarStats& stats() const noexcept;
   const RegistrarConfig& config() const noexcept;
+  // A reload: applies to REGISTERs from now on; bindings keep their expiry.
+  void set_expiry_bounds(std::uint32_t min_expires, std::uint32_t max_expires) noexcept;
 
  private:
   Registrar();

@@ -118,6 +118,9 @@ class Stack {
 
   const Stats& stats() const;
   const StackConfig& config() const;
+  // A reload: transactions started from now on use these timers; running
+  // ones keep the timers they were armed with.
+  void set_timers(const Timers& timers);
   SocketTransport* sockets();  // nullptr with an external transport
 
   struct Impl;
