@@ -25,12 +25,13 @@
 #   --hold-ms MS (1500)  --start-rate R (100)  --max-rate R (5000)  --resolution R (50)
 #   --rates R1,R2,...  fixed steps instead of the search (each runs to its end)
 #   --keep-work        keep the work directory (tool JSON/HTML, logs)
+#   --only msgw|peer   run one side only (the other's figures are null)
 # Trial (a couple of minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
-start_rate=100 max_rate=5000 resolution=50 rates="" build_arg=""
+start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -45,17 +46,21 @@ while (($#)); do
     --resolution) resolution=$2; shift ;;
     --rates) rates=$2; shift ;;
     --keep-work) export KEEP_WORK=1 ;;
+    --only) only=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "bench-peers: unknown option $1" >&2; usage ;;
     *) build_arg=$1 ;;
   esac
   shift
 done
+[[ -z $only || $only == msgw || $only == peer ]] || { echo "bench-peers: --only msgw|peer" >&2; exit 2; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --rounds N, N >= 1" >&2; exit 2; }
 if [[ $(id -u) -ne 0 ]]; then echo "bench-peers: run as root" >&2; exit 2; fi
 build=$(cd "${build_arg:-$root/build}" && pwd)
 tool=$build/loadtest/msgw-loadtest
-for b in "$tool" "$build/dataplane/msgw-dataplane" "$build/control/msgw-control"; do
+needed=("$tool")
+[[ $only == peer ]] || needed+=("$build/dataplane/msgw-dataplane" "$build/control/msgw-control")
+for b in "${needed[@]}"; do
   [[ -x $b ]] || { echo "bench-peers: $b is not built" >&2; exit 1; }
 done
 # The peer, from Debian's packages; for benchmarks only (not in setup.sh).
@@ -182,14 +187,16 @@ echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU
   "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder" >&2
 for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
-  if msgw_up; then
+  if [[ $only == peer ]]; then :
+  elif msgw_up; then
     run_tool msgw nomedia "$round"
     run_tool msgw media "$round"
   else
     echo "  msgw: the rig did not come up" >&2
   fi
   msgw_down
-  if peer_up; then
+  if [[ $only == msgw ]]; then :
+  elif peer_up; then
     run_tool peer nomedia "$round"
     run_tool peer media "$round"
   else
