@@ -16,7 +16,13 @@
 # rtpengine's offer/answer) and with RTP both ways on every call (PCMU 20 ms,
 # relayed by both: msgw's trunk is set to PCMU for this run).
 # Per round: msgw (no media, media), then the peer (no media, media). The
-# table quotes medians over the rounds; the last line is one JSON object.
+# table quotes medians over the rounds; the last line is one JSON object:
+# msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
+# peer_cps_media (RTP on every call), msgw_/peer_setup_p99_ms(_media) (at
+# the found rate), msgw_/peer_concurrent_media (null: not built),
+# ratio_cps(_media), generator_bound (the figures the tool itself may have
+# limited, a list; empty when none) with generator_limits (the reasons per
+# run), not_built, per_round, method.
 # Figures the tool cannot measure yet are printed "n/a (not built)" and
 # listed under "not_built".
 #
