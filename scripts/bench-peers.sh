@@ -20,7 +20,8 @@
 # msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
 # peer_cps_media (RTP on every call), msgw_/peer_setup_p99_ms(_media) (at
 # the found rate), msgw_/peer_concurrent_media (null: not built),
-# ratio_cps(_media), generator_bound (the figures the tool itself may have
+# ratio_cps(_media), at_ceiling (figures at the highest rate offered: lower
+# bounds), generator_bound (the figures the tool itself may have
 # limited, a list; empty when none) with generator_limits (the reasons per
 # run), not_built, per_round, method.
 # Figures the tool cannot measure yet are printed "n/a (not built)" and
@@ -211,10 +212,12 @@ for round in $(seq "$rounds"); do
   peer_down
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate = sys.argv[1:]
 rounds = int(rounds)
+# The highest rate offered: a figure there is the ladder's ceiling, not the target's.
+ceiling = max(int(x) for x in rates.split(",")) if rates else int(max_rate)
 runs, limits = {}, {}
 for sut in ("msgw", "peer"):
     for mode in ("nomedia", "media"):
@@ -266,25 +269,33 @@ not_built = {
 which = {"nomedia": ["_cps", "_setup_p99_ms"], "media": ["_cps_media", "_setup_p99_ms_media"]}
 bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]})
 
-def cell(v, unit=""):
+at_ceiling = sorted("%s_cps%s" % (sut, "_media" if mode == "media" else "")
+                    for sut in ("msgw", "peer") for mode in ("nomedia", "media")
+                    if ceiling in values(sut, mode, lambda r: r["found_rate"]))
+
+def cell(v, unit="", key=None):
     if v is None:
         return "-"
-    return ("%g" % v) + unit
+    return (">= " if key in at_ceiling else "") + ("%g" % v) + unit
 
 rows = [
-    ("calls/s zero-fail, no media (flow per call)", fig["msgw_cps"], fig["peer_cps"], ""),
-    ("calls/s zero-fail, media through (RTP both ways)", fig["msgw_cps_media"], fig["peer_cps_media"], ""),
-    ("setup p99 at that rate, no media", fig["msgw_setup_p99_ms"], fig["peer_setup_p99_ms"], " ms"),
-    ("setup p99 at that rate, media", fig["msgw_setup_p99_ms_media"], fig["peer_setup_p99_ms_media"], " ms"),
+    ("calls/s zero-fail, no media (flow per call)", "_cps", ""),
+    ("calls/s zero-fail, media through (RTP both ways)", "_cps_media", ""),
+    ("setup p99 at that rate, no media", "_setup_p99_ms", " ms"),
+    ("setup p99 at that rate, media", "_setup_p99_ms_media", " ms"),
 ]
 print("%-50s %14s %14s %12s" % ("median of %d round(s)" % rounds, "msgw", "peer", "msgw/peer"))
-for label, m, p, unit in rows:
-    print("%-50s %14s %14s %12s" % (label, cell(m, unit), cell(p, unit), cell(ratio(m, p))))
+for label, key, unit in rows:
+    m, p = fig["msgw" + key], fig["peer" + key]
+    print("%-50s %14s %14s %12s" % (label, cell(m, unit, "msgw" + key), cell(p, unit, "peer" + key),
+                                    cell(ratio(m, p))))
 for label, key in (("concurrent calls with media", "concurrent_media"),
                    ("relayed streams per core", "relayed_streams_per_core"),
                    ("transcoded sessions per core", "transcoded_sessions_per_core")):
     print("%-50s %14s %14s %12s" % (label, "n/a (not built)", "n/a (not built)", "-"))
 print("peer: %s" % peer_version)
+if at_ceiling:
+    print("at the highest rate offered (%d/s) in a round, a lower bound: %s" % (ceiling, ", ".join(at_ceiling)))
 if bound:
     print("generator-bound (the tool, not the target, may have been the limit): " + ", ".join(bound))
 
@@ -298,11 +309,12 @@ out.update({
     "ratio_cps_media": ratio(fig["msgw_cps_media"], fig["peer_cps_media"]),
     "generator_bound": bound,
     "generator_limits": limits,
+    "at_ceiling": at_ceiling,
     "not_built": not_built,
     "rounds": rounds,
     "per_round": per_round,
     "peer": peer_version,
-    "method": {"step_s": int(step_s), "confirm_s": int(confirm_s), "threshold_ms": int(threshold_ms),
+    "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
                "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed"},
 })
 print(json.dumps(out))
