@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# msgw side by side with the field (issue 23, item 3): the same msgw-loadtest
+# workload, pinning and network against
+#   msgw     msgw-dataplane + msgw-control on the namespace rig, and
+#   peer     Kamailio (tm, auth_db on db_text, record-route) + rtpengine
+#            (userspace, one worker; offer/answer/delete on every call),
+#            Debian's packages, configured by bench/peers/.
+# Both run in the rig's namespaces: the peer in msgw-gw on the gateway's own
+# addresses (10.10.0.1 access, 10.20.0.1 trunk), so the tool's command is
+# the same for both, target included. The system under test is pinned to
+# SUT_CPU (0), the tool (its SIPps and RTP thread) to GEN_CPU (1).
+#
+# Workload: digest INVITE -> 407 -> INVITE -> 200 -> ACK -> hold -> BYE,
+# the tool's establishment test (RFC 7502 search, or --rates), without
+# media (a media flow is still programmed per call: msgw's dataplane,
+# rtpengine's offer/answer) and with RTP both ways on every call (PCMU 20 ms,
+# relayed by both: msgw's trunk is set to PCMU for this run).
+# Per round: msgw (no media, media), then the peer (no media, media). The
+# table quotes medians over the rounds; the last line is one JSON object:
+# msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
+# peer_cps_media (RTP on every call), msgw_/peer_setup_p99_ms(_media) (at
+# the found rate), msgw_/peer_concurrent_media (null: not built),
+# ratio_cps(_media), at_ceiling (figures at the highest rate offered: lower
+# bounds), generator_bound (the figures the tool itself may have
+# limited, a list; empty when none) with generator_limits (the reasons per
+# run), not_built, per_round, method.
+# Figures the tool cannot measure yet are printed "n/a (not built)" and
+# listed under "not_built".
+#
+# Usage: scripts/bench-peers.sh [options] [BUILD_DIR]     (root; takes /tmp/msgw-rig.lock)
+#   --rounds N (3)  --step-s S (20)  --confirm-s S (60)  --threshold-ms MS (1000)
+#   --hold-ms MS (1500)  --start-rate R (100)  --max-rate R (5000)  --resolution R (50)
+#   --rates R1,R2,...  fixed steps instead of the search (each runs to its end)
+#   --keep-work        keep the work directory (tool JSON/HTML, logs)
+#   --only msgw|peer   run one side only (the other's figures are null)
+# Trial (a couple of minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+peers=$root/bench/peers
+rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
+start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
+SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
+usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while (($#)); do
+  case $1 in
+    --rounds) rounds=$2; shift ;;
+    --step-s) step_s=$2; shift ;;
+    --confirm-s) confirm_s=$2; shift ;;
+    --threshold-ms) threshold_ms=$2; shift ;;
+    --hold-ms) hold_ms=$2; shift ;;
+    --start-rate) start_rate=$2; shift ;;
+    --max-rate) max_rate=$2; shift ;;
+    --resolution) resolution=$2; shift ;;
+    --rates) rates=$2; shift ;;
+    --keep-work) export KEEP_WORK=1 ;;
+    --only) only=$2; shift ;;
+    -h|--help) usage ;;
+    -*) echo "bench-peers: unknown option $1" >&2; usage ;;
+    *) build_arg=$1 ;;
+  esac
+  shift
+done
+[[ -z $only || $only == msgw || $only == peer ]] || { echo "bench-peers: --only msgw|peer" >&2; exit 2; }
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --rounds N, N >= 1" >&2; exit 2; }
+if [[ $(id -u) -ne 0 ]]; then echo "bench-peers: run as root" >&2; exit 2; fi
+build=$(cd "${build_arg:-$root/build}" && pwd)
+tool=$build/loadtest/msgw-loadtest
+needed=("$tool")
+[[ $only == peer ]] || needed+=("$build/dataplane/msgw-dataplane" "$build/control/msgw-control")
+for b in "${needed[@]}"; do
+  [[ -x $b ]] || { echo "bench-peers: $b is not built" >&2; exit 1; }
+done
+# The peer, from Debian's packages; for benchmarks only (not in setup.sh).
+if ! command -v kamailio >/dev/null || ! command -v rtpengine >/dev/null; then
+  echo "bench-peers: installing kamailio rtpengine-daemon" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y kamailio rtpengine-daemon >&2
+fi
+peer_version="kamailio $(dpkg-query -W -f '${Version}' kamailio 2>/dev/null || echo '?'), rtpengine $(dpkg-query -W -f '${Version}' rtpengine-daemon 2>/dev/null || echo '?')"
+
+# One rig at a time on this host: hold the lock for the whole run (the peer
+# uses the same namespaces).
+exec 9>/tmp/msgw-rig.lock
+flock 9
+source "$root/tests/integration/control_lib.sh"
+rig() { MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$@"; }
+
+# Credentials and number: the rig's subscriber (config/examples/spa-to-carrier.toml).
+user=spa1 password=spa1-secret number=1-800-555-1212
+access_ip=10.10.0.1 trunk_ip=10.20.0.1 ng_port=2223
+sides=(--target "$access_ip:5060" --phone 10.10.0.2:5062 --phone-netns msgw-phone
+       --carrier 10.20.0.2:5060 --carrier-netns msgw-carrier
+       --user "$user" --password "$password" --number "$number" --hold-ms "$hold_ms"
+       --threshold-ms "$threshold_ms" --step-s "$step_s" --quiet)
+if [[ -n $rates ]]; then
+  sides+=(--rates "$rates")
+else
+  sides+=(--start-rate "$start_rate" --max-rate "$max_rate" --resolution "$resolution" --confirm-s "$confirm_s")
+fi
+
+kam_pid="" rtp_pid=""
+stop_pid() {  # PID: TERM, wait up to 5 s, KILL
+  local p=$1
+  [[ -n $p ]] || return 0
+  kill -TERM "$p" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+cleanup() { stop_pid "$kam_pid"; stop_pid "$rtp_pid"; rig_cleanup; }
+trap cleanup EXIT
+
+# msgw's configuration: the trunk takes PCMU (relayed, as rtpengine relays),
+# a port range for many concurrent calls.
+make_config </dev/null
+sed -i -e 's/^codecs = \["G729"\]/codecs = ["PCMU"]/' -e 's/^port_min = .*/port_min = 10000/' \
+  -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
+grep -q '^codecs = \["PCMU"\]' "$work/gw.toml" || { echo "bench-peers: could not set msgw's trunk to PCMU" >&2; exit 1; }
+
+# The peer's configuration: the repository's files with this run's addresses.
+mkdir -p "$work/dbtext" "$work/kam-run"
+cp "$peers/kamailio/dbtext/version" "$work/dbtext/version"
+{ echo "id(int,auto) username(string) domain(string) password(string) ha1(string,null) ha1b(string,null)"
+  echo "1:$user:$access_ip:$password:NULL:NULL"; } >"$work/dbtext/subscriber"
+sed -e "s|@LISTEN_IP@|$access_ip|g" -e "s|@LISTEN_PORT@|5060|g" -e "s|@CARRIER@|10.20.0.2:5060|g" \
+    -e "s|@NG_PORT@|$ng_port|g" -e "s|@WORK@|$work|g" "$peers/kamailio/kamailio.cfg" >"$work/kamailio.cfg"
+sed -e "s|@MEDIA_IP@|$access_ip|g" -e "s|@NG_PORT@|$ng_port|g" "$peers/rtpengine.conf" >"$work/rtpengine.conf"
+
+wait_udp() {  # ADDR:PORT listening in msgw-gw, up to 10 s
+  for _ in $(seq 100); do
+    ip netns exec msgw-gw ss -Huln "src $1" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+msgw_up() {
+  rig up "$work/gw.toml" >"$work/rig-up.log" 2>&1 || { tail -n 20 "$work/rig-up.log" >&2; return 1; }
+  local p
+  for p in dataplane control; do taskset -a -p -c "$SUT_CPU" "$(cat "$work/run/$p.pid")" >/dev/null; done
+}
+msgw_down() { rig down >/dev/null 2>&1 || true; }
+
+# The peer in msgw-gw: the rig's namespaces without the dataplane; the gateway
+# namespace's kernel owns the veths and the gateway's addresses.
+peer_up() {
+  rig net-up >/dev/null
+  local dev
+  for dev in gw-access gw-trunk; do
+    ip netns exec msgw-gw sysctl -qw net.ipv4.conf.$dev.arp_ignore=0 net.ipv4.conf.$dev.rp_filter=0
+  done
+  ip netns exec msgw-gw ip addr add "$access_ip/24" dev gw-access
+  ip netns exec msgw-gw ip addr add "$trunk_ip/24" dev gw-trunk
+  ip netns exec msgw-gw taskset -c "$SUT_CPU" rtpengine --config-file="$work/rtpengine.conf" \
+    --config-section=rtpengine --pidfile="$work/rtpengine.pid" >"$work/rtpengine.log" 2>&1 &
+  rtp_pid=$!
+  wait_udp "127.0.0.1:$ng_port" || { echo "bench-peers: rtpengine did not start" >&2; tail -n 20 "$work/rtpengine.log" >&2; return 1; }
+  ip netns exec msgw-gw taskset -c "$SUT_CPU" kamailio -f "$work/kamailio.cfg" -DD -E -m 1024 -M 32 \
+    -w "$work" -Y "$work/kam-run" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
+  kam_pid=$!
+  wait_udp "$access_ip:5060" || { echo "bench-peers: kamailio did not start" >&2; tail -n 20 "$work/kamailio.log" >&2; return 1; }
+  sleep 1  # its receivers fork after the socket is bound
+  kill -0 "$kam_pid" 2>/dev/null || { echo "bench-peers: kamailio exited" >&2; tail -n 20 "$work/kamailio.log" >&2; return 1; }
+}
+peer_down() {
+  stop_pid "$kam_pid"; kam_pid=""
+  stop_pid "$rtp_pid"; rtp_pid=""
+  rig net-down >/dev/null 2>&1 || true
+}
+
+# run_tool SUT MODE ROUND: one establishment run, pinned; its JSON in $work.
+run_tool() {
+  local sut=$1 mode=$2 round=$3 name=$1-$2-r$3 media=()
+  [[ $mode == media ]] && media=(--media --codec PCMU)
+  taskset -c "$GEN_CPU" "$tool" establishment "${sides[@]}" "${media[@]}" \
+    --json "$work/$name.json" --html "$work/$name.html" >"$work/$name.out" 2>"$work/$name.err" || true
+  [[ -s $work/$name.json ]] || echo '{"error": "no JSON (see the tool stderr)"}' >"$work/$name.json"
+  python3 - "$work/$name.json" "$name" <<'PY' >&2
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "error" in r:
+    print("  %-16s could not run: %s" % (sys.argv[2], r["error"])); sys.exit()
+st = r.get("setup_ms_at_found_rate") or {}
+steps = " ".join("%d%s" % (s["rate"], "+" if s["passed"] else "-") for s in r["steps"])
+print("  %-16s %5d calls/s%s, setup p99 %s ms; steps %s%s" % (
+    sys.argv[2], r["found_rate"], " (confirmed)" if r.get("confirmed") else "",
+    st.get("p99", "-") if st.get("n") else "-", steps,
+    "; generator-bound: " + "; ".join(r["generator_limits"]) if r.get("generator_bound") else ""))
+PY
+}
+
+if [[ -n $rates ]]; then ladder="rates $rates"
+else ladder="search $start_rate..$max_rate by $resolution, confirmation ${confirm_s} s"; fi
+echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU, msgw-loadtest on core $GEN_CPU;" \
+  "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder" >&2
+for round in $(seq "$rounds"); do
+  echo "round $round/$rounds" >&2
+  if [[ $only == peer ]]; then :
+  elif msgw_up; then
+    run_tool msgw nomedia "$round"
+    run_tool msgw media "$round"
+  else
+    echo "  msgw: the rig did not come up" >&2
+  fi
+  msgw_down
+  if [[ $only == msgw ]]; then :
+  elif peer_up; then
+    run_tool peer nomedia "$round"
+    run_tool peer media "$round"
+  else
+    echo "  peer: did not come up" >&2
+  fi
+  peer_down
+done
+
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" <<'PY'
+import json, os, statistics, sys
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate = sys.argv[1:]
+rounds = int(rounds)
+# The highest rate offered: a figure there is the ladder's ceiling, not the target's.
+ceiling = max(int(x) for x in rates.split(",")) if rates else int(max_rate)
+runs, limits = {}, {}
+for sut in ("msgw", "peer"):
+    for mode in ("nomedia", "media"):
+        for k in range(1, rounds + 1):
+            name = "%s-%s-r%d" % (sut, mode, k)
+            try:
+                r = json.load(open(os.path.join(work, name + ".json")))
+            except (OSError, ValueError):
+                r = {"error": "no result"}
+            runs[name] = r
+            if r.get("generator_bound"):
+                limits[name] = r.get("generator_limits", [])
+
+def values(sut, mode, get):
+    out = []
+    for k in range(1, rounds + 1):
+        r = runs["%s-%s-r%d" % (sut, mode, k)]
+        if "error" in r:
+            continue
+        v = get(r)
+        if v is not None:
+            out.append(v)
+    return out
+
+def median(v):
+    return statistics.median(v) if v else None
+
+def p99(r):
+    s = r.get("setup_ms_at_found_rate") or {}
+    return s.get("p99") if s.get("n") else None
+
+fig = {}
+for sut in ("msgw", "peer"):
+    fig[sut + "_cps"] = median(values(sut, "nomedia", lambda r: r["found_rate"]))
+    fig[sut + "_cps_media"] = median(values(sut, "media", lambda r: r["found_rate"]))
+    fig[sut + "_setup_p99_ms"] = median(values(sut, "nomedia", p99))
+    fig[sut + "_setup_p99_ms_media"] = median(values(sut, "media", p99))
+    fig[sut + "_concurrent_media"] = None
+
+def ratio(a, b):
+    return round(a / b, 2) if a is not None and b else None
+
+not_built = {
+    "concurrent_media": "the tool's capacity test (designed, refused by msgw-loadtest)",
+    "relayed_streams_per_core": "the tool's media-throughput test (designed)",
+    "transcoded_sessions_per_core": "the tool's media-throughput test (designed)",
+}
+# Figures where the tool itself was the limit in at least one round.
+which = {"nomedia": ["_cps", "_setup_p99_ms"], "media": ["_cps_media", "_setup_p99_ms_media"]}
+bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]})
+
+at_ceiling = sorted("%s_cps%s" % (sut, "_media" if mode == "media" else "")
+                    for sut in ("msgw", "peer") for mode in ("nomedia", "media")
+                    if ceiling in values(sut, mode, lambda r: r["found_rate"]))
+
+def cell(v, unit="", key=None):
+    if v is None:
+        return "-"
+    return (">= " if key in at_ceiling else "") + ("%g" % v) + unit
+
+rows = [
+    ("calls/s zero-fail, no media (flow per call)", "_cps", ""),
+    ("calls/s zero-fail, media through (RTP both ways)", "_cps_media", ""),
+    ("setup p99 at that rate, no media", "_setup_p99_ms", " ms"),
+    ("setup p99 at that rate, media", "_setup_p99_ms_media", " ms"),
+]
+print("%-50s %14s %14s %12s" % ("median of %d round(s)" % rounds, "msgw", "peer", "msgw/peer"))
+for label, key, unit in rows:
+    m, p = fig["msgw" + key], fig["peer" + key]
+    print("%-50s %14s %14s %12s" % (label, cell(m, unit, "msgw" + key), cell(p, unit, "peer" + key),
+                                    cell(ratio(m, p))))
+for label, key in (("concurrent calls with media", "concurrent_media"),
+                   ("relayed streams per core", "relayed_streams_per_core"),
+                   ("transcoded sessions per core", "transcoded_sessions_per_core")):
+    print("%-50s %14s %14s %12s" % (label, "n/a (not built)", "n/a (not built)", "-"))
+print("peer: %s" % peer_version)
+if at_ceiling:
+    print("at the highest rate offered (%d/s) in a round, a lower bound: %s" % (ceiling, ", ".join(at_ceiling)))
+if bound:
+    print("generator-bound (the tool, not the target, may have been the limit): " + ", ".join(bound))
+
+per_round = {name: {"found_rate": r.get("found_rate"), "confirmed": r.get("confirmed"),
+                    "setup_p99_ms": p99(r) if "error" not in r else None,
+                    **({"error": r["error"]} if "error" in r else {})}
+             for name, r in runs.items()}
+out = dict(fig)
+out.update({
+    "ratio_cps": ratio(fig["msgw_cps"], fig["peer_cps"]),
+    "ratio_cps_media": ratio(fig["msgw_cps_media"], fig["peer_cps_media"]),
+    "generator_bound": bound,
+    "generator_limits": limits,
+    "at_ceiling": at_ceiling,
+    "not_built": not_built,
+    "rounds": rounds,
+    "per_round": per_round,
+    "peer": peer_version,
+    "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
+               "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed"},
+})
+print(json.dumps(out))
+PY
