@@ -113,6 +113,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_a:
     case CallEvent::reinvite_b: on_reinvite(in, event == CallEvent::reinvite_a ? LegId::a : LegId::b); break;
     case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
+    case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
     case CallEvent::in_dialog_other: svc_.stack->respond(in.txn, 200); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
     case CallEvent::media_timeout:
@@ -323,7 +324,8 @@ void Call::on_b_deadline() {
 
 void Call::abandon_b_invite() {
   if (b_txn_ == kNoTxn) return;
-  svc_.stack->cancel(b_txn_);
+  const TxnId cancel = svc_.stack->cancel(b_txn_);
+  if (cancel != kNoTxn) svc_.index->bind_client(cancel, client_txn(ClientTxnKind::cancel, LegId::b));
   svc_.index->bind_client(b_txn_, {id_, ClientTxnKind::abandoned_invite, LegId::b});
   b_txn_ = kNoTxn;
 }
@@ -540,7 +542,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   add_trunk_credentials(rq, other(from), "INVITE");
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
-  svc_.index->bind_client(txn, {id_, ClientTxnKind::reinvite, other(from)});
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
 }
 
 void Call::on_reinvite_answer(const Input& in) {
@@ -634,7 +636,7 @@ void Call::send_bye(LegId which, const std::string& reason_header) {
   if (!reason_header.empty()) m.add_header("Reason", reason_header);
   add_trunk_credentials(m, which, "BYE");
   TxnId txn = svc_.stack->send_request(std::move(m), l.peer, l.proto);
-  svc_.index->bind_client(txn, {id_, ClientTxnKind::bye, which});
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::bye, which));
 }
 
 void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,

@@ -493,6 +493,10 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
   if (code >= 200) index_.forget_client(txn);
   switch (t.kind) {
     case ClientTxnKind::bye:
+      if (code == 401 || code == 407) on_bye_challenge(t, resp, dialog);
+      return;
+    case ClientTxnKind::cancel:
+      if (code == 401 || code == 407) on_cancel_challenge(t, resp);
       return;
     case ClientTxnKind::abandoned_invite:
       // Answered after we gave up on it (CANCEL race, failover): ACK and BYE.
@@ -505,7 +509,8 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
       return;
     case ClientTxnKind::reinvite: {
       Call* c = call_by_id(t.call);
-      const bool acted = c && dispatch(*c, CallEvent::reinvite_answer, {txn, resp, dialog, t.leg});
+      const CallEvent e = code == 401 || code == 407 ? CallEvent::reinvite_challenge : CallEvent::reinvite_answer;
+      const bool acted = c && dispatch(*c, e, {txn, resp, dialog, t.leg, t.auth});
       // A 2xx to our INVITE is ACKed whatever became of the call.
       if (!acted && code >= 200 && code < 300 && dialog) stack_->send_ack(*dialog, resp.cseq_number());
       return;

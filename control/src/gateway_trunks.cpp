@@ -1,12 +1,16 @@
 // The Gateway's trunks as routing sees them: which trunk a source address
 // is (by literal or by any address its name resolved to), the trunk names
-// handed to the resolver, and a route's trunk turned into B-leg targets (one
-// per resolved address, in RFC 2782 order).
+// handed to the resolver, a route's trunk turned into B-leg targets (one per
+// resolved address, in RFC 2782 order), and the trunk's challenges to the
+// requests a call leaves behind when it ends (BYE, CANCEL).
 #include "msgw/common/log.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/offer.hpp"
 
 namespace msgw::control {
+
+using sip::kNoTxn;
+using sip::TxnId;
 
 namespace {
 
@@ -96,6 +100,52 @@ void Gateway::add_trunk_targets(const config::TrunkSection& t, const std::string
     target.answer_timeout = std::chrono::milliseconds(t.timeout_ms);
     out.push_back(std::move(target));
   }
+}
+
+// A BYE ends its call at once (RFC 3261 §15.1.1: the session ends when the
+// BYE is sent), so the trunk's challenge to it reaches no call: it is
+// answered here, from the transaction's own state, as a late 2xx to an
+// abandoned INVITE is. Answered once with the trunk's credentials, in the
+// same dialog (CSeq + 1); challenged again, or not answerable: the BYE ends
+// there (logged, counted), and the trunk's side of the dialog ends by its own
+// timers.
+void Gateway::on_bye_challenge(const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog) {
+  sip::DigestClient* auth = t.trunk.empty() ? nullptr : trunks_.call_auth(t.trunk);
+  const bool answered_before = t.auth == TxnAuth::answered;
+  const sip::ChallengeOutcome outcome =
+      auth ? auth->take_challenge(resp, answered_before) : sip::ChallengeOutcome::no_usable;
+  if (auth && outcome == sip::ChallengeOutcome::answer && !answered_before && dialog) {
+    sip::Message bye = dialog->make_request("BYE");  // the stack drops the dialog after this answer
+    if (bye) {
+      if (auto h = auth->authorization("BYE", bye.request_uri())) bye.add_header(h->name, h->value);
+      const TxnId txn = stack_->send_request(std::move(bye), t.peer, t.proto);
+      if (txn != kNoTxn) {
+        ++stats_.trunk_challenges;
+        ClientTxn again = t;
+        again.auth = TxnAuth::answered;
+        index_.bind_client(txn, std::move(again));
+        return;
+      }
+    }
+  }
+  ++stats_.trunk_auth_failures;
+  MSGW_LOG_LIMITED(warn, 10, "BYE to the trunk not authenticated", {"call", t.call},
+                   {"trunk", t.trunk.empty() ? std::string("-") : t.trunk}, {"status", resp.status()},
+                   {"why", answered_before ? std::string("challenged again")
+                           : auth          ? std::string(sip::to_string(outcome))
+                                           : std::string("no credentials configured")});
+}
+
+// RFC 3261 §9.2 and §22.1: a CANCEL cannot be resubmitted (it must match the
+// INVITE's branch and CSeq number), so it cannot be challenged usefully and
+// is never answered with credentials. The attempt it cancelled has already
+// ended here (the call moved to the next trunk or ended); a late 2xx to that
+// INVITE still gets ACK + BYE, and Timer B ends the INVITE otherwise.
+void Gateway::on_cancel_challenge(const ClientTxn& t, sip::MessageRef resp) {
+  ++stats_.trunk_auth_failures;
+  MSGW_LOG_LIMITED(warn, 10, "CANCEL challenged: not answerable (RFC 3261 section 9.2), the attempt ended locally",
+                   {"call", t.call}, {"trunk", t.trunk.empty() ? std::string("-") : t.trunk},
+                   {"status", resp.status()});
 }
 
 }  // namespace msgw::control
