@@ -32,13 +32,21 @@ const config::TrunkSection* Gateway::trunk_by_name(const std::string& name) cons
   return nullptr;
 }
 
+// Trusted by address, any source port; of several trunks on one address
+// (a carrier's registrar and its call servers on other ports), the one whose
+// port is the source's is the better match.
 const config::TrunkSection* Gateway::trunk_by_source(const sip::Endpoint& src) const {
   const auto ip = config::parse_ipv4(src.ip());
+  const config::TrunkSection* by_address = nullptr;
   for (const auto& t : cfg_.trunks) {
-    if (t.address.host == src.ip()) return &t;  // trusted by address; any source port
-    if (auto name = trunk_dns_name(t); name && ip && resolver_ && resolver_->has_address(*name, *ip)) return &t;
+    if (t.address.host == src.ip()) {
+      if (t.address.port == src.port()) return &t;
+      if (!by_address) by_address = &t;
+    } else if (auto name = trunk_dns_name(t); !by_address && name && ip && resolver_ && resolver_->has_address(*name, *ip)) {
+      by_address = &t;
+    }
   }
-  return nullptr;
+  return by_address;
 }
 
 void Gateway::set_resolver(TrunkResolver* resolver) {
