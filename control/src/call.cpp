@@ -113,6 +113,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_a:
     case CallEvent::reinvite_b: on_reinvite(in, event == CallEvent::reinvite_a ? LegId::a : LegId::b); break;
     case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
+    case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
     case CallEvent::in_dialog_other: svc_.stack->respond(in.txn, 200); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
     case CallEvent::media_timeout:
@@ -306,53 +307,6 @@ void Call::on_b_failure(const Input& in) {
        relay_status(code));
 }
 
-void Call::on_b_challenge(const Input& in) {
-  if (in.txn != b_txn_) return;
-  svc_.index->forget_client(b_txn_);
-  b_txn_ = kNoTxn;
-  b_deadline_.reset();
-  const int code = in.msg.status();
-  if (direction_ == CallDirection::inbound) {  // a subscriber challenging us: not ours to answer
-    fail(CallError::callee_failed, std::to_string(code) + " from subscriber", relay_status(code));
-    return;
-  }
-  sip::DigestClient* auth = svc_.trunks ? svc_.trunks->call_auth(trunk) : nullptr;
-  const std::optional<sip::ChallengeOutcome> outcome =
-      auth ? std::optional(auth->take_challenge(in.msg, b_auth_retry_)) : std::nullopt;
-  if (outcome == sip::ChallengeOutcome::answer && b_auth_answers_ < 2 && next_target_ > 0) {
-    ++svc_.stats->trunk_challenges;
-    ++b_auth_answers_;
-    b_auth_retry_ = true;
-    const CalleeTarget& t = targets[next_target_ - 1];
-    state_ = CallState::routing;  // a new INVITE transaction
-    arm_deadline(t);
-    if (send_b_invite(t, true)) return;
-  }
-  ++svc_.stats->trunk_auth_failures;
-  // The attempt ends as a 503 would: the next trunk, else 503 to the caller.
-  const std::string why = std::string(error_info(CallError::trunk_auth_failed).name) + ": " + std::to_string(code) +
-                          " from " + trunk + ", " +
-                          (outcome ? std::string(sip::to_string(*outcome)) : "no credentials configured");
-  log_event(log::Level::warn, "trunk authentication failed", CallEvent::b_challenge, why, code);
-  note_attempt_failure(why);
-  if (try_next_target()) return;
-  attempt_failures.clear();  // the call's own end reason says it
-  fail(CallError::trunk_auth_failed, why);
-}
-
-void Call::note_attempt_failure(const std::string& why) {
-  attempt_failures += (attempt_failures.empty() ? "" : "; ") + why;
-}
-
-void Call::add_trunk_credentials(sip::Message& m, LegId to, std::string_view method) {
-  // Only toward the trunk of an outbound call, and only with a cached
-  // challenge (the trunk's 401/407 for this or an earlier call).
-  if (direction_ != CallDirection::outbound || to != LegId::b || !svc_.trunks || trunk.empty() || !m) return;
-  sip::DigestClient* auth = svc_.trunks->call_auth(trunk);
-  if (!auth || !auth->has_challenge()) return;
-  if (auto h = auth->authorization(method, m.request_uri())) m.add_header(h->name, h->value);
-}
-
 void Call::on_b_timeout(const Input& in) {
   if (in.txn != b_txn_) return;
   b_txn_ = kNoTxn;
@@ -372,7 +326,8 @@ void Call::on_b_deadline() {
 
 void Call::abandon_b_invite() {
   if (b_txn_ == kNoTxn) return;
-  svc_.stack->cancel(b_txn_);
+  const TxnId cancel = svc_.stack->cancel(b_txn_);
+  if (cancel != kNoTxn) svc_.index->bind_client(cancel, client_txn(ClientTxnKind::cancel, LegId::b));
   svc_.index->bind_client(b_txn_, {id_, ClientTxnKind::abandoned_invite, LegId::b});
   b_txn_ = kNoTxn;
 }
@@ -589,7 +544,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   add_trunk_credentials(rq, other(from), "INVITE");
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
-  svc_.index->bind_client(txn, {id_, ClientTxnKind::reinvite, other(from)});
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
 }
 
 void Call::on_reinvite_answer(const Input& in) {
@@ -684,7 +639,7 @@ void Call::send_bye(LegId which, const std::string& reason_header) {
   if (!reason_header.empty()) m.add_header("Reason", reason_header);
   add_trunk_credentials(m, which, "BYE");
   TxnId txn = svc_.stack->send_request(std::move(m), l.peer, l.proto);
-  svc_.index->bind_client(txn, {id_, ClientTxnKind::bye, which});
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::bye, which));
 }
 
 void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,

@@ -31,6 +31,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::routing, E::reinvite_a, 491),
     reject(S::routing, E::reinvite_b, 491),
     ignore(S::routing, E::reinvite_answer),
+    ignore(S::routing, E::reinvite_challenge),  // no re-INVITE before the answer
     act(S::routing, E::in_dialog_other, kRouting),
     ignore(S::routing, E::ack_timeout),
     ignore(S::routing, E::media_timeout),
@@ -51,6 +52,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::early, E::reinvite_a, 491),
     reject(S::early, E::reinvite_b, 491),
     ignore(S::early, E::reinvite_answer),
+    ignore(S::early, E::reinvite_challenge),
     act(S::early, E::in_dialog_other, kEarly),
     ignore(S::early, E::ack_timeout),
     ignore(S::early, E::media_timeout),
@@ -69,6 +71,9 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::reinvite_a, kAnswered),
     act(S::answered, E::reinvite_b, kAnswered),
     act(S::answered, E::reinvite_answer, kAnswered),
+    // Answered once with the trunk's credentials; refused again: the
+    // re-INVITE failed and the session stays as it was (RFC 3261 §14.1).
+    act(S::answered, E::reinvite_challenge, kAnswered),
     act(S::answered, E::in_dialog_other, kAnswered),
     act(S::answered, E::ack_timeout, kEnded),
     act(S::answered, E::media_timeout, kEnded),
@@ -87,6 +92,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::ended, E::reinvite_a, 481),
     reject(S::ended, E::reinvite_b, 481),
     ignore(S::ended, E::reinvite_answer),
+    ignore(S::ended, E::reinvite_challenge),
     reject(S::ended, E::in_dialog_other, 481),
     ignore(S::ended, E::ack_timeout),
     ignore(S::ended, E::media_timeout),

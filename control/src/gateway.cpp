@@ -41,16 +41,6 @@ std::optional<sip::Endpoint> endpoint_from_uri(const std::string& uri_text) {
   return sip::Endpoint::from(u->host, u->port ? u->port : 5060);
 }
 
-// A trunk given by name (not an IPv4 literal): what the resolver resolves.
-std::optional<TrunkResolver::Name> trunk_dns_name(const config::TrunkSection& t) {
-  if (t.address.host.empty() || config::parse_ipv4(t.address.host)) return std::nullopt;
-  TrunkResolver::Name n;
-  n.host = t.address.host;
-  n.tcp = t.transport == "tcp";
-  if (t.address.port_given) n.port = t.address.port;
-  return n;
-}
-
 // "udp:10.10.0.2:5062" (Binding::source) → endpoint and protocol.
 std::optional<sip::Endpoint> endpoint_from_source(const std::string& src, sip::Proto* proto) {
   auto colon = src.find(':');
@@ -196,82 +186,6 @@ bool Gateway::reload(const config::Config& cfg, std::string* error, std::vector<
 PortAllocator* Gateway::ports(int port_index) {
   auto it = ports_.find(port_index);
   return it == ports_.end() ? nullptr : it->second.get();
-}
-
-const config::TrunkSection* Gateway::trunk_by_name(const std::string& name) const {
-  for (const auto& t : cfg_.trunks)
-    if (t.name == name) return &t;
-  return nullptr;
-}
-
-const config::TrunkSection* Gateway::trunk_by_source(const sip::Endpoint& src) const {
-  const auto ip = config::parse_ipv4(src.ip());
-  for (const auto& t : cfg_.trunks) {
-    if (t.address.host == src.ip()) return &t;  // trusted by address; any source port
-    if (auto name = trunk_dns_name(t); name && ip && resolver_ && resolver_->has_address(*name, *ip)) return &t;
-  }
-  return nullptr;
-}
-
-void Gateway::set_resolver(TrunkResolver* resolver) {
-  resolver_ = resolver;
-  // A trunk given by name is pinged and registered at its first target.
-  trunks_.set_destination_lookup([this](const config::TrunkSection& t) -> std::optional<sip::Endpoint> {
-    auto name = trunk_dns_name(t);
-    if (!name || !resolver_) return std::nullopt;
-    for (const auto& a : resolver_->targets(*name))
-      if (auto dst = sip::Endpoint::from(config::format_ipv4(a.ip), a.port)) return dst;
-    return std::nullopt;
-  });
-  track_trunk_names();
-}
-
-void Gateway::track_trunk_names() {
-  if (!resolver_) return;
-  std::vector<TrunkResolver::Name> names;
-  for (const auto& t : cfg_.trunks)
-    if (auto n = trunk_dns_name(t)) names.push_back(*n);
-  resolver_->track(names);
-}
-
-int Gateway::port_index_for_trunk(const config::TrunkSection& t) const {
-  for (size_t i = 0; i < cfg_.ports.size(); ++i)
-    if (cfg_.ports[i].name == t.port) return int(i);
-  for (size_t i = 0; i < cfg_.ports.size(); ++i)
-    if (cfg_.ports[i].role == config::PortRole::trunk) return int(i);
-  return access_port_;
-}
-
-void Gateway::add_trunk_targets(const config::TrunkSection& t, const std::string& number,
-                                std::vector<CalleeTarget>& out) {
-  std::vector<sip::Endpoint> destinations;
-  if (auto name = trunk_dns_name(t)) {
-    // RFC 3263: the SRV targets' addresses in priority/weight order, each a
-    // failover target of its own; the Request-URI keeps the name.
-    for (const auto& a : resolver_ ? resolver_->targets(*name) : std::vector<TrunkAddress>{})
-      if (auto dst = sip::Endpoint::from(config::format_ipv4(a.ip), a.port)) destinations.push_back(*dst);
-    if (destinations.empty()) {
-      ++stats_.trunks_unresolved;
-      MSGW_LOG_LIMITED(warn, 1, "trunk skipped: its name has no DNS answer yet", {"trunk", t.name},
-                       {"name", t.address.host});
-      return;
-    }
-  } else if (auto dst = sip::Endpoint::from(t.address.host, t.address.port)) {
-    destinations.push_back(*dst);
-  }
-  for (const auto& dst : destinations) {
-    CalleeTarget target;
-    target.trunk = t.name;
-    target.destination = dst;
-    target.proto = t.transport == "tcp" ? sip::Proto::Tcp : sip::Proto::Udp;
-    target.port = port_index_for_trunk(t);
-    target.latch = cfg_.ports[static_cast<std::size_t>(target.port)].role == config::PortRole::access;
-    target.request_uri = "sip:" + number + "@" +
-                         (trunk_dns_name(t) && !t.address.port_given ? t.address.host : t.address.to_string());
-    target.codecs = codec_list(t.codecs);
-    target.answer_timeout = std::chrono::milliseconds(t.timeout_ms);
-    out.push_back(std::move(target));
-  }
 }
 
 Call* Gateway::call_by_id(const std::string& id) {
@@ -598,6 +512,10 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
   if (code >= 200) index_.forget_client(txn);
   switch (t.kind) {
     case ClientTxnKind::bye:
+      if (code == 401 || code == 407) on_bye_challenge(t, resp, dialog);
+      return;
+    case ClientTxnKind::cancel:
+      if (code == 401 || code == 407) on_cancel_challenge(t, resp);
       return;
     case ClientTxnKind::abandoned_invite:
       // Answered after we gave up on it (CANCEL race, failover): ACK and BYE.
@@ -610,7 +528,8 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
       return;
     case ClientTxnKind::reinvite: {
       Call* c = call_by_id(t.call);
-      const bool acted = c && dispatch(*c, CallEvent::reinvite_answer, {txn, resp, dialog, t.leg});
+      const CallEvent e = code == 401 || code == 407 ? CallEvent::reinvite_challenge : CallEvent::reinvite_answer;
+      const bool acted = c && dispatch(*c, e, {txn, resp, dialog, t.leg, t.auth});
       // A 2xx to our INVITE is ACKed whatever became of the call.
       if (!acted && code >= 200 && code < 300 && dialog) stack_->send_ack(*dialog, resp.cseq_number());
       return;

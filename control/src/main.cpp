@@ -17,7 +17,7 @@
 
 #include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
-#include "msgw/control/ares_dns.hpp"
+#include "msgw/dns/ares_dns.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     msgw::control::Gateway gw(cfg, media, &store);
     gw.set_instance_override(instance);
     // Trunks by name: c-ares on this loop (its sockets are watched below).
-    msgw::control::AresDns dns(cfg.sip.dns_servers);
+    msgw::dns::AresDns dns(cfg.sip.dns_servers);
     std::mt19937 rng(std::random_device{}());
     msgw::control::TrunkResolver resolver(
         dns, [] { return msgw::control::TrunkResolver::Clock::now(); },

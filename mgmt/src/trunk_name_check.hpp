@@ -1,7 +1,7 @@
 // `msgwctl config check`: do the trunks given by name resolve? A blocking
-// lookup with a short timeout (this is a CLI, not the daemon's loop), the way
-// msgw-control resolves them (control/include/msgw/control/trunk_resolver.hpp,
-// RFC 3263): SRV `_sip._udp|_tcp.<name>` and its targets' A records, or the
+// lookup with a short timeout (this is a CLI, not the daemon's loop) by the
+// rule msgw-control resolves them with (libmsgw_dns's `lookup_sip`, RFC
+// 3263): SRV `_sip._udp|_tcp.<name>` and its targets' A records, or the
 // name's A records (always so with an explicit port). Against `[sip]
 // dns_servers`, else /etc/resolv.conf.
 #pragma once

@@ -7,7 +7,10 @@
 #   refreshed before its 10 s expiry; a trunk that stops answering OPTIONS:
 #   down within seconds, the next call goes to the second trunk at once (setup
 #   well under the first trunk's 4 s answer timeout); when it answers again
-#   it is up and used again.
+#   it is up and used again; a trunk that refuses the credentials (challenges
+#   the answer again): the call fails over to the carrier and completes, the
+#   CDR names the cause; an inbound call from the registering trunk to a
+#   subscriber's DID reaches the registered phone.
 # Usage: control_trunks.sh BUILD_DIR   (root; 77 = skipped)
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
@@ -44,6 +47,14 @@ register = true
 register_expires_s = 10
 
 [[trunk]]
+name = "wrongpw"
+address = "10.20.0.2:5076"
+codecs = ["G729"]
+port = "trunk"
+username = "gw"
+password = "not-the-password"
+
+[[trunk]]
 name = "pinged"
 address = "10.20.0.3:5060"
 codecs = ["G729"]
@@ -62,6 +73,11 @@ trunks = ["auth407"]
 name = "auth401"
 prefix = "1866"
 trunks = ["auth401"]
+
+[[route]]
+name = "wrongpw"
+prefix = "1855"
+trunks = ["wrongpw", "carrier"]
 
 [[route]]
 name = "health"
@@ -92,7 +108,8 @@ sipp_trunk() {
   local tpl=$1 ip=$2 port=$3 calls=$4 name; shift 4
   name=$(basename "$tpl" .xml)-$port
   sed "$@" "$tpl" >"$work/$name.xml"
-  ip netns exec msgw-carrier sipp -sf "$work/$name.xml" -i "$ip" -p "$port" -m "$calls" -nostdin -timeout 60s \
+  # Its own media ports (SIPp binds 6000-6003 by default, which carrier_uas needs).
+  ip netns exec msgw-carrier sipp -sf "$work/$name.xml" -i "$ip" -p "$port" -mp $(( 7000 + (port % 100) * 10 )) -m "$calls" -nostdin -timeout 60s \
     -trace_err -error_file "$work/$name.err" -trace_msg -message_file "$work/$name.msg" >"$work/$name.out" 2>&1 &
   bg_pids+=($!)
   trunk_pid=$!
@@ -124,6 +141,18 @@ for code in 407 401; do
   echo "ok   trunk $code: answered once with credentials, the call completed; the next call reused the nonce (nc > 1, no challenge)"
 done
 
+# --- wrong password: the second challenge ends the attempt, the carrier takes the call
+sipp_trunk "$sippdir/control_trunk_wrong_password.xml" 10.20.0.2 5076 1 -e ''
+wp_pid=$trunk_pid
+carrier_uas "$sippdir/control_carrier_uas.xml" "$pcap"
+f0=$(gwstat trunk_auth_failures)
+call 1-855-555-1212 wrongpw
+wait "$carrier_pid" || fail "wrong password: the carrier did not get the call"
+wait "$wp_pid" || fail "wrong password: the refusing trunk saw no credentials: $(tail -n 3 "$work"/control_trunk_wrong_password-5076.err)"
+cdr "assert r['trunk']=='carrier' and r['result']==200 and 'after: trunk_auth_failed: 407 from wrongpw' in r['end_reason'], r"
+(( $(gwstat trunk_auth_failures) == f0 + 1 )) || fail "wrong password: not counted"
+echo "ok   trunk with a wrong password: challenged again, not answered twice; failed over to the carrier; CDR: $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["end_reason"])')"
+
 # --- registration: REGISTER with credentials, refreshed before the 10 s expiry
 wait_for 10 "the trunk registered" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='registrar'][0]['registration'])\") == registered ]]"
 t_first=$(date +%s.%N)
@@ -133,6 +162,21 @@ wait "$reg_pid" || fail "registrar: $(tail -n 3 "$work"/control_trunk_registrar-
 awk -v a="$t_first" -v b="$t_refresh" 'BEGIN{exit !(b - a < 10)}' || fail "refresh after the expiry"
 printf 'ok   trunk registration: 401 answered, registered, refreshed with the cached nonce %.1f s later (expiry 10 s)\n' \
   "$(awk -v a="$t_first" -v b="$t_refresh" 'BEGIN{print b - a}')"
+
+# --- inbound from the registering trunk (its address and port) to the subscriber's DID
+ip netns exec msgw-phone sipp -sf "$sippdir/control_register.xml" -i 10.10.0.2 -p 5062 -m 1 -nostdin -auth_uri 10.10.0.1 \
+  -timeout 10s 10.10.0.1:5060 >"$work/register.out" 2>&1 || fail "phone REGISTER"
+ip netns exec msgw-phone sipp -sf "$sippdir/control_phone_uas.xml" -i 10.10.0.2 -p 5062 -mi 10.10.0.2 -mp 16388 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/phone_uas.err" >"$work/phone_uas.out" 2>&1 &
+phone_pid=$!; bg_pids+=($phone_pid)
+sleep 0.3  # SIPp's socket up
+sed -e "s|@EXPECT@|200|" -e "s|@TALK_MS@|300|" "$sippdir/control_carrier_uac.xml" >"$work/in.xml"
+ip netns exec msgw-carrier sipp -sf "$work/in.xml" -s +15550001000 -i 10.20.0.2 -p 5074 -mi 10.20.0.2 -mp 6000 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in.err" 10.20.0.1:5060 >"$work/in.out" 2>&1 \
+  || fail "inbound from the registering trunk: carrier side $(tail -n 3 "$work/in.err" 2>/dev/null)"
+wait $phone_pid || fail "inbound from the registering trunk: phone side"
+cdr "assert r['direction']=='inbound' and r['result']==200 and r['trunk']=='registrar', r"
+echo "ok   inbound call from the registered trunk (10.20.0.2:5074) to DID +1 555 000 1000 reached the phone; CDR names the trunk"
 
 # --- health: OPTIONS every second; down after two missed, up after two answered
 wait_for 10 "trunk 'pinged' up" bash -c "[[ \$($msgwctl --socket $work/control.sock show trunks --json | python3 -c \"import json,sys; print([r for r in json.load(sys.stdin) if r['trunk']=='pinged'][0]['health'])\") == up ]]"

@@ -204,6 +204,14 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     return sdp_offer("10.20.0.2", 6100, "18 101", {"rtpmap:18 G729/8000", "fmtp:18 annexb=no",
                                                    "rtpmap:101 telephone-event/8000"});
   }
+  // The carrier's challenge to a request inside its dialog (re-INVITE, BYE):
+  // the To as the request sent it, with the carrier's own tag.
+  std::string carrier_challenge_in_dialog(const Msg& req, int code, const std::string& nonce) {
+    std::string s = carrier_challenge(req, code, nonce);
+    const std::string added = ";tag=ch" + nonce.substr(0, 6);
+    if (auto p = s.find(added); p != std::string::npos) s.erase(p, added.size());
+    return s;
+  }
   void media_timeout_event(uint32_t flow) {
     media.events.push_back({control::MediaEvent::Kind::media_timeout, flow, 0, 0, 0, 0});
   }

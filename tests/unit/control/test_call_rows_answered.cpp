@@ -160,6 +160,39 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(media.ops.back().b.remote_port, 6200);
       return o;
     }
+    case CallEvent::reinvite_challenge: {
+      // The phone holds; the carrier challenges the gateway's re-INVITE: the
+      // same offer again in the dialog with credentials (CSeq + 1). A second
+      // challenge to that ends the re-INVITE; the call goes on as it was.
+      auto [inv, ok] = answered();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      Msg ri = copy(find_to(take(), "INVITE", kCarrier));
+      EXPECT_EQ(ri.raw.find("Proxy-Authorization"), std::string::npos);  // no challenge cached yet
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge_in_dialog(ri, 407, "n0nce-ri"));
+      Outcome o = done(cid);
+      EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
+      const Msg* again = find_to(o.out, "INVITE", kCarrier);
+      EXPECT_TRUE(again);
+      if (!again) return o;
+      EXPECT_NE(again->raw.find("Proxy-Authorization: Digest username=\"gw\", realm=\"carrier.example\", nonce=\"n0nce-ri\""),
+                std::string::npos);
+      EXPECT_EQ(std::atoi(again->m->cseq->number), std::atoi(ri.m->cseq->number) + 1);
+      EXPECT_EQ(std::string(again->m->call_id->number), std::string(ri.m->call_id->number));
+      EXPECT_EQ(sip::from_tag(again->m.get()), sip::from_tag(ri.m.get()));
+      EXPECT_EQ(again->body(), ri.body());
+      EXPECT_EQ(gw->stats().trunk_challenges, 1u);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      Msg ri2 = copy(again);
+      inject("10.20.0.2", 5060, carrier_challenge_in_dialog(ri2, 407, "n0nce-r2"));
+      auto out2 = take();
+      EXPECT_EQ(count(out2, "INVITE"), 0);  // answered once only
+      EXPECT_EQ(count(out2, "BYE"), 0);
+      EXPECT_EQ(gw->stats().trunk_challenges, 1u);
+      EXPECT_EQ(gw->stats().trunk_auth_failures, 1u);
+      EXPECT_EQ(state_of(cid), CallState::answered);
+      return o;
+    }
     case CallEvent::in_dialog_other: {
       auto [inv, ok] = answered();
       mark();
@@ -383,6 +416,22 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(media.ops.size(), ops);  // no flow programmed for a gone call
+      return o;
+    }
+    case CallEvent::reinvite_challenge: {
+      // The phone holds, then hangs up before the carrier challenged the
+      // re-INVITE: nothing is sent again for a gone call.
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      Msg ri = copy(find_to(take(), "INVITE", kCarrier));
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      mark();
+      inject("10.20.0.2", 5060, carrier_challenge_in_dialog(ri, 407, "n0nce-x"));
+      Outcome o = done(cid, false);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      EXPECT_EQ(gw->stats().trunk_challenges, 0u);
       return o;
     }
     case CallEvent::in_dialog_other: {

@@ -155,6 +155,10 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
     }
+    case CallEvent::reinvite_challenge:
+      // No re-INVITE is sent before the answer: the nearest event is the
+      // same as for its answer.
+      return routing_row(CallEvent::reinvite_answer);
     case CallEvent::reinvite_answer: {
       // No re-INVITE is sent before the answer. The nearest event: after the
       // carrier's deadline passed (CANCEL, backup tried) the carrier answers
@@ -363,6 +367,8 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
     }
+    case CallEvent::reinvite_challenge:
+      return early_row(CallEvent::reinvite_answer);  // no re-INVITE before the answer
     case CallEvent::reinvite_answer: {
       // No re-INVITE goes out before the answer; a second 180 (the nearest
       // response) changes nothing either.

@@ -77,7 +77,7 @@ INSTANTIATE_TEST_SUITE_P(Table, CallTransitionTest, ::testing::ValuesIn(control:
 TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
   const auto& table = control::transition_table();
   ASSERT_EQ(table.size(), control::kCallStateCount * control::kCallEventCount);
-  EXPECT_EQ(table.size(), 68u);
+  EXPECT_EQ(table.size(), 72u);
   std::set<std::pair<int, int>> seen;
   for (const Transition& t : table) {
     EXPECT_TRUE(seen.insert({int(t.from), int(t.event)}).second) << row_name(t) << " twice";
@@ -96,7 +96,7 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
       EXPECT_NE(t.handling, Handling::act) << row_name(t) << ": ended is final";
     }
   }
-  EXPECT_EQ(seen.size(), 68u);
+  EXPECT_EQ(seen.size(), 72u);
   // The requests are exactly BYE, re-INVITE (either side) and other in-dialog requests.
   std::vector<std::string> requests;
   for (std::size_t e = 0; e < control::kCallEventCount; ++e)
@@ -212,7 +212,7 @@ TEST_F(CallTransitionTest, CallHandleHonoursTheTable) {
     EXPECT_TRUE(media.ops.empty()) << row_name(row);
     ++rows;
   }
-  EXPECT_EQ(rows, 6 + 7);  // routing: 3 rejects and 3 ignores; answered: 7 ignores
+  EXPECT_EQ(rows, 7 + 7);  // routing: 3 rejects and 4 ignores; answered: 7 ignores
 }
 
 // A call that had early media (183 with SDP) and then failed over is in
@@ -337,6 +337,60 @@ TEST_F(CallTransitionTest, AnsweredCallOutlivesAFailedReprogramming) {
   EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
   EXPECT_EQ(gw->stats().media_errors, 1u);
   EXPECT_EQ(state_of(cid), CallState::answered);
+}
+
+// ---------------------------------------------------------------- challenges after the call
+
+// The phone hangs up; the carrier challenges the gateway's BYE. The call has
+// ended (a BYE ends it at once), so the Gateway answers from the BYE's
+// transaction: the BYE again in the dialog with credentials (CSeq + 1), once;
+// a challenge to that answer ends the BYE.
+TEST_F(CallTransitionTest, ByeChallengedByTheTrunkIsAnsweredOnce) {
+  const std::string cid = "bye-ch@10.10.0.2";
+  auto [inv, ok] = answered_call(cid, spa_offer());
+  take();
+  inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 104));
+  Msg bye = copy(find_to(take(), "BYE", kCarrier));
+  EXPECT_EQ(state_of(cid), std::nullopt);
+  inject("10.20.0.2", 5060, carrier_challenge_in_dialog(bye, 401, "n0nce-bye"));
+  auto out = take();
+  const Msg* again = find_to(out, "BYE", kCarrier);
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->raw.find("Authorization: Digest username=\"gw\", realm=\"carrier.example\", nonce=\"n0nce-bye\""),
+            std::string::npos);
+  EXPECT_EQ(std::atoi(again->m->cseq->number), std::atoi(bye.m->cseq->number) + 1);
+  EXPECT_EQ(std::string(again->m->call_id->number), std::string(bye.m->call_id->number));
+  EXPECT_EQ(sip::from_tag(again->m.get()), sip::from_tag(bye.m.get()));
+  EXPECT_EQ(sip::to_tag(again->m.get()), sip::to_tag(bye.m.get()));
+  EXPECT_EQ(gw->stats().trunk_challenges, 1u);
+  Msg bye2 = copy(again);
+  inject("10.20.0.2", 5060, carrier_challenge_in_dialog(bye2, 401, "n0nce-by2"));
+  EXPECT_EQ(count(take(), "BYE"), 0);  // answered once only
+  EXPECT_EQ(gw->stats().trunk_challenges, 1u);
+  EXPECT_EQ(gw->stats().trunk_auth_failures, 1u);
+  EXPECT_EQ(store->cdr(cid)->end_reason, "caller BYE");
+}
+
+// RFC 3261 §9.2: a CANCEL cannot be resubmitted, so its challenge is never
+// answered: no CANCEL (or INVITE) goes out again, the attempt has ended
+// here, and a late 2xx to the cancelled INVITE still gets ACK + BYE.
+TEST_F(CallTransitionTest, CancelChallengedByTheTrunkIsNotAnswered) {
+  const std::string cid = "cancel-ch@10.10.0.2";
+  Msg inv = routing(cid);
+  inject("10.10.0.2", 5062, phone_cancel(cid));
+  Msg cancel = copy(find_to(take(), "CANCEL", kCarrier));
+  EXPECT_EQ(state_of(cid), std::nullopt);
+  inject("10.20.0.2", 5060, carrier_challenge(cancel, 407, "n0nce-can"));
+  auto out = take();
+  EXPECT_EQ(count(out, "CANCEL"), 0);
+  EXPECT_EQ(count(out, "INVITE"), 0);
+  EXPECT_EQ(gw->stats().trunk_challenges, 0u);
+  EXPECT_EQ(gw->stats().trunk_auth_failures, 1u);
+  EXPECT_EQ(store->cdr(cid)->end_reason, "CANCEL");
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  out = take();
+  EXPECT_TRUE(find_to(out, "ACK", kCarrier));
+  EXPECT_TRUE(find_to(out, "BYE", kCarrier));
 }
 
 }  // namespace msgw_test

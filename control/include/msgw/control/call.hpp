@@ -98,6 +98,7 @@ class Call {
     sip::MessageRef msg;           // the request or response, if any
     sip::Dialog* dialog = nullptr;
     LegId leg = LegId::a;          // which leg sent it (bye, re-INVITE, ack timeout, answers)
+    TxnAuth auth = TxnAuth::unanswered;  // a response: whether its request answered a challenge
   };
 
   Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin = CallOrigin::placed);
@@ -160,6 +161,7 @@ class Call {
   void on_bye(const Input& in, LegId from);
   void on_reinvite(const Input& in, LegId from);
   void on_reinvite_answer(const Input& in);
+  void on_reinvite_challenge(const Input& in);
   void on_dataplane_restart();
   void on_hangup();
 
@@ -168,6 +170,11 @@ class Call {
   // From tag, CSeq + 1) after a challenge.
   bool send_b_invite(const CalleeTarget& t, bool retry = false);
   void arm_deadline(const CalleeTarget& t);
+  // The leg toward the trunk: B of an outbound call, A of an inbound one.
+  LegId trunk_leg() const { return direction_ == CallDirection::outbound ? LegId::b : LegId::a; }
+  // The request's client transaction as the index keeps it (the trunk named
+  // when it goes to the trunk's leg).
+  ClientTxn client_txn(ClientTxnKind kind, LegId to, TxnAuth auth = TxnAuth::unanswered) const;
   // Credentials from the trunk's cached challenge on a request to the trunk.
   void add_trunk_credentials(sip::Message& m, LegId to, std::string_view method);
   void note_attempt_failure(const std::string& why);

@@ -15,6 +15,7 @@
 
 #include "msgw/control/call_model.hpp"
 #include "msgw/sip/transaction.hpp"
+#include "msgw/sip/transport.hpp"
 
 namespace msgw::control {
 
@@ -22,14 +23,28 @@ namespace msgw::control {
 enum class ClientTxnKind : uint8_t {
   b_invite,          // B's initial INVITE: its answers are call events
   reinvite,          // a re-INVITE on `leg` (hold/resume toward the other side)
-  bye,               // a BYE: the answer only ends the transaction
+  bye,               // a BYE: the answer ends the transaction (a trunk's challenge is answered once)
+  cancel,            // a CANCEL of B's INVITE: a challenge to it cannot be answered (RFC 3261 §9.2)
   abandoned_invite,  // an INVITE we cancelled or gave up on: a late 2xx gets ACK + BYE
 };
 
+// Where a request stands with digest authentication: a trunk's 401/407 to a
+// request that answered no challenge gets one answer (the request again with
+// credentials, CSeq + 1); a 401/407 to that answer ends the request (RFC
+// 3261 §22.2: the credentials just sent were refused).
+enum class TxnAuth : uint8_t { unanswered, answered };
+
 struct ClientTxn {
+  ClientTxn() = default;
+  ClientTxn(std::string call_id, ClientTxnKind k, LegId l) : call(std::move(call_id)), kind(k), leg(l) {}
+
   std::string call;
   ClientTxnKind kind = ClientTxnKind::b_invite;
   LegId leg = LegId::b;
+  TxnAuth auth = TxnAuth::unanswered;
+  std::string trunk;  // the trunk the request went to ("" : a subscriber); outlives the call
+  sip::Endpoint peer;  // where it went: a BYE answered with credentials goes there again
+  sip::Proto proto = sip::Proto::Udp;
 };
 
 class CallIndex {

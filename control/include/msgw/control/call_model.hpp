@@ -55,6 +55,7 @@ std::string_view state_name(CallState s);
   X(reinvite_a, true)       /* re-INVITE from A                              */  \
   X(reinvite_b, true)       /* re-INVITE from B                              */  \
   X(reinvite_answer, false) /* final answer to a re-INVITE we sent           */  \
+  X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
   X(in_dialog_other, true)  /* INFO, UPDATE, NOTIFY, ... inside the dialog   */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \

@@ -151,6 +151,9 @@ class Gateway final : public sip::Handler {
   void track_trunk_names();
   const config::TrunkSection* trunk_by_name(const std::string& name) const;
   const config::TrunkSection* trunk_by_source(const sip::Endpoint& src) const;
+  // A trunk's 401/407 to a BYE (the call has ended) or a CANCEL we sent.
+  void on_bye_challenge(const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog);
+  void on_cancel_challenge(const ClientTxn& t, sip::MessageRef resp);
   int port_index_for_trunk(const config::TrunkSection& t) const;
   PortAllocator* ports(int port_index);
   void apply_config();

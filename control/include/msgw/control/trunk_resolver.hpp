@@ -1,12 +1,11 @@
 // Trunks given by name: RFC 3263 resolution of `[[trunk]] address =
 // "sip.carrier.example"` into the ordered list of addresses a call tries.
 //
-// For a name without a port: SRV `_sip._udp.<name>` (`_sip._tcp` for a TCP
-// trunk), each SRV target's A records; no SRV records: the name's own A
-// records on port 5060. A name with an explicit port: A records only (RFC
-// 3263 §4.2). NAPTR is not queried: the trunk's transport is configured, so
-// NAPTR could only confirm it. A records only, no AAAA: msgw's signalling and
-// media are IPv4-only.
+// The lookup itself is libmsgw_dns's `lookup_sip` (dns/include/msgw/dns/
+// sip_lookup.hpp): SRV `_sip._udp.<name>` (`_sip._tcp` for a TCP trunk) and
+// each target's A records, else the name's own A records on port 5060; a
+// name with an explicit port: A records only (RFC 3263 §4.2). No NAPTR, no
+// AAAA.
 //
 // The resolver never blocks: queries go through a DnsQuerier (c-ares on the
 // daemon's epoll loop, a fake in tests) and complete later. Answers are
@@ -26,50 +25,19 @@
 #include <string>
 #include <vector>
 
+#include "msgw/dns/sip_lookup.hpp"
+
 namespace msgw::control {
 
-// One SRV record with the A records of its target (host byte order).
-struct SrvRecord {
-  uint16_t priority = 0;
-  uint16_t weight = 0;
-  uint16_t port = 0;
-  std::string target;
-  std::vector<uint32_t> addresses;
-};
-
-// RFC 2782 order: ascending priority; within a priority a weighted random
-// draw without replacement (zero weights first in the running sum, so they
-// are picked only when the draw is 0 or nothing else is left). `draw(n)`
-// returns a uniform integer in [0, n].
-using RandomDraw = std::function<uint32_t(uint32_t n)>;
-std::vector<SrvRecord> order_srv(std::vector<SrvRecord> records, const RandomDraw& draw);
-
-// What a DNS query gave: records, a definite "no such records" (NXDOMAIN or
-// no data), or a failure (timeout, refused, server failure).
-enum class DnsStatus : uint8_t { ok, no_records, failed };
-
-struct SrvAnswer {
-  DnsStatus status = DnsStatus::failed;
-  std::vector<SrvRecord> records;  // addresses empty: filled by A queries
-  uint32_t ttl_s = 0;
-  std::string error;
-};
-
-struct AAnswer {
-  DnsStatus status = DnsStatus::failed;
-  std::vector<uint32_t> addresses;
-  uint32_t ttl_s = 0;
-  std::string error;
-};
-
-// The DNS transport. Callbacks run later (from the querier's processing),
-// never inside the query call.
-class DnsQuerier {
- public:
-  virtual ~DnsQuerier() = default;
-  virtual void query_srv(const std::string& name, std::function<void(SrvAnswer)> done) = 0;
-  virtual void query_a(const std::string& name, std::function<void(AAnswer)> done) = 0;
-};
+// The lookup rule, the SRV order and the DNS interface are libmsgw_dns's
+// (shared with `msgwctl config check`); the names stay here for callers.
+using dns::AAnswer;
+using dns::DnsQuerier;
+using dns::DnsStatus;
+using dns::order_srv;
+using dns::RandomDraw;
+using dns::SrvAnswer;
+using dns::SrvRecord;
 
 // One address a call may try.
 struct TrunkAddress {
@@ -82,12 +50,7 @@ class TrunkResolver {
  public:
   using Clock = std::chrono::steady_clock;
 
-  struct Name {
-    std::string host;                // as configured (a trailing dot is allowed)
-    bool tcp = false;                // _sip._tcp instead of _sip._udp
-    std::optional<uint16_t> port;    // explicit: A records only
-    bool operator==(const Name&) const = default;
-  };
+  using Name = dns::SipName;
 
   TrunkResolver(DnsQuerier& dns, std::function<Clock::time_point()> now, RandomDraw draw);
   ~TrunkResolver();
@@ -124,9 +87,7 @@ class TrunkResolver {
   Entry* find(const Name& name);
   const Entry* find(const Name& name) const;
   void start(Entry& e);
-  void on_srv(const std::string& key, uint64_t generation, SrvAnswer answer);
-  void on_a(const std::string& key, uint64_t generation, size_t srv_index, AAnswer answer);
-  void finish(Entry& e);
+  void finish(const std::string& key, uint64_t generation, dns::SipLookupResult result);
 
   DnsQuerier& dns_;
   std::function<Clock::time_point()> now_;

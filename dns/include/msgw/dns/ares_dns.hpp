@@ -1,8 +1,9 @@
-// The DnsQuerier of msgw-control: c-ares (Debian's libc-ares, 1.18 API) on
-// the daemon's epoll loop. c-ares tells which sockets it wants watched
-// (on_socket_change); the loop calls process() when one is ready and on
-// every pass for c-ares's own timeouts (next_timeout_ms() bounds the wait).
-// Nothing here blocks.
+// The DnsQuerier on c-ares (Debian's libc-ares, 1.18 API). In msgw-control it
+// runs on the daemon's epoll loop: c-ares tells which sockets it wants
+// watched (on_socket_change); the loop calls process() when one is ready and
+// on every pass for c-ares's own timeouts (next_timeout_ms() bounds the
+// wait), and nothing blocks. A command-line tool (`msgwctl config check`)
+// may instead wait in run_until().
 #pragma once
 
 #include <chrono>
@@ -11,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "msgw/control/trunk_resolver.hpp"
+#include "msgw/dns/sip_lookup.hpp"
 
 struct ares_channeldata;
 
-namespace msgw::control {
+namespace msgw::dns {
 
 class AresDns final : public DnsQuerier {
  public:
@@ -39,6 +40,11 @@ class AresDns final : public DnsQuerier {
   void process(int fd = -1, bool readable = false, bool writable = false);
   // Until c-ares's next timeout; -1: no query outstanding.
   int next_timeout_ms() const;
+  // Blocking (for command-line tools, not the daemon): processes answers
+  // until `done` turns true or `deadline` passes, then cancels what is
+  // outstanding (its callbacks see a failure). False when the deadline
+  // passed (or nothing was outstanding) before `done`.
+  bool run_until(const bool& done, std::chrono::steady_clock::time_point deadline);
 
  private:
   static void socket_state(void* self, int fd, int read, int write);
@@ -46,4 +52,4 @@ class AresDns final : public DnsQuerier {
   std::set<int> sockets_;
 };
 
-}  // namespace msgw::control
+}  // namespace msgw::dns

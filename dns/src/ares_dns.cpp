@@ -1,10 +1,11 @@
-// c-ares as msgw-control's DnsQuerier (ares_dns.hpp).
-#include "msgw/control/ares_dns.hpp"
+// c-ares as a DnsQuerier (ares_dns.hpp).
+#include "msgw/dns/ares_dns.hpp"
 
 #include <ares.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -12,7 +13,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace msgw::control {
+namespace msgw::dns {
 
 namespace {
 
@@ -156,4 +157,26 @@ int AresDns::next_timeout_ms() const {
   return int(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
 }
 
-}  // namespace msgw::control
+bool AresDns::run_until(const bool& done, std::chrono::steady_clock::time_point deadline) {
+  while (!done) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::milliseconds(0)) {
+      ares_cancel(channel_);  // the callbacks run with ARES_ECANCELLED
+      return false;
+    }
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    const int nfds = ares_fds(channel_, &rd, &wr);
+    if (nfds == 0 && next_timeout_ms() < 0) return done;  // nothing outstanding
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+    timeval max{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    timeval tv{};
+    timeval* t = ares_timeout(channel_, &max, &tv);
+    select(nfds, &rd, &wr, nullptr, t);
+    ares_process(channel_, &rd, &wr);
+  }
+  return true;
+}
+
+}  // namespace msgw::dns
