@@ -204,8 +204,10 @@ class TableReader {
   void integer(std::string_view key, Int& out, int64_t min, int64_t max) {
     const toml::node* n = take(key);
     if (!n) return;
-    auto v = n->value<int64_t>();
-    if (!n->is_integer() || !v) {
+    // Only an integer node is read as one: toml++'s float-to-integer
+    // conversion casts an out-of-range double, which is undefined (found by fuzz_config).
+    auto v = n->is_integer() ? n->value<int64_t>() : std::nullopt;
+    if (!v) {
       error_at(n->source(), key_path(key), "expected an integer");
     } else if (*v < min || *v > max) {
       error_at(n->source(), key_path(key),
@@ -281,8 +283,8 @@ class TableReader {
     }
     std::vector<uint32_t> v;
     for (const auto& e : *a) {
-      auto x = e.value<int64_t>();
-      if (!e.is_integer() || !x || *x < 0 || *x > max) {
+      auto x = e.is_integer() ? e.value<int64_t>() : std::nullopt;  // see integer()
+      if (!x || *x < 0 || *x > max) {
         error_at(e.source(), key_path(key),
                  "expected integers in [0, " + std::to_string(max) + "]");
         return;

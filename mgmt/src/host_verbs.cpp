@@ -18,7 +18,7 @@ constexpr const char* kDefaultConfig = "/etc/msgw/msgw.toml";
 // The config a host verb reads, or an error already reported (nullopt).
 std::optional<config::Config> load(const nlohmann::json& request, bool json, std::ostream& out, std::ostream& err) {
   const std::string file = request.value("config_file", std::string(kDefaultConfig));
-  auto r = config::load_file(file);
+  auto r = config::load_file(file, config::Scope::dataplane);  // the host serves the dataplane
   if (r.ok()) return std::move(*r.config);
   const std::string first = r.errors.front().to_string();
   const std::string msg = r.errors.size() == 1 ? first

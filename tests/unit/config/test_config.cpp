@@ -750,3 +750,14 @@ TEST(Config, MetricsListenIsIpv4AndPortOrEmpty) {
         << bad << "\n" << errors_of(r);
   }
 }
+
+// A float where an integer belongs is an error, never a cast: toml++'s
+// float-to-integer conversion of an out-of-range double is undefined
+// behaviour (fuzz_config found it through worker_lcores).
+TEST(Config, FloatWhereAnIntegerBelongsIsAnError) {
+  auto r = load_fragment("[dataplane]\nworker_lcores = [1, 2.2e300]\nmemory_mb = 1e300\n", "f.toml");
+  ASSERT_FALSE(r.ok());
+  const std::string all = errors_of(r);
+  EXPECT_NE(all.find("dataplane.worker_lcores: expected integers"), std::string::npos) << all;
+  EXPECT_NE(all.find("dataplane.memory_mb: expected an integer"), std::string::npos) << all;
+}

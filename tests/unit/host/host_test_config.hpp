@@ -17,7 +17,7 @@ inline config::Config nic_config(const std::string& workers = "[2, 3]", const st
           "\"\n"
           "[[port]]\nname = \"access\"\npci = \"0000:03:00.0\"\naddress = \"10.10.0.1/24\"\nrx_queues = 2\n" +
           extra_port,
-      "host-test.toml");
+      "host-test.toml", config::Scope::dataplane);
   EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors.front().to_string());
   return r.ok() ? *r.config : config::Config{};
 }

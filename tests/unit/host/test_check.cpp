@@ -91,7 +91,8 @@ TEST(HostCheck, NoHugepagesFailsWithTheCommandThatReservesThem) {
   EXPECT_EQ(count(items, Status::fail), 1u) << dump(items);
   // hugepages = "auto" without a NIC runs with --no-huge: a warning, not a failure.
   auto vdev = msgw::config::load_string(
-      "[dataplane]\nworker_lcores = [2]\n[[port]]\nname = \"a\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/24\"\n", "v");
+      "[dataplane]\nworker_lcores = [2]\n[[port]]\nname = \"a\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/24\"\n", "v",
+      msgw::config::Scope::dataplane);
   ASSERT_TRUE(vdev.ok());
   const auto v = check(*vdev.config, env_of(h));
   EXPECT_EQ(item(v, CheckId::hugepages, "node0").status, Status::warn) << dump(v);
