@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Call-rate benchmark through the rig: SIPp as the phone (digest-authenticated
 # INVITEs, the reference SPA offer), the gateway (msgw-dataplane + msgw-control,
 # a media flow programmed for every call), SIPp as the carrier (answers G.729).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Dataplane benchmark (not a timed test): msgw-dataplane with one worker core
 # on a net_memif port, driven by tests/perf/dataplane_loadgen (memif client).
 # Prints figures as it goes and one JSON object on its last line.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # msgw side by side with the field (issue 23, item 3): the same msgw-loadtest
 # workload, pinning and network against
 #   msgw     msgw-dataplane + msgw-control on the namespace rig, and

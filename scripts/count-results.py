@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Sums meson's test logs into passed/failed/skipped counts.
 
 GoogleTest binaries run with protocol 'gtest', so each TEST is one testcase

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Line coverage of the call module (issue 20: "≥ 90 %, printed by a script,
 # not asserted in tests"). Builds the control plane's gateway unit tests with
 # gcov instrumentation in its own build directory, runs them, and prints the

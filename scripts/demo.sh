@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The README's first command: installs, builds, and shows msgw carrying the
 # reference SPA call end to end (needs root: network namespaces, hugepages).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Builds msgw's Debian package from an already-built meson build dir (no second
 # compile) and prints the path of the .deb, the last line of its output.
 #

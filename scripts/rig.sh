@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The network-namespace test rig (no NIC needed):
 #
 #   msgw-phone                msgw-gw                          msgw-carrier

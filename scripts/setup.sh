@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The one place that lists and installs msgw's Debian packages. Idempotent:
 # packages already present are not touched, so a second run is quick and
 # works offline.

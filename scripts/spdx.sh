@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # SPDX license lines: every tracked source file starts with
 #   // SPDX-License-Identifier: GPL-3.0-or-later     (C, C++)
 #   # SPDX-License-Identifier: GPL-3.0-or-later      (shell, Python, meson, TOML, debian/rules, units)

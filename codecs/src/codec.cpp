@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Codec descriptions and encoder/decoder factories (setup time only).
 #include <array>
 #include <stdexcept>

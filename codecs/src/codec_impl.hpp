@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal: concrete encoder/decoder factories, one per codec family.
 #pragma once
 

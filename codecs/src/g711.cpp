@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.711 µ-law / A-law (per-frame path). Encoding uses spandsp's inline G.711
 // (the ITU segment encoder); decoding is a 256-entry table built from it at load
 // time, so a decoded packet costs one load per sample. Loss concealment is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.726-32 through spandsp (per-frame path). spandsp packs code words itself:
 // G726_PACKING_RIGHT fills each byte from the least significant bit (RFC 3551),
 // G726_PACKING_LEFT from the most significant bit (I.366.2 AAL2 / Asterisk g726aal2).

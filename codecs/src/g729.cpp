@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.729A (+ Annex B) through bcg729 (per-frame path).
 // RTP payload (RFC 3551 4.5.6): zero or more 10-byte speech frames followed by at
 // most one 2-byte Annex B SID frame. Any other length is malformed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal: spandsp PLC wrapper shared by the G.711 and G.726 decoders.
 #pragma once
 

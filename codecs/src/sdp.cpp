@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDP side of the codec interface: encoding names, rtpmap and fmtp (control plane, setup time).
 #include <string>
 

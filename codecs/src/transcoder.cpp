@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transcoder per-packet path: process, conceal_lost, flush, resync. Everything here is
 // noexcept and touches only memory owned by TranscoderImpl (allocated once at setup):
 // no allocation, no locks, no logging, no exceptions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal: state of one transcoder direction. Shared by the per-packet path
 // (transcoder.cpp) and the setup path (transcoder_setup.cpp).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transcoder setup path: configuration checks and allocation of all per-direction state.
 #include <new>
 #include <stdexcept>

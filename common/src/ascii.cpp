@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Out-of-line part of ascii.hpp: what allocates.
 #include "msgw/common/ascii.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The checks only a whole configuration shows (config.hpp, check_whole):
 // uniqueness, references between sections, and what each daemon needs to
 // start. They used to run only once every section was clean, with no

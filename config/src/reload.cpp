@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Every configuration key, classified once: what a reload of msgw-control
 // does with it (reload.hpp). The lists below are the only place that says
 // it; config/README.md's table is checked against key_classes_markdown().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A call's behaviour: one action per (event, state) row of the transition
 // table that says `act` (setup/control code: runs per SIP message, never
 // per packet).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // CallIndex: identifiers to calls (see call_index.hpp).
 #include "msgw/control/call_index.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Calls as JSON and records (see call_json.hpp).
 #include "msgw/control/call_json.hpp"
 

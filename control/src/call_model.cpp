@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The call's transition table and error table (see call_model.hpp).
 #include "msgw/control/call_model.hpp"
 

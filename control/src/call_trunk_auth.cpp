@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A call's answers to its trunk's digest challenges (the `b_challenge`
 // row of the transition table) and the credentials it puts on requests to
 // the trunk from the trunk's cached challenge.

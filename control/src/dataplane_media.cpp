@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // DataplaneMedia: the shared-memory client with acks awaited, lazy attach and
 // re-attach after a dataplane restart.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The B2BUA's dispatcher: requests and responses to calls, routing of new
 // calls, registrations, OPTIONS and timers (setup/control code: runs per SIP
 // message, never per packet). What a call does is in call.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one table of msgw-control's metrics and their rendering
 // (gateway_metrics.hpp).  Names follow Prometheus' conventions: msgw_
 // prefix, counters end in _total, durations in _seconds, state as a label

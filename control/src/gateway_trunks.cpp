@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Gateway's trunks as routing sees them: which trunk a source address
 // is (by literal or by any address its name resolved to), the trunk names
 // handed to the resolver, a route's trunk turned into B-leg targets (one per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What `msgwctl show ...` and `reload` read of the Gateway (management
 // views; the verbs themselves are declared in mgmt/).
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-control: the B2BUA daemon. One epoll loop over the SIP stack's
 // sockets, the management socket, the metrics server's epoll fd and a
 // signalfd; the dataplane's event ring has no fd, so it is polled on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "msgw/control/management_service.hpp"
 
 #include "msgw/common/log.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "msgw/control/nonce_keys.hpp"
 
 #include <sys/random.h>

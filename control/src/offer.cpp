@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reading a call's SDP (see offer.hpp).
 #include "msgw/control/offer.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A trunk's registration (register = true): REGISTER with the trunk's
 // credentials, refreshed at half the granted expiry, retried with doubling
 // back-off after a refusal or a timeout. Its states and the valid events in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Trunks by name: the cache of libmsgw_dns's lookups, its refresh and
 // outages (trunk_resolver.hpp says what and why).
 #include "msgw/control/trunk_resolver.hpp"

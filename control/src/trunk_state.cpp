@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The trunk state machines' tables (see trunk_state.hpp), checked at
 // compile time to be total and in slot order.
 #include "msgw/control/trunk_state.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The trunks between calls: configuration, digest clients, OPTIONS health
 // checks and what `msgwctl show trunks` prints (registration:
 // trunk_registration.cpp). Setup/control code: runs per SIP message or timer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Control-side access to the dataplane segment.  No EAL: only rte_ring's
 // element functions, which work on any memory.
 #include <fcntl.h>

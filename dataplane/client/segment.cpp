@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Segment creation and mapping.  Setup/control code, never on the packet path.
 #include <fcntl.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Command service on the main lcore.  Control path: may allocate.
 #include "msgw/dataplane/control_loop.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The workers' and ports' counters, copied into the segment's
 // PublishedCounters for msgw-control's /metrics (protocol.hpp).  Main lcore,
 // every kCountersPeriodMs: never on the packet path.  Telemetry reads the

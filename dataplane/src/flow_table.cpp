@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Flow table writer side (main lcore only) and its RCU-deferred reclamation.
 #include "msgw/dataplane/flow_table.hpp"
 

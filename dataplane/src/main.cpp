@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-dataplane: EAL, ports and TAPs from the config file, pinned workers,
 // and the main lcore loop (commands, exception path, ARP, timeouts).
 #include <poll.h>

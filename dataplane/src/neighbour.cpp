@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Neighbour learning and ARP frames: main lcore, exception path only.
 #include "msgw/dataplane/neighbour.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Hot path: per-packet classification, validation, latching and relay.
 // No allocation, no system calls, every read bounds-checked against the
 // frame's first (only accepted) segment.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // EAL arguments and port/TAP setup.  Setup code: runs once before workers.
 #include <arpa/inet.h>
 #include <net/if.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-dataplane process state shared by the main lcore, the workers and the
 // telemetry callbacks.  Internal to the binary.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // DPDK telemetry commands (dpdk-telemetry.py): /msgw/info, /msgw/ports,
 // /msgw/workers, /msgw/flow,<id>.  Counters are read relaxed while workers
 // write them: each value is exact, the set is a near-snapshot.

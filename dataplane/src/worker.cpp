@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Worker lcore loop: rx burst -> process_burst -> tx / exception / hand-off.
 // Hot path: no allocation, no system calls (clock_gettime is vDSO); the only
 // one is the light-load sleep, taken between polls, never per packet.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // c-ares as a DnsQuerier (ares_dns.hpp).
 #include "msgw/dns/ares_dns.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // RFC 3263 server location and RFC 2782 SRV order (sip_lookup.hpp says what
 // and why).
 #include "msgw/dns/sip_lookup.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The live host's side of HostEnv: what a fixture tree cannot fake.
 #include "msgw/host/environment.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The host as check() and plan() see it: files under the root, and the
 // facts both derive from them (hugepages per node, CPU nodes, PCI devices,
 // what the config needs). One reader, so that a check and the action that

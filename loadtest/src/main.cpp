@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-loadtest: SIP load tests (RFC 7501/7502 establishment and registration
 // rates) against any SIP target, playing both the phones and the carrier.
 // See loadtest/README.md.

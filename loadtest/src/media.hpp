@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The RTP side of every call: one UDP socket on the phone side and one on the
 // carrier side (each may live in its own network namespace), a generator that
 // sends every active stream one 20 ms packet of real codec payload per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-loadtest's command line: the test, the target, both sides' addresses,
 // the search and its thresholds, media, reports. loadtest/README.md documents
 // every option; usage() prints the same list.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The RFC 7502 search for the highest sustained rate: start at a rate,
 // double while steps pass, then bisect between the highest passing and the
 // lowest failing rate down to the resolution, then confirm the found rate

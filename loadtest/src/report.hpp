@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The two reports of a run: one JSON object (the last line of stdout) and one
 // self-contained HTML page whose plots are inline SVG drawn here (no script,
 // no external style sheet).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The HTML report: summary table, and inline SVG plots: the rate ladder
 // (each step's offered rate, green pass / red fail), setup delay p50/p99 per
 // second, concurrent calls, and with media the loss, jitter and MOS

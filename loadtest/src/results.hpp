@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What a run measured, as the reports show it. Filled by the runner, read by
 // the JSON and HTML writers.
 #pragma once

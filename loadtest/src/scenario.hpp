@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The SIPp scenarios the tool runs, written as text into its work directory:
 // the phone (UAC: INVITE, digest after a 401/407, 200, ACK, hold, BYE), the
 // carrier (UAS: 100, 200 with SDP, BYE; optionally a 503 to every Nth INVITE),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "sipp_output.hpp"
 
 #include <arpa/inet.h>

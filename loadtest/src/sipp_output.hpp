@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Parsers for what SIPp writes: the -trace_stat CSV (one row per -fd
 // period, cumulative and periodic counters), the -trace_rtt CSV (one row per
 // response-time measurement: setup and disconnect delay per call), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One SIPp process: started (optionally inside a network namespace) with its
 // working directory, output in files there; its CPU time read from /proc.
 #pragma once

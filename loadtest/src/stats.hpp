@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Statistics the load test reports: percentiles, RFC 6076 SER/SEER, RFC 3550 loss and
 // interarrival jitter per RTP stream, and the ITU-T G.107 E-model estimate
 // (R-factor, MOS) from codec impairment, loss and one-way delay.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The metrics documentation table (doc_table.hpp).
 #include "msgw/metrics/doc_table.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Prometheus text format 0.0.4 writer (exposition.hpp).
 #include "msgw/metrics/exposition.hpp"
 

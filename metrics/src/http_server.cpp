@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GET /metrics on libmicrohttpd's external epoll mode (http_server.hpp).
 #include "msgw/metrics/http_server.hpp"
 

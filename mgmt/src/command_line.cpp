@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl's command line, built from the verb table: words pick the verb,
 // the verb's arguments are its positionals and --options, and the global
 // options (--socket, -c/--config, --json, --help) may stand anywhere.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl config check FILE`: validates a configuration file locally.
 #pragma once
 

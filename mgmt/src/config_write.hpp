@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Writing the configuration file for msgwctl's provisioning verbs: the path
 // it edits, an atomic replacement that keeps the previous version, and the
 // audit trail of every change.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl host check` and `host prepare`: run here (no daemon) on the
 // config of -c FILE (default /etc/msgw/msgw.toml), against the host under
 // --root DIR (default /; tests pass a fixture tree). Exit 0 when nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl: the operator's command line. Its verbs, arguments and help come
 // from the verb table (verbs.hpp); `config check` runs here, the others are
 // one request to msgw-control's management socket (protocol.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl's provisioning verbs: subscriber|trunk|route|did add|set|del|list
 // and subscriber passwd. Each change edits the object's own table in the
 // configuration file (toml_edit.hpp), is checked like `config check` against

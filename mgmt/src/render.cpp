@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Text and JSON output of msgwctl for an answer.
 #include <algorithm>
 #include <ostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Points in time as operators type them on msgwctl's command line (show cdrs
 // --since T): unix seconds, or ISO-8601 in UTC or with an offset.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Edits one table of a TOML file in place, by line, so every comment and
 // every other table stays as the operator wrote it. Where tables and keys
 // are comes from the loader (config::LoadResult::positions): a table runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl config check`: do the trunks given by name resolve? The lookup is
 // libmsgw_dns's (dns/include/msgw/dns/sip_lookup.hpp), the one msgw-control's
 // trunk resolver runs, here on c-ares waited for with a deadline per name.

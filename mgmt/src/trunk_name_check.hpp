@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl config check`: do the trunks given by name resolve? A blocking
 // lookup with a short timeout (this is a CLI, not the daemon's loop) by the
 // rule msgw-control resolves them with (libmsgw_dns's `lookup_sip`, RFC

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one list of management verbs, and the server's dispatch through it.
 #include "msgw/mgmt/verbs.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Lookups over the verb table shared by the server's dispatch (verbs.cpp)
 // and msgwctl's command line (command_line.cpp).
 #pragma once

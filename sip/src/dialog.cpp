@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "msgw/sip/dialog.hpp"
 
 #include <osip2/osip_dialog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest authentication, the client side: reading a challenge and answering
 // it (RFC 7616 §3.4), for the gateway's own outgoing requests.
 #include "msgw/sip/digest.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The gateway as a digest client: the cached challenge, nonce counting and
 // the answer to a carrier's 401/407 (see digest_client.hpp).
 #include "msgw/sip/digest_client.hpp"

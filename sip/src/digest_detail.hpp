@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Helpers shared by the digest files (sip/src/digest_*.cpp): the auth-param
 // splitter both the server's credential parser and the client's challenge
 // parser use, hex and quoting, and the response computation. Private to sip/.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MD5 / SHA-256 / HMAC-SHA256 straight from RFC 1321, FIPS 180-4 and RFC 2104.
 #include "msgw/sip/digest_hash.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest authentication, the header side: Authorization / Proxy-Authorization
 // credentials from the wire or from oSIP2's parsed header, algorithm and
 // verdict names. See digest.hpp for the contract.

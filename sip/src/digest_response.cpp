@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest authentication, the hashing: HA1 and the request digest (RFC 7616
 // §3.4.1) for MD5 and SHA-256, with and without -sess, on the stack.
 #include "msgw/sip/digest.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest authentication, the server side: stateless nonces with a bounded
 // nonce-count replay table, verification of credentials against a
 // CredentialStore, and the challenges a 401/407 carries.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // TCP message framing by Content-Length (RFC 3261 §18.3); per-message hot path.
 #include <cstring>
 

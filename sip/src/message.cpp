@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // oSIP2 parse glue and message builders.
 #include "osip_message.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-message pre-scan (hot path): one pass over the header section, no
 // allocation except the Via list, every index checked against the buffer end.
 #include <cstring>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MessageRef / Message: msgw's view of a SIP message over the parser's
 // representation, so that code outside sip/ never handles oSIP2 types.
 #include <osipparser2/osip_port.h>

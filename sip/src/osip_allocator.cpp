@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Allocator behind osip_malloc/osip_realloc/osip_free (hot path: every
 // header, URI, parameter and transaction oSIP2 builds comes through here).
 //

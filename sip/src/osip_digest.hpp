@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest credentials from the parser's already-parsed Authorization header
 // (sip/'s own code and its white-box tests only).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // sip/'s own view of messages in the parser's representation (oSIP2). Not a
 // seam: nothing outside sip/ (and its white-box tests) includes this.
 #pragma once

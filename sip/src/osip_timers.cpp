@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Which oSIP2 transaction timer is due, from oSIP2's public structures (see
 // osip_timers.hpp for why msgw, not oSIP2, finds due timers).
 #include "osip_timers.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // oSIP2 transaction timers (RFC 3261 §17: A, B, D; E, F, K; G, H, I; J),
 // fired by msgw instead of by oSIP2's osip_timers_*_execute.
 //

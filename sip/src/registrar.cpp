@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Registrar: RFC 3261 §10.3 binding rules over an in-memory cache written
 // through to SQLite.
 #include "msgw/sip/registrar.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What sdp_parse.cpp and sdp_offer_answer.cpp share. Private to sip/.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // RFC 3264 offer/answer on parsed SessionDescriptions: answering an offer
 // under a LocalPolicy, making an offer, and checking the answer to ours.
 #include "msgw/sip/sdp.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDP parse/build on oSIP2's sdp_message_t (RFC 4566), the names of its
 // enums and RFC 4733 event lists. Offer/answer is in sdp_offer_answer.cpp.
 #include "msgw/sip/sdp.hpp"

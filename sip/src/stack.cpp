@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Stack: the public face of the SIP stack; each call forwards to Stack::Impl
 // (stack_impl.hpp lists the files that implement it, one concern each) and
 // settles what the oSIP2 callbacks recorded before returning.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // 2xx to INVITE and its ACK, which live outside oSIP2's transactions (its
 // IST and ICT end at the 2xx, RFC 3261 §13.3.1.4 / §13.2.2.4):
 //   UAS: the 2xx is resent at T1, 2T1, ... (capped at T2) until the ACK, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Dialog bookkeeping: dialogs are made by a To-tagged 1xx/2xx to INVITE
 // (received: UAC, sent: UAS), confirmed by the 2xx, ended by a non-2xx final
 // to the INVITE or by BYE, and removed with their pending 2xx and sent ACK.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Stack::Impl: the SIP stack's state (transports + oSIP2 transactions +
 // dialogs), implemented one concern per file:
 //   stack.cpp               the public Stack, forwarding to Impl

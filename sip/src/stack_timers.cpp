@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transaction timers: the RFC 3261 values applied to oSIP2's transactions,
 // the deadline heap that replaces oSIP2's walks, and run_timers.
 //

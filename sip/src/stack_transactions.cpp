@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The transaction table: oSIP2 instances and their callbacks (which only
 // record), transaction keys and indexes, and settle(), which delivers what
 // the callbacks recorded and frees finished transactions.

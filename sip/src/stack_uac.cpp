@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Client transactions: requests the TU sends (ICT/NICT), CANCEL of a pending
 // INVITE, and the responses matched to them, delivered to the handler.
 #include <cstdlib>

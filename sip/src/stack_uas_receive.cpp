@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Inbound bytes: parse, then requests through the checks RFC 3261 §8.2 asks
 // of a UAS (each failure answered with its status through a server
 // transaction), retransmissions to their transaction, CANCEL to the INVITE

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Server transactions: creation (or a stateless 503 when full), the 100
 // Trying, and the TU's responses sent through oSIP2's IST/NIST.
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Socket setup, accept/connect, idle close: the control side of the transports.
 #include "msgw/sip/transport.hpp"
 

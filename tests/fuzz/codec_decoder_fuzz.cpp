@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Fuzz every decoder (and the SDP helpers) with arbitrary payloads.
 // Input: byte 0 selects the target (low 3 bits: 0-4 decoders, 5 rtpmap, 6-7 SDP params with
 // the next byte as payload type) and options; the rest is the payload / text.

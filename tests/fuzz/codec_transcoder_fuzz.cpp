@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Fuzz the transcoder with arbitrary packet sequences for every codec pair.
 // Input: 3 header bytes (ingress/egress codec, ptimes, options), then records:
 //   op(1) len(1) pt(1) seq(2) ts(4) payload(len)

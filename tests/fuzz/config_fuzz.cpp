@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Arbitrary bytes as a config file: the loader must answer with a config or
 // errors, never crash, and every error must carry a file name and a message.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: arbitrary frames through process_burst().  The input is a
 // sequence of [flags:1][len:2 big-endian][frame:len] records processed as one
 // burst, so state (latching, continuity, DTMF) carries between frames.

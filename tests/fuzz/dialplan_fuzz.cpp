@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Arbitrary request-URI user parts through normalisation and routing: only
 // digits may come out, and routing must not throw or crash on any of them.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: digest credentials / challenge parsing and the verifier, both
 // from a bare header value and through oSIP2's parsed Proxy-Authorization.
 #include <osipparser2/osip_parser.h>

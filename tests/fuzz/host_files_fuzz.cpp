@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: arbitrary text as the host files host check reads
 // (/proc/mounts, /proc/cmdline, /proc/net/route and ipv6_route,
 // /proc/meminfo) and as the CPU lists of the worker-isolation rule. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: msgw-loadtest's parsers of what SIPp writes (stat CSV, RTT CSV,
 // error log, the scenarios' media log lines). Any input must parse to rows or
 // to counted bad rows, never crash; what is returned must be consistent.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Arbitrary bytes as a management request line (what msgw-control's socket
 // reads) through the verb table's dispatch, and as msgwctl words through
 // its command-line parser: every answer is a JSON object with "ok", errors

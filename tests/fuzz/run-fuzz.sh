@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs one libFuzzer harness for a smoke: seeds are copied to a scratch corpus
 # so the source tree is never written, and a crash input is shown before the
 # scratch directory goes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: SDP parser + RFC 3264 offer/answer. Any input must either be
 // refused with an error or produce an answer that is itself valid SDP; the
 // same input is also tried as the peer's answer to our own offer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer harness: SIP message parser + request handler. Each input goes
 // through the pre-scan and oSIP2 parse, the TCP framer (in chunks), and a
 // full stack with an answering handler (dialogs included); the stack must

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The SPA's cached nonce (issue 21): the phone keeps the nonce of a 407 and
 opens later calls with it (RFC 2069 digest, no qop), as the reference flow does.
 

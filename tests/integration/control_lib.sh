@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shared by the control_* integration tests and scripts/demo.sh: the rig with
 # msgw-dataplane and msgw-control, SIPp on both sides, captures, audio checks.
 # Source it; set `build` (the meson build dir) first. Needs root.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Media parameters end to end and early media (issue 21, items 5 and 6),
 # through the running appliance on the rig, one bring-up, four calls:
 #  1. annexb=no from the carrier (G.729), a PCMU phone whose speech ends in

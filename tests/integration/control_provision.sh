@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Provisioning and reload on the running rig (issue 22, items 5 and 6), one bring-up:
 #   msgwctl subscriber add: a new user with a DID registers and calls, no restart;
 #   subscriber passwd: the old password is refused, the new one accepted;

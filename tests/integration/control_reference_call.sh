@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The reference SPA call through the running appliance on the rig, with RTP
 # really crossing msgw-dataplane:
 #  1. transcoded: the phone offers the reference SDP without G.729 (an SPA

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The other checks of the appliance on the rig (msgw-dataplane + msgw-control,
 # SIPp phone and carrier), each with its CDR:
 #   BYE from the carrier; CANCEL before answer; hold and resume from the

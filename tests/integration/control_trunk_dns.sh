@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # A trunk given by DNS name (issue 21, item 4) on the rig: dnsmasq in the
 # carrier namespace serves SRV records for `carrier.msgw.test` with two
 # targets (priority 10: 10.20.0.2:5060, priority 20: 10.20.0.2:5070; TTL 2 s),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Carrier trunks on the rig (msgw-dataplane + msgw-control, SIPp phone and
 # SIPp trunks in the carrier namespace), one bring-up:
 #   a trunk that challenges with 407, and one with 401: the call completes,

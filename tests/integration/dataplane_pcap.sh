@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Deterministic relay test over net_pcap: a pcap of RTP (with hostile and
 # malformed frames interleaved) enters port 0, a flow is programmed through
 # the client library, and port 1's output pcap is checked packet by packet

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The network-namespace rig with net_af_packet on veth pairs:
 #   phone ns (10.1.0.10) ==veth== [gw ns: msgw-dataplane] ==veth== carrier ns (10.2.0.20)
 # The gateway's veth ends have no address and the kernel ignores their

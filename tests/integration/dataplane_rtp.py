@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """RTP sender/receiver for the dataplane rig test (stdlib only).
 
   send   SRC_IP SRC_PORT DST_IP DST_PORT SSRC COUNT        20 ms paced RTP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Test helper for the dataplane integration scripts: programs flows through
 // the client library (exactly as control/ does), reads events/stats, and
 // writes/checks the pcaps of the deterministic net_pcap test with libpcap.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # host prepare on the rig's host reserves hugepages: with the rig's config
 # (scripts/rig.sh: config/examples/spa-to-carrier.toml) and the host's 2 MiB
 # pools emptied, `msgwctl host check` sees the shortfall, `host prepare`

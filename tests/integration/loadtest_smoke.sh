@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # msgw-loadtest against msgw on the rig, short: checks the tool's own
 # arithmetic, not msgw's capacity.
 #  1. establishment, fixed steps of 10 and 20 calls/s for 2 s, 1 s calls,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The Debian package from end to end, on this machine:
 #  1. scripts/package.sh packages the build dir (no second compile); lintian
 #     finds no error in it;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What one source sent in a capture (tshark -F pcap), for control_media.sh.
 
   rtp_pcap.py stream CAP SRC_IP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // sip_test_server: a small registrar + UAS built on the msgw SIP library, for
 // the SIPp integration test. REGISTER is challenged with 401 and stored by the
 // registrar once authenticated; INVITE is challenged with 407 and, once

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # SIPp against sip_test_server (the msgw SIP library as registrar + UAS) in a
 # private network namespace: REGISTER with a 401 challenge and INVITE with a
 # 407 challenge succeed with the right password and are refused with a wrong

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Codec engine benchmark: per-frame cost of every encoder/decoder, per-packet cost of every
 // transcoder pair, and full-duplex session capacity compared with calling bcg729 and G.711
 // directly. Prints figures only; the last line of output is one JSON object.

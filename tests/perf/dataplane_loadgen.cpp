@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // DPDK load generator for scripts/bench-dataplane.sh, over one net_memif
 // port (role=client) facing msgw-dataplane (role=server).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-packet cost of the relay path, without a port: what process_burst()
 // costs a worker for each 20 ms G.711 RTP packet, apart from the PMD's own
 // rx/tx work (scripts/bench-dataplane.sh measures the two together).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One Ethernet/IPv4/UDP/RTP frame as the benchmarks send it (IPv4 header and
 // UDP checksums valid), shared by dataplane_loadgen and relay_bench.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // sip_bench: SIP stack figures on one core, for the reference SPA INVITE.
 //   parse_msgs_per_s                 pre-scan + oSIP2 parse of the INVITE
 //   invite_auth_transactions_per_s   INVITE with valid cached-nonce credentials

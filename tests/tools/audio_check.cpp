@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-audio-check: puts real speech through the codec engine the way the
 // dataplane does (packetise on one leg, transcode, decode on the other) and
 // measures how much of the speech survives.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // ITU-T G.711 mu-law, written independently of codecs/ (which uses spandsp's):
 // the oracle that the dataplane's transcoding tests, dataplane_tool and
 // dataplane_loadgen encode and decode reference audio with.

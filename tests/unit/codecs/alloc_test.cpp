@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The per-packet path must not allocate: count every operator new while transcoders of
 // all 16 codec pairs process speech, losses, telephone-events and bad input.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.711: every code of both laws against the ITU-T G.711 tables, computed here from the
 // standard's segment/quantisation rules (not from the code under test).
 #include <gtest/gtest.h>

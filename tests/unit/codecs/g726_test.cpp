@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.726-32 through spandsp: quality on a speech-like signal for both packings, and the
 // exact relation between the RFC 3551 and AAL2 packings.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // G.729A/B through bcg729: payload parsing, Annex B SID frames, concealment.
 #include <gtest/gtest.h>
 

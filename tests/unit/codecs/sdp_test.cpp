@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDP side of the codec interface: names, rtpmap, fmtp, defaults.
 #include <gtest/gtest.h>
 

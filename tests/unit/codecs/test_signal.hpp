@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Deterministic test signals shared by the codec tests.
 #pragma once
 

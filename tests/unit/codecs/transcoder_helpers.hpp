@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Helpers for driving a Transcoder in tests: packetise, run, and collect egress packets.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transcoder: bit-exactness against bcg729, re-framing, loss concealment, sequence wrap,
 // RFC 4733 pass-through, DTX, and bad input.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "msgw/common/byte_order.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The logging facade: levels, one-line key=value events, rate limits.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // [[port]] pci = "DDDD:BB:DD.F": a NIC by PCI address, beside `device`.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The fixture of the call transition tests (test_call_transitions.cpp and
 // test_call_rows_*.cpp): a Gateway with a fake dataplane, driven into each
 // state of the call through its real entry points; one scenario function

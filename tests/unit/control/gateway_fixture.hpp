@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Test support for driving the B2BUA end to end without sockets: the SIP
 // stack's external transport captures what the gateway sends, a fake
 // dataplane records the flows it programs and injects events, builders make

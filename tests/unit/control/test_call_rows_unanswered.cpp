@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The routing and early rows of the call transition table: each scenario
 // drives a call into the state and injects the row's event (see
 // test_call_transitions.cpp for what every row is checked for).

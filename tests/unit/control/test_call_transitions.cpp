@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One test per row of the call's transition table (call_model.hpp): the
 // Gateway is driven into the row's state through its real entry points (SIP
 // messages into the stack, the stack's timers, the fake dataplane's events,

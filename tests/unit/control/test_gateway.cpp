@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The B2BUA driven end to end without sockets (gateway_fixture.hpp).
 #include "gateway_fixture.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-control's /metrics from a live Gateway (gateway_fixture.hpp): the
 // call, its setup time on the gateway's clock, failures by cause, SIP by
 // method and code, and the one table's rules (names, types, labels).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reload of each class of key (config/src/reload.cpp): live ones applied to
 // what starts after the reload, calls in progress keep theirs; restart ones
 // reported per daemon and kept as they run; a file whose live part does not

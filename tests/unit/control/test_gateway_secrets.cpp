@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Issue 21 on the B2BUA: each response leaves once; challenges per
 // subscriber; the nonce key kept across restarts and rotated with a grace
 // period; CDRs for INVITEs refused before a call existed, and `show cdrs

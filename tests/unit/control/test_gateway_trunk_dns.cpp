@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A trunk given by name through the Gateway: its SRV targets become the
 // call's successive targets, an unresolved name is skipped and counted, and
 // inbound INVITEs from its resolved addresses are trusted as the trunk's.

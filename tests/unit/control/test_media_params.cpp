@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Each leg's negotiated media parameters as they reach the dataplane's flow
 // spec (LegSpec): G.729 Annex B, G.726-32 packing, packet time (a=ptime,
 // [codecs] default_ptime_ms, a=maxptime), payload pass-through, and the

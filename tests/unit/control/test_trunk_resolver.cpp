@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Trunks by name: RFC 2782 order with an injected random draw, and the
 // cache's TTL, refresh and keep-last-good logic with an injected clock and a
 // fake DNS (no sockets, no sleeps).

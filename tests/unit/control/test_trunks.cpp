@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Carrier trunks between calls (control/trunks.hpp): digest authentication
 // of the gateway's INVITEs and REGISTERs (the carrier here is the stack's
 // own DigestAuthenticator, so every answer is really verified), OPTIONS

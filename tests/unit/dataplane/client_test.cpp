@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared-memory protocol without EAL: what control/ relies on.
 #include <fcntl.h>
 #include <signal.h>

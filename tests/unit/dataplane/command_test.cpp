@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The command protocol end to end in one process: client -> ring ->
 // CommandProcessor -> flow table -> acks/events -> client.
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Flow table validation, capacity and RCU-deferred reclamation.
 #include <chrono>
 

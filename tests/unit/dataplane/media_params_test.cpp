@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The negotiated media parameters of each leg through process_burst():
 // only negotiated payload types reach a leg (kLegPayloadPassthrough lets
 // static ones through), no G.729 Annex B silence frames towards a leg that

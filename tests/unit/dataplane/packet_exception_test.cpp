@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // process_burst(): what is not relayed: non-media to the exception path,
 // sessions of another worker handed off, every bad-packet class dropped and
 // counted.

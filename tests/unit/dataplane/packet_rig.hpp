@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The rig of the process_burst() tests: a worker context with two ports, a
 // flow table, a segment and helpers that build frames from the phone and the
 // carrier (included by packet_test.cpp and packet_rtcp_test.cpp).

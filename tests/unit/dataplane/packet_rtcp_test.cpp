@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // process_burst(): RFC 3550 receive statistics and RTCP (jitter, loss, SR
 // report blocks, LSR/DLSR), and the telemetry names of drops and counters.
 #include "packet_rig.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // process_burst(): relay, latching and bleed protection, continuity, DTMF
 // events, exception path, hand-off and every bad-packet class.
 #include "packet_rig.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared helpers for dataplane tests: one EAL per binary (no hugepages, no
 // PCI, in memory), a mempool, and a frame builder with its own checksum code
 // so the dataplane's checksums are verified independently.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transcoded sessions through process_burst(): PCMU -> G.729 payload
 // bit-exact with bcg729 fed the same audio, RTP timeline of the egress leg,
 // RTCP terminated and replaced by our own SR.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The worker-CPU isolation rule (moved from dataplane/, which logs it at
 // start): sysfs text in, a verdict out. The CPU list parser: common_unit.
 #include "msgw/host/cpu_isolation.hpp"

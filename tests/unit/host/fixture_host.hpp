@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A host as files in a temporary directory, shaped like the parts of /sys
 // and /proc that host check and host prepare read. Each test builds the
 // host it needs; the directory goes with the object.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # msgwctl host check|prepare on a fixture host tree (--root): exit status,
 # text and JSON, --dry-run, a real run writing the tree's files, and a
 # second run with nothing to do. The checks themselves: host_unit.

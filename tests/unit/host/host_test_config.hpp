@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Configs the host tests check fixture hosts against.
 #pragma once
 

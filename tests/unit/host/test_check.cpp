@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // host check against fixture hosts: a good host, and one thing wrong each.
 #include <gtest/gtest.h>
 

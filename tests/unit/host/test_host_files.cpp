@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The parsers of /proc files host check reads.
 #include <gtest/gtest.h>
 

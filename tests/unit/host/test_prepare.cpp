@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // host prepare on fixture hosts: the actions it plans, what it writes, that
 // a second run does nothing, and the devices it refuses.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The text exposition writer: escaping, HELP/TYPE once per family, values,
 // histograms (cumulative buckets, +Inf, _sum, _count), misuse counted.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GET /metrics on MHD's external epoll mode, driven as msgw-control drives
 // it: this thread is the client and runs the server's run() on readiness.
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # msgwctl config check: exit codes, one-line positioned errors, JSON output.
 set -u
 msgwctl=$1 examples=$2

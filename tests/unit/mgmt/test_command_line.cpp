@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl's command line, as built from the verb table.
 #include <gtest/gtest.h>
 

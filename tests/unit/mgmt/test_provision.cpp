@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl's provisioning verbs against temporary copies of the example
 // configuration (no daemon: the change stands in the file, msgwctl says so).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The verb table and the server's dispatch through it.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // RFC 4475 / RFC 5118 torture messages through the request handler: every
 // file listed in the EXPECTED.tsv files gets the outcome decided for it here
 // (a response code, or a silent drop for responses no one asked for), and the

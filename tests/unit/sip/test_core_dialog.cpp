@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Dialogs: creation from 1xx/2xx with To-tag, route sets, CSeq rules and
 // in-dialog requests through the stack.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Pre-scan, limits, stateless answers and TCP framing.
 #include <gtest/gtest.h>
 

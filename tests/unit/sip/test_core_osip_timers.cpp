@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The oSIP2 timer rules msgw applies itself (sip/src/osip_timers.cpp): each
 // of the ten transaction timers fires only in the states oSIP2's state
 // machines handle it in (RFC 3261 §17), only once its deadline is strictly

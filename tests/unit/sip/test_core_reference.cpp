@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The reference SPA3000 call flow (tests/unit/sip/data, addresses restored):
 // every message parses and every header reads back with the right value.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transaction timers through the stack that test_core_transaction.cpp does
 // not reach: D, K and J (the waits of a completed transaction for
 // retransmissions of what ended it), their zero length over TCP, and B and F

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transactions under loss, with a shortened T1 and a transport that drops
 // chosen packets: retransmission schedules, timeouts, 2xx retransmission
 // until ACK, and absorption of duplicate requests. Timing assertions use

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Real sockets on loopback: UDP and TCP over IPv4 and IPv6, several listen
 // addresses, responses routed per Via, connection reuse, idle close, big
 // requests moved to TCP, and TCP framing errors.

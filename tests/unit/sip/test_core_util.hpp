@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared helpers for the SIP core tests: a transport that records (and can
 // drop) what the stack sends, and file loading.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Digest authentication: hash primitives against their published vectors, the
 // RFC 2617 / RFC 7616 worked examples, and every rejection path of the verifier.
 #include <gtest/gtest.h>

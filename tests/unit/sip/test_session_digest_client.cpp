@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The digest client (sip/digest_client.hpp) against the worked examples of
 // RFC 2617 §3.5 (MD5, qop=auth) and RFC 7616 §3.9.1 (SHA-256 and MD5), then
 // its challenge cache: nc counting, stale nonces, wrong credentials, realms.

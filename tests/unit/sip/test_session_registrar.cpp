@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Registrar: RFC 3261 §10.3 binding rules, 423, "*" removal, expiry, and
 // persistence across a reopen of the SQLite database.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDP parsing and RFC 3264 offer/answer, starting from the reference SPA call.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw codec interface: one description, encoder and decoder per supported codec.
 //
 // Setup/control side (may allocate, may fail with a message):

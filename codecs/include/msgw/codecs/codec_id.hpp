@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The codec identifier, the one definition that codecs/, dataplane/ and
 // control/ share.  Header-only and dependency-free so that the dataplane's
 // shared-memory protocol (dataplane/include/msgw/dataplane/protocol.hpp) can

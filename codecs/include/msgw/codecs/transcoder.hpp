@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw transcoder: one direction of one media session (ingress leg -> egress leg).
 //
 // Usage (dataplane):

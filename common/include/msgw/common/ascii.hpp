@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // ASCII case-insensitive comparison and hashing, for protocol tokens whose
 // case does not matter (SIP header and parameter names, SDP encoding names,
 // digest algorithms, ...).

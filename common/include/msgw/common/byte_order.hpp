@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reads and writes of unsigned integers at any byte address, in network
 // (big-endian) order and in little-endian order.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Linux's CPU list format ("0-3,8,10-11"), as sysfs writes it and as the
 // kernel command line takes it (isolcpus=, nohz_full=, rcu_nocbs=).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Internet checksum (RFC 1071) computed the plain way: 16-bit words in
 // network order, an odd last byte padded with zero, end-around carries.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Logging for both daemons: one line per event, levels from [instance]
 // log_level, key=value fields an operator can grep (call=... leg=a
 // peer=1.2.3.4:5060), and per-site rate limits where a flood of bad input

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Small parsing helpers for protocol text: trimming linear white space and
 // strict unsigned decimals.  Header-only (templates, and the SIP parser calls
 // them per header).

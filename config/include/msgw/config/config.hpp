@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw configuration: one TOML file loaded into typed structs.
 //
 // Every error names FILE:LINE:COL, the dotted key and what is wrong, so an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What a reload of msgw-control may change: every configuration key
 // classified once (reload.cpp, the X-macro lists), per daemon: applied live,
 // needs a restart of that daemon, or not read by it. `plan_reload` diffs the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Toll-fraud guard: counts failed digest authentications per source address.
 //
 // A subscriber INVITE is never routed unless it authenticates (407 first).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One B2BUA call: its two legs, its media session (one dataplane flow) and
 // its answer deadline, driven by events through one entry point,
 // Call::handle(), which consults the transition table (call_model.hpp)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The map from SIP and dataplane identifiers to calls: each leg's Call-ID,
 // A's INVITE server transaction, the client transactions the gateway sent
 // (by kind, not by magic number), flow ids, and the earliest answer

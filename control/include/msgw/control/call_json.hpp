@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A call as JSON and as a record: the summary `msgwctl show calls` prints,
 // the live state persisted for restart survival (and read back by restore),
 // and the CDR fields known before the call ends.

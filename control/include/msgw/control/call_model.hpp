@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The call's vocabulary, defined once: its legs, states, events, the
 // transition table that says which event is valid in which state, and the
 // errors a call can end with (each mapped to one SIP status and reason).

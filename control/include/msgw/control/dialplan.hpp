@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Dial plan: number normalisation and route choice for outbound calls.
 //
 // SPA-class ATAs send whatever the subscriber dialled: "1-800-555-1212",

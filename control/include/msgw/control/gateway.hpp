@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The B2BUA's dispatcher: the SIP stack's Handler, routing, and the map
 // from dialogs, transactions and flows to calls (call.hpp holds what a call
 // does). Every call is an A leg (the side that called us, UAS) and a B leg

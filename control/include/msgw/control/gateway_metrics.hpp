@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What msgw-control's /metrics shows, defined once: every metric family
 // (name, type, help, labels) is in one table, generated where a list exists
 // already (MSGW_GATEWAY_COUNTERS, MSGW_CALL_ERRORS, MSGW_CALL_STATES, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The gateway's counters, defined once: the struct, `msgwctl show stats` and
 // the metrics endpoint (gateway_metrics.hpp) are generated from
 // MSGW_GATEWAY_COUNTERS.

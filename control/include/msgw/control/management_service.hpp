@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The management verbs (mgmt/include/msgw/mgmt/verbs.hpp) served by a
 // Gateway: msgw-control's mgmt::Server dispatches to one of these.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The gateway's view of the dataplane: program flows, learn about events.
 //
 // The Gateway talks to this interface, not to dataplane::Client directly, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Codec policy of a bridged call: relay when the two legs can share a codec,
 // transcode only when they must.
 //

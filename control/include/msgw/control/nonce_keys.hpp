@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The keys digest nonces are MACed with (sip::AuthConfig::nonce_key): the
 // current one and the one a rotation replaced, with the end of its grace.
 //

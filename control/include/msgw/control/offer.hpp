@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reading the SDP of a call's legs: the first audio stream, the codecs it
 // offers, the offer of A's INVITE with the caller's codec policy applied.
 #pragma once

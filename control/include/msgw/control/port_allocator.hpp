@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Gateway RTP port allocation for one side (access or trunk) of the gateway.
 //
 // Ports come in pairs (even RTP, odd RTCP) from the configured range. A freed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Durable call records and live call state in SQLite (WAL).
 //
 // WAL with synchronous=NORMAL survives a kill -9 of msgw-control (the

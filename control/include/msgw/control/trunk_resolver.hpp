@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Trunks given by name: RFC 3263 resolution of `[[trunk]] address =
 // "sip.carrier.example"` into the ordered list of addresses a call tries.
 //

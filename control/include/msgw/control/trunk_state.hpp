@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A carrier trunk's two state machines, defined once as data: its health
 // (OPTIONS pings: down after N missed or 5xx answers, up after M good ones)
 // and its registration (REGISTER with auth, refreshed before expiry, retried

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The carrier trunks as the gateway keeps them between calls: each trunk's
 // digest clients (one for its calls, one for its registration: a carrier's
 // proxy and registrar may challenge with different realms), its health

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared-memory segment access for both sides, without DPDK's EAL.
 //
 // Segment (dataplane side) creates/re-initialises /dev/shm/msgw-<instance>,

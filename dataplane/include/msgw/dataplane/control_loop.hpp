@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Main-lcore service of the shared-memory protocol: commands in, acks and
 // flow events out, deferred deletions, media timeouts.  Single-threaded by
 // design (the flow table's one writer).

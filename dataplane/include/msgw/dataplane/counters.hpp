@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The dataplane's counters, defined once: drop reasons, per-worker and
 // per-port counters.  The lists expand into the structs the workers and the
 // main lcore write, DPDK telemetry's keys (/msgw/workers, /msgw/ports), the

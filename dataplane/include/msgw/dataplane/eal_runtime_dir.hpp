@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // EAL keeps a runtime directory per file prefix (/var/run/dpdk/PREFIX: the
 // shared config, memseg lists, the multi-process and telemetry sockets) and
 // leaves it behind after rte_eal_cleanup(), one more for every run of every

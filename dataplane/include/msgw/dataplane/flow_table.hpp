@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Flow table: rte_hash keyed by (port, local IPv4, even local UDP port).
 //
 // One writer (the main lcore, via the command processor), lock-free readers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Neighbour (ARP) table: (port, IPv4) -> MAC.  Written by the main lcore
 // only (ARP learning in both directions), read lock-free by workers.  The MAC
 // is the hash's data word itself, so an update is one atomic store and there

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-packet processing: a pure function over an mbuf burst.
 //
 // process_burst() classifies every frame of a burst received on one port

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Control <-> dataplane shared-memory protocol.
 //
 // One POSIX shm segment per instance (/dev/shm/msgw-<instance>), created by

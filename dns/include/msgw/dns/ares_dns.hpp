@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The DnsQuerier on c-ares (Debian's libc-ares, 1.18 API). In msgw-control it
 // runs on the daemon's epoll loop: c-ares tells which sockets it wants
 // watched (on_socket_change); the loop calls process() when one is ready and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // RFC 3263 server location for a SIP host name, the one rule msgw-control's
 // trunk resolver (control/include/msgw/control/trunk_resolver.hpp) and
 // `msgwctl config check` (mgmt/src/trunk_name_check.cpp) both follow:

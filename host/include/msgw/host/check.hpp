@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl host check`: is this host ready to run the configured dataplane?
 // Each item is ok, warn (runs, but slower or less safe) or fail (will not
 // run, or not as configured), with the command that fixes it.

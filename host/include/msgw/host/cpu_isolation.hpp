@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 // Whether the worker cores are shielded from the kernel's own work.  A
 // busy-polling worker on a CPU that also runs the timer tick, RCU callbacks

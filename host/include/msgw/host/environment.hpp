@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What `host check` and `host prepare` read and do besides files: the host
 // is read through `root` (a fixture tree in tests), and what a tree cannot
 // fake (the process's memory-lock limit, the interfaces' addresses, running

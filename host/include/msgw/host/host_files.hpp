@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Parsers of the host's own text files that `host check` and `host prepare`
 // read: /proc/mounts, /proc/cmdline, /proc/net/route, /proc/net/ipv6_route,
 // /proc/meminfo. Pure text in, values out: bad text gives fewer entries or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl host prepare`: applies what can be applied at run time, and
 // nothing else: hugepages per NUMA node, a hugetlbfs mount, and the
 // config's PCI devices on vfio-pci (driver_override). Idempotent: planned

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What msgwctl prints for `host check` and `host prepare`: text for an
 // operator, or one JSON object (--json).
 #pragma once

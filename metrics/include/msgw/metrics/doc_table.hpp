@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The documentation table of a program's metrics, generated from its one
 // table of Families, so the README cannot drift from the exposition: a unit
 // test compares the table between the markers in the README with this.

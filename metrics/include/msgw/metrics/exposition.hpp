@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Prometheus text exposition format, version 0.0.4 (the format every
 // Prometheus server and promtool read; content type kContentType).  One
 // format, followed exactly: per family one `# HELP` and one `# TYPE` line,

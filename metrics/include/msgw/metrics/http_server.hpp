@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GET /metrics over HTTP (libmicrohttpd), for msgw-control's one-thread
 // epoll loop.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgwctl's side of the management socket: one request, one answer.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The management wire protocol between msgwctl and msgw-control.
 //
 // A Unix stream socket; each request is one JSON object on one line, each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-control's side of the management socket (protocol.hpp).
 //
 // Non-blocking and driven by the control plane's epoll loop: it never

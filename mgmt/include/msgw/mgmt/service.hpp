@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What the management verbs drive: msgw-control implements it over its
 // Gateway (control/include/msgw/control/management_service.hpp), tests with
 // fakes. The JSON each show_* returns is the "data" of the answer, in the

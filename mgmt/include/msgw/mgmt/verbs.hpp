@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The management verbs: each declared once, in the table of verbs.cpp, with
 // its words, arguments, help, handler and the shape of its answer. msgwctl
 // builds its command line and help from the table; msgw-control's server

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Dialogs (RFC 3261 §12) on oSIP2's dialog layer: creation from a 1xx/2xx
 // with a To-tag, route sets, CSeq rules and in-dialog request construction.
 #pragma once

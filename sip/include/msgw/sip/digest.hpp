@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SIP digest authentication (RFC 7616 / RFC 2617, with RFC 2069 compatibility
 // for clients such as the SPA that answer without qop), server and client side.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The gateway as a digest client (RFC 7616 / RFC 2617): one account at one
 // peer (a carrier trunk), its cached challenge and nonce count.
 //

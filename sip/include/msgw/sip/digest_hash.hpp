@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // MD5 (RFC 1321), SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) for digest
 // authentication. Written here rather than pulled from a crypto library so the
 // SIP stack adds no dependency; validated against the RFC / FIPS test vectors

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Bounds on what the stack accepts from the network, and the counters that
 // record every message refused or dropped because of them.
 #pragma once

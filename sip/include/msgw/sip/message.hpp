@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SIP messages as the rest of msgw sees them: a read-only view (MessageRef)
 // and an owned message with builders (Message), in msgw's own terms
 // (method, URIs, tags, headers by name, body, status). The parser and its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SIP registrar (RFC 3261 §10.3): bindings of contact URIs to an address of
 // record, with expiry, persisted in SQLite (WAL) so a control-plane restart
 // keeps every registration. Authentication is not done here: the caller checks

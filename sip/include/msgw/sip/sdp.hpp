@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SDP (RFC 4566) parsing with oSIP2's sdp_message_parse, serialisation, and the
 // RFC 3264 offer/answer model for the gateway's audio legs.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The SIP stack: transports + transactions (oSIP2's state machines) + dialogs, driven from one
 // non-threaded event loop. Embed it in an epoll loop with fd() and
 // next_timeout_ms(), call process() when fd() is readable or the timeout

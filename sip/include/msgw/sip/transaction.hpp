@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Transaction timers and identifiers. The transaction state machines are
 // oSIP2's ICT/IST/NICT/NIST; the stack (stack.hpp) owns them and drives their
 // timers from its event loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SIP transports (RFC 3261 §18): UDP and TCP over IPv4/IPv6, several listen
 // addresses, TCP framing by Content-Length, connection reuse and idle close.
 // The stack talks to the Transport interface so tests can plug their own
