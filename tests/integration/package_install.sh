@@ -61,13 +61,13 @@ echo "ok   lintian: no error${lintian_out:+; $(grep -c '^W:' <<<"$lintian_out") 
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1 || { cat "$work/dpkg-i.log"; fail "dpkg -i"; }
 installed_by_us=true
 expected=(
-  /usr/sbin/msgw-dataplane /usr/sbin/msgw-control /usr/bin/msgwctl
+  /usr/sbin/msgw-dataplane /usr/sbin/msgw-control /usr/bin/msgwctl /usr/bin/msgw-loadtest
   /etc/msgw/msgw.toml
   /lib/systemd/system/msgw-dataplane.service /lib/systemd/system/msgw-control.service
   /lib/systemd/system/msgw-host-prepare.service
   /usr/lib/tmpfiles.d/msgw.conf
   /usr/share/man/man8/msgw-dataplane.8.gz /usr/share/man/man8/msgw-control.8.gz
-  /usr/share/man/man1/msgwctl.1.gz
+  /usr/share/man/man1/msgwctl.1.gz /usr/share/man/man1/msgw-loadtest.1.gz
   /usr/share/doc/msgw/copyright
 )
 listed=$(dpkg -L msgw)
@@ -126,7 +126,7 @@ MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" down >/dev/null 2>&1
 
 # 4. remove, then purge
 dpkg -r msgw >"$work/dpkg-r.log" 2>&1 || { cat "$work/dpkg-r.log"; fail "dpkg -r"; }
-for f in /usr/sbin/msgw-dataplane /usr/sbin/msgw-control /usr/bin/msgwctl \
+for f in /usr/sbin/msgw-dataplane /usr/sbin/msgw-control /usr/bin/msgwctl /usr/bin/msgw-loadtest \
          /lib/systemd/system/msgw-dataplane.service /usr/share/man/man8/msgw-control.8.gz; do
   [[ ! -e $f ]] || fail "dpkg -r left $f"
 done
