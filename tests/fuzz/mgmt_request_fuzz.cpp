@@ -26,7 +26,7 @@ struct Fake : msgw::mgmt::Service {
   }
   nlohmann::json show_trunks() override { return rows(); }
   bool hangup(const std::string& call) override { return call.size() % 2 == 0; }
-  bool reload_from_file(std::string* error) override {
+  bool reload_from_file(std::string* error, nlohmann::json* /*report*/) override {
     *error = "no";
     return false;
   }
