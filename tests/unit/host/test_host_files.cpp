@@ -31,6 +31,14 @@ TEST(HostFiles, Cmdline) {
   EXPECT_EQ(c.value("rcu_nocbs"), std::nullopt);
 }
 
+TEST(HostFiles, CmdlineOnlyABareDoubleDashEndsTheKernelsWords) {
+  // As the kernel's parse_args: "--=x" is a parameter named "--"; only a bare
+  // "--" (quoted or not) hands the rest to init.
+  const auto c = parse_cmdline("a=1 --=x isolcpus=3 \"--\" isolcpus=9");
+  EXPECT_EQ(c.value("--"), "x");
+  EXPECT_EQ(c.value("isolcpus"), "3");
+}
+
 TEST(HostFiles, CmdlineCpuLists) {
   EXPECT_EQ(cmdline_cpu_list_has("2-5", 3), true);
   EXPECT_EQ(cmdline_cpu_list_has("domain,managed_irq,2-5", 5), true);
