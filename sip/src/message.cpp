@@ -45,6 +45,8 @@ bool valid_host(const char* h) {
   return true;
 }
 
+}  // namespace
+
 bool has_tag_param(std::string_view v) {
   std::size_t gt = v.rfind('>');
   std::string_view params = gt == std::string_view::npos ? v : v.substr(gt);
@@ -61,6 +63,8 @@ bool has_tag_param(std::string_view v) {
   }
   return false;
 }
+
+namespace {
 
 // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 std::string_view uri_scheme(std::string_view uri) {

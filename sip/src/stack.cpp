@@ -4,6 +4,8 @@
 // settles what the oSIP2 callbacks recorded before returning.
 #include "msgw/sip/stack.hpp"
 
+#include <algorithm>
+
 #include "stack_impl.hpp"
 
 namespace msgw::sip {
@@ -87,6 +89,19 @@ std::size_t Stack::transaction_count() const { return impl_->txns.size(); }
 const Stats& Stack::stats() const { return impl_->stats; }
 const StackConfig& Stack::config() const { return impl_->cfg; }
 void Stack::set_timers(const Timers& timers) { impl_->cfg.timers = timers; }
+void Stack::set_admission(const AdmissionConfig& a) {
+  const AdmissionConfig& old = impl_->cfg.admission;
+  const bool same_sources = old.source_invite_rate == a.source_invite_rate &&
+                            old.source_register_rate == a.source_register_rate &&
+                            old.source_burst == a.source_burst && old.source_table_size == a.source_table_size &&
+                            old.exempt.size() == a.exempt.size() &&
+                            std::equal(old.exempt.begin(), old.exempt.end(), a.exempt.begin(),
+                                       [](const SourcePrefix& x, const SourcePrefix& y) {
+                                         return x.addr == y.addr && x.len == y.len;
+                                       });
+  impl_->cfg.admission = a;
+  if (!same_sources) impl_->sources.clear();
+}
 SocketTransport* Stack::sockets() { return impl_->own.get(); }
 
 }  // namespace msgw::sip

@@ -12,6 +12,7 @@
 //   stack_2xx.cpp           2xx retransmission and ACK matching (both sides),
 //                           RFC 6026 "Accepted" INVITEs
 //   stack_dialogs.cpp       dialogs made, confirmed and ended by responses
+//   stack_admission.cpp     overload shedding and per-source blocks, before parsing
 // One thread.  oSIP2 callbacks only record what happened (notes, dead) and
 // settle() acts on it once the state machine has returned, so handlers may
 // call back into the stack freely.
@@ -47,6 +48,10 @@ namespace msgw::sip {
 
 // ASCII case-insensitive equality (method names, URI schemes, media types).
 using common::iequals;
+
+// Stack::Impl::server_key of a request known only by its pre-scan ("" when
+// it has no Via); stack_admission.cpp.
+std::string scanned_server_key(const ScanResult& scan);
 
 struct Stack::Impl {
   using Clock = std::chrono::steady_clock;
@@ -114,6 +119,8 @@ struct Stack::Impl {
   StackConfig cfg;
   Handler* handler;
   Stats stats;
+  SourceLimiter sources{cfg.admission};  // admission.hpp; refer to cfg.admission
+  OverloadGate overload{cfg.admission};
   std::unique_ptr<SocketTransport> own;
   Transport* tp = nullptr;
   // oSIP2 keeps each transaction kind in a plain list that it appends to by
@@ -175,6 +182,10 @@ struct Stack::Impl {
   int next_timeout_ms() const;
   void run_transaction_timers();
   void run_timers();
+
+  // --- admission (stack_admission.cpp): false when the message was shed
+  // (503) or dropped (blocked source) and goes no further.
+  bool admit(const Inbound& in, std::string_view bytes);
 
   // --- UAS, inbound (stack_uas_receive.cpp)
   void receive(const Inbound& in, std::string_view bytes);

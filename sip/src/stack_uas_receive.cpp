@@ -18,6 +18,7 @@ bool is_known_method(std::string_view m) { return sip_method_index(m) < kSipMeth
 void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   ++stats.rx_messages;
   stats.rx_bytes += bytes.size();
+  if (!admit(in, bytes)) return;
   const bool stream = in.proto == Proto::Tcp;
   ParseResult pr = parse_message(bytes, stream, cfg.limits);
   ScanResult& s = pr.scan;

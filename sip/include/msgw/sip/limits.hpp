@@ -8,6 +8,8 @@
 #include <iterator>
 #include <string_view>
 
+#include "msgw/sip/admission.hpp"
+
 namespace msgw::sip {
 
 struct Limits {
@@ -79,6 +81,12 @@ struct Stats {
   uint64_t tcp_connections_closed_idle = 0;
   uint64_t tcp_connections_refused = 0;  // over max_tcp_connections
   uint64_t overload_rejections = 0;      // 503 because of max_transactions
+  // Admission (admission.hpp): shedding and per-source blocks.
+#define MSGW_X(name, help) uint64_t name = 0;
+  MSGW_SIP_ADMISSION_COUNTERS(MSGW_X)
+#undef MSGW_X
+  uint64_t overloaded = 0;                  // 1 while shedding
+  uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two
   uint64_t responses_by_class[7] = {};  // index = status / 100, for responses the stack sent
   // Well-formed requests received, by sip_method_index (last: other methods).
   uint64_t rx_requests_by_method[kSipMethodCount + 1] = {};

@@ -162,6 +162,9 @@ std::string build_stateless_response(const ScanResult& scan, int status, std::st
                                      std::string_view to_tag,
                                      std::string_view extra_headers = {});
 
+// True when a To/From header value carries a tag parameter (after the URI).
+bool has_tag_param(std::string_view value);
+
 // Standard reason phrase for a status code ("Unknown" for unlisted codes).
 const char* default_reason(int status);
 

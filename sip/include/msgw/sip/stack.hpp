@@ -37,6 +37,7 @@ struct StackConfig {
   // transport has it (RFC 3261 §18.1.1).
   std::size_t udp_size_threshold = 1300;
   std::chrono::milliseconds tcp_idle{std::chrono::seconds(64)};
+  AdmissionConfig admission;           // overload shedding, per-source limits
 };
 
 class Stack;
@@ -122,6 +123,9 @@ class Stack {
   // A reload: transactions started from now on use these timers; running
   // ones keep the timers they were armed with.
   void set_timers(const Timers& timers);
+  // A reload: thresholds apply from the next message; the per-source table
+  // is forgotten when the exempt list or the rates change.
+  void set_admission(const AdmissionConfig& admission);
   SocketTransport* sockets();  // nullptr with an external transport
 
   struct Impl;

@@ -50,6 +50,10 @@ struct Inbound {
   Endpoint local;
   uint64_t socket = 0;
   bool framing_error = false;  // TCP: message cut short, connection will close
+  // UDP: microseconds from the kernel's receive timestamp to the moment the
+  // stack got the datagram (its wait in the socket queue and in the
+  // batch); -1 when unknown (TCP, no timestamp).
+  int64_t queue_age_us = -1;
 };
 
 class Transport {
@@ -139,6 +143,9 @@ class SocketTransport final : public Transport {
   std::map<std::string, uint64_t> conn_by_peer_;  // "peer" string -> connection
   std::chrono::milliseconds idle_timeout_{std::chrono::seconds(60)};
   std::string rxbuf_;
+  // UDP: one recvmmsg fills up to kUdpBatch slots of a datagram's maximum size.
+  static constexpr std::size_t kUdpBatch = 16, kUdpSlot = 65536;
+  std::string udp_rx_;
 };
 
 }  // namespace msgw::sip
