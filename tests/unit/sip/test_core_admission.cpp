@@ -295,6 +295,25 @@ TEST(CoreAdmission, SheddingSparesWhatFinishesAdmittedCalls) {
   EXPECT_EQ(r.h.requests, 2);
 }
 
+TEST(CoreAdmission, AnswerToAChallengeIsShedOnlyWhenTwiceTooOld) {
+  AdmissionConfig a;  // shed at 200 ms
+  StackRig r(a);
+  const std::string auth = with(with(kInvite, "Contact:", "proxy-authorization : Digest username=\"spa1\"\r\nContact:"),
+                                "Call-ID: shed1", "Call-ID: auth1");
+  r.receive(auth, 300'000);  // shedding, but it completes an admitted call
+  EXPECT_EQ(r.h.requests, 1);
+  EXPECT_EQ(r.st->stats().shed_invites, 0u);
+  EXPECT_EQ(r.st->stats().overloaded, 1u);
+  r.receive(with(with(auth, "shed1;", "auth2;"), "Call-ID: auth1", "Call-ID: auth2"), 400'000);
+  EXPECT_EQ(r.h.requests, 1);
+  EXPECT_EQ(r.st->stats().shed_invites, 1u);
+  // A header that only looks like one is not credentials.
+  r.receive(with(with(with(kInvite, "Contact:", "X-Authorization: x\r\nContact:"), "shed1;", "auth3;"),
+                 "Call-ID: shed1", "Call-ID: auth3"),
+            300'000);
+  EXPECT_EQ(r.st->stats().shed_invites, 2u);
+}
+
 TEST(CoreAdmission, MalformedInviteUnderOverloadStillGetsItsOwn400) {
   AdmissionConfig a;
   StackRig r(a);
