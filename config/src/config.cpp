@@ -362,6 +362,21 @@ void read_sip(TableReader& r, SipSection& s) {
     if (!hp || !parse_ipv4(hp->host))
       r.error_element("dns_servers", i, "'" + d + "' is not an IPv4 address[:port]");
   }
+  r.integer("overload_queue_age_ms", s.overload_queue_age_ms, 0, 60000);
+  r.integer("overload_resume_age_ms", s.overload_resume_age_ms, 0, 60000);
+  r.integer("overload_retry_after_s", s.overload_retry_after_s, 0, 3600);
+  r.integer("source_invite_rate", s.source_invite_rate, 0, 1000000);
+  r.integer("source_register_rate", s.source_register_rate, 0, 1000000);
+  r.integer("source_burst", s.source_burst, 0, 1000000);
+  r.integer("source_block_s", s.source_block_s, 1, 86400);
+  r.integer("source_table_size", s.source_table_size, 16, 4000000);
+  r.string_array("source_limit_exempt", s.source_limit_exempt);
+  for (size_t i = 0; i < s.source_limit_exempt.size(); ++i)
+    if (!parse_ipv4_prefix(s.source_limit_exempt[i]))
+      r.error_element("source_limit_exempt", i,
+                      "'" + s.source_limit_exempt[i] + "' is not an IPv4 address or prefix (a.b.c.d[/n])");
+  if (s.overload_queue_age_ms != 0 && s.overload_resume_age_ms > s.overload_queue_age_ms)
+    r.error_key("overload_resume_age_ms", "is larger than overload_queue_age_ms (shedding would never end)");
   if (s.min_expires_s > s.max_expires_s)
     r.error_key("min_expires_s", "is larger than max_expires_s");
   if (s.realm.empty()) r.error_key("realm", "must not be empty");

@@ -43,6 +43,15 @@ constexpr Effect L = Effect::live, R = Effect::restart, U = Effect::unused;
   X(sip, "management_socket", management_socket, R, U, "bound at start")                                      \
   X(sip, "dns_servers", dns_servers, R, U, "the resolver is made at start")                                    \
   X(sip, "metrics_listen", metrics_listen, R, U, "the /metrics endpoint is bound at start")                   \
+  X(sip, "overload_queue_age_ms", overload_queue_age_ms, L, U, "the next message")                            \
+  X(sip, "overload_resume_age_ms", overload_resume_age_ms, L, U, "the next message")                          \
+  X(sip, "overload_retry_after_s", overload_retry_after_s, L, U, "the next 503")                              \
+  X(sip, "source_invite_rate", source_invite_rate, L, U, "sources are counted afresh")                        \
+  X(sip, "source_register_rate", source_register_rate, L, U, "sources are counted afresh")                    \
+  X(sip, "source_burst", source_burst, L, U, "sources are counted afresh")                                    \
+  X(sip, "source_block_s", source_block_s, L, U, "blocks that start from now")                                \
+  X(sip, "source_table_size", source_table_size, L, U, "sources are counted afresh")                          \
+  X(sip, "source_limit_exempt", source_limit_exempt, L, U, "sources are counted afresh")                      \
   X(media, "port_min", port_min, L, U, "new calls; calls in progress keep their ports")                       \
   X(media, "port_max", port_max, L, U, "new calls; calls in progress keep their ports")
 

@@ -752,6 +752,56 @@ TEST(Config, MetricsListenIsIpv4AndPortOrEmpty) {
   }
 }
 
+TEST(Config, OverloadAndPerSourceLimits) {
+  auto def = load_fragment("[sip]\nrealm = \"x\"\n", "d.toml");
+  ASSERT_TRUE(def.ok()) << errors_of(def);
+  const auto& d = def.config->sip;
+  EXPECT_EQ(d.overload_queue_age_ms, 200u);
+  EXPECT_EQ(d.overload_resume_age_ms, 50u);
+  EXPECT_EQ(d.overload_retry_after_s, 2u);
+  EXPECT_EQ(d.source_invite_rate, 0u);  // per-source limits off unless asked for
+  EXPECT_EQ(d.source_register_rate, 0u);
+  EXPECT_EQ(d.source_block_s, 30u);
+  EXPECT_EQ(d.source_table_size, 16384u);
+
+  auto on = load_fragment(R"([sip]
+overload_queue_age_ms = 300
+overload_resume_age_ms = 100
+overload_retry_after_s = 5
+source_invite_rate = 5
+source_register_rate = 3
+source_burst = 10
+source_block_s = 120
+source_table_size = 1000
+source_limit_exempt = ["10.20.0.0/24", "192.0.2.7"]
+)", "on.toml");
+  ASSERT_TRUE(on.ok()) << errors_of(on);
+  const auto& s = on.config->sip;
+  EXPECT_EQ(s.overload_queue_age_ms, 300u);
+  EXPECT_EQ(s.overload_resume_age_ms, 100u);
+  EXPECT_EQ(s.overload_retry_after_s, 5u);
+  EXPECT_EQ(s.source_invite_rate, 5u);
+  EXPECT_EQ(s.source_register_rate, 3u);
+  EXPECT_EQ(s.source_burst, 10u);
+  EXPECT_EQ(s.source_block_s, 120u);
+  EXPECT_EQ(s.source_table_size, 1000u);
+  EXPECT_EQ(s.source_limit_exempt, (std::vector<std::string>{"10.20.0.0/24", "192.0.2.7"}));
+
+  auto bad = load_fragment(R"([sip]
+overload_queue_age_ms = 100
+overload_resume_age_ms = 150
+source_block_s = 0
+source_table_size = 1
+source_limit_exempt = ["10.0.0.0/40", "pbx.example"]
+)", "bad.toml");
+  ASSERT_FALSE(bad.ok());
+  const std::string all = errors_of(bad);
+  for (const char* want : {"sip.overload_resume_age_ms: is larger than overload_queue_age_ms", "sip.source_block_s",
+                           "sip.source_table_size", "'10.0.0.0/40' is not an IPv4 address or prefix",
+                           "'pbx.example' is not an IPv4 address or prefix"})
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+}
+
 // A float where an integer belongs is an error, never a cast: toml++'s
 // float-to-integer conversion of an out-of-range double is undefined
 // behaviour (fuzz_config found it through worker_lcores).

@@ -125,6 +125,24 @@ struct SipSection {
   // DNS servers for trunks given by name ("10.20.0.2" or "10.20.0.2:5353");
   // empty: the system's /etc/resolv.conf.
   std::vector<std::string> dns_servers;
+  // Overload shedding (sip/include/msgw/sip/admission.hpp): once a datagram
+  // has waited this long in msgw-control's receive queue, new INVITEs and
+  // REGISTERs get 503 with Retry-After unparsed, until one waited less than
+  // overload_resume_age_ms.  0: never shed.
+  uint32_t overload_queue_age_ms = 200;
+  uint32_t overload_resume_age_ms = 50;
+  uint32_t overload_retry_after_s = 2;
+  // Per-source limits (like Kamailio's pike): INVITEs / REGISTERs a second
+  // from one address (0: no limit); a source over its rate is blocked, every
+  // message from it dropped unparsed, until source_block_s pass without
+  // traffic over the rate.  Trunks' addresses and source_limit_exempt
+  // (IPv4 addresses or prefixes) are never limited.
+  uint32_t source_invite_rate = 0;
+  uint32_t source_register_rate = 0;
+  uint32_t source_burst = 0;             // bucket depth; 0: twice the rate
+  uint32_t source_block_s = 30;
+  uint32_t source_table_size = 16384;    // sources remembered; least recently seen forgotten first
+  std::vector<std::string> source_limit_exempt;
 };
 
 // [media]
