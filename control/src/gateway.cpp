@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "msgw/common/ascii.hpp"
@@ -179,9 +180,36 @@ bool Gateway::reload(const config::Config& cfg, std::string* error, std::vector<
     timers.t1 = std::chrono::milliseconds(cfg_.sip.t1_ms);
     stack_->set_timers(timers);
   }
+  if (stack_) stack_->set_admission(admission_config());
   ++stats_.reloads;
   if (changes) *changes = std::move(plan.changes);
   return true;
+}
+
+sip::AdmissionConfig Gateway::admission_config() const {
+  const auto& s = cfg_.sip;
+  sip::AdmissionConfig a;
+  a.shed_queue_age_ms = s.overload_queue_age_ms;
+  a.resume_queue_age_ms = s.overload_resume_age_ms;
+  a.retry_after_s = s.overload_retry_after_s;
+  a.source_invite_rate = s.source_invite_rate;
+  a.source_register_rate = s.source_register_rate;
+  a.source_burst = s.source_burst;
+  a.source_block_s = s.source_block_s;
+  a.source_table_size = s.source_table_size;
+  for (const auto& text : s.source_limit_exempt)
+    if (sip::SourcePrefix p; sip::parse_source_prefix(text, p)) a.exempt.push_back(p);
+  // A carrier sends a whole network's calls from a few addresses it is
+  // trusted by already: trunks are never limited per source (shedding
+  // still applies to them).
+  a.exempt_source = [this](const sip::SourceAddr& src) {
+    static constexpr uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (std::memcmp(src.data(), kV4Mapped, sizeof kV4Mapped) != 0) return false;
+    const uint32_t ip = uint32_t(src[12]) << 24 | uint32_t(src[13]) << 16 | uint32_t(src[14]) << 8 | src[15];
+    auto ep = sip::Endpoint::from(config::format_ipv4(ip), 0);
+    return ep && trunk_by_source(*ep) != nullptr;
+  };
+  return a;
 }
 
 PortAllocator* Gateway::ports(int port_index) {

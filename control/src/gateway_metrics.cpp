@@ -48,6 +48,15 @@ constexpr Family kSipBad{"msgw_sip_bad_messages_total", Type::counter,
                          "SIP input refused (answered 4xx or dropped)", ""};
 constexpr Family kSipTransactions{"msgw_sip_transactions", Type::gauge, "SIP transactions live", ""};
 constexpr Family kSipDialogs{"msgw_sip_dialogs", Type::gauge, "SIP dialogs live", ""};
+constexpr Family kSipAdmission[] = {
+#define MSGW_X(name, help) {"msgw_sip_" #name "_total", Type::counter, help, ""},
+    MSGW_SIP_ADMISSION_COUNTERS(MSGW_X)
+#undef MSGW_X
+};
+constexpr Family kSipOverloaded{"msgw_sip_overloaded", Type::gauge,
+                                "1 while new INVITEs and REGISTERs are shed (receive queue too old), else 0", ""};
+constexpr Family kSipQueueAge{"msgw_sip_receive_queue_age_seconds", Type::gauge,
+                              "the longest a SIP datagram waited for msgw-control in the last one to two seconds", ""};
 constexpr Family kRegistrationsActive{"msgw_registrations_active", Type::gauge,
                                       "subscriber contacts registered now (registrar bindings)", ""};
 constexpr Family kTrunkUp{"msgw_trunk_up", Type::gauge,
@@ -94,6 +103,9 @@ std::vector<Family> all_families() {
                           kSipResponsesOut, kSipMessages, kSipBad, kSipTransactions, kSipDialogs,
                           kRegistrationsActive, kTrunkUp, kTrunkHealth, kTrunkRegistration, kDataplaneUp})
     v.push_back(f);
+  v.insert(v.end(), std::begin(kSipAdmission), std::end(kSipAdmission));
+  v.push_back(kSipOverloaded);
+  v.push_back(kSipQueueAge);
   v.insert(v.end(), std::begin(kWorkerCounters), std::end(kWorkerCounters));
   for (const Family& f : {kWorkerDropped, kWorkerSessions, kWorkerCyclesPerPacket, kWorkerIdleRatio}) v.push_back(f);
   v.insert(v.end(), std::begin(kPortCounters), std::end(kPortCounters));
@@ -222,6 +234,14 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   w.sample(kSipBad, st.bad_messages);
   w.sample(kSipTransactions, st.transactions_live);
   w.sample(kSipDialogs, st.dialogs_live);
+  {
+    size_t a = 0;
+#define MSGW_X(name, help) w.sample(kSipAdmission[a++], st.name);
+    MSGW_SIP_ADMISSION_COUNTERS(MSGW_X)
+#undef MSGW_X
+  }
+  w.sample(kSipOverloaded, st.overloaded);
+  w.sample(kSipQueueAge, double(st.rx_queue_age_recent_max_us) / 1e6);
 
   w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(now_wall_s()).size() : 0));
 

@@ -63,7 +63,10 @@ class Gateway final : public sip::Handler {
     stack_ = stack;
     services_.stack = stack;
     trunks_.set_stack(stack);
+    if (stack) stack->set_admission(admission_config());
   }
+  // [sip] overload and per-source settings for the stack; trunks exempt.
+  sip::AdmissionConfig admission_config() const;
   // Resolves trunks given by name (trunk_resolver.hpp); without one such
   // trunks are skipped (logged, counted). Tracks the configuration's names.
   void set_resolver(TrunkResolver* resolver);
