@@ -100,12 +100,12 @@ constexpr Family kMetricsRequests{"msgw_metrics_requests_total", Type::counter,
 std::vector<Family> all_families() {
   std::vector<Family> v(std::begin(kGatewayCounters), std::end(kGatewayCounters));
   for (const Family& f : {kCallsActive, kCallsInState, kCallFailures, kCallSetup, kSipRequests, kSipResponsesIn,
-                          kSipResponsesOut, kSipMessages, kSipBad, kSipTransactions, kSipDialogs,
-                          kRegistrationsActive, kTrunkUp, kTrunkHealth, kTrunkRegistration, kDataplaneUp})
+                          kSipResponsesOut, kSipMessages, kSipBad, kSipTransactions, kSipDialogs})
     v.push_back(f);
   v.insert(v.end(), std::begin(kSipAdmission), std::end(kSipAdmission));
-  v.push_back(kSipOverloaded);
-  v.push_back(kSipQueueAge);
+  for (const Family& f : {kSipOverloaded, kSipQueueAge, kRegistrationsActive, kTrunkUp, kTrunkHealth,
+                          kTrunkRegistration, kDataplaneUp})
+    v.push_back(f);
   v.insert(v.end(), std::begin(kWorkerCounters), std::end(kWorkerCounters));
   for (const Family& f : {kWorkerDropped, kWorkerSessions, kWorkerCyclesPerPacket, kWorkerIdleRatio}) v.push_back(f);
   v.insert(v.end(), std::begin(kPortCounters), std::end(kPortCounters));
