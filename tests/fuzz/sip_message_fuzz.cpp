@@ -10,6 +10,7 @@
 
 #include "msgw/sip/stack.hpp"
 #include "osip_message.hpp"
+#include "stack_impl.hpp"
 
 namespace {
 
@@ -69,17 +70,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!framer.append(bytes.data() + off, std::min(chunk, size - off))) break;
     while (framer.next(out, why) == StreamFramer::Status::Message) (void)scan_message(out, true, lim);
   }
+  (void)scanned_server_key(p.scan);
 
   NullTransport tp;
   Answerer app(mode);
   StackConfig cfg;
   cfg.timers.t1 = std::chrono::milliseconds(1);
+  if (mode & 0x80) {
+    cfg.admission.source_invite_rate = 1;
+    cfg.admission.source_register_rate = 1;
+    cfg.admission.source_burst = 1;
+  }
   Stack st(cfg, &app, &tp);
   Inbound in;
   in.proto = (mode & 0x20) ? Proto::Tcp : Proto::Udp;
   in.peer = *Endpoint::from((mode & 0x40) ? "2001:db8::7" : "198.51.100.7", 5062);
   in.local = *Endpoint::from("192.0.2.1", 5060);
   in.socket = 1;
+  if (mode & 0x80) in.queue_age_us = 1'000'000;
   st.receive(in, bytes);
   // Same bytes again: the retransmission path.
   st.receive(in, bytes);
