@@ -9,6 +9,10 @@
 #   flowing, a restarted control plane ends the call with BYE on both legs;
 #   a BYE from the carrier for a call restored that way ends it on both legs;
 #   msgw-dataplane restarted mid-call: the flow is programmed again, media resumes;
+#   per-source limit (set by a reload): a flooding address is blocked, its
+#   INVITEs dropped unparsed, while the phone's call completes; an INVITE
+#   that waited 300 ms (msgw-control stopped) is shed with 503 + Retry-After
+#   and the next one is served at once;
 #   wrong password: never routed, 403 after repeats (last: it blocks the
 #   phone's address).
 # Usage: control_scenarios.sh BUILD_DIR   (root; 77 = skipped)
@@ -211,6 +215,61 @@ wait $uac || fail "dataplane restart: the phone got no BYE"
 wait "$carrier_pid" || fail "dataplane restart: the carrier got no BYE"
 stop_captures
 echo "ok   msgw-dataplane restarted mid-call: new generation seen, flow programmed again, media resumed ($((s2 - s1)) bytes of RTP to the carrier in 2 s)"
+
+# --- per-source limit and overload shedding (sip/include/msgw/sip/admission.hpp)
+# sip_probe SRC_IP COUNT WAIT_S [STOPPED_PID]: COUNT new INVITEs from SRC_IP:5070 as fast
+# as the socket takes them; prints what came back, one "CODE RETRY-AFTER"
+# line per call (retransmitted answers once).  STOPPED_PID gets SIGCONT 300 ms
+# after the INVITEs were sent (they wait that long in its socket).
+sip_probe() {
+  ip netns exec msgw-phone python3 - "$@" <<'PY'
+import os, re, signal, socket, sys, time
+src, n, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((src, 5070))
+tag = "%x" % int(time.time() * 1e6)
+for i in range(n):
+    s.sendto(("INVITE sip:1-800-555-1212@10.10.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s:5070;branch=z9hG4bK-%s-%d;rport\r\n"
+              "Max-Forwards: 70\r\nFrom: <sip:spa1@10.10.0.1>;tag=%s%d\r\nTo: <sip:1-800-555-1212@10.10.0.1>\r\n"
+              "Call-ID: %s-%d@%s\r\nCSeq: 1 INVITE\r\nContact: <sip:spa1@%s:5070>\r\nContent-Length: 0\r\n\r\n"
+              % (src, tag, i, tag, i, tag, i, src, src)).encode(), ("10.10.0.1", 5060))
+if len(sys.argv) > 4: time.sleep(0.3); os.kill(int(sys.argv[4]), signal.SIGCONT)
+s.settimeout(wait); end = time.time() + wait; seen = set()
+while time.time() < end:
+    try: d = s.recv(65535).decode(errors="replace")
+    except socket.timeout: break
+    m = re.match(r"SIP/2.0 (\d+)", d); ra = re.search(r"\r\nRetry-After: *(\d+)", d)
+    cid = re.search(r"\r\nCall-ID: *(\S+)", d)
+    # Only answers to this run's INVITEs (not retransmitted answers to an earlier one's).
+    if m and m.group(1) != "100" and cid and cid.group(1).startswith(tag + "-") and cid.group(1) not in seen:
+        seen.add(cid.group(1)); print(m.group(1), ra.group(1) if ra else "-")
+PY
+}
+metric() { ip netns exec msgw-gw curl -s http://127.0.0.1:9105/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+ip -n msgw-phone addr add 10.10.0.3/24 dev phone0
+ip -n msgw-phone addr add 10.10.0.4/24 dev phone0
+sed -i -e 's/^source_invite_rate = .*/source_invite_rate = 10/' "$work/gw.toml"
+ctl reload >/dev/null || fail "per-source limit: reload refused"
+answered=$(sip_probe 10.10.0.3 200 1 | wc -l)
+(( answered > 0 && answered <= 20 )) || fail "per-source limit: the flooder got $answered answers to 200 INVITEs (burst 20)"
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"
+uac_scenario "$work/pike.xml" "$pts" "$work/short.pcap" 0
+phone_uac "$work/pike.xml" || fail "per-source limit: the phone's call failed while another source flooded"
+wait "$carrier_pid" || fail "per-source limit: carrier side"
+(( $(metric msgw_sip_source_blocks_total) >= 1 )) || fail "per-source limit: no block counted"
+(( $(metric msgw_sip_source_blocked_drops_total) >= 150 )) || fail "per-source limit: drops not counted"
+grep -q 'SIP source blocked.*peer=10.10.0.3' "$work/run/control.log" || fail "per-source limit: block not logged"
+[[ -z $(sip_probe 10.10.0.3 1 0.3) ]] || fail "per-source limit: a blocked source was answered"
+echo "ok   per-source limit: 10.10.0.3 blocked after $answered of 200 INVITEs, dropped unparsed; the phone's call completed"
+cpid=$(cat "$work/run/control.pid")
+kill -STOP "$cpid"
+shed=$(sip_probe 10.10.0.4 1 1.5 "$cpid")
+[[ $shed == "503 2" ]] || { kill -CONT "$cpid"; fail "overload: an INVITE 300 ms old got '$shed', not 503 with Retry-After 2"; }
+again=$(sip_probe 10.10.0.4 1 1)
+[[ $again == "407 -" ]] || fail "overload: the next INVITE got '$again', not 407 (no recovery)"
+(( $(metric msgw_sip_shed_invites_total) == 1 )) || fail "overload: shed INVITE not counted"
+echo "ok   overload: an INVITE that waited 300 ms got 503 + Retry-After unparsed; the next one 407 at once"
+sed -i -e 's/^source_invite_rate = .*/source_invite_rate = 0/' "$work/gw.toml"
+ctl reload >/dev/null || fail "per-source limit: reload back refused"
 
 # --- wrong password (last: it gets the phone's address blocked)
 o0=$(gwstat outbound_calls)
