@@ -109,22 +109,6 @@ int64_t now_wall_s() {
 using Labels = std::initializer_list<std::string_view>;
 std::span<const std::string_view> L(Labels l) { return {l.begin(), l.size()}; }
 
-constexpr std::string_view kCallStateNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_CALL_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kHealthNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_HEALTH_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kRegNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_REG_STATES(MSGW_X)
-#undef MSGW_X
-};
-
 void write_dataplane(metrics::Writer& w, const DataplaneCounters& dc, const config::Config& cfg) {
   const auto& pc = dc.published;
   std::vector<std::string> workers;
@@ -198,7 +182,7 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   uint64_t in_state[kCallStateCount] = {};
   for (const auto& [id, c] : calls_) ++in_state[size_t(c->state())];
   for (size_t s = 0; s < kCallStateCount; ++s)
-    if (CallState(s) != CallState::ended) w.sample(kCallsInState, L({kCallStateNames[s]}), in_state[s]);
+    if (CallState(s) != CallState::ended) w.sample(kCallsInState, L({state_name(CallState(s))}), in_state[s]);
   w.declare(kCallFailures);
   for (size_t e = 0; e < kCallErrorCount; ++e)
     w.sample(kCallFailures, L({error_info(CallError(e)).name}), stats_.failures_by_cause[e]);
@@ -230,11 +214,11 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   w.declare(kTrunkHealth);
   for (const auto& t : cfg_.trunks)
     for (size_t s = 0; s < kTrunkHealthCount; ++s)
-      w.sample(kTrunkHealth, L({t.name, kHealthNames[s]}), uint64_t(size_t(trunks_.health(t.name)) == s));
+      w.sample(kTrunkHealth, L({t.name, health_name(TrunkHealth(s))}), uint64_t(size_t(trunks_.health(t.name)) == s));
   w.declare(kTrunkRegistration);
   for (const auto& t : cfg_.trunks)
     for (size_t s = 0; s < kRegStateCount; ++s)
-      w.sample(kTrunkRegistration, L({t.name, kRegNames[s]}), uint64_t(size_t(trunks_.registration(t.name)) == s));
+      w.sample(kTrunkRegistration, L({t.name, reg_state_name(RegState(s))}), uint64_t(size_t(trunks_.registration(t.name)) == s));
 
   w.sample(kDataplaneUp, uint64_t(media_.up()));
   DataplaneCounters dc;
