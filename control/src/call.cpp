@@ -5,12 +5,15 @@
 #include "msgw/control/call.hpp"
 
 #include "msgw/common/log.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/media_policy.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
 
 namespace msgw::control {
+
+using common::wall_ms;
 
 namespace dp = msgw::dataplane;
 namespace sdp = msgw::sip::sdp;
@@ -19,13 +22,6 @@ using sip::kNoTxn;
 using sip::TxnId;
 
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
 
 dp::LegSpec leg_spec(const Leg& l) {
   dp::LegSpec s{};
@@ -205,7 +201,7 @@ bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   }
   b.dialog_key.clear();
   b.remote_tag.clear();
-  const std::string local_host = ip_str(b.local_ip);
+  const std::string local_host = config::format_ipv4(b.local_ip);
   const config::TrunkSection* ts = svc_.trunks && !t.trunk.empty() ? svc_.trunks->section(t.trunk) : nullptr;
   const std::string from_user = ts && !ts->from_user.empty() ? ts->from_user : caller_user;
   const std::string from_host = ts && !ts->from_domain.empty() ? ts->from_domain : local_host;
@@ -352,7 +348,7 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   if (a.sdp_body.empty() || !a.has_codec || a.codec.id != plan->a_codec) {
     sdp::LocalPolicy lp;
     lp.codecs = {plan->a_codec};
-    lp.address = ip_str(a.local_ip);
+    lp.address = config::format_ipv4(a.local_ip);
     lp.port = a.local_port;
     lp.telephone_event = true;
     // G.729 relayed to a trunk that said annexb=no: the caller is told the
@@ -479,7 +475,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   }
   sdp::LocalPolicy lp;
   lp.codecs = {order.front()};
-  lp.address = ip_str(me.local_ip);
+  lp.address = config::format_ipv4(me.local_ip);
   lp.port = me.local_port;
   lp.telephone_event = true;
   // As for the first answer: no Annex B on a G.729 leg relayed to one without.
@@ -520,7 +516,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   if (!od || !other_leg.has_codec) return;
   sdp::LocalPolicy olp;
   olp.codecs = {other_leg.codec.id};
-  olp.address = ip_str(other_leg.local_ip);
+  olp.address = config::format_ipv4(other_leg.local_ip);
   olp.port = other_leg.local_port;
   olp.telephone_event = other_leg.dtmf_pt != dp::kNoPayloadType;
   olp.telephone_event_pt = other_leg.dtmf_pt != dp::kNoPayloadType ? other_leg.dtmf_pt : 101;

@@ -7,14 +7,16 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <string_view>
 #include <vector>
 
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/dataplane/counters.hpp"
 
 namespace msgw::control {
+
+using common::wall_s;
 
 namespace {
 
@@ -99,11 +101,6 @@ std::vector<Family> all_families() {
   v.insert(v.end(), std::begin(kPortCounters), std::end(kPortCounters));
   v.push_back(kMetricsRequests);
   return v;
-}
-
-int64_t now_wall_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 using Labels = std::initializer_list<std::string_view>;
@@ -207,7 +204,7 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   w.sample(kSipTransactions, st.transactions_live);
   w.sample(kSipDialogs, st.dialogs_live);
 
-  w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(now_wall_s()).size() : 0));
+  w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(wall_s()).size() : 0));
 
   w.declare(kTrunkUp);
   for (const auto& t : cfg_.trunks) w.sample(kTrunkUp, L({t.name}), uint64_t(routable(trunks_.health(t.name))));
