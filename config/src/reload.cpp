@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <type_traits>
 
 namespace msgw::config {
 
@@ -55,54 +56,54 @@ constexpr Effect L = Effect::live, R = Effect::restart, U = Effect::unused;
   X(media, "port_min", port_min, L, U, "new calls; calls in progress keep their ports")                       \
   X(media, "port_max", port_max, L, U, "new calls; calls in progress keep their ports")
 
-// X(key, member, msgw-control, msgw-dataplane, note): keys of each element.
-#define MSGW_PORT_KEYS(X)                                                                     \
-  X("name", name, R, R, "")                                                                   \
-  X("device", device, U, R, "")                                                               \
-  X("pci", pci, U, R, "")                                                                     \
-  X("address", address, R, R, "media legs and SIP sockets use it")                            \
-  X("next_hop", next_hop, U, R, "")                                                           \
-  X("role", role, R, R, "")                                                                   \
-  X("rx_queues", rx_queues, U, R, "")                                                         \
-  X("tx_queues", tx_queues, U, R, "")                                                         \
-  X("rx_descriptors", rx_descriptors, U, R, "")                                               \
-  X("tx_descriptors", tx_descriptors, U, R, "")                                               \
-  X("tap_name", tap_name, U, R, "")
-#define MSGW_SUBSCRIBER_KEYS(X)                                                               \
-  X("user", user, L, U, "new requests; registrations of a removed user stay until they expire") \
-  X("password", password, L, U, "new challenges")                                             \
-  X("ha1", ha1, L, U, "new challenges")                                                       \
-  X("ha1_sha256", ha1_sha256, L, U, "new challenges")                                         \
-  X("digest_algorithms", digest_algorithms, L, U, "new challenges")                           \
-  X("display_name", display_name, L, U, "new calls")                                          \
-  X("codecs", codecs, L, U, "new calls")                                                      \
-  X("dids", dids, L, U, "new calls")                                                          \
-  X("g726_packing", g726_packing, L, U, "new calls")
-#define MSGW_TRUNK_KEYS(X)                                                                    \
-  X("name", name, L, U, "new calls")                                                          \
-  X("address", address, L, U, "new calls, pings and registrations")                          \
-  X("transport", transport, L, U, "new calls")                                                \
-  X("codecs", codecs, L, U, "new calls")                                                      \
-  X("port", port, L, U, "new calls")                                                          \
-  X("timeout_ms", timeout_ms, L, U, "new calls")                                              \
-  X("g726_packing", g726_packing, L, U, "new calls")                                          \
-  X("payload_passthrough", payload_passthrough, L, U, "new calls")                            \
-  X("username", username, L, U, "new requests")                                               \
-  X("password", password, L, U, "new requests")                                               \
-  X("ha1", ha1, L, U, "new requests")                                                         \
-  X("realm", realm, L, U, "new requests")                                                     \
-  X("from_user", from_user, L, U, "new requests")                                             \
-  X("from_domain", from_domain, L, U, "new requests")                                         \
-  X("register", register_, L, U, "")                                                          \
-  X("register_expires_s", register_expires_s, L, U, "the next registration")                  \
-  X("ping_interval_s", ping_interval_s, L, U, "")                                             \
-  X("down_after", down_after, L, U, "")                                                       \
-  X("up_after", up_after, L, U, "")
-#define MSGW_ROUTE_KEYS(X)                                                                    \
-  X("name", name, L, U, "new calls")                                                          \
-  X("prefix", prefix, L, U, "new calls")                                                      \
-  X("regex", regex, L, U, "new calls")                                                        \
-  X("trunks", trunks, L, U, "new calls")
+// X(section, key, member, msgw-control, msgw-dataplane, note): the keys of each
+// element of an array section ([[port]], [[subscriber]], [[trunk]], [[route]]),
+// in the same shape as the list above; each section's first row is its
+// identity key, whose class stands for the whole element.
+#define MSGW_ELEMENT_KEYS(X)                                                                                \
+  X(port, "name", name, R, R, "")                                                                           \
+  X(port, "device", device, U, R, "")                                                                       \
+  X(port, "pci", pci, U, R, "")                                                                             \
+  X(port, "address", address, R, R, "media legs and SIP sockets use it")                                    \
+  X(port, "next_hop", next_hop, U, R, "")                                                                   \
+  X(port, "role", role, R, R, "")                                                                           \
+  X(port, "rx_queues", rx_queues, U, R, "")                                                                 \
+  X(port, "tx_queues", tx_queues, U, R, "")                                                                 \
+  X(port, "rx_descriptors", rx_descriptors, U, R, "")                                                       \
+  X(port, "tx_descriptors", tx_descriptors, U, R, "")                                                       \
+  X(port, "tap_name", tap_name, U, R, "")                                                                   \
+  X(subscriber, "user", user, L, U, "new requests; registrations of a removed user stay until they expire") \
+  X(subscriber, "password", password, L, U, "new challenges")                                               \
+  X(subscriber, "ha1", ha1, L, U, "new challenges")                                                         \
+  X(subscriber, "ha1_sha256", ha1_sha256, L, U, "new challenges")                                           \
+  X(subscriber, "digest_algorithms", digest_algorithms, L, U, "new challenges")                             \
+  X(subscriber, "display_name", display_name, L, U, "new calls")                                            \
+  X(subscriber, "codecs", codecs, L, U, "new calls")                                                        \
+  X(subscriber, "dids", dids, L, U, "new calls")                                                            \
+  X(subscriber, "g726_packing", g726_packing, L, U, "new calls")                                            \
+  X(trunk, "name", name, L, U, "new calls")                                                                 \
+  X(trunk, "address", address, L, U, "new calls, pings and registrations")                                  \
+  X(trunk, "transport", transport, L, U, "new calls")                                                       \
+  X(trunk, "codecs", codecs, L, U, "new calls")                                                             \
+  X(trunk, "port", port, L, U, "new calls")                                                                 \
+  X(trunk, "timeout_ms", timeout_ms, L, U, "new calls")                                                     \
+  X(trunk, "g726_packing", g726_packing, L, U, "new calls")                                                 \
+  X(trunk, "payload_passthrough", payload_passthrough, L, U, "new calls")                                   \
+  X(trunk, "username", username, L, U, "new requests")                                                      \
+  X(trunk, "password", password, L, U, "new requests")                                                      \
+  X(trunk, "ha1", ha1, L, U, "new requests")                                                                \
+  X(trunk, "realm", realm, L, U, "new requests")                                                            \
+  X(trunk, "from_user", from_user, L, U, "new requests")                                                    \
+  X(trunk, "from_domain", from_domain, L, U, "new requests")                                                \
+  X(trunk, "register", register_, L, U, "")                                                                 \
+  X(trunk, "register_expires_s", register_expires_s, L, U, "the next registration")                         \
+  X(trunk, "ping_interval_s", ping_interval_s, L, U, "")                                                    \
+  X(trunk, "down_after", down_after, L, U, "")                                                              \
+  X(trunk, "up_after", up_after, L, U, "")                                                                  \
+  X(route, "name", name, L, U, "new calls")                                                                 \
+  X(route, "prefix", prefix, L, U, "new calls")                                                             \
+  X(route, "regex", regex, L, U, "new calls")                                                               \
+  X(route, "trunks", trunks, L, U, "new calls")
 
 // One row of the table, with what plan_reload needs of a section key.
 struct SectionKey {
@@ -122,24 +123,32 @@ struct ElementKey {
   KeyClass cls;
   bool (*differs)(const Element&, const Element&);
 };
-#define MSGW_ELEMENT_ROW(section, type, k, member, c, d, note) \
-  ElementKey<type>{{section "." k, c, d, note}, [](const type& a, const type& b) { return !(a.member == b.member); }},
-#define MSGW_PORT_ROW(k, member, c, d, note) MSGW_ELEMENT_ROW("port", PortSection, k, member, c, d, note)
-#define MSGW_SUBSCRIBER_ROW(k, member, c, d, note) MSGW_ELEMENT_ROW("subscriber", SubscriberSection, k, member, c, d, note)
-#define MSGW_TRUNK_ROW(k, member, c, d, note) MSGW_ELEMENT_ROW("trunk", TrunkSection, k, member, c, d, note)
-#define MSGW_ROUTE_ROW(k, member, c, d, note) MSGW_ELEMENT_ROW("route", RouteSection, k, member, c, d, note)
-const ElementKey<PortSection> kPortKeys[] = {MSGW_PORT_KEYS(MSGW_PORT_ROW)};
-const ElementKey<SubscriberSection> kSubscriberKeys[] = {MSGW_SUBSCRIBER_KEYS(MSGW_SUBSCRIBER_ROW)};
-const ElementKey<TrunkSection> kTrunkKeys[] = {MSGW_TRUNK_KEYS(MSGW_TRUNK_ROW)};
-const ElementKey<RouteSection> kRouteKeys[] = {MSGW_ROUTE_KEYS(MSGW_ROUTE_ROW)};
+// The element type of section `sec` is that of Config's vector `sec`s.
+#define MSGW_ELEMENT_TYPE(sec) decltype(Config::sec##s)::value_type
+
+// The rows of MSGW_ELEMENT_KEYS whose section holds Element, in list order
+// (built on first use, so no other file's static initialiser can see it empty).
+template <typename Element>
+const std::vector<ElementKey<Element>>& element_keys() {
+  static const std::vector<ElementKey<Element>> table = [] {
+    std::vector<ElementKey<Element>> out;
+#define MSGW_ELEMENT_ROW(sec, k, member, c, d, note)                                                    \
+  if constexpr (std::is_same_v<Element, MSGW_ELEMENT_TYPE(sec)>)                                        \
+    out.push_back({{#sec "." k, c, d, note}, [](const Element& a, const Element& b) { return !(a.member == b.member); }});
+    MSGW_ELEMENT_KEYS(MSGW_ELEMENT_ROW)
+#undef MSGW_ELEMENT_ROW
+    return out;
+  }();
+  return table;
+}
 
 std::vector<KeyClass> all_classes() {
   std::vector<KeyClass> out;
   for (const auto& k : kSectionKeys) out.push_back(k.cls);
-  for (const auto& k : kPortKeys) out.push_back(k.cls);
-  for (const auto& k : kSubscriberKeys) out.push_back(k.cls);
-  for (const auto& k : kTrunkKeys) out.push_back(k.cls);
-  for (const auto& k : kRouteKeys) out.push_back(k.cls);
+  for (const auto& k : element_keys<PortSection>()) out.push_back(k.cls);
+  for (const auto& k : element_keys<SubscriberSection>()) out.push_back(k.cls);
+  for (const auto& k : element_keys<TrunkSection>()) out.push_back(k.cls);
+  for (const auto& k : element_keys<RouteSection>()) out.push_back(k.cls);
   return out;
 }
 
@@ -151,9 +160,9 @@ ConfigChange change(std::string key, std::string what, const KeyClass& c) {
 // Elements matched by their identity (user, name): added, removed, or each
 // differing key changed. Every key of an element section is live for
 // msgw-control (ports, which are not, are matched by index below).
-template <typename Element, size_t N>
+template <typename Element>
 void diff_elements(const char* section, const std::vector<Element>& running, const std::vector<Element>& file,
-                   std::string Element::*identity, const ElementKey<Element> (&keys)[N],
+                   std::string Element::*identity, const std::vector<ElementKey<Element>>& keys,
                    std::vector<ConfigChange>& out) {
   auto find = [&](const std::vector<Element>& in, const std::string& id) -> const Element* {
     for (const auto& e : in)
@@ -211,21 +220,22 @@ ReloadPlan plan_reload(const Config& running, const Config& file) {
     if (k.cls.control != Effect::live) k.keep_running(plan.apply, running);
   }
   // Ports: msgw-dataplane owns them and reads them at start; by index (its port ids).
+  const auto& port_keys = element_keys<PortSection>();
   const size_t ports = std::max(running.ports.size(), file.ports.size());
   for (size_t i = 0; i < ports; ++i) {
     const std::string at = "port[" + std::to_string(i) + "]";
-    if (i >= running.ports.size()) plan.changes.push_back(change(at, "added", kPortKeys[0].cls));
-    else if (i >= file.ports.size()) plan.changes.push_back(change(at, "removed", kPortKeys[0].cls));
+    if (i >= running.ports.size()) plan.changes.push_back(change(at, "added", port_keys[0].cls));
+    else if (i >= file.ports.size()) plan.changes.push_back(change(at, "removed", port_keys[0].cls));
     else
-      for (const auto& k : kPortKeys)
+      for (const auto& k : port_keys)
         if (k.differs(running.ports[i], file.ports[i]))
           plan.changes.push_back(change(std::string(k.cls.key).insert(4, "[" + std::to_string(i) + "]"), "changed", k.cls));
   }
   plan.apply.ports = running.ports;
-  diff_elements("subscriber", running.subscribers, file.subscribers, &SubscriberSection::user, kSubscriberKeys,
-                plan.changes);
-  diff_elements("trunk", running.trunks, file.trunks, &TrunkSection::name, kTrunkKeys, plan.changes);
-  diff_elements("route", running.routes, file.routes, &RouteSection::name, kRouteKeys, plan.changes);
+  diff_elements("subscriber", running.subscribers, file.subscribers, &SubscriberSection::user,
+                element_keys<SubscriberSection>(), plan.changes);
+  diff_elements("trunk", running.trunks, file.trunks, &TrunkSection::name, element_keys<TrunkSection>(), plan.changes);
+  diff_elements("route", running.routes, file.routes, &RouteSection::name, element_keys<RouteSection>(), plan.changes);
   // Routes are tried in order: the same routes in another order route differently.
   std::vector<std::string> old_order, new_order;
   for (const auto& r : running.routes)
@@ -234,7 +244,7 @@ ReloadPlan plan_reload(const Config& running, const Config& file) {
   for (const auto& f : file.routes)
     for (const auto& r : running.routes)
       if (f.name == r.name) new_order.push_back(f.name);
-  if (old_order != new_order) plan.changes.push_back(change("route", "reordered", kRouteKeys[0].cls));
+  if (old_order != new_order) plan.changes.push_back(change("route", "reordered", element_keys<RouteSection>()[0].cls));
   return plan;
 }
 

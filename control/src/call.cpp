@@ -5,12 +5,15 @@
 #include "msgw/control/call.hpp"
 
 #include "msgw/common/log.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/media_policy.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
 
 namespace msgw::control {
+
+using common::wall_ms;
 
 namespace dp = msgw::dataplane;
 namespace sdp = msgw::sip::sdp;
@@ -19,32 +22,6 @@ using sip::kNoTxn;
 using sip::TxnId;
 
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
-
-dp::LegSpec leg_spec(const Leg& l) {
-  dp::LegSpec s{};
-  s.local_ip = l.local_ip;
-  s.remote_ip = l.remote_ip;
-  s.port = static_cast<uint16_t>(l.port);
-  s.local_port = l.local_port;
-  s.remote_port = l.remote_port;
-  s.codec = static_cast<uint8_t>(l.codec.id);  // the ring carries CodecId's numbers
-  s.payload_type = l.codec.payload_type;
-  s.dtmf_pt = l.dtmf_pt;
-  s.ptime_ms = static_cast<uint8_t>(l.ptime);
-  uint8_t f = (l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0);
-  if (l.codec.id == CodecId::G726_32 && l.codec.g726_packing == codecs::G726Packing::Aal2) f |= dp::kLegG726Aal2;
-  if (l.codec.id == CodecId::G729 && !l.codec.g729_annexb) f |= dp::kLegG729NoAnnexB;
-  if (l.payload_passthrough) f |= dp::kLegPayloadPassthrough;
-  s.flags = f;
-  return s;
-}
 
 // A negotiated stream becomes the leg's media: codec (with the peer's
 // configured G.726 packing), DTMF payload type, where to send, packet time
@@ -79,14 +56,6 @@ std::string warning(const std::string& why) { return "399 msgw \"" + why + "\"";
 
 Call::Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin)
     : svc_(services), id_(std::move(id)), direction_(direction), origin_(origin) {}
-
-// The dataplane's own rule: one codec on both legs is still transcoded when
-// packet time, G.726 packing or Annex B differ.
-bool Call::transcoding() const {
-  const Leg& a = leg(LegId::a);
-  const Leg& b = leg(LegId::b);
-  return a.has_codec && b.has_codec && !dp::relayable(leg_spec(a), leg_spec(b));
-}
 
 // ---------------------------------------------------------------- dispatch
 
@@ -205,7 +174,7 @@ bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   }
   b.dialog_key.clear();
   b.remote_tag.clear();
-  const std::string local_host = ip_str(b.local_ip);
+  const std::string local_host = config::format_ipv4(b.local_ip);
   const config::TrunkSection* ts = svc_.trunks && !t.trunk.empty() ? svc_.trunks->section(t.trunk) : nullptr;
   const std::string from_user = ts && !ts->from_user.empty() ? ts->from_user : caller_user;
   const std::string from_host = ts && !ts->from_domain.empty() ? ts->from_domain : local_host;
@@ -352,7 +321,7 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   if (a.sdp_body.empty() || !a.has_codec || a.codec.id != plan->a_codec) {
     sdp::LocalPolicy lp;
     lp.codecs = {plan->a_codec};
-    lp.address = ip_str(a.local_ip);
+    lp.address = config::format_ipv4(a.local_ip);
     lp.port = a.local_port;
     lp.telephone_event = true;
     // G.729 relayed to a trunk that said annexb=no: the caller is told the
@@ -371,58 +340,6 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   }
   take_stream(b, ns, maxptime_of(ans, ns.media_index), peer_media_of(LegId::b));
   return program_flow();
-}
-
-// ---------------------------------------------------------------- media
-
-std::optional<Call::Failure> Call::program_flow() {
-  if (!flow_id_) {
-    uint32_t limit = svc_.media->max_flows();
-    if (limit == 0) limit = svc_.config->dataplane.flow_capacity / 2;
-    flow_id_ = svc_.index->allocate_flow(limit, id_);
-    if (!flow_id_) return Failure{CallError::flow_table_full, "dataplane flow table full"};
-    flow_state_ = FlowState::reserved;
-  }
-  std::string why;
-  const dp::LegSpec a = leg_spec(leg(LegId::a)), b = leg_spec(leg(LegId::b));
-  const bool ok = flow_programmed() ? svc_.media->modify(*flow_id_, a, b, &why)
-                                    : svc_.media->add(*flow_id_, a, b, &why);
-  if (!ok) {
-    ++svc_.stats->media_errors;
-    return Failure{CallError::dataplane_refused, why};
-  }
-  flow_state_ = FlowState::programmed;
-  return std::nullopt;
-}
-
-PeerMedia Call::peer_media_of(LegId l) const {
-  const config::Config& cfg = *svc_.config;
-  // Outbound: A is the subscriber, B the trunk; inbound the other way round.
-  const bool subscriber_leg = (l == LegId::a) == (direction_ == CallDirection::outbound);
-  const config::SubscriberSection* sub = nullptr;
-  const config::TrunkSection* tr = nullptr;
-  if (subscriber_leg) {
-    for (const auto& s : cfg.subscribers)
-      if (s.user == subscriber) sub = &s;
-  } else {
-    for (const auto& t : cfg.trunks)
-      if (t.name == trunk) tr = &t;
-  }
-  return peer_media(cfg, sub, tr);
-}
-
-void Call::on_dataplane_restart() {
-  // A new dataplane generation has no flows: program this one again.
-  if (!flow_programmed()) return;
-  flow_state_ = FlowState::reserved;
-  // In routing the flow carried an earlier trunk's early media, which ended
-  // with that attempt: the next trunk's 183 or 200 programs a new one.
-  if (state_ == CallState::routing) return;
-  if (auto failure = program_flow()) {
-    log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
-    return;
-  }
-  ++svc_.stats->flows_reprogrammed;
 }
 
 // ---------------------------------------------------------------- in dialog
@@ -479,7 +396,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   }
   sdp::LocalPolicy lp;
   lp.codecs = {order.front()};
-  lp.address = ip_str(me.local_ip);
+  lp.address = config::format_ipv4(me.local_ip);
   lp.port = me.local_port;
   lp.telephone_event = true;
   // As for the first answer: no Annex B on a G.729 leg relayed to one without.
@@ -520,7 +437,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   if (!od || !other_leg.has_codec) return;
   sdp::LocalPolicy olp;
   olp.codecs = {other_leg.codec.id};
-  olp.address = ip_str(other_leg.local_ip);
+  olp.address = config::format_ipv4(other_leg.local_ip);
   olp.port = other_leg.local_port;
   olp.telephone_event = other_leg.dtmf_pt != dp::kNoPayloadType;
   olp.telephone_event_pt = other_leg.dtmf_pt != dp::kNoPayloadType ? other_leg.dtmf_pt : 101;

@@ -2,18 +2,15 @@
 // Calls as JSON and records (see call_json.hpp).
 #include "msgw/control/call_json.hpp"
 
-#include <chrono>
+#include "msgw/common/wall_clock.hpp"
 
 namespace msgw::control {
+
+using common::wall_ms;
 
 using codecs::CodecId;
 
 namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string codec_name(CodecId c) { return std::string(codecs::codec_info(c).sdp_name); }
 

@@ -13,11 +13,15 @@
 
 #include "msgw/common/ascii.hpp"
 #include "msgw/common/log.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
 
 namespace msgw::control {
+
+using common::wall_s;
+using common::wall_ms;
 
 using sip::kNoTxn;
 using sip::TxnId;
@@ -25,17 +29,6 @@ using sip::TxnId;
 namespace {
 
 constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO";
-
-int64_t wall_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 
 std::optional<sip::Endpoint> endpoint_from_uri(const std::string& uri_text) {
   auto u = sip::parse_uri(uri_text);

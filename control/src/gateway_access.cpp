@@ -4,26 +4,16 @@
 // ours, the nonce key's rotation, and the CDR of an INVITE refused before a
 // call existed (issue 21).
 #include <algorithm>
-#include <chrono>
 
 #include "msgw/common/ascii.hpp"
 #include "msgw/common/log.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/gateway.hpp"
 
 namespace msgw::control {
-namespace {
 
-int64_t wall_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
+using common::wall_s;
+using common::wall_ms;
 
 void Gateway::record_refusal(const sip::ServerRequest& req, int status, std::string_view cause) {
   if (!store_ || req.msg.method() != "INVITE") return;

@@ -7,14 +7,16 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <string_view>
 #include <vector>
 
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/dataplane/counters.hpp"
 
 namespace msgw::control {
+
+using common::wall_s;
 
 namespace {
 
@@ -113,29 +115,8 @@ std::vector<Family> all_families() {
   return v;
 }
 
-int64_t now_wall_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 using Labels = std::initializer_list<std::string_view>;
 std::span<const std::string_view> L(Labels l) { return {l.begin(), l.size()}; }
-
-constexpr std::string_view kCallStateNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_CALL_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kHealthNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_HEALTH_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kRegNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_REG_STATES(MSGW_X)
-#undef MSGW_X
-};
 
 void write_dataplane(metrics::Writer& w, const DataplaneCounters& dc, const config::Config& cfg) {
   const auto& pc = dc.published;
@@ -210,7 +191,7 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   uint64_t in_state[kCallStateCount] = {};
   for (const auto& [id, c] : calls_) ++in_state[size_t(c->state())];
   for (size_t s = 0; s < kCallStateCount; ++s)
-    if (CallState(s) != CallState::ended) w.sample(kCallsInState, L({kCallStateNames[s]}), in_state[s]);
+    if (CallState(s) != CallState::ended) w.sample(kCallsInState, L({state_name(CallState(s))}), in_state[s]);
   w.declare(kCallFailures);
   for (size_t e = 0; e < kCallErrorCount; ++e)
     w.sample(kCallFailures, L({error_info(CallError(e)).name}), stats_.failures_by_cause[e]);
@@ -243,18 +224,18 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   w.sample(kSipOverloaded, st.overloaded);
   w.sample(kSipQueueAge, double(st.rx_queue_age_recent_max_us) / 1e6);
 
-  w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(now_wall_s()).size() : 0));
+  w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(wall_s()).size() : 0));
 
   w.declare(kTrunkUp);
   for (const auto& t : cfg_.trunks) w.sample(kTrunkUp, L({t.name}), uint64_t(routable(trunks_.health(t.name))));
   w.declare(kTrunkHealth);
   for (const auto& t : cfg_.trunks)
     for (size_t s = 0; s < kTrunkHealthCount; ++s)
-      w.sample(kTrunkHealth, L({t.name, kHealthNames[s]}), uint64_t(size_t(trunks_.health(t.name)) == s));
+      w.sample(kTrunkHealth, L({t.name, health_name(TrunkHealth(s))}), uint64_t(size_t(trunks_.health(t.name)) == s));
   w.declare(kTrunkRegistration);
   for (const auto& t : cfg_.trunks)
     for (size_t s = 0; s < kRegStateCount; ++s)
-      w.sample(kTrunkRegistration, L({t.name, kRegNames[s]}), uint64_t(size_t(trunks_.registration(t.name)) == s));
+      w.sample(kTrunkRegistration, L({t.name, reg_state_name(RegState(s))}), uint64_t(size_t(trunks_.registration(t.name)) == s));
 
   w.sample(kDataplaneUp, uint64_t(media_.up()));
   DataplaneCounters dc;

@@ -1,23 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // What `msgwctl show ...` and `reload` read of the Gateway (management
 // views; the verbs themselves are declared in mgmt/).
-#include <chrono>
-
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/call_json.hpp"
 #include "msgw/control/gateway.hpp"
 
 namespace msgw::control {
 
-namespace {
-
-int64_t wall_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string ip_str(uint32_t ip) { return config::format_ipv4(ip); }
-
-}  // namespace
+using common::wall_s;
 
 nlohmann::json Gateway::show_calls() const {
   nlohmann::json data = nlohmann::json::array();
@@ -42,8 +32,8 @@ nlohmann::json Gateway::show_flows() const {
       const Leg& leg = c->leg(l);
       auto s = media_.stats(*c->flow_id(), uint8_t(index(l)));
       data.push_back({{"flow", *c->flow_id()}, {"leg", l == LegId::a ? "A" : "B"}, {"call", id},
-                      {"local", ip_str(leg.local_ip) + ":" + std::to_string(leg.local_port)},
-                      {"remote", ip_str(leg.remote_ip) + ":" + std::to_string(leg.remote_port)},
+                      {"local", config::format_ipv4(leg.local_ip) + ":" + std::to_string(leg.local_port)},
+                      {"remote", config::format_ipv4(leg.remote_ip) + ":" + std::to_string(leg.remote_port)},
                       {"codec", leg.has_codec ? std::string(codecs::codec_info(leg.codec.id).sdp_name) + "/" +
                                                     std::to_string(leg.ptime)
                                               : ""},

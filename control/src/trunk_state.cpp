@@ -57,26 +57,13 @@ static_assert(in_slot_order<HealthTransition, kHealth.size(), kTrunkHealthEventC
 static_assert(in_slot_order<RegTransition, kReg.size(), kRegEventCount>(kReg),
               "trunk registration table: one row per (state, event), in order");
 
-constexpr std::string_view kHealthNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_HEALTH_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kHealthEventNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_HEALTH_EVENTS(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kRegNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_REG_STATES(MSGW_X)
-#undef MSGW_X
-};
-constexpr std::string_view kRegEventNames[] = {
-#define MSGW_X(name) #name,
-    MSGW_TRUNK_REG_EVENTS(MSGW_X)
-#undef MSGW_X
-};
+// Each list's names, from the list itself (trunk_state.hpp).
+#define MSGW_NAME_OF(name) #name,
+constexpr std::string_view kHealthNames[] = {MSGW_TRUNK_HEALTH_STATES(MSGW_NAME_OF)};
+constexpr std::string_view kHealthEventNames[] = {MSGW_TRUNK_HEALTH_EVENTS(MSGW_NAME_OF)};
+constexpr std::string_view kRegNames[] = {MSGW_TRUNK_REG_STATES(MSGW_NAME_OF)};
+constexpr std::string_view kRegEventNames[] = {MSGW_TRUNK_REG_EVENTS(MSGW_NAME_OF)};
+#undef MSGW_NAME_OF
 static_assert(std::size(kHealthNames) == kTrunkHealthCount && std::size(kHealthEventNames) == kTrunkHealthEventCount);
 static_assert(std::size(kRegNames) == kRegStateCount && std::size(kRegEventNames) == kRegEventCount);
 

@@ -130,6 +130,58 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     return o;
   }
 
+  // The row's event, injected after the setup: what the gateway sent for it
+  // and the call after it. reaches_call false: the stack or the Gateway
+  // answers it before any call sees it.
+  Outcome event_from(const std::string& ip, uint16_t port, const std::string& cid, std::string msg,
+                     bool reaches_call) {
+    mark();
+    inject(ip, port, std::move(msg));
+    return done(cid, reaches_call);
+  }
+  Outcome from_phone(const std::string& cid, std::string msg, bool reaches_call = true) {
+    return event_from("10.10.0.2", 5062, cid, std::move(msg), reaches_call);
+  }
+  Outcome from_carrier(const std::string& cid, std::string msg, bool reaches_call = true) {
+    return event_from("10.20.0.2", 5060, cid, std::move(msg), reaches_call);
+  }
+  Outcome from_backup(const std::string& cid, std::string msg, bool reaches_call = true) {
+    return event_from("10.20.0.3", 5060, cid, std::move(msg), reaches_call);
+  }
+  // The carrier's 2 s answer deadline passes.
+  Outcome after_deadline(const std::string& cid, bool reaches_call = true) {
+    mark();
+    advanced = std::chrono::milliseconds(2100);
+    gw->tick();
+    return done(cid, reaches_call);
+  }
+  Outcome after_sip_timers(const std::string& cid, std::chrono::milliseconds d, bool reaches_call = true) {
+    mark();
+    run_sip_timers_for(d);
+    return done(cid, reaches_call);
+  }
+  // The dataplane's word, seen at the next tick: the flow's media stopped, or
+  // the dataplane restarted.
+  Outcome after_media_timeout(const std::string& cid, uint32_t flow, bool reaches_call = true) {
+    mark();
+    media_timeout_event(flow);
+    gw->tick();
+    return done(cid, reaches_call);
+  }
+  Outcome after_dataplane_restart(const std::string& cid, bool reaches_call = true) {
+    mark();
+    media.restart = true;
+    gw->tick();
+    return done(cid, reaches_call);
+  }
+  // `m` was sent and its body holds `text`.
+  static void expect_body_has(const Msg* m, std::string_view text) {
+    EXPECT_TRUE(m);
+    if (m) {
+      EXPECT_NE(m->body().find(text), std::string::npos) << m->body();
+    }
+  }
+
   // Runs the stack's timers (real time, T1 = 5 ms) until `until` holds or
   // `limit` passed; the messages they sent stay for take().
   template <class Pred>

@@ -18,18 +18,14 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
   switch (e) {
     case CallEvent::b_provisional: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 180, "Ringing", ""), false);
       EXPECT_TRUE(o.out.empty());
       return o;
     }
     case CallEvent::b_answer: {
       // A retransmitted 2xx: the stack ACKs it again, the phone hears nothing.
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 200, "OK", g729_answer()), false);
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(gw->stats().calls_answered, 1u);
@@ -38,9 +34,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::b_failure: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 503, "Service Unavailable", ""));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 503, "Service Unavailable", ""), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(count(o.out, "BYE"), 0);
@@ -49,9 +43,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     case CallEvent::b_challenge: {
       // A 407 after the 2xx matches no transaction: nothing happens.
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "late"));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_challenge(inv, 407, "late"), false);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(gw->stats().trunk_challenges, 0u);
@@ -59,28 +51,21 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::b_timeout: {
       answered();
-      mark();
-      run_sip_timers_for(std::chrono::milliseconds(600));
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(600), false);
       EXPECT_EQ(count(o.out, "BYE"), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
     }
     case CallEvent::b_deadline: {
       answered();
-      mark();
-      advanced = std::chrono::milliseconds(2100);
-      gw->tick();
-      Outcome o = done(cid, false);
+      Outcome o = after_deadline(cid, false);
       EXPECT_TRUE(o.out.empty());
       return o;
     }
     case CallEvent::a_cancel: {
       // Too late: the INVITE was answered; the stack answers the CANCEL.
       answered();
-      mark();
-      inject("10.10.0.2", 5062, phone_cancel(cid));
-      Outcome o = done(cid, false);
+      Outcome o = from_phone(cid, phone_cancel(cid), false);
       EXPECT_EQ(count(o.out, "487"), 0);
       EXPECT_EQ(count(o.out, "CANCEL"), 0);
       EXPECT_EQ(count(o.out, "BYE"), 0);
@@ -89,9 +74,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::bye_a: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 104));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("BYE", cid, ok, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
       EXPECT_EQ(media.ops.back().what, "del");
@@ -100,9 +83,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::bye_b: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_request("BYE", inv, 1));
       EXPECT_TRUE(find_to(o.out, "200", kCarrier));
       EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
       EXPECT_EQ(media.ops.back().what, "del");
@@ -111,19 +92,11 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::reinvite_a: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
       const Msg* r = find_to(o.out, "200", kPhone);
-      EXPECT_TRUE(r);
-      if (r) {
-        EXPECT_NE(r->body().find("a=recvonly"), std::string::npos) << r->body();
-      }
+      expect_body_has(r, "a=recvonly");
       const Msg* ri = find_to(o.out, "INVITE", kCarrier);
-      EXPECT_TRUE(ri);
-      if (ri) {
-        EXPECT_NE(ri->body().find("a=sendonly"), std::string::npos) << ri->body();
-      }
+      expect_body_has(ri, "a=sendonly");
       EXPECT_EQ(media.ops.back().what, "modify");
       EXPECT_EQ(media.ops.back().a.remote_port, 16400);
       EXPECT_EQ(gw->stats().reinvites, 1u);
@@ -131,14 +104,9 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::reinvite_b: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, carrier_new_media_offer()));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_request("INVITE", inv, 2, carrier_new_media_offer()));
       const Msg* r = find_to(o.out, "200", kCarrier);
-      EXPECT_TRUE(r);
-      if (r) {
-        EXPECT_NE(r->body().find("m=audio"), std::string::npos);
-      }
+      expect_body_has(r, "m=audio");
       EXPECT_TRUE(find_to(o.out, "INVITE", kPhone));
       EXPECT_EQ(media.ops.back().what, "modify");
       EXPECT_EQ(media.ops.back().b.remote_port, 6100);
@@ -149,12 +117,10 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
       auto out = take();
       Msg ri = copy(find_to(out, "INVITE", kCarrier));
-      mark();
       // The carrier's answer moves its media: re-programmed, then ACKed.
-      inject("10.20.0.2", 5060,
-             carrier_response(ri, 200, "OK",
-                              sdp_offer("10.20.0.2", 6200, "18 101", {"rtpmap:18 G729/8000"}, "recvonly")));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(
+          cid, carrier_response(ri, 200, "OK",
+                                sdp_offer("10.20.0.2", 6200, "18 101", {"rtpmap:18 G729/8000"}, "recvonly")));
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(media.ops.back().what, "modify");
@@ -169,9 +135,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
       Msg ri = copy(find_to(take(), "INVITE", kCarrier));
       EXPECT_EQ(ri.raw.find("Proxy-Authorization"), std::string::npos);  // no challenge cached yet
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge_in_dialog(ri, 407, "n0nce-ri"));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_challenge_in_dialog(ri, 407, "n0nce-ri"));
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       const Msg* again = find_to(o.out, "INVITE", kCarrier);
       EXPECT_TRUE(again);
@@ -196,9 +160,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       auto [inv, ok] = answered();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("INFO", inv, 3));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_request("INFO", inv, 3));
       EXPECT_TRUE(find_to(o.out, "200", kCarrier));
       EXPECT_EQ(o.out.size(), 1u);  // acknowledged, not relayed
       return o;
@@ -225,10 +187,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     case CallEvent::media_timeout: {
       answered();
       uint32_t flow = only_flow();
-      mark();
-      media_timeout_event(flow);
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_media_timeout(cid, flow);
       EXPECT_EQ(count(o.out, "BYE"), 2);
       for (const auto& m : o.out)
         if (m.method() == "BYE") {
@@ -241,10 +200,7 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     case CallEvent::dataplane_restart: {
       answered();
       uint32_t flow = only_flow();
-      mark();
-      media.restart = true;
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_dataplane_restart(cid);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
       EXPECT_EQ(media.ops.back().what, "add");
@@ -285,9 +241,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::b_provisional: {
       Msg inv = routing(cid);
       hangup(cid);  // CANCEL to the carrier, 480 to the phone
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 180, "Ringing", ""), false);
       EXPECT_TRUE(o.out.empty());
       return o;
     }
@@ -295,9 +249,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       // The carrier answers the INVITE we just cancelled: ACK and BYE it.
       Msg inv = routing(cid);
       hangup(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 200, "OK", g729_answer()), false);
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
@@ -307,9 +259,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::b_failure: {
       Msg inv = routing(cid);
       hangup(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 487, "Request Terminated", ""));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 487, "Request Terminated", ""), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);  // no failover for an ended call
       EXPECT_EQ(gw->stats().failovers, 0u);
@@ -319,9 +269,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       // The INVITE of an ended call is challenged: not answered, no failover.
       Msg inv = routing(cid);
       hangup(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "gone"));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_challenge(inv, 407, "gone"), false);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(gw->stats().trunk_challenges, 0u);
       return o;
@@ -329,9 +277,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::b_timeout: {
       routing(cid);
       hangup(cid);
-      mark();
-      run_sip_timers_for(std::chrono::milliseconds(600));  // the abandoned INVITE's Timer B
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(600), false);  // the abandoned INVITE's Timer B
       EXPECT_EQ(count(o.out, "408"), 0);  // (the 480 is retransmitted: the phone never ACKs it)
       EXPECT_EQ(find_to(o.out, "INVITE", kBackup), nullptr);
       EXPECT_EQ(gw->stats().failovers, 0u);
@@ -340,10 +286,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::b_deadline: {
       routing(cid);
       hangup(cid);
-      mark();
-      advanced = std::chrono::milliseconds(2100);
-      gw->tick();
-      Outcome o = done(cid, false);
+      Outcome o = after_deadline(cid, false);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().failovers, 0u);
       return o;
@@ -351,9 +294,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::a_cancel: {
       routing(cid);
       hangup(cid);  // the INVITE got its 480
-      mark();
-      inject("10.10.0.2", 5062, phone_cancel(cid));
-      Outcome o = done(cid, false);
+      Outcome o = from_phone(cid, phone_cancel(cid), false);
       EXPECT_EQ(count(o.out, "487"), 0);
       EXPECT_EQ(count(o.out, "CANCEL"), 0);
       EXPECT_EQ(gw->stats().calls_cancelled, 0u);
@@ -363,18 +304,14 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       auto [inv, ok] = answered_call(cid, spa_offer());
       inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
       EXPECT_EQ(state_of(cid), std::nullopt);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 104));
-      Outcome o = done(cid, false);
+      Outcome o = from_phone(cid, phone_request("BYE", cid, ok, 104), false);
       EXPECT_TRUE(find_to(o.out, "481", kPhone));
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
     case CallEvent::bye_b: {
       auto [inv, ok] = ended_by_phone();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_request("BYE", inv, 1), false);
       EXPECT_TRUE(find_to(o.out, "481", kCarrier));
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
@@ -383,9 +320,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       auto [inv, ok] = answered_call(cid, spa_offer());
       inject("10.20.0.2", 5060, carrier_request("BYE", inv, 1));
       EXPECT_EQ(state_of(cid), std::nullopt);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 105, phone_hold_offer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_phone(cid, phone_request("INVITE", cid, ok, 105, phone_hold_offer()), false);
       EXPECT_TRUE(find_to(o.out, "481", kPhone));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(media.ops.back().what, "del");
@@ -393,9 +328,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     }
     case CallEvent::reinvite_b: {
       auto [inv, ok] = ended_by_phone();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, carrier_new_media_offer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_request("INVITE", inv, 2, carrier_new_media_offer()), false);
       EXPECT_TRUE(find_to(o.out, "481", kCarrier));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(media.ops.back().what, "del");
@@ -411,9 +344,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
       EXPECT_EQ(state_of(cid), std::nullopt);
       const auto ops = media.ops.size();
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(ri, 200, "OK", g729_answer("recvonly")));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(ri, 200, "OK", g729_answer("recvonly")), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(media.ops.size(), ops);  // no flow programmed for a gone call
@@ -427,9 +358,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       Msg ri = copy(find_to(take(), "INVITE", kCarrier));
       inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
       EXPECT_EQ(state_of(cid), std::nullopt);
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge_in_dialog(ri, 407, "n0nce-x"));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_challenge_in_dialog(ri, 407, "n0nce-x"), false);
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(gw->stats().trunk_challenges, 0u);
@@ -437,9 +366,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       auto [inv, ok] = ended_by_phone();
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("INFO", inv, 3));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_request("INFO", inv, 3), false);
       EXPECT_TRUE(find_to(o.out, "481", kCarrier));
       EXPECT_EQ(o.out.size(), 1u);
       return o;
@@ -456,9 +383,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       for (const auto& m : take())
         if (m.method() == "BYE") hangup_byes.insert(m.raw);
       EXPECT_EQ(hangup_byes.size(), 2u);
-      mark();
-      run_sip_timers_for(std::chrono::milliseconds(600));
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(600), false);
       for (const auto& m : o.out)
         if (m.method() == "BYE") {
           EXPECT_EQ(hangup_byes.count(m.raw), 1u) << "a new BYE after the ACK timeout:\n" << m.raw;
@@ -470,10 +395,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       ended_by_phone();
       const auto ops = media.ops.size();
       uint32_t flow = media.ops.front().flow;
-      mark();
-      media_timeout_event(flow);
-      gw->tick();
-      Outcome o = done(cid, false);
+      Outcome o = after_media_timeout(cid, flow, false);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().media_timeouts, 0u);
       EXPECT_EQ(media.ops.size(), ops);
@@ -482,10 +404,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     case CallEvent::dataplane_restart: {
       ended_by_phone();
       const auto ops = media.ops.size();
-      mark();
-      media.restart = true;
-      gw->tick();
-      Outcome o = done(cid, false);
+      Outcome o = after_dataplane_restart(cid, false);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().dataplane_restarts, 1u);
       EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);

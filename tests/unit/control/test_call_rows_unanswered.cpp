@@ -13,9 +13,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
   switch (e) {
     case CallEvent::b_provisional: {
       Msg inv = routing(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 180, "Ringing", ""));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(inv, 180, "Ringing", ""));
       const Msg* r = find_to(o.out, "180", kPhone);
       EXPECT_TRUE(r);
       if (r) {
@@ -26,15 +24,10 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     }
     case CallEvent::b_answer: {
       Msg inv = routing(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(inv, 200, "OK", g729_answer()));
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       const Msg* ok = find_to(o.out, "200", kPhone);
-      EXPECT_TRUE(ok);
-      if (ok) {
-        EXPECT_NE(ok->body().find("m=audio"), std::string::npos);
-      }
+      expect_body_has(ok, "m=audio");
       EXPECT_EQ(media.ops.size(), 1u);
       EXPECT_EQ(gw->stats().calls_answered, 1u);
       return o;
@@ -42,9 +35,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     case CallEvent::b_failure: {
       // The callee's own answer (486): relayed, no failover.
       Msg inv = routing(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 486, "Busy Here", ""));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(inv, 486, "Busy Here", ""));
       EXPECT_TRUE(find_to(o.out, "486", kPhone));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(gw->stats().failovers, 0u);
@@ -55,9 +46,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       // The carrier's 407: ACKed by the stack, the INVITE sent again with
       // credentials (same Call-ID and From tag, CSeq + 1); still routing.
       Msg inv = routing(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge(inv, 407, "n0nce-r"));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_challenge(inv, 407, "n0nce-r"));
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       const Msg* again = find_to(o.out, "INVITE", kCarrier);
       EXPECT_TRUE(again);
@@ -91,10 +80,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     case CallEvent::b_deadline: {
       // The carrier's 2 s answer deadline: CANCEL it, try the backup.
       Msg inv = routing(cid);
-      mark();
-      advanced = std::chrono::milliseconds(2100);
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_deadline(cid);
       EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
       EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
@@ -103,9 +89,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     }
     case CallEvent::a_cancel: {
       Msg inv = routing(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_cancel(cid));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_cancel(cid));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));  // for the CANCEL
       EXPECT_TRUE(find_to(o.out, "487", kPhone));  // for the INVITE
       EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
@@ -118,9 +102,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       // The phone can only send a BYE in the early dialog of a provisional
       // it got: routing with one is a call failing over after a 180.
       Failover f = routing_after_failover(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("BYE", cid, f.first.ringing, 104));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("BYE", cid, f.first.ringing, 104));
       EXPECT_EQ(count(o.out, "200"), 1);  // for the BYE
       EXPECT_TRUE(find_to(o.out, "487", kPhone));
       EXPECT_TRUE(find_to(o.out, "CANCEL", kBackup));
@@ -130,18 +112,14 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     case CallEvent::bye_b: {
       // The trunk being tried has no dialog yet: its BYE matches nothing.
       Failover f = routing_after_failover(cid);
-      mark();
-      inject("10.20.0.3", 5060, carrier_request("BYE", f.inv2, 1));
-      Outcome o = done(cid, false);
+      Outcome o = from_backup(cid, carrier_request("BYE", f.inv2, 1), false);
       EXPECT_TRUE(find_to(o.out, "481", kBackup));
       EXPECT_EQ(o.out.size(), 1u);
       return o;
     }
     case CallEvent::reinvite_a: {
       Failover f = routing_after_failover(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INVITE", cid, f.first.ringing, 104, phone_hold_offer()));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("INVITE", cid, f.first.ringing, 104, phone_hold_offer()));
       EXPECT_TRUE(find_to(o.out, "491", kPhone));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       EXPECT_EQ(gw->stats().reinvites, 1u);
@@ -149,9 +127,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     }
     case CallEvent::reinvite_b: {
       Failover f = routing_after_failover(cid);
-      mark();
-      inject("10.20.0.3", 5060, carrier_request("INVITE", f.inv2, 2, carrier_new_media_offer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_backup(cid, carrier_request("INVITE", f.inv2, 2, carrier_new_media_offer()), false);
       EXPECT_TRUE(find_to(o.out, "481", kBackup));  // no dialog with the backup yet
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
@@ -168,9 +144,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       advanced = std::chrono::milliseconds(2100);
       gw->tick();
       EXPECT_TRUE(find_to(take(), "INVITE", kBackup));
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(inv, 200, "OK", g729_answer()), false);
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
@@ -179,9 +153,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       Failover f = routing_after_failover(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INFO", cid, f.first.ringing, 104));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("INFO", cid, f.first.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
       return o;
@@ -190,10 +162,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       // No 2xx went to the phone: there is no ACK to wait for. Past 64*T1
       // nothing ends the call (the carrier's deadline is not reached).
       routing(cid, "1-877-555-1212");  // backup only: no answer deadline, no failover
-      mark();
-      std::vector<Msg> out;
-      run_sip_timers_for(std::chrono::milliseconds(200));
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
@@ -202,10 +171,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       // A flow exists in routing after early media and a failover.
       Failover f = routing_after_failover(cid, true);
       uint32_t flow = only_flow();
-      mark();
-      media_timeout_event(flow);
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_media_timeout(cid, flow);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().media_timeouts, 1u);
       EXPECT_EQ(media.ops.back().what, "add");  // the flow stays
@@ -214,10 +180,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     case CallEvent::dataplane_restart: {
       Failover f = routing_after_failover(cid, true);
       const auto ops = media.ops.size();
-      mark();
-      media.restart = true;
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_dataplane_restart(cid);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().dataplane_restarts, 1u);
       EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);  // forgotten, not re-programmed
@@ -247,23 +210,16 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
   switch (e) {
     case CallEvent::b_provisional: {
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(c.inv, 183, "Session Progress", g729_answer()));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(c.inv, 183, "Session Progress", g729_answer()));
       const Msg* r = find_to(o.out, "183", kPhone);
-      EXPECT_TRUE(r);
-      if (r) {
-        EXPECT_NE(r->body().find("m=audio"), std::string::npos);  // early media to the phone
-      }
+      expect_body_has(r, "m=audio");  // early media to the phone
       EXPECT_EQ(media.ops.size(), 1u);
       EXPECT_EQ(media.flows.size(), 1u);
       return o;
     }
     case CallEvent::b_answer: {
       Early c = early(cid, true);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(c.inv, 200, "OK", ""));  // SDP came with the 183
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(c.inv, 200, "OK", ""));  // SDP came with the 183
       EXPECT_TRUE(find_to(o.out, "ACK", kCarrier));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(gw->stats().calls_answered, 1u);
@@ -273,9 +229,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       // 503 after ringing: failover to the backup (the final failure in
       // EarlyFailureFailsOverThenRelaysTheLastStatus).
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(c.inv, 503, "Service Unavailable", ""));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_response(c.inv, 503, "Service Unavailable", ""));
       EXPECT_TRUE(find_to(o.out, "INVITE", kBackup));
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(gw->stats().failovers, 1u);
@@ -285,9 +239,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       // A 407 after ringing ends that INVITE: a new one with credentials
       // goes out, and the call is routing again.
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_challenge(c.inv, 407, "n0nce-e"));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_challenge(c.inv, 407, "n0nce-e"));
       const Msg* again = find_to(o.out, "INVITE", kCarrier);
       EXPECT_TRUE(again);
       if (again) {
@@ -301,28 +253,21 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       // Timer B stops at the first provisional (RFC 3261 §17.1.1.2): the
       // call rings on.
       early(cid);
-      mark();
-      run_sip_timers_for(std::chrono::milliseconds(600));
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(600), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "CANCEL"), 0);
       return o;
     }
     case CallEvent::b_deadline: {
       early(cid);
-      mark();
-      advanced = std::chrono::milliseconds(2100);
-      gw->tick();
-      Outcome o = done(cid, false);
+      Outcome o = after_deadline(cid, false);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().failovers, 0u);
       return o;
     }
     case CallEvent::a_cancel: {
       early(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_cancel(cid));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_cancel(cid));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_TRUE(find_to(o.out, "487", kPhone));
       EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
@@ -331,9 +276,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     }
     case CallEvent::bye_a: {
       Early c = early(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("BYE", cid, c.ringing, 104));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("BYE", cid, c.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_TRUE(find_to(o.out, "487", kPhone));
       EXPECT_TRUE(find_to(o.out, "CANCEL", kCarrier));
@@ -342,9 +285,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     }
     case CallEvent::bye_b: {
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("BYE", c.inv, 1));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_request("BYE", c.inv, 1));
       EXPECT_TRUE(find_to(o.out, "200", kCarrier));
       EXPECT_TRUE(find_to(o.out, "487", kPhone));
       EXPECT_EQ(store->cdr(cid)->end_reason, "callee BYE before answer");
@@ -352,18 +293,14 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     }
     case CallEvent::reinvite_a: {
       Early c = early(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INVITE", cid, c.ringing, 104, phone_hold_offer()));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("INVITE", cid, c.ringing, 104, phone_hold_offer()));
       EXPECT_TRUE(find_to(o.out, "491", kPhone));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
     }
     case CallEvent::reinvite_b: {
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_request("INVITE", c.inv, 2, carrier_new_media_offer()));
-      Outcome o = done(cid);
+      Outcome o = from_carrier(cid, carrier_request("INVITE", c.inv, 2, carrier_new_media_offer()));
       EXPECT_TRUE(find_to(o.out, "491", kCarrier));
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
@@ -374,18 +311,14 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       // No re-INVITE goes out before the answer; a second 180 (the nearest
       // response) changes nothing either.
       Early c = early(cid);
-      mark();
-      inject("10.20.0.2", 5060, carrier_response(c.inv, 180, "Ringing", ""));
-      Outcome o = done(cid, false);
+      Outcome o = from_carrier(cid, carrier_response(c.inv, 180, "Ringing", ""), false);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       EXPECT_EQ(count(o.out, "ACK"), 0);
       return o;
     }
     case CallEvent::in_dialog_other: {
       Early c = early(cid);
-      mark();
-      inject("10.10.0.2", 5062, phone_request("INFO", cid, c.ringing, 104));
-      Outcome o = done(cid);
+      Outcome o = from_phone(cid, phone_request("INFO", cid, c.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
       return o;
@@ -393,9 +326,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     case CallEvent::ack_timeout: {
       // No 2xx to the phone yet: nothing to be ACKed.
       early(cid);
-      mark();
-      run_sip_timers_for(std::chrono::milliseconds(200));
-      Outcome o = done(cid, false);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
       EXPECT_EQ(count(o.out, "BYE"), 0);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       return o;
@@ -404,10 +335,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       // Early media may pause (a ringback tone with gaps): not a reason to end.
       early(cid, true);
       uint32_t flow = only_flow();
-      mark();
-      media_timeout_event(flow);
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_media_timeout(cid, flow);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().media_timeouts, 1u);
       EXPECT_EQ(media.flows.size(), 1u);
@@ -416,10 +344,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     case CallEvent::dataplane_restart: {
       early(cid, true);
       uint32_t flow = only_flow();
-      mark();
-      media.restart = true;
-      gw->tick();
-      Outcome o = done(cid);
+      Outcome o = after_dataplane_restart(cid);
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
       EXPECT_EQ(media.ops.back().what, "add");

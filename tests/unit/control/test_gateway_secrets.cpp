@@ -3,6 +3,7 @@
 // subscriber; the nonce key kept across restarts and rotated with a grace
 // period; CDRs for INVITEs refused before a call existed, and `show cdrs
 // --since`; Request-URI hosts that are not ours refused.
+#include <optional>
 #include <set>
 
 #include "gateway_fixture.hpp"
@@ -57,9 +58,8 @@ class SecretsTest : public GatewayFixture<::testing::Test> {
     return s;
   }
 
-  // The first challenge of `alg` in `chal`, answered for user/password.
-  static std::string answer_as(const Msg& chal, sip::DigestAlgorithm alg, const std::string& user,
-                               const std::string& password, const std::string& uri) {
+  // The first Proxy-Authenticate challenge of `alg` in `chal`.
+  static std::optional<sip::DigestChallenge> proxy_challenge(const Msg& chal, sip::DigestAlgorithm alg) {
     for (int i = 0;; ++i) {
       osip_www_authenticate_t* w = nullptr;
       osip_message_get_proxy_authenticate(chal.m.get(), i, &w);
@@ -69,10 +69,18 @@ class SecretsTest : public GatewayFixture<::testing::Test> {
       sip::DigestChallenge ch;
       const bool ok = sip::parse_digest_challenge(str, ch);
       osip_free(str);
-      if (ok && ch.algorithm == alg) return sip::build_digest_authorization(ch, user, password, "INVITE", uri, "0a4f113b", 1);
+      if (ok && ch.algorithm == alg) return ch;
     }
     ADD_FAILURE() << "no " << sip::to_string(alg) << " challenge in\n" << chal.raw;
-    return {};
+    return std::nullopt;
+  }
+
+  // The first challenge of `alg` in `chal`, answered for user/password.
+  static std::string answer_as(const Msg& chal, sip::DigestAlgorithm alg, const std::string& user,
+                               const std::string& password, const std::string& uri) {
+    const auto ch = proxy_challenge(chal, alg);
+    if (!ch) return {};
+    return sip::build_digest_authorization(*ch, user, password, "INVITE", uri, "0a4f113b", 1);
   }
 
   // An authenticated INVITE from spa1 to `number`@`host`: what the gateway
@@ -92,21 +100,10 @@ class SecretsTest : public GatewayFixture<::testing::Test> {
   // The SPA's answer: RFC 2069 form (no qop), which it repeats with the
   // cached nonce on its next calls.
   static std::string answer_like_spa(const Msg& chal, const std::string& uri) {
-    for (int i = 0;; ++i) {
-      osip_www_authenticate_t* w = nullptr;
-      osip_message_get_proxy_authenticate(chal.m.get(), i, &w);
-      if (!w) break;
-      char* str = nullptr;
-      osip_www_authenticate_to_str(w, &str);
-      sip::DigestChallenge ch;
-      const bool ok = sip::parse_digest_challenge(str, ch);
-      osip_free(str);
-      ch.offers_auth_qop = false;
-      if (ok && ch.algorithm == sip::DigestAlgorithm::md5)
-        return sip::build_digest_authorization(ch, "spa1", "spa1-secret", "INVITE", uri);
-    }
-    ADD_FAILURE() << "no MD5 challenge in\n" << chal.raw;
-    return {};
+    auto ch = proxy_challenge(chal, sip::DigestAlgorithm::md5);
+    if (!ch) return {};
+    ch->offers_auth_qop = false;
+    return sip::build_digest_authorization(*ch, "spa1", "spa1-secret", "INVITE", uri);
   }
 
   static int final_status(const std::vector<Msg>& out) {

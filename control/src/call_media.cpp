@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A call's media in the dataplane: its flow (programmed when the legs'
+// media is known, re-programmed when it moves or the dataplane restarts),
+// whether the flow transcodes, and each peer's media settings (setup/control
+// code: runs per SIP message or media event, never per packet).
+#include "msgw/common/log.hpp"
+#include "msgw/control/call.hpp"
+#include "msgw/control/media_policy.hpp"
+
+namespace msgw::control {
+
+namespace dp = msgw::dataplane;
+using codecs::CodecId;
+
+namespace {
+
+dp::LegSpec leg_spec(const Leg& l) {
+  dp::LegSpec s{};
+  s.local_ip = l.local_ip;
+  s.remote_ip = l.remote_ip;
+  s.port = static_cast<uint16_t>(l.port);
+  s.local_port = l.local_port;
+  s.remote_port = l.remote_port;
+  s.codec = static_cast<uint8_t>(l.codec.id);  // the ring carries CodecId's numbers
+  s.payload_type = l.codec.payload_type;
+  s.dtmf_pt = l.dtmf_pt;
+  s.ptime_ms = static_cast<uint8_t>(l.ptime);
+  uint8_t f = (l.latch ? dp::kLegLatch : 0) | (l.hold ? dp::kLegHold : 0);
+  if (l.codec.id == CodecId::G726_32 && l.codec.g726_packing == codecs::G726Packing::Aal2) f |= dp::kLegG726Aal2;
+  if (l.codec.id == CodecId::G729 && !l.codec.g729_annexb) f |= dp::kLegG729NoAnnexB;
+  if (l.payload_passthrough) f |= dp::kLegPayloadPassthrough;
+  s.flags = f;
+  return s;
+}
+
+}  // namespace
+
+// The dataplane's own rule: one codec on both legs is still transcoded when
+// packet time, G.726 packing or Annex B differ.
+bool Call::transcoding() const {
+  const Leg& a = leg(LegId::a);
+  const Leg& b = leg(LegId::b);
+  return a.has_codec && b.has_codec && !dp::relayable(leg_spec(a), leg_spec(b));
+}
+
+std::optional<Call::Failure> Call::program_flow() {
+  if (!flow_id_) {
+    uint32_t limit = svc_.media->max_flows();
+    if (limit == 0) limit = svc_.config->dataplane.flow_capacity / 2;
+    flow_id_ = svc_.index->allocate_flow(limit, id_);
+    if (!flow_id_) return Failure{CallError::flow_table_full, "dataplane flow table full"};
+    flow_state_ = FlowState::reserved;
+  }
+  std::string why;
+  const dp::LegSpec a = leg_spec(leg(LegId::a)), b = leg_spec(leg(LegId::b));
+  const bool ok = flow_programmed() ? svc_.media->modify(*flow_id_, a, b, &why)
+                                    : svc_.media->add(*flow_id_, a, b, &why);
+  if (!ok) {
+    ++svc_.stats->media_errors;
+    return Failure{CallError::dataplane_refused, why};
+  }
+  flow_state_ = FlowState::programmed;
+  return std::nullopt;
+}
+
+PeerMedia Call::peer_media_of(LegId l) const {
+  const config::Config& cfg = *svc_.config;
+  // Outbound: A is the subscriber, B the trunk; inbound the other way round.
+  const bool subscriber_leg = (l == LegId::a) == (direction_ == CallDirection::outbound);
+  const config::SubscriberSection* sub = nullptr;
+  const config::TrunkSection* tr = nullptr;
+  if (subscriber_leg) {
+    for (const auto& s : cfg.subscribers)
+      if (s.user == subscriber) sub = &s;
+  } else {
+    for (const auto& t : cfg.trunks)
+      if (t.name == trunk) tr = &t;
+  }
+  return peer_media(cfg, sub, tr);
+}
+
+void Call::on_dataplane_restart() {
+  // A new dataplane generation has no flows: program this one again.
+  if (!flow_programmed()) return;
+  flow_state_ = FlowState::reserved;
+  // In routing the flow carried an earlier trunk's early media, which ended
+  // with that attempt: the next trunk's 183 or 200 programs a new one.
+  if (state_ == CallState::routing) return;
+  if (auto failure = program_flow()) {
+    log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
+    return;
+  }
+  ++svc_.stats->flows_reprogrammed;
+}
+
+}  // namespace msgw::control
