@@ -107,4 +107,17 @@ TEST(CommandLine, HelpComesFromTheTable) {
   EXPECT_EQ(show.find("hangup CALL"), std::string::npos);
 }
 
+// The package's man page is help2man's reading of this text: SYNOPSIS from
+// the leading "Usage:" line, DESCRIPTION from the paragraph after it,
+// OPTIONS from the "Options:" heading.
+TEST(CommandLine, HelpHasTheShapeHelp2manReads) {
+  const std::string all = help_text("");
+  EXPECT_EQ(all.rfind("Usage: msgwctl ", 0), 0u) << all;
+  const auto first_nl = all.find('\n');
+  ASSERT_NE(first_nl, std::string::npos);
+  EXPECT_NE(all[first_nl + 1], '\n') << "no description paragraph after the Usage line";
+  EXPECT_NE(all.find("\nVerbs:\n"), std::string::npos);
+  EXPECT_NE(all.find("\nOptions:\n  --socket PATH"), std::string::npos) << all;
+}
+
 }  // namespace
