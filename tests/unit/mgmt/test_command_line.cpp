@@ -68,10 +68,10 @@ TEST(CommandLine, FlagsTakeNoValue) {
 
 TEST(CommandLine, ErrorsNameTheWordNotUnderstood) {
   EXPECT_EQ(error({"show", "foo"}),
-            "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
+            "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)");
   EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | rotate | config | host | subscriber | trunk | route | did)");
   EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | rotate | config | host | subscriber | trunk | route | did)");
-  EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
+  EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)");
   EXPECT_EQ(error({"config", "lint"}), "unknown word 'lint' after 'config' (expected: check)");
   EXPECT_EQ(error({"reload", "now"}), "unknown word 'now' after 'reload'");
   EXPECT_EQ(error({"hangup", "a", "b"}), "unknown word 'b' after 'hangup a'");
