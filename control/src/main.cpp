@@ -30,7 +30,8 @@
 
 namespace {
 
-// --help goes to stdout (asked for; help2man reads it for the man page), the
+// --help goes to stdout (asked for; help2man reads it for the man page:
+// "Usage:" is its SYNOPSIS, "Options:" its OPTIONS), the
 // same text to stderr after a command-line error.
 void usage(std::FILE* out) {
   std::fprintf(out,
@@ -40,6 +41,7 @@ void usage(std::FILE* out) {
                "msgw-dataplane, keeps CDRs and live calls in SQLite ([sip] state_db) and\n"
                "serves msgwctl on its management socket ([sip] management_socket).\n"
                "\n"
+               "Options:\n"
                "  -c, --config FILE  the msgw TOML configuration\n"
                "  --instance NAME    override [instance].name (dataplane segment /dev/shm/msgw-NAME)\n"
                "  -h, --help         this text\n"

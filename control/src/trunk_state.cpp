@@ -29,18 +29,22 @@ constexpr RegTransition stray(R from, RE e) { return {from, e, false, from}; }
 constexpr std::array<RegTransition, kRegStateCount * kRegEventCount> kReg = {{
     ok(R::off, RE::due, R::registering),  // register turned on (start, reload)
     stray(R::off, RE::challenged),
+    stray(R::off, RE::too_brief),
     stray(R::off, RE::accepted),
     stray(R::off, RE::refused),
     stray(R::registering, RE::due),       // one REGISTER in flight at a time
     ok(R::registering, RE::challenged, R::registering),
+    ok(R::registering, RE::too_brief, R::registering),  // RFC 3261 §10.2.8
     ok(R::registering, RE::accepted, R::registered),
     ok(R::registering, RE::refused, R::failed),
     ok(R::registered, RE::due, R::registering),  // refresh before expiry
     stray(R::registered, RE::challenged),
+    stray(R::registered, RE::too_brief),
     stray(R::registered, RE::accepted),
     stray(R::registered, RE::refused),
     ok(R::failed, RE::due, R::registering),      // retry after the back-off
     stray(R::failed, RE::challenged),
+    stray(R::failed, RE::too_brief),
     stray(R::failed, RE::accepted),
     stray(R::failed, RE::refused),
 }};

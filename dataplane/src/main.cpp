@@ -138,7 +138,8 @@ uint64_t mono_ns() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// --help goes to stdout (asked for; help2man reads it for the man page), the
+// --help goes to stdout (asked for; help2man reads it for the man page:
+// "Usage:" is its SYNOPSIS, "Options:" its OPTIONS), the
 // same text to stderr after a command-line error. The name is fixed, not
 // argv[0], so the text does not depend on where the binary was run from.
 void usage(std::FILE* out) {
@@ -149,6 +150,7 @@ void usage(std::FILE* out) {
                "its flows from msgw-control through /dev/shm/msgw-NAME. EAL arguments come\n"
                "from the configuration ([dataplane]), not from this command line.\n"
                "\n"
+               "Options:\n"
                "  -c, --config FILE        msgw TOML configuration ([dataplane], [[port]])\n"
                "  --instance NAME          override [instance].name (shm /dev/shm/msgw-NAME)\n"
                "  --hold-rx-until-flows N  poll ports only once N flows are programmed\n"

@@ -57,6 +57,8 @@ Action write_action(std::string subject, std::string why, fs::path path, std::st
   return a;
 }
 
+constexpr std::string_view kPerformanceGovernor = "performance";
+
 std::string mb(uint64_t kb) { return std::to_string((kb + 1023) / 1024) + " MB"; }
 
 void plan_hugepages(const config::Config& c, const HostTree& t, Plan& p) {
@@ -133,6 +135,42 @@ void plan_devices(const config::Config& c, const HostTree& t, const HostEnv& env
   }
 }
 
+// The worker CPUs' frequency governor: `host check` warns about any other
+// than performance (a busy-polling worker is clocked down in idle phases,
+// the next burst waits). No cpufreq directory: the kernel does not scale
+// the CPU, nothing to set, and the plan says so.
+void plan_governors(const config::Config& c, const HostTree& t, Plan& p) {
+  for (unsigned cpu : c.dataplane.worker_lcores) {
+    const std::string subject = "cpu " + std::to_string(cpu) + " (worker lcore " + std::to_string(cpu) + ")";
+    const std::string dir = "sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/cpufreq";
+    const auto g = t.read(dir + "/scaling_governor");
+    if (!g) {
+      p.notes.push_back({subject, "no cpufreq: the kernel does not scale this CPU's frequency, no governor to set"});
+      continue;
+    }
+    const std::string now(common::trim_lws(*g));
+    if (now == kPerformanceGovernor) continue;
+    if (const auto avail = t.read(dir + "/scaling_available_governors")) {
+      bool listed = false;
+      for (std::string_view rest = *avail; !rest.empty();) {
+        rest = common::trim_lws(rest);
+        const auto sp = rest.find_first_of(" \t\n");
+        listed = listed || rest.substr(0, sp) == kPerformanceGovernor;
+        rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp);
+      }
+      if (!listed) {
+        p.refused.push_back({subject, "governor " + now + ", and this cpufreq driver offers no performance governor (" +
+                                          std::string(common::trim_lws(*avail)) + ")"});
+        continue;
+      }
+    }
+    p.actions.push_back(write_action(subject,
+                                     "governor " + now + ": a polling worker is clocked down in idle phases; "
+                                     "performance keeps it at full speed",
+                                     t.path(dir + "/scaling_governor"), std::string(kPerformanceGovernor)));
+  }
+}
+
 // "" or what went wrong. sysfs files are written, never created.
 std::string write_file(const fs::path& path, const std::string& value) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -179,6 +217,7 @@ Plan plan(const config::Config& c, const HostEnv& env) {
   plan_hugepages(c, t, p);
   plan_mount(c, t, p);
   plan_devices(c, t, env, p);
+  plan_governors(c, t, p);
   return p;
 }
 

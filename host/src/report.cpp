@@ -51,6 +51,8 @@ nlohmann::json plan_json(const Plan& plan, bool dry_run) {
                             {"error", a.error}});
   o["refused"] = nlohmann::json::array();
   for (const auto& r : plan.refused) o["refused"].push_back({{"subject", r.subject}, {"reason", r.reason}});
+  o["notes"] = nlohmann::json::array();
+  for (const auto& n : plan.notes) o["notes"].push_back({{"subject", n.subject}, {"text", n.text}});
   return o;
 }
 
@@ -65,6 +67,7 @@ void print_plan(const Plan& plan, bool dry_run, std::ostream& out) {
     }
   }
   for (const auto& r : plan.refused) out << "# refused: " << r.subject << ": " << r.reason << "\n";
+  for (const auto& n : plan.notes) out << "# " << n.subject << ": " << n.text << "\n";
   if (plan.actions.empty() && plan.refused.empty()) out << "# nothing to do: the host already has what the config needs\n";
 }
 

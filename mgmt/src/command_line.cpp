@@ -51,8 +51,14 @@ void pad_to(std::string& s, size_t col) {
 
 std::string help_text(std::string_view prefix) {
   std::string out =
-      "msgwctl: provision and query the msgw gateway\n"
-      "usage: msgwctl [--socket PATH | -c FILE] [--json] VERB [ARGUMENTS]\n\nverbs:\n";
+      // help2man's shape (the package's man page is made from this text):
+      // "Usage:" lines become the SYNOPSIS, the paragraph after them the
+      // DESCRIPTION, "Verbs:" a subsection of it, "Options:" the OPTIONS.
+      "Usage: msgwctl [--socket PATH | -c FILE] [--json] VERB [ARGUMENTS]\n"
+      "Provision and query the msgw gateway: validate and edit its configuration,\n"
+      "prepare the host for its dataplane, and ask the running msgw-control\n"
+      "(through its management socket) for calls, registrations, flows, trunks,\n"
+      "counters and CDRs.\n\nVerbs:\n";
   for (const Verb& v : verbs()) {
     if (!prefix.empty() && v.words[0] != prefix && v.name() != prefix) continue;
     std::string line = "  " + verb_usage(v);
@@ -65,7 +71,7 @@ std::string help_text(std::string_view prefix) {
     }
   }
   out +=
-      "\noptions:\n"
+      "\nOptions:\n"
       "  --socket PATH                   msgw-control's management socket\n"
       "                                  (default /run/msgw/control.sock, or $MSGW_SOCKET)\n"
       "  -c, --config FILE               take the socket from this file's [sip] section;\n"

@@ -221,7 +221,13 @@ Edited edit_did(const std::string& verb, const json& req, const config::Config& 
   return e;
 }
 
-json list_rows(const std::string& cmd, const config::Config& c) {
+}  // namespace
+
+bool is_provisioned_kind(const std::string& kind) {
+  return kind == "subscriber" || kind == "trunk" || kind == "route" || kind == "did";
+}
+
+json provisioned_rows(const std::string& cmd, const config::Config& c) {
   json rows = json::array();
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
@@ -244,6 +250,42 @@ json list_rows(const std::string& cmd, const config::Config& c) {
       for (const auto& d : s.dids) rows.push_back({{"did", d}, {"subscriber", s.user}});
   return rows;
 }
+
+namespace {
+// The key that names a row of `kind`.
+const char* row_id(const std::string& kind) {
+  return kind == "subscriber" ? "user" : kind == "did" ? "did" : "name";
+}
+}  // namespace
+
+json mark_pending(const std::string& kind, const json& file_rows, const json* running) {
+  json out = json::array();
+  const std::string id = row_id(kind);
+  auto find = [&](const json& rows, const json& want) -> const json* {
+    for (const auto& r : rows)
+      if (r.value(id, json()) == want) return &r;
+    return nullptr;
+  };
+  for (json r : file_rows) {
+    if (running == nullptr) {
+      r["state"] = "unknown";
+    } else {
+      const json* live = find(*running, r[id]);
+      const char* state = live == nullptr ? "added, pending reload" : *live == r ? "running" : "changed, pending reload";
+      r["state"] = state;
+    }
+    out.push_back(std::move(r));
+  }
+  if (running != nullptr)
+    for (json r : *running)
+      if (find(file_rows, r[id]) == nullptr) {
+        r["state"] = "removed, pending reload";
+        out.push_back(std::move(r));
+      }
+  return out;
+}
+
+namespace {
 
 int failed(bool as_json, const std::string& message, std::ostream& out, std::ostream& err,
            const std::vector<config::Error>& errors = {}) {
@@ -295,12 +337,26 @@ int run_provision(const json& request, bool as_json, std::ostream& out, std::ost
   if (verb == "list") {
     auto loaded = config::load_string(text, file);
     if (!loaded.ok()) return failed(as_json, file + " has errors", out, err, loaded.errors);
-    const json rows = list_rows(cmd, *loaded.config);
+    // What is configured is the file; what runs may be older (a reload
+    // that failed, a file edited by hand): ask msgw-control for its rows.
+    std::string socket = request.value("socket", std::string());
+    if (socket.empty()) socket = loaded.config->sip.management_socket;
+    const Answer a = ask(socket, {{"cmd", "show"}, {"what", "running"}, {"kind", cmd}}, 2);
+    const bool compared = a.delivered && a.reply.value("ok", false) && a.reply.contains("data") &&
+                          a.reply["data"].is_array();
+    const json rows = mark_pending(cmd, provisioned_rows(cmd, *loaded.config), compared ? &a.reply["data"] : nullptr);
     if (as_json) {
       out << rows.dump() << "\n";
     } else {
       // The same table msgwctl prints for the daemon's rows.
       print_rows_table(rows, out);
+      if (!compared)
+        err << "msgwctl: the file's " << cmd << "s, not compared with the running gateway: "
+            << (a.delivered ? "msgw-control answered: " + a.reply.value("error", std::string("?"))
+                            : "msgw-control not reachable at " + socket + " (" + a.error + ")")
+            << "\n";
+      else if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r["state"] != "running"; }))
+        out << "pending reload: msgw-control runs an older version of " << file << " (msgwctl reload)\n";
     }
     return 0;
   }

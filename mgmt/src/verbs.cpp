@@ -94,6 +94,11 @@ constexpr Arg kDidArgs[] = {
     {.key = "number", .metavar = "NUMBER", .type = ArgType::text, .positional = true, .required = true, .help = "the DID (digits)"},
 };
 
+constexpr Arg kShowRunningArgs[] = {
+    {.key = "kind", .metavar = "KIND", .type = ArgType::text, .positional = true, .required = true,
+     .help = "subscriber, trunk, route or did"},
+};
+
 constexpr Verb kVerbs[] = {
     {VerbId::show_calls, {"show", "calls"}, {}, Shape::rows, "calls in progress, one row each",
      [](Service& s, const json&) { return ok_reply(s.show_calls()); }, nullptr},
@@ -165,6 +170,15 @@ constexpr Verb kVerbs[] = {
     {VerbId::did_set, {"did", "set"}, kDidToArgs, Shape::none, "move an inbound number to another subscriber", nullptr, run_provision},
     {VerbId::did_del, {"did", "del"}, kDidArgs, Shape::none, "remove an inbound number", nullptr, run_provision},
     {VerbId::did_list, {"did", "list"}, {}, Shape::rows, "inbound numbers and their subscribers", nullptr, run_provision},
+    {VerbId::show_running, {"show", "running"}, kShowRunningArgs, Shape::rows,
+     "the subscribers, trunks, routes or DIDs msgw-control runs with (the list verbs show the file's)",
+     [](Service& s, const json& a) {
+       const std::string kind = a["kind"].get<std::string>();
+       if (!is_provisioned_kind(kind))
+         return error_reply("KIND of 'show running' must be subscriber, trunk, route or did, not '" + kind + "'");
+       return ok_reply(provisioned_rows(kind, s.running_config()));
+     },
+     nullptr},
 };
 
 // The table's own rules, checked by the compiler.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "msgw/common/ascii.hpp"
 #include "osip_message.hpp"
 
 namespace msgw::sip {
@@ -91,6 +92,18 @@ std::string MessageRef::contact_uri(std::size_t index) const {
   if (!m_) return {};
   auto* ct = static_cast<osip_contact_t*>(osip_list_get(&m_->contacts, static_cast<int>(index)));
   return ct ? uri_text(ct->url) : std::string();
+}
+
+std::string MessageRef::contact_param(std::size_t index, std::string_view name) const {
+  if (!m_) return {};
+  auto* ct = static_cast<osip_contact_t*>(osip_list_get(&m_->contacts, static_cast<int>(index)));
+  if (ct == nullptr) return {};
+  for (int k = 0; !osip_list_eol(&ct->gen_params, k); ++k) {
+    auto* p = static_cast<osip_generic_param_t*>(osip_list_get(&ct->gen_params, k));
+    if (p == nullptr || p->gname == nullptr) continue;
+    if (common::iequals(p->gname, name)) return str_or_empty(p->gvalue);
+  }
+  return {};
 }
 
 std::optional<int> MessageRef::max_forwards() const {

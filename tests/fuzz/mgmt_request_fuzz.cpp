@@ -25,6 +25,8 @@ struct Fake : msgw::mgmt::Service {
     return rows();
   }
   nlohmann::json show_trunks() override { return rows(); }
+  const msgw::config::Config& running_config() override { return config; }
+  msgw::config::Config config;
   bool hangup(const std::string& call) override { return call.size() % 2 == 0; }
   bool reload_from_file(std::string* error, nlohmann::json* /*report*/) override {
     *error = "no";

@@ -7,7 +7,9 @@
 #   a change that would make the file invalid: refused, the file unchanged;
 #   reload with a changed trunk address, a removed route and a changed media
 #   port range while a call is in progress: applied as config/README.md's
-#   table says, the call survives to its BYE, the removed route routes no more.
+#   table says, the call survives to its BYE, the removed route routes no more;
+#   before that reload, the list verbs mark the removed route and the changed
+#   trunk "pending reload", after it "running".
 # Usage: control_provision.sh BUILD_DIR   (root; 77 = skipped)
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then echo "needs root (network namespaces)"; exit 77; fi
@@ -87,7 +89,20 @@ p = sys.argv[1]; s = open(p).read()
 s = re.sub(r'\[\[route\]\]\nname = "tollfree"\n(?:[^\[\n][^\n]*\n|\n)*', '', s)
 open(p, 'w').write(s)
 PY
+# Not reloaded yet: the list verbs show the file, marked against what runs.
+ctlc route list --json | python3 -c '
+import json,sys; rows=json.load(sys.stdin)
+assert [(r["name"], r["state"]) for r in rows] == [("tollfree", "removed, pending reload")], rows' \
+  || fail "route list before the reload: $(ctlc route list 2>&1)"
+ctlc trunk list --json | python3 -c '
+import json,sys; rows=json.load(sys.stdin)
+assert {r["name"]: r["state"] for r in rows}["carrier"] == "changed, pending reload", rows' \
+  || fail "trunk list before the reload: $(ctlc trunk list 2>&1)"
+echo "ok   list verbs before the reload: the removed route and the changed trunk marked pending reload"
 rep=$(ctl reload --json) || fail "reload: $rep"
+ctlc trunk list --json | python3 -c '
+import json,sys; rows=json.load(sys.stdin)
+assert rows and all(r["state"] == "running" for r in rows), rows' || fail "trunk list after the reload"
 python3 -c '
 import json,sys; d=json.loads(sys.argv[1])
 for k in ("trunk[carrier].address", "route[tollfree] (removed)", "media.port_min"):

@@ -339,6 +339,123 @@ TEST_F(TrunkRegisterTest, RegisterWithAuthRefreshedBeforeExpiryRetriedWithBackof
   EXPECT_EQ(gw->stats().trunk_registration_failures, 2u);
 }
 
+// The Contact URI a REGISTER carries (the stack fills it in).
+std::string contact_of(const Msg& m) {
+  auto* c = static_cast<osip_contact_t*>(osip_list_get(&m.m->contacts, 0));
+  if (c == nullptr || c->url == nullptr) return {};
+  char* s = nullptr;
+  osip_uri_to_str(c->url, &s);
+  std::string out = s;
+  osip_free(s);
+  return out;
+}
+
+// RFC 3261 §10.2.4: the 200 lists every binding of the AOR; the expires
+// parameter of ours decides, not the Expires header nor another binding's.
+TEST_F(TrunkRegisterTest, RefreshedAtHalfTheExpiryGrantedToOurContact) {
+  Msg r1 = register_at(0);
+  ASSERT_TRUE(r1.m);
+  const std::string ours = contact_of(r1);
+  ASSERT_FALSE(ours.empty()) << r1.raw;
+  inject("10.20.0.2", 5060,
+         carrier_response(r1, 200, "OK", "", "reg1",
+                          "Contact: <sip:gw@192.0.2.99:5070>;expires=3600\r\nContact: <" + ours +
+                              ">;expires=20;q=0.5\r\nExpires: 60\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["registration"], "registered");
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 20);
+  EXPECT_FALSE(register_at(9000).m);
+  Msg r2 = register_at(10000);
+  ASSERT_TRUE(r2.m);
+  EXPECT_EQ(raw_header(r2.raw, "Expires"), "60");  // we still ask for what is configured
+  // Our Contact echoed with the default port written the other way (§19.1.4
+  // compares them equal) and a parameter of the registrar's own: still ours.
+  const auto u = sip::parse_uri(ours);
+  ASSERT_TRUE(u);
+  const std::string port = u->port == 0 ? ":5060" : u->port == 5060 ? "" : ":" + std::to_string(u->port);
+  inject("10.20.0.2", 5060,
+         carrier_response(r2, 200, "OK", "", "reg1",
+                          "Contact: <sip:" + u->user + "@" + u->host + port + ";ob>;expires=30\r\nExpires: 40\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 30);
+  EXPECT_FALSE(register_at(24000).m);
+  Msg r3 = register_at(25000);
+  ASSERT_TRUE(r3.m);
+  // A registrar granting more than asked is refreshed at our own half.
+  inject("10.20.0.2", 5060,
+         carrier_response(r3, 200, "OK", "", "reg1", "Contact: <" + ours + ">;expires=7200\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 60);
+  EXPECT_FALSE(register_at(54000).m);
+  EXPECT_TRUE(register_at(55000).m);
+  EXPECT_EQ(gw->stats().trunk_registrations, 3u);
+}
+
+// Only other bindings listed: ours is not among them, the header decides.
+TEST_F(TrunkRegisterTest, OtherBindingsExpiryIsNotOurs) {
+  Msg r1 = register_at(0);
+  ASSERT_TRUE(r1.m);
+  inject("10.20.0.2", 5060,
+         carrier_response(r1, 200, "OK", "", "reg1",
+                          "Contact: <sip:other@192.0.2.99:5070>;expires=4\r\nExpires: 50\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 50);
+  EXPECT_FALSE(register_at(24000).m);
+  Msg r2 = register_at(25000);
+  ASSERT_TRUE(r2.m);
+  // Ours listed without an expires parameter: the header decides.
+  inject("10.20.0.2", 5060,
+         carrier_response(r2, 200, "OK", "", "reg1",
+                          "Contact: <sip:other@192.0.2.99:5070>;expires=4\r\nContact: <" + contact_of(r2) +
+                              ">\r\nExpires: 44\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 44);
+}
+
+// expires=0 on our Contact: the registrar holds no binding for us.
+TEST_F(TrunkRegisterTest, OurContactExpiredIsARefusal) {
+  Msg r1 = register_at(0);
+  ASSERT_TRUE(r1.m);
+  inject("10.20.0.2", 5060,
+         carrier_response(r1, 200, "OK", "", "reg1", "Contact: <" + contact_of(r1) + ">;expires=0\r\n"));
+  EXPECT_EQ(trunk_row("carrier")["registration"], "failed");
+  EXPECT_EQ(trunk_row("carrier")["last_register_cause"], "registrar granted our Contact expires=0");
+  EXPECT_TRUE(register_at(2000).m);  // retried after the first back-off
+}
+
+// 423 Interval Too Brief (§10.2.8): sent again at once with Min-Expires,
+// which stays the floor of the refreshes.
+TEST_F(TrunkRegisterTest, IntervalTooBriefRetriedWithMinExpires) {
+  Msg r1 = register_at(0);
+  ASSERT_TRUE(r1.m);
+  inject("10.20.0.2", 5060, challenge(r1, 401));
+  Msg r2 = copy_of(find_to(take(), "REGISTER", kCarrier));
+  ASSERT_TRUE(r2.m);
+  inject("10.20.0.2", 5060, carrier_response(r2, 423, "Interval Too Brief", "", "reg1", "Min-Expires: 300\r\n"));
+  Msg r3 = copy_of(find_to(take(), "REGISTER", kCarrier));
+  ASSERT_TRUE(r3.m);
+  EXPECT_EQ(raw_header(r3.raw, "Expires"), "300");
+  EXPECT_EQ(verdict(r3, "Authorization"), sip::AuthVerdict::ok);
+  EXPECT_EQ(std::atoi(r3.m->cseq->number), std::atoi(r2.m->cseq->number) + 1);
+  EXPECT_EQ(trunk_row("carrier")["registration"], "registering");
+  inject("10.20.0.2", 5060, with_expires(r3, 200, "OK", 300));
+  EXPECT_EQ(trunk_row("carrier")["registration"], "registered");
+  EXPECT_EQ(trunk_row("carrier")["expires_in_s"], 300);
+  EXPECT_FALSE(register_at(149000).m);
+  Msg r4 = register_at(150000);
+  ASSERT_TRUE(r4.m);
+  EXPECT_EQ(raw_header(r4.raw, "Expires"), "300");
+  // A second 423 that does not raise the interval would loop: refused.
+  inject("10.20.0.2", 5060, carrier_response(r4, 423, "Interval Too Brief", "", "reg1", "Min-Expires: 300\r\n"));
+  EXPECT_FALSE(find_to(take(), "REGISTER", kCarrier));
+  EXPECT_EQ(trunk_row("carrier")["registration"], "failed");
+  EXPECT_EQ(trunk_row("carrier")["last_register_status"], 423);
+}
+
+TEST_F(TrunkRegisterTest, IntervalTooBriefWithoutMinExpiresIsARefusal) {
+  Msg r1 = register_at(0);
+  ASSERT_TRUE(r1.m);
+  inject("10.20.0.2", 5060, carrier_response(r1, 423, "Interval Too Brief", ""));
+  EXPECT_FALSE(find_to(take(), "REGISTER", kCarrier));
+  EXPECT_EQ(trunk_row("carrier")["registration"], "failed");
+  EXPECT_EQ(trunk_row("carrier")["last_register_cause"], "423 without a usable Min-Expires");
+}
+
 class TrunkRegisterWrongPasswordTest : public TrunkTest {
  protected:
   TrunkRegisterWrongPasswordTest()

@@ -209,3 +209,81 @@ TEST(HostPrepare, HugepagesOffAndBifurcatedDriversNeedNothing) {
   EXPECT_TRUE(p.actions.empty()) << dry_run_text(p);
   EXPECT_TRUE(p.refused.empty()) << dry_run_text(p);
 }
+
+// The worker CPUs' cpufreq governor: set to performance like the other
+// actions (dry run prints it, a second run does nothing); the main lcore's
+// CPU and the others are not the config's business.
+TEST(HostPrepare, SetsThePerformanceGovernorOnTheWorkerCpus) {
+  FixtureHost h;
+  unprepared_host(h);
+  h.mount_hugetlbfs();
+  h.hugepages(0, 256);
+  h.bind("0000:03:00.0", "vfio-pci");
+  const std::string gov2 = "sys/devices/system/cpu/cpu2/cpufreq/scaling_governor";
+  h.write("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "powersave\n");
+  h.write(gov2, "powersave\n");
+  h.write("sys/devices/system/cpu/cpu2/cpufreq/scaling_available_governors", "performance powersave\n");
+  h.write("sys/devices/system/cpu/cpu3/cpufreq/scaling_governor", "schedutil\n");  // no list: tried
+  Recorder r;
+  const auto c = nic_config();
+  const Plan dry = prepare(c, env_of(h, r), /*dry_run=*/true);
+  EXPECT_EQ(dry_run_text(dry),
+            "# cpu 2 (worker lcore 2): governor powersave: a polling worker is clocked down in idle phases; "
+            "performance keeps it at full speed\n"
+            "echo performance > " + h.path(gov2).string() + "\n"
+            "# cpu 3 (worker lcore 3): governor schedutil: a polling worker is clocked down in idle phases; "
+            "performance keeps it at full speed\n"
+            "echo performance > " + h.path("sys/devices/system/cpu/cpu3/cpufreq/scaling_governor").string() + "\n");
+  EXPECT_EQ(h.read(gov2), "powersave\n");
+
+  const Plan p = prepare(c, env_of(h, r), false);
+  EXPECT_TRUE(p.ok()) << dry_run_text(p);
+  ASSERT_EQ(p.actions.size(), 2u) << dry_run_text(p);
+  for (const auto& a : p.actions) EXPECT_EQ(a.state, ActionState::done) << a.command() << ": " << a.error;
+  EXPECT_EQ(h.read(gov2), "performance");
+  EXPECT_EQ(h.read("sys/devices/system/cpu/cpu3/cpufreq/scaling_governor"), "performance");
+  EXPECT_EQ(h.read("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"), "powersave\n");
+
+  const Plan again = prepare(c, env_of(h, r), false);
+  EXPECT_EQ(dry_run_text(again), "# nothing to do: the host already has what the config needs\n");
+  HostEnv env = env_of(h, r);
+  for (const auto& i : check(c, env))
+    if (i.check == CheckId::governor) EXPECT_EQ(i.status, Status::ok) << i.subject << ": " << i.message;
+}
+
+TEST(HostPrepare, NoCpufreqIsNothingToDoAndSaysSo) {
+  FixtureHost h;
+  unprepared_host(h);
+  h.mount_hugetlbfs();
+  h.hugepages(0, 256);
+  h.bind("0000:03:00.0", "vfio-pci");
+  std::filesystem::remove_all(h.path("sys/devices/system/cpu/cpu2/cpufreq"));
+  std::filesystem::remove_all(h.path("sys/devices/system/cpu/cpu3/cpufreq"));
+  Recorder r;
+  const Plan p = prepare(nic_config(), env_of(h, r), false);
+  EXPECT_TRUE(p.ok());
+  EXPECT_TRUE(p.actions.empty()) << dry_run_text(p);
+  ASSERT_EQ(p.notes.size(), 2u);
+  EXPECT_EQ(dry_run_text(p),
+            "# cpu 2 (worker lcore 2): no cpufreq: the kernel does not scale this CPU's frequency, no governor to set\n"
+            "# cpu 3 (worker lcore 3): no cpufreq: the kernel does not scale this CPU's frequency, no governor to set\n"
+            "# nothing to do: the host already has what the config needs\n");
+  EXPECT_EQ(plan_json(p, false)["notes"][1]["subject"], "cpu 3 (worker lcore 3)");
+  EXPECT_FALSE(std::filesystem::exists(h.path("sys/devices/system/cpu/cpu2/cpufreq")));
+}
+
+TEST(HostPrepare, RefusesAGovernorTheDriverDoesNotOffer) {
+  FixtureHost h;
+  h.node(0, {0, 1, 2, 3}, 0);
+  h.pci("0000:03:00.0", "mlx5_core", 0, 17, "enp3s0f0np0");  // bifurcated: needs nothing
+  h.write("sys/devices/system/cpu/cpu2/cpufreq/scaling_governor", "ondemand\n");
+  h.write("sys/devices/system/cpu/cpu2/cpufreq/scaling_available_governors", "ondemand conservative\n");
+  Recorder r;
+  const Plan p = prepare(nic_config("[2]", "off"), env_of(h, r), false);
+  EXPECT_TRUE(p.actions.empty()) << dry_run_text(p);
+  ASSERT_EQ(p.refused.size(), 1u);
+  EXPECT_EQ(p.refused[0].subject, "cpu 2 (worker lcore 2)");
+  EXPECT_NE(p.refused[0].reason.find("no performance governor (ondemand conservative)"), std::string::npos)
+      << p.refused[0].reason;
+  EXPECT_EQ(h.read("sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "ondemand\n");
+}

@@ -68,10 +68,10 @@ TEST(CommandLine, FlagsTakeNoValue) {
 
 TEST(CommandLine, ErrorsNameTheWordNotUnderstood) {
   EXPECT_EQ(error({"show", "foo"}),
-            "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
+            "unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)");
   EXPECT_EQ(error({"bogus"}), "unknown word 'bogus' (expected: show | hangup | reload | rotate | config | host | subscriber | trunk | route | did)");
   EXPECT_EQ(error({}), "missing word (expected: show | hangup | reload | rotate | config | host | subscriber | trunk | route | did)");
-  EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)");
+  EXPECT_EQ(error({"show"}), "missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)");
   EXPECT_EQ(error({"config", "lint"}), "unknown word 'lint' after 'config' (expected: check)");
   EXPECT_EQ(error({"reload", "now"}), "unknown word 'now' after 'reload'");
   EXPECT_EQ(error({"hangup", "a", "b"}), "unknown word 'b' after 'hangup a'");
@@ -105,6 +105,19 @@ TEST(CommandLine, HelpComesFromTheTable) {
   const std::string show = help_text("show");
   EXPECT_NE(show.find("show flows"), std::string::npos);
   EXPECT_EQ(show.find("hangup CALL"), std::string::npos);
+}
+
+// The package's man page is help2man's reading of this text: SYNOPSIS from
+// the leading "Usage:" line, DESCRIPTION from the paragraph after it,
+// OPTIONS from the "Options:" heading.
+TEST(CommandLine, HelpHasTheShapeHelp2manReads) {
+  const std::string all = help_text("");
+  EXPECT_EQ(all.rfind("Usage: msgwctl ", 0), 0u) << all;
+  const auto first_nl = all.find('\n');
+  ASSERT_NE(first_nl, std::string::npos);
+  EXPECT_NE(all[first_nl + 1], '\n') << "no description paragraph after the Usage line";
+  EXPECT_NE(all.find("\nVerbs:\n"), std::string::npos);
+  EXPECT_NE(all.find("\nOptions:\n  --socket PATH"), std::string::npos) << all;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ struct FakeService : Service {
   json rows = json::array({{{"call", "c1"}}});
   json stats = {{"calls_active", 1}};
   bool known_call = true, reload_ok = true;
+  msgw::config::Config config;
   int last_limit = -1;
   json show_calls() override { calls.push_back("calls"); return rows; }
   json show_registrations() override { calls.push_back("registrations"); return rows; }
@@ -32,6 +33,7 @@ struct FakeService : Service {
   }
   json rotate_nonce_key() override { calls.push_back("rotate"); return {{"previous_key_valid_until", 1}}; }
   json show_trunks() override { calls.push_back("trunks"); return rows; }
+  const msgw::config::Config& running_config() override { calls.push_back("running"); return config; }
   bool hangup(const std::string& call) override {
     calls.push_back("hangup " + call);
     return known_call;
@@ -72,9 +74,9 @@ TEST(Dispatch, ShowVerbsAnswerTheirData) {
 TEST(Dispatch, UnknownWordsAreNamed) {
   FakeService s;
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}, {"what", "foo"}}),
-            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
+            error_reply("unknown word 'foo' after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)"));
   EXPECT_EQ(dispatch(s, {{"cmd", "show"}}),
-            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks)"));
+            error_reply("missing word after 'show' (expected: calls | registrations | flows | stats | cdrs | trunks | running)"));
   // config check is msgwctl's own: the server does not offer it.
   EXPECT_EQ(dispatch(s, {{"cmd", "config"}, {"what", "check"}}),
             error_reply("unknown word 'config' (expected: show | hangup | reload | rotate)"));

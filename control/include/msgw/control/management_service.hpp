@@ -18,6 +18,7 @@ class GatewayService final : public mgmt::Service {
   nlohmann::json show_cdrs(int limit, int64_t since_ms) override { return gw_.show_cdrs(limit, since_ms); }
   nlohmann::json rotate_nonce_key() override { return gw_.rotate_nonce_key(); }
   nlohmann::json show_trunks() override { return gw_.show_trunks(); }
+  const config::Config& running_config() override { return gw_.config(); }
   bool hangup(const std::string& call) override { return gw_.hangup(call); }
   // A reload also applies the new file's [instance] log_level.
   bool reload_from_file(std::string* error, nlohmann::json* report) override;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // A carrier trunk's two state machines, defined once as data: its health
 // (OPTIONS pings: down after N missed or 5xx answers, up after M good ones)
-// and its registration (REGISTER with auth, refreshed before expiry, retried
-// with back-off). Each is an enum, an event list and a total transition table
+// and its registration (REGISTER with auth, refreshed before the expiry the
+// registrar granted, raised to its Min-Expires on a 423, retried with
+// back-off). Each is an enum, an event list and a total transition table
 // whose rows name the states the event may lead to; trunks.cpp acts on them,
 // tests/unit/control/test_trunks.cpp walks them.
 #pragma once
@@ -74,7 +75,8 @@ enum class RegState : uint8_t {
 #define MSGW_TRUNK_REG_EVENTS(X) \
   X(due)          /* the refresh or retry time came (or the first start) */ \
   X(challenged)   /* 401/407 answered with credentials: still in flight   */ \
-  X(accepted)     /* 2xx                                                   */ \
+  X(too_brief)    /* 423: sent again with the Min-Expires asked for        */ \
+  X(accepted)     /* 2xx granting our binding a lifetime                   */ \
   X(refused)      /* another final answer, a rejected password, a timeout  */
 
 enum class RegEvent : uint8_t {
@@ -83,7 +85,7 @@ enum class RegEvent : uint8_t {
 #undef MSGW_X
 };
 
-inline constexpr std::size_t kRegStateCount = 4, kRegEventCount = 4;
+inline constexpr std::size_t kRegStateCount = 4, kRegEventCount = 5;
 std::string_view reg_state_name(RegState s);
 std::string_view reg_event_name(RegEvent e);
 

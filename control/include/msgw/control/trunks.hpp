@@ -3,8 +3,9 @@
 // digest clients (one for its calls, one for its registration: a carrier's
 // proxy and registrar may challenge with different realms), its health
 // (OPTIONS every ping_interval_s, trunk_state.hpp's health table) and its
-// registration (REGISTER with auth, refreshed at half the granted expiry,
-// retried with doubling back-off; the registration table).
+// registration (REGISTER with auth, refreshed at half the expiry the
+// registrar granted our Contact, raised to the registrar's Min-Expires after
+// a 423, retried with doubling back-off; the registration table).
 //
 // Driven by the Gateway: tick() sends what is due, on_response()/on_timeout()
 // take the answers to the requests sent here (false: not ours). The clock is
@@ -17,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -84,6 +86,9 @@ class Trunks {
     std::optional<Clock::time_point> reg_due;
     std::optional<Clock::time_point> reg_expires;
     sip::TxnId reg_txn = sip::kNoTxn;
+    std::string reg_contact;       // the Contact URI the REGISTER in flight carries
+    uint32_t reg_asked_s = 0;      // the expiry it asks for
+    uint32_t reg_min_expires_s = 0;  // the registrar's Min-Expires (423), a floor from then on
     std::string reg_call_id, reg_tag;
     uint32_t reg_cseq = 0;
     bool reg_retry = false;  // the REGISTER in flight answered a challenge
@@ -99,6 +104,9 @@ class Trunks {
   bool send_register(Trunk& t);
   void on_register_answer(Trunk& t, sip::MessageRef resp, Clock::time_point now);
   static std::string domain_of(const config::TrunkSection& c);
+  // The lifetime a REGISTER's 2xx grants the binding of `our_contact`, at
+  // most `asked` seconds; 0 when the registrar removed it.
+  static uint32_t granted_expires(sip::MessageRef resp, std::string_view our_contact, uint32_t asked);
 
   GatewayStats& stats_;
   sip::Stack* stack_ = nullptr;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `msgwctl host prepare`: applies what can be applied at run time, and
-// nothing else: hugepages per NUMA node, a hugetlbfs mount, and the
-// config's PCI devices on vfio-pci (driver_override). Idempotent: planned
+// nothing else: hugepages per NUMA node, a hugetlbfs mount, the config's
+// PCI devices on vfio-pci (driver_override), and the performance cpufreq
+// governor on the worker CPUs. Idempotent: planned
 // from what the host shows now, so a prepared host plans nothing. It never
 // touches a device the config does not name, and refuses one that carries
 // the host's default route or an address (how the operator reaches it).
@@ -43,9 +44,17 @@ struct Refusal {
   std::string reason;
 };
 
+// Something looked at that needs nothing and that the operator may expect
+// an action for (a worker CPU without cpufreq has no governor to set).
+struct Note {
+  std::string subject;
+  std::string text;
+};
+
 struct Plan {
   std::vector<Action> actions;
   std::vector<Refusal> refused;
+  std::vector<Note> notes;
   bool ok() const;  // nothing refused, no action failed
 };
 

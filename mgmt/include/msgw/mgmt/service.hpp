@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "msgw/config/config.hpp"
+
 namespace msgw::mgmt {
 
 class Service {
@@ -35,6 +37,10 @@ class Service {
   // A new digest nonce key; the previous one verifies during a grace period.
   // The answer (an object) says until when.
   virtual nlohmann::json rotate_nonce_key() = 0;
+  // The configuration the gateway runs with (as last started or reloaded):
+  // `show running` lists its subscribers, trunks, routes and DIDs the way
+  // the provisioning list verbs list the file's, which mark what differs.
+  virtual const config::Config& running_config() = 0;
 };
 
 }  // namespace msgw::mgmt

@@ -30,6 +30,7 @@ enum class VerbId : uint8_t {
   trunk_add, trunk_set, trunk_del, trunk_list,
   route_add, route_set, route_del, route_list,
   did_add, did_set, did_del, did_list,
+  show_running,
 };
 
 // What "data" of an answer is: absent, an array of objects (printed as a

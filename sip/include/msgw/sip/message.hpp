@@ -62,6 +62,9 @@ class MessageRef {
   std::string cseq_method() const;
   std::size_t contact_count() const;
   std::string contact_uri(std::size_t index = 0) const;
+  // A Contact's header parameter (after the URI's ">", e.g. expires or q),
+  // name case-insensitive; "" when absent or valueless.
+  std::string contact_param(std::size_t index, std::string_view name) const;
   std::optional<int> max_forwards() const;
   // A header the parser keeps by name (Reason, Warning, Expires, Allow,
   // User-Agent, extension headers, ...): case-insensitive, compact forms
