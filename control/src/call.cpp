@@ -603,7 +603,7 @@ void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,
 void Call::persist() const {
   if (!svc_.store || state_ != CallState::answered) return;
   try {
-    svc_.store->put_live(id_, live_state_json(*this).dump());
+    svc_.store->put_live(id_, live_state_text(*this));
   } catch (const std::exception& e) {
     log_event(log::Level::error, "live state write failed", std::nullopt, e.what());
   }

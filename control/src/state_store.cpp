@@ -107,9 +107,13 @@ StateStore::~StateStore() {
   sqlite3_close(db_);
 }
 
+// BEGIN and COMMIT run once per pass that wrote anything: prepared once like
+// every other statement (sqlite3_exec parsed them each time, ~1 % of
+// msgw-control's CPU at 700 calls/s).
 void StateStore::write_started() {
   if (!batching_ || in_transaction_) return;
-  exec("BEGIN");
+  Stmt begin(statement("BEGIN"));
+  if (sqlite3_step(begin.get()) != SQLITE_DONE) throw std::runtime_error(path_ + ": BEGIN: " + sqlite3_errmsg(db_));
   in_transaction_ = true;
 }
 
@@ -117,10 +121,11 @@ bool StateStore::end_batch(std::string* error) {
   batching_ = false;
   if (!in_transaction_) return true;
   in_transaction_ = false;
-  char* err = nullptr;
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, &err) == SQLITE_OK) return true;
-  if (error) *error = path_ + ": commit: " + (err ? err : "unknown error");
-  sqlite3_free(err);
+  {
+    Stmt commit(statement("COMMIT"));
+    if (sqlite3_step(commit.get()) == SQLITE_DONE) return true;
+    if (error) *error = path_ + ": commit: " + sqlite3_errmsg(db_);
+  }
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return false;
 }

@@ -158,11 +158,14 @@ std::optional<Status> Client::wait_ack(uint32_t request_id, std::chrono::millise
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return std::nullopt;
     // The doorbell (send()) ends the main lcore's nap, so the ack usually
-    // comes within tens of microseconds: yield for the first 100 us, then
-    // sleep in 50 us steps (a dataplane without the doorbell answers within
-    // its nap, up to 10 ms).
-    if (now < started + std::chrono::microseconds(100)) std::this_thread::yield();
-    else std::this_thread::sleep_for(std::chrono::microseconds(50));
+    // comes within tens of microseconds: sleep in 10 us steps for the first
+    // 200 us, then in 50 us steps (a dataplane without the doorbell answers
+    // within its nap, up to 10 ms).  Not sched_yield(): with a core to itself
+    // a yield returns at once, and the wait became a busy loop of system
+    // calls, the caller's CPU time for the whole round trip (msgw-control
+    // waits once per call).  A caller that wants 10 us steps to be that short
+    // sets its timer slack (msgw-control does; the default adds 50 us).
+    std::this_thread::sleep_for(std::chrono::microseconds(now < started + std::chrono::microseconds(200) ? 10 : 50));
   }
 }
 

@@ -398,6 +398,21 @@ TEST_F(GatewayTest, KilledControlPlaneRestoresTheCallAndEndsItWithByeOnBothLegs)
   EXPECT_EQ(store->cdr("kr1@10.10.0.2")->end_reason, "hangup by operator");
 }
 
+// The live state is JSON text written by hand (call_json.cpp): a Call-ID may
+// hold the characters JSON escapes (RFC 3261 word: '"' and '\\' among them).
+TEST_F(GatewayTest, RestoredCallKeepsACallIdWithCharactersJsonEscapes) {
+  const std::string id = "q\"uo\\te{}[]@10.10.0.2";
+  auto [inv, ok] = answered_call(id, spa_offer());
+  take();
+  restart();
+  auto calls = manage(*gw, {{"cmd", "show"}, {"what", "calls"}});
+  ASSERT_EQ(calls["data"].size(), 1u) << calls.dump();
+  EXPECT_EQ(calls["data"][0]["call"].get<std::string>(), id);
+  EXPECT_TRUE(calls["data"][0]["restored"].get<bool>());
+  EXPECT_TRUE(manage(*gw, {{"cmd", "hangup"}, {"call", id}})["ok"].get<bool>());
+  EXPECT_EQ(store->cdr(id)->end_reason, "hangup by operator");
+}
+
 TEST_F(GatewayTest, RestoredCallIsEndedByEitherPartysBye) {
   {
     auto [inv, ok] = answered_call("rb1@10.10.0.2", spa_offer());

@@ -14,7 +14,9 @@
 namespace msgw::control {
 
 nlohmann::json call_summary_json(const Call& c);
-nlohmann::json live_state_json(const Call& c);
+// The live state as JSON text (what StateStore::put_live keeps; restore_call
+// reads it back parsed).
+std::string live_state_text(const Call& c);
 
 // An answered call from its live state; nullptr with *error set when the
 // state cannot be read. The call is registered in services.index.

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# CPU time of msgw-control per call, and optionally its perf profile, at one
+# steady call rate through the rig: the workload of scripts/bench-calls.sh
+# (SIPp phone with digest auth, the gateway with a media flow programmed per
+# call, SIPp carrier; 1 s calls, no RTP).  CPU time per call is what moves
+# when msgw-control does less work per call; this host's speed swings too much
+# between runs for rates alone to show it.
+#
+# Prints one line per round and, last, one JSON object:
+#   {"rate": R, "calls": N, "failed": F, "control_cpu_us_per_call": [..], "median_us_per_call": M, "setup_ms_p99": [..]}
+# CPU time is msgw-control's utime+stime (/proc) from just before the phone
+# starts to its end, over the calls the phone completed.
+# Usage: scripts/profile-calls.sh [BUILD_DIR]   (root; run under the rig lock)
+#   RATE=700  SECONDS_PER_ROUND=15  ROUNDS=3
+#   PERF_DATA=FILE  one more round, recorded with perf (not in the CPU figures)
+#   PERF_ARGS="-F 499 --call-graph dwarf,16384"   (the build has no frame pointers)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+if [[ $(id -u) -ne 0 ]]; then echo "profile-calls: run as root" >&2; exit 2; fi
+source "$root/tests/integration/control_lib.sh"
+trap rig_cleanup EXIT
+rate=${RATE:-700}
+secs=${SECONDS_PER_ROUND:-15}
+rounds=${ROUNDS:-3}
+
+make_config </dev/null
+sed -i -e 's/^port_min = .*/port_min = 10000/' -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
+rig_up >/dev/null || { echo "profile-calls: rig did not come up" >&2; exit 1; }
+ctl_pid=$(cat "$work/run/control.pid")
+
+uac_scenario "$work/uac.xml" "2 0 4 8 18 96 97 98 100 101" none 1000
+sed -i -e '/<nop>/,/<\/nop>/d' "$work/uac.xml"
+sed -e '/<nop>/,/<\/nop>/d' "$sippdir/control_carrier_uas.xml" >"$work/uas.xml"
+ip netns exec msgw-carrier sipp -sf "$work/uas.xml" -i 10.20.0.2 -p 5060 -mi 10.20.0.2 -mp 6000 -nostdin -bg \
+  -max_socket 65000 >/dev/null 2>&1 || true
+sleep 0.5
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$ctl_pid/stat"; }
+hz=$(getconf CLK_TCK)
+results=() p99s=()
+total=$rounds
+[[ -n ${PERF_DATA:-} ]] && total=$((rounds + 1))
+for round in $(seq "$total"); do
+  n=$((rate * secs))
+  perf_pid=
+  if (( round > rounds )); then
+    perf record ${PERF_ARGS:--F 499 --call-graph dwarf,16384} -o "$PERF_DATA" -p "$ctl_pid" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+  fi
+  t0=$(cpu_ticks)
+  (cd "$work" && ip netns exec msgw-phone sipp -sf "$work/uac.xml" -s 1-800-555-1212 -i 10.10.0.2 -p 5062 \
+    -auth_uri "1-800-555-1212@10.10.0.1" -r "$rate" -m "$n" -l $((rate * 4 + 100)) -nostdin \
+    -timeout $((secs + 40))s -trace_stat -stf "$work/stat-$round.csv" -trace_rtt -rtt_freq 1 -max_socket 65000 \
+    10.10.0.1:5060 >"$work/phone-$round.out" 2>&1) || true
+  t1=$(cpu_ticks)
+  [[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
+  mv -f "$work"/uac*_rtt.csv "$work/rtt-$round.csv" 2>/dev/null || true
+  read -r ok failed p99 < <(python3 - "$work/stat-$round.csv" "$work/rtt-$round.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1]), delimiter=';'))
+h = rows[0]; last = rows[-1]
+v = []
+try:
+    for line in open(sys.argv[2]):
+        p = line.strip().split(";")
+        if len(p) >= 2 and p[0] != "Date_ms":
+            try: v.append(float(p[1]))
+            except ValueError: pass
+except OSError: pass
+v.sort()
+print(last[h.index("SuccessfulCall(C)")], last[h.index("FailedCall(C)")],
+      "%.1f" % v[min(len(v) - 1, int(len(v) * 0.99))] if v else "null")
+PY
+)
+  us=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / max(1, $ok), 1))")
+  echo "  round $round${perf_pid:+ (perf)}: $rate calls/s × ${secs} s: $ok ok, $failed failed, setup p99 $p99 ms, msgw-control $us µs CPU per call"
+  [[ -n $perf_pid ]] || results+=("$us") p99s+=("$p99")
+  sleep 2
+done
+median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
+echo "{\"rate\": $rate, \"calls\": $((rate * secs)), \"control_cpu_us_per_call\": [$(IFS=,; echo "${results[*]}")], \"median_us_per_call\": $median, \"setup_ms_p99\": [$(IFS=,; echo "${p99s[*]}")]}"
