@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -185,12 +186,14 @@ void MediaEngine::apply_events() {
     events.swap(pending_);
     stop_sources.swap(stop_sources_);
   }
-  for (auto source : stop_sources)
+  for (auto source : stop_sources) {
+    stopped_sources_.push_back(source);
     for (auto& sp : streams_)
       if (sp->source == source && sp->sending) {
         sp->sending = false;
         active_.fetch_sub(1, std::memory_order_relaxed);
       }
+  }
   static std::mt19937 rng(12345);
   for (const auto& p : events) {
     const auto key = call_key(p.side, p.source, p.ev.call);
@@ -202,7 +205,10 @@ void MediaEngine::apply_events() {
       }
       continue;
     }
-    if (stop_sending_ || by_call_.count(key)) continue;
+    // A start logged before the source was stopped but read after it: that call is over.
+    if (stop_sending_ || by_call_.count(key) ||
+        std::find(stopped_sources_.begin(), stopped_sources_.end(), p.source) != stopped_sources_.end())
+      continue;
     auto s = std::make_unique<Stream>();
     s->side = p.side;
     s->source = p.source;

@@ -117,6 +117,7 @@ class MediaEngine {
   };
   std::vector<Pending> pending_;
   std::vector<std::uint32_t> stop_sources_;
+  std::vector<std::uint32_t> stopped_sources_;  // RTP thread: a late start of these is ignored
   MediaSnapshot snapshot_;  // under mu_
   void take_snapshot();
 

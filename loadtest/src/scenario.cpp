@@ -103,6 +103,7 @@ std::string response(std::string_view status, std::string_view to_tag = {}, std:
 // failed attempt with its code, not a tool error. One label per INVITE (CSeq 1, 2).
 std::string rejection_tail(bool auth) {
   std::string s;
+  if (auth) s += "  <label id=\"rechallenged\"/>\n" + ack(1, false, false) + "  <nop next=\"await200\"/>\n";
   for (int cseq = 1; cseq <= (auth ? 2 : 1); ++cseq) {
     s += "  <label id=\"rejected" + std::to_string(cseq) + "\"/>\n" + ack(cseq, false, false);
     if (cseq == 1 && auth) s += "  <nop next=\"rejected\"/>\n";
@@ -147,10 +148,18 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
          "  <recv response=\"401\" auth=\"true\"/>\n  <label id=\"challenged\"/>\n";
     s += ack(1, false, false);
     s += invite(true, p, 2, false);
-    s += "  <recv response=\"100\" optional=\"true\"/>\n";
+    s += "  <label id=\"await200\"/>\n  <recv response=\"100\" optional=\"true\"/>\n";
   }
   s += "  <recv response=\"180\" optional=\"true\"/>\n  <recv response=\"183\" optional=\"true\"/>\n";
   s += recv_503(answered_cseq);
+  if (auth) {
+    // The 407 again for the first INVITE (a retransmission of it crossed the
+    // challenge, setups past 500 ms): ACK it and wait on. A 407 to the second
+    // INVITE fails the regexp, and so the call.
+    s += "  <recv response=\"407\" optional=\"true\" next=\"rechallenged\">\n    <action>\n"
+         "      <ereg regexp=\"CSeq: *1 INVITE\" search_in=\"msg\" check_it=\"true\" assign_to=\"c1,c1\"/>\n"
+         "    </action>\n  </recv>\n";
+  }
   s += "  <recv response=\"200\" rtd=\"setup\" rrs=\"true\"";
   if (p.media_events) {
     s += ">\n" + std::string(kSdpCapture) + "  </recv>\n";
