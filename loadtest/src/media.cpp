@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -151,11 +152,47 @@ void MediaEngine::on_event(Side side, std::uint32_t source, const MediaEvent& ev
   pending_.push_back({side, source, ev});
 }
 
+void MediaEngine::stop_source(std::uint32_t source) {
+  std::lock_guard lock(mu_);
+  stop_sources_.push_back(source);
+}
+
+MediaSnapshot MediaEngine::snapshot() {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+void MediaEngine::take_snapshot() {
+  MediaSnapshot n;
+  for (const auto& sp : streams_) {
+    const Stream& s = *sp;
+    n.packets_expected += s.seqs.expected();
+    n.packets_lost += s.seqs.lost();
+    if (!s.sending) continue;
+    ++n.sending[static_cast<int>(s.side)];
+    if (s.packet_no >= 25 && s.seqs.received() == 0) ++n.silent_streams;
+  }
+  n.late_slots = totals_.late_slots;
+  n.send_errors = totals_.send_errors;
+  std::lock_guard lock(mu_);
+  snapshot_ = n;
+}
+
 void MediaEngine::apply_events() {
   std::vector<Pending> events;
+  std::vector<std::uint32_t> stop_sources;
   {
     std::lock_guard lock(mu_);
     events.swap(pending_);
+    stop_sources.swap(stop_sources_);
+  }
+  for (auto source : stop_sources) {
+    stopped_sources_.push_back(source);
+    for (auto& sp : streams_)
+      if (sp->source == source && sp->sending) {
+        sp->sending = false;
+        active_.fetch_sub(1, std::memory_order_relaxed);
+      }
   }
   static std::mt19937 rng(12345);
   for (const auto& p : events) {
@@ -168,7 +205,10 @@ void MediaEngine::apply_events() {
       }
       continue;
     }
-    if (stop_sending_ || by_call_.count(key)) continue;
+    // A start logged before the source was stopped but read after it: that call is over.
+    if (stop_sending_ || by_call_.count(key) ||
+        std::find(stopped_sources_.begin(), stopped_sources_.end(), p.source) != stopped_sources_.end())
+      continue;
     auto s = std::make_unique<Stream>();
     s->side = p.side;
     s->source = p.source;
@@ -306,8 +346,13 @@ void MediaEngine::receive(int side, double now) {
 void MediaEngine::run() {
   const double t0 = now_s();
   std::uint64_t slot = 0;
+  double snapshot_at = t0;
   while (!stop_) {
     apply_events();
+    if (now_s() - snapshot_at >= 0.1) {
+      take_snapshot();
+      snapshot_at = now_s();
+    }
     double now = now_s();
     const double due = t0 + static_cast<double>(slot) * 1e-3;
     if (now >= due) {

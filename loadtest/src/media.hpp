@@ -67,6 +67,15 @@ struct MediaSummary {
   bool generator_bound = false;  // late_slots > 1 % of slots
 };
 
+// What the engine has seen so far, refreshed by its thread every 100 ms: for
+// watching a run while it goes (the capacity test's samples).
+struct MediaSnapshot {
+  std::uint64_t sending[2] = {0, 0};  // streams sending, by side (phone, carrier)
+  std::uint64_t packets_expected = 0, packets_lost = 0;  // over every stream so far (RFC 3550)
+  std::uint64_t silent_streams = 0;  // sending for > 0.5 s and never received a packet
+  std::uint64_t late_slots = 0, send_errors = 0;
+};
+
 class MediaEngine {
  public:
   static constexpr std::size_t kBatch = 64;
@@ -81,6 +90,9 @@ class MediaEngine {
   // `source` tells calls of different SIPp runs apart. Thread-safe.
   void on_event(Side side, std::uint32_t source, const MediaEvent& ev);
   std::uint64_t active_streams() const { return active_.load(std::memory_order_relaxed); }
+  // Stops every stream of that source (calls that ended without a logged stop). Thread-safe.
+  void stop_source(std::uint32_t source);
+  MediaSnapshot snapshot();
   // Stops every sender, keeps receiving for drain_ms, stops the thread.
   MediaSummary finish(std::uint32_t drain_ms);
 
@@ -104,6 +116,10 @@ class MediaEngine {
     MediaEvent ev;
   };
   std::vector<Pending> pending_;
+  std::vector<std::uint32_t> stop_sources_;
+  std::vector<std::uint32_t> stopped_sources_;  // RTP thread: a late start of these is ignored
+  MediaSnapshot snapshot_;  // under mu_
+  void take_snapshot();
 
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<std::uint32_t> phase_[20];                            // senders per 1 ms slot

@@ -86,10 +86,12 @@ SEARCH (RFC 7502)
 MEDIA
   --media                    RTP both ways on every call, 20 ms packets
   --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
-CAPACITY / OVERLOAD (designed)
-  --capacity-rate R          call arrival rate while filling (100)
-  --capacity-max-calls N     stop filling at N concurrent calls (20000)
-  --overload F1,F2           factors of the found rate offered (2,10)
+CAPACITY / OVERLOAD
+  --capacity-rate R          capacity: call arrival rate while filling (100)
+  --capacity-max-calls N     capacity: stop filling at N concurrent calls (20000)
+  --rate R                   overload: the base rate (capacity); without it an
+                             establishment search finds it first
+  --overload F1,F2           overload: factors of the base rate offered (2,10)
 TEST AIDS (the tool plays a faulty target to check its own arithmetic)
   --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
   --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
@@ -196,6 +198,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       if (!u32(o.max_steps, 1)) return bad(a, "count expected");
     } else if (a == "--capacity-rate") {
       if (!u32(o.capacity_rate, 1)) return bad(a, "rate expected");
+    } else if (a == "--rate") {
+      if (!u32(o.rate, 1)) return bad(a, "rate >= 1 expected");
     } else if (a == "--capacity-max-calls") {
       if (!u32(o.capacity_max_calls, 1)) return bad(a, "count expected");
     } else if (a == "--reject-every") {

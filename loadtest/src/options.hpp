@@ -13,15 +13,15 @@
 
 namespace msgw::loadtest {
 
-// Built tests first; the rest are designed (their options parse) but refused.
+// built = false: designed (its options parse) but refused.
 #define MSGW_LOADTEST_TESTS(X)                                                              \
   X(establishment, true, "session establishment rate (RFC 7501/7502): calls/s, zero failures") \
   X(registration, true, "registration rate (RFC 7502): new registrations/s")                 \
   X(reregistration, true, "re-registration rate (RFC 7502): refreshes/s of registered users") \
   X(self_test, true, "the tool's own ceiling: establishment against its loopback SIPp target") \
-  X(capacity, false, "session capacity: most concurrent calls with media and zero loss")     \
+  X(capacity, true, "session capacity: most concurrent calls with media and zero loss")     \
   X(media_throughput, false, "RFC 2544 adapted: zero-loss relayed/transcoded streams, latency") \
-  X(overload, false, "2x and 10x the found rate offered: goodput curve")
+  X(overload, true, "2x and 10x a rate (given or found) offered: goodput curve")
 
 enum class TestKind : std::uint8_t {
 #define X(name, built, help) name,
@@ -61,8 +61,9 @@ struct Options {
   bool media = false;
   codecs::CodecParams codec{};
   std::string codec_name = "PCMU";
-  // Capacity / overload (designed, not built).
+  // Capacity and overload.
   std::uint32_t capacity_rate = 100, capacity_max_calls = 20000;
+  std::uint32_t rate = 0;  // --rate: overload's base rate; 0 = find it with an establishment search first
   std::vector<double> overload_factors{2.0, 10.0};
   // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.
   std::uint32_t reject_every = 0;        // the carrier answers 503 to every Nth INVITE

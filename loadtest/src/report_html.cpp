@@ -134,6 +134,64 @@ std::string histogram(const std::string& title, const std::string& xl, std::vect
   return o.str();
 }
 
+// Capacity: calls with media flowing and packets lost per sample interval, over time.
+std::string capacity_charts(const RunResult& r) {
+  Series calls{"calls with media flowing", "#2a9d3a", {}}, up{"calls up (phone side SIPp)", "#999", {}},
+      lost{"packets lost in the second", "#d62728", {}};
+  std::uint64_t prev_lost = 0;
+  double prev_t = -1;
+  for (const auto& s : r.capacity_samples) {
+    calls.points.push_back({s.t_s, static_cast<double>(s.calls_with_media)});
+    up.points.push_back({s.t_s, static_cast<double>(s.calls_up)});
+    // Counters restart with each step (the time goes on): a drop is a new step.
+    const std::uint64_t d = s.t_s > prev_t && s.packets_lost >= prev_lost ? s.packets_lost - prev_lost : s.packets_lost;
+    lost.points.push_back({s.t_s, static_cast<double>(d)});
+    prev_lost = s.packets_lost;
+    prev_t = s.t_s;
+  }
+  return "<h2>Session capacity: " + std::to_string(r.found_rate) + " calls with media" +
+         (r.confirmed ? " (confirmed)" : " (not confirmed)") + "</h2>\n" +
+         line_chart("Concurrent calls with media (sampled each second)", "seconds since start", "calls", {calls, up}) +
+         "\n" + line_chart("RTP packets lost per second", "seconds since start", "packets", {lost}) + "\n";
+}
+
+// Overload: goodput against the offered rate, the table of every step.
+std::string overload_section(const RunResult& r) {
+  std::ostringstream o;
+  Series good{"good calls/s (overload steps)", "#2a9d3a", {}}, offered{"offered calls/s", "#999", {}},
+      cap{"capacity (base rate)", "#1f77b4", {}};
+  std::vector<const OverloadPoint*> over;
+  for (const auto& p : r.overload)
+    if (!p.recovery) over.push_back(&p);
+  std::sort(over.begin(), over.end(), [](auto* a, auto* b) { return a->offered_rate < b->offered_rate; });
+  const double base = r.overload_base_rate;
+  good.points.push_back({base, base});  // 1x: the capacity itself
+  offered.points.push_back({base, base});
+  for (const auto* p : over) {
+    good.points.push_back({static_cast<double>(p->offered_rate), p->goodput.good_per_s});
+    offered.points.push_back({static_cast<double>(p->offered_rate), static_cast<double>(p->offered_rate)});
+  }
+  if (!over.empty()) {
+    cap.points.push_back({base, base});
+    cap.points.push_back({static_cast<double>(over.back()->offered_rate), base});
+  }
+  o << "<h2>Overload (base rate " << r.overload_base_rate << " calls/s, from " << esc(r.overload_base_from)
+    << ")</h2>\n"
+    << line_chart("Overload goodput: good calls/s against offered calls/s", "offered calls/s", "calls/s",
+                  {offered, cap, good})
+    << "\n<table><tr><th>step</th><th>factor</th><th>offered /s</th><th>achieved /s</th><th>attempted</th>"
+       "<th>good</th><th>goodput /s</th><th>goodput / capacity</th><th>503 with / without Retry-After</th>"
+       "<th>timeouts</th><th>other failures</th></tr>\n";
+  for (const auto& p : r.overload)
+    o << "<tr><td>" << p.step << "</td><td>" << (p.recovery ? "1 (recovery)" : num(p.factor, 1)) << "</td><td>"
+      << p.offered_rate << "</td><td>" << num(p.achieved_rate) << "</td><td>" << p.counts.attempted << "</td><td>"
+      << p.goodput.good << "</td><td>" << num(p.goodput.good_per_s) << "</td><td>" << num(100 * p.goodput.ratio)
+      << " %</td><td>" << p.counts.rejected_retry_after << " / " << p.counts.rejected_no_retry_after << "</td><td>"
+      << p.counts.timeouts << "</td><td>" << p.goodput.other_failures << "</td></tr>\n";
+  o << "</table>\n";
+  return o.str();
+}
+
 }  // namespace
 
 std::string html_report(const RunResult& r) {
@@ -186,6 +244,8 @@ std::string html_report(const RunResult& r) {
   }
   o << line_chart("Setup delay per second (RFC 6076 SRD)", "seconds since start", "ms", {p50, p99, mx}) << "\n";
   o << line_chart("Concurrent calls", "seconds since start", "calls", {conc}) << "\n";
+  if (!r.capacity_samples.empty()) o << capacity_charts(r);
+  if (!r.overload.empty()) o << overload_section(r);
   if (r.media) {
     std::vector<double> loss, jitter, mos;
     for (const auto& s : r.media_summary.streams)

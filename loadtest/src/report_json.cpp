@@ -14,7 +14,10 @@ nlohmann::json side(const SideCounts& c) {
   nlohmann::json codes = nlohmann::json::object();
   for (const auto& [code, n] : c.failure_codes) codes[std::to_string(code)] = n;
   return {{"attempted", c.attempted},           {"successful", c.successful}, {"failed", c.failed},
-          {"retransmissions", c.retransmissions}, {"failure_codes", codes},     {"cpu_percent", c.cpu_percent}};
+          {"retransmissions", c.retransmissions}, {"failure_codes", codes},     {"cpu_percent", c.cpu_percent},
+          {"rejected_503_retry_after", c.rejected_retry_after},
+          {"rejected_503_no_retry_after", c.rejected_no_retry_after},
+          {"timeouts", c.timeouts}};
 }
 
 }  // namespace
@@ -58,11 +61,52 @@ std::string json_report(const RunResult& r) {
                      {"loss_percent", pct(s.loss_percent)},
                      {"jitter_ms", pct(s.jitter_ms)},
                      {"mos", pct(s.mos)}};
+    if (s.level)
+      st["capacity"] = {{"level", s.level},
+                        {"clean_level", s.capacity.clean_level},
+                        {"first_fault", s.capacity.reason},
+                        {"level_reached_s", s.capacity.level_reached_s},
+                        {"held_s", s.capacity.held_s},
+                        {"generator_suspect", s.capacity.generator_suspect}};
     if (s.passed && s.rate == r.found_rate) best_setup = s.setup_ms;
     steps.push_back(std::move(st));
   }
   j["steps"] = std::move(steps);
   j["setup_ms_at_found_rate"] = pct(best_setup);
+  if (!r.capacity_samples.empty()) {
+    auto samples = nlohmann::json::array();
+    for (const auto& c : r.capacity_samples)
+      samples.push_back({{"t_s", c.t_s},
+                         {"calls_up", c.calls_up},
+                         {"calls_with_media", c.calls_with_media},
+                         {"failed", c.failed},
+                         {"over_threshold", c.over_threshold},
+                         {"packets_expected", c.packets_expected},
+                         {"packets_lost", c.packets_lost},
+                         {"silent_streams", c.silent_streams}});
+    j["capacity"] = {{"calls", r.found_rate}, {"confirmed", r.confirmed}, {"samples", std::move(samples)}};
+  }
+  if (!r.overload.empty() || r.overload_base_rate) {
+    auto points = nlohmann::json::array();
+    for (const auto& p : r.overload)
+      points.push_back({{"step", p.step},
+                        {"factor", p.factor},
+                        {"recovery", p.recovery},
+                        {"offered_rate", p.offered_rate},
+                        {"achieved_rate", p.achieved_rate},
+                        {"attempted", p.counts.attempted},
+                        {"completed", p.counts.completed},
+                        {"good", p.goodput.good},
+                        {"goodput_per_s", p.goodput.good_per_s},
+                        {"goodput_ratio", p.goodput.ratio},
+                        {"rejected_503_retry_after", p.counts.rejected_retry_after},
+                        {"rejected_503_no_retry_after", p.counts.rejected_no_retry_after},
+                        {"timeouts", p.counts.timeouts},
+                        {"other_failures", p.goodput.other_failures},
+                        {"over_threshold", p.counts.over_threshold}});
+    j["overload"] = {{"base_rate", r.overload_base_rate}, {"base_from", r.overload_base_from},
+                     {"points", std::move(points)}};
+  }
   if (r.media) {
     const auto& m = r.media_summary;
     std::uint64_t lost = 0, expected = 0, withheld = 0;

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "capacity.hpp"
 #include "media.hpp"
+#include "overload.hpp"
 #include "stats.hpp"
 
 namespace msgw::loadtest {
@@ -16,7 +18,10 @@ namespace msgw::loadtest {
 struct SideCounts {
   std::uint64_t attempted = 0;  // UAC: calls created; UAS: INVITEs received
   std::uint64_t successful = 0, failed = 0, retransmissions = 0;
-  std::map<int, std::uint64_t> failure_codes;  // final responses of failed calls (SIPp's error log)
+  std::map<int, std::uint64_t> failure_codes;  // final responses of failed calls (SIPp's error log, 503s logged)
+  // UAC: calls refused with 503 (counted failed), with and without Retry-After;
+  // calls that got no answer (receive timeout, UDP retransmissions exhausted).
+  std::uint64_t rejected_retry_after = 0, rejected_no_retry_after = 0, timeouts = 0;
   double cpu_percent = 0;  // SIPp's CPU over its lifetime, % of one core
 };
 
@@ -47,6 +52,21 @@ struct StepResult {
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;
+  // capacity: the concurrent calls this step filled to, and what its samples showed.
+  std::uint64_t level = 0;
+  CapacityAssessment capacity;
+};
+
+// One step of the overload test: a factor of the base rate, or the recovery
+// step at 1x right after one.
+struct OverloadPoint {
+  std::uint32_t step = 0;
+  double factor = 0;
+  bool recovery = false;
+  std::uint32_t offered_rate = 0;
+  double achieved_rate = 0;
+  OverloadCounts counts;
+  Goodput goodput;
 };
 
 struct RunResult {
@@ -63,6 +83,13 @@ struct RunResult {
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
   std::uint32_t threshold_ms = 0, hold_ms = 0;
+  // capacity: the samples of every step (calls with media vs loss over time);
+  // found_rate is then the capacity in calls.
+  std::vector<CapacitySample> capacity_samples;
+  // overload: the base rate (capacity) and where it came from, the points.
+  std::uint32_t overload_base_rate = 0;
+  std::string overload_base_from;
+  std::vector<OverloadPoint> overload;
   std::string error;  // set when the run could not be done
 };
 

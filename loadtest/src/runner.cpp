@@ -17,6 +17,7 @@
 #include "scenario.hpp"
 #include "sipp_output.hpp"
 #include "sipp_process.hpp"
+#include "step.hpp"
 
 namespace msgw::loadtest {
 namespace fs = std::filesystem;
@@ -27,11 +28,6 @@ double now_s() {
   timespec t{};
   clock_gettime(CLOCK_MONOTONIC, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-void sleep_ms(int ms) {
-  timespec d{ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&d, nullptr);
 }
 
 std::string read_file(const fs::path& p) {
@@ -83,21 +79,6 @@ std::string fmt_duration(double s) {
   return b;
 }
 
-enum class Workload : std::uint8_t { calls, registration, reregistration };
-
-struct RunContext {
-  const Options& o;
-  Workload workload;
-  bool self_test;
-  fs::path work;
-  std::string target_host;
-  std::uint16_t target_port;
-  MediaEngine* media = nullptr;
-  double run_start = 0;
-  RunResult* result = nullptr;
-  std::uint32_t steps_left_estimate = 0;
-};
-
 void progress(const RunContext& c, const StepResult& s, double step_elapsed, const StatRow* row,
               std::uint64_t over) {
   // A redrawn line on a terminal; in a log, only each step's summary (below).
@@ -132,10 +113,18 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
   return c;
 }
 
+}  // namespace
+
+double monotonic_s() { return now_s(); }
+void sleep_ms(int ms) {
+  timespec d{ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&d, nullptr);
+}
+
 // end_early: the search's steps stop at the first failure (RFC 7502); the
 // fixed steps of --rates run to their end so that every count is complete.
 StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std::uint32_t duration_s,
-                    bool confirmation, bool end_early) {
+                    bool confirmation, bool end_early, const StepPlan* plan) {
   const Options& o = c.o;
   StepResult s;
   s.index = index;
@@ -177,11 +166,14 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   }
 
   // The phone side.
-  const std::string scenario = calls ? "uac" : "register";
-  const std::uint64_t total = static_cast<std::uint64_t>(rate) * duration_s;
+  const std::string scenario = calls ? (plan ? plan->uac_scenario : "uac") : "register";
+  const std::uint64_t total =
+      plan && plan->calls ? plan->calls : static_cast<std::uint64_t>(rate) * duration_s;
   const std::uint32_t recv_timeout_ms = std::max<std::uint32_t>(2 * o.threshold_ms, 4000);
-  const std::uint32_t hold = calls ? o.hold_ms : 0;
-  const std::uint64_t limit = static_cast<std::uint64_t>(rate) * (hold / 1000 + recv_timeout_ms / 1000 + 2) + 100;
+  const std::uint32_t hold = calls ? (plan && plan->hold_ms ? plan->hold_ms : o.hold_ms) : 0;
+  const std::uint64_t limit =
+      plan && plan->open_limit ? plan->open_limit
+                               : static_cast<std::uint64_t>(rate) * (hold / 1000 + recv_timeout_ms / 1000 + 2) + 100;
   const std::string target = c.target_host + ":" + std::to_string(c.target_port);
   const std::string auth_uri =
       calls ? o.number + "@" + c.target_host + ":" + std::to_string(c.target_port) : target;
@@ -191,11 +183,14 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
                                 std::to_string(total), "-l", std::to_string(limit), "-nostdin",
                                 "-max_socket", "65000", "-recv_timeout", std::to_string(recv_timeout_ms),
                                 "-timeout",
-                                std::to_string(duration_s + hold / 1000 + recv_timeout_ms / 1000 + 20) + "s",
+                                std::to_string(total / std::max<std::uint32_t>(rate, 1) + 1 + hold / 1000 +
+                                               recv_timeout_ms / 1000 + 20) + "s",
                                 "-trace_stat", "-stf", (dir / "uac-stat.csv").string(), "-fd", "1",
                                 "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-error_file",
                                 (dir / "uac.err").string(), "-auth_uri", auth_uri};
-  if (media) argv.insert(argv.end(), {"-trace_logs", "-log_file", (dir / "uac-media.log").string()});
+  // The phone side's log: media start/stop and the 503s it took.
+  if (calls) argv.insert(argv.end(), {"-trace_logs", "-log_file", (dir / "uac-media.log").string()});
+  if (plan && plan->hold_ms) argv.insert(argv.end(), {"-d", std::to_string(plan->hold_ms)});
   argv.push_back(target);
   SippProcess uac;
   const double t0 = now_s();
@@ -212,13 +207,21 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   std::vector<double> setup, disconnect;
   std::vector<RttSample> timed_samples;
   double uac_cpu = 0, uas_cpu = 0;
+  std::uint64_t rejected = 0;
   auto feed_media = [&]() {
-    if (!media) return;
-    for (int side = 0; side < 2; ++side) {
+    if (!calls) return;
+    for (int side = 0; side < (media ? 2 : 1); ++side) {
       std::string text = side == 0 ? uac_media.lines() : uas_media.lines();
       std::istringstream in(text);
-      for (std::string line; std::getline(in, line);)
-        if (auto ev = parse_media_event(line)) c.media->on_event(static_cast<Side>(side), index, *ev);
+      for (std::string line; std::getline(in, line);) {
+        if (auto ev = parse_media_event(line); ev && media) {
+          c.media->on_event(static_cast<Side>(side), index, *ev);
+        } else if (auto rej = parse_reject_event(line); rej && side == 0) {
+          ++rejected;
+          ++s.uac.failure_codes[rej->code];
+          ++(rej->retry_after ? s.uac.rejected_retry_after : s.uac.rejected_no_retry_after);
+        }
+      }
     }
   };
   auto feed_rtt = [&]() {
@@ -251,9 +254,19 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     const double elapsed = now_s() - t0;
     progress(c, s, elapsed, have_row ? &last_row : nullptr, s.over_threshold);
     // RFC 7502: a failed attempt or a setup past the threshold fails the step; stop it now.
-    if (end_early && !s.ended_early && ((have_row && last_row.failed > 0) || s.over_threshold > 0)) {
+    if (end_early && !s.ended_early &&
+        ((have_row && last_row.failed > 0) || rejected > 0 || s.over_threshold > 0)) {
       s.ended_early = true;
       uac.stop(1500);
+    }
+    if (plan && plan->watch && !s.ended_early &&
+        plan->watch({now_s() - c.run_start, have_row ? &last_row : nullptr, s.over_threshold, rejected})) {
+      s.ended_early = true;
+      if (c.media) c.media->stop_source(index);  // the step is over; aborted calls log no stop
+      uac.abort_calls();
+      // SIPp sends the BYEs at once but lingers over its aborted calls: the
+      // BYEs are out and answered well within a second, then it is killed.
+      if (!uac.wait(1000)) uac.stop(0);
     }
   }
   const double uac_wall = now_s() - t0;
@@ -274,7 +287,19 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
                 (dir / "uac.out").string() + ")";
     return s;
   }
-  s.uac = counts_from(uac_stat, dir / "uac.err", false);
+  {
+    SideCounts logged = s.uac;  // the 503s the scenario logged
+    s.uac = counts_from(uac_stat, dir / "uac.err", false);
+    for (const auto& [code, n] : logged.failure_codes) s.uac.failure_codes[code] += n;
+    s.uac.rejected_retry_after = logged.rejected_retry_after;
+    s.uac.rejected_no_retry_after = logged.rejected_no_retry_after;
+    // SIPp counts a call that took the 503 branch as completed: it failed.
+    const std::uint64_t moved = std::min(rejected, s.uac.successful);
+    s.uac.successful -= moved;
+    s.uac.failed += rejected;
+    const auto& last = uac_stat.rows.back();
+    s.uac.timeouts = last.failed_timeout_recv + last.failed_max_udp_retrans;
+  }
   s.uac.cpu_percent = uac_wall > 0 ? 100.0 * uac_cpu / uac_wall : 0;
   if (uas) {
     auto uas_stat = parse_stat_csv(read_file(dir / "uas-stat.csv"));
@@ -335,6 +360,48 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   return s;
 }
 
+namespace {
+
+}  // namespace
+
+void record_step_result(RunContext& c, StepResult s) {
+  RunResult& result = *c.result;
+  for (const auto& l : s.generator_limits)
+    result.generator_limits.push_back("step " + std::to_string(s.index) + " (" + std::to_string(s.rate) + "/s): " + l);
+  if (!c.o.quiet)
+    std::fprintf(stderr, "\r%s step %u%s %u/s: %s; %llu attempts, %llu ok, %llu failed, setup p99 %.0f ms%*s\n",
+                 test_name(c.o.test), s.index, s.confirmation ? " (confirm)" : "", s.rate, s.verdict.c_str(),
+                 static_cast<unsigned long long>(s.uac.attempted), static_cast<unsigned long long>(s.uac.successful),
+                 static_cast<unsigned long long>(s.uac.failed), s.setup_ms.p99, 20, "");
+  result.steps.push_back(std::move(s));
+}
+
+void run_search(RunContext& c, std::uint32_t& index) {
+  const Options& o = c.o;
+  RunResult& result = *c.result;
+  RateSearch search({o.start_rate, o.max_rate, o.resolution, o.confirm_s > 0, 3});
+  while (auto step = search.next()) {
+    if (index >= o.max_steps) break;
+    const auto span = std::max<std::uint32_t>(o.max_rate - o.start_rate, 1);
+    c.steps_left_estimate = static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 > index
+                                ? static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 - index
+                                : 1;
+    auto s = run_step(c, ++index, step->rate, step->confirmation ? o.confirm_s : o.step_s, step->confirmation, true);
+    if (s.uac.attempted == 0 && !s.passed) {
+      result.error = s.verdict;
+      record_step_result(c, std::move(s));
+      break;
+    }
+    search.record(s.passed);
+    record_step_result(c, std::move(s));
+    sleep_ms(500);  // let the target settle between steps
+  }
+  result.found_rate = search.found();
+  result.confirmed = search.confirmed();
+}
+
+namespace {
+
 std::string utc_now() {
   char b[32];
   std::time_t t = std::time(nullptr);
@@ -393,10 +460,16 @@ RunResult run_test(const Options& o) {
   call.user = o.user;
   call.password = self_test ? "loopback" : o.password;
   call.hold_ms = o.hold_ms;
-  call.media_events = o.media && !self_test;
+  // The capacity test is calls with media by definition.
+  call.media_events = (o.media || o.test == TestKind::capacity) && !self_test;
   call.media_ip = self_test ? "127.0.0.1" : o.phone_ip;
   call.media_port = o.phone_rtp_port;
   write_file(work / "uac.xml", uac_call_scenario(call));
+  if (o.test == TestKind::capacity) {
+    CallScenarioParams held = call;  // each step holds its calls for its own -d
+    held.hold_from_command_line = true;
+    write_file(work / "uac-capacity.xml", uac_call_scenario(held));
+  }
   CallScenarioParams carrier = call;
   carrier.media_ip = o.carrier_ip;
   carrier.media_port = o.carrier_rtp_port;
@@ -431,17 +504,12 @@ RunResult run_test(const Options& o) {
 
   c.run_start = now_s();
   std::uint32_t index = 0;
-  auto record_step = [&](StepResult s) {
-    for (const auto& l : s.generator_limits)
-      result.generator_limits.push_back("step " + std::to_string(s.index) + " (" + std::to_string(s.rate) + "/s): " + l);
-    if (!o.quiet)
-      std::fprintf(stderr, "\r%s step %u%s %u/s: %s; %llu attempts, %llu ok, %llu failed, setup p99 %.0f ms%*s\n",
-                   test_name(o.test), s.index, s.confirmation ? " (confirm)" : "", s.rate, s.verdict.c_str(),
-                   static_cast<unsigned long long>(s.uac.attempted), static_cast<unsigned long long>(s.uac.successful),
-                   static_cast<unsigned long long>(s.uac.failed), s.setup_ms.p99, 20, "");
-    result.steps.push_back(std::move(s));
-  };
-  if (!o.rates.empty()) {
+  auto record_step = [&](StepResult s) { record_step_result(c, std::move(s)); };
+  if (o.test == TestKind::capacity) {
+    run_capacity(c, index);
+  } else if (o.test == TestKind::overload) {
+    run_overload(c, index);
+  } else if (!o.rates.empty()) {
     for (auto r : o.rates) {
       c.steps_left_estimate = static_cast<std::uint32_t>(o.rates.size()) - index - 1;
       auto s = run_step(c, ++index, r, o.step_s, false, false);
@@ -454,25 +522,7 @@ RunResult run_test(const Options& o) {
       record_step(std::move(s));
     }
   } else {
-    RateSearch search({o.start_rate, o.max_rate, o.resolution, o.confirm_s > 0, 3});
-    while (auto step = search.next()) {
-      if (index >= o.max_steps) break;
-      const auto span = std::max<std::uint32_t>(o.max_rate - o.start_rate, 1);
-      c.steps_left_estimate = static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 > index
-                                  ? static_cast<std::uint32_t>(std::ceil(std::log2(static_cast<double>(span) / o.resolution + 1))) + 1 - index
-                                  : 1;
-      auto s = run_step(c, ++index, step->rate, step->confirmation ? o.confirm_s : o.step_s, step->confirmation, true);
-      if (s.uac.attempted == 0 && !s.passed) {
-        result.error = s.verdict;
-        record_step(std::move(s));
-        break;
-      }
-      search.record(s.passed);
-      record_step(std::move(s));
-      sleep_ms(500);  // let the target settle between steps
-    }
-    result.found_rate = search.found();
-    result.confirmed = search.confirmed();
+    run_search(c, index);
   }
 
   if (media) {

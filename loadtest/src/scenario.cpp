@@ -82,6 +82,43 @@ std::string ack(int cseq, bool of_200, bool log_start) {
   return s;
 }
 
+// A response of the UAS side to the request it received last: the status
+// line, the request's Via/From/To/Call-ID/CSeq, an optional To tag and extra
+// header lines, no body.
+std::string response(std::string_view status, std::string_view to_tag = {}, std::string_view extra = {}) {
+  std::string s = "  <send>\n    <![CDATA[\n      SIP/2.0 " + std::string(status) +
+                  "\n      [last_Via:]\n      [last_From:]\n      [last_To:]";
+  if (!to_tag.empty()) s += ";tag=" + std::string(to_tag);
+  s += "\n      [last_Call-ID:]\n      [last_CSeq:]\n" + std::string(extra) +
+       "      Content-Length: 0\n\n    ]]>\n  </send>\n";
+  return s;
+}
+
+// The phone side's end of a call the target refused with 503 (RFC 3261
+// 21.5.4; an overloaded target sheds load this way): ACK it and log it for
+// the tool ("lt reject CALL 503 RETRY_AFTER", the Retry-After value empty
+// when absent), then end the scenario. SIPp counts that as a completed call
+// (no action of a <nop> makes it count a failure); the tool moves every
+// logged rejection from successful to failed, so a rejection is a counted
+// failed attempt with its code, not a tool error. One label per INVITE (CSeq 1, 2).
+std::string rejection_tail(bool auth) {
+  std::string s;
+  if (auth) s += "  <label id=\"rechallenged\"/>\n" + ack(1, false, false) + "  <nop next=\"await200\"/>\n";
+  for (int cseq = 1; cseq <= (auth ? 2 : 1); ++cseq) {
+    s += "  <label id=\"rejected" + std::to_string(cseq) + "\"/>\n" + ack(cseq, false, false);
+    if (cseq == 1 && auth) s += "  <nop next=\"rejected\"/>\n";
+  }
+  s += "  <label id=\"rejected\"/>\n  <nop>\n    <action>\n"
+       "      <log message=\"lt reject [call_number] 503 [$ra]\"/>\n    </action>\n  </nop>\n";
+  return s;
+}
+
+std::string recv_503(int cseq) {
+  return "  <recv response=\"503\" optional=\"true\" next=\"rejected" + std::to_string(cseq) +
+         "\">\n    <action>\n      <ereg regexp=\"[Rr]etry-[Aa]fter: *([0-9]+)\" search_in=\"msg\" "
+         "check_it=\"false\" assign_to=\"ra,ra\"/>\n    </action>\n  </recv>\n";
+}
+
 }  // namespace
 
 std::string every_nth_regex(std::uint32_t n) {
@@ -107,13 +144,22 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
   s += invite(false, p, 1, true);
   s += "  <recv response=\"100\" optional=\"true\"/>\n";
   if (auth) {
-    s += "  <recv response=\"407\" auth=\"true\" optional=\"true\" next=\"challenged\"/>\n"
+    s += "  <recv response=\"407\" auth=\"true\" optional=\"true\" next=\"challenged\"/>\n" + recv_503(1) +
          "  <recv response=\"401\" auth=\"true\"/>\n  <label id=\"challenged\"/>\n";
     s += ack(1, false, false);
     s += invite(true, p, 2, false);
-    s += "  <recv response=\"100\" optional=\"true\"/>\n";
+    s += "  <label id=\"await200\"/>\n  <recv response=\"100\" optional=\"true\"/>\n";
   }
   s += "  <recv response=\"180\" optional=\"true\"/>\n  <recv response=\"183\" optional=\"true\"/>\n";
+  s += recv_503(answered_cseq);
+  if (auth) {
+    // The 407 again for the first INVITE (a retransmission of it crossed the
+    // challenge, setups past 500 ms): ACK it and wait on. A 407 to the second
+    // INVITE fails the regexp, and so the call.
+    s += "  <recv response=\"407\" optional=\"true\" next=\"rechallenged\">\n    <action>\n"
+         "      <ereg regexp=\"CSeq: *1 INVITE\" search_in=\"msg\" check_it=\"true\" assign_to=\"c1,c1\"/>\n"
+         "    </action>\n  </recv>\n";
+  }
   s += "  <recv response=\"200\" rtd=\"setup\" rrs=\"true\"";
   if (p.media_events) {
     s += ">\n" + std::string(kSdpCapture) + "  </recv>\n";
@@ -121,7 +167,9 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
     s += "/>\n";
   }
   s += ack(answered_cseq, true, p.media_events);
-  s += "  <pause milliseconds=\"" + std::to_string(p.hold_ms) + "\"/>\n";
+  // Without milliseconds SIPp pauses for its -d duration: set per run.
+  s += p.hold_from_command_line ? std::string("  <pause/>\n")
+                                : "  <pause milliseconds=\"" + std::to_string(p.hold_ms) + "\"/>\n";
   s += R"(  <send retrans="500" start_rtd="disconnect">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -137,7 +185,8 @@ std::string uac_call_scenario(const CallScenarioParams& p) {
     ]]>
 )";
   if (p.media_events) s += "    <action><log message=\"lt stop [call_number]\"/></action>\n";
-  s += "  </send>\n  <recv response=\"200\" rtd=\"disconnect\" crlf=\"true\"/>\n</scenario>\n";
+  s += "  </send>\n  <recv response=\"200\" rtd=\"disconnect\" crlf=\"true\" next=\"done\"/>\n";
+  s += rejection_tail(auth) + "  <label id=\"done\"/>\n</scenario>\n";
   replace_all(s, "@BYECSEQ@", std::to_string(answered_cseq + 1));
   replace_all(s, "@USER@", p.user);
   replace_all(s, "@PASSWORD@", p.password);
@@ -158,19 +207,8 @@ std::string uas_call_scenario(const CallScenarioParams& p) {
   }
   s += "    </action>\n  </recv>\n";
   if (!reject.empty()) s += "  <nop next=\"reject\" test=\"rej\"/>\n";
-  s += R"(  <send>
-    <![CDATA[
-      SIP/2.0 100 Trying
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="answer"/>
+  s += response("100 Trying");
+  s += R"(  <label id="answer"/>
   <send retrans="500">
     <![CDATA[
       SIP/2.0 200 OK
@@ -193,36 +231,11 @@ std::string uas_call_scenario(const CallScenarioParams& p) {
   if (p.media_events) s += "    <action><log message=\"lt start [call_number] [$mip] [$mport]\"/></action>\n";
   s += "  </recv>\n  <recv request=\"BYE\">\n";
   if (p.media_events) s += "    <action><log message=\"lt stop [call_number]\"/></action>\n";
-  s += R"(  </recv>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-)";
+  s += "  </recv>\n" + response("200 OK");
   if (!reject.empty()) {
-    s += R"(  <nop next="end"/>
-  <label id="reject"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 503 Service Unavailable
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=lt[pid]r[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <!-- Counted as a failed call on this side: the call the target must report failed. -->
+    s += "  <nop next=\"end\"/>\n  <label id=\"reject\"/>\n" +
+         response("503 Service Unavailable", "lt[pid]r[call_number]");
+    s += R"(  <!-- Counted as a failed call on this side: the call the target must report failed. -->
   <recv request="ACK">
     <action><exec int_cmd="stop_call"/></action>
   </recv>
@@ -237,20 +250,11 @@ std::string self_target_scenario(const CallScenarioParams& p) {
   std::string s = std::string(kHeader) + "<scenario name=\"msgw-loadtest loopback target\">\n";
   s += R"(  <recv request="INVITE" crlf="true"/>
   <label id="challenge"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 407 Proxy Authentication Required
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=lt[pid]t[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Proxy-Authenticate: Digest realm="loadtest", nonce="[pid]n[call_number]", algorithm=MD5, qop="auth"
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <!-- The first INVITE retransmitted (our 407 was slow to reach the phone
+)";
+  s += response("407 Proxy Authentication Required", "lt[pid]t[call_number]",
+                "      Proxy-Authenticate: Digest realm=\"loadtest\", nonce=\"[pid]n[call_number]\", algorithm=MD5, "
+                "qop=\"auth\"\n");
+  s += R"(  <!-- The first INVITE retransmitted (our 407 was slow to reach the phone
        side) gets the 407 again. -->
   <recv request="INVITE" optional="true" next="challenge"/>
   <recv request="ACK"/>

@@ -2,6 +2,7 @@
 // The SIPp scenarios the tool runs, written as text into its work directory:
 // the phone (UAC: INVITE, digest after a 401/407, 200, ACK, hold, BYE), the
 // carrier (UAS: 100, 200 with SDP, BYE; optionally a 503 to every Nth INVITE),
+// the phone's end of a call refused with 503 (logged "lt reject", counted failed),
 // registration and re-registration, and the loopback target of --self-test.
 // Response-time measurements ("rtd") name what the report shows: setup
 // (RFC 6076 SRD: the first INVITE to its 200), disconnect (SDD: BYE to its
@@ -26,6 +27,7 @@ struct CallScenarioParams {
   std::string media_ip;               // c= of our SDP
   std::uint16_t media_port = 0;       // m= of our SDP (one socket for every call)
   std::uint32_t hold_ms = 1000;
+  bool hold_from_command_line = false;  // UAC: hold for SIPp's -d (set per run) instead of hold_ms
   bool media_events = false;          // log "lt start/stop" lines for the media engine
   std::uint32_t reject_every = 0;     // UAS: 503 to every Nth INVITE (1..100 dividing 100); 0 = never
 };

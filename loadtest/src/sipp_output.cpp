@@ -189,4 +189,16 @@ std::optional<MediaEvent> parse_media_event(std::string_view line) {
   return ev;
 }
 
+std::optional<RejectEvent> parse_reject_event(std::string_view line) {
+  auto f = split(trim(line), ' ');
+  if ((f.size() != 4 && f.size() != 5) || f[0] != "lt" || f[1] != "reject") return std::nullopt;
+  RejectEvent ev;
+  if (!to_number(f[2], ev.call) || !to_number(f[3], ev.code) || ev.code < 300 || ev.code > 699) return std::nullopt;
+  if (f.size() == 5) {
+    if (!to_number(f[4], ev.retry_after_s)) return std::nullopt;
+    ev.retry_after = true;
+  }
+  return ev;
+}
+
 }  // namespace msgw::loadtest

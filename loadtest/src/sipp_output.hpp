@@ -67,4 +67,14 @@ struct MediaEvent {
 };
 std::optional<MediaEvent> parse_media_event(std::string_view line);
 
+// "lt reject CALL CODE [RETRY_AFTER]": the phone side's scenario took a
+// final refusal (503) of the call, with the Retry-After seconds when present.
+struct RejectEvent {
+  std::uint64_t call = 0;
+  int code = 0;
+  bool retry_after = false;
+  std::uint32_t retry_after_s = 0;
+};
+std::optional<RejectEvent> parse_reject_event(std::string_view line);
+
 }  // namespace msgw::loadtest

@@ -86,6 +86,16 @@ void SippProcess::stop(int grace_ms) {
   wait(2000);
 }
 
+void SippProcess::abort_calls() {
+  if (!running()) return;
+  kill(pid_, SIGUSR1);  // stop creating calls
+  // SIPp does not write a last statistics row when it aborts: wait for one
+  // periodic row (-fd 1) after the last call was created, so that the
+  // count of calls created is complete.
+  wait(1200);
+  if (running()) kill(pid_, SIGUSR1);  // a second one: abort the calls in progress
+}
+
 double SippProcess::cpu_seconds() const {
   if (reaped_) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");

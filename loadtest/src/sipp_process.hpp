@@ -23,6 +23,11 @@ class SippProcess {
   bool running();
   // SIGUSR1 (SIPp stops, writing its final statistics), SIGKILL after grace_ms.
   void stop(int grace_ms = 3000);
+  // Ends every call without waiting for its scenario: SIGUSR1 (no new calls),
+  // 1.2 s for a statistics row, a second SIGUSR1 (SIPp aborts its calls,
+  // sending BYE on the established ones). SIPp then lingers over the
+  // aborted calls rather than exit: stop() it after a grace time.
+  void abort_calls();
   // Waits for the process to exit by itself; false on timeout (still running).
   bool wait(int timeout_ms);
   int exit_status() const { return status_; }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: msgw-loadtest's parsers of what SIPp writes (stat CSV, RTT CSV,
-// error log, the scenarios' media log lines). Any input must parse to rows or
+// error log, the scenarios' media and rejection log lines). Any input must parse to rows or
 // to counted bad rows, never crash; what is returned must be consistent.
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto nl = text.find('\n', pos);
     auto line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     if (auto ev = parse_media_event(line); ev && ev->kind == MediaEvent::Kind::start && ev->port == 0) std::abort();
+    if (auto rej = parse_reject_event(line); rej && (rej->code < 300 || rej->code > 699)) std::abort();
     if (nl == std::string_view::npos) break;
     pos = nl + 1;
   }

@@ -37,6 +37,16 @@ TEST(Scenario, UacWithDigestAndMedia) {
   EXPECT_NE(x.find("<pause milliseconds=\"1500\"/>"), std::string::npos);
   EXPECT_NE(x.find("CSeq: 3 BYE"), std::string::npos);
   EXPECT_EQ(x.find('@' + std::string("USER@")), std::string::npos);  // every placeholder filled
+  // A 503 to either INVITE is taken (ACKed with that INVITE's CSeq) and logged, not an error.
+  EXPECT_NE(x.find("<recv response=\"503\" optional=\"true\" next=\"rejected1\">"), std::string::npos);
+  EXPECT_NE(x.find("<recv response=\"503\" optional=\"true\" next=\"rejected2\">"), std::string::npos);
+  EXPECT_NE(x.find("<label id=\"rejected2\"/>"), std::string::npos);
+  EXPECT_NE(x.find("lt reject [call_number] 503 [$ra]"), std::string::npos);
+  // A 407 retransmitted for the first INVITE while waiting for the 200 is ACKed, not an error.
+  EXPECT_NE(x.find("next=\"rechallenged\""), std::string::npos);
+  EXPECT_NE(x.find("<nop next=\"await200\"/>"), std::string::npos);
+  p.hold_from_command_line = true;
+  EXPECT_NE(uac_call_scenario(p).find("<pause/>"), std::string::npos);
 }
 
 TEST(Scenario, UacWithoutDigestHasNoChallengeStep) {
