@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "media.hpp"
+#include "media_throughput.hpp"
 #include "stats.hpp"
 
 namespace msgw::loadtest {
@@ -62,6 +63,7 @@ struct RunResult {
   std::string codec;
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
+  std::vector<ThroughputMode> throughput;  // media-throughput: one per mode
   std::uint32_t threshold_ms = 0, hold_ms = 0;
   std::string error;  // set when the run could not be done
 };
