@@ -42,11 +42,16 @@ double mono_s() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 // Send and receive times: the kernel stamps received packets (SO_TIMESTAMPNS)
-// with CLOCK_REALTIME, so sends are stamped on that clock too.
+// with CLOCK_REALTIME, so sends are stamped on that clock too, in seconds
+// since the process's first stamp (a double of the epoch keeps only ~0.2 µs).
+double real_s(const timespec& t) {
+  static const time_t base = t.tv_sec;
+  return static_cast<double>(t.tv_sec - base) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 double real_s() {
   timespec t{};
   clock_gettime(CLOCK_REALTIME, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  return real_s(t);
 }
 double thread_cpu_s() {
   timespec t{};
@@ -309,7 +314,7 @@ class TrialEngine {
           if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_TIMESTAMPNS) {
             timespec ts{};
             std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
-            at = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+            at = real_s(ts);
           }
         on_packet(side, from[i], buf[i], msgs[i].msg_len, at);
       }
@@ -398,10 +403,12 @@ ThroughputTrial run_trial(Context& c, MediaMode mode, std::uint32_t sessions) {
   fs::create_directories(dir);
   const SideCodec& carrier_codec = c.carrier[static_cast<int>(mode)];
 
-  // Every call is held until the trial is over: setup at --setup-rate, the
-  // pairing (about a millisecond per call), the trial, its drain, a margin.
+  // Every call is held until the trial is over: setup at --setup-rate (half
+  // as long again if the target is slower), the pairing (about a
+  // millisecond per call), the trial, its drain (0.5 s), a margin. A call
+  // that ends sooner voids the trial (below).
   const double setup_s = static_cast<double>(sessions) / o.setup_rate;
-  const auto hold_ms = static_cast<std::uint32_t>(setup_s * 1000 + sessions * 2 + o.step_s * 1000 + 3000);
+  const auto hold_ms = static_cast<std::uint32_t>(setup_s * 1500 + sessions * 2 + o.step_s * 1000 + 2000);
   auto sdp_codec = [](const codecs::CodecParams& p) {
     SdpCodec s;
     s.payload_type = p.payload_type;
