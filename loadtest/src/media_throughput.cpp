@@ -480,6 +480,7 @@ ThroughputTrial run_trial(Context& c, MediaMode mode, std::uint32_t sessions) {
   for (const auto& [call, a] : ph.started) phone_remotes.push_back(a);
   for (const auto& [call, a] : ca.started) carrier_remotes.push_back(a);
 
+  t.calls_set_up = std::min(ph.started.size(), ca.started.size());
   bool calls_ok = ph.started.size() == sessions && ca.started.size() == sessions;
   if (!calls_ok)
     t.verdict = "only " + std::to_string(std::min(ph.started.size(), ca.started.size())) + " of " +
@@ -593,14 +594,14 @@ void run_media_throughput(const Options& o, const fs::path& work, RunResult& res
         if (trials++ >= o.max_steps) break;
         auto t = run_trial(c, mode, step->rate);
         const bool passed = t.passed;
-        const bool none_up = t.calls_up == 0;
+        const bool none_up = t.calls_set_up == 0;
         record(std::move(t));
         if (none_up && m.trials.size() == 1) break;  // nothing gets through: not a search
         search.record(passed);
         sleep_ms(500);
       }
     }
-    if (m.trials.size() == 1 && m.trials[0].calls_up == 0 && result.error.empty())
+    if (m.trials.size() == 1 && m.trials[0].calls_set_up == 0 && result.error.empty())
       result.error = std::string(media_mode_name(mode)) + ": " + m.trials[0].verdict;
     result.throughput.push_back(std::move(m));
   }

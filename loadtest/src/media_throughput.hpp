@@ -32,7 +32,8 @@ struct ThroughputTrial {
   std::uint32_t duration_s = 0;
   bool passed = false;
   std::string verdict;  // "pass" or why not
-  std::uint64_t calls_up = 0;  // calls whose two sides were paired by the probe
+  std::uint64_t calls_set_up = 0;  // calls up on both sides (SIP)
+  std::uint64_t calls_up = 0;      // of those, paired by the probe (media through the target)
   DirectionCounts to_carrier, to_phone;  // summed over calls (what that side received)
   double send_s = 0;  // from the first to the last slot sent
   double offered_pps = 0, received_pps = 0;  // both ways, packets per second

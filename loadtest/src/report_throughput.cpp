@@ -140,6 +140,7 @@ nlohmann::json throughput_json(const RunResult& r) {
                         {"duration_s", t.duration_s},
                         {"passed", t.passed},
                         {"verdict", t.verdict},
+                        {"calls_set_up", t.calls_set_up},
                         {"calls_up", t.calls_up},
                         {"packets_sent", sent},
                         {"packets_received", t.to_phone.matched + t.to_carrier.matched},
