@@ -536,6 +536,7 @@ SideCodec side_codec(const codecs::CodecParams& p) {
 
 void run_media_throughput(const Options& o, const fs::path& work, RunResult& result) {
   result.rate_unit = "sessions";
+  result.target = o.target_host + ":" + std::to_string(o.target_port);
   std::uint32_t ip[2] = {};
   for (int side = 0; side < 2; ++side) {
     in_addr a{};

@@ -42,7 +42,8 @@ std::string num(double v, int digits = 1) {
 
 constexpr double kW = 720, kH = 240, kL = 60, kR = 20, kT = 30, kB = 40;
 
-std::string svg_open(const std::string& title, const std::string& xl, const std::string& yl) {
+// Axes, title, labels, and the y axis's 0 and top value.
+std::string svg_open(const std::string& title, const std::string& xl, const std::string& yl, double ymax) {
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << kW << "' height='" << kH << "' viewBox='0 0 " << kW << " "
     << kH << "'><rect width='100%' height='100%' fill='#fff'/><text x='" << kW / 2
@@ -51,7 +52,9 @@ std::string svg_open(const std::string& title, const std::string& xl, const std:
     << "' y1='" << kT << "' x2='" << kL << "' y2='" << kH - kB << "' stroke='#000'/><text x='" << (kL + kW - kR) / 2
     << "' y='" << kH - 6 << "' text-anchor='middle' font-size='11'>" << esc(xl) << "</text><text x='14' y='"
     << (kT + kH - kB) / 2 << "' font-size='11' transform='rotate(-90 14 " << (kT + kH - kB) / 2
-    << ")' text-anchor='middle'>" << esc(yl) << "</text>";
+    << ")' text-anchor='middle'>" << esc(yl) << "</text><text x='" << kL - 4 << "' y='" << kT + 4
+    << "' text-anchor='end' font-size='10'>" << num(ymax, 0) << "</text><text x='" << kL - 4 << "' y='" << kH - kB
+    << "' text-anchor='end' font-size='10'>0</text>";
   return o.str();
 }
 
@@ -63,7 +66,7 @@ std::string ladder(const ThroughputMode& m) {
   ymax *= 1.15;
   std::ostringstream o;
   o << svg_open(std::string("Session ladder, ") + media_mode_name(m.mode) + " (green: zero loss, red: fail)", "trial",
-                "sessions");
+                "sessions", ymax);
   const double slot = (kW - kL - kR) / static_cast<double>(m.trials.size());
   for (std::size_t i = 0; i < m.trials.size(); ++i) {
     const auto& t = m.trials[i];
@@ -91,7 +94,7 @@ std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
     }
   const double ymax = static_cast<double>(*std::max_element(t.latency_hist.begin(), t.latency_hist.end())) * 1.1;
   std::ostringstream o;
-  o << svg_open(title, "one-way latency, ms (log scale)", "packets");
+  o << svg_open(title, "one-way latency, ms (log scale)", "packets", ymax);
   const int bins = hi - lo + 1;
   const double w = (kW - kL - kR) / bins;
   auto edge = [](int b) {
