@@ -33,9 +33,11 @@ std::uint64_t call_key(Side side, std::uint32_t source, std::uint64_t call) {
          (call & 0xffffffffffffULL);
 }
 
+}  // namespace
+
 // A UDP socket bound in the named network namespace (setns on this thread,
 // then back): the socket stays in the namespace it was created in.
-int open_socket(const MediaEndpoint& ep, std::string* error) {
+int open_media_socket(const MediaEndpoint& ep, std::string* error) {
   int self_ns = -1;
   if (!ep.netns.empty()) {
     self_ns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -80,7 +82,25 @@ int open_socket(const MediaEndpoint& ep, std::string* error) {
   return fd;
 }
 
-}  // namespace
+std::vector<std::vector<std::uint8_t>> encoded_tone(const codecs::CodecParams& codec) {
+  // One second of a 440 Hz + 1 kHz tone, encoded as the codec's 20 ms packets.
+  const auto& info = codecs::codec_info(codec.id);
+  const std::uint32_t samples = info.clock_rate / 50;
+  auto enc = codecs::make_encoder(codec);
+  std::vector<std::int16_t> pcm(samples);
+  std::vector<std::uint8_t> out(1024);
+  std::vector<std::vector<std::uint8_t>> frames;
+  for (int f = 0; f < 50; ++f) {
+    for (std::size_t i = 0; i < pcm.size(); ++i) {
+      const double t = static_cast<double>(f * pcm.size() + i) / info.clock_rate;
+      pcm[i] = static_cast<std::int16_t>(6000 * std::sin(2 * M_PI * 440 * t) + 3000 * std::sin(2 * M_PI * 1000 * t));
+    }
+    codecs::FrameKind kind{};
+    const auto n = enc->encode(pcm, out, &kind);
+    frames.emplace_back(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return frames;
+}
 
 const char* side_name(Side s) { return s == Side::phone ? "phone" : "carrier"; }
 
@@ -115,26 +135,14 @@ struct MediaEngine::Stream {
 std::unique_ptr<MediaEngine> MediaEngine::open(const MediaConfig& config, std::string* error) {
   std::unique_ptr<MediaEngine> e(new MediaEngine());
   e->config_ = config;
-  e->fd_[0] = open_socket(config.phone, error);
+  e->fd_[0] = open_media_socket(config.phone, error);
   if (e->fd_[0] < 0) return nullptr;
-  e->fd_[1] = open_socket(config.carrier, error);
+  e->fd_[1] = open_media_socket(config.carrier, error);
   if (e->fd_[1] < 0) return nullptr;
-  // One second of a 440 Hz + 1 kHz tone, encoded as the codec's 20 ms packets.
   const auto& info = codecs::codec_info(config.codec.id);
   e->clock_rate_ = info.clock_rate;
   e->samples_per_packet_ = info.clock_rate / 50;
-  auto enc = codecs::make_encoder(config.codec);
-  std::vector<std::int16_t> pcm(e->samples_per_packet_);
-  std::vector<std::uint8_t> out(1024);
-  for (int f = 0; f < 50; ++f) {
-    for (std::size_t i = 0; i < pcm.size(); ++i) {
-      const double t = static_cast<double>(f * pcm.size() + i) / info.clock_rate;
-      pcm[i] = static_cast<std::int16_t>(6000 * std::sin(2 * M_PI * 440 * t) + 3000 * std::sin(2 * M_PI * 1000 * t));
-    }
-    codecs::FrameKind kind{};
-    const auto n = enc->encode(pcm, out, &kind);
-    e->frames_.emplace_back(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n));
-  }
+  e->frames_ = encoded_tone(config.codec);
   return e;
 }
 

@@ -132,6 +132,12 @@ class MediaEngine {
   std::thread thread_;
 };
 
+// A non-blocking UDP socket bound to ep (in its network namespace); -1 and
+// *error on failure. Also used by the media-throughput test.
+int open_media_socket(const MediaEndpoint& ep, std::string* error);
+// One second of a 440 Hz + 1 kHz tone as the codec's 20 ms payloads (50).
+std::vector<std::vector<std::uint8_t>> encoded_tone(const codecs::CodecParams& codec);
+
 // G.113 Appendix I figures for the codec (G.711 with packet-loss concealment).
 CodecImpairment codec_impairment(codecs::CodecId id);
 

@@ -86,6 +86,13 @@ SEARCH (RFC 7502)
 MEDIA
   --media                    RTP both ways on every call, 20 ms packets
   --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
+MEDIA THROUGHPUT (RFC 2544 adapted; --step-s is each trial, --resolution the search's end)
+  --modes relayed,transcoded the modes searched, in turn (both)
+  --transcode-codec C        the carrier side's codec when transcoded: PCMU, PCMA, G729, G726-32 (G729)
+  --start-sessions N         the search's first trial, in sessions (50)
+  --max-sessions N           the most sessions tried (2000)
+  --sessions N1,N2,...       run exactly these trials, no search
+  --setup-rate R             calls/s while setting up a trial's calls (100)
 CAPACITY / OVERLOAD
   --capacity-rate R          capacity: call arrival rate while filling (100)
   --capacity-max-calls N     capacity: stop filling at N concurrent calls (20000)
@@ -206,6 +213,38 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       if (!u32(o.reject_every, 1) || 100 % o.reject_every != 0) return bad(a, "N dividing 100 expected");
     } else if (a == "--withhold-rtp-every") {
       if (!u32(o.withhold_rtp_every, 2)) return bad(a, "N >= 2 expected");
+    } else if (a == "--start-sessions") {
+      if (!u32(o.start_sessions, 1)) return bad(a, "count >= 1 expected");
+    } else if (a == "--max-sessions") {
+      if (!u32(o.max_sessions, 1)) return bad(a, "count >= 1 expected");
+    } else if (a == "--setup-rate") {
+      if (!u32(o.setup_rate, 1)) return bad(a, "rate >= 1 expected");
+    } else if (a == "--transcode-codec") {
+      auto v = value();
+      if (!v || v->empty()) return bad(a, "value expected");
+      o.transcode_codec_name = std::string(*v);
+    } else if (a == "--modes") {
+      auto v = value();
+      if (!v) return bad(a, "relayed, transcoded or both expected");
+      o.mode_relayed = o.mode_transcoded = false;
+      for (std::string_view s = *v; !s.empty();) {
+        auto item = s.substr(0, s.find(','));
+        if (item == "relayed") o.mode_relayed = true;
+        else if (item == "transcoded") o.mode_transcoded = true;
+        else return bad(a, "relayed, transcoded or both expected");
+        s = item.size() < s.size() ? s.substr(item.size() + 1) : std::string_view();
+      }
+      if (!o.mode_relayed && !o.mode_transcoded) return bad(a, "relayed, transcoded or both expected");
+    } else if (a == "--sessions") {
+      auto v = value();
+      if (!v) return bad(a, "list expected");
+      for (std::string_view s = *v; !s.empty();) {
+        auto item = s.substr(0, s.find(','));
+        std::uint32_t n = 0;
+        if (!number(item, n) || n == 0) return bad(a, "counts >= 1 expected");
+        o.sessions.push_back(n);
+        s = item.size() < s.size() ? s.substr(item.size() + 1) : std::string_view();
+      }
     } else if (a == "--rates" || a == "--overload") {
       auto v = value();
       if (!v) return bad(a, "list expected");
@@ -251,6 +290,21 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
   o.codec.ptime_ms = 20;
   o.codec.g729_annexb = false;
   if (o.max_rate < o.start_rate) o.max_rate = o.start_rate;
+  if (o.max_sessions < o.start_sessions) o.max_sessions = o.start_sessions;
+  // The transcoded mode's carrier codec: another one than the phone side's.
+  if (o.transcode_codec_name.empty()) o.transcode_codec_name = o.codec.id == codecs::CodecId::G729 ? "PCMU" : "G729";
+  auto tid = codecs::codec_from_sdp_name(o.transcode_codec_name);
+  if (!tid || *tid == o.codec.id ||
+      (*tid != codecs::CodecId::Pcmu && *tid != codecs::CodecId::Pcma && *tid != codecs::CodecId::G729 &&
+       *tid != codecs::CodecId::G726_32)) {
+    *error = "--transcode-codec: PCMU, PCMA, G729 or G726-32, other than --codec, expected";
+    return std::nullopt;
+  }
+  o.transcode_codec.id = *tid;
+  o.transcode_codec.payload_type = codecs::codec_info(*tid).static_payload_type;
+  if (o.transcode_codec.payload_type == codecs::kDynamicPayloadType) o.transcode_codec.payload_type = 96;
+  o.transcode_codec.ptime_ms = 20;
+  o.transcode_codec.g729_annexb = false;
   return o;
 }
 

@@ -20,7 +20,7 @@ namespace msgw::loadtest {
   X(reregistration, true, "re-registration rate (RFC 7502): refreshes/s of registered users") \
   X(self_test, true, "the tool's own ceiling: establishment against its loopback SIPp target") \
   X(capacity, true, "session capacity: most concurrent calls with media and zero loss")     \
-  X(media_throughput, false, "RFC 2544 adapted: zero-loss relayed/transcoded streams, latency") \
+  X(media_throughput, true, "RFC 2544 adapted: zero-loss relayed/transcoded sessions, latency") \
   X(overload, true, "2x and 10x a rate (given or found) offered: goodput curve")
 
 enum class TestKind : std::uint8_t {
@@ -61,6 +61,14 @@ struct Options {
   bool media = false;
   codecs::CodecParams codec{};
   std::string codec_name = "PCMU";
+  // Media throughput (RFC 2544 adapted): a search on sessions (calls with
+  // RTP both ways), per mode; --step-s is the trial, --resolution the bisection's end.
+  bool mode_relayed = true, mode_transcoded = true;  // --modes
+  codecs::CodecParams transcode_codec{};             // the carrier side's codec when transcoded
+  std::string transcode_codec_name;                  // --transcode-codec; default G729 (PCMU if --codec G729)
+  std::uint32_t start_sessions = 50, max_sessions = 2000;
+  std::vector<std::uint32_t> sessions;  // --sessions: exactly these trials, no search
+  std::uint32_t setup_rate = 100;       // calls/s while setting up a trial's calls
   // Capacity and overload.
   std::uint32_t capacity_rate = 100, capacity_max_calls = 20000;
   std::uint32_t rate = 0;  // --rate: overload's base rate; 0 = find it with an establishment search first

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "report.hpp"
+#include "report_throughput.hpp"
 
 namespace msgw::loadtest {
 namespace {
@@ -265,6 +266,7 @@ std::string html_report(const RunResult& r) {
     o << histogram("Interarrival jitter per stream (RFC 3550)", "jitter ms", jitter, "#1f77b4") << "\n";
     o << histogram("MOS per stream (G.107 E-model estimate)", "MOS", mos, "#2a9d3a") << "\n";
   }
+  if (!r.throughput.empty()) o << throughput_html(r);
   o << "</body></html>\n";
   return o.str();
 }

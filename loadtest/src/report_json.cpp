@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report.hpp"
+#include "report_throughput.hpp"
 
 namespace msgw::loadtest {
 namespace {
@@ -153,6 +154,7 @@ std::string json_report(const RunResult& r) {
                   // What each side received: the phone side gets the carrier's streams.
                   {"received_by", {{"phone", side_json(by_side[0])}, {"carrier", side_json(by_side[1])}}}};
   }
+  if (!r.throughput.empty()) j["media_throughput"] = throughput_json(r);
   return j.dump();
 }
 

@@ -11,6 +11,7 @@
 #include "capacity.hpp"
 #include "media.hpp"
 #include "overload.hpp"
+#include "media_throughput.hpp"
 #include "stats.hpp"
 
 namespace msgw::loadtest {
@@ -82,6 +83,7 @@ struct RunResult {
   std::string codec;
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
+  std::vector<ThroughputMode> throughput;  // media-throughput: one per mode
   std::uint32_t threshold_ms = 0, hold_ms = 0;
   // capacity: the samples of every step (calls with media vs loss over time);
   // found_rate is then the capacity in calls.

@@ -446,6 +446,14 @@ RunResult run_test(const Options& o) {
     work = tmpl;
   }
   fs::create_directories(work);
+  if (o.test == TestKind::media_throughput) {
+    run_media_throughput(o, work, result);
+    if (!o.keep_work && o.work_dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(work, ec);
+    }
+    return result;
+  }
   RunContext c{o, workload, self_test, work, self_test ? "127.0.0.1" : o.target_host,
                self_test ? static_cast<std::uint16_t>(5099) : o.target_port};
   result.target = c.target_host + ":" + std::to_string(c.target_port);

@@ -14,6 +14,14 @@
 #  3-4. capacity at 20 calls/s to 30 calls (clean) and against a faulty
 #     carrier side (loss and 503s injected): see below.
 #  5. overload: 2x a given 10 calls/s, then the 1x recovery step.
+#  6. media-throughput, one 2 s trial of 4 sessions per mode: relayed (PCMU
+#     both legs) and transcoded (PCMU phone leg, G.729 carrier leg). Zero
+#     loss; what the tool sent and received agrees with the dataplane's
+#     counters (relayed, transcoded_packets: /metrics before and after);
+#     every packet has a latency.
+#  7. media-throughput again, 1 s trials, the carrier side withholding every
+#     10th packet: in both modes the loss reported is the packets withheld;
+#     the transcoder fills each gap (concealed = withheld), the relay does not.
 # Every run writes JSON and HTML: both parse (python3 json, html.parser).
 # Usage: loadtest_smoke.sh BUILD_DIR   (root; 77 = skipped). Run it under
 # flock /tmp/msgw-rig.lock.
@@ -26,10 +34,12 @@ trap rig_cleanup EXIT
 tool=$build/loadtest/msgw-loadtest
 
 make_config </dev/null
-# The trunk takes PCMU so that the call is relayed and RTP sequence numbers
-# pass unchanged: the loss the carrier side makes is the loss the phone sees.
-sed -i 's/^codecs = \["G729"\]/codecs = ["PCMU"]/' "$work/gw.toml"
-grep -q '^codecs = \["PCMU"\]' "$work/gw.toml" || fail "could not set the trunk's codecs"
+# The trunk takes PCMU first so that a PCMU call is relayed and RTP sequence
+# numbers pass unchanged: the loss the carrier side makes is the loss the
+# phone sees. It also takes G.729: a carrier side answering G.729 to a PCMU
+# phone is transcoded (media-throughput's second mode).
+sed -i 's/^codecs = \["G729"\]/codecs = ["PCMU", "G729"]/' "$work/gw.toml"
+grep -q '^codecs = \["PCMU", "G729"\]' "$work/gw.toml" || fail "could not set the trunk's codecs"
 rig_up >/dev/null || fail "rig up"
 
 sides=(--target 10.10.0.1:5060 --phone 10.10.0.2:5062 --phone-netns msgw-phone
@@ -218,3 +228,89 @@ for f, want in zip(sys.argv[1:], ("Session capacity", "Session capacity", "Overl
     assert want in text, (f, want)
 print("ok   capacity and overload HTML reports parse, with their plots")' "$work/cap.html" "$work/capf.html" "$work/ovl.html" \
   || fail "capacity/overload HTML reports"
+# --- media-throughput: the dataplane's counters before and after each run.
+dp_counters() {  # prints "relayed transcoded_packets concealed_frames", summed over workers
+  ip netns exec msgw-gw curl -sS --max-time 5 http://127.0.0.1:9105/metrics | python3 -c '
+import sys
+t = {"relayed": 0, "transcoded_packets": 0, "concealed_frames": 0}
+for line in sys.stdin:
+    for k in t:
+        if line.startswith("msgw_dataplane_worker_%s_total{" % k):
+            t[k] += int(float(line.split()[-1]))
+print(t["relayed"], t["transcoded_packets"], t["concealed_frames"])'
+}
+mtp() {  # NAME extra-args...: one media-throughput run, JSON/HTML checked for form
+  local name=$1; shift
+  read -r r0 t0 c0 <<<"$(dp_counters)"
+  "$tool" media-throughput "${sides[@]}" --codec PCMU --transcode-codec G729 --sessions 4 --setup-rate 50 "$@" \
+    --json "$work/$name.json" --html "$work/$name.html" --work-dir "$work/lt-$name" \
+    >"$work/$name.out" 2>"$work/$name.err" || fail "$name run: $(tail -n 3 "$work/$name.err")"
+  sleep 0.5  # the dataplane publishes its counters every 200 ms
+  read -r r1 t1 c1 <<<"$(dp_counters)"
+  tail -n 1 "$work/$name.out" | cmp -s - "$work/$name.json" || fail "$name: JSON on stdout's last line differs from --json"
+  echo "$(( r1 - r0 )) $(( t1 - t0 )) $(( c1 - c0 ))" >"$work/$name.dp"
+}
+mtp mtp --step-s 2
+python3 - "$work/mtp.json" "$work/mtp.html" $(cat "$work/mtp.dp") <<'PY' || fail "media-throughput run (stderr: $(tail -n 5 "$work/mtp.err"))"
+import json, sys
+from html.parser import HTMLParser
+r = json.load(open(sys.argv[1]))
+relayed, transcoded, concealed = map(int, sys.argv[3:6])
+assert "error" not in r, r.get("error")
+modes = {m["mode"]: m for m in r["media_throughput"]["modes"]}
+assert set(modes) == {"relayed", "transcoded"}, modes.keys()
+got = {}
+for name, m in modes.items():
+    (t,) = m["trials"]
+    assert t["passed"] and t["verdict"] == "pass", t
+    assert t["calls_up"] == 4 and m["found_sessions"] == 4, (t["calls_up"], m["found_sessions"])
+    # 4 calls x 2 directions x (2 s x 50 + the pairing probe) packets, all back, each with a latency.
+    assert t["packets_sent"] == 4 * 2 * 101, t["packets_sent"]
+    assert t["packets_received"] == t["packets_sent"] and t["packets_lost"] == 0, t
+    assert t["concealed_by_target"] == 0 and t["to_phone"]["duplicates"] == 0, t
+    lat = t["latency_ms"]
+    assert lat["n"] == t["packets_received"] and 0 < lat["p50"] <= lat["p99"] <= lat["p99_9"] <= lat["max"] < 1000, lat
+    got[name] = t["packets_received"]
+    print("ok   media-throughput %s (%s/%s): 4 sessions, %d packets sent, %d received, 0 lost; latency p50 %.3f p99 %.3f p99.9 %.3f ms; tool %.2f us/packet"
+          % (name, m["phone_codec"], m["carrier_codec"], t["packets_sent"], t["packets_received"],
+             lat["p50"], lat["p99"], lat["p99_9"], t["tool_cpu_us_per_packet"]))
+# The dataplane relayed every packet of the relayed mode and built one egress
+# packet per packet of the transcoded mode (20 ms both legs), concealing none.
+assert relayed == got["relayed"], ("dataplane relayed", relayed, "tool received", got["relayed"])
+assert transcoded == got["transcoded"], ("dataplane transcoded", transcoded, "tool received", got["transcoded"])
+assert concealed == 0, concealed
+print("ok   the dataplane agrees: %d relayed, %d transcoded packets, no concealment" % (relayed, transcoded))
+class P(HTMLParser):
+    svgs = 0
+    def handle_starttag(self, tag, a):
+        if tag == "svg": P.svgs += 1
+        assert tag not in ("script", "link"), tag
+p = P(); p.feed(open(sys.argv[2]).read()); p.close()
+assert P.svgs >= 4, P.svgs
+print("ok   HTML report: %d inline SVG plots" % P.svgs)
+PY
+
+mtp mtp-loss --step-s 1 --withhold-rtp-every 10
+python3 - "$work/mtp-loss.json" $(cat "$work/mtp-loss.dp") <<'PY' || fail "media-throughput run with loss (stderr: $(tail -n 5 "$work/mtp-loss.err"))"
+import json, sys
+r = json.load(open(sys.argv[1]))
+relayed, transcoded, concealed = map(int, sys.argv[2:5])
+modes = {m["mode"]: m for m in r["media_throughput"]["modes"]}
+for name, m in modes.items():
+    (t,) = m["trials"]
+    ph, ca = t["to_phone"], t["to_carrier"]
+    # Packets 0..50 per stream; the carrier side withholds 9, 19, 29, 39, 49.
+    assert ph["withheld_by_test_aid"] == 4 * 5 and ph["packets_sent"] == 4 * 51, ph
+    assert ph["packets_lost"] == ph["withheld_by_test_aid"], ph
+    assert ca["packets_lost"] == 0 and ca["withheld_by_test_aid"] == 0, ca
+    assert not t["passed"] and "lost" in t["verdict"], t["verdict"]
+    want_concealed = ph["withheld_by_test_aid"] if name == "transcoded" else 0
+    assert ph["concealed_by_target"] == want_concealed, (name, ph)
+    print("ok   media-throughput %s with every 10th carrier packet withheld: %d withheld, %d lost, %d concealed by the target; trial failed"
+          % (name, ph["withheld_by_test_aid"], ph["packets_lost"], ph["concealed_by_target"]))
+# The dataplane built a packet for each gap (concealment) and relayed only what reached it.
+t = modes["transcoded"]["trials"][0]
+assert transcoded == t["packets_received"] + t["concealed_by_target"], (transcoded, t)
+assert relayed == modes["relayed"]["trials"][0]["packets_received"], relayed
+print("ok   the dataplane agrees: %d relayed, %d transcoded packets (%d concealment frames)" % (relayed, transcoded, concealed))
+PY
