@@ -15,7 +15,6 @@ using common::wall_ms;
 
 namespace {
 
-
 std::string codec_name(CodecId c) { return std::string(codecs::codec_info(c).sdp_name); }
 
 // Each field of a call's summary and of its live state is named once, in the

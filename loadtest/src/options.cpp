@@ -57,12 +57,16 @@ bool test_built(TestKind k) { return kTests[static_cast<std::size_t>(k)].built; 
 
 std::string usage() {
   std::ostringstream o;
-  o << "usage: msgw-loadtest TEST [options] --target HOST[:PORT]\n\nTESTS\n";
+  o << "Usage: msgw-loadtest TEST [options] --target HOST[:PORT]\n\n"
+       "Measures a SIP target (msgw or any SBC, B2BUA or proxy) the way carriers qualify one, playing\n"
+       "both the phones and the carrier: RFC 7502 rates, capacity with media, RFC 2544 media throughput,\n"
+       "overload; JSON and HTML reports.\n\nTests:\n";
   for (const auto& t : kTests)
     o << "  " << cli_name(t.name) << std::string(18 - cli_name(t.name).size(), ' ') << t.help
       << (t.built ? "" : " [designed, not built yet]") << "\n";
   o << R"(
-TARGET AND SIDES
+Options:
+Target and sides:
   --target HOST[:PORT]       the target's access side (default port 5060)
   --phone IP[:SIP_PORT]      phone side (UAC) address (127.0.0.1:5062)
   --phone-rtp-port P         phone side RTP port, one socket for every call (40000)
@@ -70,11 +74,11 @@ TARGET AND SIDES
   --carrier IP[:SIP_PORT]    carrier side (UAS) address; the target's trunk points here (127.0.0.1:5080)
   --carrier-rtp-port P       carrier side RTP port (42000)
   --carrier-netns NAME       run the carrier side in this network namespace
-CALLS
+Calls:
   --number N                 dialled number, Request-URI user (18005551212)
   --user U --password P      digest credentials (spa1, none: no challenge expected)
   --hold-ms MS               call hold time (1000)
-SEARCH (RFC 7502)
+Search (RFC 7502):
   --start-rate R             first rate tried, per second (50)
   --max-rate R               highest rate offered (5000)
   --resolution R             bisect until failing - passing <= R (10)
@@ -83,26 +87,26 @@ SEARCH (RFC 7502)
   --threshold-ms MS          establishment threshold: a slower setup fails the step (1000)
   --max-steps N              give up after N steps (20)
   --rates R1,R2,...          run exactly these steps in order, no search
-MEDIA
+Media:
   --media                    RTP both ways on every call, 20 ms packets
   --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
-MEDIA THROUGHPUT (RFC 2544 adapted; --step-s is each trial, --resolution the search's end)
+Media throughput (RFC 2544 adapted; --step-s is each trial, --resolution the search's end):
   --modes relayed,transcoded the modes searched, in turn (both)
   --transcode-codec C        the carrier side's codec when transcoded: PCMU, PCMA, G729, G726-32 (G729)
   --start-sessions N         the search's first trial, in sessions (50)
   --max-sessions N           the most sessions tried (2000)
   --sessions N1,N2,...       run exactly these trials, no search
   --setup-rate R             calls/s while setting up a trial's calls (100)
-CAPACITY / OVERLOAD
+Capacity and overload:
   --capacity-rate R          capacity: call arrival rate while filling (100)
   --capacity-max-calls N     capacity: stop filling at N concurrent calls (20000)
   --rate R                   overload: the base rate (capacity); without it an
                              establishment search finds it first
   --overload F1,F2           overload: factors of the base rate offered (2,10)
-TEST AIDS (the tool plays a faulty target to check its own arithmetic)
+Test aids (the tool plays a faulty target to check its own arithmetic):
   --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
   --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
-REPORTS
+Reports:
   --json FILE                also write the JSON result here (always the last line of stdout)
   --html FILE                self-contained HTML report
   --work-dir DIR             scenarios and SIPp output here (default: a new /tmp dir)
