@@ -20,13 +20,16 @@
 # table quotes medians over the rounds; the last line is one JSON object:
 # msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
 # peer_cps_media (RTP on every call), msgw_/peer_setup_p99_ms(_media) (at
-# the found rate), msgw_/peer_concurrent_media (null: not built),
+# the found rate), msgw_/peer_concurrent_media (the tool's capacity test:
+# most calls held with RTP both ways and zero loss), msgw_/peer_relayed_streams
+# and msgw_/peer_transcoded_sessions (the media-throughput test, SUT on one
+# core; the peer's transcoded mode is not run: bench/peers configures rtpengine
+# to relay),
 # ratio_cps(_media), at_ceiling (figures at the highest rate offered: lower
 # bounds), generator_bound (the figures the tool itself may have
 # limited, a list; empty when none) with generator_limits (the reasons per
 # run), not_built, per_round, method.
-# Figures the tool cannot measure yet are printed "n/a (not built)" and
-# listed under "not_built".
+# Figures not measured are printed "n/a" with the reason under "not_measured".
 #
 # Usage: scripts/bench-peers.sh [options] [BUILD_DIR]     (root; takes /tmp/msgw-rig.lock)
 #   --rounds N (3)  --step-s S (20)  --confirm-s S (60)  --threshold-ms MS (1000)
@@ -34,12 +37,16 @@
 #   --rates R1,R2,...  fixed steps instead of the search (each runs to its end)
 #   --keep-work        keep the work directory (tool JSON/HTML, logs)
 #   --only msgw|peer   run one side only (the other's figures are null)
-# Trial (a couple of minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3
+#   --capacity-rate R (200)  --capacity-max-calls N (20000)   the capacity test
+#   --max-sessions N (4000)  media-throughput's ceiling (its trials last --step-s)
+#   --no-media-tests   skip capacity and media-throughput (establishment only)
+# Trial (a few minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3 --capacity-max-calls 200 --max-sessions 200
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
 start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
+capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -55,6 +62,10 @@ while (($#)); do
     --rates) rates=$2; shift ;;
     --keep-work) export KEEP_WORK=1 ;;
     --only) only=$2; shift ;;
+    --capacity-rate) capacity_rate=$2; shift ;;
+    --capacity-max-calls) capacity_max=$2; shift ;;
+    --max-sessions) max_sessions=$2; shift ;;
+    --no-media-tests) media_tests=0 ;;
     -h|--help) usage ;;
     -*) echo "bench-peers: unknown option $1" >&2; usage ;;
     *) build_arg=$1 ;;
@@ -168,6 +179,40 @@ peer_down() {
   rig net-down >/dev/null 2>&1 || true
 }
 
+# run_media_tests SUT ROUND: capacity, then media-throughput (relayed; msgw
+# also transcoded), pinned; JSON in $work/SUT-capacity-rN.json, SUT-mtp-rN.json.
+run_media_tests() {
+  local sut=$1 round=$2 modes=relayed
+  [[ $sut == msgw ]] && modes=relayed,transcoded
+  taskset -c "$GEN_CPU" "$tool" capacity "${sides[@]}" --codec PCMU --capacity-rate "$capacity_rate" \
+    --capacity-max-calls "$capacity_max" --step-s "$step_s" --confirm-s "$confirm_s" --threshold-ms "$threshold_ms" \
+    --json "$work/$sut-capacity-r$round.json" --html "$work/$sut-capacity-r$round.html" \
+    >"$work/$sut-capacity-r$round.out" 2>"$work/$sut-capacity-r$round.err" || true
+  taskset -c "$GEN_CPU" "$tool" media-throughput "${sides[@]}" --codec PCMU --transcode-codec G729 --modes "$modes" \
+    --start-sessions 100 --max-sessions "$max_sessions" --step-s "$step_s" \
+    --json "$work/$sut-mtp-r$round.json" --html "$work/$sut-mtp-r$round.html" \
+    >"$work/$sut-mtp-r$round.out" 2>"$work/$sut-mtp-r$round.err" || true
+  python3 - "$work" "$sut" "$round" <<'PY' >&2
+import json, os, sys
+work, sut, rnd = sys.argv[1:]
+for test in ("capacity", "mtp"):
+    name = "%s-%s-r%s" % (sut, test, rnd)
+    try:
+        r = json.load(open(os.path.join(work, name + ".json")))
+    except (OSError, ValueError):
+        print("  %-16s no JSON (see %s.err)" % (name, name)); continue
+    if "error" in r:
+        print("  %-16s could not run: %s" % (name, r["error"])); continue
+    if test == "capacity":
+        print("  %-16s %5d calls with media, zero loss%s%s" % (name, r["found_rate"], " (confirmed)" if r.get("confirmed") else "",
+              "; generator-bound: " + "; ".join(r["generator_limits"]) if r.get("generator_bound") else ""))
+    else:
+        for m in r.get("media_throughput", {}).get("modes", []):
+            print("  %-16s %s: %d sessions (%d streams) zero loss%s" % (name, m["mode"], m["found_sessions"], m["found_streams"],
+                  " (generator-bound)" if m.get("generator_bound_at_found") else ""))
+PY
+}
+
 # run_tool SUT MODE ROUND: one establishment run, pinned; its JSON in $work.
 run_tool() {
   local sut=$1 mode=$2 round=$3 name=$1-$2-r$3 media=()
@@ -199,6 +244,7 @@ for round in $(seq "$rounds"); do
   elif msgw_up; then
     run_tool msgw nomedia "$round"
     run_tool msgw media "$round"
+    ((media_tests)) && run_media_tests msgw "$round"
   else
     echo "  msgw: the rig did not come up" >&2
   fi
@@ -207,16 +253,18 @@ for round in $(seq "$rounds"); do
   elif peer_up; then
     run_tool peer nomedia "$round"
     run_tool peer media "$round"
+    ((media_tests)) && run_media_tests peer "$round"
   else
     echo "  peer: did not come up" >&2
   fi
   peer_down
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests = sys.argv[1:]
 rounds = int(rounds)
+media_tests = media_tests == "1"
 # The highest rate offered: a figure there is the ladder's ceiling, not the target's.
 ceiling = max(int(x) for x in rates.split(",")) if rates else int(max_rate)
 runs, limits = {}, {}
@@ -256,19 +304,54 @@ for sut in ("msgw", "peer"):
     fig[sut + "_cps_media"] = median(values(sut, "media", lambda r: r["found_rate"]))
     fig[sut + "_setup_p99_ms"] = median(values(sut, "nomedia", p99))
     fig[sut + "_setup_p99_ms_media"] = median(values(sut, "media", p99))
-    fig[sut + "_concurrent_media"] = None
+
+def load(name):
+    try:
+        r = json.load(open(os.path.join(work, name + ".json")))
+    except (OSError, ValueError):
+        return None
+    return None if "error" in r else r
+
+def mtp_found(r, mode):
+    for m in r.get("media_throughput", {}).get("modes", []):
+        if m["mode"] == mode:
+            return m["found_sessions"]
+    return None
+
+media_bound = set()
+for sut in ("msgw", "peer"):
+    cap, rel, tra = [], [], []
+    for k in range(1, rounds + 1):
+        c = load("%s-capacity-r%d" % (sut, k))
+        if c:
+            cap.append(c["found_rate"])
+            if c.get("generator_bound"):
+                media_bound.add(sut + "_concurrent_media")
+        t = load("%s-mtp-r%d" % (sut, k))
+        if t:
+            for mode, lst in (("relayed", rel), ("transcoded", tra)):
+                v = mtp_found(t, mode)
+                if v is not None:
+                    lst.append(2 * v if mode == "relayed" else v)
+            for m in t.get("media_throughput", {}).get("modes", []):
+                if m.get("generator_bound_at_found"):
+                    media_bound.add(sut + ("_relayed_streams" if m["mode"] == "relayed" else "_transcoded_sessions"))
+    fig[sut + "_concurrent_media"] = median(cap)
+    fig[sut + "_relayed_streams"] = median(rel)
+    fig[sut + "_transcoded_sessions"] = median(tra)
 
 def ratio(a, b):
     return round(a / b, 2) if a is not None and b else None
 
-not_built = {
-    "concurrent_media": "the tool's capacity test (designed, refused by msgw-loadtest)",
-    "relayed_streams_per_core": "the tool's media-throughput test (designed)",
-    "transcoded_sessions_per_core": "the tool's media-throughput test (designed)",
-}
+not_measured = {}
+if not media_tests:
+    for k in ("concurrent_media", "relayed_streams", "transcoded_sessions"):
+        not_measured[k] = "--no-media-tests"
+else:
+    not_measured["peer_transcoded_sessions"] = "bench/peers configures rtpengine to relay, not to transcode"
 # Figures where the tool itself was the limit in at least one round.
 which = {"nomedia": ["_cps", "_setup_p99_ms"], "media": ["_cps_media", "_setup_p99_ms_media"]}
-bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]})
+bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]} | media_bound)
 
 at_ceiling = sorted("%s_cps%s" % (sut, "_media" if mode == "media" else "")
                     for sut in ("msgw", "peer") for mode in ("nomedia", "media")
@@ -290,10 +373,15 @@ for label, key, unit in rows:
     m, p = fig["msgw" + key], fig["peer" + key]
     print("%-50s %14s %14s %12s" % (label, cell(m, unit, "msgw" + key), cell(p, unit, "peer" + key),
                                     cell(ratio(m, p))))
-for label, key in (("concurrent calls with media", "concurrent_media"),
-                   ("relayed streams per core", "relayed_streams_per_core"),
-                   ("transcoded sessions per core", "transcoded_sessions_per_core")):
-    print("%-50s %14s %14s %12s" % (label, "n/a (not built)", "n/a (not built)", "-"))
+for label, key in (("concurrent calls with media, zero loss", "_concurrent_media"),
+                   ("relayed streams zero loss (SUT on one core)", "_relayed_streams"),
+                   ("transcoded sessions zero loss (one core)", "_transcoded_sessions")):
+    m, p = fig["msgw" + key], fig["peer" + key]
+    if not media_tests:
+        m = p = "n/a"
+    print("%-50s %14s %14s %12s" % (label, cell(m) if m != "n/a" else m,
+                                    (cell(p) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
+                                    cell(ratio(m, p)) if media_tests else "-"))
 print("peer: %s" % peer_version)
 if at_ceiling:
     print("at the highest rate offered (%d/s) in a round, a lower bound: %s" % (ceiling, ", ".join(at_ceiling)))
@@ -311,7 +399,7 @@ out.update({
     "generator_bound": bound,
     "generator_limits": limits,
     "at_ceiling": at_ceiling,
-    "not_built": not_built,
+    "not_measured": not_measured,
     "rounds": rounds,
     "per_round": per_round,
     "peer": peer_version,

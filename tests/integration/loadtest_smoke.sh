@@ -10,7 +10,8 @@
 #     carrier rejected is a failed attempt on the phone side, with its 503
 #     counted; the step fails. Media: the phone side reports 10 % loss (the
 #     withheld packets), the carrier side none.
-#  2. registration, one 2 s step at 20/s: every REGISTER answered.
+#  2. registration, one 2 s step at 20/s: every REGISTER answered; then
+#     reregistration and self-test alike.
 #  3-4. capacity at 20 calls/s to 30 calls (clean) and against a faulty
 #     carrier side (loss and 503s injected): see below.
 #  5. overload: 2x a given 10 calls/s, then the 1x recovery step.
@@ -123,6 +124,32 @@ assert s["passed"] and s["uac"]["attempted"] == 40 and s["uac"]["successful"] ==
 assert r["found_rate"] == 20, r
 HTMLParser().feed(open(sys.argv[2]).read())
 print("ok   registration: 40 of 40 REGISTERs answered at 20/s, p99 %.0f ms" % s["setup_ms"]["p99"])
+PY
+
+# 2b. re-registration: 40 refreshes of registered bindings at 20/s, each
+#     answered; and self-test (the tool's own ceiling: its loopback SIPp
+#     target, no rig): 40 calls at 20/s counted alike on both sides.
+"$tool" reregistration "${sides[@]}" --rates 20 --step-s 2 --json "$work/rereg.json" --html "$work/rereg.html" \
+  --work-dir "$work/lt-rereg" >"$work/rereg.out" 2>"$work/rereg.err" || fail "reregistration run: $(tail -n 3 "$work/rereg.err")"
+"$tool" self-test --rates 20 --step-s 2 --json "$work/self.json" --html "$work/self.html" \
+  --work-dir "$work/lt-self" >"$work/self.out" 2>"$work/self.err" || fail "self-test run: $(tail -n 3 "$work/self.err")"
+python3 - "$work/rereg.json" "$work/rereg.html" "$work/self.json" "$work/self.html" <<'PY' || fail "reregistration / self-test runs"
+import json, sys
+from html.parser import HTMLParser
+r = json.load(open(sys.argv[1]))
+s = r["steps"][0]
+assert r["test"] == "reregistration" and s["passed"], s
+assert s["uac"]["attempted"] == 40 and s["uac"]["successful"] == 40 and s["uac"]["failed"] == 0, s["uac"]
+assert r["found_rate"] == 20, r["found_rate"]
+HTMLParser().feed(open(sys.argv[2]).read())
+t = json.load(open(sys.argv[3]))
+u = t["steps"][0]
+assert t["test"] == "self-test" and u["passed"], u
+assert u["uac"]["attempted"] == u["uas"]["attempted"] == 40, (u["uac"], u["uas"])
+assert u["uac"]["successful"] == u["uas"]["successful"] == 40 and u["uac"]["failed"] == 0, (u["uac"], u["uas"])
+HTMLParser().feed(open(sys.argv[4]).read())
+print("ok   reregistration: 40 of 40 refreshes answered at 20/s, p99 %.0f ms; self-test: 40/40 calls on both sides, "
+      "p99 %.0f ms" % (s["setup_ms"]["p99"], u["setup_ms"]["p99"]))
 PY
 
 # 3. capacity, clean: 30 calls with media filled at 20/s and held 1 s (the
