@@ -15,7 +15,8 @@
 # the tool's establishment test (RFC 7502 search, or --rates), without
 # media (a media flow is still programmed per call: msgw's dataplane,
 # rtpengine's offer/answer) and with RTP both ways on every call (PCMU 20 ms,
-# relayed by both: msgw's trunk is set to PCMU for this run).
+# relayed by both: msgw's trunk takes PCMU first for this run, and G.729 for
+# media-throughput's transcoded mode).
 # Per round: msgw (no media, media), then the peer (no media, media). The
 # table quotes medians over the rounds; the last line is one JSON object:
 # msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
@@ -121,12 +122,13 @@ stop_pid() {  # PID: TERM, wait up to 5 s, KILL
 cleanup() { stop_pid "$kam_pid"; stop_pid "$rtp_pid"; rig_cleanup; }
 trap cleanup EXIT
 
-# msgw's configuration: the trunk takes PCMU (relayed, as rtpengine relays),
+# msgw's configuration: the trunk takes PCMU first (relayed, as rtpengine relays;
+# G.729 too, for media-throughput's transcoded mode),
 # a port range for many concurrent calls.
 make_config </dev/null
-sed -i -e 's/^codecs = \["G729"\]/codecs = ["PCMU"]/' -e 's/^port_min = .*/port_min = 10000/' \
+sed -i -e 's/^codecs = \["G729"\]/codecs = ["PCMU", "G729"]/' -e 's/^port_min = .*/port_min = 10000/' \
   -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
-grep -q '^codecs = \["PCMU"\]' "$work/gw.toml" || { echo "bench-peers: could not set msgw's trunk to PCMU" >&2; exit 1; }
+grep -q '^codecs = \["PCMU", "G729"\]' "$work/gw.toml" || { echo "bench-peers: could not set msgw's trunk to PCMU, G.729" >&2; exit 1; }
 
 # The peer's configuration: the repository's files with this run's addresses.
 mkdir -p "$work/dbtext" "$work/kam-run"
@@ -260,9 +262,9 @@ for round in $(seq "$rounds"); do
   peer_down
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions = sys.argv[1:]
 rounds = int(rounds)
 media_tests = media_tests == "1"
 # The highest rate offered: a figure there is the ladder's ceiling, not the target's.
@@ -356,6 +358,13 @@ bound = sorted({name.split("-")[0] + key for name in limits for key in which[nam
 at_ceiling = sorted("%s_cps%s" % (sut, "_media" if mode == "media" else "")
                     for sut in ("msgw", "peer") for mode in ("nomedia", "media")
                     if ceiling in values(sut, mode, lambda r: r["found_rate"]))
+# The capacity and media-throughput figures at the most the tool was told to try.
+for sut in ("msgw", "peer"):
+    for key, top in (("_concurrent_media", int(capacity_max)), ("_relayed_streams", 2 * int(max_sessions)),
+                     ("_transcoded_sessions", int(max_sessions))):
+        if fig.get(sut + key) is not None and fig[sut + key] >= top:
+            at_ceiling.append(sut + key)
+at_ceiling.sort()
 
 def cell(v, unit="", key=None):
     if v is None:
@@ -379,12 +388,13 @@ for label, key in (("concurrent calls with media, zero loss", "_concurrent_media
     m, p = fig["msgw" + key], fig["peer" + key]
     if not media_tests:
         m = p = "n/a"
-    print("%-50s %14s %14s %12s" % (label, cell(m) if m != "n/a" else m,
-                                    (cell(p) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
+    print("%-50s %14s %14s %12s" % (label, cell(m, "", "msgw" + key) if m != "n/a" else m,
+                                    (cell(p, "", "peer" + key) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
                                     cell(ratio(m, p)) if media_tests else "-"))
 print("peer: %s" % peer_version)
 if at_ceiling:
-    print("at the highest rate offered (%d/s) in a round, a lower bound: %s" % (ceiling, ", ".join(at_ceiling)))
+    print("at the most the tool offered (%d calls/s, %s calls, %s sessions) in a round, a lower bound: %s"
+          % (ceiling, capacity_max, max_sessions, ", ".join(at_ceiling)))
 if bound:
     print("generator-bound (the tool, not the target, may have been the limit): " + ", ".join(bound))
 
