@@ -37,6 +37,24 @@ std::uint64_t call_key(Side side, std::uint32_t source, std::uint64_t call) {
 
 // A UDP socket bound in the named network namespace (setns on this thread,
 // then back): the socket stays in the namespace it was created in.
+void queue_rtp_packet(std::uint8_t* p, std::uint8_t payload_type, bool first, std::uint16_t seq, std::uint32_t ts,
+                      std::uint32_t ssrc, const std::vector<std::uint8_t>& payload, const sockaddr_in& to,
+                      iovec& iov, mmsghdr& msg) {
+  p[0] = 0x80;
+  p[1] = static_cast<std::uint8_t>(payload_type | (first ? 0x80 : 0));
+  p[2] = static_cast<std::uint8_t>(seq >> 8);
+  p[3] = static_cast<std::uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i) p[8 + i] = static_cast<std::uint8_t>(ssrc >> (24 - 8 * i));
+  std::memcpy(p + 12, payload.data(), payload.size());
+  iov = {p, 12 + payload.size()};
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_hdr.msg_iov = &iov;
+  msg.msg_hdr.msg_iovlen = 1;
+  msg.msg_hdr.msg_name = const_cast<sockaddr_in*>(&to);
+  msg.msg_hdr.msg_namelen = sizeof to;
+}
+
 int open_media_socket(const MediaEndpoint& ep, std::string* error) {
   int self_ns = -1;
   if (!ep.netns.empty()) {
@@ -275,20 +293,8 @@ void MediaEngine::send_slot(unsigned phase, double now) {
         continue;
       }
       const auto& payload = frames_[no % frames_.size()];
-      std::uint8_t* p = buf[used];
-      p[0] = 0x80;
-      p[1] = static_cast<std::uint8_t>(config_.codec.payload_type | (no == 0 ? 0x80 : 0));
-      p[2] = static_cast<std::uint8_t>(seq >> 8);
-      p[3] = static_cast<std::uint8_t>(seq);
-      for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
-      for (int i = 0; i < 4; ++i) p[8 + i] = static_cast<std::uint8_t>(s.ssrc >> (24 - 8 * i));
-      std::memcpy(p + 12, payload.data(), payload.size());
-      iov[used] = {p, 12 + payload.size()};
-      std::memset(&msgs[used], 0, sizeof msgs[used]);
-      msgs[used].msg_hdr.msg_iov = &iov[used];
-      msgs[used].msg_hdr.msg_iovlen = 1;
-      msgs[used].msg_hdr.msg_name = &s.remote;
-      msgs[used].msg_hdr.msg_namelen = sizeof s.remote;
+      queue_rtp_packet(buf[used], config_.codec.payload_type, no == 0, seq, ts, s.ssrc, payload, s.remote, iov[used],
+                       msgs[used]);
       s.send_time[seq & 63] = now;
       s.send_seq[seq & 63] = seq;
       ++s.sent;

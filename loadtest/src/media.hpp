@@ -12,6 +12,10 @@
 // kernel's UDP path does on one core (see loadtest/README.md).
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -137,6 +141,13 @@ class MediaEngine {
 int open_media_socket(const MediaEndpoint& ep, std::string* error);
 // One second of a 440 Hz + 1 kHz tone as the codec's 20 ms payloads (50).
 std::vector<std::vector<std::uint8_t>> encoded_tone(const codecs::CodecParams& codec);
+
+// One RTP packet (RFC 3550 fixed header, no CSRC, marker on the first) written
+// at `p` and queued as entry `i` of a sendmmsg batch toward `to`; both senders
+// (the --media engine and media-throughput) build their packets here.
+void queue_rtp_packet(std::uint8_t* p, std::uint8_t payload_type, bool first, std::uint16_t seq, std::uint32_t ts,
+                      std::uint32_t ssrc, const std::vector<std::uint8_t>& payload, const sockaddr_in& to,
+                      iovec& iov, mmsghdr& msg);
 
 // G.113 Appendix I figures for the codec (G.711 with packet-loss concealment).
 CodecImpairment codec_impairment(codecs::CodecId id);

@@ -275,20 +275,8 @@ class TrialEngine {
       const auto seq = static_cast<std::uint16_t>(e.seq0 + no);
       const auto ts = static_cast<std::uint32_t>(e.ts0 + no * codec.samples_per_packet);
       const auto& payload = codec.frames[no % codec.frames.size()];
-      std::uint8_t* p = buf[used];
-      p[0] = 0x80;
-      p[1] = static_cast<std::uint8_t>(codec.params.payload_type | (no == 0 ? 0x80 : 0));
-      p[2] = static_cast<std::uint8_t>(seq >> 8);
-      p[3] = static_cast<std::uint8_t>(seq);
-      for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
-      for (int i = 0; i < 4; ++i) p[8 + i] = static_cast<std::uint8_t>(e.ssrc >> (24 - 8 * i));
-      std::memcpy(p + 12, payload.data(), payload.size());
-      iov[used] = {p, 12 + payload.size()};
-      std::memset(&msgs[used], 0, sizeof msgs[used]);
-      msgs[used].msg_hdr.msg_iov = &iov[used];
-      msgs[used].msg_hdr.msg_iovlen = 1;
-      msgs[used].msg_hdr.msg_name = &e.remote;
-      msgs[used].msg_hdr.msg_namelen = sizeof e.remote;
+      queue_rtp_packet(buf[used], codec.params.payload_type, no == 0, seq, ts, e.ssrc, payload, e.remote, iov[used],
+                       msgs[used]);
       pending[used] = {idx, no};
       if (++used == kBatch) flush();
     }

@@ -13,4 +13,8 @@ namespace msgw::loadtest {
 std::string json_report(const RunResult& r);  // one line
 std::string html_report(const RunResult& r);
 
+// HTML building blocks shared by the report's sections (report_html.cpp).
+std::string html_escape(const std::string& s);
+std::string format_fixed(double v, int digits = 1);  // "%.*f"
+
 }  // namespace msgw::loadtest

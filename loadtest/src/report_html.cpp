@@ -12,9 +12,8 @@
 #include "report_throughput.hpp"
 
 namespace msgw::loadtest {
-namespace {
 
-std::string esc(const std::string& s) {
+std::string html_escape(const std::string& s) {
   std::string o;
   for (char ch : s) {
     switch (ch) {
@@ -28,11 +27,16 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::string num(double v, int digits = 1) {
+std::string format_fixed(double v, int digits) {
   char b[64];
   std::snprintf(b, sizeof b, "%.*f", digits, v);
   return b;
 }
+
+namespace {
+
+std::string esc(const std::string& s) { return html_escape(s); }
+std::string num(double v, int digits = 1) { return format_fixed(v, digits); }
 
 constexpr double kW = 720, kH = 260, kL = 60, kR = 20, kT = 30, kB = 40;
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "report.hpp"
 #include "report_throughput.hpp"
 
 #include <algorithm>
@@ -20,25 +21,8 @@ nlohmann::json direction(const DirectionCounts& d) {
           {"loss_percent", d.sent ? 100.0 * static_cast<double>(d.lost()) / static_cast<double>(d.sent) : 0.0}};
 }
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    switch (ch) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += ch;
-    }
-  }
-  return o;
-}
-
-std::string num(double v, int digits = 1) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.*f", digits, v);
-  return b;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
+std::string num(double v, int digits = 1) { return format_fixed(v, digits); }
 
 constexpr double kW = 720, kH = 240, kL = 60, kR = 20, kT = 30, kB = 40;
 
