@@ -195,21 +195,31 @@ int main(int argc, char** argv) {
              {"dataplane", media.up() ? "attached" : "not attached yet"},
              {"log_level", msgw::log::level_name(msgw::log::level())});
 
+    // Group commit (StateStore::end_pass): the longest a state change waits
+    // for its COMMIT, so the most a kill -9 of msgw-control can lose.
+    constexpr std::chrono::milliseconds kGroupCommit{10};
     bool running = true;
     epoll_event evs[64];
     while (running) {
       int t = gw.next_timeout_ms();
       int st = stack.next_timeout_ms();
       if (st >= 0 && st < t) t = st;
-      for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms(), metrics ? metrics->next_timeout_ms() : -1})
+      const int commit_ms = store.next_commit_ms(msgw::control::StateStore::Clock::now(), kGroupCommit);
+      for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms(), metrics ? metrics->next_timeout_ms() : -1,
+                     commit_ms})
         if (dt >= 0 && dt < t) t = dt;
       int n = epoll_wait(ep, evs, 64, t);
       if (n < 0 && errno != EINTR) {
         MSGW_LOG(error, "epoll_wait failed", {"error", std::strerror(errno)});
         return 1;
       }
+      std::string db_error;
       for (int i = 0; i < n; ++i) {
         int fd = evs[i].data.fd;
+        // A management or metrics request sees only committed state: what
+        // it reports (a call answered) survives a kill -9 right after.
+        if (fd != stack.fd() && fd != sfd && !dns.owns(fd) && !store.end_batch(&db_error))
+          MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
         if (fd == sfd) {
           signalfd_siginfo si{};
           while (read(sfd, &si, sizeof si) == ssize_t(sizeof si)) running = false;
@@ -231,9 +241,9 @@ int main(int argc, char** argv) {
       if (metrics && metrics->next_timeout_ms() == 0) metrics->run();  // its idle-connection timeouts
       resolver.tick();
       gw.tick();
-      std::string db_error;
-      // A full or broken disk fails every pass: one line a second, not thousands.
-      if (!store.end_batch(&db_error)) MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
+      // A full or broken disk fails every commit: one line a second, not thousands.
+      if (!store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
+        MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
       msgw::log::flush_suppressed();
     }
     MSGW_LOG(info, "stopping: live calls stay in the state database for the next start",

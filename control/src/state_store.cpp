@@ -115,6 +115,7 @@ void StateStore::write_started() {
   Stmt begin(statement("BEGIN"));
   if (sqlite3_step(begin.get()) != SQLITE_DONE) throw std::runtime_error(path_ + ": BEGIN: " + sqlite3_errmsg(db_));
   in_transaction_ = true;
+  opened_at_.reset();  // the end of this pass dates it (end_pass: the loop's clock)
 }
 
 bool StateStore::end_batch(std::string* error) {
@@ -128,6 +129,20 @@ bool StateStore::end_batch(std::string* error) {
   }
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return false;
+}
+
+bool StateStore::end_pass(Clock::time_point now, Clock::duration delay, std::string* error) {
+  if (in_transaction_ && !opened_at_) opened_at_ = now;
+  if (in_transaction_ && now - *opened_at_ < delay) return true;  // joins the next passes' writes
+  return end_batch(error);
+}
+
+int StateStore::next_commit_ms(Clock::time_point now, Clock::duration delay) const {
+  if (!in_transaction_) return -1;
+  if (!opened_at_) return 0;  // opened outside a pass: commit at the next
+  const auto left = *opened_at_ + delay - now;
+  if (left <= Clock::duration::zero()) return 0;
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
 }
 
 void StateStore::exec(const char* sql) {

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -96,6 +97,39 @@ TEST_F(StateStoreTest, SurvivesKillNine) {
   ASSERT_EQ(live.size(), 1u);
   EXPECT_EQ(live[0].first, "mid-call");
   EXPECT_TRUE(s.cdr("ended-before"));
+}
+
+// Group commit: a pass's writes stay in the open transaction until it is
+// `delay` old; the loop's clock is passed in, so no test sleeps.
+TEST_F(StateStoreTest, PassesShareOneTransactionUntilItIsDelayOld) {
+  using namespace std::chrono_literals;
+  StateStore s(path_);
+  StateStore other(path_);
+  EXPECT_EQ(s.next_commit_ms(StateStore::Clock::now(), 10ms), -1);  // nothing open
+  const auto t0 = StateStore::Clock::now();
+  s.begin_batch();
+  s.put_live("first", "{}");
+  ASSERT_TRUE(s.end_pass(t0, 10ms));
+  EXPECT_TRUE(other.live().empty()) << "committed before the delay";
+  const int left = s.next_commit_ms(t0, 10ms);
+  EXPECT_EQ(left, 10);  // dated by the end of the pass that opened it
+  s.begin_batch();
+  s.put_live("second", "{}");  // the next pass joins the same transaction
+  ASSERT_TRUE(s.end_pass(t0 + 1ms, 10ms));
+  EXPECT_TRUE(other.live().empty());
+  EXPECT_EQ(s.next_commit_ms(t0 + 1ms, 10ms), 9);
+  const auto due = t0 + 10ms;
+  EXPECT_EQ(s.next_commit_ms(due, 10ms), 0);
+  ASSERT_TRUE(s.end_pass(due, 10ms));
+  EXPECT_EQ(other.live().size(), 2u);
+  EXPECT_EQ(s.next_commit_ms(due, 10ms), -1);
+  // end_batch commits at once (before a management request is served).
+  s.begin_batch();
+  s.put_live("third", "{}");
+  ASSERT_TRUE(s.end_pass(StateStore::Clock::now(), 1h));
+  EXPECT_EQ(other.live().size(), 2u);
+  ASSERT_TRUE(s.end_batch());
+  EXPECT_EQ(other.live().size(), 3u);
 }
 
 TEST_F(StateStoreTest, BatchIsCommittedAtItsEndAndSurvivesKillNineAfterIt) {
