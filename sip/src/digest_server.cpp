@@ -18,6 +18,7 @@
 #include "digest_detail.hpp"
 #include "msgw/common/ascii.hpp"
 #include "msgw/common/byte_order.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "msgw/sip/digest_hash.hpp"
 
 namespace msgw::sip {
@@ -132,11 +133,7 @@ bool InMemoryCredentialStore::lookup_ha1(std::string_view u, std::string_view r,
   return true;
 }
 
-std::int64_t auth_now_s() noexcept {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+std::int64_t auth_now_s() noexcept { return common::wall_s(); }
 
 // ---- DigestAuthenticator ----
 

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "msgw/common/ascii.hpp"
+#include "msgw/common/wall_clock.hpp"
 #include "sdp_detail.hpp"
 
 namespace msgw::sip::sdp {
@@ -19,11 +20,8 @@ namespace {
 
 constexpr std::uint64_t kSupportedEvents = 0x1FFFF;  // 0-15 DTMF, 16 flash
 
-std::uint64_t default_session_id() {
-  return std::uint64_t(std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
-}
+// RFC 4566 suggests an NTP timestamp; Unix seconds are as unique per host.
+std::uint64_t default_session_id() { return std::uint64_t(common::wall_s()); }
 
 SessionDescription skeleton(const LocalPolicy& local) {
   SessionDescription d;
