@@ -372,9 +372,10 @@ void read_sip(TableReader& r, SipSection& s) {
   r.integer("source_table_size", s.source_table_size, 16, 4000000);
   r.string_array("source_limit_exempt", s.source_limit_exempt);
   for (size_t i = 0; i < s.source_limit_exempt.size(); ++i)
-    if (!parse_ipv4_prefix(s.source_limit_exempt[i]))
+    if (!is_ip_prefix(s.source_limit_exempt[i]))
       r.error_element("source_limit_exempt", i,
-                      "'" + s.source_limit_exempt[i] + "' is not an IPv4 address or prefix (a.b.c.d[/n])");
+                      "'" + s.source_limit_exempt[i] +
+                          "' is not an IP address or prefix (a.b.c.d[/n] or an IPv6 address[/n])");
   if (s.overload_queue_age_ms != 0 && s.overload_resume_age_ms > s.overload_queue_age_ms)
     r.error_key("overload_resume_age_ms", "is larger than overload_queue_age_ms (shedding would never end)");
   if (s.min_expires_s > s.max_expires_s)

@@ -43,6 +43,19 @@ std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
   return p;
 }
 
+bool is_ip_prefix(std::string_view text) {
+  if (parse_ipv4_prefix(text)) return true;
+  auto slash = text.find('/');
+  std::string ip(text.substr(0, slash));
+  in6_addr a{};
+  if (inet_pton(AF_INET6, ip.c_str(), &a) != 1) return false;
+  if (slash == std::string_view::npos) return true;
+  auto digits = text.substr(slash + 1);
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  return ec == std::errc() && ptr == digits.data() + digits.size() && !digits.empty() && v <= 128;
+}
+
 std::string format_ipv4(uint32_t addr) {
   in_addr a{htonl(addr)};
   char buf[INET_ADDRSTRLEN];

@@ -316,7 +316,7 @@ source_register_rate = 3
 source_burst = 10
 source_block_s = 120
 source_table_size = 1000
-source_limit_exempt = ["10.20.0.0/24", "192.0.2.7"]
+source_limit_exempt = ["10.20.0.0/24", "192.0.2.7", "2001:db8::/32", "::1"]
 )", "on.toml");
   ASSERT_TRUE(on.ok()) << errors_of(on);
   const auto& s = on.config->sip;
@@ -328,18 +328,20 @@ source_limit_exempt = ["10.20.0.0/24", "192.0.2.7"]
   EXPECT_EQ(s.source_burst, 10u);
   EXPECT_EQ(s.source_block_s, 120u);
   EXPECT_EQ(s.source_table_size, 1000u);
-  EXPECT_EQ(s.source_limit_exempt, (std::vector<std::string>{"10.20.0.0/24", "192.0.2.7"}));
+  EXPECT_EQ(s.source_limit_exempt,
+            (std::vector<std::string>{"10.20.0.0/24", "192.0.2.7", "2001:db8::/32", "::1"}));
 
   auto bad = load_fragment(R"([sip]
 overload_queue_age_ms = 100
 overload_resume_age_ms = 150
 source_block_s = 0
 source_table_size = 1
-source_limit_exempt = ["10.0.0.0/40", "pbx.example"]
+source_limit_exempt = ["10.0.0.0/40", "pbx.example", "2001:db8::/129", "2001:db8::/"]
 )", "bad.toml");
   expect_errors(bad, {"sip.overload_resume_age_ms: is larger than overload_queue_age_ms", "sip.source_block_s",
-                      "sip.source_table_size", "'10.0.0.0/40' is not an IPv4 address or prefix",
-                      "'pbx.example' is not an IPv4 address or prefix"});
+                      "sip.source_table_size", "'10.0.0.0/40' is not an IP address or prefix",
+                      "'pbx.example' is not an IP address or prefix", "'2001:db8::/129' is not an IP address",
+                      "'2001:db8::/' is not an IP address"});
 }
 
 }  // namespace

@@ -257,6 +257,8 @@ std::vector<Error> check_whole(const Config& c, Scope scope, const KeyPositions*
 std::string instance_name_problem(std::string_view name);
 
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
+// An IPv4 or IPv6 address or prefix ("192.0.2.0/24", "2001:db8::/32", "::1").
+bool is_ip_prefix(std::string_view text);
 std::optional<uint32_t> parse_ipv4(std::string_view text);
 std::string format_ipv4(uint32_t addr);
 std::optional<HostPort> parse_host_port(std::string_view text);
