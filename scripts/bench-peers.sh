@@ -24,8 +24,8 @@
 # the found rate), msgw_/peer_concurrent_media (the tool's capacity test:
 # most calls held with RTP both ways and zero loss), msgw_/peer_relayed_streams
 # and msgw_/peer_transcoded_sessions (the media-throughput test, SUT on one
-# core; the peer's transcoded mode is not run: bench/peers configures rtpengine
-# to relay),
+# core; the peer's transcoded mode on a kamailio started with -A
+# WITH_TRANSCODING, which offers G.729 beside PCMU so rtpengine transcodes),
 # ratio_cps(_media), at_ceiling (figures at the highest rate offered: lower
 # bounds), generator_bound (the figures the tool itself may have
 # limited, a list; empty when none) with generator_limits (the reasons per
@@ -156,7 +156,9 @@ msgw_down() { rig down >/dev/null 2>&1 || true; }
 
 # The peer in msgw-gw: the rig's namespaces without the dataplane; the gateway
 # namespace's kernel owns the veths and the gateway's addresses.
-peer_up() {
+peer_up() {  # [transcoding]: kamailio offers G.729 beside the caller's codecs (-A WITH_TRANSCODING)
+  local defines=()
+  [[ ${1:-} == transcoding ]] && defines=(-A WITH_TRANSCODING)
   rig net-up >/dev/null
   local dev
   for dev in gw-access gw-trunk; do
@@ -168,7 +170,7 @@ peer_up() {
     --config-section=rtpengine --pidfile="$work/rtpengine.pid" >"$work/rtpengine.log" 2>&1 &
   rtp_pid=$!
   wait_udp "127.0.0.1:$ng_port" || { echo "bench-peers: rtpengine did not start" >&2; tail -n 20 "$work/rtpengine.log" >&2; return 1; }
-  ip netns exec msgw-gw taskset -c "$SUT_CPU" kamailio -f "$work/kamailio.cfg" -DD -E -m 1024 -M 32 \
+  ip netns exec msgw-gw taskset -c "$SUT_CPU" kamailio -f "$work/kamailio.cfg" "${defines[@]}" -DD -E -m 1024 -M 32 \
     -w "$work" -Y "$work/kam-run" -P "$work/kamailio.pid" >"$work/kamailio.log" 2>&1 &
   kam_pid=$!
   wait_udp "$access_ip:5060" || { echo "bench-peers: kamailio did not start" >&2; tail -n 20 "$work/kamailio.log" >&2; return 1; }
@@ -181,23 +183,28 @@ peer_down() {
   rig net-down >/dev/null 2>&1 || true
 }
 
-# run_media_tests SUT ROUND: capacity, then media-throughput (relayed; msgw
-# also transcoded), pinned; JSON in $work/SUT-capacity-rN.json, SUT-mtp-rN.json.
+# run_media_tests SUT ROUND [MODES [TESTS]]: capacity, then media-throughput
+# in MODES (relayed,transcoded), pinned; JSON in $work/SUT-capacity-rN.json and
+# SUT-mtp-rN.json (SUT-mtpx-rN.json when TESTS is "transcoded-only": the
+# peer's transcoded mode, run on a kamailio that offers G.729).
 run_media_tests() {
-  local sut=$1 round=$2 modes=relayed
-  [[ $sut == msgw ]] && modes=relayed,transcoded
-  taskset -c "$GEN_CPU" "$tool" capacity "${sides[@]}" --codec PCMU --capacity-rate "$capacity_rate" \
+  local sut=$1 round=$2 modes=${3:-relayed,transcoded} only=${4:-} mtp=mtp
+  if [[ $only == transcoded-only ]]; then
+    mtp=mtpx
+  else
+    taskset -c "$GEN_CPU" "$tool" capacity "${sides[@]}" --codec PCMU --capacity-rate "$capacity_rate" \
     --capacity-max-calls "$capacity_max" --step-s "$step_s" --confirm-s "$confirm_s" --threshold-ms "$threshold_ms" \
     --json "$work/$sut-capacity-r$round.json" --html "$work/$sut-capacity-r$round.html" \
     >"$work/$sut-capacity-r$round.out" 2>"$work/$sut-capacity-r$round.err" || true
+  fi
   taskset -c "$GEN_CPU" "$tool" media-throughput "${sides[@]}" --codec PCMU --transcode-codec G729 --modes "$modes" \
     --start-sessions 100 --max-sessions "$max_sessions" --step-s "$step_s" \
-    --json "$work/$sut-mtp-r$round.json" --html "$work/$sut-mtp-r$round.html" \
-    >"$work/$sut-mtp-r$round.out" 2>"$work/$sut-mtp-r$round.err" || true
-  python3 - "$work" "$sut" "$round" <<'PY' >&2
+    --json "$work/$sut-$mtp-r$round.json" --html "$work/$sut-$mtp-r$round.html" \
+    >"$work/$sut-$mtp-r$round.out" 2>"$work/$sut-$mtp-r$round.err" || true
+  python3 - "$work" "$sut" "$round" "$mtp" "$only" <<'PY' >&2
 import json, os, sys
-work, sut, rnd = sys.argv[1:]
-for test in ("capacity", "mtp"):
+work, sut, rnd, mtp, only = sys.argv[1:]
+for test in (("capacity",) if only != "transcoded-only" else ()) + (mtp,):
     name = "%s-%s-r%s" % (sut, test, rnd)
     try:
         r = json.load(open(os.path.join(work, name + ".json")))
@@ -255,11 +262,21 @@ for round in $(seq "$rounds"); do
   elif peer_up; then
     run_tool peer nomedia "$round"
     run_tool peer media "$round"
-    ((media_tests)) && run_media_tests peer "$round"
+    ((media_tests)) && run_media_tests peer "$round" relayed
   else
     echo "  peer: did not come up" >&2
   fi
   peer_down
+  # The peer's transcoded sessions: a kamailio that offers G.729 too, so the
+  # carrier's G.729 answer makes rtpengine transcode (bench/peers/README.md).
+  if [[ $only != msgw ]] && ((media_tests)); then
+    if peer_up transcoding; then
+      run_media_tests peer "$round" transcoded transcoded-only
+    else
+      echo "  peer (transcoding): did not come up" >&2
+    fi
+    peer_down
+  fi
 done
 
 python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" <<'PY'
@@ -329,8 +346,9 @@ for sut in ("msgw", "peer"):
             cap.append(c["found_rate"])
             if c.get("generator_bound"):
                 media_bound.add(sut + "_concurrent_media")
-        t = load("%s-mtp-r%d" % (sut, k))
-        if t:
+        for t in (load("%s-mtp-r%d" % (sut, k)), load("%s-mtpx-r%d" % (sut, k))):
+            if not t:
+                continue
             for mode, lst in (("relayed", rel), ("transcoded", tra)):
                 v = mtp_found(t, mode)
                 if v is not None:
@@ -349,8 +367,6 @@ not_measured = {}
 if not media_tests:
     for k in ("concurrent_media", "relayed_streams", "transcoded_sessions"):
         not_measured[k] = "--no-media-tests"
-else:
-    not_measured["peer_transcoded_sessions"] = "bench/peers configures rtpengine to relay, not to transcode"
 # Figures where the tool itself was the limit in at least one round.
 which = {"nomedia": ["_cps", "_setup_p99_ms"], "media": ["_cps_media", "_setup_p99_ms_media"]}
 bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]} | media_bound)
