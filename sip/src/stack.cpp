@@ -14,6 +14,7 @@ Stack::Stack(StackConfig config, Handler* handler) : impl_(std::make_unique<Impl
   impl_->own = std::make_unique<SocketTransport>(
       impl_->cfg.limits, impl_->stats, [this](const Inbound& in, std::string_view b) { impl_->receive(in, b); });
   impl_->own->set_idle_timeout(impl_->cfg.tcp_idle);
+  impl_->own->set_send_failed([impl = impl_.get()](uint64_t txn, int) { impl->late_send_failure(txn); });
   impl_->tp = impl_->own.get();
 }
 
@@ -35,12 +36,23 @@ std::optional<Endpoint> Stack::listen(Proto proto, std::string_view ip, uint16_t
 int Stack::fd() const { return impl_->own ? impl_->own->fd() : -1; }
 int Stack::next_timeout_ms() const { return impl_->next_timeout_ms(); }
 
+// One pass: what it sends leaves in one batch at its end (sendmmsg), so the
+// answers to a recvmmsg batch cost one system call, not one each.  Sends
+// from outside a pass (the application's own timers, management) are
+// immediate.  A handler that blocks within the pass (the dataplane's flow
+// ack, tens of microseconds) delays the pass's earlier answers by as much.
 void Stack::process(int timeout_ms) {
+  impl_->begin_send_batch();
   if (impl_->own) impl_->own->process(timeout_ms);
   impl_->run_timers();
+  impl_->end_send_batch();
 }
 
-void Stack::run_timers() { impl_->run_timers(); }
+void Stack::run_timers() {
+  impl_->begin_send_batch();
+  impl_->run_timers();
+  impl_->end_send_batch();
+}
 void Stack::receive(const Inbound& in, std::string_view bytes) {
   impl_->receive(in, bytes);
   if (in.framing_error) impl_->tp->close_socket(in.socket);

@@ -163,7 +163,16 @@ struct Stack::Impl {
   static void cb_message(int type, osip_transaction_t* tr, osip_message_t* msg);
   static void cb_kill(int, osip_transaction_t* tr);
   static void cb_transport_error(int type, osip_transaction_t* tr, int);
-  bool transmit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes);
+  // `txn`: the transaction oSIP2 sends for (kNoTxn for the stack's own
+  // sends); a late failure of a batched datagram fails it (late_send_failure).
+  bool transmit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes, TxnId txn = kNoTxn);
+  // A datagram of `txn` refused when its send batch was flushed: what oSIP2
+  // does on a refused send (transport error, transaction killed), late.
+  void late_send_failure(TxnId txn);
+  // Opens / closes a send batch of the own transport (transport.hpp);
+  // closing flushes it and settles what late failures recorded.
+  void begin_send_batch();
+  void end_send_batch();
   bool send_for(osip_transaction_t* tr, osip_message_t* msg, const char* host, int port);
   static std::string server_key(const osip_message_t* m);
   static std::string client_key(const osip_message_t* m);
@@ -197,7 +206,7 @@ struct Stack::Impl {
 
   // --- UAS, server transactions and responses (stack_uas_respond.cpp)
   TxnId create_server(osip_message_t* m, const Inbound& in);
-  bool send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes);
+  bool send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes, TxnId txn = kNoTxn);
   void send_trying(TxnId id, const osip_message_t* m, const ScanResult& scan);
   void send_trying_bytes(const Txn& t, const osip_via_t* top);
   MessagePtr build_response(TxnId id, int status, std::string_view reason);

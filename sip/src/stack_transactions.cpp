@@ -114,13 +114,46 @@ void Stack::Impl::cb_transport_error(int type, osip_transaction_t* tr, int) {
 }
 
 // ---- sending
-bool Stack::Impl::transmit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) {
-  if (tp->send(proto, dst, socket, bytes)) {
+bool Stack::Impl::transmit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes, TxnId txn) {
+  bool sent = false;
+  if (own) {
+    switch (own->submit(proto, dst, socket, bytes, txn)) {
+      case SocketTransport::SendOutcome::Queued: return true;  // counted when it leaves
+      case SocketTransport::SendOutcome::Sent: sent = true; break;
+      case SocketTransport::SendOutcome::Failed: break;
+    }
+  } else {
+    sent = tp->send(proto, dst, socket, bytes);
+  }
+  if (sent) {
     ++stats.tx_messages;
     return true;
   }
   ++stats.tx_errors;
   return false;
+}
+
+// oSIP2 answers a refused send with its transport error (counted, and for a
+// client transaction reported as a timeout, cb_transport_error) and kills
+// the transaction.  A batched datagram is refused after oSIP2 returned, so
+// the same is done here; settle() delivers it.
+void Stack::Impl::late_send_failure(TxnId txn) {
+  auto it = txns.find(txn);
+  if (txn == kNoTxn || it == txns.end()) return;
+  if (std::find(dead.begin(), dead.end(), txn) != dead.end()) return;  // already failed or ended
+  ++stats.tx_errors;
+  if (!it->second.server) notes.push_back({OSIP_NICT_STATUS_TIMEOUT, txn, nullptr});
+  dead.push_back(txn);
+}
+
+void Stack::Impl::begin_send_batch() {
+  if (own) own->begin_batch();
+}
+
+void Stack::Impl::end_send_batch() {
+  if (!own) return;
+  own->end_batch();
+  settle();
 }
 
 bool Stack::Impl::send_for(osip_transaction_t* tr, osip_message_t* msg, const char* host, int port) {
@@ -130,8 +163,8 @@ bool Stack::Impl::send_for(osip_transaction_t* tr, osip_message_t* msg, const ch
   std::string bytes = serialize(msg);
   if (bytes.empty()) return false;
   if (MSG_IS_RESPONSE(msg)) stats.count_sent(msg->status_code);
-  if (t.server) return send_server_bytes(t, host, port, bytes);
-  return transmit(t.proto, t.dst, t.socket, bytes);
+  if (t.server) return send_server_bytes(t, host, port, bytes, it->first);
+  return transmit(t.proto, t.dst, t.socket, bytes, it->first);
 }
 
 // ---- keys and lookup

@@ -45,16 +45,16 @@ TxnId Stack::Impl::create_server(osip_message_t* m, const Inbound& in) {
   return id;
 }
 
-bool Stack::Impl::send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes) {
+bool Stack::Impl::send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes, TxnId txn) {
   // Responses follow the Via (received/rport filled in on arrival); on
   // TCP they go back on the request's connection while it is open.
   if (t.in.proto == Proto::Tcp) {
     Endpoint dst = t.in.peer;
     if (auto e = Endpoint::from(host ? host : "", static_cast<uint16_t>(port))) dst = *e;
-    return transmit(Proto::Tcp, dst, t.in.socket, bytes);
+    return transmit(Proto::Tcp, dst, t.in.socket, bytes, txn);
   }
   auto dst = Endpoint::from(host ? host : "", static_cast<uint16_t>(port));
-  return transmit(Proto::Udp, dst ? *dst : t.in.peer, t.in.socket, bytes);
+  return transmit(Proto::Udp, dst ? *dst : t.in.peer, t.in.socket, bytes, txn);
 }
 
 // 100 Trying for a new INVITE, written directly instead of cloned into an

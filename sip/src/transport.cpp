@@ -15,6 +15,8 @@
 #include <vector>
 #include <cstring>
 
+#include "udp_send_queue.hpp"
+
 namespace msgw::sip {
 
 const char* proto_name(Proto p) { return p == Proto::Udp ? "UDP" : "TCP"; }
@@ -81,12 +83,18 @@ constexpr uint64_t kNoSocket = 0;
 
 SocketTransport::SocketTransport(const Limits& limits, Stats& stats, ReceiveFn on_message)
     : limits_(limits), stats_(stats), on_message_(std::move(on_message)) {
+  udp_tx_ = std::make_unique<UdpSendQueue>(stats_, [this](uint64_t tag, int error) {
+    if (send_failed_) send_failed_(tag, error);
+  });
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   rxbuf_.resize(65536);
   udp_rx_.resize(kUdpBatch * kUdpSlot);
 }
 
 SocketTransport::~SocketTransport() {
+  // Batches end within a pass, so this is empty; no one to report to now.
+  send_failed_ = nullptr;
+  flush_sends();
   for (auto& [id, s] : socks_)
     if (s.fd >= 0) ::close(s.fd);
   if (epfd_ >= 0) ::close(epfd_);
@@ -241,22 +249,37 @@ uint64_t SocketTransport::connect_to(const Endpoint& dst) {
   return add(std::move(s));
 }
 
+int SocketTransport::udp_fd_for(const Endpoint& dst, uint64_t socket) const {
+  auto it = socks_.find(socket);
+  if (it != socks_.end() && it->second.kind == Kind::UdpListener &&
+      it->second.local.addr.ss_family == dst.addr.ss_family)
+    return it->second.fd;
+  for (auto& [id, s] : socks_)
+    if (s.kind == Kind::UdpListener && s.local.addr.ss_family == dst.addr.ss_family) return s.fd;
+  return -1;
+}
+
 bool SocketTransport::send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) {
+  return submit(proto, dst, socket, bytes, 0) != SendOutcome::Failed;
+}
+
+void SocketTransport::end_batch() {
+  if (batch_depth_ > 0 && --batch_depth_ == 0) flush_sends();
+}
+
+void SocketTransport::flush_sends() { udp_tx_->flush(); }
+
+SocketTransport::SendOutcome SocketTransport::submit(Proto proto, const Endpoint& dst, uint64_t socket,
+                                                     std::string_view bytes, uint64_t tag) {
   if (proto == Proto::Udp) {
-    int fd = -1;
-    auto it = socks_.find(socket);
-    if (it != socks_.end() && it->second.kind == Kind::UdpListener &&
-        it->second.local.addr.ss_family == dst.addr.ss_family)
-      fd = it->second.fd;
-    if (fd < 0)
-      for (auto& [id, s] : socks_)
-        if (s.kind == Kind::UdpListener && s.local.addr.ss_family == dst.addr.ss_family) {
-          fd = s.fd;
-          break;
-        }
-    if (fd < 0) return false;
+    const int fd = udp_fd_for(dst, socket);
+    if (fd < 0) return SendOutcome::Failed;
+    if (batch_depth_ > 0) {
+      udp_tx_->push(fd, dst, bytes, tag);
+      return SendOutcome::Queued;
+    }
     ssize_t n = ::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len);
-    return n == static_cast<ssize_t>(bytes.size());
+    return n == static_cast<ssize_t>(bytes.size()) ? SendOutcome::Sent : SendOutcome::Failed;
   }
   // TCP: the connection the request came in on, else any open one to the
   // peer (reuse), else a new one (RFC 3261 §18.2.2).
@@ -268,13 +291,13 @@ bool SocketTransport::send(Proto proto, const Endpoint& dst, uint64_t socket, st
     if (p != conn_by_peer_.end()) id = p->second;
   }
   if (id == kNoSocket) id = connect_to(dst);
-  if (id == kNoSocket) return false;
+  if (id == kNoSocket) return SendOutcome::Failed;
   Sock& s = socks_.at(id);
   s.out.append(bytes);
   s.last_active = std::chrono::steady_clock::now();
   if (!s.connecting) flush(id);
   else update_events(id, s);
-  return true;
+  return SendOutcome::Sent;
 }
 
 void SocketTransport::flush(uint64_t id) {
@@ -414,6 +437,8 @@ void SocketTransport::on_tcp_readable(uint64_t id) {
 }
 
 void SocketTransport::process(int timeout_ms) {
+  // Nothing waits in the send queue while we may sleep.
+  if (timeout_ms != 0) flush_sends();
   epoll_event evs[64];
   int n = epoll_wait(epfd_, evs, 64, timeout_ms);
   for (int i = 0; i < n; ++i) {

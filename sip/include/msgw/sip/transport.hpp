@@ -89,8 +89,13 @@ class StreamFramer {
   std::size_t off_ = 0;
 };
 
+class UdpSendQueue;  // sip/src/udp_send_queue.hpp
+
 class SocketTransport final : public Transport {
  public:
+  // What became of a datagram or message handed to submit().
+  enum class SendOutcome : uint8_t { Sent, Queued, Failed };
+
   SocketTransport(const Limits& limits, Stats& stats, ReceiveFn on_message);
   ~SocketTransport() override;
   SocketTransport(const SocketTransport&) = delete;
@@ -109,6 +114,22 @@ class SocketTransport final : public Transport {
   std::size_t connection_count() const;
 
   bool send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) override;
+  // send() that says whether the bytes left or wait in a send batch.
+  // Sent / Failed: the transport counted nothing (the caller counts, as for
+  // send()).  Queued: the transport counts it in Stats::tx_messages or
+  // tx_errors when the batch is flushed, and reports a refused datagram's
+  // `tag` to the send-failure callback.
+  SendOutcome submit(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes, uint64_t tag);
+
+  // Send batches (UDP only; TCP writes at once): between begin_batch() and
+  // the matching end_batch() datagrams are queued and leave together, with
+  // sendmmsg, when the outermost batch ends (or the queue is full, or
+  // process() is about to wait).  Outside a batch every send is immediate.
+  void begin_batch() { ++batch_depth_; }
+  void end_batch();
+  void flush_sends();
+  // A queued datagram the kernel refused at flush time (errno in `error`).
+  void set_send_failed(std::function<void(uint64_t tag, int error)> fn) { send_failed_ = std::move(fn); }
   std::optional<Endpoint> local_for(Proto proto, const Endpoint& dst) const override;
   bool supports(Proto proto) const override;
   void close_socket(uint64_t socket) override;
@@ -146,6 +167,10 @@ class SocketTransport final : public Transport {
   // UDP: one recvmmsg fills up to kUdpBatch slots of a datagram's maximum size.
   static constexpr std::size_t kUdpBatch = 16, kUdpSlot = 65536;
   std::string udp_rx_;
+  int udp_fd_for(const Endpoint& dst, uint64_t socket) const;
+  std::unique_ptr<UdpSendQueue> udp_tx_;
+  int batch_depth_ = 0;
+  std::function<void(uint64_t, int)> send_failed_;
 };
 
 }  // namespace msgw::sip
