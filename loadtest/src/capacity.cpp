@@ -5,8 +5,10 @@
 
 namespace msgw::loadtest {
 
-CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std::uint64_t target_level) {
+CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std::uint64_t target_level,
+                                   bool with_media) {
   CapacityAssessment a;
+  auto level_of = [&](const CapacitySample& s) { return with_media ? s.calls_with_media : s.calls_up; };
   CapacitySample prev{};
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const auto& s = samples[i];
@@ -24,12 +26,12 @@ CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std:
     add(s.silent_streams, " streams with no packet received");
     if (!why.empty()) {
       a.first_bad = i;
-      a.reason = why + " at " + std::to_string(s.calls_with_media) + " calls with media";
+      a.reason = why + " at " + std::to_string(level_of(s)) + (with_media ? " calls with media" : " calls up");
       a.generator_suspect = delta(s.late_slots, prev.late_slots) > 0 || delta(s.send_errors, prev.send_errors) > 0;
       break;
     }
-    a.clean_level = std::max(a.clean_level, s.calls_with_media);
-    if (target_level > 0 && s.calls_with_media >= target_level) {
+    a.clean_level = std::max(a.clean_level, level_of(s));
+    if (target_level > 0 && level_of(s) >= target_level) {
       if (a.level_reached_s < 0) a.level_reached_s = s.t_s;
       a.held_s = s.t_s - a.level_reached_s;
     }

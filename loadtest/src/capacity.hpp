@@ -30,7 +30,7 @@ struct CapacitySample {
 struct CapacityAssessment {
   std::optional<std::size_t> first_bad;  // index of the first sample with a fault in its interval
   std::string reason;                    // what that interval saw; empty when clean
-  std::uint64_t clean_level = 0;         // most calls with media in the samples before it
+  std::uint64_t clean_level = 0;         // most calls with media (calls up without) in the samples before it
   // The first fault came with the tool's sender running late or failing to
   // send in that interval: the tool, not the target, may have been the limit.
   bool generator_suspect = false;
@@ -40,7 +40,10 @@ struct CapacityAssessment {
   double held_s = 0;
 };
 
-CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std::uint64_t target_level);
+// with_media = false (capacity --no-media): the level is calls up, and
+// there are no packets or streams to fault on.
+CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std::uint64_t target_level,
+                                   bool with_media = true);
 
 // The level to confirm after a failed confirmation at `level`: the clean
 // level that run reached if lower, else 10 % below.

@@ -4,7 +4,9 @@
 // media flowing, packets lost, failed calls, slow setups, silent streams)
 // decides when the first fault appeared. The ramp fills towards
 // --capacity-max-calls and ends at the first fault; its clean level is then
-// confirmed by a fresh fill to that level held for --confirm-s.
+// confirmed by a fresh fill to that level held for --confirm-s. With
+// --no-media the calls carry no RTP: the level is calls up, the faults are
+// failed calls and slow setups.
 #include <algorithm>
 #include <cmath>
 
@@ -20,7 +22,8 @@ StepResult fill_and_hold(RunContext& c, std::uint32_t& index, std::uint64_t leve
   const std::uint32_t rate = c.o.capacity_rate;
   const auto fill_s = static_cast<std::uint32_t>((level + rate - 1) / rate);
   std::vector<CapacitySample> samples;
-  const MediaSnapshot base = c.media->snapshot();
+  const bool with_media = c.media != nullptr;
+  const MediaSnapshot base = with_media ? c.media->snapshot() : MediaSnapshot{};
   double next_sample = -1;
   StepPlan plan;
   plan.uac_scenario = "uac-capacity";
@@ -32,7 +35,7 @@ StepResult fill_and_hold(RunContext& c, std::uint32_t& index, std::uint64_t leve
   plan.watch = [&](const StepWatch& w) {
     if (w.since_run_start_s < next_sample) return false;
     next_sample = (next_sample < 0 ? w.since_run_start_s : next_sample) + 1.0;
-    const MediaSnapshot m = c.media->snapshot();
+    const MediaSnapshot m = with_media ? c.media->snapshot() : MediaSnapshot{};
     auto since = [](std::uint64_t now, std::uint64_t then) { return now > then ? now - then : 0; };
     CapacitySample s;
     s.t_s = w.since_run_start_s;
@@ -46,23 +49,24 @@ StepResult fill_and_hold(RunContext& c, std::uint32_t& index, std::uint64_t leve
     s.send_errors = since(m.send_errors, base.send_errors);
     s.silent_streams = m.silent_streams;
     samples.push_back(s);
-    return assess_capacity(samples, level).first_bad.has_value();
+    return assess_capacity(samples, level, with_media).first_bad.has_value();
   };
   StepResult s = run_step(c, ++index, rate, fill_s, confirmation, false, &plan);
   s.level = level;
-  s.capacity = assess_capacity(samples, level);
+  s.capacity = assess_capacity(samples, level, with_media);
   const auto& a = s.capacity;
   // Samples are a second apart: held means the last clean sample is within a second of hold_s.
   s.passed = !a.first_bad && a.level_reached_s >= 0 && a.held_s + 1.0 >= hold_s && s.uac.failed == 0;
   if (s.passed) {
-    s.verdict = "pass: " + std::to_string(level) + " calls with media held " +
-                std::to_string(static_cast<int>(a.held_s)) + " s, no loss";
+    s.verdict = "pass: " + std::to_string(level) + (with_media ? " calls with media held " : " calls held ") +
+                std::to_string(static_cast<int>(a.held_s)) + (with_media ? " s, no loss" : " s");
   } else if (a.first_bad) {
     s.verdict = a.reason;
   } else if (s.uac.failed > 0) {
     s.verdict = std::to_string(s.uac.failed) + " failed calls";
   } else {
-    s.verdict = "reached " + std::to_string(a.clean_level) + " of " + std::to_string(level) + " calls with media";
+    s.verdict = "reached " + std::to_string(a.clean_level) + " of " + std::to_string(level) +
+                (with_media ? " calls with media" : " calls");
   }
   if (a.generator_suspect)
     s.generator_limits.push_back("the first fault came with the tool's RTP sender late or failing to send");
@@ -76,7 +80,7 @@ void run_capacity(RunContext& c, std::uint32_t& index) {
   const Options& o = c.o;
   RunResult& r = *c.result;
   r.rate_unit = "concurrent calls";
-  if (!c.media) {
+  if (!c.media && !o.capacity_no_media) {
     r.error = "capacity needs the media engine (the self-test target has no media)";
     return;
   }

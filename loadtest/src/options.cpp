@@ -87,6 +87,7 @@ Search (RFC 7502):
   --threshold-ms MS          establishment threshold: a slower setup fails the step (1000)
   --max-steps N              give up after N steps (20)
   --rates R1,R2,...          run exactly these steps in order, no search
+  --stop-on-failed-call      --rates: stop after the first step with a failed or uncompleted call
 Media:
   --media                    RTP both ways on every call, 20 ms packets
   --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
@@ -100,6 +101,8 @@ Media throughput (RFC 2544 adapted; --step-s is each trial, --resolution the sea
 Capacity and overload:
   --capacity-rate R          capacity: call arrival rate while filling (100)
   --capacity-max-calls N     capacity: stop filling at N concurrent calls (20000)
+  --no-media                 capacity: calls without RTP (signalling and the target's media setup);
+                             the level is calls up, faults are failed calls and slow setups
   --rate R                   overload: the base rate (capacity); without it an
                              establishment search finds it first
   --overload F1,F2           overload: factors of the base rate offered (2,10)
@@ -271,6 +274,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       }
     } else if (a == "--media") {
       o.media = true;
+    } else if (a == "--no-media") {
+      o.capacity_no_media = true;
+    } else if (a == "--stop-on-failed-call") {
+      o.stop_on_failed_call = true;
     } else if (a == "--keep-work") {
       o.keep_work = true;
     } else if (a == "--quiet") {
@@ -293,6 +300,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
   o.codec.payload_type = codecs::codec_info(*id).static_payload_type;
   o.codec.ptime_ms = 20;
   o.codec.g729_annexb = false;
+  if (o.media && o.capacity_no_media) {
+    *error = "--media and --no-media exclude each other";
+    return std::nullopt;
+  }
   if (o.max_rate < o.start_rate) o.max_rate = o.start_rate;
   if (o.max_sessions < o.start_sessions) o.max_sessions = o.start_sessions;
   // The transcoded mode's carrier codec: another one than the phone side's.

@@ -57,6 +57,7 @@ struct Options {
   std::uint32_t threshold_ms = 1000;  // establishment threshold (RFC 7502)
   std::uint32_t max_steps = 20;
   std::vector<std::uint32_t> rates;  // --rates: run exactly these steps, no search
+  bool stop_on_failed_call = false;  // --rates: stop after the first step with a failed or uncompleted attempt
   // Media.
   bool media = false;
   codecs::CodecParams codec{};
@@ -71,6 +72,9 @@ struct Options {
   std::uint32_t setup_rate = 100;       // calls/s while setting up a trial's calls
   // Capacity and overload.
   std::uint32_t capacity_rate = 100, capacity_max_calls = 20000;
+  // --no-media: capacity holds signalling-only calls (their SDP still makes
+  // the target set up media for each); the level is calls up.
+  bool capacity_no_media = false;
   std::uint32_t rate = 0;  // --rate: overload's base rate; 0 = find it with an establishment search first
   std::vector<double> overload_factors{2.0, 10.0};
   // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.

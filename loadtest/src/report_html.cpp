@@ -154,8 +154,11 @@ std::string capacity_charts(const RunResult& r) {
     prev_lost = s.packets_lost;
     prev_t = s.t_s;
   }
-  return "<h2>Session capacity: " + std::to_string(r.found_rate) + " calls with media" +
-         (r.confirmed ? " (confirmed)" : " (not confirmed)") + "</h2>\n" +
+  const std::string confirmed = r.confirmed ? " (confirmed)" : " (not confirmed)";
+  if (!r.media)  // capacity --no-media: signalling-only calls, nothing to lose
+    return "<h2>Session capacity: " + std::to_string(r.found_rate) + " calls, no media" + confirmed + "</h2>\n" +
+           line_chart("Concurrent calls (sampled each second)", "seconds since start", "calls", {up}) + "\n";
+  return "<h2>Session capacity: " + std::to_string(r.found_rate) + " calls with media" + confirmed + "</h2>\n" +
          line_chart("Concurrent calls with media (sampled each second)", "seconds since start", "calls", {calls, up}) +
          "\n" + line_chart("RTP packets lost per second", "seconds since start", "packets", {lost}) + "\n";
 }

@@ -57,6 +57,9 @@ std::string json_report(const RunResult& r) {
                       {"seer_percent", s.seer},
                       {"generator_limits", s.generator_limits}};
     if (s.has_uas) st["uas"] = side(s.uas);
+    nlohmann::json hist = nlohmann::json::object();
+    for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;
+    st["setup_ms_histogram"] = std::move(hist);
     if (r.media)
       st["media"] = {{"streams", s.streams},
                      {"loss_percent", pct(s.loss_percent)},

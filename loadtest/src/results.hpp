@@ -47,6 +47,9 @@ struct StepResult {
   SideCounts uac, uas;
   bool has_uas = false;
   Percentiles setup_ms, disconnect_ms;
+  // Setup delays in 1 ms bins (SIPp's clock is 1 ms, so the bins are the
+  // values): steps can be combined exactly, e.g. a p99 over several steps.
+  std::map<std::int64_t, std::uint64_t> setup_ms_histogram;
   std::uint64_t over_threshold = 0;
   double ser = 0, seer = 0;  // RFC 6076, percent
   std::vector<std::string> generator_limits;  // why the tool, not the target, may have been the limit

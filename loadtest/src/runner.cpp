@@ -314,6 +314,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
       break;
     }
   s.setup_ms = summarize(setup);
+  for (double v : setup) ++s.setup_ms_histogram[std::llround(v)];
   s.disconnect_ms = summarize(disconnect);
   s.ser = session_establishment_ratio(s.uac.attempted, s.uac.successful);
   s.seer = session_establishment_effectiveness_ratio(s.uac.attempted, s.uac.successful, s.uac.failure_codes);
@@ -468,8 +469,8 @@ RunResult run_test(const Options& o) {
   call.user = o.user;
   call.password = self_test ? "loopback" : o.password;
   call.hold_ms = o.hold_ms;
-  // The capacity test is calls with media by definition.
-  call.media_events = (o.media || o.test == TestKind::capacity) && !self_test;
+  // The capacity test is calls with media by definition, unless --no-media.
+  call.media_events = (o.media || (o.test == TestKind::capacity && !o.capacity_no_media)) && !self_test;
   call.media_ip = self_test ? "127.0.0.1" : o.phone_ip;
   call.media_port = o.phone_rtp_port;
   write_file(work / "uac.xml", uac_call_scenario(call));
@@ -527,7 +528,10 @@ RunResult run_test(const Options& o) {
         break;
       }
       if (s.passed) result.found_rate = std::max(result.found_rate, r);
+      // Past the first step that could not complete its calls, higher rates only load the target.
+      const bool incomplete = s.uac.failed > 0 || s.uac.successful < static_cast<std::uint64_t>(r) * o.step_s;
       record_step(std::move(s));
+      if (o.stop_on_failed_call && incomplete) break;
     }
   } else {
     run_search(c, index);

@@ -13,7 +13,8 @@
 #  2. registration, one 2 s step at 20/s: every REGISTER answered; then
 #     reregistration and self-test alike.
 #  3-4. capacity at 20 calls/s to 30 calls (clean) and against a faulty
-#     carrier side (loss and 503s injected): see below.
+#     carrier side (loss and 503s injected): see below; then --no-media
+#     (signalling-only calls, the level is calls up: bench-calls.sh's live calls).
 #  5. overload: 2x a given 10 calls/s, then the 1x recovery step.
 #  6. media-throughput, one 2 s trial of 4 sessions per mode: relayed (PCMU
 #     both legs) and transcoded (PCMU phone leg, G.729 carrier leg). Zero
@@ -68,6 +69,8 @@ for s in r["steps"]:
     assert not s["passed"] and "failed" in s["verdict"], s["verdict"]
     assert abs(s["ser_percent"] - 90.0) < 1e-6, s["ser_percent"]
     assert s["setup_ms"]["n"] == n - rejected, s["setup_ms"]
+    assert sum(s["setup_ms_histogram"].values()) == s["setup_ms"]["n"], s["setup_ms_histogram"]
+    assert max(int(k) for k in s["setup_ms_histogram"]) == round(s["setup_ms"]["max"]), s["setup_ms_histogram"]
     print("ok   %d calls/s: UAC %d attempted, %d ok, %d failed (%s); UAS %d in, %d ok, %d failed; setup p50 %.0f p99 %.0f ms"
           % (s["rate"], uac["attempted"], uac["successful"], uac["failed"], uac["failure_codes"],
              uas["attempted"], uas["successful"], uas["failed"], s["setup_ms"]["p50"], s["setup_ms"]["p99"]))
@@ -166,6 +169,23 @@ PY
 "$tool" capacity "${sides[@]}" --capacity-rate 20 --capacity-max-calls 40 --step-s 2 --confirm-s 2 --codec PCMU \
   --withhold-rtp-every 10 --reject-every 10 --json "$work/capf.json" --html "$work/capf.html" \
   --work-dir "$work/lt-capf" >"$work/capf.out" 2>"$work/capf.err" || fail "capacity (faulty) run: $(tail -n 3 "$work/capf.err")"
+# 4b. capacity --no-media (scripts/bench-calls.sh's live calls): 30
+#    signalling-only calls filled at 20/s, held 1 s; the level is calls up.
+"$tool" capacity "${sides[@]}" --no-media --capacity-rate 20 --capacity-max-calls 30 --step-s 1 --confirm-s 0 \
+  --json "$work/capn.json" --html "$work/capn.html" --work-dir "$work/lt-capn" >"$work/capn.out" 2>"$work/capn.err" \
+  || fail "capacity --no-media run: $(tail -n 3 "$work/capn.err")"
+python3 - "$work/capn.json" <<'PY' || fail "capacity --no-media run (stderr: $(tail -n 5 "$work/capn.err"))"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert "error" not in r and "media" not in r, r
+assert len(r["steps"]) == 1 and r["steps"][0]["passed"], r["steps"]
+uac, uas = r["steps"][0]["uac"], r["steps"][0]["uas"]
+assert uac["attempted"] == uas["attempted"] == 30 and uac["successful"] == uas["successful"] == 30, (uac, uas)
+assert r["found_rate"] == 30 and not r["confirmed"], r["found_rate"]
+samples = r["capacity"]["samples"]
+assert max(x["calls_up"] for x in samples) == 30 and max(x["calls_with_media"] for x in samples) == 0, samples
+print("ok   capacity --no-media: 30 calls up held, 30/30 on both sides, no RTP")
+PY
 python3 - "$work/cap.json" "$work/capf.json" <<'PY' || fail "capacity runs (stderr: $(tail -n 5 "$work/cap.err" "$work/capf.err"))"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -246,14 +266,14 @@ PY
 python3 -c '
 import sys
 from html.parser import HTMLParser
-for f, want in zip(sys.argv[1:], ("Session capacity", "Session capacity", "Overload goodput")):
+for f, want in zip(sys.argv[1:], ("Session capacity", "Session capacity", "Overload goodput", "calls, no media")):
     text = open(f).read()
     class P(HTMLParser):
         def handle_starttag(self, tag, a):
             assert tag not in ("script", "link"), tag
     p = P(); p.feed(text); p.close()
     assert want in text, (f, want)
-print("ok   capacity and overload HTML reports parse, with their plots")' "$work/cap.html" "$work/capf.html" "$work/ovl.html" \
+print("ok   capacity and overload HTML reports parse, with their plots")' "$work/cap.html" "$work/capf.html" "$work/ovl.html" "$work/capn.html" \
   || fail "capacity/overload HTML reports"
 # --- media-throughput: the dataplane's counters before and after each run.
 dp_counters() {  # prints "relayed transcoded_packets concealed_frames", summed over workers

@@ -56,6 +56,33 @@ TEST(Capacity, FirstLossEndsTheCleanRunAtThePreviousSample) {
   EXPECT_LT(a.level_reached_s, 0);  // 10000 never reached
 }
 
+TEST(Capacity, WithoutMediaTheLevelIsCallsUpAndAFailedCallEndsIt) {
+  // capacity --no-media: no stream ever flows, so calls_with_media stays 0.
+  auto v = clean_ramp(6);
+  for (auto& s : v) s.calls_with_media = 0;
+  v[4].failed = 2;  // the 5th second's interval (500 calls up)
+  const auto a = assess_capacity(v, 10000, false);
+  ASSERT_TRUE(a.first_bad);
+  EXPECT_EQ(*a.first_bad, 4u);
+  EXPECT_EQ(a.clean_level, 400u);
+  EXPECT_EQ(a.reason, "2 failed calls at 500 calls up");
+  // The same samples read with media: nothing flowed, so nothing was reached.
+  EXPECT_EQ(assess_capacity(v, 10000).clean_level, 0u);
+  // Held without a fault: the level is reached and held.
+  auto held = clean_ramp(3);
+  for (int i = 4; i <= 6; ++i) {
+    auto s = held.back();
+    s.t_s = i;
+    held.push_back(s);
+  }
+  for (auto& s : held) s.calls_with_media = 0;
+  const auto h = assess_capacity(held, 300, false);
+  EXPECT_FALSE(h.first_bad);
+  EXPECT_EQ(h.clean_level, 300u);
+  EXPECT_DOUBLE_EQ(h.level_reached_s, 3);
+  EXPECT_DOUBLE_EQ(h.held_s, 3);
+}
+
 TEST(Capacity, FailedCallsSlowSetupsAndSilentStreamsAreFaults) {
   auto v = clean_ramp(4);
   v[2].failed = 2;
