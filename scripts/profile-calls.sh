@@ -13,6 +13,9 @@
 # starts to its end, over the calls the phone completed.
 # Usage: scripts/profile-calls.sh [BUILD_DIR]   (root; run under the rig lock)
 #   RATE=700  SECONDS_PER_ROUND=15  ROUNDS=3
+#   EARLY_MEDIA=1   the carrier answers 183 with SDP before its 200 (ringback from the
+#                   network, as most carriers do): each call then adds its flow at the
+#                   183 and modifies it at the 200
 #   PERF_DATA=FILE  one more round, recorded with perf (not in the CPU figures)
 #   PERF_ARGS="-F 499 --call-graph dwarf,16384"   (the build has no frame pointers)
 set -euo pipefail
@@ -33,6 +36,18 @@ ctl_pid=$(cat "$work/run/control.pid")
 uac_scenario "$work/uac.xml" "2 0 4 8 18 96 97 98 100 101" none 1000
 sed -i -e '/<nop>/,/<\/nop>/d' "$work/uac.xml"
 sed -e '/<nop>/,/<\/nop>/d' "$sippdir/control_carrier_uas.xml" >"$work/uas.xml"
+if [[ ${EARLY_MEDIA:-0} == 1 ]]; then
+  # The 180 becomes a 183 with the 200's SDP.
+  python3 - "$work/uas.xml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+sdp = re.search(r"(Content-Type: application/sdp.*?)\s*\]\]>", s.split("SIP/2.0 200 OK", 1)[1], re.S).group(1)
+s = re.sub(r"SIP/2.0 180 Ringing(.*?)Content-Length: 0\s*\]\]>",
+           lambda m: "SIP/2.0 183 Session Progress" + m.group(1) + sdp + "\n    ]]>", s, count=1, flags=re.S)
+open(p, "w").write(s)
+PY
+fi
 ip netns exec msgw-carrier sipp -sf "$work/uas.xml" -i 10.20.0.2 -p 5060 -mi 10.20.0.2 -mp 6000 -nostdin -bg \
   -max_socket 65000 >/dev/null 2>&1 || true
 sleep 0.5
@@ -81,4 +96,4 @@ PY
   sleep 2
 done
 median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
-echo "{\"rate\": $rate, \"calls\": $((rate * secs)), \"control_cpu_us_per_call\": [$(IFS=,; echo "${results[*]}")], \"median_us_per_call\": $median, \"setup_ms_p99\": [$(IFS=,; echo "${p99s[*]}")]}"
+echo "{\"rate\": $rate, \"early_media\": ${EARLY_MEDIA:-0}, \"calls\": $((rate * secs)), \"control_cpu_us_per_call\": [$(IFS=,; echo "${results[*]}")], \"median_us_per_call\": $median, \"setup_ms_p99\": [$(IFS=,; echo "${p99s[*]}")]}"

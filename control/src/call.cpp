@@ -91,6 +91,7 @@ bool Call::handle(CallEvent event, const Input& in) {
       break;
     case CallEvent::dataplane_restart: on_dataplane_restart(); break;
     case CallEvent::hangup: on_hangup(); break;
+    case CallEvent::flow_update_failed: on_flow_update_failed(in); break;
   }
   if ((t.to & to_mask(state_)) == 0)
     log_event(log::Level::error, "call transition outside the table", event, "BUG: the action left the call in a state the table does not allow");

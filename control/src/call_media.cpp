@@ -53,6 +53,10 @@ std::optional<Call::Failure> Call::program_flow() {
   }
   std::string why;
   const dp::LegSpec a = leg_spec(leg(LegId::a)), b = leg_spec(leg(LegId::b));
+  // A modify is only queued here (false: the ring is full or the dataplane
+  // down); its refusal or timeout comes back as flow_update_failed. An add
+  // is awaited: a call whose flow cannot exist is refused before it is
+  // answered.
   const bool ok = flow_programmed() ? svc_.media->modify(*flow_id_, a, b, &why)
                                     : svc_.media->add(*flow_id_, a, b, &why);
   if (!ok) {
@@ -77,6 +81,19 @@ PeerMedia Call::peer_media_of(LegId l) const {
       if (t.name == trunk) tr = &t;
   }
   return peer_media(cfg, sub, tr);
+}
+
+void Call::on_flow_update_failed(const Input& in) {
+  // The dataplane kept the flow as it was before the modify (counted in
+  // media_errors by the Gateway, like every refusal).
+  const std::string detail(in.detail);
+  log_event(log::Level::warn, "flow re-programming failed", CallEvent::flow_update_failed, detail);
+  // Early media: the answer programs the flow again in full.
+  if (state_ != CallState::answered) return;
+  // Both legs were answered with media the dataplane does not carry.
+  const ErrorInfo& info = error_info(CallError::media_update_failed);
+  end(info.status, std::string(info.name) + ": " + detail, true, true,
+      "SIP;cause=" + std::to_string(info.status) + ";text=\"" + std::string(info.reason) + "\"");
 }
 
 void Call::on_dataplane_restart() {

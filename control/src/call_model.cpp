@@ -40,6 +40,9 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // new dataplane lost it, the call forgets it (the next answer adds one).
     act(S::routing, E::dataplane_restart, kRouting),
     act(S::routing, E::hangup, kEnded),
+    // The flow carried a failed trunk's early media: the next answer
+    // programs it again in full.
+    ignore(S::routing, E::flow_update_failed),
     // ---- early
     act(S::early, E::b_provisional, kEarly),
     act(S::early, E::b_answer, kAnswered | kEnded),
@@ -59,6 +62,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::early, E::media_timeout),
     act(S::early, E::dataplane_restart, kEarly),  // early media flow
     act(S::early, E::hangup, kEnded),
+    // Early media keeps the flow as it was; the answer programs it in full.
+    act(S::early, E::flow_update_failed, kEarly),
     // ---- answered
     ignore(S::answered, E::b_provisional),
     ignore(S::answered, E::b_answer),  // 2xx retransmissions: the stack re-ACKs
@@ -80,6 +85,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::media_timeout, kEnded),
     act(S::answered, E::dataplane_restart, kAnswered),
     act(S::answered, E::hangup, kEnded),
+    // Both legs were told of media the dataplane does not carry.
+    act(S::answered, E::flow_update_failed, kEnded),
     // ---- ended: nothing reaches an erased call, but the table is total
     ignore(S::ended, E::b_provisional),
     ignore(S::ended, E::b_answer),
@@ -99,6 +106,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::media_timeout),
     ignore(S::ended, E::dataplane_restart),
     ignore(S::ended, E::hangup),
+    ignore(S::ended, E::flow_update_failed),
 }};
 
 constexpr std::size_t slot(S s, E e) {

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// DataplaneMedia: the shared-memory client with acks awaited, lazy attach and
-// re-attach after a dataplane restart.
+// DataplaneMedia: the shared-memory client with the add's ack awaited, the
+// modify's and delete's acks matched on later polls (FlowCommandTracker),
+// lazy attach and re-attach after a dataplane restart.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "msgw/common/log.hpp"
+#include "msgw/control/flow_commands.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/dataplane/client.hpp"
 
@@ -19,14 +20,19 @@ namespace dp = msgw::dataplane;
 struct DataplaneMedia::Impl {
   std::string instance;
   std::chrono::milliseconds ack_timeout;
+  std::function<std::chrono::steady_clock::time_point()> now;
   std::optional<dp::Client> client;
   uint64_t last_generation = 0;  // generation we last programmed flows into
   bool ever_attached = false;
-  // Deletes are not waited for (request id -> flow id): nothing in a call's
-  // teardown depends on them, and each wait held the event loop for the
-  // dataplane's command round trip (up to a millisecond when it naps), at
-  // every call's end.  Their acks arrive through poll(); a refusal is logged.
-  std::unordered_map<uint32_t, uint32_t> pending_deletes;
+  // Modifies and deletes are not waited for: each wait held the event loop
+  // for the dataplane's command round trip (up to a millisecond when it
+  // naps).  Their acks arrive through poll().
+  FlowCommandTracker commands;
+
+  Impl(std::string inst, std::chrono::milliseconds timeout, std::function<std::chrono::steady_clock::time_point()> clock)
+      : instance(std::move(inst)), ack_timeout(timeout), now(std::move(clock)), commands(timeout) {
+    if (!now) now = [] { return std::chrono::steady_clock::now(); };
+  }
 
   // Attaches (or re-attaches after a restart). True when a usable client exists.
   bool ensure(std::string* error, bool* restarted) {
@@ -43,19 +49,24 @@ struct DataplaneMedia::Impl {
       return false;
     }
     if (ever_attached && c->attached_generation() != last_generation && restarted) *restarted = true;
-    pending_deletes.clear();  // a new dataplane has none of the old flows
+    commands.clear();  // a new dataplane has none of the old flows and answers none of the old commands
     last_generation = c->attached_generation();
     ever_attached = true;
     client = std::move(c);
     return true;
   }
 
-  bool command(std::optional<uint32_t> rid, std::string* error) {
-    if (!rid) {
-      if (error) *error = "dataplane command ring full or dataplane down";
-      return false;
-    }
+  static bool queued(std::optional<uint32_t> rid, std::string* error) {
+    if (!rid && error) *error = "dataplane command ring full or dataplane down";
+    return rid.has_value();
+  }
+
+  // Posts and waits for the ack (add only).
+  bool awaited(uint32_t flow_id, std::optional<uint32_t> rid, std::string* error) {
+    if (!queued(rid, error)) return false;
+    commands.posted(FlowCommandKind::add, *rid, flow_id, now());
     auto st = client->wait_ack(*rid, ack_timeout);
+    commands.settled(*rid, flow_id);
     if (!st) {
       if (error) *error = "dataplane did not acknowledge within " + std::to_string(ack_timeout.count()) + " ms";
       return false;
@@ -68,35 +79,33 @@ struct DataplaneMedia::Impl {
   }
 };
 
-DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms)
-    : impl_(new Impl{std::move(instance), std::chrono::milliseconds(ack_timeout_ms), {}, 0, false, {}}) {}
+DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms,
+                               std::function<std::chrono::steady_clock::time_point()> now)
+    : impl_(new Impl(std::move(instance), std::chrono::milliseconds(ack_timeout_ms), std::move(now))) {}
 
 DataplaneMedia::~DataplaneMedia() { delete impl_; }
 
 bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
   bool restarted = false;
   if (!impl_->ensure(error, &restarted)) return false;
-  return impl_->command(impl_->client->add_flow(flow_id, a, b), error);
+  return impl_->awaited(flow_id, impl_->client->add_flow(flow_id, a, b), error);
 }
 
 bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
   bool restarted = false;
   if (!impl_->ensure(error, &restarted)) return false;
-  return impl_->command(impl_->client->modify_flow(flow_id, a, b), error);
+  auto rid = impl_->client->modify_flow(flow_id, a, b);
+  if (!Impl::queued(rid, error)) return false;
+  impl_->commands.posted(FlowCommandKind::modify, *rid, flow_id, impl_->now());
+  return true;
 }
 
 bool DataplaneMedia::remove(uint32_t flow_id, std::string* error) {
   bool restarted = false;
   if (!impl_->ensure(error, &restarted)) return false;
   auto rid = impl_->client->delete_flow(flow_id);
-  if (!rid) {
-    if (error) *error = "dataplane command ring full or dataplane down";
-    return false;
-  }
-  // Bounded: a dataplane that stopped acking is replaced (new generation)
-  // or the ring fills and deletes fail above.
-  if (impl_->pending_deletes.size() >= 65536) impl_->pending_deletes.clear();
-  impl_->pending_deletes[*rid] = flow_id;
+  if (!Impl::queued(rid, error)) return false;
+  impl_->commands.posted(FlowCommandKind::remove, *rid, flow_id, impl_->now());
   return true;
 }
 
@@ -107,9 +116,13 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
     last_error_ = err;
     return out;
   }
+  bool drained = false;
   for (int i = 0; i < 4096; ++i) {  // bounded: signalling must not starve
     auto e = impl_->client->poll_event();
-    if (!e) break;
+    if (!e) {
+      drained = true;
+      break;
+    }
     MediaEvent m{};
     m.flow_id = e->flow_id;
     m.leg = e->leg;
@@ -125,18 +138,32 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
         m.dtmf = e->u.dtmf.event;
         break;
       case dp::EventType::ack: {
-        auto d = impl_->pending_deletes.find(e->request_id);
-        if (d != impl_->pending_deletes.end()) {
-          if (dp::Status(e->status) != dp::Status::ok)
-            MSGW_LOG(warn, "flow delete refused by the dataplane", {"flow", d->second},
-                     {"status", dp::status_name(dp::Status(e->status))});
-          impl_->pending_deletes.erase(d);
+        auto failure = impl_->commands.acked(e->request_id, dp::Status(e->status));
+        if (!failure) continue;  // ok, or the late ack of a timed-out wait
+        if (failure->kind == FlowCommandKind::remove) {
+          MSGW_LOG(warn, "flow delete refused by the dataplane", {"flow", failure->flow_id},
+                   {"status", dp::status_name(dp::Status(e->status))});
+          continue;
         }
-        continue;  // other acks are late ones of timed-out waits
+        m.kind = MediaEvent::Kind::flow_update_failed;
+        m.flow_id = failure->flow_id;
+        m.superseded = failure->superseded;
+        m.detail = std::move(failure->detail);
+        break;
       }
       default: continue;  // stats snapshots (stats are read from the stats area)
     }
-    out.push_back(m);
+    out.push_back(std::move(m));
+  }
+  // Only once the ring is read to its end: an ack still in it arrived in time.
+  if (!drained) return out;
+  for (auto& f : impl_->commands.expire(impl_->now())) {
+    MediaEvent m{};
+    m.kind = MediaEvent::Kind::flow_update_failed;
+    m.flow_id = f.flow_id;
+    m.superseded = f.superseded;
+    m.detail = std::move(f.detail);
+    out.push_back(std::move(m));
   }
   return out;
 }

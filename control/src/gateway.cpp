@@ -641,6 +641,9 @@ void Gateway::poll_media() {
       if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::dataplane_restart);
   }
   for (const auto& e : events) {
+    // Every refused or unacknowledged modify, whether or not its call is
+    // still there to hear of it.
+    if (e.kind == MediaEvent::Kind::flow_update_failed) ++stats_.media_errors;
     auto id = index_.call_of_flow(e.flow_id);
     Call* c = id ? call_by_id(*id) : nullptr;
     if (!c || c->flow_id() != e.flow_id) continue;
@@ -650,6 +653,11 @@ void Gateway::poll_media() {
       case MediaEvent::Kind::media_timeout:
         ++stats_.media_timeouts;
         dispatch(*c, CallEvent::media_timeout);
+        break;
+      case MediaEvent::Kind::flow_update_failed:
+        // A later command for the flow (the call's next modify, its delete,
+        // another call's add of the id) decides what the flow is now.
+        if (!e.superseded) dispatch(*c, CallEvent::flow_update_failed, {.detail = e.detail});
         break;
     }
   }

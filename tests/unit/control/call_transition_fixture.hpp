@@ -168,6 +168,14 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     gw->tick();
     return done(cid, reaches_call);
   }
+  // The dataplane refused a modify the call posted earlier (its ack comes
+  // later than the SIP answer the modify went with).
+  Outcome after_flow_update_failed(const std::string& cid, uint32_t flow, bool reaches_call = true) {
+    mark();
+    media.events.push_back(FakeMedia::update_failed(flow));
+    gw->tick();
+    return done(cid, reaches_call);
+  }
   Outcome after_dataplane_restart(const std::string& cid, bool reaches_call = true) {
     mark();
     media.restart = true;

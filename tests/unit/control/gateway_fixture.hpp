@@ -132,7 +132,17 @@ class FakeMedia final : public control::MediaBackend {
   bool up() const override { return true; }
   uint32_t max_flows() const override { return 1024; }
 
-  bool fail = false, fail_modify = false, restart = false;  // fail: add() refuses
+  // What DataplaneMedia::poll() reports when a modify it queued was refused
+  // (or never acknowledged); superseded: a later command for the flow exists.
+  static control::MediaEvent update_failed(uint32_t flow, bool superseded = false) {
+    control::MediaEvent e{control::MediaEvent::Kind::flow_update_failed, flow};
+    e.superseded = superseded;
+    e.detail = "dataplane refused: bad local address";
+    return e;
+  }
+
+  // fail: add() refuses; fail_modify: modify() cannot be queued (ring full)
+  bool fail = false, fail_modify = false, restart = false;
   std::vector<Op> ops;
   std::map<uint32_t, Op> flows;
   std::deque<control::MediaEvent> events;

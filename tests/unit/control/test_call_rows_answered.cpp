@@ -207,6 +207,29 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(media.flows.count(flow), 1u);
       return o;
     }
+    case CallEvent::flow_update_failed: {
+      // The phone's re-INVITE was answered once its modify was queued; the
+      // dataplane refused the modify afterwards: neither leg has the media
+      // it was told of, so the call ends.
+      auto [inv, ok] = answered();
+      const uint32_t flow = only_flow();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      auto answer = take();
+      EXPECT_TRUE(find_to(answer, "200", kPhone));
+      EXPECT_EQ(media.ops.back().what, "modify");
+      EXPECT_EQ(state_of(cid), CallState::answered);
+      Outcome o = after_flow_update_failed(cid, flow);
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      for (const auto& m : o.out)
+        if (m.method() == "BYE") {
+          EXPECT_NE(m.raw.find("Reason: SIP;cause=500;text=\"Media Update Failed\""), std::string::npos) << m.raw;
+        }
+      EXPECT_EQ(gw->stats().media_errors, 1u);
+      EXPECT_EQ(media.ops.back().what, "del");
+      EXPECT_EQ(store->cdr(cid)->end_reason, "media_update_failed: dataplane refused: bad local address");
+      return o;
+    }
     case CallEvent::hangup: {
       answered();
       mark();
@@ -410,6 +433,18 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
       EXPECT_EQ(media.ops.size(), ops);
       EXPECT_TRUE(media.flows.empty());
+      return o;
+    }
+    case CallEvent::flow_update_failed: {
+      // The ack of a modify arrives after its call ended: counted, nothing
+      // else (the DataplaneMedia marks it superseded by the delete; the
+      // Gateway finds no call of the flow either way).
+      ended_by_phone();
+      const auto ops = media.ops.size();
+      Outcome o = after_flow_update_failed(cid, media.ops.front().flow, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_errors, 1u);
+      EXPECT_EQ(media.ops.size(), ops);
       return o;
     }
     case CallEvent::hangup: {

@@ -187,6 +187,17 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(media.ops.size(), ops);
       return o;
     }
+    case CallEvent::flow_update_failed: {
+      // The refused modify was the failed trunk's early media: nothing to
+      // do until the next answer programs the flow in full.
+      Failover f = routing_after_failover(cid, true);
+      const auto ops = media.ops.size();
+      Outcome o = after_flow_update_failed(cid, only_flow());
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_errors, 1u);
+      EXPECT_EQ(media.ops.size(), ops);
+      return o;
+    }
     case CallEvent::hangup: {
       Msg inv = routing(cid);
       mark();
@@ -350,6 +361,16 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       EXPECT_EQ(media.ops.back().what, "add");
       EXPECT_EQ(media.ops.back().flow, flow);
       EXPECT_EQ(media.flows.count(flow), 1u);
+      return o;
+    }
+    case CallEvent::flow_update_failed: {
+      // A second 183's media was refused: the early-media flow stays as it
+      // was, the call rings on, the answer programs the flow in full.
+      early(cid, true);
+      Outcome o = after_flow_update_failed(cid, only_flow());
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_errors, 1u);
+      EXPECT_EQ(media.flows.size(), 1u);
       return o;
     }
     case CallEvent::hangup: {

@@ -78,7 +78,7 @@ INSTANTIATE_TEST_SUITE_P(Table, CallTransitionTest, ::testing::ValuesIn(control:
 TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
   const auto& table = control::transition_table();
   ASSERT_EQ(table.size(), control::kCallStateCount * control::kCallEventCount);
-  EXPECT_EQ(table.size(), 72u);
+  EXPECT_EQ(table.size(), 76u);
   std::set<std::pair<int, int>> seen;
   for (const Transition& t : table) {
     EXPECT_TRUE(seen.insert({int(t.from), int(t.event)}).second) << row_name(t) << " twice";
@@ -97,7 +97,7 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
       EXPECT_NE(t.handling, Handling::act) << row_name(t) << ": ended is final";
     }
   }
-  EXPECT_EQ(seen.size(), 72u);
+  EXPECT_EQ(seen.size(), 76u);
   // The requests are exactly BYE, re-INVITE (either side) and other in-dialog requests.
   std::vector<std::string> requests;
   for (std::size_t e = 0; e < control::kCallEventCount; ++e)
@@ -213,7 +213,7 @@ TEST_F(CallTransitionTest, CallHandleHonoursTheTable) {
     EXPECT_TRUE(media.ops.empty()) << row_name(row);
     ++rows;
   }
-  EXPECT_EQ(rows, 7 + 7);  // routing: 3 rejects and 4 ignores; answered: 7 ignores
+  EXPECT_EQ(rows, 8 + 7);  // routing: 3 rejects and 5 ignores; answered: 7 ignores
 }
 
 // A call that had early media (183 with SDP) and then failed over is in

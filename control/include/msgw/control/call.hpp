@@ -96,10 +96,11 @@ class Call {
  public:
   struct Input {
     sip::TxnId txn = sip::kNoTxn;  // the server transaction of a request event
-    sip::MessageRef msg;           // the request or response, if any
+    sip::MessageRef msg{};         // the request or response, if any
     sip::Dialog* dialog = nullptr;
     LegId leg = LegId::a;          // which leg sent it (bye, re-INVITE, ack timeout, answers)
     TxnAuth auth = TxnAuth::unanswered;  // a response: whether its request answered a challenge
+    std::string_view detail{};     // an event from the dataplane: what it said
   };
 
   Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin = CallOrigin::placed);
@@ -164,6 +165,7 @@ class Call {
   void on_reinvite_answer(const Input& in);
   void on_reinvite_challenge(const Input& in);
   void on_dataplane_restart();
+  void on_flow_update_failed(const Input& in);
   void on_hangup();
 
   bool try_next_target();

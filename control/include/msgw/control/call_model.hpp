@@ -61,7 +61,8 @@ std::string_view state_name(CallState s);
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \
-  X(hangup, false)          /* msgwctl hangup                                */
+  X(hangup, false)          /* msgwctl hangup                                */  \
+  X(flow_update_failed, false) /* the dataplane refused or never acked a flow modify */
 
 enum class CallEvent : uint8_t {
 #define MSGW_X(name, req) name,

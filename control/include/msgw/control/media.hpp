@@ -6,7 +6,9 @@
 // injects LATCHED / MEDIA_TIMEOUT / DTMF events and restarts.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,12 +18,18 @@
 namespace msgw::control {
 
 struct MediaEvent {
-  enum class Kind { latched, media_timeout, dtmf } kind;
+  // flow_update_failed: a modify() the dataplane refused or did not
+  // acknowledge in time; the flow keeps what it had before.
+  enum class Kind { latched, media_timeout, dtmf, flow_update_failed } kind;
   uint32_t flow_id = 0;
   uint8_t leg = 0;
   uint32_t ip = 0;       // latched
   uint16_t port = 0;     // latched
   uint8_t dtmf = 0;      // dtmf event code
+  // flow_update_failed: a later command for the same flow was posted after
+  // the failed one (it decides what the flow is now), and why it failed.
+  bool superseded = false;
+  std::string detail;
 };
 
 // The dataplane's published counters and how many workers and ports of
@@ -39,16 +47,21 @@ struct MediaLegStats {
 class MediaBackend {
  public:
   virtual ~MediaBackend() = default;
-  // add and modify return only once the dataplane acknowledged (or refused,
-  // or did not answer in time); *error then says why.  remove returns once
-  // the command is queued: its outcome is not needed to end a call.
+  // add returns only once the dataplane acknowledged (or refused, or did
+  // not answer in time); *error then says why: a call whose flow cannot be
+  // added is refused before its callee is ACKed.  modify and remove return
+  // once the command is queued (false: not queued, *error says why); their
+  // acks are matched on later poll()s: a modify refused or unacknowledged
+  // comes back as a flow_update_failed event, a refused remove is logged.
+  // The command ring is FIFO, so a flow's commands apply in call order.
   virtual bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
                    std::string* error) = 0;
   virtual bool modify(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
                       std::string* error) = 0;
   virtual bool remove(uint32_t flow_id, std::string* error) = 0;
   // Events since the last call. Sets *restarted when the dataplane came back
-  // with a new generation: every live flow must be programmed again.
+  // with a new generation: every live flow must be programmed again (and no
+  // command posted to the old one is answered any more).
   virtual std::vector<MediaEvent> poll(bool* restarted) = 0;
   virtual MediaLegStats stats(uint32_t flow_id, uint8_t leg) const = 0;
   virtual bool up() const = 0;
@@ -64,9 +77,11 @@ class MediaBackend {
 
 // dataplane::Client behind MediaBackend: attaches lazily (the dataplane may
 // start after msgw-control) and re-attaches after a dataplane restart.
+// `now` is the clock a modify's ack timeout is measured with (the loop's).
 class DataplaneMedia final : public MediaBackend {
  public:
-  explicit DataplaneMedia(std::string instance, uint32_t ack_timeout_ms = 500);
+  explicit DataplaneMedia(std::string instance, uint32_t ack_timeout_ms = 500,
+                          std::function<std::chrono::steady_clock::time_point()> now = nullptr);
   ~DataplaneMedia() override;
   bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
            std::string* error) override;
