@@ -213,23 +213,29 @@ int main(int argc, char** argv) {
         MSGW_LOG(error, "epoll_wait failed", {"error", std::strerror(errno)});
         return 1;
       }
-      std::string db_error;
+      // A full or broken disk fails every commit: one line a second, not thousands.
+      auto commit_failed = [](const std::string& db_error) {
+        MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
+      };
+      // A management or metrics request sees only committed state: what it
+      // reports (a call answered) survives a kill -9 right after.
+      auto commit_now = [&] {
+        if (std::string db_error; !store.end_batch(&db_error)) commit_failed(db_error);
+      };
       for (int i = 0; i < n; ++i) {
         int fd = evs[i].data.fd;
-        // A management or metrics request sees only committed state: what
-        // it reports (a call answered) survives a kill -9 right after.
-        if (fd != stack.fd() && fd != sfd && !dns.owns(fd) && !store.end_batch(&db_error))
-          MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
         if (fd == sfd) {
           signalfd_siginfo si{};
           while (read(sfd, &si, sizeof si) == ssize_t(sizeof si)) running = false;
         } else if (dns.owns(fd)) {
           dns.process(fd, evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP), evs[i].events & EPOLLOUT);
         } else if (metrics && fd == metrics->fd()) {
+          commit_now();
           metrics->run();
         } else if (fd == mgmt.listen_fd()) {
           mgmt.on_listen_ready();
         } else if (fd != stack.fd()) {
+          commit_now();
           mgmt.on_client_ready(fd);
         }
       }
@@ -241,9 +247,8 @@ int main(int argc, char** argv) {
       if (metrics && metrics->next_timeout_ms() == 0) metrics->run();  // its idle-connection timeouts
       resolver.tick();
       gw.tick();
-      // A full or broken disk fails every commit: one line a second, not thousands.
-      if (!store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
-        MSGW_LOG_LIMITED(error, 1, "state database write failed", {"error", db_error});
+      if (std::string db_error; !store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
+        commit_failed(db_error);
       msgw::log::flush_suppressed();
     }
     MSGW_LOG(info, "stopping: live calls stay in the state database for the next start",
