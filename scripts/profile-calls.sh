@@ -8,7 +8,9 @@
 # between runs for rates alone to show it.
 #
 # Prints one line per round and, last, one JSON object:
-#   {"rate": R, "calls": N, "failed": F, "control_cpu_us_per_call": [..], "median_us_per_call": M, "setup_ms_p99": [..]}
+#   {"rate": R, "calls": N, "control_cpu_us_per_call": [..], "median_us_per_call": M,
+#    "dataplane_cpu_us_per_call": [..], "setup_ms_p99": [..]}
+# msgw-dataplane's CPU per call (all its threads) is printed beside: on one core the two share it.
 # CPU time is msgw-control's utime+stime (/proc) from just before the phone
 # starts to its end, over the calls the phone completed.
 # Usage: scripts/profile-calls.sh [BUILD_DIR]   (root; run under the rig lock)
@@ -32,6 +34,7 @@ make_config </dev/null
 sed -i -e 's/^port_min = .*/port_min = 10000/' -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
 rig_up >/dev/null || { echo "profile-calls: rig did not come up" >&2; exit 1; }
 ctl_pid=$(cat "$work/run/control.pid")
+dp_pid=$(cat "$work/run/dataplane.pid")
 
 uac_scenario "$work/uac.xml" "2 0 4 8 18 96 97 98 100 101" none 1000
 sed -i -e '/<nop>/,/<\/nop>/d' "$work/uac.xml"
@@ -52,9 +55,9 @@ ip netns exec msgw-carrier sipp -sf "$work/uas.xml" -i 10.20.0.2 -p 5060 -mi 10.
   -max_socket 65000 >/dev/null 2>&1 || true
 sleep 0.5
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$ctl_pid/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$ctl_pid}/stat"; }
 hz=$(getconf CLK_TCK)
-results=() p99s=()
+results=() p99s=() dp_results=()
 total=$rounds
 [[ -n ${PERF_DATA:-} ]] && total=$((rounds + 1))
 for round in $(seq "$total"); do
@@ -65,12 +68,12 @@ for round in $(seq "$total"); do
     perf_pid=$!
     sleep 0.5
   fi
-  t0=$(cpu_ticks)
+  t0=$(cpu_ticks) d0=$(cpu_ticks "$dp_pid")
   (cd "$work" && ip netns exec msgw-phone sipp -sf "$work/uac.xml" -s 1-800-555-1212 -i 10.10.0.2 -p 5062 \
     -auth_uri "1-800-555-1212@10.10.0.1" -r "$rate" -m "$n" -l $((rate * 4 + 100)) -nostdin \
     -timeout $((secs + 40))s -trace_stat -stf "$work/stat-$round.csv" -trace_rtt -rtt_freq 1 -max_socket 65000 \
     10.10.0.1:5060 >"$work/phone-$round.out" 2>&1) || true
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks) d1=$(cpu_ticks "$dp_pid")
   [[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
   mv -f "$work"/uac*_rtt.csv "$work/rtt-$round.csv" 2>/dev/null || true
   read -r ok failed p99 < <(python3 - "$work/stat-$round.csv" "$work/rtt-$round.csv" <<'PY'
@@ -91,9 +94,10 @@ print(last[h.index("SuccessfulCall(C)")], last[h.index("FailedCall(C)")],
 PY
 )
   us=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / max(1, $ok), 1))")
-  echo "  round $round${perf_pid:+ (perf)}: $rate calls/s × ${secs} s: $ok ok, $failed failed, setup p99 $p99 ms, msgw-control $us µs CPU per call"
-  [[ -n $perf_pid ]] || results+=("$us") p99s+=("$p99")
+  dus=$(python3 -c "print(round(($d1 - $d0) * 1e6 / $hz / max(1, $ok), 1))")
+  echo "  round $round${perf_pid:+ (perf)}: $rate calls/s × ${secs} s: $ok ok, $failed failed, setup p99 $p99 ms, msgw-control $us µs CPU per call, msgw-dataplane $dus"
+  [[ -n $perf_pid ]] || results+=("$us") p99s+=("$p99") dp_results+=("$dus")
   sleep 2
 done
 median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}')
-echo "{\"rate\": $rate, \"early_media\": ${EARLY_MEDIA:-0}, \"calls\": $((rate * secs)), \"control_cpu_us_per_call\": [$(IFS=,; echo "${results[*]}")], \"median_us_per_call\": $median, \"setup_ms_p99\": [$(IFS=,; echo "${p99s[*]}")]}"
+echo "{\"rate\": $rate, \"early_media\": ${EARLY_MEDIA:-0}, \"calls\": $((rate * secs)), \"control_cpu_us_per_call\": [$(IFS=,; echo "${results[*]}")], \"median_us_per_call\": $median, \"dataplane_cpu_us_per_call\": [$(IFS=,; echo "${dp_results[*]}")], \"setup_ms_p99\": [$(IFS=,; echo "${p99s[*]}")]}"
