@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-loadtest: SIP load tests (RFC 7501/7502 establishment and registration
-// rates) against any SIP target, playing both the phones and the carrier.
-// See loadtest/README.md.
+// rates) against any SIP target, playing both the phones and the carrier, and
+// a DPDK packet-rate test of a dataplane alone. See loadtest/README.md.
 #include <signal.h>
 
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "options.hpp"
+#include "packet_rate.hpp"
 #include "report.hpp"
 #include "runner.hpp"
 
@@ -28,5 +29,7 @@ int main(int argc, char** argv) {
   if (!options->html_file.empty()) std::ofstream(options->html_file) << html_report(result);
   if (!result.error.empty()) std::cerr << "msgw-loadtest: " << result.error << "\n";
   std::cout << json << std::endl;
-  return result.error.empty() ? 0 : 1;
+  const int status = result.error.empty() ? 0 : 1;
+  if (options->test == TestKind::packet_rate) packet_rate_after_report(*options, status);
+  return status;
 }

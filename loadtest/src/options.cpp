@@ -6,6 +6,9 @@
 #include <sstream>
 #include <string_view>
 
+#include "packet_rate.hpp"
+#include "packet_rate_count.hpp"
+
 namespace msgw::loadtest {
 namespace {
 
@@ -53,17 +56,24 @@ const char* test_name(TestKind k) {
   return names[i].c_str();
 }
 
-bool test_built(TestKind k) { return kTests[static_cast<std::size_t>(k)].built; }
+bool test_built(TestKind k) {
+  if (k == TestKind::packet_rate) return packet_rate_built();
+  return kTests[static_cast<std::size_t>(k)].built;
+}
 
 std::string usage() {
   std::ostringstream o;
-  o << "Usage: msgw-loadtest TEST [options] --target HOST[:PORT]\n\n"
+  o << "Usage: msgw-loadtest TEST [options] --target HOST[:PORT]\n"
+       "       msgw-loadtest packet-rate [options] -- EAL-ARGUMENTS\n\n"
        "Measures a SIP target (msgw or any SBC, B2BUA or proxy) the way carriers qualify one, playing\n"
        "both the phones and the carrier: RFC 7502 rates, capacity with media, RFC 2544 media throughput,\n"
        "overload; JSON and HTML reports.\n\nTests:\n";
   for (const auto& t : kTests)
     o << "  " << cli_name(t.name) << std::string(18 - cli_name(t.name).size(), ' ') << t.help
-      << (t.built ? "" : " [designed, not built yet]") << "\n";
+      << (test_built(t.kind) ? ""
+          : t.kind == TestKind::packet_rate ? " [not built: no DPDK when this was built]"
+                                            : " [designed, not built yet]")
+      << "\n";
   o << R"(
 Options:
 Target and sides:
@@ -106,6 +116,13 @@ Capacity and overload:
   --rate R                   overload: the base rate (capacity); without it an
                              establishment search finds it first
   --overload F1,F2           overload: factors of the base rate offered (2,10)
+Packet rate (DPDK; no SIP: the target's flows are programmed already; --step-s is the trial):
+  --modes relayed|transcoded one mode per run (relayed)
+  --flows N                  relayed flows or transcoded sessions, ports as dataplane_tool bench-flows (1000)
+  --pps R                    relayed: packets/s offered round the flows (100000); transcoded: 100 per session
+  --linger-s S               after the report, wait up to S s for the target to hang up (30)
+  -- EAL-ARGUMENTS           the rest goes to DPDK's EAL; it names one port, e.g.
+                             -l 0 --no-pci --vdev net_memif0,role=client,socket=PATH
 Test aids (the tool plays a faulty target to check its own arithmetic):
   --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
   --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
@@ -161,6 +178,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       auto v = value();
       return v && number(*v, out) && out != 0;
     };
+    if (a == "--") {
+      for (++i; i < argc; ++i) o.eal_args.emplace_back(argv[i]);
+      break;
+    }
     if (a == "-h" || a == "--help") {
       *help = true;
       *error = usage();
@@ -230,7 +251,16 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       auto v = value();
       if (!v || v->empty()) return bad(a, "value expected");
       o.transcode_codec_name = std::string(*v);
+    } else if (a == "--flows") {
+      if (!u32(o.flows, 1) || o.flows > kPacketRateMaxFlows)
+        return bad(a, "count from 1 to " + std::to_string(kPacketRateMaxFlows) + " expected");
+    } else if (a == "--pps") {
+      if (!u32(o.pps, 1)) return bad(a, "packets/s >= 1 expected");
+      o.pps_given = true;
+    } else if (a == "--linger-s") {
+      if (!u32(o.linger_s, 0)) return bad(a, "seconds expected");
     } else if (a == "--modes") {
+      o.modes_given = true;
       auto v = value();
       if (!v) return bad(a, "relayed, transcoded or both expected");
       o.mode_relayed = o.mode_transcoded = false;
@@ -287,7 +317,21 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       return std::nullopt;
     }
   }
-  if (o.test != TestKind::self_test && o.target_host.empty()) {
+  if (o.test == TestKind::packet_rate) {
+    if (!o.modes_given) o.mode_transcoded = false;
+    if (o.mode_relayed == o.mode_transcoded) {
+      *error = "packet-rate: one mode per run (--modes relayed or --modes transcoded)";
+      return std::nullopt;
+    }
+    if (o.mode_transcoded && o.pps_given) {
+      *error = "packet-rate: --pps is for relayed flows; a transcoded session is 100 packets/s (--flows sets the load)";
+      return std::nullopt;
+    }
+  } else if (!o.eal_args.empty()) {
+    *error = "EAL arguments (after --) are for packet-rate only";
+    return std::nullopt;
+  }
+  if (o.test != TestKind::self_test && o.test != TestKind::packet_rate && o.target_host.empty()) {
     *error = "--target HOST[:PORT] is required";
     return std::nullopt;
   }

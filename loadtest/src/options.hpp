@@ -13,7 +13,8 @@
 
 namespace msgw::loadtest {
 
-// built = false: designed (its options parse) but refused.
+// built = false: designed (its options parse) but refused. packet-rate is
+// built when meson found DPDK (packet_rate_built()).
 #define MSGW_LOADTEST_TESTS(X)                                                              \
   X(establishment, true, "session establishment rate (RFC 7501/7502): calls/s, zero failures") \
   X(registration, true, "registration rate (RFC 7502): new registrations/s")                 \
@@ -21,7 +22,8 @@ namespace msgw::loadtest {
   X(self_test, true, "the tool's own ceiling: establishment against its loopback SIPp target") \
   X(capacity, true, "session capacity: most concurrent calls with media and zero loss")     \
   X(media_throughput, true, "RFC 2544 adapted: zero-loss relayed/transcoded sessions, latency") \
-  X(overload, true, "2x and 10x a rate (given or found) offered: goodput curve")
+  X(overload, true, "2x and 10x a rate (given or found) offered: goodput curve")                \
+  X(packet_rate, true, "the dataplane alone from a DPDK port: RTP pps into programmed flows, loss, latency")
 
 enum class TestKind : std::uint8_t {
 #define X(name, built, help) name,
@@ -77,6 +79,14 @@ struct Options {
   bool capacity_no_media = false;
   std::uint32_t rate = 0;  // --rate: overload's base rate; 0 = find it with an establishment search first
   std::vector<double> overload_factors{2.0, 10.0};
+  // Packet rate (DPDK, no SIP): one trial of --step-s seconds into flows the
+  // target already has; --modes names one mode (relayed when not given).
+  bool modes_given = false;
+  std::uint32_t flows = 1000;
+  std::uint32_t pps = 100000;  // relayed: packets/s offered over every flow
+  bool pps_given = false;
+  std::uint32_t linger_s = 30;  // after the report: wait this long for the target to hang up
+  std::vector<std::string> eal_args;  // everything after --
   // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.
   std::uint32_t reject_every = 0;        // the carrier answers 503 to every Nth INVITE
   std::uint32_t withhold_rtp_every = 0;  // the carrier withholds every Nth RTP packet

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "options.hpp"
 #include "report.hpp"
+#include "report_packet_rate.hpp"
 #include "report_throughput.hpp"
 
 namespace msgw::loadtest {
@@ -40,11 +42,6 @@ std::string num(double v, int digits = 1) { return format_fixed(v, digits); }
 
 constexpr double kW = 720, kH = 260, kL = 60, kR = 20, kT = 30, kB = 40;
 
-struct Series {
-  std::string name, color;
-  std::vector<std::pair<double, double>> points;
-};
-
 // Axes with 5 ticks each, the title on top.
 void axes(std::ostringstream& o, const std::string& title, const std::string& xl, const std::string& yl,
           double xmin, double xmax, double ymax) {
@@ -67,6 +64,8 @@ void axes(std::ostringstream& o, const std::string& title, const std::string& xl
     << "</text><text x='14' y='" << (kT + kH - kB) / 2 << "' font-size='11' transform='rotate(-90 14 "
     << (kT + kH - kB) / 2 << ")' text-anchor='middle'>" << esc(yl) << "</text>";
 }
+
+}  // namespace
 
 std::string line_chart(const std::string& title, const std::string& xl, const std::string& yl,
                        const std::vector<Series>& series) {
@@ -94,6 +93,8 @@ std::string line_chart(const std::string& title, const std::string& xl, const st
   o << "</svg>";
   return o.str();
 }
+
+namespace {
 
 std::string ladder(const RunResult& r) {
   if (r.steps.empty()) return "<p>No steps ran.</p>";
@@ -209,9 +210,22 @@ std::string html_report(const RunResult& r) {
     << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;text-align:right}"
     << ".fail{color:#c00}.pass{color:#080}.warn{background:#fff3c4;padding:6px}</style></head><body>\n";
   o << "<h1>msgw-loadtest: " << esc(r.test) << "</h1>\n<p>Target " << esc(r.target) << ", started "
-    << esc(r.started_utc) << ". Establishment threshold " << r.threshold_ms << " ms, hold " << r.hold_ms
-    << " ms.</p>\n";
+    << esc(r.started_utc) << ".";
+  const bool packet_rate = r.test == test_name(TestKind::packet_rate);
+  if (!packet_rate)
+    o << " Establishment threshold " << r.threshold_ms << " ms, hold " << r.hold_ms << " ms.";
+  o << "</p>\n";
   if (!r.error.empty()) o << "<p class='fail'>Error: " << esc(r.error) << "</p>\n";
+  if (packet_rate) {  // no SIP, no steps
+    if (!r.generator_limits.empty()) {
+      o << "<div class='warn'><b>The tool may have been the limit:</b><ul>";
+      for (const auto& l : r.generator_limits) o << "<li>" << esc(l) << "</li>";
+      o << "</ul></div>\n";
+    }
+    if (r.packet_rate) o << packet_rate_html(*r.packet_rate);
+    o << "</body></html>\n";
+    return o.str();
+  }
   o << "<h2>Result: " << r.found_rate << " " << esc(r.rate_unit) << (r.confirmed ? " (confirmed)" : " (not confirmed)")
     << "</h2>\n";
   if (!r.generator_limits.empty()) {

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report.hpp"
+#include "report_packet_rate.hpp"
 #include "report_throughput.hpp"
 
 namespace msgw::loadtest {
@@ -158,6 +159,7 @@ std::string json_report(const RunResult& r) {
                   {"received_by", {{"phone", side_json(by_side[0])}, {"carrier", side_json(by_side[1])}}}};
   }
   if (!r.throughput.empty()) j["media_throughput"] = throughput_json(r);
+  if (r.packet_rate) j["packet_rate"] = packet_rate_json(*r.packet_rate);
   return j.dump();
 }
 

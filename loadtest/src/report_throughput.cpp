@@ -67,16 +67,19 @@ std::string ladder(const ThroughputMode& m) {
   return o.str();
 }
 
-// The latency histogram of one trial, log-scaled bins.
-std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
-  if (t.latency_hist.empty() || t.latency_ms.n == 0) return "<p>" + esc(title) + ": no packets matched</p>";
+}  // namespace
+
+std::string latency_histogram_svg(const std::vector<std::uint64_t>& hist, double p50_ms, double p99_ms,
+                                  double p999_ms, const std::string& title) {
+  if (hist.empty() || *std::max_element(hist.begin(), hist.end()) == 0)
+    return "<p>" + esc(title) + ": no packets matched</p>";
   int lo = kLatencyBins, hi = 0;
   for (int i = 0; i < kLatencyBins; ++i)
-    if (t.latency_hist[static_cast<std::size_t>(i)]) {
+    if (hist[static_cast<std::size_t>(i)]) {
       lo = std::min(lo, i);
       hi = std::max(hi, i);
     }
-  const double ymax = static_cast<double>(*std::max_element(t.latency_hist.begin(), t.latency_hist.end())) * 1.1;
+  const double ymax = static_cast<double>(*std::max_element(hist.begin(), hist.end())) * 1.1;
   std::ostringstream o;
   o << svg_open(title, "one-way latency, ms (log scale)", "packets", ymax);
   const int bins = hi - lo + 1;
@@ -85,7 +88,7 @@ std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
     return kLatencyBinMinMs * std::pow(kLatencyBinMaxMs / kLatencyBinMinMs, static_cast<double>(b) / kLatencyBins);
   };
   for (int i = 0; i < bins; ++i) {
-    const double v = static_cast<double>(t.latency_hist[static_cast<std::size_t>(lo + i)]);
+    const double v = static_cast<double>(hist[static_cast<std::size_t>(lo + i)]);
     const double h = v / ymax * (kH - kT - kB);
     o << "<rect x='" << num(kL + w * i + 1) << "' y='" << num(kH - kB - h) << "' width='" << num(std::max(1.0, w - 2))
       << "' height='" << num(h) << "' fill='#1f77b4'><title>" << num(edge(lo + i), 3) << "-" << num(edge(lo + i + 1), 3)
@@ -94,8 +97,8 @@ std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
       o << "<text x='" << num(kL + w * i) << "' y='" << kH - kB + 14 << "' text-anchor='middle' font-size='10'>"
         << num(edge(lo + i), 3) << "</text>";
   }
-  for (auto [q, name, color] : {std::tuple{t.latency_ms.p50, "p50", "#2a9d3a"}, std::tuple{t.latency_ms.p99, "p99", "#d62728"},
-                                std::tuple{t.latency_ms.p999, "p99.9", "#000"}}) {
+  for (auto [q, name, color] : {std::tuple{p50_ms, "p50", "#2a9d3a"}, std::tuple{p99_ms, "p99", "#d62728"},
+                                std::tuple{p999_ms, "p99.9", "#000"}}) {
     const double x = kL + (std::log10(q / edge(lo)) / std::log10(edge(hi + 1) / edge(lo))) * (kW - kL - kR);
     if (!(x >= kL)) continue;
     o << "<line x1='" << num(x) << "' y1='" << kT << "' x2='" << num(x) << "' y2='" << kH - kB << "' stroke='" << color
@@ -104,6 +107,14 @@ std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
   }
   o << "</svg>";
   return o.str();
+}
+
+namespace {
+
+// The latency histogram of one trial.
+std::string latency_plot(const ThroughputTrial& t, const std::string& title) {
+  if (t.latency_ms.n == 0) return "<p>" + esc(title) + ": no packets matched</p>";
+  return latency_histogram_svg(t.latency_hist, t.latency_ms.p50, t.latency_ms.p99, t.latency_ms.p999, title);
 }
 
 const ThroughputTrial* best_trial(const ThroughputMode& m) {

@@ -5,13 +5,15 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "capacity.hpp"
 #include "media.hpp"
-#include "overload.hpp"
 #include "media_throughput.hpp"
+#include "overload.hpp"
+#include "packet_rate_count.hpp"
 #include "stats.hpp"
 
 namespace msgw::loadtest {
@@ -95,6 +97,7 @@ struct RunResult {
   std::uint32_t overload_base_rate = 0;
   std::string overload_base_from;
   std::vector<OverloadPoint> overload;
+  std::optional<PacketRateResult> packet_rate;  // packet-rate: its one trial
   std::string error;  // set when the run could not be done
 };
 

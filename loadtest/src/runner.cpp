@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 
+#include "packet_rate.hpp"
 #include "rate_search.hpp"
 #include "scenario.hpp"
 #include "sipp_output.hpp"
@@ -428,6 +429,10 @@ RunResult run_test(const Options& o) {
   result.started_utc = utc_now();
   result.threshold_ms = o.threshold_ms;
   result.hold_ms = o.hold_ms;
+  if (o.test == TestKind::packet_rate) {  // no SIP, no work directory; says itself when not built
+    run_packet_rate(o, result);
+    return result;
+  }
   if (!test_built(o.test)) {
     result.error = std::string("the ") + result.test + " test is designed (its options parse) but not built yet";
     return result;

@@ -50,8 +50,8 @@ rte_mbuf* make(rte_mempool* mp, uint32_t sip, uint16_t sp, uint32_t dip, uint16_
                uint16_t plen) {
   rte_mbuf* m = rte_pktmbuf_alloc(mp);
   if (m == nullptr) return nullptr;
-  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, msgw::perf::rtp_frame_size(plen)));
-  msgw::perf::write_rtp_frame(f, kGwMac, kMyMac, sip, sp, dip, dp, pt, seq, ts, ssrc, payload,
+  auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, msgw::loadtest::rtp_frame_size(plen)));
+  msgw::loadtest::write_rtp_frame(f, kGwMac, kMyMac, sip, sp, dip, dp, pt, seq, ts, ssrc, payload,
                               plen);
   return m;
 }
@@ -98,13 +98,13 @@ void drain(uint16_t port, Rx& rx, bool stamped, uint64_t ns_per_tick_q32) {
 class RelayFrames {
  public:
   static constexpr uint16_t kPayload = 160;
-  static constexpr uint16_t kSize = msgw::perf::rtp_frame_size(kPayload);
+  static constexpr uint16_t kSize = msgw::loadtest::rtp_frame_size(kPayload);
 
   RelayFrames(uint32_t sip, uint32_t dip) {
     uint8_t payload[kPayload];
     std::memset(payload, 0xd5, sizeof payload);  // PCMU silence
     std::memset(payload, 0, 8);                   // where the TSC stamp goes
-    msgw::perf::write_rtp_frame(frame_, kGwMac, kMyMac, sip, 0, dip, 0, 0, 0, 0, 0, payload,
+    msgw::loadtest::write_rtp_frame(frame_, kGwMac, kMyMac, sip, 0, dip, 0, 0, 0, 0, 0, payload,
                                 kPayload);
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame_ + 14);
     auto* udp = reinterpret_cast<rte_udp_hdr*>(frame_ + 34);

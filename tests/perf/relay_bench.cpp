@@ -46,7 +46,7 @@ constexpr uint32_t kGw0 = 0x0a000001, kPeer0 = 0x0a000002;
 constexpr uint32_t kGw1 = 0x0a000101, kPeer1 = 0x0a000102;
 const rte_ether_addr kGwMac = {{0x02, 0, 0, 0, 0, 0x01}};
 const rte_ether_addr kPeerMac = {{0x02, 0, 0, 0, 0, 0x02}};
-constexpr uint16_t kFrame = msgw::perf::rtp_frame_size(160);
+constexpr uint16_t kFrame = msgw::loadtest::rtp_frame_size(160);
 
 // Flow f's addresses: 20,000 flows per local address, so any count fits.
 uint32_t local_ip(uint32_t base, uint32_t f) { return base + ((f / 20000) << 16); }
@@ -59,9 +59,9 @@ void build_frame(uint8_t* f, uint32_t flow, uint16_t seq, uint32_t ts) {
     for (size_t k = 0; k < p.size(); ++k) p[k] = uint8_t(0xff - (k & 0x0f));
     return p;
   }();
-  msgw::perf::write_rtp_frame(f, kGwMac, kPeerMac, kPeer0, remote_port(flow), local_ip(kGw0, flow),
-                              local_port(flow), 0, seq, ts, 0x10000000u + flow, payload.data(),
-                              uint16_t(payload.size()));
+  msgw::loadtest::write_rtp_frame(f, kGwMac, kPeerMac, kPeer0, remote_port(flow), local_ip(kGw0, flow),
+                                  local_port(flow), 0, seq, ts, 0x10000000u + flow, payload.data(),
+                                  uint16_t(payload.size()));
 }
 
 struct Result {

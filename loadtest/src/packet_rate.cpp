@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The packet-rate test's setup: EAL, the port, the payloads, the progress
+// line and the result. The per-packet loop is packet_rate_path.cpp's.
+#include "packet_rate.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+
+#include "media.hpp"
+#include "packet_rate_path.hpp"
+#include "results.hpp"
+
+namespace msgw::loadtest {
+namespace {
+
+constexpr std::uint16_t kPort = 0;
+bool port_started = false;
+
+// Polls the link every 100 ms, sleeping (not spinning: the core may be
+// shared with the target's main lcore) until it is up or down as asked, or
+// `seconds` pass. Returns whether it got there.
+bool wait_link(std::uint16_t port, bool up, unsigned seconds) {
+  for (unsigned i = 0; i <= seconds * 10; ++i) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port, &link);
+    if (static_cast<bool>(link.link_status) == up) return true;
+    if (i < seconds * 10) rte_delay_us_sleep(100'000);
+  }
+  return false;
+}
+
+// The device named in the EAL arguments (--vdev X or -a X), for the reports.
+std::string device_name(const std::vector<std::string>& eal) {
+  for (std::size_t i = 0; i + 1 < eal.size(); ++i)
+    if (eal[i] == "--vdev" || eal[i] == "-a" || eal[i] == "--allow") return eal[i + 1];
+  for (const auto& a : eal)
+    if (a.rfind("--vdev=", 0) == 0) return a.substr(7);
+  return "port 0";
+}
+
+void progress(const Options& o, const PacketPathConfig& cfg, double t, const PacketPathCounts& c) {
+  static const bool tty = isatty(2);
+  if (o.quiet || !tty) return;
+  const std::uint64_t lost = c.sent > c.received ? c.sent - c.received : 0;
+  std::fprintf(stderr, "\rpacket-rate %s %.0fs/%.0fs  %u flows  sent %llu  received %llu  behind %llu  %.0f pps   ",
+               cfg.transcoded ? "transcoded" : "relayed", t, cfg.seconds, cfg.flows,
+               static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.received),
+               static_cast<unsigned long long>(lost), t > 0 ? static_cast<double>(c.sent) / t : 0.0);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+bool packet_rate_built() { return true; }
+
+void run_packet_rate(const Options& o, RunResult& result) {
+  result.rate_unit = "packets/s";
+  result.target = device_name(o.eal_args);
+  if (o.eal_args.empty()) {
+    result.error = "packet-rate needs the EAL's arguments after --, with one port (e.g. -- -l 0 --no-pci "
+                   "--vdev net_memif0,role=client,socket=PATH)";
+    return;
+  }
+  // DPDK logs to stdout by default; the last line of stdout is the JSON.
+  rte_openlog_stream(stderr);
+  std::vector<std::string> args{"msgw-loadtest"};
+  args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
+    result.error = std::string("EAL init failed: ") + rte_strerror(rte_errno);
+    return;
+  }
+  if (rte_eth_dev_count_avail() < 1) {
+    result.error = "no port: name one in the EAL arguments (e.g. --vdev net_memif0,role=client,socket=PATH)";
+    return;
+  }
+  // 65,535 mbufs of 2 KiB (~140 MB of the EAL's -m): the rings' worth and then some.
+  rte_mempool* pool = rte_pktmbuf_pool_create("lt_pool", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                              static_cast<int>(rte_socket_id()));
+  if (pool == nullptr) {
+    result.error = std::string("no mbuf pool (65,535 mbufs; give the EAL more memory with -m): ") +
+                   rte_strerror(rte_errno);
+    return;
+  }
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(kPort, 1, 1, &conf);
+  const char* step = "configure";
+  if (rc == 0 && (rc = rte_eth_rx_queue_setup(kPort, 0, 2048, rte_socket_id(), nullptr, pool)) != 0) step = "RX queue";
+  if (rc == 0 && (rc = rte_eth_tx_queue_setup(kPort, 0, 2048, rte_socket_id(), nullptr)) != 0) step = "TX queue";
+  if (rc == 0 && (rc = rte_eth_dev_start(kPort)) != 0) step = "start";
+  if (rc != 0) {
+    result.error = std::string("port setup failed (") + step + "): " + rte_strerror(-rc);
+    return;
+  }
+  port_started = true;
+  if (!wait_link(kPort, true, 10)) {  // memif connects asynchronously
+    result.error = "the port's link did not come up in 10 s (is the target's side of it there?)";
+    return;
+  }
+
+  // Real payloads (the codec engines decode them): one second of a tone.
+  codecs::CodecParams pcmu_params, g729_params;
+  g729_params.id = codecs::CodecId::G729;
+  g729_params.payload_type = 18;
+  g729_params.g729_annexb = false;  // as bench-flows programs the leg
+  const auto pcmu = encoded_tone(pcmu_params);
+  const auto g729 = encoded_tone(g729_params);
+  PacketPathConfig cfg;
+  cfg.port = kPort;
+  cfg.pool = pool;
+  cfg.transcoded = o.mode_transcoded;
+  cfg.flows = o.flows;
+  cfg.pps = cfg.transcoded ? o.flows * double(kPacketRateTranscodedPps) : o.pps;
+  cfg.seconds = o.step_s;
+  // A fresh SSRC per run: the dataplane sees a new source (codec engines
+  // resync) instead of a replay of the previous run's sequence numbers.
+  cfg.ssrc_base = static_cast<std::uint32_t>(rte_rand()) & 0xffff0000u;
+  cfg.pcmu = &pcmu;
+  cfg.g729 = &g729;
+  PacketPathCounts c = run_packet_path(cfg, [&](double t, const PacketPathCounts& so_far) {
+    progress(o, cfg, t, so_far);
+  });
+  if (!o.quiet && isatty(2)) std::fputc('\n', stderr);
+
+  PacketRateResult r;
+  r.transcoded = cfg.transcoded;
+  r.flows = cfg.flows;
+  r.offered_pps = cfg.pps;
+  r.seconds = cfg.seconds;
+  r.port = result.target;
+  r.sent = c.sent;
+  r.tx_fail = c.tx_fail;
+  r.received = c.received;
+  r.received_outside_flows = c.received_outside_flows;
+  r.skipped = c.skipped;
+  r.by_flow = packet_rate_flows(c.received_by_flow, c.sent, cfg.transcoded);
+  r.latency_us = packet_rate_latency(c.latency_ns, &r.latency_hist);
+  r.timeline = std::move(c.timeline);
+  r.tsc_hz = static_cast<double>(rte_get_tsc_hz());
+  packet_rate_finish_counts(r);
+  if (r.generator_bound)
+    result.generator_limits.push_back("sent " + std::to_string(static_cast<std::uint64_t>(r.achieved_pps)) +
+                                      " packets/s of " + std::to_string(static_cast<std::uint64_t>(r.offered_pps)) +
+                                      " offered (" + std::to_string(r.skipped) +
+                                      " skipped after the tool lost its core)");
+  const bool zero_loss = r.sent > 0 && r.received >= r.sent && r.tx_fail == 0;
+  result.found_rate = zero_loss ? static_cast<std::uint32_t>(r.achieved_pps) : 0;
+  result.confirmed = zero_loss;
+  std::fprintf(stderr,
+               "packet-rate %s: %u flows, offered %.0f pps for %.0f s: sent %llu (%.0f pps), received %llu, lost %llu "
+               "(%.4f %%), tx_fail %llu, skipped %llu; latency p50/p99/p99.9 %.1f/%.1f/%.1f us\n",
+               cfg.transcoded ? "transcoded" : "relayed", r.flows, r.offered_pps, r.seconds,
+               static_cast<unsigned long long>(r.sent), r.achieved_pps, static_cast<unsigned long long>(r.received),
+               static_cast<unsigned long long>(r.lost), r.loss_percent, static_cast<unsigned long long>(r.tx_fail),
+               static_cast<unsigned long long>(r.skipped), r.latency_us.p50, r.latency_us.p99, r.latency_us.p999);
+  result.packet_rate = std::move(r);
+}
+
+void packet_rate_after_report(const Options& o, int exit_code) {
+  if (!port_started) return;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  wait_link(kPort, false, o.linger_s);
+  // No rte_eth_dev_stop()/rte_eal_cleanup() (packet_rate.hpp): exiting ends
+  // every thread at once; the next run with this file prefix reclaims the
+  // hugepage files, and whoever started the run removes the rest.
+  std::_Exit(exit_code);
+}
+
+}  // namespace msgw::loadtest
