@@ -26,12 +26,17 @@ inline constexpr std::uint32_t kPacketRateMaxFlows = (65534 - kPacketRatePeerPor
 // A transcoded session is 50 packets/s each way.
 inline constexpr std::uint32_t kPacketRateTranscodedPps = 100;
 
-// The flow a received packet's destination port names; -1 for none of ours
-// (an odd port is RTCP, never ours either).
+// The flow a received packet's destination port names: the peer's port
+// 40000 + 2i (what the target sends out of flow i), or the gateway's
+// 20000 + 2i (a frame reflected as it was sent, by a loopback forwarder such
+// as dpdk-testpmd's io mode, the ceiling scripts/bench-dataplane.sh measures);
+// -1 for none of ours (an odd port is RTCP, never ours either). The peer's
+// range first: above 10,000 flows the two overlap.
 inline std::int64_t packet_rate_flow_of_port(std::uint16_t dport, std::uint32_t flows) {
-  if (dport < kPacketRatePeerPortBase || (dport & 1)) return -1;
-  const std::uint32_t f = (dport - kPacketRatePeerPortBase) / 2u;
-  return f < flows ? std::int64_t(f) : -1;
+  if (dport & 1) return -1;
+  for (std::uint32_t base : {kPacketRatePeerPortBase, kPacketRateGwPortBase})
+    if (dport >= base && (dport - base) / 2u < flows) return std::int64_t((dport - base) / 2u);
+  return -1;
 }
 
 // Packets sent to flow f when `sent` went out round the flows from flow 0:

@@ -102,6 +102,11 @@ TEST(PacketRateCount, FlowOfPort) {
   EXPECT_EQ(packet_rate_flow_of_port(40040, 20), -1);  // flow 20: not in this trial
   EXPECT_EQ(packet_rate_flow_of_port(40001, 20), -1);  // RTCP
   EXPECT_EQ(packet_rate_flow_of_port(39998, 20), -1);
+  // Reflected as sent (a loopback forwarder): the gateway's port names the flow.
+  EXPECT_EQ(packet_rate_flow_of_port(20000, 20), 0);
+  EXPECT_EQ(packet_rate_flow_of_port(20038, 20), 19);
+  EXPECT_EQ(packet_rate_flow_of_port(20040, 20), -1);
+  EXPECT_EQ(packet_rate_flow_of_port(19998, 20), -1);
   EXPECT_EQ(packet_rate_flow_of_port(65534, kPacketRateMaxFlows), std::int64_t(kPacketRateMaxFlows) - 1);
 }
 
