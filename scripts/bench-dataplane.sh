@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Dataplane benchmark (not a timed test): msgw-dataplane with one worker core
-# on a net_memif port, driven by tests/perf/dataplane_loadgen (memif client).
-# Prints figures as it goes and one JSON object on its last line.
+# on a net_memif port, driven by msgw-loadtest packet-rate (a memif client;
+# loadtest/README.md). Prints figures as it goes and one JSON object on its
+# last line.
 #   relay_pps_zero_loss        highest rate of 20 ms G.711 RTP over many relay flows
 #                              with zero loss, each trial >= 10 s: the median of
 #                              BENCH_ROUNDS (3) rounds, each round's in relay_pps_rounds
@@ -41,17 +42,17 @@
 # DRAM: the forwarder then runs slower than the offered load and never
 # catches up (loss for the rest of the trial, at loads it carried before).
 # A larger frame is still carried, across several memif buffers.
-# Why this is not a wrapper of msgw-loadtest (issue 23, item 5): every key
-# above is a raw-forwarding figure of the dataplane alone over net_memif, at
-# millions of packets per second, against dpdk-testpmd on the same port and
-# cores; the tool's media-throughput test drives a whole gateway (SIP, the
-# rig's veths and net_af_packet) from kernel UDP sockets, about 400,000
-# packets/s on one core (loadtest/README.md). Its figures would measure the
-# rig and the tool, not the relay, and stop being comparable with the ones
-# recorded under these keys. transcode_sessions_zero_loss is in the tool's
-# reach (~480 sessions x 100 packets/s), but through af_packet and SIP the
-# dataplane's per-packet I/O costs differ from memif's, so it stays here too;
-# the tool's figure is media-throughput's transcoded found_sessions.
+# The load is msgw-loadtest's packet-rate test (issue 23, item 5), one trial
+# per run: 20 ms RTP into the flows dataplane_tool bench-flows programs, sent
+# and counted by a DPDK memif client on lcore 0; its JSON object packet_rate
+# has the keys this script reads (sent, received, tx_fail, p99_us). It took
+# over from tests/perf/dataplane_loadgen with the same frames, pacing,
+# backlog rule and counting, so the keys above stay comparable with the runs
+# recorded before it. What stays here is what the tool does not do: a fresh
+# server per trial (net_memif's server must hang up first, see loadgen()),
+# the zero-loss searches with the ceiling's and the relay's trials in turns,
+# rounds and medians, and the references: dpdk-testpmd's io forwarding on
+# the same port and cores (the ceiling), codec_bench and relay_bench.
 # Usage: scripts/bench-dataplane.sh [BUILD_DIR]      (root; 2+ cores)
 set -euo pipefail
 build=${1:-build}
@@ -59,7 +60,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 [[ $build = /* ]] || build="$root/$build"
 dp="$build/dataplane/msgw-dataplane"
 tool="$build/tests/integration/dataplane_tool"
-lg="$build/tests/perf/dataplane_loadgen"
+lg="$build/loadtest/msgw-loadtest"
 testpmd=${TESTPMD:-dpdk-testpmd}   # Debian package dpdk-dev
 bench="$build/tests/perf/codec_bench"
 relay_bench="$build/tests/perf/relay_bench"
@@ -109,27 +110,36 @@ address = "10.0.0.1/16"
 tap_name = "bn$$"
 EOT
 
-# One generator run (memif client on lcore 0, next to the server's main
-# lcore) against the server $1, a child of this shell, which is stopped with
-# signal $2 as soon as the generator has printed its figures: the server hangs
+# One generator run (msgw-loadtest packet-rate, a memif client on lcore 0,
+# next to the server's main lcore) against the server $1, a child of this
+# shell, which is stopped with signal $2 as soon as the generator has printed
+# its figures (its JSON, the last line of its stdout; DPDK logs to stderr): the server hangs
 # up first, its polling lcore already stopped, while the generator idles
 # until the link goes down.  The other way round, DPDK 22.11's net_memif
 # unmaps the shared rings in the server's interrupt thread without waiting
 # for the lcore polling them, and msgw-dataplane faulted in librte_net_memif
 # (reading a ring's head) in 3 of ~40 trials of one run on 2026-12-04.
-loadgen() {  # server_pid signal mode args... -> sets out (its JSON line, or empty)
+loadgen() {  # server_pid signal packet-rate-options... -> sets out (its packet_rate object, or empty)
   local server=$1 sig=$2 pid line
   shift 2
   out=""
   # A bound on the whole run (one hung for 40 min in a testpmd trial, both
   # spinning): a killed generator closes the FIFO, and the trial reads as lost.
-  timeout -s KILL $((secs + 60)) "$lg" "$@" -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
+  timeout -s KILL $((secs + 60)) "$lg" packet-rate "$@" --quiet -- -l 0 --file-prefix "lg$$" --no-pci "${hugeargs[@]}" \
     --vdev "net_memif0,role=client,socket=$sock,mac=02:00:00:00:00:02,rsize=$rsize,bsize=$bsize" \
     >"$work/lg.fifo" 2>>"$work/lg.log" &
   pid=$!
   while IFS= read -r line; do
     [[ $line == "{"*"}" ]] && { out=$line; break; }
   done <"$work/lg.fifo"
+  # The trial's figures, without the per-second timeline and the histogram
+  # (an error leaves out empty: the trial reads as lost).
+  [[ -n $out ]] && out=$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]).get("packet_rate")
+if d:
+    for k in ("timeline", "latency_histogram", "port"): d.pop(k, None)
+    print(json.dumps(d))' "$out")
   kill "-$sig" "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -177,7 +187,7 @@ io_trial() {  # rate -> prints "received sent tx_fail p99"
   # Not the ceiling this script claims: the run fails at the end.
   grep -q "with retry" "$work/testpmd.log" || { echo "testpmd did not take 'set fwd io retry'" >&2; touch "$work/no-retry"; }
   local out
-  loadgen "$fw" INT relay "$flows" "$1" "$secs"
+  loadgen "$fw" INT --modes relayed --flows "$flows" --pps "$1" --step-s "$secs"
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "testpmd io offered $1 pps: $out" >&2
   rm -f "$sock"
@@ -190,8 +200,8 @@ io_trial() {  # rate -> prints "received sent tx_fail p99"
 dp_trial() {  # kind(relay|transcode) load(rate|sessions) -> prints "received sent tx_fail p99"
   start_dp "$([[ $1 == relay ]] && echo "$flows" || echo 4000)" "$1" >/dev/null
   local out
-  if [[ $1 == relay ]]; then loadgen "$dp_pid" TERM relay "$flows" "$2" "$secs"
-  else loadgen "$dp_pid" TERM transcode "$2" "$secs"; fi
+  if [[ $1 == relay ]]; then loadgen "$dp_pid" TERM --modes relayed --flows "$flows" --pps "$2" --step-s "$secs"
+  else loadgen "$dp_pid" TERM --modes transcoded --flows "$2" --step-s "$secs"; fi
   dp_pid=""
   [[ -n $out ]] || out='{"received": 0, "sent": 1, "tx_fail": 1, "p99_us": -1}'
   echo "$1 load $2: $out" >&2
