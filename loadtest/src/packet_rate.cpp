@@ -88,7 +88,7 @@ void run_packet_rate(const Options& o, RunResult& result) {
     return;
   }
   // Mbufs of 2 KiB. From 100,000 packets/s offered, 65,535 (~140 MB of the
-  // EAL's -m), the pool dataplane_loadgen had at every rate, so the
+  // EAL's -m), the pool the retired tests/perf/dataplane_loadgen had at every rate, so the
   // benchmark's trials run as before. Below, 8,191: both rings of 2,048
   // and the cache with room to spare (memif copies, and frees what it sent
   // at once), without faulting in 140 MB first (seconds on a loaded VM: the

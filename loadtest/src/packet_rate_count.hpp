@@ -70,7 +70,7 @@ struct PacketRateSecond {
 
 // One trial, as the reports show it. The names of the JSON keys that
 // scripts/bench-dataplane.sh reads (sent, tx_fail, received, p99_us ...)
-// are the ones tests/perf/dataplane_loadgen printed.
+// are the ones tests/perf/dataplane_loadgen printed before this test replaced it.
 struct PacketRateResult {
   bool transcoded = false;
   std::uint32_t flows = 0;

@@ -13,7 +13,7 @@
 //   dataplane_tool stats INSTANCE FLOW          prints leg0/leg1 packets sent dropped
 //   dataplane_tool events INSTANCE MS           prints events seen for MS ms
 //   dataplane_tool wait-sent INSTANCE FLOW LEG N MS   waits until leg sent >= N
-//   dataplane_tool bench-flows INSTANCE N relay|transcode   flows for tests/perf/dataplane_loadgen
+//   dataplane_tool bench-flows INSTANCE N relay|transcode   flows for msgw-loadtest packet-rate
 //   dataplane_tool pcap-gen IN0 IN1             relay scenario input
 //   dataplane_tool pcap-check OUT1              relay scenario output checks
 //   dataplane_tool pcap-check-transcode IN0 IN1 OUT1 OUT0   transcoded flow, both directions

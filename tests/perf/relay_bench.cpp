@@ -6,9 +6,9 @@
 //   relay_bench [FLOWS...]        default: 1000 10000 100000
 //
 // For each flow count: relay flows programmed as dataplane_tool bench-flows
-// does (20,000 per local address), packets in the loadgen's shape (leg 0 ->
-// leg 1, round-robin over the flows, consecutive seq/ts, valid UDP
-// checksums), 32-packet bursts.  Each
+// does (20,000 per local address), packets in msgw-loadtest packet-rate's
+// shape (leg 0 -> leg 1, round-robin over the flows, consecutive seq/ts,
+// valid UDP checksums), 32-packet bursts.  Each
 // burst's frames are written into fresh mbufs first (as a copying PMD leaves
 // them: in cache), then only process_burst() is timed.  Prints a line per
 // flow count and one JSON object on the last line; exits non-zero if any

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ITU-T G.711 mu-law, written independently of codecs/ (which uses spandsp's):
-// the oracle that the dataplane's transcoding tests, dataplane_tool and
-// dataplane_loadgen encode and decode reference audio with.
+// the oracle that the dataplane's transcoding tests and dataplane_tool
+// encode and decode reference audio with.
 #pragma once
 
 #include <cstdint>
