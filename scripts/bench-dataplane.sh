@@ -113,9 +113,9 @@ EOT
 # One generator run (msgw-loadtest packet-rate, a memif client on lcore 0,
 # next to the server's main lcore) against the server $1, a child of this
 # shell, which is stopped with signal $2 as soon as the generator has printed
-# its figures (its JSON, the last line of its stdout; DPDK logs to stderr): the server hangs
-# up first, its polling lcore already stopped, while the generator idles
-# until the link goes down.  The other way round, DPDK 22.11's net_memif
+# its figures (its JSON, the last line of its stdout; DPDK logs to stderr):
+# the server hangs up first, its polling lcore already stopped, while the
+# generator idles until the link goes down.  The other way round, DPDK 22.11's net_memif
 # unmaps the shared rings in the server's interrupt thread without waiting
 # for the lcore polling them, and msgw-dataplane faulted in librte_net_memif
 # (reading a ring's head) in 3 of ~40 trials of one run on 2026-12-04.
