@@ -88,11 +88,11 @@ void run_packet_rate(const Options& o, RunResult& result) {
     return;
   }
   // Mbufs of 2 KiB. From 100,000 packets/s offered, 65,535 (~140 MB of the
-  // EAL's -m), the pool the retired tests/perf/dataplane_loadgen had at every rate, so the
-  // benchmark's trials run as before. Below, 8,191: both rings of 2,048
-  // and the cache with room to spare (memif copies, and frees what it sent
-  // at once), without faulting in 140 MB first (seconds on a loaded VM: the
-  // CI check runs at 2,000 packets/s).
+  // EAL's -m), the pool the retired tests/perf/dataplane_loadgen had at
+  // every rate, so the benchmark's trials run as before. Below, 8,191: both
+  // rings of 2,048 and the cache with room to spare (memif copies, and frees
+  // what it sent at once), without faulting in 140 MB first (seconds on a
+  // loaded VM: the CI check runs at 2,000 packets/s).
   const double offered = o.mode_transcoded ? o.flows * double(kPacketRateTranscodedPps) : o.pps;
   const unsigned mbufs = offered >= 100'000 ? 65535 : 8191;
   rte_mempool* pool = rte_pktmbuf_pool_create("lt_pool", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
