@@ -2,7 +2,8 @@
 // The HTML report: summary table, and inline SVG plots: the rate ladder
 // (each step's offered rate, green pass / red fail), setup delay p50/p99 per
 // second, concurrent calls, and with media the loss, jitter and MOS
-// distributions over streams.
+// distributions over streams. packet-rate's page is its own section only
+// (report_packet_rate.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -201,6 +202,14 @@ std::string overload_section(const RunResult& r) {
   return o.str();
 }
 
+// Where the tool, not the target, may have been the limit: a warning box.
+std::string generator_limits_html(const RunResult& r) {
+  if (r.generator_limits.empty()) return {};
+  std::string o = "<div class='warn'><b>The tool may have been the limit:</b><ul>";
+  for (const auto& l : r.generator_limits) o += "<li>" + esc(l) + "</li>";
+  return o + "</ul></div>\n";
+}
+
 }  // namespace
 
 std::string html_report(const RunResult& r) {
@@ -217,22 +226,14 @@ std::string html_report(const RunResult& r) {
   o << "</p>\n";
   if (!r.error.empty()) o << "<p class='fail'>Error: " << esc(r.error) << "</p>\n";
   if (packet_rate) {  // no SIP, no steps
-    if (!r.generator_limits.empty()) {
-      o << "<div class='warn'><b>The tool may have been the limit:</b><ul>";
-      for (const auto& l : r.generator_limits) o << "<li>" << esc(l) << "</li>";
-      o << "</ul></div>\n";
-    }
+    o << generator_limits_html(r);
     if (r.packet_rate) o << packet_rate_html(*r.packet_rate);
     o << "</body></html>\n";
     return o.str();
   }
   o << "<h2>Result: " << r.found_rate << " " << esc(r.rate_unit) << (r.confirmed ? " (confirmed)" : " (not confirmed)")
     << "</h2>\n";
-  if (!r.generator_limits.empty()) {
-    o << "<div class='warn'><b>The tool may have been the limit:</b><ul>";
-    for (const auto& l : r.generator_limits) o << "<li>" << esc(l) << "</li>";
-    o << "</ul></div>\n";
-  }
+  o << generator_limits_html(r);
   o << "<table><tr><th>step</th><th>rate</th><th>s</th><th>verdict</th><th>attempts</th><th>ok</th><th>failed</th>"
        "<th>UAS in/ok/failed</th><th>setup p50/p99/max ms</th><th>disconnect p99 ms</th><th>SER %</th><th>SEER %</th>"
        "<th>SIPp CPU % (UAC/UAS)</th>"
