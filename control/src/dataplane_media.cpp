@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "msgw/common/log.hpp"
 #include "msgw/control/flow_commands.hpp"
@@ -71,6 +72,23 @@ struct DataplaneMedia::Impl {
     return false;
   }
 
+  // Posts one command. A full command ring is a burst (a dataplane restart
+  // adds every live flow again in one pass; the ring holds 1,024): rather
+  // than refuse, wait for room, at most the ack timeout, ringing the
+  // doorbell so the dataplane takes what is queued.
+  template <class Post>
+  std::optional<uint32_t> post(Post&& send) {
+    auto rid = send();
+    if (rid || !client->dataplane_up()) return rid;
+    const auto deadline = std::chrono::steady_clock::now() + ack_timeout;
+    while (!rid && client->dataplane_up() && std::chrono::steady_clock::now() < deadline) {
+      client->ring_doorbell();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      rid = send();
+    }
+    return rid;
+  }
+
   static bool queued(std::optional<uint32_t> rid, std::string* error) {
     if (!rid && error) *error = "dataplane command ring full or dataplane down";
     return rid.has_value();
@@ -85,7 +103,7 @@ DataplaneMedia::~DataplaneMedia() { delete impl_; }
 
 bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
   if (!impl_->usable(error)) return false;
-  auto rid = impl_->client->add_flow(flow_id, a, b);
+  auto rid = impl_->post([&] { return impl_->client->add_flow(flow_id, a, b); });
   if (!Impl::queued(rid, error)) return false;
   impl_->commands.posted(FlowCommandKind::add, *rid, flow_id, impl_->now());
   return true;
@@ -93,7 +111,7 @@ bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSp
 
 bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
   if (!impl_->usable(error)) return false;
-  auto rid = impl_->client->modify_flow(flow_id, a, b);
+  auto rid = impl_->post([&] { return impl_->client->modify_flow(flow_id, a, b); });
   if (!Impl::queued(rid, error)) return false;
   impl_->commands.posted(FlowCommandKind::modify, *rid, flow_id, impl_->now());
   return true;
@@ -101,7 +119,7 @@ bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::Le
 
 bool DataplaneMedia::remove(uint32_t flow_id, std::string* error) {
   if (!impl_->usable(error)) return false;
-  auto rid = impl_->client->delete_flow(flow_id);
+  auto rid = impl_->post([&] { return impl_->client->delete_flow(flow_id); });
   if (!Impl::queued(rid, error)) return false;
   impl_->commands.posted(FlowCommandKind::remove, *rid, flow_id, impl_->now());
   return true;

@@ -92,9 +92,10 @@ bool Client::dataplane_up() const {
 
 bool Client::send(const Command& cmd) {
   if (!dataplane_up()) return false;
+  // Full or not, the dataplane has commands to take: the doorbell is owed.
+  doorbell_owed_ = true;
   if (rte_ring_mp_enqueue_elem(map_.command_ring(), const_cast<Command*>(&cmd), sizeof(Command)) != 0)
     return false;
-  doorbell_owed_ = true;
   if (!defer_doorbell_) ring_doorbell();
   return true;
 }
