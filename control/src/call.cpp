@@ -92,6 +92,8 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::dataplane_restart: on_dataplane_restart(); break;
     case CallEvent::hangup: on_hangup(); break;
     case CallEvent::flow_update_failed: on_flow_update_failed(in); break;
+    case CallEvent::flow_ready: on_flow_ready(); break;
+    case CallEvent::flow_refused: on_flow_refused(in); break;
   }
   if ((t.to & to_mask(state_)) == 0)
     log_event(log::Level::error, "call transition outside the table", event, "BUG: the action left the call in a state the table does not allow");
@@ -146,6 +148,7 @@ bool Call::try_next_target() {
     b_prefs_ = t.codecs;
     b_auth_answers_ = 0;
     b_auth_retry_ = false;
+    early_relay_ = 0;  // the failed trunk's early media is not relayed
     arm_deadline(t);
     if (next_target_ > 1) state_ = CallState::routing;  // a new attempt
     if (send_b_invite(t)) return true;
@@ -222,10 +225,16 @@ void Call::on_b_provisional(const Input& in) {
   note_b_dialog(in);
   b_deadline_.reset();  // the far end is alive and working on it
   state_ = CallState::early;
+  const int relay = in.msg.status() == 183 ? 183 : 180;
   if (!in.msg.body().empty() && !apply_b_answer(in.msg)) {
+    // Early media: A hears it once the flow is in the dataplane (flow_ready).
+    if (flow_state_ == FlowState::adding) {
+      early_relay_ = relay;
+      return;
+    }
     respond_a(183, leg(LegId::a).sdp_body);
   } else {
-    respond_a(in.msg.status() == 183 ? 183 : 180);
+    respond_a(relay);
   }
 }
 
@@ -236,23 +245,45 @@ void Call::on_b_answer(const Input& in) {
   b_txn_ = kNoTxn;
   b_deadline_.reset();
   Leg& b = leg(LegId::b);
-  // The flow is programmed before the ACK goes out: the callee may start
-  // its media the moment the ACK arrives, and a packet that beats the flow
-  // into the dataplane is lost to the exception path (seen as the first
-  // 20 ms missing from the reference call's carrier -> phone audio).
   std::optional<Failure> failure;
   if (in.dialog) failure = apply_b_answer(in.msg);
   else failure = Failure{CallError::answer_unusable, "answer without a dialog"};
   if (in.dialog) {
-    svc_.stack->send_ack(*in.dialog, b_invite_cseq_);
     b.remote_target = in.dialog->remote_target();
     b.cseq = in.dialog->local_cseq();
   }
   if (failure) {
-    send_bye(LegId::b, "SIP;cause=488;text=\"" + failure->detail + "\"");
-    fail(failure->error, failure->detail);
+    refuse_answer(*failure);
     return;
   }
+  // The flow is in the dataplane before the ACK goes out: the callee may
+  // start its media the moment the ACK arrives, and a packet that beats the
+  // flow into the dataplane is lost to the exception path (seen as the
+  // first 20 ms missing from the reference call's carrier -> phone audio).
+  // Its add is posted, not awaited: the call waits for it in connecting,
+  // the loop goes on (flow_ready finishes the answer).
+  if (flow_state_ == FlowState::adding) {
+    state_ = CallState::connecting;
+    return;
+  }
+  finish_answer();
+}
+
+void Call::ack_b() {
+  const Leg& b = leg(LegId::b);
+  if (sip::Dialog* d = b.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(b.dialog_key))
+    svc_.stack->send_ack(*d, b_invite_cseq_);
+}
+
+void Call::refuse_answer(const Failure& failure) {
+  ack_b();
+  send_bye(LegId::b, "SIP;cause=488;text=\"" + failure.detail + "\"");
+  fail(failure.error, failure.detail);
+}
+
+void Call::finish_answer() {
+  ack_b();
+  early_relay_ = 0;  // the 200 carries the media
   respond_a(200, leg(LegId::a).sdp_body);
   state_ = CallState::answered;
   answer_ms = wall_ms();
@@ -308,7 +339,7 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   Leg& b = leg(LegId::b);
   const std::string body = resp.body();
   if (body.empty()) {
-    if (flow_programmed()) return std::nullopt;  // 200 after an early answer (183 with SDP)
+    if (flow_posted()) return std::nullopt;  // 200 after an early answer (183 with SDP)
     return Failure{CallError::answer_unusable, "answer without SDP"};
   }
   std::string why;
@@ -358,7 +389,10 @@ void Call::on_bye(const Input& in, LegId from) {
   }
   abandon_b_invite();
   respond_a(487);
-  end(487, "caller BYE before answer", false, false);
+  // Connecting: B answered; its 2xx is ACKed and its dialog ended.
+  const bool b_answered = state_ == CallState::connecting;
+  if (b_answered) ack_b();
+  end(487, "caller BYE before answer", false, b_answered);
 }
 
 void Call::on_reinvite(const Input& in, LegId from) {
@@ -494,7 +528,10 @@ void Call::on_hangup() {
   if (state_ != CallState::answered) {
     respond_a(error_info(CallError::operator_hangup).status, {},
               {{"Reason", "SIP;cause=480;text=\"" + kReason + "\""}});
-    end(error_info(CallError::operator_hangup).status, kReason, false, false);
+    // Connecting: B answered; its 2xx is ACKed and its dialog ended.
+    const bool b_answered = state_ == CallState::connecting;
+    if (b_answered) ack_b();
+    end(error_info(CallError::operator_hangup).status, kReason, false, b_answered);
     return;
   }
   end(200, kReason, true, true);
@@ -506,7 +543,10 @@ void Call::on_a_cancel() {
   a_txn = kNoTxn;
   abandon_b_invite();
   ++svc_.stats->calls_cancelled;
-  end(487, "CANCEL", false, false);
+  // Connecting: B answered; its 2xx is ACKed and its dialog ended.
+  const bool b_answered = state_ == CallState::connecting;
+  if (b_answered) ack_b();
+  end(487, "CANCEL", false, b_answered);
 }
 
 // ---------------------------------------------------------------- ending
@@ -570,10 +610,14 @@ void Call::end(int result, const std::string& reason, bool bye_a, bool bye_b,
   r.end_ms = wall_ms();
   r.result_code = answer_ms ? 200 : result;
   r.end_reason = attempt_failures.empty() ? reason : reason + " (after: " + attempt_failures + ")";
-  if (flow_id_ && flow_programmed()) {
-    auto sa = svc_.media->stats(*flow_id_, 0), sb = svc_.media->stats(*flow_id_, 1);
-    r.a = {sa.packets, sa.lost, double(sa.jitter) / 8.0};
-    r.b = {sb.packets, sb.lost, double(sb.jitter) / 8.0};
+  if (flow_id_ && flow_posted()) {
+    if (flow_programmed()) {
+      auto sa = svc_.media->stats(*flow_id_, 0), sb = svc_.media->stats(*flow_id_, 1);
+      r.a = {sa.packets, sa.lost, double(sa.jitter) / 8.0};
+      r.b = {sb.packets, sb.lost, double(sb.jitter) / 8.0};
+    }
+    // An add still waiting for its ack is followed by the delete (FIFO):
+    // the dataplane ends with no flow either way.
     std::string err;
     if (!svc_.media->remove(*flow_id_, &err)) log_event(log::Level::warn, "flow delete failed", std::nullopt, err);
   }

@@ -3,6 +3,8 @@
 // media is known, re-programmed when it moves or the dataplane restarts),
 // whether the flow transcodes, and each peer's media settings (setup/control
 // code: runs per SIP message or media event, never per packet).
+#include <utility>
+
 #include "msgw/common/log.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/media_policy.hpp"
@@ -53,17 +55,18 @@ std::optional<Call::Failure> Call::program_flow() {
   }
   std::string why;
   const dp::LegSpec a = leg_spec(leg(LegId::a)), b = leg_spec(leg(LegId::b));
-  // A modify is only queued here (false: the ring is full or the dataplane
-  // down); its refusal or timeout comes back as flow_update_failed. An add
-  // is awaited: a call whose flow cannot exist is refused before it is
-  // answered.
-  const bool ok = flow_programmed() ? svc_.media->modify(*flow_id_, a, b, &why)
-                                    : svc_.media->add(*flow_id_, a, b, &why);
+  // Both are only queued here (false: the ring is full or the dataplane
+  // down). A modify's refusal or timeout comes back as flow_update_failed;
+  // an add's ack as flow_ready or flow_refused, which the call waits for in
+  // its state (connecting, early) where it needs the flow before it goes on.
+  // A modify may follow an add not yet acked: the ring is FIFO.
+  const bool adding = !flow_posted();
+  const bool ok = adding ? svc_.media->add(*flow_id_, a, b, &why) : svc_.media->modify(*flow_id_, a, b, &why);
   if (!ok) {
     ++svc_.stats->media_errors;
     return Failure{CallError::dataplane_refused, why};
   }
-  flow_state_ = FlowState::programmed;
+  if (adding) flow_state_ = FlowState::adding;
   return std::nullopt;
 }
 
@@ -97,17 +100,70 @@ void Call::on_flow_update_failed(const Input& in) {
 }
 
 void Call::on_dataplane_restart() {
-  // A new dataplane generation has no flows: program this one again.
-  if (!flow_programmed()) return;
+  // A new dataplane generation has no flows and answers no command posted
+  // to the old one: add this one again (an add still waiting too).
+  if (!flow_posted()) return;
   flow_state_ = FlowState::reserved;
   // In routing the flow carried an earlier trunk's early media, which ended
   // with that attempt: the next trunk's 183 or 200 programs a new one.
-  if (state_ == CallState::routing) return;
-  if (auto failure = program_flow()) {
-    log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
+  if (state_ == CallState::routing) {
+    early_relay_ = 0;
     return;
   }
-  ++svc_.stats->flows_reprogrammed;
+  if (auto failure = program_flow()) {
+    // Not even posted: what a refusal of the add does in this state.
+    if (state_ == CallState::connecting) {
+      refuse_answer(*failure);
+    } else if (state_ == CallState::early && early_relay_ != 0) {
+      respond_a(std::exchange(early_relay_, 0));
+    } else {
+      log_event(log::Level::warn, "flow re-programming failed", CallEvent::dataplane_restart, failure->detail);
+    }
+  }
+  // The add's ack counts the flow re-programmed (flow_ready).
+}
+
+void Call::on_flow_ready() {
+  flow_state_ = FlowState::programmed;
+  switch (state_) {
+    case CallState::routing:  // a failed trunk's early media: kept for the next answer
+      early_relay_ = 0;
+      return;
+    case CallState::early:
+      if (early_relay_ != 0) {
+        early_relay_ = 0;
+        respond_a(183, leg(LegId::a).sdp_body);  // early media reaches A from now on
+      } else {
+        ++svc_.stats->flows_reprogrammed;  // after a dataplane restart
+      }
+      return;
+    case CallState::connecting: finish_answer(); return;
+    case CallState::answered: ++svc_.stats->flows_reprogrammed; return;  // after a dataplane restart
+    case CallState::ended: return;
+  }
+}
+
+void Call::on_flow_refused(const Input& in) {
+  // Counted in media_errors by the Gateway, like every refusal.
+  flow_state_ = FlowState::reserved;  // not in the dataplane: the next answer adds it again
+  const std::string detail(in.detail);
+  switch (state_) {
+    case CallState::routing: early_relay_ = 0; return;
+    case CallState::early:
+      if (early_relay_ != 0) {
+        // The provisional without its media, as a refused early add always was.
+        log_event(log::Level::warn, "early media flow refused", CallEvent::flow_refused, detail);
+        respond_a(std::exchange(early_relay_, 0));
+        return;
+      }
+      log_event(log::Level::warn, "flow re-programming failed", CallEvent::flow_refused, detail);
+      return;
+    case CallState::connecting: refuse_answer(Failure{CallError::dataplane_refused, detail}); return;
+    case CallState::answered:
+      log_event(log::Level::warn, "flow re-programming failed", CallEvent::flow_refused, detail);
+      return;
+    case CallState::ended: return;
+  }
 }
 
 }  // namespace msgw::control

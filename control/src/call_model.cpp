@@ -10,14 +10,17 @@ using E = CallEvent;
 using H = Handling;
 
 constexpr uint8_t kRouting = to_mask(S::routing), kEarly = to_mask(S::early),
-                  kAnswered = to_mask(S::answered), kEnded = to_mask(S::ended);
+                  kConnecting = to_mask(S::connecting), kAnswered = to_mask(S::answered),
+                  kEnded = to_mask(S::ended);
 
 constexpr Transition act(S from, E e, uint8_t to) { return {from, e, H::act, to, 0}; }
 constexpr Transition reject(S from, E e, int status) { return {from, e, H::reject, to_mask(from), status}; }
 constexpr Transition ignore(S from, E e) { return {from, e, H::ignore, to_mask(from), 0}; }
 
 // Rows grouped by state. A failure or timeout of B before the answer may
-// fail over to the next trunk (staying in routing) or end the call.
+// fail over to the next trunk (staying in routing) or end the call. A flow
+// add is posted, not awaited: its ack comes back as flow_ready or
+// flow_refused (refused, or not acknowledged in time) on a later loop pass.
 constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // ---- routing
     act(S::routing, E::b_provisional, kEarly),
@@ -43,6 +46,10 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // The flow carried a failed trunk's early media: the next answer
     // programs it again in full.
     ignore(S::routing, E::flow_update_failed),
+    // A failed trunk's early-media add: the flow is kept (ready) or
+    // forgotten (refused) for the next trunk's answer.
+    act(S::routing, E::flow_ready, kRouting),
+    act(S::routing, E::flow_refused, kRouting),
     // ---- early
     act(S::early, E::b_provisional, kEarly),
     act(S::early, E::b_answer, kAnswered | kEnded),
@@ -64,6 +71,37 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::early, E::hangup, kEnded),
     // Early media keeps the flow as it was; the answer programs it in full.
     act(S::early, E::flow_update_failed, kEarly),
+    // The early-media add: A gets the 183 with SDP (ready) or the
+    // provisional without it (refused); after a dataplane restart the flow
+    // is simply back (ready) or lost until the answer (refused).
+    act(S::early, E::flow_ready, kEarly),
+    act(S::early, E::flow_refused, kEarly),
+    // ---- connecting: B's 2xx is in, not yet ACKed; A has no final answer.
+    ignore(S::connecting, E::b_provisional),
+    ignore(S::connecting, E::b_answer),  // a 2xx retransmission: the ACK goes with flow_ready
+    ignore(S::connecting, E::b_failure),
+    ignore(S::connecting, E::b_challenge),
+    ignore(S::connecting, E::b_timeout),
+    ignore(S::connecting, E::b_deadline),
+    act(S::connecting, E::a_cancel, kEnded),  // ACK + BYE to B
+    act(S::connecting, E::bye_a, kEnded),     // 487 to A's INVITE, ACK + BYE to B
+    act(S::connecting, E::bye_b, kEnded),     // A gets 487 "callee BYE before answer"
+    reject(S::connecting, E::reinvite_a, 491),
+    reject(S::connecting, E::reinvite_b, 491),
+    ignore(S::connecting, E::reinvite_answer),
+    ignore(S::connecting, E::reinvite_challenge),
+    act(S::connecting, E::in_dialog_other, kConnecting),
+    ignore(S::connecting, E::ack_timeout),
+    ignore(S::connecting, E::media_timeout),
+    // The add went to the old dataplane: posted again to the new one
+    // (connecting), or the call fails as a refused add does (ended).
+    act(S::connecting, E::dataplane_restart, kConnecting | kEnded),
+    act(S::connecting, E::hangup, kEnded),
+    // A modify queued behind the add (the 2xx came during an early-media
+    // add) is answered after it: flow_ready has moved the call on by then.
+    ignore(S::connecting, E::flow_update_failed),
+    act(S::connecting, E::flow_ready, kAnswered),  // ACK B, 200 to A
+    act(S::connecting, E::flow_refused, kEnded),   // ACK + BYE to B, 503 to A
     // ---- answered
     ignore(S::answered, E::b_provisional),
     ignore(S::answered, E::b_answer),  // 2xx retransmissions: the stack re-ACKs
@@ -87,6 +125,10 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::hangup, kEnded),
     // Both legs were told of media the dataplane does not carry.
     act(S::answered, E::flow_update_failed, kEnded),
+    // The re-add after a dataplane restart: counted (ready) or logged, the
+    // call going on without media as before (refused).
+    act(S::answered, E::flow_ready, kAnswered),
+    act(S::answered, E::flow_refused, kAnswered),
     // ---- ended: nothing reaches an erased call, but the table is total
     ignore(S::ended, E::b_provisional),
     ignore(S::ended, E::b_answer),
@@ -107,6 +149,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::dataplane_restart),
     ignore(S::ended, E::hangup),
     ignore(S::ended, E::flow_update_failed),
+    ignore(S::ended, E::flow_ready),
+    ignore(S::ended, E::flow_refused),
 }};
 
 constexpr std::size_t slot(S s, E e) {

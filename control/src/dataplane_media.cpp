@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// DataplaneMedia: the shared-memory client with the add's ack awaited, the
-// modify's and delete's acks matched on later polls (FlowCommandTracker),
-// lazy attach and re-attach after a dataplane restart.
+// DataplaneMedia: the shared-memory client with every command's ack matched
+// on later polls (FlowCommandTracker), the doorbell rung once per loop pass
+// (flush), lazy attach and re-attach after a dataplane restart.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "msgw/common/log.hpp"
 #include "msgw/control/flow_commands.hpp"
@@ -24,9 +25,9 @@ struct DataplaneMedia::Impl {
   std::optional<dp::Client> client;
   uint64_t last_generation = 0;  // generation we last programmed flows into
   bool ever_attached = false;
-  // Modifies and deletes are not waited for: each wait held the event loop
-  // for the dataplane's command round trip (up to a millisecond when it
-  // naps).  Their acks arrive through poll().
+  // No command is waited for: each wait held the event loop for the
+  // dataplane's command round trip (tens of microseconds with the doorbell,
+  // up to a millisecond when it naps without).  Acks arrive through poll().
   FlowCommandTracker commands;
 
   Impl(std::string inst, std::chrono::milliseconds timeout, std::function<std::chrono::steady_clock::time_point()> clock)
@@ -50,32 +51,47 @@ struct DataplaneMedia::Impl {
     }
     if (ever_attached && c->attached_generation() != last_generation && restarted) *restarted = true;
     commands.clear();  // a new dataplane has none of the old flows and answers none of the old commands
+    c->defer_doorbell(true);  // rung by flush(), once per loop pass
     last_generation = c->attached_generation();
     ever_attached = true;
     client = std::move(c);
     return true;
   }
 
+  // Whether a command can be posted now. Only the first attach happens
+  // here; after it, poll() alone re-attaches, so that a restart is always
+  // reported (its calls' flows programmed again) before a command goes to
+  // the new dataplane.
+  bool usable(std::string* error) {
+    if (!ever_attached) {
+      bool restarted = false;
+      return ensure(error, &restarted);
+    }
+    if (client && !client->generation_changed()) return true;
+    if (error) *error = "dataplane '" + instance + "' restarted or down (re-attached by the next poll)";
+    return false;
+  }
+
+  // Posts one command. A full command ring is a burst (a dataplane restart
+  // adds every live flow again in one pass; the ring holds 1,024): rather
+  // than refuse, wait for room, at most the ack timeout, ringing the
+  // doorbell so the dataplane takes what is queued.
+  template <class Post>
+  std::optional<uint32_t> post(Post&& send) {
+    auto rid = send();
+    if (rid || !client->dataplane_up()) return rid;
+    const auto deadline = std::chrono::steady_clock::now() + ack_timeout;
+    while (!rid && client->dataplane_up() && std::chrono::steady_clock::now() < deadline) {
+      client->ring_doorbell();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      rid = send();
+    }
+    return rid;
+  }
+
   static bool queued(std::optional<uint32_t> rid, std::string* error) {
     if (!rid && error) *error = "dataplane command ring full or dataplane down";
     return rid.has_value();
-  }
-
-  // Posts and waits for the ack (add only).
-  bool awaited(uint32_t flow_id, std::optional<uint32_t> rid, std::string* error) {
-    if (!queued(rid, error)) return false;
-    commands.posted(FlowCommandKind::add, *rid, flow_id, now());
-    auto st = client->wait_ack(*rid, ack_timeout);
-    commands.settled(*rid, flow_id);
-    if (!st) {
-      if (error) *error = "dataplane did not acknowledge within " + std::to_string(ack_timeout.count()) + " ms";
-      return false;
-    }
-    if (*st != dp::Status::ok) {
-      if (error) *error = std::string("dataplane refused: ") + dp::status_name(*st);
-      return false;
-    }
-    return true;
   }
 };
 
@@ -86,34 +102,58 @@ DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms,
 DataplaneMedia::~DataplaneMedia() { delete impl_; }
 
 bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
-  bool restarted = false;
-  if (!impl_->ensure(error, &restarted)) return false;
-  return impl_->awaited(flow_id, impl_->client->add_flow(flow_id, a, b), error);
+  if (!impl_->usable(error)) return false;
+  auto rid = impl_->post([&] { return impl_->client->add_flow(flow_id, a, b); });
+  if (!Impl::queued(rid, error)) return false;
+  impl_->commands.posted(FlowCommandKind::add, *rid, flow_id, impl_->now());
+  return true;
 }
 
 bool DataplaneMedia::modify(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
-  bool restarted = false;
-  if (!impl_->ensure(error, &restarted)) return false;
-  auto rid = impl_->client->modify_flow(flow_id, a, b);
+  if (!impl_->usable(error)) return false;
+  auto rid = impl_->post([&] { return impl_->client->modify_flow(flow_id, a, b); });
   if (!Impl::queued(rid, error)) return false;
   impl_->commands.posted(FlowCommandKind::modify, *rid, flow_id, impl_->now());
   return true;
 }
 
 bool DataplaneMedia::remove(uint32_t flow_id, std::string* error) {
-  bool restarted = false;
-  if (!impl_->ensure(error, &restarted)) return false;
-  auto rid = impl_->client->delete_flow(flow_id);
+  if (!impl_->usable(error)) return false;
+  auto rid = impl_->post([&] { return impl_->client->delete_flow(flow_id); });
   if (!Impl::queued(rid, error)) return false;
   impl_->commands.posted(FlowCommandKind::remove, *rid, flow_id, impl_->now());
   return true;
 }
+
+namespace {
+
+// An add's outcome, a modify's failure (a refused delete is only logged).
+MediaEvent command_event(FlowCommandTracker::Outcome&& o) {
+  MediaEvent m{};
+  m.kind = o.kind == FlowCommandKind::add ? (o.ok ? MediaEvent::Kind::flow_added : MediaEvent::Kind::flow_add_failed)
+                                          : MediaEvent::Kind::flow_update_failed;
+  m.flow_id = o.flow_id;
+  m.superseded = o.superseded;
+  m.detail = std::move(o.detail);
+  return m;
+}
+
+}  // namespace
+
+void DataplaneMedia::flush() {
+  if (impl_->client) impl_->client->ring_doorbell();
+}
+
+std::size_t DataplaneMedia::adds_pending() const { return impl_->commands.pending_adds(); }
 
 std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
   std::vector<MediaEvent> out;
   std::string err;
   if (!impl_->ensure(&err, restarted)) {
     last_error_ = err;
+    // No dataplane to answer them: the calls waiting for an add fail now,
+    // as an add posted while it is down does.
+    for (auto& o : impl_->commands.refuse_adds(err)) out.push_back(command_event(std::move(o)));
     return out;
   }
   bool drained = false;
@@ -138,17 +178,14 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
         m.dtmf = e->u.dtmf.event;
         break;
       case dp::EventType::ack: {
-        auto failure = impl_->commands.acked(e->request_id, dp::Status(e->status));
-        if (!failure) continue;  // ok, or the late ack of a timed-out wait
-        if (failure->kind == FlowCommandKind::remove) {
-          MSGW_LOG(warn, "flow delete refused by the dataplane", {"flow", failure->flow_id},
+        auto outcome = impl_->commands.acked(e->request_id, dp::Status(e->status));
+        if (!outcome) continue;  // an accepted modify or delete, or the late ack of a timed-out command
+        if (outcome->kind == FlowCommandKind::remove) {
+          MSGW_LOG(warn, "flow delete refused by the dataplane", {"flow", outcome->flow_id},
                    {"status", dp::status_name(dp::Status(e->status))});
           continue;
         }
-        m.kind = MediaEvent::Kind::flow_update_failed;
-        m.flow_id = failure->flow_id;
-        m.superseded = failure->superseded;
-        m.detail = std::move(failure->detail);
+        m = command_event(std::move(*outcome));
         break;
       }
       default: continue;  // stats snapshots (stats are read from the stats area)
@@ -157,14 +194,7 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
   }
   // Only once the ring is read to its end: an ack still in it arrived in time.
   if (!drained) return out;
-  for (auto& f : impl_->commands.expire(impl_->now())) {
-    MediaEvent m{};
-    m.kind = MediaEvent::Kind::flow_update_failed;
-    m.flow_id = f.flow_id;
-    m.superseded = f.superseded;
-    m.detail = std::move(f.detail);
-    out.push_back(std::move(m));
-  }
+  for (auto& o : impl_->commands.expire(impl_->now())) out.push_back(command_event(std::move(o)));
   return out;
 }
 

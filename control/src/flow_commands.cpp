@@ -18,47 +18,63 @@ void FlowCommandTracker::posted(FlowCommandKind kind, uint32_t request_id, uint3
                                 Clock::time_point now) {
   if (pending_.size() >= kMaxPending) clear();
   latest_[flow_id] = request_id;
-  if (kind == FlowCommandKind::add) return;  // awaited by the caller
   pending_[request_id] = {kind, flow_id};
-  if (kind == FlowCommandKind::modify) modify_deadlines_.emplace_back(now + timeout_, request_id);
-}
-
-void FlowCommandTracker::settled(uint32_t request_id, uint32_t flow_id) {
-  auto l = latest_.find(flow_id);
-  if (l != latest_.end() && l->second == request_id) latest_.erase(l);
+  if (kind == FlowCommandKind::add) ++pending_adds_;
+  if (kind != FlowCommandKind::remove) deadlines_.emplace_back(now + timeout_, request_id);
 }
 
 bool FlowCommandTracker::forget(uint32_t request_id, uint32_t flow_id) {
-  pending_.erase(request_id);
+  auto p = pending_.find(request_id);
+  if (p != pending_.end()) {
+    if (p->second.kind == FlowCommandKind::add) --pending_adds_;
+    pending_.erase(p);
+  }
   auto l = latest_.find(flow_id);
   if (l == latest_.end() || l->second != request_id) return false;
   latest_.erase(l);
   return true;
 }
 
-std::optional<FlowCommandTracker::Failure> FlowCommandTracker::acked(uint32_t request_id, dp::Status status) {
+std::optional<FlowCommandTracker::Outcome> FlowCommandTracker::acked(uint32_t request_id, dp::Status status) {
   auto p = pending_.find(request_id);
   if (p == pending_.end()) return std::nullopt;
   const Pending cmd = p->second;
   const bool latest = forget(request_id, cmd.flow_id);
-  // The modify's deadline entry stays in modify_deadlines_ and is skipped by
-  // expire() (its request id is no longer pending): no search here.
-  if (status == dp::Status::ok) return std::nullopt;
-  return Failure{cmd.kind, cmd.flow_id, !latest, std::string("dataplane refused: ") + dp::status_name(status)};
+  // The deadline entry stays in deadlines_ and is skipped by expire() (its
+  // request id is no longer pending): no search here.
+  if (status == dp::Status::ok) {
+    if (cmd.kind != FlowCommandKind::add) return std::nullopt;
+    return Outcome{cmd.kind, cmd.flow_id, !latest, true, {}};
+  }
+  return Outcome{cmd.kind, cmd.flow_id, !latest, false, std::string("dataplane refused: ") + dp::status_name(status)};
 }
 
-std::vector<FlowCommandTracker::Failure> FlowCommandTracker::expire(Clock::time_point now) {
-  std::vector<Failure> out;
-  // One timeout for every modify: deadlines are in posting order.
-  while (!modify_deadlines_.empty() && modify_deadlines_.front().first <= now) {
-    const uint32_t rid = modify_deadlines_.front().second;
-    modify_deadlines_.pop_front();
+std::vector<FlowCommandTracker::Outcome> FlowCommandTracker::expire(Clock::time_point now) {
+  std::vector<Outcome> out;
+  // One timeout for every command: deadlines are in posting order.
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    const uint32_t rid = deadlines_.front().second;
+    deadlines_.pop_front();
     auto p = pending_.find(rid);
     if (p == pending_.end()) continue;  // acked in time
+    const Pending cmd = p->second;
+    const bool latest = forget(rid, cmd.flow_id);
+    out.push_back({cmd.kind, cmd.flow_id, !latest, false,
+                   "dataplane did not acknowledge within " + std::to_string(timeout_.count()) + " ms"});
+  }
+  return out;
+}
+
+std::vector<FlowCommandTracker::Outcome> FlowCommandTracker::refuse_adds(const std::string& detail) {
+  std::vector<Outcome> out;
+  if (pending_adds_ == 0) return out;
+  // In posting order, as their acks would have come.
+  for (const auto& [due, rid] : deadlines_) {
+    auto p = pending_.find(rid);
+    if (p == pending_.end() || p->second.kind != FlowCommandKind::add) continue;
     const uint32_t flow = p->second.flow_id;
     const bool latest = forget(rid, flow);
-    out.push_back({FlowCommandKind::modify, flow, !latest,
-                   "dataplane did not acknowledge within " + std::to_string(timeout_.count()) + " ms"});
+    out.push_back({FlowCommandKind::add, flow, !latest, false, detail});
   }
   return out;
 }
@@ -66,7 +82,8 @@ std::vector<FlowCommandTracker::Failure> FlowCommandTracker::expire(Clock::time_
 void FlowCommandTracker::clear() {
   pending_.clear();
   latest_.clear();
-  modify_deadlines_.clear();
+  deadlines_.clear();
+  pending_adds_ = 0;
 }
 
 }  // namespace msgw::control

@@ -595,6 +595,9 @@ void Gateway::on_ack_timeout(sip::Stack&, sip::Dialog* dialog) {
 }
 
 void Gateway::tick() {
+  // The commands this pass's SIP work posted: one doorbell for all of them,
+  // then whatever the dataplane answered by now.
+  media_.flush();
   poll_media();
   const auto t = now();
   if (auto earliest = index_.earliest_deadline(); earliest && *earliest <= t) {
@@ -615,10 +618,14 @@ void Gateway::tick() {
     registrar_->purge_expired(wall_s());
     last_purge_ = t;
   }
+  media_.flush();  // what the tick itself posted (flows programmed again, deletes)
 }
 
 int Gateway::next_timeout_ms() const {
-  int best = 50;  // the dataplane event ring has no fd: poll it on this period
+  // The dataplane event ring has no fd: poll it on this period, and soon
+  // while calls wait for their flow's add (its ack takes tens of
+  // microseconds; under load SIP traffic wakes the loop sooner anyway).
+  int best = media_.adds_pending() > 0 ? 1 : 50;
   if (auto earliest = index_.earliest_deadline()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - now()).count();
     best = std::min<int>(best, ms < 0 ? 0 : int(ms));
@@ -641,9 +648,10 @@ void Gateway::poll_media() {
       if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::dataplane_restart);
   }
   for (const auto& e : events) {
-    // Every refused or unacknowledged modify, whether or not its call is
-    // still there to hear of it.
-    if (e.kind == MediaEvent::Kind::flow_update_failed) ++stats_.media_errors;
+    // Every refused or unacknowledged modify or add, whether or not its
+    // call is still there to hear of it.
+    if (e.kind == MediaEvent::Kind::flow_update_failed || e.kind == MediaEvent::Kind::flow_add_failed)
+      ++stats_.media_errors;
     auto id = index_.call_of_flow(e.flow_id);
     Call* c = id ? call_by_id(*id) : nullptr;
     if (!c || c->flow_id() != e.flow_id) continue;
@@ -658,6 +666,14 @@ void Gateway::poll_media() {
         // A later command for the flow (the call's next modify, its delete,
         // another call's add of the id) decides what the flow is now.
         if (!e.superseded) dispatch(*c, CallEvent::flow_update_failed, {.detail = e.detail});
+        break;
+      case MediaEvent::Kind::flow_added:
+      case MediaEvent::Kind::flow_add_failed:
+        // Superseded: the call ended (a delete followed) or added the flow
+        // again (a restart); that command's answer is the one it waits for.
+        if (!e.superseded)
+          dispatch(*c, e.kind == MediaEvent::Kind::flow_added ? CallEvent::flow_ready : CallEvent::flow_refused,
+                   {.detail = e.detail});
         break;
     }
   }

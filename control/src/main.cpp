@@ -101,9 +101,9 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  // The wait for a flow ack sleeps in 10 us steps (dataplane Client::wait_ack);
-  // the default timer slack would stretch each to 60 us, the loop's stall per
-  // call.  5 us of slack keeps the steps near what they ask for.
+  // While calls wait for their flow's add the loop polls the dataplane's
+  // event ring every millisecond (Gateway::next_timeout_ms); 5 us of timer
+  // slack keeps that wait near what it asks for.
   prctl(PR_SET_TIMERSLACK, 5000UL, 0, 0, 0);
 
   try {
@@ -246,7 +246,9 @@ int main(int argc, char** argv) {
       dns.process();  // c-ares's own timeouts and retries
       if (metrics && metrics->next_timeout_ms() == 0) metrics->run();  // its idle-connection timeouts
       resolver.tick();
-      gw.tick();
+      // The dataplane's answers (a call's flow ready: ACK to B, 200 to A)
+      // leave in one batch too.
+      stack.batch_sends([&] { gw.tick(); });
       if (std::string db_error; !store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
         commit_failed(db_error);
       msgw::log::flush_suppressed();

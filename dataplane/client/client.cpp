@@ -92,15 +92,24 @@ bool Client::dataplane_up() const {
 
 bool Client::send(const Command& cmd) {
   if (!dataplane_up()) return false;
+  // Full or not, the dataplane has commands to take: the doorbell is owed.
+  doorbell_owed_ = true;
   if (rte_ring_mp_enqueue_elem(map_.command_ring(), const_cast<Command*>(&cmd), sizeof(Command)) != 0)
     return false;
-  // Ring the doorbell only if the main lcore is napping (it re-checks the
-  // rings after setting the flag, so a command enqueued before is never missed).
+  if (!defer_doorbell_) ring_doorbell();
+  return true;
+}
+
+void Client::ring_doorbell() {
+  if (!doorbell_owed_) return;
+  doorbell_owed_ = false;
+  // Rung only if the main lcore is napping (it re-checks the rings after
+  // setting the flag, so a command enqueued before is never missed).
   SegmentHeader* h = map_.header();
+  if (h == nullptr) return;
   const uint32_t sig = __atomic_load_n(&h->doorbell_signal, __ATOMIC_ACQUIRE);
   if (doorbell_pid_ != 0 && sig != 0 && __atomic_load_n(&h->main_napping, __ATOMIC_SEQ_CST) != 0)
     syscall(SYS_tgkill, doorbell_pid_, doorbell_pid_, int(sig));  // best effort: the nap ends anyway
-  return true;
 }
 
 std::optional<uint32_t> Client::send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,

@@ -48,6 +48,9 @@ void Stack::process(int timeout_ms) {
   impl_->end_send_batch();
 }
 
+void Stack::begin_send_batch() { impl_->begin_send_batch(); }
+void Stack::end_send_batch() { impl_->end_send_batch(); }
+
 void Stack::run_timers() {
   impl_->begin_send_batch();
   impl_->run_timers();

@@ -176,9 +176,19 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     gw->tick();
     return done(cid, reaches_call);
   }
+  // Two loop passes: the restart, then the acks of the flows added again.
   Outcome after_dataplane_restart(const std::string& cid, bool reaches_call = true) {
     mark();
     media.restart = true;
+    gw->tick();
+    gw->tick();
+    return done(cid, reaches_call);
+  }
+  // The dataplane answers the adds held back (hold_acks): accepted, or
+  // refused when media.fail was set as they were posted.
+  Outcome after_flow_ack(const std::string& cid, bool reaches_call = true) {
+    mark();
+    media.release_acks();
     gw->tick();
     return done(cid, reaches_call);
   }
@@ -249,6 +259,23 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     return f;
   }
 
+  // connecting: the carrier answered 200 with SDP; the flow's add is posted
+  // and its ack held back, so neither the ACK nor the phone's 200 went out.
+  // after_ringing: the carrier rang first (the phone's early dialog).
+  Early connecting(const std::string& cid, bool after_ringing = false) {
+    Early c;
+    if (after_ringing) c = early(cid);
+    else c.inv = routing(cid);
+    media.hold_acks = true;
+    inject("10.20.0.2", 5060, carrier_response(c.inv, 200, "OK", g729_answer()));
+    auto out = take();
+    EXPECT_FALSE(find_to(out, "ACK", kCarrier)) << "ACKed before the flow is in the dataplane";
+    EXPECT_EQ(final_responses_to(out, kPhone), 0);
+    EXPECT_EQ(state_of(cid), CallState::connecting);
+    EXPECT_EQ(media.acks.size(), 1u);
+    return c;
+  }
+
   std::string phone_cancel(const std::string& cid) {
     auto p = last_invite.find("Via: ");
     std::string via = last_invite.substr(p, last_invite.find("\r\n", p) - p);
@@ -285,6 +312,7 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
   Outcome run(const Transition& row);
   Outcome routing_row(CallEvent e);
   Outcome early_row(CallEvent e);
+  Outcome connecting_row(CallEvent e);
   Outcome answered_row(CallEvent e);
   Outcome ended_row(CallEvent e);
 

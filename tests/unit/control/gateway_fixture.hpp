@@ -90,15 +90,26 @@ class FakeMedia final : public control::MediaBackend {
     uint32_t flow;
     dataplane::LegSpec a{}, b{};
   };
+  // Queued like the dataplane's: the ack (accepted, or refused when
+  // `fail`) comes with the next poll() unless `hold_acks`; `refuse_queue`:
+  // the command cannot even be queued (ring full, no dataplane).
   bool add(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string* e) override {
-    if (fail) {
-      *e = "dataplane refused: table_full";
+    if (refuse_queue) {
+      *e = "dataplane command ring full or dataplane down";
       return false;
     }
-    ops.push_back({"add", f, a, b});
-    flows[f] = {"add", f, a, b};
+    ops.push_back({fail ? "add-refused" : "add", f, a, b});
+    if (!fail) flows[f] = {"add", f, a, b};
+    control::MediaEvent ack{};
+    ack.kind = fail ? control::MediaEvent::Kind::flow_add_failed : control::MediaEvent::Kind::flow_added;
+    ack.flow_id = f;
+    if (fail) ack.detail = "dataplane refused: table_full";
+    acks.push_back(std::move(ack));
     return true;
   }
+  // The acks held back (hold_acks) arrive at the next poll().
+  void release_acks() { hold_acks = false; }
+  std::size_t adds_pending() const override { return acks.size(); }
   bool modify(uint32_t f, const dataplane::LegSpec& a, const dataplane::LegSpec& b, std::string* e) override {
     if (fail_modify || !flows.count(f)) {  // the latter as the dataplane's FlowTable::modify answers
       *e = fail_modify ? "dataplane refused: table_full" : "dataplane refused: no_such_flow";
@@ -116,9 +127,17 @@ class FakeMedia final : public control::MediaBackend {
   }
   std::vector<control::MediaEvent> poll(bool* restarted) override {
     *restarted = restart;
-    if (restart) flows.clear();
+    if (restart) {
+      flows.clear();
+      acks.clear();  // the old dataplane answers nothing any more
+    }
     restart = false;
-    auto out = std::vector<control::MediaEvent>(events.begin(), events.end());
+    std::vector<control::MediaEvent> out;
+    if (!hold_acks) {
+      out.assign(acks.begin(), acks.end());
+      acks.clear();
+    }
+    out.insert(out.end(), events.begin(), events.end());
     events.clear();
     return out;
   }
@@ -141,10 +160,12 @@ class FakeMedia final : public control::MediaBackend {
     return e;
   }
 
-  // fail: add() refuses; fail_modify: modify() cannot be queued (ring full)
-  bool fail = false, fail_modify = false, restart = false;
+  // fail: the dataplane refuses adds; fail_modify: modify() cannot be
+  // queued (ring full); hold_acks: adds stay unanswered until released.
+  bool fail = false, fail_modify = false, restart = false, hold_acks = false, refuse_queue = false;
   std::vector<Op> ops;
   std::map<uint32_t, Op> flows;
+  std::deque<control::MediaEvent> acks;    // adds' outcomes, in posting order
   std::deque<control::MediaEvent> events;
 };
 
@@ -255,6 +276,8 @@ class GatewayFixture : public Base {
     in.local = *sip::Endpoint::from(ip.rfind("10.20.", 0) == 0 ? "10.20.0.1" : "10.10.0.1", 5060);
     in.socket = 1;
     stack->receive(in, text);
+    // The rest of msgw-control's loop pass: what the dataplane answered.
+    gw->poll_media();
   }
   // Messages sent since the last call.
   std::vector<Msg> take() {

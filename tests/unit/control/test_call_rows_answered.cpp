@@ -230,6 +230,23 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(store->cdr(cid)->end_reason, "media_update_failed: dataplane refused: bad local address");
       return o;
     }
+    case CallEvent::flow_ready:
+    case CallEvent::flow_refused: {
+      // The flow added again after a dataplane restart: counted (ready);
+      // refused, the call goes on without media, as before.
+      const bool refused = e == CallEvent::flow_refused;
+      answered_call(cid, spa_offer());
+      media.hold_acks = true;
+      media.fail = refused;
+      media.restart = true;
+      gw->tick();
+      EXPECT_EQ(media.acks.size(), 1u);
+      Outcome o = after_flow_ack(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().flows_reprogrammed, refused ? 0u : 1u);
+      EXPECT_EQ(gw->stats().media_errors, refused ? 1u : 0u);
+      return o;
+    }
     case CallEvent::hangup: {
       answered();
       mark();
@@ -445,6 +462,21 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().media_errors, 1u);
       EXPECT_EQ(media.ops.size(), ops);
+      return o;
+    }
+    case CallEvent::flow_ready:
+    case CallEvent::flow_refused: {
+      // The phone cancelled while the call was connecting: the add's late
+      // answer finds no call (its delete was queued behind it).
+      const bool refused = e == CallEvent::flow_refused;
+      media.fail = refused;
+      connecting(cid);
+      inject("10.10.0.2", 5062, phone_cancel(cid));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      EXPECT_EQ(media.ops.back().what, "del");
+      Outcome o = after_flow_ack(cid, false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().calls_answered, 0u);
       return o;
     }
     case CallEvent::hangup: {

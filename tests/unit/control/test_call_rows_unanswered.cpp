@@ -198,6 +198,32 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(media.ops.size(), ops);
       return o;
     }
+    case CallEvent::flow_ready:
+    case CallEvent::flow_refused: {
+      // The carrier's early-media add is still unanswered when it fails
+      // over: the flow is kept (ready) or forgotten (refused), nothing is
+      // relayed; the backup's answer programs it in full either way.
+      const bool refused = e == CallEvent::flow_refused;
+      Msg inv = routing(cid);
+      media.hold_acks = true;
+      media.fail = refused;
+      inject("10.20.0.2", 5060, carrier_response(inv, 183, "Session Progress", g729_answer()));
+      EXPECT_FALSE(find_to(take(), "183", kPhone)) << "relayed before its flow is in the dataplane";
+      inject("10.20.0.2", 5060, carrier_response(inv, 503, "Service Unavailable", ""));
+      Msg inv2 = copy(find_to(take(), "INVITE", kBackup));
+      media.fail = false;
+      Outcome o = after_flow_ack(cid);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(gw->stats().media_errors, refused ? 1u : 0u);
+      EXPECT_EQ(media.flows.size(), refused ? 0u : 1u);
+      inject("10.20.0.3", 5060, carrier_response(inv2, 200, "OK", g729_answer()));
+      gw->tick();
+      auto out = take();
+      EXPECT_TRUE(find_to(out, "200", kPhone));
+      EXPECT_TRUE(find_to(out, "ACK", kBackup));
+      EXPECT_EQ(media.ops.back().what, refused ? "add" : "modify");
+      return o;
+    }
     case CallEvent::hangup: {
       Msg inv = routing(cid);
       mark();
@@ -357,7 +383,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       uint32_t flow = only_flow();
       Outcome o = after_dataplane_restart(cid);
       EXPECT_TRUE(o.out.empty());
-      EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);  // counted at the add's ack
       EXPECT_EQ(media.ops.back().what, "add");
       EXPECT_EQ(media.ops.back().flow, flow);
       EXPECT_EQ(media.flows.count(flow), 1u);
@@ -371,6 +397,41 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       EXPECT_TRUE(o.out.empty());
       EXPECT_EQ(gw->stats().media_errors, 1u);
       EXPECT_EQ(media.flows.size(), 1u);
+      return o;
+    }
+    case CallEvent::flow_ready: {
+      // The 183's media: relayed to the phone once its flow is added.
+      Msg inv = routing(cid);
+      media.hold_acks = true;
+      inject("10.20.0.2", 5060, carrier_response(inv, 183, "Session Progress", g729_answer()));
+      EXPECT_FALSE(find_to(take(), "183", kPhone)) << "relayed before its flow is in the dataplane";
+      EXPECT_EQ(state_of(cid), CallState::early);
+      Outcome o = after_flow_ack(cid);
+      expect_body_has(find_to(o.out, "183", kPhone), "m=audio");
+      EXPECT_EQ(gw->stats().flows_reprogrammed, 0u);
+      return o;
+    }
+    case CallEvent::flow_refused: {
+      // The 183's media was refused: the phone hears the 183 without SDP,
+      // as when the add was awaited; the answer adds the flow again.
+      Msg inv = routing(cid);
+      media.hold_acks = true;
+      media.fail = true;
+      inject("10.20.0.2", 5060, carrier_response(inv, 183, "Session Progress", g729_answer()));
+      EXPECT_FALSE(find_to(take(), "183", kPhone));
+      Outcome o = after_flow_ack(cid);
+      const Msg* r = find_to(o.out, "183", kPhone);
+      EXPECT_TRUE(r);
+      if (r) {
+        EXPECT_TRUE(r->body().empty());
+      }
+      EXPECT_EQ(gw->stats().media_errors, 1u);
+      media.fail = false;
+      media.hold_acks = false;
+      inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+      gw->tick();
+      EXPECT_TRUE(find_to(take(), "200", kPhone));
+      EXPECT_EQ(state_of(cid), CallState::answered);
       return o;
     }
     case CallEvent::hangup: {

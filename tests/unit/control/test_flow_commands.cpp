@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Flow modifies and deletes are posted, not awaited: FlowCommandTracker
-// matches their acks on later polls, and DataplaneMedia reports a modify the
-// dataplane refused or never acknowledged as flow_update_failed. The
+// Flow adds, modifies and deletes are posted, not awaited: FlowCommandTracker
+// matches their acks on later polls, and DataplaneMedia reports an add's
+// outcome as flow_added / flow_add_failed and a modify the dataplane refused
+// or never acknowledged as flow_update_failed. The
 // DataplaneMedia tests play the dataplane themselves on a real segment (its
 // rings need no EAL) and drive the ack timeout with their own clock.
 #include <sys/mman.h>
@@ -77,13 +78,79 @@ TEST(FlowCommandTracker, ALaterModifyOrAddSupersedesAnEarlierModify) {
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->superseded) << "the flow's latest command decides";
   // An add of the same id (re-programmed, or reused by another call) after
-  // a modify: awaited by its caller, it still supersedes the modify.
+  // a modify supersedes the modify.
   t.posted(FlowCommandKind::modify, 12, 8, t0);
   t.posted(FlowCommandKind::add, 13, 8, t0);
-  t.settled(13, 8);
   auto third = t.acked(12, dp::Status::no_such_flow);
   ASSERT_TRUE(third);
   EXPECT_TRUE(third->superseded);
+  auto add = t.acked(13, dp::Status::ok);
+  ASSERT_TRUE(add);
+  EXPECT_FALSE(add->superseded);
+}
+
+TEST(FlowCommandTracker, AnAddsOutcomeIsReportedAcceptedOrRefused) {
+  FlowCommandTracker t(kTimeout);
+  t.posted(FlowCommandKind::add, 10, 7, t0);
+  t.posted(FlowCommandKind::add, 11, 8, t0);
+  EXPECT_EQ(t.pending_adds(), 2u);
+  auto ok = t.acked(10, dp::Status::ok);
+  ASSERT_TRUE(ok) << "an accepted add is news: its call waits for it";
+  EXPECT_EQ(ok->kind, FlowCommandKind::add);
+  EXPECT_EQ(ok->flow_id, 7u);
+  EXPECT_TRUE(ok->ok);
+  EXPECT_FALSE(ok->superseded);
+  auto refused = t.acked(11, dp::Status::table_full);
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->ok);
+  EXPECT_EQ(refused->flow_id, 8u);
+  EXPECT_EQ(refused->detail, std::string("dataplane refused: ") + dp::status_name(dp::Status::table_full));
+  EXPECT_EQ(t.pending_adds(), 0u);
+  EXPECT_TRUE(t.expire(t0 + std::chrono::seconds(1)).empty());
+}
+
+TEST(FlowCommandTracker, AnUnacknowledgedAddTimesOutAsRefused) {
+  FlowCommandTracker t(kTimeout);
+  t.posted(FlowCommandKind::add, 10, 7, t0);
+  t.posted(FlowCommandKind::modify, 11, 7, t0);  // the answer's media behind the early add
+  EXPECT_TRUE(t.expire(t0 + milliseconds(499)).empty());
+  auto due = t.expire(t0 + milliseconds(500));
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].kind, FlowCommandKind::add);
+  EXPECT_FALSE(due[0].ok);
+  EXPECT_TRUE(due[0].superseded) << "the modify was posted after it";
+  EXPECT_EQ(due[0].detail, "dataplane did not acknowledge within 500 ms");
+  EXPECT_EQ(due[1].kind, FlowCommandKind::modify);
+  EXPECT_FALSE(due[1].superseded);
+  EXPECT_FALSE(t.acked(10, dp::Status::ok)) << "a late ack of a timed-out add is nothing";
+  EXPECT_EQ(t.pending_adds(), 0u);
+}
+
+TEST(FlowCommandTracker, AnAddWhoseCallEndedIsSuperseded) {
+  // The call ended (CANCEL while connecting): its delete follows the add.
+  FlowCommandTracker t(kTimeout);
+  t.posted(FlowCommandKind::add, 10, 7, t0);
+  t.posted(FlowCommandKind::remove, 11, 7, t0);
+  auto add = t.acked(10, dp::Status::ok);
+  ASSERT_TRUE(add);
+  EXPECT_TRUE(add->superseded);
+  EXPECT_FALSE(t.acked(11, dp::Status::ok));
+}
+
+TEST(FlowCommandTracker, AddsWaitingWhenTheDataplaneGoesAwayAreRefused) {
+  FlowCommandTracker t(kTimeout);
+  t.posted(FlowCommandKind::modify, 9, 6, t0);
+  t.posted(FlowCommandKind::add, 10, 7, t0);
+  t.posted(FlowCommandKind::add, 11, 8, t0);
+  auto refused = t.refuse_adds("dataplane is down");
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].flow_id, 7u);
+  EXPECT_EQ(refused[1].flow_id, 8u);
+  EXPECT_FALSE(refused[0].ok);
+  EXPECT_EQ(refused[0].detail, "dataplane is down");
+  EXPECT_EQ(t.pending_adds(), 0u);
+  EXPECT_EQ(t.pending(), 1u) << "the modify is left for the next generation's clear()";
+  EXPECT_TRUE(t.refuse_adds("again").empty());
 }
 
 TEST(FlowCommandTracker, UnacknowledgedModifiesTimeOutOnceInPostingOrder) {
@@ -202,6 +269,56 @@ TEST_F(DataplaneMediaTest, ModifyReturnsAtOnceAndItsAckComesThroughPoll) {
   EXPECT_EQ(ev[0].detail, "dataplane refused: bad local address");
   now += std::chrono::seconds(1);
   EXPECT_TRUE(poll().empty()) << "both were answered: nothing times out";
+}
+
+TEST_F(DataplaneMediaTest, AddReturnsAtOnceAndItsOutcomeComesThroughPoll) {
+  std::string why;
+  ASSERT_TRUE(media->add(3, leg(16384), leg(16386), &why)) << why;  // no ack yet: add() did not wait
+  ASSERT_TRUE(media->add(4, leg(16388), leg(16390), &why)) << why;
+  EXPECT_EQ(media->adds_pending(), 2u);
+  media->flush();  // the doorbell: nobody naps here, nothing to ring
+  auto cmds = commands();
+  ASSERT_EQ(cmds.size(), 2u);
+  EXPECT_EQ(cmds[0].type, uint16_t(dp::CommandType::flow_add));
+  EXPECT_TRUE(poll().empty());
+  ack(cmds[0], dp::Status::ok);
+  ack(cmds[1], dp::Status::duplicate_address);
+  auto ev = poll();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].kind, MediaEvent::Kind::flow_added);
+  EXPECT_EQ(ev[0].flow_id, 3u);
+  EXPECT_EQ(ev[1].kind, MediaEvent::Kind::flow_add_failed);
+  EXPECT_EQ(ev[1].flow_id, 4u);
+  EXPECT_FALSE(ev[1].superseded);
+  EXPECT_EQ(ev[1].detail, std::string("dataplane refused: ") + dp::status_name(dp::Status::duplicate_address));
+  EXPECT_EQ(media->adds_pending(), 0u);
+}
+
+TEST_F(DataplaneMediaTest, UnacknowledgedAddIsRefusedOnTheCallersClock) {
+  std::string why;
+  ASSERT_TRUE(media->add(3, leg(16384), leg(16386), &why)) << why;
+  auto cmds = commands();
+  ASSERT_EQ(cmds.size(), 1u);
+  now += milliseconds(499);
+  EXPECT_TRUE(poll().empty());
+  now += milliseconds(1);
+  auto ev = poll();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, MediaEvent::Kind::flow_add_failed);
+  EXPECT_EQ(ev[0].detail, "dataplane did not acknowledge within 500 ms");
+  ack(cmds[0], dp::Status::ok);  // too late: nothing
+  EXPECT_TRUE(poll().empty());
+}
+
+TEST_F(DataplaneMediaTest, AddsWaitingWhenTheDataplaneStopsAreRefused) {
+  std::string why;
+  ASSERT_TRUE(media->add(3, leg(16384), leg(16386), &why)) << why;
+  seg->mark_down();
+  auto ev = poll();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, MediaEvent::Kind::flow_add_failed);
+  EXPECT_EQ(ev[0].flow_id, 3u);
+  EXPECT_FALSE(media->add(4, leg(16388), leg(16390), &why)) << "no dataplane: not even queued";
 }
 
 TEST_F(DataplaneMediaTest, UnacknowledgedModifyFailsOnTheCallersClock) {

@@ -282,6 +282,7 @@ TEST_F(GatewayTest, DataplaneRestartReprogramsLiveFlows) {
   gw->tick();
   EXPECT_EQ(media.flows.size(), 1u);
   EXPECT_EQ(media.ops.back().what, "add");
+  gw->tick();  // the add's ack
   EXPECT_EQ(gw->stats().flows_reprogrammed, 1u);
 }
 
@@ -459,6 +460,49 @@ TEST_F(GatewayTest, RestoredCallIsEndedByEitherPartysBye) {
   }
 }
 
+// The add is posted, not awaited: the ACK and the phone's 200 wait for its
+// ack (connecting); one that never comes fails the call like a refusal.
+TEST_F(GatewayTest, UnacknowledgedFlowAddFailsTheCallLikeARefusal) {
+  Msg inv = place_call("dt1@10.10.0.2", spa_offer());
+  media.hold_acks = true;
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  auto out = take();
+  EXPECT_FALSE(find(out, "ACK"));
+  EXPECT_FALSE(find(out, "200"));
+  EXPECT_EQ(gw->next_timeout_ms(), 1) << "the loop polls soon while an add waits";
+  ASSERT_EQ(media.acks.size(), 1u);
+  control::MediaEvent timeout = media.acks.front();
+  media.acks.clear();
+  timeout.kind = control::MediaEvent::Kind::flow_add_failed;
+  timeout.detail = "dataplane did not acknowledge within 500 ms";
+  media.events.push_back(timeout);
+  gw->tick();
+  out = take();
+  EXPECT_TRUE(find(out, "ACK"));
+  const Msg* bye = find(out, "BYE");
+  ASSERT_TRUE(bye);
+  EXPECT_NE(bye->raw.find("Reason: SIP;cause=488"), std::string::npos) << bye->raw;
+  EXPECT_TRUE(find(out, "503"));
+  EXPECT_EQ(gw->active_calls(), 0u);
+  EXPECT_EQ(gw->stats().media_errors, 1u);
+  EXPECT_EQ(gw->stats().calls_failed, 1u);
+  EXPECT_EQ(store->cdr("dt1@10.10.0.2")->end_reason, "dataplane did not acknowledge within 500 ms");
+  EXPECT_EQ(store->cdr("dt1@10.10.0.2")->result_code, 503);
+}
+
+// A ring that cannot take the add: refused at once, as before.
+TEST_F(GatewayTest, FlowAddThatCannotBeQueuedFailsTheCallAtOnce) {
+  Msg inv = place_call("dq1@10.10.0.2", spa_offer());
+  media.refuse_queue = true;
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  auto out = take();
+  EXPECT_TRUE(find(out, "ACK"));
+  EXPECT_TRUE(find(out, "BYE"));
+  EXPECT_TRUE(find(out, "503"));
+  EXPECT_EQ(gw->active_calls(), 0u);
+  EXPECT_EQ(gw->stats().media_errors, 1u);
+}
+
 TEST_F(GatewayTest, DataplaneRefusalFailsTheCallCleanly) {
   media.fail = true;
   Msg inv = place_call("df1@10.10.0.2", spa_offer());
@@ -468,6 +512,14 @@ TEST_F(GatewayTest, DataplaneRefusalFailsTheCallCleanly) {
   EXPECT_TRUE(find(out, "BYE"));  // the answered trunk leg is released
   EXPECT_TRUE(find(out, "503"));
   EXPECT_EQ(gw->active_calls(), 0u);
+  // As when the add was awaited: counted once, the CDR says why.
+  EXPECT_EQ(gw->stats().media_errors, 1u);
+  EXPECT_EQ(gw->stats().calls_failed, 1u);
+  EXPECT_EQ(gw->stats().calls_answered, 0u);
+  auto cdr = store->cdr("df1@10.10.0.2");
+  ASSERT_TRUE(cdr);
+  EXPECT_EQ(cdr->result_code, 503);
+  EXPECT_EQ(cdr->end_reason, "dataplane refused: table_full");
 }
 
 }  // namespace

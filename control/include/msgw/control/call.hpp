@@ -128,6 +128,8 @@ class Call {
   // Both legs negotiated and their codecs differ: the dataplane transcodes.
   bool transcoding() const;
   bool flow_programmed() const { return flow_state_ == FlowState::programmed; }
+  // Programmed, or its add posted: commands for it may follow (FIFO ring).
+  bool flow_posted() const { return flow_state_ == FlowState::programmed || flow_state_ == FlowState::adding; }
   std::optional<uint32_t> flow_id() const { return flow_id_; }
   std::optional<Clock::time_point> answer_deadline() const { return b_deadline_; }
 
@@ -166,6 +168,8 @@ class Call {
   void on_reinvite_challenge(const Input& in);
   void on_dataplane_restart();
   void on_flow_update_failed(const Input& in);
+  void on_flow_ready();
+  void on_flow_refused(const Input& in);
   void on_hangup();
 
   bool try_next_target();
@@ -183,6 +187,12 @@ class Call {
   void note_attempt_failure(const std::string& why);
   void note_b_dialog(const Input& in);
   std::optional<Failure> apply_b_answer(sip::MessageRef resp);
+  // B's 2xx with the flow in the dataplane: ACK B, 200 to A, answered.
+  void finish_answer();
+  // B's 2xx that cannot be taken (unusable, flow refused): ACK and BYE to
+  // B, the error to A, ended.
+  void refuse_answer(const Failure& failure);
+  void ack_b();
   std::optional<Failure> program_flow();
   // The configuration's word on the peer of leg `l` (subscriber or trunk).
   PeerMedia peer_media_of(LegId l) const;
@@ -218,9 +228,14 @@ class Call {
   uint8_t b_auth_answers_ = 0;
   bool b_auth_retry_ = false;             // the pending INVITE answered a challenge
   // The media session: a flow id reserved at the first answer with SDP,
-  // programmed into the dataplane, re-programmed on changes and restarts.
-  enum class FlowState : uint8_t { none, reserved, programmed };
+  // added to the dataplane (adding: posted, its ack not in yet; flow_ready
+  // or flow_refused ends that), re-programmed on changes and restarts.
+  enum class FlowState : uint8_t { none, reserved, adding, programmed };
   FlowState flow_state_ = FlowState::none;
+  // The provisional (180/183) A hears once B's early-media flow is added:
+  // 183 with SDP on flow_ready, this status without SDP on flow_refused
+  // (0: none waiting).
+  int early_relay_ = 0;
   std::optional<uint32_t> flow_id_;
   std::optional<Clock::time_point> b_deadline_;
 };

@@ -25,6 +25,7 @@ constexpr std::string_view leg_name(LegId l) { return l == LegId::a ? "a" : "b";
 #define MSGW_CALL_STATES(X) \
   X(routing)   /* A's INVITE accepted; B's INVITE placed (or being failed over) */ \
   X(early)     /* B sent a provisional (ringing, early media)                   */ \
+  X(connecting) /* B answered; its flow is being added: ACK and 200 wait for it */ \
   X(answered)  /* B answered, A got the 2xx, the media flow is programmed       */ \
   X(ended)     /* final: the call record is written and the call is erased      */
 
@@ -62,7 +63,9 @@ std::string_view state_name(CallState s);
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \
   X(hangup, false)          /* msgwctl hangup                                */  \
-  X(flow_update_failed, false) /* the dataplane refused or never acked a flow modify */
+  X(flow_update_failed, false) /* the dataplane refused or never acked a flow modify */ \
+  X(flow_ready, false)      /* the dataplane acknowledged the flow's add      */  \
+  X(flow_refused, false)    /* the dataplane refused the add or never acked it */
 
 enum class CallEvent : uint8_t {
 #define MSGW_X(name, req) name,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -20,14 +21,17 @@ namespace msgw::control {
 struct MediaEvent {
   // flow_update_failed: a modify() the dataplane refused or did not
   // acknowledge in time; the flow keeps what it had before.
-  enum class Kind { latched, media_timeout, dtmf, flow_update_failed } kind;
+  // flow_added / flow_add_failed: the outcome of an add() (failed: refused,
+  // not acknowledged in time, or the dataplane went away meanwhile).
+  enum class Kind { latched, media_timeout, dtmf, flow_update_failed, flow_added, flow_add_failed } kind;
   uint32_t flow_id = 0;
   uint8_t leg = 0;
   uint32_t ip = 0;       // latched
   uint16_t port = 0;     // latched
   uint8_t dtmf = 0;      // dtmf event code
-  // flow_update_failed: a later command for the same flow was posted after
-  // the failed one (it decides what the flow is now), and why it failed.
+  // flow_update_failed, flow_added, flow_add_failed: a later command for the
+  // same flow was posted after this one (it decides what the flow is now),
+  // and why it failed.
   bool superseded = false;
   std::string detail;
 };
@@ -47,13 +51,13 @@ struct MediaLegStats {
 class MediaBackend {
  public:
   virtual ~MediaBackend() = default;
-  // add returns only once the dataplane acknowledged (or refused, or did
-  // not answer in time); *error then says why: a call whose flow cannot be
-  // added is refused before its callee is ACKed.  modify and remove return
-  // once the command is queued (false: not queued, *error says why); their
-  // acks are matched on later poll()s: a modify refused or unacknowledged
-  // comes back as a flow_update_failed event, a refused remove is logged.
-  // The command ring is FIFO, so a flow's commands apply in call order.
+  // Each returns once its command is queued (false: not queued, *error
+  // says why); no call waits for the dataplane. Acks are matched on later
+  // poll()s: an add's outcome comes back as flow_added or flow_add_failed
+  // (refused, or unacknowledged within the timeout), a modify refused or
+  // unacknowledged as flow_update_failed, a refused remove is logged.
+  // The command ring is FIFO, so a flow's commands apply in call order (a
+  // modify or remove may follow its add at once).
   virtual bool add(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
                    std::string* error) = 0;
   virtual bool modify(uint32_t flow_id, const dataplane::LegSpec& a, const dataplane::LegSpec& b,
@@ -66,6 +70,12 @@ class MediaBackend {
   virtual MediaLegStats stats(uint32_t flow_id, uint8_t leg) const = 0;
   virtual bool up() const = 0;
   virtual uint32_t max_flows() const = 0;
+  // Wakes the dataplane once for the commands queued since the last flush
+  // (the loop calls it once per pass).
+  virtual void flush() {}
+  // Adds queued and not yet answered: their calls wait, so the loop polls
+  // again soon (the event ring has no fd to wake it).
+  virtual std::size_t adds_pending() const { return 0; }
   // The dataplane's worker and port counters as it last published them
   // (/metrics); false when there are none (not attached, none published,
   // or a backend without a dataplane).
@@ -77,7 +87,8 @@ class MediaBackend {
 
 // dataplane::Client behind MediaBackend: attaches lazily (the dataplane may
 // start after msgw-control) and re-attaches after a dataplane restart.
-// `now` is the clock a modify's ack timeout is measured with (the loop's).
+// `now` is the clock an add's or modify's ack timeout is measured with (the
+// loop's).
 class DataplaneMedia final : public MediaBackend {
  public:
   explicit DataplaneMedia(std::string instance, uint32_t ack_timeout_ms = 500,
@@ -92,6 +103,8 @@ class DataplaneMedia final : public MediaBackend {
   MediaLegStats stats(uint32_t flow_id, uint8_t leg) const override;
   bool up() const override;
   uint32_t max_flows() const override;
+  void flush() override;
+  std::size_t adds_pending() const override;
   bool counters(DataplaneCounters* out) const override;
   const std::string& last_error() const { return last_error_; }
   uint64_t generation() const;

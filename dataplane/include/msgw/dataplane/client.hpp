@@ -96,7 +96,14 @@ class Client {
   uint32_t n_ports() const { return map_.header()->n_ports; }
 
   // Non-blocking; false when the ring is full or the dataplane is not up.
+  // Rings the doorbell (ends the main lcore's nap) unless it is deferred.
   bool send(const Command& cmd);
+  // Deferred: send() only notes that the doorbell is owed, and
+  // ring_doorbell() rings it once for every command sent since, so a caller
+  // that posts several commands in one pass of its loop wakes the dataplane
+  // once (each ring is a signal: a system call here, a wake-up there).
+  void defer_doorbell(bool on) { defer_doorbell_ = on; }
+  void ring_doorbell();
   // Fills in version, type, request_id (returned) and sends.
   std::optional<uint32_t> add_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b);
   std::optional<uint32_t> modify_flow(uint32_t flow_id, const LegSpec& a, const LegSpec& b);
@@ -124,6 +131,8 @@ class Client {
   // The dataplane's pid if it is visible as msgw-dataplane in this pid
   // namespace (else 0: no doorbell, a signal could hit another process).
   pid_t doorbell_pid_ = 0;
+  bool defer_doorbell_ = false;
+  bool doorbell_owed_ = false;
   std::deque<Event> pending_;
   std::optional<uint32_t> send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,
                                      const LegSpec* b);

@@ -88,7 +88,18 @@ class Stack {
   int fd() const;              // -1 with an external transport
   int next_timeout_ms() const; // -1: nothing scheduled
   void process(int timeout_ms = 0);
+  void begin_send_batch();  // batch_sends()'s halves; nest like brackets
+  void end_send_batch();
   void run_timers();
+  // Runs `work` (the application's own part of a loop pass: answers to the
+  // dataplane's acks) with its UDP sends leaving in one batch at its end, as
+  // a process() pass's do.
+  template <class Work>
+  void batch_sends(Work&& work) {
+    begin_send_batch();
+    work();
+    end_send_batch();
+  }
   // Entry point for inbound bytes (the socket transport calls it; tests too).
   void receive(const Inbound& in, std::string_view bytes);
 
