@@ -225,4 +225,18 @@ uint32_t DataplaneMedia::max_flows() const {
 
 uint64_t DataplaneMedia::generation() const { return impl_->last_generation; }
 
+uint64_t DataplaneMedia::sip_shed_generation() const { return up() ? impl_->last_generation : 0; }
+
+bool DataplaneMedia::publish_sip_listen(const dp::SipListenAddr* listen, uint32_t n, uint32_t retry_after_s) {
+  if (!up()) return false;
+  impl_->client->publish_sip_listen(listen, n, retry_after_s);
+  return true;
+}
+
+bool DataplaneMedia::set_sip_shed_until(uint64_t monotonic_ns) {
+  if (!up()) return false;
+  impl_->client->set_sip_shed_until(monotonic_ns);
+  return true;
+}
+
 }  // namespace msgw::control

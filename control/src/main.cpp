@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -23,6 +24,7 @@
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
+#include "msgw/control/sip_shed_publisher.hpp"
 #include "msgw/control/state_store.hpp"
 #include "msgw/control/gateway_metrics.hpp"
 #include "msgw/metrics/http_server.hpp"
@@ -184,6 +186,14 @@ int main(int argc, char** argv) {
       watch(metrics->fd());
     }
     gw.set_resolver(&resolver);
+    // The stack's overload state to the dataplane's workers, which then shed
+    // new calls before the exception path (sip_shed_publisher.hpp).
+    msgw::control::SipShedPublisher shed(media, msgw::control::sip_shed_listen(cfg.sip.listen));
+    auto monotonic_ns = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+    };
     watch(stack.fd());
     watch(mgmt.listen_fd());
     if (sfd >= 0) watch(sfd);
@@ -249,6 +259,7 @@ int main(int argc, char** argv) {
       // The dataplane's answers (a call's flow ready: ACK to B, 200 to A)
       // leave in one batch too.
       stack.batch_sends([&] { gw.tick(); });
+      shed.update(stack.stats().overloaded != 0, stack.config().admission.retry_after_s, monotonic_ns());
       if (std::string db_error; !store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
         commit_failed(db_error);
       msgw::log::flush_suppressed();

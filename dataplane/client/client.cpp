@@ -188,6 +188,26 @@ bool Client::read_counters(PublishedCounters& out) const {
   return out.published_ns != 0;
 }
 
+void Client::publish_sip_listen(const SipListenAddr* listen, uint32_t n, uint32_t retry_after_s) {
+  SipShedState& st = map_.header()->sip_shed;
+  if (n > kMaxSipListen) n = kMaxSipListen;
+  __atomic_store_n(&st.n_listen, 0u, __ATOMIC_RELEASE);
+  for (uint32_t i = 0; i < n; ++i) {
+    __atomic_store_n(&st.listen[i].ip, listen[i].ip, __ATOMIC_RELAXED);
+    __atomic_store_n(&st.listen[i].port, listen[i].port, __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&st.retry_after_s, retry_after_s, __ATOMIC_RELAXED);
+  __atomic_store_n(&st.n_listen, n, __ATOMIC_RELEASE);
+}
+
+void Client::set_sip_shed_until(uint64_t monotonic_ns) {
+  __atomic_store_n(&map_.header()->sip_shed.shed_until_ns, monotonic_ns, __ATOMIC_RELEASE);
+}
+
+uint64_t Client::sip_shed_until() const {
+  return __atomic_load_n(&map_.header()->sip_shed.shed_until_ns, __ATOMIC_RELAXED);
+}
+
 FlowStats Client::read_stats(uint32_t flow_id, uint8_t leg) const {
   FlowStats out{};
   if (flow_id >= map_.header()->max_flows || leg > 1) return out;

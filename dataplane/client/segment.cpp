@@ -185,6 +185,9 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
   h->elem_size = kRingElemSize;
   h->start_time_ns = now_ns(CLOCK_REALTIME);
   __atomic_store_n(&h->events_dropped, 0, __ATOMIC_RELAXED);
+  // Not shedding until msgw-control (re-)attaches and says so: a lease
+  // left by the previous dataplane's control plane means nothing here.
+  std::memset(static_cast<void*>(&h->sip_shed), 0, sizeof h->sip_shed);
   // Commands: any number of producers (control plane, tools), one consumer
   // (main lcore).  Events: main lcore and workers produce, control consumes.
   if (rte_ring_init(seg.command_ring(), "msgw_cmd", kCommandRingSlots, RING_F_SC_DEQ) != 0 ||

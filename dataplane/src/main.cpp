@@ -27,6 +27,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 
 #include "msgw/common/log.hpp"
 #include "msgw/host/cpu_isolation.hpp"
@@ -412,6 +413,7 @@ int main(int argc, char** argv) {
   for (uint16_t p = 0; p < rt.ports.size(); ++p)
     for (uint16_t q = 0; q < rt.ports[p].n_rxq; ++q)
       rt.workers[q % n_workers].rx.emplace_back(p, q);
+  const uint64_t sip_tag_key = rte_rand();  // one for all workers: an ACK may reach another one
   for (Worker& w : rt.workers) {
     const std::string hn = "msgw_handoff" + std::to_string(w.index);
     w.handoff = rte_ring_create(hn.c_str(), 4096, rte_socket_id(), RING_F_SC_DEQ);
@@ -435,6 +437,8 @@ int main(int argc, char** argv) {
     c.stats = rt.segment->stats();
     c.events = &*rt.segment;
     c.resolve = rt.resolve;
+    c.sip_shed = &rt.segment->header()->sip_shed;  // msgw-control's overload state (sip_shed.hpp)
+    c.sip_tag_key = sip_tag_key;
     c.latch_packets = dp.latch_packets;
     c.tsc_hz = rte_get_tsc_hz();
     c.rtcp_interval_ns = uint64_t(dp.rtcp_interval_ms) * 1000000ull;

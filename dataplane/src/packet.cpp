@@ -22,6 +22,7 @@
 
 #include "msgw/common/byte_order.hpp"
 #include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/sip_shed.hpp"
 
 namespace msgw::dataplane {
 
@@ -1189,6 +1190,9 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         ++ctx.counters.handoff_out;
         break;
       case Verdict::exception:
+        // While msgw-control sheds, new calls to its SIP addresses are
+        // answered here (sip_shed.cpp), not through the TAP.
+        if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, out)) break;
         if (rx_port < kMaxPorts) {
           out.exception[rx_port][out.n_exception[rx_port]++] = m;
           ++ctx.counters.exception;

@@ -84,15 +84,6 @@ bool TokenBucket::take(int64_t now_ns, double rate, double burst) {
   return true;
 }
 
-LimitedMethod limited_method(std::string_view d) {
-  std::size_t p = 0;
-  while (p < d.size() && (d[p] == '\r' || d[p] == '\n')) ++p;
-  d.remove_prefix(p);
-  if (d.substr(0, 7) == "INVITE ") return LimitedMethod::invite;
-  if (d.substr(0, 9) == "REGISTER ") return LimitedMethod::register_;
-  return LimitedMethod::none;
-}
-
 std::size_t SourceLimiter::Hash::operator()(const SourceAddr& a) const noexcept {
   uint64_t hi, lo;
   std::memcpy(&hi, a.data(), 8);
@@ -161,6 +152,7 @@ OverloadState OverloadGate::observe(int64_t age_us, int64_t now_ns) {
     window_start_ns_ = now_ns;
   }
   if (age_us < 0) return state_;
+  last_seen_ns_ = now_ns;
   cur_max_us_ = std::max(cur_max_us_, age_us);
   if (cfg_->shed_queue_age_ms == 0) return state_ = OverloadState::admitting;
   const int64_t shed_us = int64_t(cfg_->shed_queue_age_ms) * 1000;
@@ -168,6 +160,13 @@ OverloadState OverloadGate::observe(int64_t age_us, int64_t now_ns) {
   const OverloadState next = next_state(state_, age_us, shed_us, resume_us);
   if (next == OverloadState::shedding && state_ == OverloadState::admitting) ++episodes_;
   return state_ = next;
+}
+
+OverloadState OverloadGate::idle(int64_t now_ns) {
+  if (state_ != OverloadState::shedding) return state_;
+  const int64_t resume_ns = int64_t(cfg_->resume_queue_age_ms) * 1'000'000;
+  if (now_ns - last_seen_ns_ >= resume_ns) state_ = OverloadState::admitting;
+  return state_;
 }
 
 }  // namespace msgw::sip

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "msgw/common/ascii.hpp"
+#include "msgw/common/sip_admission.hpp"
 
 namespace msgw::sip {
 namespace {
@@ -47,22 +48,7 @@ bool valid_host(const char* h) {
 
 }  // namespace
 
-bool has_tag_param(std::string_view v) {
-  std::size_t gt = v.rfind('>');
-  std::string_view params = gt == std::string_view::npos ? v : v.substr(gt);
-  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (params[i] != ';') continue;
-    std::size_t j = i + 1;
-    while (j < params.size() && ws(params[j])) ++j;
-    if (j + 3 > params.size()) return false;
-    if ((params[j] | 0x20) != 't' || (params[j + 1] | 0x20) != 'a' || (params[j + 2] | 0x20) != 'g') continue;
-    j += 3;
-    while (j < params.size() && ws(params[j])) ++j;
-    if (j < params.size() && params[j] == '=') return true;
-  }
-  return false;
-}
+bool has_tag_param(std::string_view v) { return common::has_tag_param(v); }
 
 namespace {
 

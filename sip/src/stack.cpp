@@ -44,6 +44,7 @@ int Stack::next_timeout_ms() const { return impl_->next_timeout_ms(); }
 void Stack::process(int timeout_ms) {
   impl_->begin_send_batch();
   if (impl_->own) impl_->own->process(timeout_ms);
+  impl_->admission_idle();
   impl_->run_timers();
   impl_->end_send_batch();
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "msgw/common/log.hpp"
+#include "msgw/common/sip_admission.hpp"
 #include "msgw/common/text.hpp"
 #include "stack_impl.hpp"
 
@@ -32,23 +33,6 @@ int64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// An Authorization or Proxy-Authorization header line in the header section:
-// the request answers a challenge, so the first half of its call (the
-// request that drew the 401/407) was admitted already.
-bool carries_credentials(std::string_view head) {
-  static constexpr std::string_view kNames[] = {"authorization", "proxy-authorization"};
-  for (std::size_t p = head.find('\n'); p != std::string_view::npos; p = head.find('\n', p + 1)) {
-    const std::string_view line = head.substr(p + 1);
-    for (std::string_view name : kNames) {
-      if (line.size() <= name.size() || !common::iequals(line.substr(0, name.size()), name)) continue;
-      std::size_t i = name.size();
-      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-      if (i < line.size() && line[i] == ':') return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -147,7 +131,7 @@ bool Stack::Impl::admit(const Inbound& in, std::string_view bytes) {
   // already paid for: shed only when the queue is twice as old again
   // (so credentials made up by a flood buy no more than that).
   if (in.queue_age_us < 2 * int64_t(cfg.admission.shed_queue_age_ms) * 1000 &&
-      carries_credentials(bytes.substr(0, scan.head_len)))
+      common::carries_credentials(bytes.substr(0, scan.head_len)))
     return true;
   const std::string extra = "Retry-After: " + std::to_string(cfg.admission.retry_after_s) + "\r\n";
   const std::string resp = build_stateless_response(scan, 503, "Overloaded", random_token(10), extra);
@@ -157,6 +141,11 @@ bool Stack::Impl::admit(const Inbound& in, std::string_view bytes) {
   stats.count_sent(503);
   transmit(in.proto, in.peer, in.socket, resp);
   return false;
+}
+
+void Stack::Impl::admission_idle() {
+  if (overload.state() != OverloadState::shedding) return;
+  stats.overloaded = overload.idle(monotonic_ns()) == OverloadState::shedding;
 }
 
 }  // namespace msgw::sip

@@ -195,6 +195,9 @@ struct Stack::Impl {
   // --- admission (stack_admission.cpp): false when the message was shed
   // (503) or dropped (blocked source) and goes no further.
   bool admit(const Inbound& in, std::string_view bytes);
+  // After a pass over the sockets: shedding ends once nothing was received
+  // for the resume age (OverloadGate::idle).
+  void admission_idle();
 
   // --- UAS, inbound (stack_uas_receive.cpp)
   void receive(const Inbound& in, std::string_view bytes);

@@ -187,6 +187,27 @@ TEST(CoreAdmission, QueueAgeHysteresis) {
   EXPECT_EQ(g.observe(10'000'000, t + 3 * kS), S::admitting);
 }
 
+// While msgw-dataplane sheds for the stack a flood may never reach it: a pass
+// that met no datagram for the resume age ends shedding without one.
+TEST(CoreAdmission, OverloadGateEndsSheddingWhenNothingArrivesForTheResumeAge) {
+  AdmissionConfig cfg;
+  cfg.shed_queue_age_ms = 200;
+  cfg.resume_queue_age_ms = 50;
+  OverloadGate g(cfg);
+  using S = OverloadState;
+  constexpr int64_t kMsNs = 1'000'000;
+  const int64_t t = kS;
+  EXPECT_EQ(g.idle(t), S::admitting);  // admitting stays admitting
+  EXPECT_EQ(g.observe(300'000, t), S::shedding);
+  EXPECT_EQ(g.idle(t + 49 * kMsNs), S::shedding);  // not yet the resume age
+  EXPECT_EQ(g.observe(250'000, t + 40 * kMsNs), S::shedding);  // a message restarts the wait
+  EXPECT_EQ(g.idle(t + 89 * kMsNs), S::shedding);
+  EXPECT_EQ(g.idle(t + 90 * kMsNs), S::admitting);
+  EXPECT_EQ(g.episodes(), 1u);
+  EXPECT_EQ(g.observe(300'000, t + 100 * kMsNs), S::shedding);  // and sheds again when behind
+  EXPECT_EQ(g.episodes(), 2u);
+}
+
 // --- the stack
 
 const char* kInvite =

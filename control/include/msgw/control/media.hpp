@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "msgw/control/sip_shed_publisher.hpp"
 #include "msgw/dataplane/protocol.hpp"
 
 namespace msgw::control {
@@ -89,7 +90,7 @@ class MediaBackend {
 // start after msgw-control) and re-attaches after a dataplane restart.
 // `now` is the clock an add's or modify's ack timeout is measured with (the
 // loop's).
-class DataplaneMedia final : public MediaBackend {
+class DataplaneMedia final : public MediaBackend, public SipShedSink {
  public:
   explicit DataplaneMedia(std::string instance, uint32_t ack_timeout_ms = 500,
                           std::function<std::chrono::steady_clock::time_point()> now = nullptr);
@@ -108,6 +109,11 @@ class DataplaneMedia final : public MediaBackend {
   bool counters(DataplaneCounters* out) const override;
   const std::string& last_error() const { return last_error_; }
   uint64_t generation() const;
+  // SipShedSink: msgw-control's overload state into the segment.
+  uint64_t sip_shed_generation() const override;
+  bool publish_sip_listen(const dataplane::SipListenAddr* listen, uint32_t n,
+                          uint32_t retry_after_s) override;
+  bool set_sip_shed_until(uint64_t monotonic_ns) override;
 
  private:
   struct Impl;

@@ -124,6 +124,14 @@ class Client {
   bool read_counters(PublishedCounters& out) const;
   uint32_t n_workers() const { return map_.header()->n_workers; }
 
+  // msgw-control's overload state for the workers (SipShedState): the SIP
+  // listen addresses (at most kMaxSipListen; more are ignored) and the
+  // Retry-After, published once per attach; then the shedding lease, set
+  // while the control plane sheds (CLOCK_MONOTONIC ns), 0 when it stops.
+  void publish_sip_listen(const SipListenAddr* listen, uint32_t n, uint32_t retry_after_s);
+  void set_sip_shed_until(uint64_t monotonic_ns);
+  uint64_t sip_shed_until() const;
+
  private:
   Mapping map_;
   uint64_t generation_ = 0;

@@ -100,7 +100,9 @@ constexpr bool drop_is_loss(Drop d) {
   X(transcode_buffered, "ingress packets absorbed by re-framing (no output yet)") \
   X(rtcp_terminated, "RTCP received on transcoded legs (not relayed)") \
   X(rtcp_sent, "own RTCP SR sent on transcoded legs") \
-  X(busy_cycles, "TSC cycles of poll passes that had packets")
+  X(busy_cycles, "TSC cycles of poll passes that had packets") \
+  X(sip_shed, "new INVITEs/REGISTERs answered 503 + Retry-After by the worker while msgw-control sheds") \
+  X(sip_shed_acks_absorbed, "ACKs of those 503s dropped by the worker")
 
 struct WorkerCounters {
 #define MSGW_WORKER_COUNTER_FIELD(name, help) uint64_t name = 0;

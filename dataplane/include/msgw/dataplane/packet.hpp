@@ -62,6 +62,10 @@ struct WorkerContext {
   // The steady relayed stream's short path (process_chunk); off, every packet
   // takes the general one (the unit tests compare the two).
   bool steady_fast_path = true;
+  // msgw-control's overload state (the segment header's; null: never shed)
+  // and the key of the To tags of the worker's 503s (sip_shed.hpp).
+  const SipShedState* sip_shed = nullptr;
+  uint64_t sip_tag_key = 0;
   // Scratch for the codec engine's output, reused by every call.
   codecs::EgressPacket tc_out[codecs::kMaxEgressPerCall];
   // Written by this worker only; read by telemetry (relaxed).

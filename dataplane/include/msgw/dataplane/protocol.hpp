@@ -27,7 +27,7 @@
 namespace msgw::dataplane {
 
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
-inline constexpr uint32_t kLayoutVersion = 4;  // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters
+inline constexpr uint32_t kLayoutVersion = 5;  // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters; 5: SipShedState, sip_shed counters
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -39,6 +39,31 @@ enum class SegmentState : uint32_t {
   starting = 1,  // rings being (re)initialised: do not touch them
   up = 2,
 };
+
+// msgw-control's overload state and what the workers need to shed for it
+// (dataplane/src/sip_shed.cpp): while shed_until_ns is in the future, a new
+// INVITE or REGISTER to one of the listen addresses, bound for the exception
+// path, is answered 503 + Retry-After by the worker instead of going through
+// the TAP to msgw-control (which would answer it the same way, at several
+// times the cost).  shed_until_ns is a lease (CLOCK_MONOTONIC): msgw-control
+// renews it while it sheds and clears it when it stops, so a control plane
+// that dies while shedding does not leave the dataplane shedding.  Written
+// by msgw-control only (Client::publish_sip_listen / set_sip_shed_until),
+// zero in a new segment (not shedding).  IPv4 addresses and ports in host
+// byte order; ip 0 = any address of the port (a wildcard listen).
+inline constexpr uint32_t kMaxSipListen = 8;
+struct SipListenAddr {
+  uint32_t ip;
+  uint16_t port;
+  uint16_t reserved;
+};
+struct SipShedState {
+  uint64_t shed_until_ns;   // atomic; 0 = not shedding
+  uint32_t retry_after_s;   // atomic; the 503s' Retry-After
+  uint32_t n_listen;        // atomic, stored (release) after listen[]
+  SipListenAddr listen[kMaxSipListen];
+};
+static_assert(sizeof(SipShedState) == 80);
 
 struct SegmentHeader {
   uint64_t magic;
@@ -67,7 +92,8 @@ struct SegmentHeader {
   uint32_t main_napping;
   uint32_t doorbell_signal;
   uint64_t counters_offset;  // PublishedCounters
-  uint8_t reserved[144];
+  SipShedState sip_shed;     // msgw-control -> workers
+  uint8_t reserved[64];
 };
 static_assert(sizeof(SegmentHeader) == 256);
 
@@ -288,7 +314,7 @@ struct PublishedCounters {
 };
 static_assert(std::is_trivially_copyable_v<PublishedCounters>);
 static_assert(sizeof(PublishedCounters) % sizeof(uint64_t) == 0);
-static_assert(sizeof(WorkerCounters) == (18 + 1 + 28) * sizeof(uint64_t),
+static_assert(sizeof(WorkerCounters) == (20 + 1 + 28) * sizeof(uint64_t),
               "a worker counter or drop reason was added: bump kLayoutVersion, then this check");
 static_assert(sizeof(PublishedPort) == 64 * 2, "a port counter was added: bump kLayoutVersion");
 

@@ -35,6 +35,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "msgw/common/sip_admission.hpp"
+
 namespace msgw::sip {
 
 // The admission counters, one list: Stats members and msgw-control's
@@ -87,9 +89,11 @@ class TokenBucket {
   int64_t last_ns_ = 0;
 };
 
-// Which messages the per-source limits count; found from the first bytes.
-enum class LimitedMethod : uint8_t { none, invite, register_ };
-LimitedMethod limited_method(std::string_view datagram);
+// Which messages the per-source limits and shedding count; found from the
+// first bytes.  One definition with the dataplane's shedding
+// (msgw/common/sip_admission.hpp).
+using common::LimitedMethod;
+using common::limited_method;
 
 // The per-source table.
 class SourceLimiter {
@@ -139,6 +143,12 @@ class OverloadGate {
   // One message's age (microseconds; < 0: unknown, e.g. TCP), seen at now_ns.
   // Returns the state the message is judged in.
   OverloadState observe(int64_t age_us, int64_t now_ns);
+  // Called after a pass that found the receive queues empty: no datagram
+  // was met for the resume age, so none waiting is that old (the next one
+  // will be young).  Ends shedding without waiting for a message, which
+  // may never come: while msgw-dataplane sheds for the stack, a flood of
+  // new INVITEs does not reach it at all.
+  OverloadState idle(int64_t now_ns);
   OverloadState state() const { return state_; }
   uint64_t episodes() const { return episodes_; }
   // Largest age over the last complete second (and the one running).
@@ -149,6 +159,7 @@ class OverloadGate {
   OverloadState state_ = OverloadState::admitting;
   uint64_t episodes_ = 0;
   int64_t window_start_ns_ = 0, cur_max_us_ = 0, prev_max_us_ = 0;
+  int64_t last_seen_ns_ = 0;  // the last message with a known age
 };
 
 }  // namespace msgw::sip
