@@ -20,6 +20,7 @@
 #                   183 and modifies it at the 200
 #   PERF_DATA=FILE  one more round, recorded with perf (not in the CPU figures)
 #   PERF_ARGS="-F 499 --call-graph dwarf,16384"   (the build has no frame pointers)
+#   PERF_TARGET=dataplane   record msgw-dataplane (all its threads) instead of msgw-control
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -57,6 +58,12 @@ sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$ctl_pid}/stat"; }
 hz=$(getconf CLK_TCK)
+# msgw-dataplane's threads (main lcore, workers, EAL's) as "name=ticks ...".
+dp_threads() {
+  for t in /proc/"$dp_pid"/task/*; do
+    printf '%s=%s\n' "$(tr ' ' _ <"$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+  done | sort
+}
 results=() p99s=() dp_results=()
 total=$rounds
 [[ -n ${PERF_DATA:-} ]] && total=$((rounds + 1))
@@ -64,16 +71,18 @@ for round in $(seq "$total"); do
   n=$((rate * secs))
   perf_pid=
   if (( round > rounds )); then
-    perf record ${PERF_ARGS:--F 499 --call-graph dwarf,16384} -o "$PERF_DATA" -p "$ctl_pid" >/dev/null 2>&1 &
+    perf_target=$ctl_pid
+    [[ ${PERF_TARGET:-control} == dataplane ]] && perf_target=$dp_pid
+    perf record ${PERF_ARGS:--F 499 --call-graph dwarf,16384} -o "$PERF_DATA" -p "$perf_target" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 0.5
   fi
-  t0=$(cpu_ticks) d0=$(cpu_ticks "$dp_pid")
+  t0=$(cpu_ticks) d0=$(cpu_ticks "$dp_pid") th0=$(dp_threads)
   (cd "$work" && ip netns exec msgw-phone sipp -sf "$work/uac.xml" -s 1-800-555-1212 -i 10.10.0.2 -p 5062 \
     -auth_uri "1-800-555-1212@10.10.0.1" -r "$rate" -m "$n" -l $((rate * 4 + 100)) -nostdin \
     -timeout $((secs + 40))s -trace_stat -stf "$work/stat-$round.csv" -trace_rtt -rtt_freq 1 -max_socket 65000 \
     10.10.0.1:5060 >"$work/phone-$round.out" 2>&1) || true
-  t1=$(cpu_ticks) d1=$(cpu_ticks "$dp_pid")
+  t1=$(cpu_ticks) d1=$(cpu_ticks "$dp_pid") th1=$(dp_threads)
   [[ -n $perf_pid ]] && { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
   mv -f "$work"/uac*_rtt.csv "$work/rtt-$round.csv" 2>/dev/null || true
   read -r ok failed p99 < <(python3 - "$work/stat-$round.csv" "$work/rtt-$round.csv" <<'PY'
@@ -95,7 +104,10 @@ PY
 )
   us=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / max(1, $ok), 1))")
   dus=$(python3 -c "print(round(($d1 - $d0) * 1e6 / $hz / max(1, $ok), 1))")
-  echo "  round $round${perf_pid:+ (perf)}: $rate calls/s × ${secs} s: $ok ok, $failed failed, setup p99 $p99 ms, msgw-control $us µs CPU per call, msgw-dataplane $dus"
+  # Per dataplane thread, µs per call (threads that used none are left out).
+  dth=$(join -t= <(echo "$th0") <(echo "$th1") | awk -F= -v hz="$hz" -v ok="$ok" \
+    '$3 > $2 {printf " %s %.0f", $1, ($3 - $2) * 1e6 / hz / (ok > 0 ? ok : 1)}')
+  echo "  round $round${perf_pid:+ (perf)}: $rate calls/s × ${secs} s: $ok ok, $failed failed, setup p99 $p99 ms, msgw-control $us µs CPU per call, msgw-dataplane $dus (${dth# })"
   [[ -n $perf_pid ]] || results+=("$us") p99s+=("$p99") dp_results+=("$dus")
   sleep 2
 done

@@ -96,19 +96,6 @@ void on_signal(int) {
 void on_doorbell(int) {}
 int doorbell_signal() { return SIGRTMIN + 7; }
 
-// net_tap learns of frames from the kernel by SIGIO (a process-wide signal:
-// any thread may take it).  Its handler is wrapped so that the frame also
-// ends the main lcore's nap, whichever thread the signal interrupted.
-struct sigaction g_tap_sigio {};
-void on_sigio(int sig, siginfo_t* info, void* uc) {
-  if ((g_tap_sigio.sa_flags & SA_SIGINFO) != 0 && g_tap_sigio.sa_sigaction != nullptr)
-    g_tap_sigio.sa_sigaction(sig, info, uc);
-  else if (g_tap_sigio.sa_handler != SIG_DFL && g_tap_sigio.sa_handler != SIG_IGN &&
-           g_tap_sigio.sa_handler != nullptr)
-    g_tap_sigio.sa_handler(sig);
-  if (g_runtime != nullptr) kick_main(*g_runtime);
-}
-
 bool work_queued(Runtime& rt) {
   if (rte_ring_count(rt.segment->command_ring()) != 0 || rte_ring_count(rt.resolve) != 0)
     return true;
@@ -119,16 +106,19 @@ bool work_queued(Runtime& rt) {
 
 // The main lcore's nap: advertised in the segment so that a client enqueuing
 // a command, or a worker queuing frames for the kernel, ends it (doorbell),
-// and skipped when such work is already queued.  The doorbell signal is
-// blocked outside the nap and unblocked by ppoll() atomically, so a ring that
-// comes before the sleep starts still ends it.  Other signals end it too
-// (SIGINT/SIGTERM, SIGIO).
-void nap(Runtime& rt, unsigned us, const sigset_t& nap_mask) {
+// and a ppoll() on the TAP queues, so that a frame from the kernel ends it.
+// The doorbell signal is blocked outside the nap and unblocked by ppoll()
+// atomically, so a ring that comes before the sleep starts still ends it.
+// With work already queued the ppoll() only looks at the TAPs (no timeout):
+// under a steady load the main lcore may never sleep, and the TAPs must
+// still be read.  SIGINT/SIGTERM end it too.
+void nap(Runtime& rt, unsigned us, const sigset_t& nap_mask, TapWakeup& taps) {
   SegmentHeader* h = rt.segment->header();
   __atomic_store_n(&h->main_napping, 1u, __ATOMIC_SEQ_CST);
-  if (!work_queued(rt)) {
-    const timespec ts{long(us / 1000000), long(us % 1000000) * 1000};
-    ppoll(nullptr, 0, &ts, &nap_mask);
+  const bool queued = work_queued(rt);
+  if (!queued || taps.polled()) {
+    const timespec ts = queued ? timespec{0, 0} : timespec{long(us / 1000000), long(us % 1000000) * 1000};
+    taps.after_poll(ppoll(taps.fds(), taps.count(), &ts, &nap_mask));
   }
   __atomic_store_n(&h->main_napping, 0u, __ATOMIC_RELEASE);
 }
@@ -164,7 +154,7 @@ void usage(std::FILE* out) {
 // Main lcore: kernel <-> port frames and ARP.
 class ExceptionPath {
  public:
-  explicit ExceptionPath(Runtime& rt) : rt_(rt) {}
+  ExceptionPath(Runtime& rt, const TapWakeup& taps) : rt_(rt), taps_(taps) {}
 
   // Returns the number of frames moved (either way) and ARP requests served.
   unsigned poll(uint64_t now_ns) {
@@ -187,8 +177,10 @@ class ExceptionPath {
           rte_pktmbuf_free_bulk(pkts + sent, n - sent);
         }
       }
-      // Kernel -> port (through worker 0's TX queue).
-      n = rte_eth_rx_burst(p.tap_id, 0, pkts, kBurst);
+      // Kernel -> port (through worker 0's TX queue); a TAP the nap's
+      // ppoll() saw empty is not read (a read that finds nothing is a
+      // system call too).
+      n = taps_.ready(i) ? rte_eth_rx_burst(p.tap_id, 0, pkts, kBurst) : 0;
       moved += n;
       if (n > 0) {
         for (unsigned k = 0; k < n; ++k)
@@ -234,6 +226,7 @@ class ExceptionPath {
     }
   }
   Runtime& rt_;
+  const TapWakeup& taps_;
   std::unordered_map<uint64_t, uint64_t> last_request_;
 };
 
@@ -467,19 +460,16 @@ int main(int argc, char** argv) {
       rt.doorbell_signal = doorbell_signal();
       __atomic_store_n(&rt.segment->header()->doorbell_signal, uint32_t(doorbell_signal()), __ATOMIC_RELEASE);
     }
-    struct sigaction tap {};
-    const bool handled =
-        sigaction(SIGIO, nullptr, &tap) == 0 &&
-        ((tap.sa_flags & SA_SIGINFO) != 0
-             ? tap.sa_sigaction != nullptr
-             : tap.sa_handler != SIG_DFL && tap.sa_handler != SIG_IGN);
-    if (handled) {
-      g_tap_sigio = tap;
-      struct sigaction wrap = tap;
-      wrap.sa_flags |= SA_SIGINFO;
-      wrap.sa_sigaction = on_sigio;
-      sigaction(SIGIO, &wrap, nullptr);
-    }
+  }
+  TapWakeup taps;
+  {
+    std::string why;
+    if (taps.take_over(rt, &why))
+      MSGW_LOG(info, "exception path: the main lcore polls the TAP queues (net_tap's signal per frame is off)",
+               {"queues", taps.count()});
+    else
+      MSGW_LOG(warn, "exception path: TAP queues left to net_tap's signal; frames from the kernel may wait "
+                     "out the main lcore's nap", {"why", why});
   }
   // After the doorbell's handler and rt.main_tid: workers may kick from now on.
   for (Worker& w : rt.workers) rte_eal_remote_launch(worker_main, &rt, w.lcore);
@@ -488,17 +478,22 @@ int main(int argc, char** argv) {
            {"legs", max_flows * 2}, {"ports", rt.ports.size()}, {"workers", n_workers},
            {"rx_held_until_flows", hold});
 
-  ExceptionPath exc(rt);
+  ExceptionPath exc(rt, taps);
   CountersPublisher publisher(rt);
   uint32_t active = 0;
   // Poll-mode main lcore that need not burn a core: it shares one with the
-  // control plane (and, in the benchmark, the load generator).  While there is
-  // work it naps 20 us between rounds; each idle round doubles the nap up to
-  // 10 ms.  Whatever has to be handled at once ends the nap: commands (the
-  // clients' doorbell), frames for the kernel and ARP wishes (the workers
-  // kick), frames from the kernel (SIGIO).  So the nap bounds only the media
-  // timeout sweep, and an idle appliance wakes 100 times a second: at 1,000
-  // the wake-ups cost a load generator sharing the core ~20 % of its rate.
+  // control plane (and, in the benchmark, the load generator).  Whatever has
+  // to be handled at once ends its nap: commands (the clients' doorbell),
+  // frames for the kernel and ARP wishes (the workers kick), frames from the
+  // kernel (the nap polls the TAP queues).  So it naps 10 ms whenever nothing
+  // but the clock can advance its work (an idle appliance wakes 100 times a
+  // second: at 1,000 the wake-ups cost a load generator sharing the core ~20 %
+  // of its rate), and 20 us, doubling, only while a dump streams or deletions
+  // wait for RCU.  Each wake-up costs ~30-40 us of CPU on the rig's VM: the
+  // 20 us ladder it used to climb after every busy round was ~3 wake-ups per
+  // batch of SIP datagrams.  Without the TAP poll (net_tap set up otherwise)
+  // it climbs the ladder after any busy round, as a frame from the kernel
+  // then only ends the nap by chance (net_tap's signal goes to any thread).
   constexpr unsigned kNapMinUs = 20, kNapMaxUs = 10000;
   unsigned nap_us = kNapMinUs;
   while (!rt.stop.load()) {
@@ -512,8 +507,11 @@ int main(int argc, char** argv) {
         if (rt.flows->get(f) != nullptr) ++active;
       if (active >= hold) rt.rx_enabled.store(true);
     }
-    nap_us = busy ? kNapMinUs : std::min(nap_us * 2, kNapMaxUs);
-    nap(rt, nap_us, nap_mask);
+    if (taps.polled() && !rt.commands->wants_poll())
+      nap_us = kNapMaxUs;
+    else
+      nap_us = busy ? kNapMinUs : std::min(nap_us * 2, kNapMaxUs);
+    nap(rt, nap_us, nap_mask, taps);
   }
 
   MSGW_LOG(info, "stopping");

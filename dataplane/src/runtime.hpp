@@ -3,6 +3,7 @@
 // telemetry callbacks.  Internal to the binary.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -80,12 +81,39 @@ struct Runtime {
   int doorbell_signal = 0;
 };
 
-// Ends the main lcore's nap, if it is napping, so that frames for the kernel,
-// ARP wishes and frames from the kernel (SIGIO) do not wait out the nap.
+// Ends the main lcore's nap, if it is napping, so that frames for the kernel
+// and ARP wishes do not wait out the nap.
 // The caller has queued its work first; the fence pairs with the one in the
 // main lcore's nap (it sets main_napping, then looks at the rings), so either
 // the nap sees the work or this sees the nap.  Async-signal-safe.
 void kick_main(Runtime& rt);
+
+// tap_wakeup.cpp: the TAP queues' readiness, polled by the main lcore in its
+// nap instead of net_tap's signal per frame (see there).
+class TapWakeup {
+ public:
+  TapWakeup();
+  // After setup_ports, before the workers run: turns net_tap's signal off on
+  // every port's TAP queue and polls the queues instead.  False (nothing
+  // changed, every port read every round as before) when the TAPs are not
+  // set up the way it knows; *why says how.
+  bool take_over(const Runtime& rt, std::string* why);
+  bool polled() const { return !fds_.empty(); }
+  pollfd* fds() { return fds_.data(); }
+  nfds_t count() const { return fds_.size(); }
+  // After ppoll(fds(), count(), ...) returned `ready`: which ports' queues
+  // have frames; tells net_tap (its rx burst reads only after its signal).
+  void after_poll(int ready);
+  // Whether the main lcore should read port p's TAP this round.
+  bool ready(uint16_t p) const { return ready_[p]; }
+
+ private:
+  std::vector<pollfd> fds_;
+  std::vector<uint16_t> port_of_;
+  void (*trigger_)(int) = nullptr;
+  int signo_ = 0;
+  bool ready_[kMaxPorts];
+};
 
 // ports.cpp
 std::vector<std::string> build_eal_args(const config::Config& cfg, const std::string& argv0,

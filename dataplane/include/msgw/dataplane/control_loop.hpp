@@ -32,6 +32,10 @@ class CommandProcessor {
   // timeout scan.  now_ns is CLOCK_MONOTONIC.  True when the round had work
   // (commands, acks or a dump in progress), so the caller polls again soon.
   bool poll(uint64_t now_ns);
+  // Work that no doorbell announces and that only polling advances: a dump
+  // still streaming, deletions whose acks wait for RCU.  The main lcore
+  // naps short while this holds and long otherwise.
+  bool wants_poll() const { return dumping_ || flows_.reclaim_pending(); }
   const ControlCounters& counters() const { return counters_; }
 
  private:

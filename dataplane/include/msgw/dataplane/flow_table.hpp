@@ -196,6 +196,8 @@ class FlowTable {
   };
   // Frees what readers can no longer see; returns deletions now complete.
   std::vector<Freed> reclaim(bool wait = false);
+  // Deletions still waiting for readers to pass a quiescent state.
+  bool reclaim_pending() const { return !pending_.empty(); }
   const SessionConfig* get(uint32_t flow_id) const {
     return flow_id < max_flows_ ? configs_[flow_id] : nullptr;
   }
