@@ -24,7 +24,7 @@ constexpr Transition ignore(S from, E e) { return {from, e, H::ignore, to_mask(f
 constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // ---- routing
     act(S::routing, E::b_provisional, kEarly),
-    act(S::routing, E::b_answer, kAnswered | kEnded),
+    act(S::routing, E::b_answer, kConnecting | kAnswered | kEnded),  // connecting while the add waits
     act(S::routing, E::b_failure, kRouting | kEnded),
     act(S::routing, E::b_challenge, kRouting | kEnded),
     act(S::routing, E::b_timeout, kRouting | kEnded),
@@ -52,7 +52,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::routing, E::flow_refused, kRouting),
     // ---- early
     act(S::early, E::b_provisional, kEarly),
-    act(S::early, E::b_answer, kAnswered | kEnded),
+    act(S::early, E::b_answer, kConnecting | kAnswered | kEnded),
     act(S::early, E::b_failure, kRouting | kEnded),
     act(S::early, E::b_challenge, kRouting | kEnded),  // a new INVITE: routing again
     act(S::early, E::b_timeout, kRouting | kEnded),

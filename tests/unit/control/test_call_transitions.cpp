@@ -99,6 +99,11 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
     }
   }
   EXPECT_EQ(seen.size(), 105u);
+  // B's 2xx waits in connecting for its flow's add, from either state before the answer.
+  for (CallState from : {CallState::routing, CallState::early}) {
+    EXPECT_TRUE(control::transition(from, CallEvent::b_answer).to & control::to_mask(CallState::connecting))
+        << control::state_name(from);
+  }
   // The requests are exactly BYE, re-INVITE (either side) and other in-dialog requests.
   std::vector<std::string> requests;
   for (std::size_t e = 0; e < control::kCallEventCount; ++e)
