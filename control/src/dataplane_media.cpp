@@ -239,4 +239,10 @@ bool DataplaneMedia::set_sip_shed_until(uint64_t monotonic_ns) {
   return true;
 }
 
+bool DataplaneMedia::set_sip_admit_rate(uint32_t calls_per_s) {
+  if (!up()) return false;
+  impl_->client->set_sip_admit_rate(calls_per_s);
+  return true;
+}
+
 }  // namespace msgw::control

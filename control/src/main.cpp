@@ -21,6 +21,7 @@
 #include "msgw/common/log.hpp"
 #include "msgw/config/config.hpp"
 #include "msgw/dns/ares_dns.hpp"
+#include "msgw/control/admission_rate.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
@@ -189,6 +190,13 @@ int main(int argc, char** argv) {
     // The stack's overload state to the dataplane's workers, which then shed
     // new calls before the exception path (sip_shed_publisher.hpp).
     msgw::control::SipShedPublisher shed(media, msgw::control::sip_shed_listen(cfg.sip.listen));
+    // Overloaded, the workers still admit a controlled rate of new calls
+    // (admission_rate.hpp) rather than none: the lease follows the
+    // controller, which enters when the stack's gate sheds and leaves once
+    // calm; the gate's own shedding stays the backstop.
+    msgw::control::AdmissionRateController admit_rate;
+    const std::size_t kInviteIdx = msgw::sip::sip_method_index("INVITE");
+    const std::size_t kRegisterIdx = msgw::sip::sip_method_index("REGISTER");
     auto monotonic_ns = [] {
       timespec ts{};
       clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -259,7 +267,13 @@ int main(int argc, char** argv) {
       // The dataplane's answers (a call's flow ready: ACK to B, 200 to A)
       // leave in one batch too.
       stack.batch_sends([&] { gw.tick(); });
-      shed.update(stack.stats().overloaded != 0, stack.config().admission.retry_after_s, monotonic_ns());
+      {
+        const auto& st = stack.stats();
+        const uint64_t now = monotonic_ns();
+        admit_rate.update(int64_t(now), st.overloaded != 0,
+                          st.rx_requests_by_method[kInviteIdx] + st.rx_requests_by_method[kRegisterIdx]);
+        shed.update(admit_rate.limiting(), stack.config().admission.retry_after_s, now, admit_rate.rate());
+      }
       if (std::string db_error; !store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
         commit_failed(db_error);
       msgw::log::flush_suppressed();

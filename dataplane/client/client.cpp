@@ -204,6 +204,10 @@ void Client::set_sip_shed_until(uint64_t monotonic_ns) {
   __atomic_store_n(&map_.header()->sip_shed.shed_until_ns, monotonic_ns, __ATOMIC_RELEASE);
 }
 
+void Client::set_sip_admit_rate(uint32_t calls_per_s) {
+  __atomic_store_n(&map_.header()->sip_shed.admit_rate, calls_per_s, __ATOMIC_RELEASE);
+}
+
 uint64_t Client::sip_shed_until() const {
   return __atomic_load_n(&map_.header()->sip_shed.shed_until_ns, __ATOMIC_RELAXED);
 }

@@ -1192,7 +1192,7 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
       case Verdict::exception:
         // While msgw-control sheds, new calls to its SIP addresses are
         // answered here (sip_shed.cpp), not through the TAP.
-        if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, out)) break;
+        if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, now_ns, out)) break;
         if (rx_port < kMaxPorts) {
           out.exception[rx_port][out.n_exception[rx_port]++] = m;
           ++ctx.counters.exception;

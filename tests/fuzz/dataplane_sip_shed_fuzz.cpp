@@ -119,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(rte_pktmbuf_append(m, uint16_t(f.size())), f.data(), f.size());
   w.out.clear();
   const uint64_t shed = w.ctx.counters.sip_shed, absorbed = w.ctx.counters.sip_shed_acks_absorbed;
-  if (!sip_shed_frame(w.ctx, 0, m, w.out)) {
+  if (!sip_shed_frame(w.ctx, 0, m, 1, w.out)) {
     if (m->data_len != f.size() || std::memcmp(rte_pktmbuf_mtod(m, void*), f.data(), f.size()) != 0)
       __builtin_trap();  // a passed frame must be untouched
     rte_pktmbuf_free(m);

@@ -25,6 +25,13 @@ struct FakeSink : msgw::control::SipShedSink {
     ++listen_published;
     return true;
   }
+  uint32_t admit_rate = 0, rate_writes = 0;
+  bool set_sip_admit_rate(uint32_t r) override {
+    if (generation == 0) return false;
+    admit_rate = r;
+    ++rate_writes;
+    return true;
+  }
   bool set_sip_shed_until(uint64_t ns) override {
     if (generation == 0) return false;
     until = ns;
@@ -89,4 +96,26 @@ TEST(SipShedPublisher, LeaseFollowsTheStackAndEveryAttach) {
   pub.update(true, 5, t + 2 * lease + kMs);
   EXPECT_EQ(sink.listen.size(), 1u);
   EXPECT_EQ(sink.until, t + 2 * lease + kMs + lease);
+}
+
+TEST(SipShedPublisher, AdmitRateWrittenWhenItChangesWhileShedding) {
+  FakeSink sink;
+  sink.generation = 1;
+  SipShedPublisher pub(sink, {{0x0a0a0001, 5060, 0}});
+  const uint64_t t = 1000 * kMs;
+  pub.update(false, 2, t, 300);  // not shedding: no rate
+  EXPECT_EQ(sink.rate_writes, 0u);
+  pub.update(true, 2, t, 300);
+  EXPECT_EQ(sink.admit_rate, 300u);
+  EXPECT_NE(sink.until, 0u);
+  pub.update(true, 2, t + kMs, 300);
+  EXPECT_EQ(sink.rate_writes, 1u);
+  pub.update(true, 2, t + 2 * kMs, 225);
+  EXPECT_EQ(sink.admit_rate, 225u);
+  EXPECT_EQ(sink.rate_writes, 2u);
+  // A restarted dataplane's segment starts at 0: written again.
+  sink.generation = 2;
+  sink.admit_rate = 0;
+  pub.update(true, 2, t + 3 * kMs, 225);
+  EXPECT_EQ(sink.admit_rate, 225u);
 }

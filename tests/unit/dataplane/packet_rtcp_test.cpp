@@ -342,7 +342,7 @@ TEST(DataplaneNames, WorkerCountersKeepTheirTelemetryNamesAndOrder) {
       "rx", "tx", "relayed", "relayed_steady", "rtcp_relayed", "exception", "handoff_out",
       "handoff_in", "latched", "dtmf_events", "fragments_seen", "transcoded_packets",
       "transcoded_frames", "concealed_frames", "transcode_buffered", "rtcp_terminated",
-      "rtcp_sent", "busy_cycles", "sip_shed", "sip_shed_acks_absorbed"};
+      "rtcp_sent", "busy_cycles", "sip_shed", "sip_shed_acks_absorbed", "sip_shed_admitted"};
   EXPECT_EQ(names, expected);
 }
 

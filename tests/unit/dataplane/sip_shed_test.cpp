@@ -322,3 +322,68 @@ TEST(SipShedFrame, AWildcardListenMatchesThePortsOwnAddress) {
   other_ip.dst_ip = kGwA + 1;
   EXPECT_EQ(r.through(other_ip.bytes()).exceptions, 1);
 }
+
+// Rate-based shedding (sip_admit_bucket.hpp): a worker's share of the rate.
+TEST(SipAdmitBucket, RateZeroShedsAll) {
+  SipAdmitBucket b;
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(b.take(0, 1, 1'000'000'000ull + i * 1'000'000'000ull));
+}
+
+TEST(SipAdmitBucket, BurstThenRatePerWorker) {
+  SipAdmitBucket b;
+  const uint64_t t0 = 1'000'000'000ull;
+  // 800/s over 2 workers: 400/s here, a burst of 50 ms of it = 20.
+  int first = 0;
+  while (b.take(800, 2, t0)) ++first;
+  EXPECT_EQ(first, 20);
+  // One second later at most the burst is there again, not 400.
+  int later = 0;
+  while (b.take(800, 2, t0 + 1'000'000'000ull)) ++later;
+  EXPECT_EQ(later, 20);
+  // Over a second of steady offers, one every 100 µs: 400 admitted (+ what
+  // was left from the burst: none, it was drained).
+  int admitted = 0;
+  for (uint64_t t = t0 + 1'000'100'000ull; t <= t0 + 2'000'000'000ull; t += 100'000) admitted += b.take(800, 2, t);
+  EXPECT_GE(admitted, 399);
+  EXPECT_LE(admitted, 401);
+}
+
+TEST(SipAdmitBucket, LowRateStillAdmitsOneAndShrinksAtOnce) {
+  SipAdmitBucket b;
+  const uint64_t t0 = 5'000'000'000ull;
+  EXPECT_TRUE(b.take(3, 4, t0));   // 0.75/s: burst of at least one
+  EXPECT_FALSE(b.take(3, 4, t0));
+  EXPECT_FALSE(b.take(3, 4, t0 + 1'000'000'000ull));  // 0.75 tokens
+  EXPECT_TRUE(b.take(3, 4, t0 + 1'400'000'000ull));   // 1.05
+  // A full bucket at a high rate, then the rate cut: the depth follows.
+  SipAdmitBucket c;
+  while (c.take(10'000, 1, t0)) {
+  }
+  int n = 0;
+  while (c.take(10'000, 1, t0 + 1'000'000'000ull) && n < 1000) ++n;
+  EXPECT_EQ(n, 500);
+  EXPECT_FALSE(c.take(20, 1, t0 + 1'000'000'000ull));
+  int m = 0;
+  while (c.take(20, 1, t0 + 3'000'000'000ull)) ++m;
+  EXPECT_EQ(m, 1);  // 20/s: a depth of one, not what 10,000/s had
+}
+
+TEST(SipShedFrame, AdmitRateLetsItsShareThroughAndShedsTheRest) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  ShedRig r;
+  r.ctx.n_workers = 2;
+  r.state.admit_rate = 80;  // 40/s here: a burst of 2
+  int exceptions = 0, sent = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto o = r.through(r.sip(kInvite).bytes());
+    exceptions += o.exceptions;
+    sent += int(o.sent.size());
+  }
+  EXPECT_EQ(exceptions, 2);
+  EXPECT_EQ(sent, 3);
+  EXPECT_EQ(r.ctx.counters.sip_shed_admitted, 2u);
+  EXPECT_EQ(r.ctx.counters.sip_shed, 3u);
+  // What is never shed does not spend a token.
+  r.through(r.sip(replace(kInvite, "To: <sip:18005551212@10.0.0.1>", "To: <sip:1@10.0.0.1>;tag=q")).bytes());
+  EXPECT_EQ(r.ctx.counters.sip_shed_admitted, 2u);
+}

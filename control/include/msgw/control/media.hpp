@@ -114,6 +114,7 @@ class DataplaneMedia final : public MediaBackend, public SipShedSink {
   bool publish_sip_listen(const dataplane::SipListenAddr* listen, uint32_t n,
                           uint32_t retry_after_s) override;
   bool set_sip_shed_until(uint64_t monotonic_ns) override;
+  bool set_sip_admit_rate(uint32_t calls_per_s) override;
 
  private:
   struct Impl;

@@ -31,6 +31,7 @@ class SipShedSink {
   virtual bool publish_sip_listen(const dataplane::SipListenAddr* listen, uint32_t n,
                                   uint32_t retry_after_s) = 0;
   virtual bool set_sip_shed_until(uint64_t monotonic_ns) = 0;
+  virtual bool set_sip_admit_rate(uint32_t calls_per_s) = 0;
 };
 
 // [sip] listen as the dataplane matches it: IPv4 literals (0.0.0.0 = any
@@ -43,8 +44,10 @@ class SipShedPublisher {
   static constexpr std::chrono::nanoseconds kLease = std::chrono::seconds(1);
   SipShedPublisher(SipShedSink& sink, std::vector<dataplane::SipListenAddr> listen)
       : sink_(&sink), listen_(std::move(listen)) {}
-  // Once per loop pass: the stack's state now, its Retry-After, CLOCK_MONOTONIC.
-  void update(bool shedding, uint32_t retry_after_s, uint64_t now_ns);
+  // Once per loop pass: the overload state now, its Retry-After,
+  // CLOCK_MONOTONIC, and while shedding the new calls/s the workers still
+  // admit (AdmissionRateController; 0 = shed all), written before the lease.
+  void update(bool shedding, uint32_t retry_after_s, uint64_t now_ns, uint32_t admit_rate = 0);
   uint64_t lease_until_ns() const { return lease_until_ns_; }
 
  private:
@@ -53,6 +56,7 @@ class SipShedPublisher {
   uint64_t generation_ = 0;  // the dataplane the listen addresses went to
   uint32_t retry_after_s_ = 0;
   uint64_t lease_until_ns_ = 0;  // as published; 0 = not shedding
+  uint32_t admit_rate_ = 0;      // as published
 };
 
 }  // namespace msgw::control

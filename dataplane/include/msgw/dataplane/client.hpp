@@ -130,6 +130,9 @@ class Client {
   // while the control plane sheds (CLOCK_MONOTONIC ns), 0 when it stops.
   void publish_sip_listen(const SipListenAddr* listen, uint32_t n, uint32_t retry_after_s);
   void set_sip_shed_until(uint64_t monotonic_ns);
+  // New calls/s the workers still let through while the lease holds
+  // (SipShedState::admit_rate); 0 = shed them all.
+  void set_sip_admit_rate(uint32_t calls_per_s);
   uint64_t sip_shed_until() const;
 
  private:

@@ -27,7 +27,9 @@
 namespace msgw::dataplane {
 
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
-inline constexpr uint32_t kLayoutVersion = 5;  // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters; 5: SipShedState, sip_shed counters
+// 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters; 5: SipShedState, sip_shed counters;
+// 6: SipShedState::admit_rate (rate-based shedding), sip_shed_admitted counter
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -51,6 +53,12 @@ enum class SegmentState : uint32_t {
 // by msgw-control only (Client::publish_sip_listen / set_sip_shed_until),
 // zero in a new segment (not shedding).  IPv4 addresses and ports in host
 // byte order; ip 0 = any address of the port (a wildcard listen).
+//
+// Rate-based, not all-or-nothing (the idea of RFC 7415, inside the box):
+// while the lease holds, the workers together still let admit_rate new
+// calls a second through to msgw-control (each worker admit_rate / n_workers
+// through its own token bucket, sip_shed.hpp) and answer only the rest 503.
+// admit_rate 0 = shed every one.
 inline constexpr uint32_t kMaxSipListen = 8;
 struct SipListenAddr {
   uint32_t ip;
@@ -62,8 +70,10 @@ struct SipShedState {
   uint32_t retry_after_s;   // atomic; the 503s' Retry-After
   uint32_t n_listen;        // atomic, stored (release) after listen[]
   SipListenAddr listen[kMaxSipListen];
+  uint32_t admit_rate;      // atomic; new calls/s let through while the lease holds
+  uint32_t reserved;
 };
-static_assert(sizeof(SipShedState) == 80);
+static_assert(sizeof(SipShedState) == 88);
 
 struct SegmentHeader {
   uint64_t magic;
@@ -93,7 +103,7 @@ struct SegmentHeader {
   uint32_t doorbell_signal;
   uint64_t counters_offset;  // PublishedCounters
   SipShedState sip_shed;     // msgw-control -> workers
-  uint8_t reserved[64];
+  uint8_t reserved[56];
 };
 static_assert(sizeof(SegmentHeader) == 256);
 
@@ -314,7 +324,7 @@ struct PublishedCounters {
 };
 static_assert(std::is_trivially_copyable_v<PublishedCounters>);
 static_assert(sizeof(PublishedCounters) % sizeof(uint64_t) == 0);
-static_assert(sizeof(WorkerCounters) == (20 + 1 + 28) * sizeof(uint64_t),
+static_assert(sizeof(WorkerCounters) == (20 + 1 + 29) * sizeof(uint64_t),
               "a worker counter or drop reason was added: bump kLayoutVersion, then this check");
 static_assert(sizeof(PublishedPort) == 64 * 2, "a port counter was added: bump kLayoutVersion");
 

@@ -58,8 +58,10 @@ SipShedVerdict sip_shed_message(std::string_view msg, uint32_t retry_after_s, ui
 // A frame bound for the exception path of rx_port, while shedding (the
 // caller checked the lease): true when it was answered (the frame turned
 // into the 503, queued on out.tx[rx_port]) or absorbed (freed), each
-// counted; false leaves m untouched for the exception path.
-bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, BurstOutput& out);
+// counted; false leaves m untouched for the exception path.  A request it
+// could answer still goes through while the worker's share of admit_rate
+// has a token (ctx.sip_admit, at now_ns; counted sip_shed_admitted).
+bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t now_ns, BurstOutput& out);
 
 // The caller's check, inline: shedding now (the lease is in the future).
 inline bool sip_shedding(const WorkerContext& ctx, uint64_t now_ns) {
