@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "latency_match.hpp"
+#include "stats.hpp"
 
 namespace msgw::loadtest {
 
@@ -45,8 +46,7 @@ PacketRateLatency packet_rate_latency(std::vector<std::uint32_t>& ns, std::vecto
   // Nearest rank, ascending q so each selection only looks right of the last.
   auto begin = ns.begin();
   auto rank = [&](double q) {
-    auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(ns.size())));
-    auto at = ns.begin() + static_cast<std::ptrdiff_t>(std::min(ns.size() - 1, k == 0 ? 0 : k - 1));
+    auto at = ns.begin() + static_cast<std::ptrdiff_t>(nearest_rank_index(ns.size(), q));
     std::nth_element(begin, at, ns.end());
     begin = at;
     return *at / 1000.0;

@@ -7,14 +7,17 @@
 
 namespace msgw::loadtest {
 
+std::size_t nearest_rank_index(std::size_t n, double q) {
+  q = std::clamp(q, 0.0, 1.0);
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
+  return std::min(n, std::max<std::size_t>(rank, 1)) - 1;
+}
+
 double percentile(std::span<const double> values, double q) {
   if (values.empty()) return 0;
   std::vector<double> v(values.begin(), values.end());
   std::sort(v.begin(), v.end());
-  q = std::clamp(q, 0.0, 1.0);
-  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  if (rank == 0) rank = 1;
-  return v[rank - 1];
+  return v[nearest_rank_index(v.size(), q)];
 }
 
 Percentiles summarize(std::vector<double> values) {
@@ -22,10 +25,7 @@ Percentiles summarize(std::vector<double> values) {
   p.n = values.size();
   if (values.empty()) return p;
   std::sort(values.begin(), values.end());
-  auto at = [&](double q) {
-    auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-    return values[std::max<std::size_t>(rank, 1) - 1];
-  };
+  auto at = [&](double q) { return values[nearest_rank_index(values.size(), q)]; };
   p.p50 = at(0.50);
   p.p90 = at(0.90);
   p.p99 = at(0.99);

@@ -4,6 +4,7 @@
 // (R-factor, MOS) from codec impairment, loss and one-way delay.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -15,6 +16,11 @@ namespace msgw::loadtest {
 // Nearest rank (not interpolation) so that p100 is the worst sample seen and
 // a p99 over 100 calls is a call that happened.
 double percentile(std::span<const double> values, double q);
+
+// The index of the nearest-rank q-quantile among n >= 1 ascending values:
+// ceil(q * n) - 1, at least 0 and at most n - 1.  The one definition behind
+// every percentile the tool reports.
+std::size_t nearest_rank_index(std::size_t n, double q);
 
 struct Percentiles {
   std::uint64_t n = 0;
