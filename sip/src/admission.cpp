@@ -156,7 +156,8 @@ OverloadState OverloadGate::observe(int64_t age_us, int64_t now_ns) {
   cur_max_us_ = std::max(cur_max_us_, age_us);
   if (cfg_->shed_queue_age_ms == 0) return state_ = OverloadState::admitting;
   const int64_t shed_us = int64_t(cfg_->shed_queue_age_ms) * 1000;
-  const int64_t resume_us = std::min<int64_t>(int64_t(cfg_->resume_queue_age_ms) * 1000, shed_us);
+  const int64_t resume_us =
+      hysteresis_ ? std::min<int64_t>(int64_t(cfg_->resume_queue_age_ms) * 1000, shed_us) : shed_us;
   const OverloadState next = next_state(state_, age_us, shed_us, resume_us);
   if (next == OverloadState::shedding && state_ == OverloadState::admitting) ++episodes_;
   return state_ = next;
@@ -164,7 +165,7 @@ OverloadState OverloadGate::observe(int64_t age_us, int64_t now_ns) {
 
 OverloadState OverloadGate::idle(int64_t now_ns) {
   if (state_ != OverloadState::shedding) return state_;
-  const int64_t resume_ns = int64_t(cfg_->resume_queue_age_ms) * 1'000'000;
+  const int64_t resume_ns = int64_t(hysteresis_ ? cfg_->resume_queue_age_ms : cfg_->shed_queue_age_ms) * 1'000'000;
   if (now_ns - last_seen_ns_ >= resume_ns) state_ = OverloadState::admitting;
   return state_;
 }

@@ -104,6 +104,7 @@ std::size_t Stack::dialog_count() const { return impl_->dialogs.size(); }
 std::size_t Stack::transaction_count() const { return impl_->txns.size(); }
 const Stats& Stack::stats() const { return impl_->stats; }
 const StackConfig& Stack::config() const { return impl_->cfg; }
+void Stack::set_shedding_hysteresis(bool on) { impl_->overload.set_hysteresis(on); }
 void Stack::set_timers(const Timers& timers) { impl_->cfg.timers = timers; }
 void Stack::set_admission(const AdmissionConfig& a) {
   const AdmissionConfig& old = impl_->cfg.admission;

@@ -114,6 +114,7 @@ bool Stack::Impl::admit(const Inbound& in, std::string_view bytes) {
     stats.source_table_evictions = sources.evictions();
   }
 
+  if (in.queue_age_us >= 0) stats.rx_queue_age_last_us = uint64_t(in.queue_age_us);
   const OverloadState st = overload.observe(in.queue_age_us, now);
   stats.overload_episodes = overload.episodes();
   stats.overloaded = st == OverloadState::shedding;

@@ -49,6 +49,9 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   if (MSG_IS_REQUEST(m)) {
     ++stats.rx_requests;
     ++stats.rx_requests_by_method[sip_method_index(m->sip_method != nullptr ? m->sip_method : "")];
+    if (limited_method(bytes) != LimitedMethod::none && !has_tag_param(s.to) &&
+        !common::carries_credentials(bytes.substr(0, std::min(bytes.size(), s.head_len))))
+      ++stats.rx_new_requests;
     on_request(in, m, s);
   } else {
     ++stats.rx_responses;

@@ -187,6 +187,30 @@ TEST(CoreAdmission, QueueAgeHysteresis) {
   EXPECT_EQ(g.observe(10'000'000, t + 3 * kS), S::admitting);
 }
 
+// While msgw-dataplane's workers hold the rate of new requests, the gate
+// judges each message by its own age against the shed age: no band in which
+// what they let in is shed too.
+TEST(CoreAdmission, QueueAgeWithoutHysteresis) {
+  AdmissionConfig cfg;
+  cfg.shed_queue_age_ms = 200;
+  cfg.resume_queue_age_ms = 50;
+  OverloadGate g(cfg);
+  g.set_hysteresis(false);
+  using S = OverloadState;
+  constexpr int64_t kMsNs = 1'000'000;
+  const int64_t t = kS;
+  EXPECT_EQ(g.observe(250'000, t), S::shedding);
+  EXPECT_EQ(g.observe(199'999, t), S::admitting);  // under the shed age: admitted at once
+  EXPECT_EQ(g.observe(200'000, t), S::shedding);
+  EXPECT_EQ(g.episodes(), 2u);
+  // Idle: ends after the shed age with nothing met, not the resume age.
+  EXPECT_EQ(g.idle(t + 100 * kMsNs), S::shedding);
+  EXPECT_EQ(g.idle(t + 200 * kMsNs), S::admitting);
+  g.set_hysteresis(true);
+  EXPECT_EQ(g.observe(250'000, t + 300 * kMsNs), S::shedding);
+  EXPECT_EQ(g.observe(100'000, t + 300 * kMsNs), S::shedding);
+}
+
 // While msgw-dataplane sheds for the stack a flood may never reach it: a pass
 // that met no datagram for the resume age ends shedding without one.
 TEST(CoreAdmission, OverloadGateEndsSheddingWhenNothingArrivesForTheResumeAge) {
@@ -333,6 +357,31 @@ TEST(CoreAdmission, AnswerToAChallengeIsShedOnlyWhenTwiceTooOld) {
                  "Call-ID: shed1", "Call-ID: auth3"),
             300'000);
   EXPECT_EQ(r.st->stats().shed_invites, 2u);
+}
+
+// What the admission rate counts: new INVITEs and REGISTERs without
+// credentials taken in; and the newest datagram's age.
+TEST(CoreAdmission, NewRequestsAndTheNewestAgeAreCounted) {
+  AdmissionConfig a;
+  StackRig r(a);
+  r.receive(kInvite, 1'000);
+  EXPECT_EQ(r.st->stats().rx_new_requests, 1u);
+  EXPECT_EQ(r.st->stats().rx_queue_age_last_us, 1'000u);
+  r.receive(kInvite, 2'000);  // its retransmission: taken in, but not new
+  EXPECT_EQ(r.st->stats().rx_new_requests, 2u) << "a retransmission is still a request taken in";
+  const std::string auth = with(with(kInvite, "Contact:", "Proxy-Authorization: Digest username=\"spa1\"\r\nContact:"),
+                                "Call-ID: shed1", "Call-ID: auth9");
+  r.receive(with(auth, "shed1;", "auth9;"), 3'000);  // credentials: not new
+  EXPECT_EQ(r.st->stats().rx_new_requests, 2u);
+  r.receive(with(with(kInvite, "1212@192.0.2.1>\r\n", "1212@192.0.2.1>;tag=tt9\r\n"), "shed1;", "shed7;"), 4'000);
+  EXPECT_EQ(r.st->stats().rx_new_requests, 2u);  // in dialog: not new
+  r.receive(with(with(kInvite, "shed1;", "shed8;"), "Call-ID: shed1", "Call-ID: shed8"), 300'000);  // shed
+  EXPECT_EQ(r.st->stats().rx_new_requests, 2u);
+  EXPECT_EQ(r.st->stats().rx_queue_age_last_us, 300'000u);
+  Inbound tcp = test::udp_from("198.51.100.7");
+  tcp.queue_age_us = -1;  // no age known: the last known one stays
+  r.st->receive(tcp, with(with(kInvite, "shed1;", "shed9;"), "Call-ID: shed1", "Call-ID: shed9"));
+  EXPECT_EQ(r.st->stats().rx_queue_age_last_us, 300'000u);
 }
 
 TEST(CoreAdmission, MalformedInviteUnderOverloadStillGetsItsOwn400) {

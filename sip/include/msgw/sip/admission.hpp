@@ -149,6 +149,13 @@ class OverloadGate {
   // may never come: while msgw-dataplane sheds for the stack, a flood of
   // new INVITEs does not reach it at all.
   OverloadState idle(int64_t now_ns);
+  // Off while something upstream holds the rate of new requests (msgw-
+  // dataplane's workers, at the rate msgw-control's controller sets, which
+  // keeps the queue near its resume age): then each message is judged by
+  // its own age against the shed age, with no band where what upstream
+  // let in is shed as well.  On by default.
+  void set_hysteresis(bool on) { hysteresis_ = on; }
+  bool hysteresis() const { return hysteresis_; }
   OverloadState state() const { return state_; }
   uint64_t episodes() const { return episodes_; }
   // Largest age over the last complete second (and the one running).
@@ -157,6 +164,7 @@ class OverloadGate {
  private:
   const AdmissionConfig* cfg_;
   OverloadState state_ = OverloadState::admitting;
+  bool hysteresis_ = true;
   uint64_t episodes_ = 0;
   int64_t window_start_ns_ = 0, cur_max_us_ = 0, prev_max_us_ = 0;
   int64_t last_seen_ns_ = 0;  // the last message with a known age

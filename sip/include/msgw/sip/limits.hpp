@@ -87,6 +87,11 @@ struct Stats {
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two
+  uint64_t rx_queue_age_last_us = 0;        // the age of the last datagram met (0: none had one)
+  // Well-formed new INVITEs and REGISTERs without credentials taken in
+  // (not shed): the requests overload shedding acts on
+  // (msgw/common/sip_admission.hpp), so the rate msgw-control admits.
+  uint64_t rx_new_requests = 0;
   uint64_t responses_by_class[7] = {};  // index = status / 100, for responses the stack sent
   // Well-formed requests received, by sip_method_index (last: other methods).
   uint64_t rx_requests_by_method[kSipMethodCount + 1] = {};

@@ -137,6 +137,10 @@ class Stack {
   // A reload: thresholds apply from the next message; the per-source table
   // is forgotten when the exempt list or the rates change.
   void set_admission(const AdmissionConfig& admission);
+  // Off while an admission rate upstream of the stack holds new requests
+  // (OverloadGate::set_hysteresis): the stack then sheds only what reaches
+  // it older than the shed age.
+  void set_shedding_hysteresis(bool on);
   SocketTransport* sockets();  // nullptr with an external transport
 
   struct Impl;
