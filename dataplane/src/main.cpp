@@ -432,7 +432,7 @@ int main(int argc, char** argv) {
     c.resolve = rt.resolve;
     c.sip_shed = &rt.segment->header()->sip_shed;  // msgw-control's overload state (sip_shed.hpp)
     c.sip_tag_key = sip_tag_key;
-    c.n_workers = n_workers;
+    c.sip_admit = &rt.sip_admit;
     c.latch_packets = dp.latch_packets;
     c.tsc_hz = rte_get_tsc_hz();
     c.rtcp_interval_ns = uint64_t(dp.rtcp_interval_ms) * 1000000ull;

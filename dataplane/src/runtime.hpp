@@ -74,6 +74,8 @@ struct Runtime {
   std::optional<CommandProcessor> commands;
   rte_rcu_qsbr* rcu = nullptr;
   rte_ring* resolve = nullptr;
+  // msgw-control's admission rate while it sheds: one for all workers.
+  SipAdmitLimiter sip_admit;
   bool hugepages = false;
   // The main lcore's thread and its doorbell signal (0 = none yet): what
   // kick_main() needs.

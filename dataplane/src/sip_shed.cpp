@@ -363,7 +363,7 @@ bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t 
       break;
   }
   // Overloaded, not closed: the control plane's rate still goes through.
-  if (ctx.sip_admit.take(__atomic_load_n(&st.admit_rate, __ATOMIC_RELAXED), ctx.n_workers, now_ns)) {
+  if (ctx.sip_admit != nullptr && ctx.sip_admit->take(__atomic_load_n(&st.admit_rate, __ATOMIC_RELAXED), now_ns)) {
     ++ctx.counters.sip_shed_admitted;
     return false;
   }

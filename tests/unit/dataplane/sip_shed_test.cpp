@@ -3,7 +3,10 @@
 // 503 of a new INVITE/REGISTER, its ACK absorbed, and everything else (a
 // To tag, credentials, other methods, not shedding, odd or broken input)
 // left to the exception path untouched.
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "msgw/dataplane/sip_shed.hpp"
 #include "packet_rig.hpp"
@@ -323,56 +326,70 @@ TEST(SipShedFrame, AWildcardListenMatchesThePortsOwnAddress) {
   EXPECT_EQ(r.through(other_ip.bytes()).exceptions, 1);
 }
 
-// Rate-based shedding (sip_admit_bucket.hpp): a worker's share of the rate.
-TEST(SipAdmitBucket, RateZeroShedsAll) {
-  SipAdmitBucket b;
-  for (int i = 0; i < 10; ++i) EXPECT_FALSE(b.take(0, 1, 1'000'000'000ull + i * 1'000'000'000ull));
+// Rate-based shedding (sip_admit_limiter.hpp): one limiter for all workers.
+TEST(SipAdmitLimiter, RateZeroShedsAll) {
+  SipAdmitLimiter l;
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(l.take(0, 1'000'000'000ull + i * 1'000'000'000ull));
 }
 
-TEST(SipAdmitBucket, BurstThenRatePerWorker) {
-  SipAdmitBucket b;
+TEST(SipAdmitLimiter, BurstThenRate) {
+  SipAdmitLimiter l;
   const uint64_t t0 = 1'000'000'000ull;
-  // 800/s over 2 workers: 400/s here, a burst of 50 ms of it = 20.
+  // 400/s: a burst of 50 ms of it = 20.
   int first = 0;
-  while (b.take(800, 2, t0)) ++first;
+  while (l.take(400, t0)) ++first;
   EXPECT_EQ(first, 20);
   // One second later at most the burst is there again, not 400.
   int later = 0;
-  while (b.take(800, 2, t0 + 1'000'000'000ull)) ++later;
+  while (l.take(400, t0 + 1'000'000'000ull)) ++later;
   EXPECT_EQ(later, 20);
-  // Over a second of steady offers, one every 100 µs: 400 admitted (+ what
-  // was left from the burst: none, it was drained).
+  // Over a second of steady offers, one every 100 us: 400 admitted.
   int admitted = 0;
-  for (uint64_t t = t0 + 1'000'100'000ull; t <= t0 + 2'000'000'000ull; t += 100'000) admitted += b.take(800, 2, t);
+  for (uint64_t t = t0 + 1'000'100'000ull; t <= t0 + 2'000'000'000ull; t += 100'000) admitted += l.take(400, t);
   EXPECT_GE(admitted, 399);
   EXPECT_LE(admitted, 401);
 }
 
-TEST(SipAdmitBucket, LowRateStillAdmitsOneAndShrinksAtOnce) {
-  SipAdmitBucket b;
+TEST(SipAdmitLimiter, LowRateStillAdmitsOneAndShrinksAtOnce) {
+  SipAdmitLimiter l;
   const uint64_t t0 = 5'000'000'000ull;
-  EXPECT_TRUE(b.take(3, 4, t0));   // 0.75/s: burst of at least one
-  EXPECT_FALSE(b.take(3, 4, t0));
-  EXPECT_FALSE(b.take(3, 4, t0 + 1'000'000'000ull));  // 0.75 tokens
-  EXPECT_TRUE(b.take(3, 4, t0 + 1'400'000'000ull));   // 1.05
-  // A full bucket at a high rate, then the rate cut: the depth follows.
-  SipAdmitBucket c;
-  while (c.take(10'000, 1, t0)) {
-  }
+  EXPECT_TRUE(l.take(1, t0));  // 1/s: a burst of one
+  EXPECT_FALSE(l.take(1, t0));
+  EXPECT_FALSE(l.take(1, t0 + 999'000'000ull));
+  EXPECT_TRUE(l.take(1, t0 + 1'000'000'000ull));
+  // A full burst at a high rate, then the rate cut: the burst follows.
+  SipAdmitLimiter c;
   int n = 0;
-  while (c.take(10'000, 1, t0 + 1'000'000'000ull) && n < 1000) ++n;
+  while (c.take(10'000, t0) && n < 1000) ++n;
   EXPECT_EQ(n, 500);
-  EXPECT_FALSE(c.take(20, 1, t0 + 1'000'000'000ull));
+  EXPECT_FALSE(c.take(20, t0));
   int m = 0;
-  while (c.take(20, 1, t0 + 3'000'000'000ull)) ++m;
-  EXPECT_EQ(m, 1);  // 20/s: a depth of one, not what 10,000/s had
+  while (c.take(20, t0 + 2'000'000'000ull)) ++m;
+  EXPECT_EQ(m, 1);  // 20/s: a burst of one, not what 10,000/s had
 }
 
-TEST(SipShedFrame, AdmitRateLetsItsShareThroughAndShedsTheRest) {
+// Workers on several threads share it: together they admit the burst, not
+// a burst each (the clock held still, so the count is exact however the
+// threads interleave).
+TEST(SipAdmitLimiter, WorkersTogetherAdmitTheRateOnce) {
+  SipAdmitLimiter l;
+  const uint64_t t0 = 7'000'000'000ull;
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      for (int i = 0; i < 20'000; ++i) admitted += l.take(2'000, t0);  // 2,000/s: a burst of 100
+    });
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(admitted.load(), 100);
+}
+
+TEST(SipShedFrame, AdmitRateLetsItThroughAndShedsTheRest) {
   ASSERT_NE(dptest::pool(), nullptr);
   ShedRig r;
-  r.ctx.n_workers = 2;
-  r.state.admit_rate = 80;  // 40/s here: a burst of 2
+  SipAdmitLimiter limiter;
+  r.ctx.sip_admit = &limiter;
+  r.state.admit_rate = 40;  // a burst of 2
   int exceptions = 0, sent = 0;
   for (int i = 0; i < 5; ++i) {
     const auto o = r.through(r.sip(kInvite).bytes());

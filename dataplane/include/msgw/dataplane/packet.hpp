@@ -26,7 +26,7 @@
 #include "msgw/dataplane/flow_table.hpp"
 #include "msgw/dataplane/neighbour.hpp"
 #include "msgw/dataplane/protocol.hpp"
-#include "msgw/dataplane/sip_admit_bucket.hpp"
+#include "msgw/dataplane/sip_admit_limiter.hpp"
 
 namespace msgw::dataplane {
 
@@ -67,10 +67,9 @@ struct WorkerContext {
   // and the key of the To tags of the worker's 503s (sip_shed.hpp).
   const SipShedState* sip_shed = nullptr;
   uint64_t sip_tag_key = 0;
-  // This worker's share of the admission rate while shedding
-  // (sip_admit_bucket.hpp): admit_rate / n_workers.
-  uint32_t n_workers = 1;
-  SipAdmitBucket sip_admit;
+  // The admission rate while shedding, all workers' one limiter
+  // (sip_admit_limiter.hpp; the Runtime's; null: none admitted).
+  SipAdmitLimiter* sip_admit = nullptr;
   // Scratch for the codec engine's output, reused by every call.
   codecs::EgressPacket tc_out[codecs::kMaxEgressPerCall];
   // Written by this worker only; read by telemetry (relaxed).
