@@ -301,7 +301,7 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     return s;
   }
   void media_timeout_event(uint32_t flow) {
-    media.events.push_back({control::MediaEvent::Kind::media_timeout, flow, 0, 0, 0, 0});
+    media.events.push_back({.kind = control::MediaEvent::Kind::media_timeout, .flow_id = flow});
   }
   uint32_t only_flow() {
     EXPECT_EQ(media.flows.size(), 1u);

@@ -154,7 +154,7 @@ class FakeMedia final : public control::MediaBackend {
   // What DataplaneMedia::poll() reports when a modify it queued was refused
   // (or never acknowledged); superseded: a later command for the flow exists.
   static control::MediaEvent update_failed(uint32_t flow, bool superseded = false) {
-    control::MediaEvent e{control::MediaEvent::Kind::flow_update_failed, flow};
+    control::MediaEvent e{.kind = control::MediaEvent::Kind::flow_update_failed, .flow_id = flow};
     e.superseded = superseded;
     e.detail = "dataplane refused: bad local address";
     return e;

@@ -262,7 +262,7 @@ TEST_F(GatewayTest, UnroutableNumberGets404AndNoTrunkInvite) {
 TEST_F(GatewayTest, MediaTimeoutByeBothLegsWithReason) {
   auto [inv, ok] = answered_call("mt1@10.10.0.2", spa_offer());
   take();
-  media.events.push_back({control::MediaEvent::Kind::media_timeout, media.ops[0].flow, 0, 0, 0, 0});
+  media.events.push_back({.kind = control::MediaEvent::Kind::media_timeout, .flow_id = media.ops[0].flow});
   gw->tick();
   auto out = take();
   int byes = 0;
@@ -540,9 +540,9 @@ TEST_F(GatewayTest, MaxForwardsExhaustedGets483AndIsNotRouted) {
 TEST_F(GatewayTest, LatchedAndDtmfEventsCountedForTheirCall) {
   answered_call("ev1@10.10.0.2", spa_offer());
   uint32_t flow = media.ops[0].flow;
-  media.events.push_back({control::MediaEvent::Kind::latched, flow, 0, 0x0a0a0002u, 16388, 0});
-  media.events.push_back({control::MediaEvent::Kind::dtmf, flow, 0, 0, 0, 5});
-  media.events.push_back({control::MediaEvent::Kind::dtmf, flow + 100, 0, 0, 0, 5});  // no such call: ignored
+  media.events.push_back({.kind = control::MediaEvent::Kind::latched, .flow_id = flow, .ip = 0x0a0a0002u, .port = 16388});
+  media.events.push_back({.kind = control::MediaEvent::Kind::dtmf, .flow_id = flow, .dtmf = 5});
+  media.events.push_back({.kind = control::MediaEvent::Kind::dtmf, .flow_id = flow + 100, .dtmf = 5});  // no such call: ignored
   gw->tick();
   EXPECT_EQ(gw->stats().latched_events, 1u);
   EXPECT_EQ(gw->stats().dtmf_events, 1u);

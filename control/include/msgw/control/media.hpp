@@ -34,7 +34,7 @@ struct MediaEvent {
   // same flow was posted after this one (it decides what the flow is now),
   // and why it failed.
   bool superseded = false;
-  std::string detail;
+  std::string detail{};
 };
 
 // The dataplane's published counters and how many workers and ports of
