@@ -59,6 +59,19 @@ constexpr Family kSipOverloaded{"msgw_sip_overloaded", Type::gauge,
                                 "1 while new INVITEs and REGISTERs are shed (receive queue too old), else 0", ""};
 constexpr Family kSipQueueAge{"msgw_sip_receive_queue_age_seconds", Type::gauge,
                               "the longest a SIP datagram waited for msgw-control in the last one to two seconds", ""};
+constexpr Family kSipAdmissionLimiting{
+    "msgw_sip_admission_limiting", Type::gauge,
+    "1 while msgw-control holds new INVITEs and REGISTERs to a rate (msgw-dataplane's workers answer the "
+    "excess 503 with Retry-After), else 0",
+    ""};
+constexpr Family kSipAdmissionRate{"msgw_sip_admission_rate", Type::gauge,
+                                   "the new INVITEs and REGISTERs a second admitted while limiting (0 when not)", ""};
+constexpr Family kSipAdmissionEpisodes{"msgw_sip_admission_episodes_total", Type::counter,
+                                       "times msgw-control began to hold new requests to a rate", ""};
+constexpr Family kSipNewRequests{"msgw_sip_new_requests_total", Type::counter,
+                                 "new INVITEs and REGISTERs without credentials taken in (not shed): what the "
+                                 "admission rate counts",
+                                 ""};
 constexpr Family kRegistrationsActive{"msgw_registrations_active", Type::gauge,
                                       "subscriber contacts registered now (registrar bindings)", ""};
 constexpr Family kTrunkUp{"msgw_trunk_up", Type::gauge,
@@ -105,7 +118,8 @@ std::vector<Family> all_families() {
                           kSipResponsesOut, kSipMessages, kSipBad, kSipTransactions, kSipDialogs})
     v.push_back(f);
   v.insert(v.end(), std::begin(kSipAdmission), std::end(kSipAdmission));
-  for (const Family& f : {kSipOverloaded, kSipQueueAge, kRegistrationsActive, kTrunkUp, kTrunkHealth,
+  for (const Family& f : {kSipOverloaded, kSipQueueAge, kSipNewRequests, kSipAdmissionLimiting, kSipAdmissionRate,
+                          kSipAdmissionEpisodes, kRegistrationsActive, kTrunkUp, kTrunkHealth,
                           kTrunkRegistration, kDataplaneUp})
     v.push_back(f);
   v.insert(v.end(), std::begin(kWorkerCounters), std::end(kWorkerCounters));
@@ -223,6 +237,10 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   }
   w.sample(kSipOverloaded, st.overloaded);
   w.sample(kSipQueueAge, double(st.rx_queue_age_recent_max_us) / 1e6);
+  w.sample(kSipNewRequests, st.rx_new_requests);
+  w.sample(kSipAdmissionLimiting, uint64_t(admission_rate_ != nullptr && admission_rate_->limiting()));
+  w.sample(kSipAdmissionRate, uint64_t(admission_rate_ != nullptr ? admission_rate_->rate() : 0));
+  w.sample(kSipAdmissionEpisodes, admission_rate_ != nullptr ? admission_rate_->episodes() : 0);
 
   w.sample(kRegistrationsActive, uint64_t(registrar_ ? registrar_->all(wall_s()).size() : 0));
 

@@ -195,8 +195,10 @@ int main(int argc, char** argv) {
     // controller, which enters when the stack's gate sheds and leaves once
     // calm; the gate's own shedding stays the backstop.
     msgw::control::AdmissionRateController admit_rate;
-    const std::size_t kInviteIdx = msgw::sip::sip_method_index("INVITE");
-    const std::size_t kRegisterIdx = msgw::sip::sip_method_index("REGISTER");
+    gw.set_admission_rate(&admit_rate);
+    auto shed_counters = std::make_unique<msgw::control::DataplaneCounters>();
+    uint64_t next_shed_read_ns = 0;
+    int64_t dataplane_shed = -1;
     auto monotonic_ns = [] {
       timespec ts{};
       clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -270,9 +272,26 @@ int main(int argc, char** argv) {
       {
         const auto& st = stack.stats();
         const uint64_t now = monotonic_ns();
-        admit_rate.update(int64_t(now), st.overloaded != 0,
-                          st.rx_requests_by_method[kInviteIdx] + st.rx_requests_by_method[kRegisterIdx]);
+        // The workers' shed count (published every 200 ms): read a step at a time.
+        if (now >= next_shed_read_ns) {
+          next_shed_read_ns = now + uint64_t(msgw::control::AdmissionRateController::kStep);
+          dataplane_shed = -1;
+          if (media.counters(shed_counters.get())) {
+            dataplane_shed = 0;
+            for (uint32_t w = 0; w < shed_counters->n_workers; ++w)
+              dataplane_shed += int64_t(shed_counters->published.workers[w].counters.sip_shed);
+          }
+        }
+        admit_rate.update(int64_t(now), {.gate_shedding = st.overloaded != 0,
+                                         .messages = st.rx_messages,
+                                         .newest_age_us = int64_t(st.rx_queue_age_last_us),
+                                         .new_requests = st.rx_new_requests,
+                                         .target_age_us = int64_t(stack.config().admission.resume_queue_age_ms) * 1000,
+                                         .dataplane_shed = dataplane_shed});
         shed.update(admit_rate.limiting(), stack.config().admission.retry_after_s, now, admit_rate.rate());
+        // While the workers hold the rate, the stack sheds only what still
+        // arrives past its shed age (not what they let in).
+        stack.set_shedding_hysteresis(shed.lease_until_ns() == 0);
       }
       if (std::string db_error; !store.end_pass(msgw::control::StateStore::Clock::now(), kGroupCommit, &db_error))
         commit_failed(db_error);

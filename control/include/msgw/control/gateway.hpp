@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "msgw/config/config.hpp"
+#include "msgw/control/admission_rate.hpp"
 #include "msgw/control/auth_guard.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/call_index.hpp"
@@ -70,6 +71,9 @@ class Gateway final : public sip::Handler {
   // Resolves trunks given by name (trunk_resolver.hpp); without one such
   // trunks are skipped (logged, counted). Tracks the configuration's names.
   void set_resolver(TrunkResolver* resolver);
+  // The overload rate controller msgw-control's loop runs (shown in
+  // /metrics; none: its gauges read 0).
+  void set_admission_rate(const AdmissionRateController* controller) { admission_rate_ = controller; }
 
   // sip::Handler
   void on_request(sip::Stack& stack, const sip::ServerRequest& req) override;
@@ -184,6 +188,7 @@ class Gateway final : public sip::Handler {
   std::map<std::string, std::unique_ptr<Call>> calls_;    // by id (A's Call-ID)
   CallIndex index_;
   TrunkResolver* resolver_ = nullptr;
+  const AdmissionRateController* admission_rate_ = nullptr;
   GatewayStats stats_;
   Trunks trunks_{stats_};  // health, registration and credentials of the carrier trunks
   CallServices services_;
