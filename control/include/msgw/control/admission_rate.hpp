@@ -122,8 +122,6 @@ class AdmissionRateController {
   double measured_rate() const;
   // The most taken in over a young second lately (decaying); 0: none yet.
   double good_rate() const { return good_rate_; }
-  // The age the last complete step judged (its largest, microseconds).
-  int64_t step_age_us() const { return prev_age_us_; }
 
  private:
   void step(int64_t now_ns, uint64_t new_requests);
