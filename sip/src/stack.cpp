@@ -101,7 +101,7 @@ void Stack::remove_dialog(Dialog* d) {
 }
 
 std::size_t Stack::dialog_count() const { return impl_->dialogs.size(); }
-std::size_t Stack::transaction_count() const { return impl_->txns.size(); }
+std::size_t Stack::transaction_count() const { return impl_->live_transactions(); }
 const Stats& Stack::stats() const { return impl_->stats; }
 const StackConfig& Stack::config() const { return impl_->cfg; }
 void Stack::set_shedding_hysteresis(bool on) { impl_->overload.set_hysteresis(on); }

@@ -11,6 +11,8 @@
 //   stack_uac.cpp           client transactions: requests, CANCEL, responses
 //   stack_2xx.cpp           2xx retransmission and ACK matching (both sides),
 //                           RFC 6026 "Accepted" INVITEs
+//   stack_completed.cpp     transactions past their final response, kept as
+//                           the bytes they resend instead of oSIP2 state
 //   stack_dialogs.cpp       dialogs made, confirmed and ended by responses
 //   stack_admission.cpp     overload shedding and per-source blocks, before parsing
 // One thread.  oSIP2 callbacks only record what happened (notes, dead) and
@@ -70,6 +72,11 @@ struct Stack::Impl {
     long rtx_ms = 0;  // current E / G interval (oSIP2 hard-codes 500/4000 ms steps)
     std::string merge_key;  // server, out of dialog: Call-ID/From-tag/CSeq
     std::string trying;     // server INVITE: the 100 Trying sent outside oSIP2
+    // What a completed transaction resends for a retransmission: the final
+    // response (NIST) or the ACK (ICT), and where it went; stack_completed.cpp.
+    std::string resend;
+    Endpoint resend_dst;
+    int resend_status = 0;
     int64_t armed_us = kNever;  // deadline of its entry in txn_timers
   };
   // What an oSIP2 message callback reported, delivered by settle().
@@ -109,6 +116,25 @@ struct Stack::Impl {
     TxnId id;
     bool operator>(const TxnTimer& o) const { return due_us > o.due_us; }
   };
+  // A UDP transaction past its final response whose remaining duty is only
+  // to answer retransmissions (NIST Completed, IST Confirmed, NICT and ICT
+  // Completed): `resend` again for each (NIST: the final response; ICT: the
+  // ACK), nothing for the others, until its oSIP2 timer (J, I, K, D) would
+  // have ended it.  stack_completed.cpp says why.
+  struct Completed {
+    std::string resend;
+    int status = 0;  // of `resend` when it is a response
+    Endpoint dst;
+    uint64_t socket = 0;
+    int64_t until_us = 0;
+    std::string merge_key, branch;  // server, out of dialog: still merges (§8.2.2.2)
+  };
+  struct CompletedTimer {
+    int64_t due_us;
+    bool server;
+    std::string key;
+    bool operator>(const CompletedTimer& o) const { return due_us > o.due_us; }
+  };
   struct Timer2xx {
     Clock::time_point due;
     Pending2xxKey key;
@@ -139,6 +165,10 @@ struct Stack::Impl {
   // 2xx goes (was a walk over every live transaction per ACK).
   std::unordered_map<std::string, TxnId> client_invites;
   std::vector<TxnId> dead;
+  std::vector<TxnId> completing;  // reached a state stack_completed.cpp keeps more cheaply
+  std::unordered_map<std::string, Completed> completed_server, completed_client;  // by server / client key
+  std::unordered_map<std::string, std::string> completed_merges;  // merge key -> completed_server key
+  std::priority_queue<CompletedTimer, std::vector<CompletedTimer>, std::greater<>> completed_timers;
   std::deque<Note> notes;
   std::priority_queue<TxnTimer, std::vector<TxnTimer>, std::greater<>> txn_timers;
 
@@ -182,6 +212,20 @@ struct Stack::Impl {
   static osip_event_t* incoming_event(osip_message_t* m);
   void execute(osip_transaction_t* tr, osip_event_t* ev);
   void settle();
+  // Transactions alive: oSIP2's and the completed ones kept here.
+  std::size_t live_transactions() const { return txns.size() + completed_server.size() + completed_client.size(); }
+
+  // --- completed transactions (stack_completed.cpp)
+  static bool only_absorbs(const osip_transaction_t* tr);
+  void keep_resend(Txn& t, const osip_message_t* msg, std::string&& bytes, const char* host, int port);
+  void complete_transactions();
+  bool absorb_completed_request(const osip_message_t* m);
+  bool absorb_completed_response(const osip_message_t* m);
+  // The merged-request check (§8.2.2.2) against completed transactions:
+  // true when `merge_key` belongs to one with another branch.
+  bool completed_merge_conflict(const std::string& merge_key, const osip_message_t* m) const;
+  bool completed_invite(const std::string& invite_server_key) const;
+  void expire_completed(int64_t now_us);
 
   // --- timers (stack_timers.cpp)
   void apply_timers(osip_transaction_t* tr, bool reliable);

@@ -91,6 +91,7 @@ void Stack::Impl::rearm(osip_transaction_t* tr) {
 void Stack::Impl::run_event(osip_transaction_t* tr, osip_event_t* ev, int64_t after) {
   if (ev != nullptr) osip_transaction_execute(tr, ev);
   arm(id_of(tr), after);
+  if (only_absorbs(tr)) completing.push_back(id_of(tr));  // settle() keeps it as bytes
 }
 
 void Stack::Impl::arm(TxnId id, int64_t after) {
@@ -115,6 +116,7 @@ int Stack::Impl::next_timeout_ms() const {
   };
   if (!timers_2xx.empty()) consider(until(timers_2xx.top().due));
   if (!accepted_expiry.empty()) consider(until(accepted_expiry.front().first));
+  if (!completed_timers.empty()) consider(long((completed_timers.top().due_us - osip_now_us() + 999) / 1000));
   if (own) {
     int t = own->next_timeout_ms();
     if (t >= 0) consider(t);
@@ -152,6 +154,7 @@ void Stack::Impl::run_transaction_timers() {
 void Stack::Impl::run_timers() {
   run_transaction_timers();
   settle();
+  expire_completed(osip_now_us());
   run_2xx_timers(Clock::now());
   if (own) own->run_timers();
 }

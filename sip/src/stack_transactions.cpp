@@ -163,8 +163,10 @@ bool Stack::Impl::send_for(osip_transaction_t* tr, osip_message_t* msg, const ch
   std::string bytes = serialize(msg);
   if (bytes.empty()) return false;
   if (MSG_IS_RESPONSE(msg)) stats.count_sent(msg->status_code);
-  if (t.server) return send_server_bytes(t, host, port, bytes, it->first);
-  return transmit(t.proto, t.dst, t.socket, bytes, it->first);
+  const bool sent = t.server ? send_server_bytes(t, host, port, bytes, it->first)
+                             : transmit(t.proto, t.dst, t.socket, bytes, it->first);
+  if (sent) keep_resend(t, msg, std::move(bytes), host, port);
+  return sent;
 }
 
 // ---- keys and lookup
@@ -256,7 +258,8 @@ void Stack::Impl::settle() {
     txns.erase(it);
   }
   dead.clear();
-  stats.transactions_live = txns.size();
+  if (!completing.empty()) complete_transactions();
+  stats.transactions_live = live_transactions();
   stats.dialogs_live = dialogs.size();
 }
 

@@ -115,6 +115,10 @@ void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
   (void)in;
   auto it = client_index.find(client_key(m));
   if (it == client_index.end()) {
+    if (absorb_completed_response(m)) {
+      osip_message_free(m);
+      return;
+    }
     // A 2xx retransmitted after the ICT ended: the ACK goes again (§13.2.2.4).
     if (resend_ack_for(m)) {
       osip_message_free(m);

@@ -119,6 +119,10 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
       execute(t->tr, incoming_event(m));
       return;
     }
+    if (absorb_completed_request(m)) {
+      osip_message_free(m);
+      return;
+    }
   }
   if (method == "ACK") return on_ack(m);
   if (method == "INVITE" && absorb_accepted_invite(m)) {
@@ -202,6 +206,8 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
       auto t = txns.find(mk->second);
       if (t != txns.end() && t->second.tr->orig_request && via_branch(t->second.tr->orig_request) != via_branch(m))
         return reject(m, in, 482, {});
+    } else if (completed_merge_conflict(merge_key, m)) {
+      return reject(m, in, 482, {});
     }
   }
 
@@ -226,7 +232,15 @@ void Stack::Impl::on_cancel(const Inbound& in, osip_message_t* m) {
   std::string inv_key = server_key(m);
   inv_key.replace(inv_key.rfind('|') + 1, std::string::npos, "INVITE");
   auto it = server_index.find(inv_key);
-  if (it == server_index.end()) return reject(m, in, 481, {});
+  if (it == server_index.end()) {
+    // Its INVITE transaction completed (final response sent and ACKed): the
+    // CANCEL matches it but has nothing left to cancel (§9.2).
+    if (!completed_invite(inv_key)) return reject(m, in, 481, {});
+    TxnId cid = create_server(m, in);
+    if (cid != kNoTxn) respond(cid, 200, {});
+    settle();
+    return;
+  }
   TxnId inv = it->second;
   TxnId cid = create_server(m, in);
   if (cid != kNoTxn) respond(cid, 200, {});
