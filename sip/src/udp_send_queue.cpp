@@ -3,6 +3,7 @@
 // resumes after a refused datagram.
 #include "udp_send_queue.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,6 +33,14 @@ void UdpSendQueue::push(int fd, const Endpoint& dst, std::string_view bytes, uin
 
 std::size_t UdpSendQueue::flush() {
   if (count_ == 0) return 0;
+  // One run per socket: a B2BUA's pass alternates between its access and
+  // trunk listeners (the 100 to A, the INVITE to B, ...), and runs in queue
+  // order made that one sendmmsg per datagram (3,726 of 3,954 calls sent one
+  // in an strace at 1,000 calls/s).  The sort is stable, so each socket's
+  // datagrams keep their order; datagrams on different sockets go to
+  // different peers and were never ordered for them.
+  std::stable_sort(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(count_),
+                   [](const Entry& a, const Entry& b) { return a.fd < b.fd; });
   // The headers point into arena_, which no longer grows from here on.
   for (std::size_t i = 0; i < count_; ++i) {
     Entry& e = entries_[i];
@@ -42,8 +51,7 @@ std::size_t UdpSendQueue::flush() {
     msgs_[i].msg_hdr.msg_iov = &iov_[i];
     msgs_[i].msg_hdr.msg_iovlen = 1;
   }
-  // Runs of one socket, in queue order: with one listener (the usual case)
-  // that is one call for the whole queue.
+  // Runs of one socket: one call each.
   std::size_t calls = 0;
   for (std::size_t begin = 0; begin < count_;) {
     std::size_t end = begin + 1;

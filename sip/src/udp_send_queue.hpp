@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Outgoing SIP datagrams held for the rest of one processing pass and sent
-// with sendmmsg(2), one system call per run of datagrams leaving the same
-// socket (hot path).  A call is ~17 datagrams; one sendto each was ~14 % of
+// with sendmmsg(2), one system call per socket (hot path).  A call is ~17 datagrams; one sendto each was ~14 % of
 // msgw-control's CPU at 700 calls/s, most of it the per-call entry cost.
 //
-// Order: datagrams leave in the order they were queued, also across
-// sockets (a run ends where the socket changes), so two datagrams to one
-// destination never swap.
+// Order: each socket's datagrams leave in the order they were queued, so
+// two datagrams of one flow never swap; the sockets' runs are not ordered
+// among themselves (they go to other peers from other addresses).
 // Bounded: at kCapacity datagrams push() sends what is queued first, so a
 // datagram waits at most for the rest of its pass or 63 later datagrams.
 // Memory: the bytes are copied into one arena that keeps its capacity, so a

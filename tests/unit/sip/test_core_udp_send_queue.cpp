@@ -68,25 +68,40 @@ struct QueueRig {
   void push(int fd, const std::string& s, uint64_t tag = 0) { q.push(fd, dst, s, tag); }
 };
 
-TEST(CoreUdpSendQueue, KeepsOrderAcrossSocketsOneCallPerRun) {
+TEST(CoreUdpSendQueue, OneCallPerSocketEachSocketInOrder) {
   QueueRig r;
-  r.push(3, "a");
-  r.push(3, "b");
-  r.push(4, "c");
-  r.push(3, "d");
+  r.push(4, "a", 1);
+  r.push(3, "b", 2);
+  r.push(4, "c", 3);
+  r.push(3, "d", 4);
+  r.push(4, "e", 5);
   EXPECT_TRUE(r.kernel.wire.empty());  // nothing leaves before the flush
-  EXPECT_EQ(r.q.flush(), 3u);           // runs: 3{a,b} 4{c} 3{d}
-  ASSERT_EQ(r.kernel.wire.size(), 4u);
-  const char* want[] = {"a", "b", "c", "d"};
-  const int fds[] = {3, 3, 4, 3};
-  for (std::size_t i = 0; i < 4; ++i) {
+  EXPECT_EQ(r.q.flush(), 2u);           // one run per socket: 3{b,d} 4{a,c,e}
+  ASSERT_EQ(r.kernel.wire.size(), 5u);
+  const char* want[] = {"b", "d", "a", "c", "e"};
+  const int fds[] = {3, 3, 4, 4, 4};
+  for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(r.kernel.wire[i].bytes, want[i]);
     EXPECT_EQ(r.kernel.wire[i].fd, fds[i]);
   }
-  EXPECT_EQ(r.stats.tx_messages, 4u);
+  EXPECT_EQ(r.stats.tx_messages, 5u);
   EXPECT_EQ(r.stats.tx_errors, 0u);
   EXPECT_TRUE(r.q.empty());
   EXPECT_EQ(r.q.flush(), 0u);  // an empty queue makes no call
+}
+
+TEST(CoreUdpSendQueue, ARefusalAfterGroupingReportsItsOwnTag) {
+  QueueRig r;
+  r.push(4, "a", 1);
+  r.push(3, "b", 2);
+  r.push(4, "c", 3);
+  r.kernel.script = {-ENOBUFS};  // socket 3's only datagram refused, then socket 4's leave
+  r.q.flush();
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].tag, 2u);
+  ASSERT_EQ(r.kernel.wire.size(), 2u);
+  EXPECT_EQ(r.kernel.wire[0].bytes, "a");
+  EXPECT_EQ(r.kernel.wire[1].bytes, "c");
 }
 
 TEST(CoreUdpSendQueue, PartialSendResumesAfterTheRefusedDatagram) {
