@@ -11,6 +11,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "msgw/dataplane/light_load_nap.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
@@ -117,12 +118,10 @@ void flush(Runtime& rt, Worker& w, BurstOutput& out) {
   if (for_main) kick_main(rt);
 }
 
-// Load-based sleep ([dataplane] worker_sleep_max_us).  A poll pass that
-// brings less than half a burst means the core is mostly spinning: the nap
-// doubles from 1 us to the bound; half a burst or more and the worker polls
-// flat out again, so a loaded worker never sleeps and a lightly loaded one
-// batches a few packets per wake-up.  The worker is RCU-offline while asleep
-// so that flow deletes on the main lcore need not wait for it.
+// Load-based sleep ([dataplane] worker_sleep_max_us): the nap after each
+// pass is next_nap_ns() (light_load_nap.hpp says why it halves rather than
+// restarts).  The worker is RCU-offline while asleep so that flow deletes on
+// the main lcore need not wait for it.
 class LightLoadSleep {
  public:
   explicit LightLoadSleep(Worker& w) : w_(w) {
@@ -131,11 +130,8 @@ class LightLoadSleep {
   }
   void after_pass(unsigned packets, rte_rcu_qsbr* rcu) {
     if (w_.sleep_max_ns == 0) return;
-    if (packets >= kBurst / 2) {
-      nap_ns_ = 0;
-      return;
-    }
-    nap_ns_ = nap_ns_ == 0 ? 1000 : std::min(nap_ns_ * 2, w_.sleep_max_ns);
+    nap_ns_ = next_nap_ns(nap_ns_, packets, kBurst, w_.sleep_max_ns);
+    if (nap_ns_ == 0) return;
     const timespec ts{0, long(nap_ns_)};
     rte_rcu_qsbr_thread_offline(rcu, w_.index);
     nanosleep(&ts, nullptr);
