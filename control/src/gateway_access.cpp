@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Who may call what, besides the digest check itself (gateway.cpp): the
+// Who may call what, besides the digest check itself (gateway_intake.cpp): the
 // algorithms each user is challenged with, the Request-URI hosts that are
 // ours, the nonce key's rotation, and the CDR of an INVITE refused before a
 // call existed (issue 21).

@@ -171,11 +171,9 @@ MessagePtr Dialog::make(std::string_view method, uint32_t cseq) {
   osip_from_clone(d_->local_uri, &m->from);
   osip_to_clone(d_->remote_uri, &m->to);
   // oSIP2 keeps the tags apart from the URIs for the UAS side.
-  osip_generic_param_t* t = nullptr;
-  if (m->from && d_->local_tag && (osip_from_get_tag(m->from, &t), t == nullptr))
+  if (m->from && d_->local_tag && tag_param(m->from) == nullptr)
     osip_from_set_tag(m->from, osip_strdup(d_->local_tag));
-  t = nullptr;
-  if (m->to && d_->remote_tag && (osip_to_get_tag(m->to, &t), t == nullptr))
+  if (m->to && d_->remote_tag && tag_param(m->to) == nullptr)
     osip_to_set_tag(m->to, osip_strdup(d_->remote_tag));
   osip_call_id_init(&m->call_id);
   osip_call_id_parse(m->call_id, d_->call_id);

@@ -278,11 +278,8 @@ MessagePtr make_response(const osip_message_t* req, int status, std::string_view
   if (req->to && osip_to_clone(req->to, &r->to) != 0) return {};
   if (req->call_id && osip_call_id_clone(req->call_id, &r->call_id) != 0) return {};
   if (req->cseq && osip_cseq_clone(req->cseq, &r->cseq) != 0) return {};
-  if (r->to != nullptr && status > 100 && !tag.empty()) {
-    osip_generic_param_t* t = nullptr;
-    osip_to_get_tag(r->to, &t);
-    if (t == nullptr) osip_to_set_tag(r->to, osip_strdup(std::string(tag).c_str()));
-  }
+  if (r->to != nullptr && status > 100 && !tag.empty() && tag_param(r->to) == nullptr)
+    osip_to_set_tag(r->to, osip_strdup(std::string(tag).c_str()));
   return resp;
 }
 
@@ -317,14 +314,12 @@ std::string call_id(const osip_message_t* msg) {
 }
 
 std::string to_tag(const osip_message_t* msg) {
-  osip_generic_param_t* t = nullptr;
-  if (msg->to) osip_to_get_tag(msg->to, &t);
+  const osip_generic_param_t* t = msg->to ? tag_param(msg->to) : nullptr;
   return (t && t->gvalue) ? t->gvalue : std::string();
 }
 
 std::string from_tag(const osip_message_t* msg) {
-  osip_generic_param_t* t = nullptr;
-  if (msg->from) osip_from_get_tag(msg->from, &t);
+  const osip_generic_param_t* t = msg->from ? tag_param(msg->from) : nullptr;
   return (t && t->gvalue) ? t->gvalue : std::string();
 }
 

@@ -38,6 +38,10 @@
 #endif
 
 namespace msgw::sip {
+// The pool exists only where it is installed: under ASan nothing would call
+// it (and pool_realloc, reached only through osip_set_allocators, would be
+// an unused function).
+#if MSGW_OSIP_POOL
 namespace {
 
 constexpr uint32_t kMagic = 0x6d736777;  // "msgw"
@@ -240,6 +244,7 @@ void* pool_realloc(void* p, std::size_t n) {
 }
 
 }  // namespace
+#endif  // MSGW_OSIP_POOL
 
 void install_parser_allocator() {
 #if MSGW_OSIP_POOL

@@ -26,6 +26,14 @@ std::string serialize(const osip_message_t* msg);
 std::string header_value(const osip_message_t* msg, const char* name, int index = 0);
 std::string via_branch(const osip_message_t* msg);
 std::string call_id(const osip_message_t* msg);  // "number@host" as sent, "" if none
+// The tag parameter of a From or To header (osip_to_t is osip_from_t), or
+// null. oSIP2's osip_from_get_tag/osip_to_get_tag macros pass the literal
+// "tag" as a char*, which C++ forbids (-Wwritable-strings).
+inline osip_generic_param_t* tag_param(osip_from_t* header) {
+  osip_generic_param_t* t = nullptr;
+  osip_generic_param_get_byname(&header->gen_params, const_cast<char*>("tag"), &t);
+  return t;
+}
 std::string to_tag(const osip_message_t* msg);
 std::string from_tag(const osip_message_t* msg);
 uint32_t cseq_number(const osip_message_t* msg);

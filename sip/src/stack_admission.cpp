@@ -88,8 +88,7 @@ std::string scanned_server_key(const ScanResult& scan) {
   return k;
 }
 
-bool Stack::Impl::admit(const Inbound& in, std::string_view bytes) {
-  const LimitedMethod lm = limited_method(bytes);
+bool Stack::Impl::admit(const Inbound& in, std::string_view bytes, LimitedMethod lm) {
   const bool by_source = sources.enabled();
   const bool may_shed = lm != LimitedMethod::none && cfg.admission.shed_queue_age_ms != 0;
   if (!by_source && in.queue_age_us < 0 && !may_shed) return true;

@@ -237,8 +237,9 @@ struct Stack::Impl {
   void run_timers();
 
   // --- admission (stack_admission.cpp): false when the message was shed
-  // (503) or dropped (blocked source) and goes no further.
-  bool admit(const Inbound& in, std::string_view bytes);
+  // (503) or dropped (blocked source) and goes no further. `lm` is
+  // limited_method(bytes), which receive() computes once and counts with too.
+  bool admit(const Inbound& in, std::string_view bytes, LimitedMethod lm);
   // After a pass over the sockets: shedding ends once nothing was received
   // for the resume age (OverloadGate::idle).
   void admission_idle();

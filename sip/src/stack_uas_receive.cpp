@@ -18,7 +18,8 @@ bool is_known_method(std::string_view m) { return sip_method_index(m) < kSipMeth
 void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   ++stats.rx_messages;
   stats.rx_bytes += bytes.size();
-  if (!admit(in, bytes)) return;
+  const LimitedMethod lm = limited_method(bytes);
+  if (!admit(in, bytes, lm)) return;
   const bool stream = in.proto == Proto::Tcp;
   ParseResult pr = parse_message(bytes, stream, cfg.limits);
   ScanResult& s = pr.scan;
@@ -49,7 +50,7 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   if (MSG_IS_REQUEST(m)) {
     ++stats.rx_requests;
     ++stats.rx_requests_by_method[sip_method_index(m->sip_method != nullptr ? m->sip_method : "")];
-    if (limited_method(bytes) != LimitedMethod::none && !has_tag_param(s.to) &&
+    if (lm != LimitedMethod::none && !has_tag_param(s.to) &&
         !common::carries_credentials(bytes.substr(0, std::min(bytes.size(), s.head_len))))
       ++stats.rx_new_requests;
     on_request(in, m, s);

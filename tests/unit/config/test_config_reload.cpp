@@ -88,7 +88,10 @@ TEST(ReloadPlan, ObjectsAddedRemovedAndChangedByName) {
   auto file = running;
   file.trunks[0].address = {"10.20.0.3", 5060, true};
   file.routes.clear();
-  file.subscribers.push_back({.user = "new", .password = "p"});
+  msgw::config::SubscriberSection added;  // the other fields keep their defaults
+  added.user = "new";
+  added.password = "p";
+  file.subscribers.push_back(added);
   auto plan = msgw::config::plan_reload(running, file);
   EXPECT_EQ(describe(plan.changes),
             "subscriber[new] added live\n"

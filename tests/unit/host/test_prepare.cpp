@@ -247,8 +247,11 @@ TEST(HostPrepare, SetsThePerformanceGovernorOnTheWorkerCpus) {
   const Plan again = prepare(c, env_of(h, r), false);
   EXPECT_EQ(dry_run_text(again), "# nothing to do: the host already has what the config needs\n");
   HostEnv env = env_of(h, r);
-  for (const auto& i : check(c, env))
-    if (i.check == CheckId::governor) EXPECT_EQ(i.status, Status::ok) << i.subject << ": " << i.message;
+  for (const auto& i : check(c, env)) {
+    if (i.check == CheckId::governor) {
+      EXPECT_EQ(i.status, Status::ok) << i.subject << ": " << i.message;
+    }
+  }
 }
 
 TEST(HostPrepare, NoCpufreqIsNothingToDoAndSaysSo) {

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The Gateway's event side: what reaches calls after their INVITE, each
+// turned into the call's event and dispatched. The SIP stack's responses to
+// our requests (B's INVITE, re-INVITEs, BYE and CANCEL challenges, answers to
+// INVITEs already given up) and their timeouts, A's CANCEL, a missing ACK;
+// the event loop's tick (answer deadlines, the trunks' timers, the
+// registrar's purge) and its next wake-up; the dataplane's events (flow
+// acks, media timeouts, a dataplane restart); an operator's hangup.
+#include <algorithm>
+
+#include "gateway_internal.hpp"
+#include "msgw/common/wall_clock.hpp"
+#include "msgw/control/gateway.hpp"
+#include "msgw/sip/dialog.hpp"
+
+namespace msgw::control {
+
+using common::wall_s;
+using gateway_detail::endpoint_from_uri;
+
+using sip::kNoTxn;
+using sip::TxnId;
+
+// ---------------------------------------------------------------- responses and timers
+
+void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dialog* dialog) {
+  const ClientTxn* what = index_.client(txn);
+  if (!what) {
+    trunks_.on_response(txn, resp, now());  // OPTIONS pings and REGISTERs to trunks
+    return;
+  }
+  const ClientTxn t = *what;
+  const int code = resp.status();
+  if (code >= 200) index_.forget_client(txn);
+  switch (t.kind) {
+    case ClientTxnKind::bye:
+      if (code == 401 || code == 407) on_bye_challenge(t, resp, dialog);
+      return;
+    case ClientTxnKind::cancel:
+      if (code == 401 || code == 407) on_cancel_challenge(t, resp);
+      return;
+    case ClientTxnKind::abandoned_invite:
+      // Answered after we gave up on it (CANCEL race, failover): ACK and BYE.
+      if (code >= 200 && code < 300 && dialog) {
+        stack_->send_ack(*dialog, resp.cseq_number());
+        sip::Message bye = dialog->make_request("BYE");
+        if (auto dst = endpoint_from_uri(dialog->remote_target()))
+          index_.bind_client(stack_->send_request(std::move(bye), *dst), {t.call, ClientTxnKind::bye, LegId::b});
+      }
+      return;
+    case ClientTxnKind::reinvite: {
+      Call* c = call_by_id(t.call);
+      const CallEvent e = code == 401 || code == 407 ? CallEvent::reinvite_challenge : CallEvent::reinvite_answer;
+      const bool acted = c && dispatch(*c, e, {txn, resp, dialog, t.leg, t.auth});
+      // A 2xx to our INVITE is ACKed whatever became of the call.
+      if (!acted && code >= 200 && code < 300 && dialog) stack_->send_ack(*dialog, resp.cseq_number());
+      return;
+    }
+    case ClientTxnKind::b_invite: {
+      if (code == 100) return;
+      Call* c = call_by_id(t.call);
+      if (!c) return;
+      const CallEvent e = code < 200                  ? CallEvent::b_provisional
+                          : code < 300                ? CallEvent::b_answer
+                          : code == 401 || code == 407 ? CallEvent::b_challenge
+                                                      : CallEvent::b_failure;
+      dispatch(*c, e, {txn, resp, dialog, LegId::b});
+      return;
+    }
+  }
+}
+
+void Gateway::on_timeout(sip::Stack&, TxnId txn) {
+  const ClientTxn* what = index_.client(txn);
+  if (!what) {
+    trunks_.on_timeout(txn, now());
+    return;
+  }
+  const ClientTxn t = *what;
+  index_.forget_client(txn);
+  if (t.kind != ClientTxnKind::b_invite) return;
+  if (Call* c = call_by_id(t.call)) dispatch(*c, CallEvent::b_timeout, {txn, {}, nullptr, LegId::b});
+}
+
+void Gateway::on_cancel(sip::Stack&, TxnId invite_txn) {
+  auto id = index_.call_of_server_invite(invite_txn);
+  if (!id) return;
+  if (Call* c = call_by_id(*id)) dispatch(*c, CallEvent::a_cancel);
+}
+
+void Gateway::on_ack_timeout(sip::Stack&, sip::Dialog* dialog) {
+  if (!dialog) return;
+  LegId leg = LegId::a;
+  if (Call* c = call_by_sip_call_id(dialog->call_id(), &leg)) dispatch(*c, CallEvent::ack_timeout, {kNoTxn, {}, dialog, leg});
+}
+
+void Gateway::tick() {
+  // The commands this pass's SIP work posted: one doorbell for all of them,
+  // then whatever the dataplane answered by now.
+  media_.flush();
+  poll_media();
+  const auto t = now();
+  if (auto earliest = index_.earliest_deadline(); earliest && *earliest <= t) {
+    std::vector<std::string> due;
+    std::optional<Clock::time_point> next;
+    for (auto& [id, c] : calls_) {
+      auto d = c->answer_deadline();
+      if (!d) continue;
+      if (*d <= t) due.push_back(id);
+      else if (!next || *d < *next) next = d;
+    }
+    index_.reset_earliest(next);
+    for (const auto& id : due)
+      if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::b_deadline);
+  }
+  trunks_.tick(t);
+  if (t - last_purge_ > std::chrono::seconds(30)) {
+    registrar_->purge_expired(wall_s());
+    last_purge_ = t;
+  }
+  media_.flush();  // what the tick itself posted (flows programmed again, deletes)
+}
+
+int Gateway::next_timeout_ms() const {
+  // The dataplane event ring has no fd: poll it on this period, and soon
+  // while calls wait for their flow's add (its ack takes tens of
+  // microseconds; under load SIP traffic wakes the loop sooner anyway).
+  int best = media_.adds_pending() > 0 ? 1 : 50;
+  if (auto earliest = index_.earliest_deadline()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - now()).count();
+    best = std::min<int>(best, ms < 0 ? 0 : int(ms));
+  }
+  if (auto due = trunks_.next_due()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now()).count();
+    best = std::min<int>(best, ms < 0 ? 0 : int(ms));
+  }
+  return best;
+}
+
+void Gateway::poll_media() {
+  bool restarted = false;
+  auto events = media_.poll(&restarted);
+  if (restarted) {
+    ++stats_.dataplane_restarts;
+    std::vector<std::string> ids;
+    for (const auto& [id, c] : calls_) ids.push_back(id);
+    for (const auto& id : ids)
+      if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::dataplane_restart);
+  }
+  for (const auto& e : events) {
+    // Every refused or unacknowledged modify or add, whether or not its
+    // call is still there to hear of it.
+    if (e.kind == MediaEvent::Kind::flow_update_failed || e.kind == MediaEvent::Kind::flow_add_failed)
+      ++stats_.media_errors;
+    auto id = index_.call_of_flow(e.flow_id);
+    Call* c = id ? call_by_id(*id) : nullptr;
+    if (!c || c->flow_id() != e.flow_id) continue;
+    switch (e.kind) {
+      case MediaEvent::Kind::latched: ++stats_.latched_events; break;
+      case MediaEvent::Kind::dtmf: ++stats_.dtmf_events; break;
+      case MediaEvent::Kind::media_timeout:
+        ++stats_.media_timeouts;
+        dispatch(*c, CallEvent::media_timeout);
+        break;
+      case MediaEvent::Kind::flow_update_failed:
+        // A later command for the flow (the call's next modify, its delete,
+        // another call's add of the id) decides what the flow is now.
+        if (!e.superseded) dispatch(*c, CallEvent::flow_update_failed, {.detail = e.detail});
+        break;
+      case MediaEvent::Kind::flow_added:
+      case MediaEvent::Kind::flow_add_failed:
+        // Superseded: the call ended (a delete followed) or added the flow
+        // again (a restart); that command's answer is the one it waits for.
+        if (!e.superseded)
+          dispatch(*c, e.kind == MediaEvent::Kind::flow_added ? CallEvent::flow_ready : CallEvent::flow_refused,
+                   {.detail = e.detail});
+        break;
+    }
+  }
+}
+
+bool Gateway::hangup(const std::string& call_id) {
+  Call* c = call_by_id(call_id);
+  if (!c) return false;
+  dispatch(*c, CallEvent::hangup);
+  return true;
+}
+
+}  // namespace msgw::control
