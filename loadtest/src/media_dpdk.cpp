@@ -55,6 +55,8 @@ class DpdkMediaEngine final : public MediaEngine {
   };
   SideIo side_[2];
   rte_mempool* pool_ = nullptr;
+  const std::vector<std::vector<std::uint8_t>>& payloads() const { return streams_->payloads(); }
+  std::vector<std::int32_t> payload_sums_;  // per payload (MediaStreams::payloads()): UDP checksums without a pass over it
 
  private:
   void run() override;
@@ -71,39 +73,43 @@ void DpdkMediaEngine::send_slot(unsigned phase, double now) {
   rte_mbuf* burst[kBurst];
   for (int s = 0; s < 2; ++s) {
     SideIo& io = side_[s];
-    std::uint16_t n = 0;
-    auto flush = [&] {
+    rte_ether_addr gw;
+    std::memcpy(gw.addr_bytes, io.gateway.mac().data(), 6);
+    std::size_t next = 0;  // the next of out_ to look at
+    for (;;) {
+      // This side's next packets, up to a burst.
+      const RtpOut* take[kBurst];
+      std::uint16_t n = 0;
+      for (; next < out_.size() && n < kBurst; ++next) {
+        const RtpOut& p = out_[next];
+        if (static_cast<int>(p.side) != s) continue;
+        if (!io.gateway.known()) {  // nothing came from the gateway yet: no address to send to
+          ++io.no_gateway_mac;
+          streams_->count_send_errors(1);
+          continue;
+        }
+        take[n++] = &p;
+      }
+      if (n == 0) break;
+      if (rte_pktmbuf_alloc_bulk(pool_, burst, n) != 0) {
+        streams_->count_send_errors(n);
+        continue;
+      }
+      for (std::uint16_t i = 0; i < n; ++i) {
+        const RtpOut& p = *take[i];
+        const auto plen = static_cast<std::uint16_t>(p.payload->size());
+        auto* f = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(burst[i], rtp_frame_size(plen)));
+        write_rtp_frame(f, gw, io.tap_mac, io.media_ip, io.media_port, p.remote_ip, p.remote_port,
+                        static_cast<std::uint8_t>(p.payload_type | (p.first ? 0x80 : 0)), p.seq, p.ts, p.ssrc,
+                        p.payload->data(), plen, payload_sums_[p.payload_index]);
+      }
       const std::uint16_t sent = rte_eth_tx_burst(io.port, 0, burst, n);
       streams_->count_sent(sent);
       if (sent < n) {
         streams_->count_send_errors(n - sent);
         rte_pktmbuf_free_bulk(burst + sent, n - sent);
       }
-      n = 0;
-    };
-    for (const RtpOut& p : out_) {
-      if (static_cast<int>(p.side) != s) continue;
-      if (!io.gateway.known()) {  // nothing came from the gateway yet: no address to send to
-        ++io.no_gateway_mac;
-        streams_->count_send_errors(1);
-        continue;
-      }
-      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      if (m == nullptr) {
-        streams_->count_send_errors(1);
-        continue;
-      }
-      const auto plen = static_cast<std::uint16_t>(p.payload->size());
-      auto* f = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, rtp_frame_size(plen)));
-      rte_ether_addr gw;
-      std::memcpy(gw.addr_bytes, io.gateway.mac().data(), 6);
-      write_rtp_frame(f, gw, io.tap_mac, io.media_ip, io.media_port, p.remote_ip, p.remote_port,
-                      static_cast<std::uint8_t>(p.payload_type | (p.first ? 0x80 : 0)), p.seq, p.ts, p.ssrc,
-                      p.payload->data(), plen);
-      burst[n++] = m;
-      if (n == kBurst) flush();
     }
-    if (n) flush();
   }
 }
 
@@ -244,6 +250,8 @@ std::unique_ptr<MediaEngine> open_dpdk_media_engine(const MediaConfig& config, s
     return nullptr;
   }
   std::unique_ptr<DpdkMediaEngine> e(new DpdkMediaEngine(config));
+  for (const auto& p : e->payloads())
+    e->payload_sums_.push_back(rtp_payload_sum(p.data(), static_cast<std::uint16_t>(p.size())));
   // Both sides' RX rings and the TX in flight, with room: memif copies into
   // mbufs on receive and frees what it sent at once.
   e->pool_ = rte_pktmbuf_pool_create("lt_media_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,

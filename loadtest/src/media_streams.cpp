@@ -154,8 +154,9 @@ void MediaStreams::slot_packets(unsigned phase, double now, std::vector<RtpOut>*
     s.send_time[seq & 63] = now;
     s.send_seq[seq & 63] = seq;
     ++s.sent;
+    const auto frame = static_cast<std::uint32_t>(no % frames_.size());
     out->push_back({s.side, s.remote_ip, s.remote_port, config_.codec.payload_type, no == 0, seq, ts, s.ssrc,
-                    &frames_[no % frames_.size()]});
+                    &frames_[frame], frame});
   }
   list.resize(kept);
 }

@@ -33,6 +33,7 @@ struct RtpOut {
   std::uint16_t seq = 0;
   std::uint32_t ts = 0, ssrc = 0;
   const std::vector<std::uint8_t>* payload = nullptr;
+  std::uint32_t payload_index = 0;  // which of payloads(): an engine may keep figures per payload
 };
 
 class MediaStreams {
@@ -66,6 +67,9 @@ class MediaStreams {
   void on_rtp(Side side, std::uint32_t src_ip, std::uint16_t src_port, const std::uint8_t* p, std::size_t len,
               double now);
   void count_unmatched() { ++totals_.unmatched_packets; }
+
+  // The payloads packets carry in turn (one second of the codec's 20 ms frames).
+  const std::vector<std::vector<std::uint8_t>>& payloads() const { return frames_; }
 
   // After the engine's thread stopped: every stream's figures, the totals.
   MediaSummary summarize(double thread_cpu_s);
