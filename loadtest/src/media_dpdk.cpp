@@ -31,6 +31,9 @@ constexpr std::uint16_t kDescriptors = 2048;
 // Idle: sleep at most this long (the TAPs wake it at once; the ports do
 // not, so this bounds how long a packet from the target waits in the ring).
 constexpr long kIdleSleepNs = 200'000;
+// While busy, the TAPs are read at most this often (a read is a system
+// call, ~1 us on a VM, and the signalling is a trickle next to the RTP).
+constexpr double kTapPollS = 200e-6;
 bool ports_started = false;
 
 class DpdkMediaEngine final : public MediaEngine {
@@ -179,6 +182,7 @@ void DpdkMediaEngine::run() {
   std::uint64_t slot = 0;
   double snapshot_at = t0;
   pollfd fds[2] = {{side_[0].tap, POLLIN, 0}, {side_[1].tap, POLLIN, 0}};
+  double tap_poll_at = 0;
   while (!stop_) {
     streams_->apply_events(stop_sending_);
     if (media_now_s() - snapshot_at >= 0.1) {
@@ -196,15 +200,16 @@ void DpdkMediaEngine::run() {
       continue;  // catch up on missed slots first
     }
     unsigned work = 0;
-    for (Side s : {Side::phone, Side::carrier}) {
-      work += poll_port(s, now);
-      work += poll_tap(s);
+    for (Side s : {Side::phone, Side::carrier}) work += poll_port(s, now);
+    if (now >= tap_poll_at) {
+      for (Side s : {Side::phone, Side::carrier}) work += poll_tap(s);
+      tap_poll_at = now + kTapPollS;
     }
     if (work == 0) {
       const long until_due = static_cast<long>((due - media_now_s()) * 1e9);
       if (until_due > 0) {
         timespec t{0, std::min(until_due, kIdleSleepNs)};
-        ppoll(fds, 2, &t, nullptr);
+        if (ppoll(fds, 2, &t, nullptr) > 0) tap_poll_at = 0;  // a TAP has a frame: read it now
       }
     }
   }

@@ -28,8 +28,16 @@ struct MediaStreams::Stream {
   std::uint16_t seq = 0;
   std::uint32_t ts = 0, ssrc = 0;
   std::uint64_t sent = 0, withheld = 0, packet_no = 0;
-  double send_time[64] = {};
-  std::uint16_t send_seq[64] = {};
+  // The last 64 packets sent (by sequence number mod 64): time and number
+  // side by side, one cache line for the receiver's delay lookup.
+  struct Sent {
+    double time = 0;
+    std::uint16_t seq = 0;
+  } sent_at[64];
+  // The stream whose packets this one receives (found by SSRC once, when
+  // the target keeps it); kNoStream until then.
+  static constexpr std::uint32_t kNoStream = 0xffffffff;
+  std::uint32_t delay_source = kNoStream;
   SequenceTracker seqs;
   JitterEstimator jitter;
   double delay_sum = 0;
@@ -151,8 +159,7 @@ void MediaStreams::slot_packets(unsigned phase, double now, std::vector<RtpOut>*
       ++s.withheld;
       continue;
     }
-    s.send_time[seq & 63] = now;
-    s.send_seq[seq & 63] = seq;
+    s.sent_at[seq & 63] = {now, seq};
     ++s.sent;
     const auto frame = static_cast<std::uint32_t>(no % frames_.size());
     out->push_back({s.side, s.remote_ip, s.remote_port, config_.codec.payload_type, no == 0, seq, ts, s.ssrc,
@@ -178,11 +185,20 @@ void MediaStreams::on_rtp(Side side, std::uint32_t src_ip, std::uint16_t src_por
                              static_cast<std::uint32_t>(p[10]) << 8 | p[11];
   s.seqs.on_packet(seq);
   s.jitter.on_packet(ts, now, clock_rate_);
-  // One-way delay when the target kept our SSRC and sequence number.
-  if (auto o = by_ssrc_.find(ssrc); o != by_ssrc_.end()) {
-    const Stream& src = *streams_[o->second];
-    if (&src != &s && src.send_seq[seq & 63] == seq && src.send_time[seq & 63] > 0) {
-      s.delay_sum += now - src.send_time[seq & 63];
+  // One-way delay when the target kept our SSRC and sequence number. The
+  // sending stream is remembered (SSRCs are unique among our streams), so
+  // the map is looked at once per stream, not per packet.
+  const Stream* src = nullptr;
+  if (s.delay_source != Stream::kNoStream && streams_[s.delay_source]->ssrc == ssrc) {
+    src = streams_[s.delay_source].get();
+  } else if (auto o = by_ssrc_.find(ssrc); o != by_ssrc_.end()) {
+    s.delay_source = o->second;
+    src = streams_[o->second].get();
+  }
+  if (src != nullptr && src != &s) {
+    const auto& at = src->sent_at[seq & 63];
+    if (at.seq == seq && at.time > 0) {
+      s.delay_sum += now - at.time;
       ++s.delay_n;
     }
   }
