@@ -34,6 +34,12 @@ constexpr long kIdleSleepNs = 200'000;
 // While busy, the TAPs are read at most this often (a read is a system
 // call, ~1 us on a VM, and the signalling is a trickle next to the RTP).
 constexpr double kTapPollS = 200e-6;
+// A TX burst the port's ring cannot take whole is retried this long (the
+// target drains the ring meanwhile; both ports are received from between
+// tries, so its packets to us do not back up), then the rest counts as send
+// errors. A slot catching up after the thread lost its core sends many
+// slots' packets at once: 36 ms of 12,000 calls is more than a 2^14 ring.
+constexpr double kTxRetryS = 5e-3;
 bool ports_started = false;
 
 class DpdkMediaEngine final : public MediaEngine {
@@ -106,7 +112,14 @@ void DpdkMediaEngine::send_slot(unsigned phase, double now) {
                         static_cast<std::uint8_t>(p.payload_type | (p.first ? 0x80 : 0)), p.seq, p.ts, p.ssrc,
                         p.payload->data(), plen, payload_sums_[p.payload_index]);
       }
-      const std::uint16_t sent = rte_eth_tx_burst(io.port, 0, burst, n);
+      std::uint16_t sent = rte_eth_tx_burst(io.port, 0, burst, n);
+      for (double give_up = 0; sent < n;) {
+        const double t = media_now_s();
+        if (give_up == 0) give_up = t + kTxRetryS;
+        if (t >= give_up) break;
+        for (Side r : {Side::phone, Side::carrier}) poll_port(r, t);
+        sent += rte_eth_tx_burst(io.port, 0, burst + sent, n - sent);
+      }
       streams_->count_sent(sent);
       if (sent < n) {
         streams_->count_send_errors(n - sent);
