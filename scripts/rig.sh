@@ -154,6 +154,10 @@ memif_config() {
   sed -e "s|^device = \"net_af_packet0,iface=gw-access\"|device = \"net_memif0,role=server,socket=$run/access.sock,$opts,mac=02:00:0a:0a:00:01\"|" \
       -e "s|^device = \"net_af_packet1,iface=gw-trunk\"|device = \"net_memif1,role=server,socket=$run/trunk.sock,$opts,mac=02:00:0a:14:00:01\"|" \
       "$config" >"$out"
+  # net_memif needs the EAL's multi-process files, so the dataplane does not
+  # run --in-memory here: without --huge-unlink its hugepage files (memory_mb
+  # of them) would outlive it and hold the hugepages until the next run.
+  if ! grep -q '^eal_args' "$out"; then sed -i '/^\[dataplane\]/a eal_args = ["--huge-unlink"]' "$out"; fi
   if [[ $(grep -c '^device = "net_memif' "$out") != 2 ]]; then
     echo "rig: $config: no access and trunk device lines to make memif servers of" >&2
     exit 1
