@@ -13,11 +13,12 @@
 #   scripts/bench-loadtest.sh build overload --rate 400 --overload 2,10 --step-s 10
 #   scripts/bench-loadtest.sh build media-throughput --start-sessions 100 --max-sessions 4000 --step-s 10
 #   scripts/bench-loadtest.sh build establishment --start-rate 200 --max-rate 4000 --step-s 20 --confirm-s 60 --media
-#   RIG_PORTS=memif scripts/bench-loadtest.sh build capacity --capacity-rate 400 --capacity-max-calls 12000 ...
+#   RIG_PORTS=memif RIG_MEMIF_RSIZE=14 scripts/bench-loadtest.sh build capacity --capacity-rate 400 --capacity-max-calls 12000 --step-s 10 --confirm-s 10 --codec PCMU
 # Environment: SUT_CPU, GEN_CPU, OUT_DIR (/tmp/msgw-bench-TEST), MEDIA_TIMEOUT_MS (600000),
 #   GW_SET ("key = value" lines appended to the [sip] section, e.g. overload_queue_age_ms = 0),
 #   RIG_PORTS (veth; memif: the rig's memif variant, scripts/rig.sh, and the tool's RTP from
-#   its DPDK engine, --media-dpdk, on lcore GEN_CPU without hugepages; EAL memory LT_EAL_MB, 512).
+#   its DPDK engine, --media-dpdk, on lcore GEN_CPU without hugepages; EAL memory LT_EAL_MB, 512;
+#   RIG_MEMIF_RSIZE, the memif rings' log2 size, 13: 14 for 10,000 calls and more).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:?usage: bench-loadtest.sh BUILD_DIR TEST [options...]}" && pwd)
