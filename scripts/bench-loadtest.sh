@@ -13,8 +13,12 @@
 #   scripts/bench-loadtest.sh build overload --rate 400 --overload 2,10 --step-s 10
 #   scripts/bench-loadtest.sh build media-throughput --start-sessions 100 --max-sessions 4000 --step-s 10
 #   scripts/bench-loadtest.sh build establishment --start-rate 200 --max-rate 4000 --step-s 20 --confirm-s 60 --media
+#   RIG_PORTS=memif RIG_MEMIF_RSIZE=14 scripts/bench-loadtest.sh build capacity --capacity-rate 400 --capacity-max-calls 12000 --step-s 10 --confirm-s 10 --codec PCMU
 # Environment: SUT_CPU, GEN_CPU, OUT_DIR (/tmp/msgw-bench-TEST), MEDIA_TIMEOUT_MS (600000),
-#   GW_SET ("key = value" lines appended to the [sip] section, e.g. overload_queue_age_ms = 0).
+#   GW_SET ("key = value" lines appended to the [sip] section, e.g. overload_queue_age_ms = 0),
+#   RIG_PORTS (veth; memif: the rig's memif variant, scripts/rig.sh, and the tool's RTP from
+#   its DPDK engine, --media-dpdk, on lcore GEN_CPU without hugepages; EAL memory LT_EAL_MB, 512;
+#   RIG_MEMIF_RSIZE, the memif rings' log2 size, 13: 14 for 10,000 calls and more).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:?usage: bench-loadtest.sh BUILD_DIR TEST [options...]}" && pwd)
@@ -44,9 +48,19 @@ fi
 rig_up >/dev/null || { echo "bench-loadtest: rig did not come up" >&2; exit 1; }
 for p in dataplane control; do taskset -a -p -c "$SUT_CPU" "$(cat "$work/run/$p.pid")" >/dev/null; done
 
+# The memif rig: the tool's RTP from its DPDK engine through the rig's memif
+# ports. It does not linger for the rig to hang up first (packet_rate.hpp):
+# the rig goes down right after it anyway.
+dpdk=()
+if [[ ${RIG_PORTS:-veth} == memif ]]; then
+  # shellcheck disable=SC2207 # the EAL's arguments are words
+  dpdk=(--media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-bench$$" --no-pci --no-huge -m "${LT_EAL_MB:-512}"
+        $(MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" memif-eal))
+fi
 taskset -c "$GEN_CPU" "$tool" "$test_name" --target 10.10.0.1:5060 \
   --phone 10.10.0.2:5062 --phone-netns msgw-phone --carrier 10.20.0.2:5060 --carrier-netns msgw-carrier \
   --user spa1 --password spa1-secret --number 1-800-555-1212 \
-  --json "$out/result.json" --html "$out/report.html" --work-dir "$out/work" "$@" >&2
-echo "bench-loadtest: $test_name against msgw; SUT on core $SUT_CPU, tool on core $GEN_CPU; report $out/report.html" >&2
+  --json "$out/result.json" --html "$out/report.html" --work-dir "$out/work" "$@" "${dpdk[@]}" >&2
+rm -rf "/var/run/dpdk/lt-bench$$"
+echo "bench-loadtest: $test_name against msgw (${RIG_PORTS:-veth} rig); SUT on core $SUT_CPU, tool on core $GEN_CPU; report $out/report.html" >&2
 python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$out/result.json"

@@ -17,6 +17,28 @@
 #   rig.sh down                   stops everything, removes the namespaces (safe to
 #                                 run after any failure, and more than once)
 #   rig.sh status
+#   rig.sh memif-eal              (RIG_PORTS=memif) the EAL arguments naming the two
+#                                 memif clients for msgw-loadtest --media-dpdk
+#
+# RIG_PORTS=memif: the dataplane's access and trunk ports are net_memif
+# servers (socket files $run/access.sock and $run/trunk.sock, reachable from
+# every namespace) instead of net_af_packet on veths, and there are no veths:
+# phone0 and carrier0 are persistent TAPs with the same addresses and routes,
+# which msgw-loadtest --media-dpdk attaches to and bridges to its memif
+# clients (loadtest/README.md), so the phones and the carrier reach the
+# gateway only while the tool runs:
+#
+#   msgw-phone                                  msgw-gw                         msgw-carrier
+#   TAP phone0 10.10.0.2/24 ─ msgw-loadtest ═ memif access ┐  ┌ memif trunk ═ msgw-loadtest ─ TAP carrier0 10.20.0.2/24
+#                                              msgw-dataplane (net_memif servers)
+#
+# `up` then checks the gateway from inside msgw-gw (its TAPs' addresses,
+# SIP OPTIONS to 10.10.0.1 from there). The CONFIG's access and trunk device
+# lines (net_af_packet0,iface=gw-access / net_af_packet1,iface=gw-trunk) are
+# replaced in a copy ($run/gw-memif.toml). Stop the rig (down) before the
+# tool exits: DPDK 22.11's memif server must hang up first (packet_rate.hpp);
+# the tool waits for that after its report. RIG_MEMIF_RSIZE: log2 of the
+# memif ring size (13), buffers of 2,048 bytes (SIP fits one).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${MSGW_BUILD:-$root/build}
@@ -24,6 +46,9 @@ run=${MSGW_RIG_RUN:-/run/msgw-rig}
 config=${2:-$root/config/examples/spa-to-carrier.toml}
 
 ns_phone=msgw-phone ns_gw=msgw-gw ns_carrier=msgw-carrier
+ports=${RIG_PORTS:-veth}
+memif_rsize=${RIG_MEMIF_RSIZE:-13}
+case $ports in veth|memif) ;; *) echo "rig: RIG_PORTS=$ports: veth or memif expected" >&2; exit 2 ;; esac
 
 in_ns() { ip netns exec "$@"; }
 
@@ -32,8 +57,17 @@ net_up() {
   ip netns add $ns_phone
   ip netns add $ns_gw
   ip netns add $ns_carrier
-  ip link add phone0 netns $ns_phone type veth peer name gw-access netns $ns_gw
-  ip link add carrier0 netns $ns_carrier type veth peer name gw-trunk netns $ns_gw
+  if [[ $ports == memif ]]; then
+    # Persistent TAPs: addresses and routes set now, carrier up once the
+    # tool attaches. Fixed MACs, so a capture reads the same every run.
+    in_ns $ns_phone ip tuntap add dev phone0 mode tap
+    in_ns $ns_phone ip link set phone0 address 02:00:0a:0a:00:02
+    in_ns $ns_carrier ip tuntap add dev carrier0 mode tap
+    in_ns $ns_carrier ip link set carrier0 address 02:00:0a:14:00:02
+  else
+    ip link add phone0 netns $ns_phone type veth peer name gw-access netns $ns_gw
+    ip link add carrier0 netns $ns_carrier type veth peer name gw-trunk netns $ns_gw
+  fi
   for ns in $ns_phone $ns_gw $ns_carrier; do in_ns $ns ip link set lo up; done
   in_ns $ns_phone ip addr add 10.10.0.2/24 dev phone0
   in_ns $ns_phone ip link set phone0 up
@@ -41,6 +75,10 @@ net_up() {
   in_ns $ns_carrier ip addr add 10.20.0.2/24 dev carrier0
   in_ns $ns_carrier ip link set carrier0 up
   in_ns $ns_carrier ip route add default via 10.20.0.1
+  if [[ $ports == memif ]]; then
+    echo "rig: namespaces $ns_phone $ns_gw $ns_carrier up (memif: TAPs phone0, carrier0)"
+    return 0
+  fi
   for dev in gw-access gw-trunk; do
     in_ns $ns_gw ip link set $dev up promisc on
     # The gateway's kernel must not take frames from the veths itself: the
@@ -110,26 +148,64 @@ wait_for() {  # seconds description command...
   return 1
 }
 
+# The CONFIG with its access and trunk ports as memif servers.
+memif_config() {
+  local out=$run/gw-memif.toml opts="socket-abstract=no,rsize=$memif_rsize"
+  sed -e "s|^device = \"net_af_packet0,iface=gw-access\"|device = \"net_memif0,role=server,socket=$run/access.sock,$opts,mac=02:00:0a:0a:00:01\"|" \
+      -e "s|^device = \"net_af_packet1,iface=gw-trunk\"|device = \"net_memif1,role=server,socket=$run/trunk.sock,$opts,mac=02:00:0a:14:00:01\"|" \
+      "$config" >"$out"
+  # net_memif needs the EAL's multi-process files, so the dataplane does not
+  # run --in-memory here: without --huge-unlink its hugepage files (memory_mb
+  # of them) would outlive it and hold the hugepages until the next run.
+  if ! grep -q '^eal_args' "$out"; then sed -i '/^\[dataplane\]/a eal_args = ["--huge-unlink"]' "$out"; fi
+  if [[ $(grep -c '^device = "net_memif' "$out") != 2 ]]; then
+    echo "rig: $config: no access and trunk device lines to make memif servers of" >&2
+    exit 1
+  fi
+  rm -f "$run/access.sock" "$run/trunk.sock"
+  config=$out
+}
+
+memif_eal() {
+  local opts="socket-abstract=no,rsize=$memif_rsize"
+  echo "--vdev net_memif0,role=client,socket=$run/access.sock,$opts,mac=02:00:0a:0a:00:03" \
+       "--vdev net_memif1,role=client,socket=$run/trunk.sock,$opts,mac=02:00:0a:14:00:03"
+}
+
 up() {
   [[ -x $build/dataplane/msgw-dataplane ]] || { echo "rig: $build/dataplane/msgw-dataplane is not built" >&2; exit 1; }
   net_up
   hugepages
   mkdir -p "$run"
+  [[ $ports == memif ]] && memif_config
   # ip netns exec (not the in_ns function) so that $! is the daemon itself.
   ip netns exec $ns_gw "$build/dataplane/msgw-dataplane" --config "$config" >"$run/dataplane.log" 2>&1 &
   echo $! >"$run/dataplane.pid"
-  if ! wait_for 30 "the exception path (ping 10.10.0.1 from $ns_phone)" \
-      in_ns $ns_phone ping -c 1 -W 1 10.10.0.1; then
+  # veth: from the phone and carrier sides, through the dataplane. memif:
+  # those sides are the tool's (not there yet): the gateway's TAPs from
+  # inside msgw-gw, and the memif servers' sockets.
+  local from_phone=$ns_phone from_carrier=$ns_carrier options_from=(in_ns $ns_phone sipp)
+  if [[ $ports == memif ]]; then
+    from_phone=$ns_gw from_carrier=$ns_gw
+    options_from=(in_ns $ns_gw sipp -i 10.10.0.1 -p 5070)
+    if ! wait_for 30 "the memif sockets $run/access.sock, $run/trunk.sock" \
+        test -S "$run/access.sock" -a -S "$run/trunk.sock"; then
+      tail -n 30 "$run/dataplane.log" >&2
+      exit 1
+    fi
+  fi
+  if ! wait_for 30 "the exception path (ping 10.10.0.1 from $from_phone)" \
+      in_ns $from_phone ping -c 1 -W 1 10.10.0.1; then
     tail -n 30 "$run/dataplane.log" >&2
     exit 1
   fi
-  wait_for 10 "ping 10.20.0.1 from $ns_carrier" in_ns $ns_carrier ping -c 1 -W 1 10.20.0.1
+  wait_for 10 "ping 10.20.0.1 from $from_carrier" in_ns $from_carrier ping -c 1 -W 1 10.20.0.1
   echo "rig: msgw-dataplane up (log $run/dataplane.log); 10.10.0.1 and 10.20.0.1 answer"
   if [[ -x $build/control/msgw-control ]]; then
     ip netns exec $ns_gw "$build/control/msgw-control" --config "$config" >"$run/control.log" 2>&1 &
     echo $! >"$run/control.pid"
-    wait_for 20 "SIP OPTIONS 200 from 10.10.0.1" in_ns $ns_phone \
-      sipp -sf "$root/tests/integration/sipp/control_options.xml" -m 1 -timeout 2s 10.10.0.1:5060 -nostdin \
+    wait_for 20 "SIP OPTIONS 200 from 10.10.0.1" "${options_from[@]}" \
+      -sf "$root/tests/integration/sipp/control_options.xml" -m 1 -timeout 2s 10.10.0.1:5060 -nostdin \
       || { tail -n 30 "$run/control.log" >&2; exit 1; }
     echo "rig: msgw-control up (log $run/control.log)"
   else
@@ -156,5 +232,6 @@ case ${1:-} in
   up) up ;;
   down) net_down ;;
   status) status ;;
-  *) echo "usage: $0 net-up|net-down|up [CONFIG]|down|status" >&2; exit 2 ;;
+  memif-eal) memif_eal ;;
+  *) echo "usage: $0 net-up|net-down|up [CONFIG]|down|status|memif-eal" >&2; exit 2 ;;
 esac

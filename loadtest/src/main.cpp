@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "options.hpp"
+#include "media_dpdk.hpp"
 #include "packet_rate.hpp"
 #include "report.hpp"
 #include "runner.hpp"
@@ -31,5 +32,6 @@ int main(int argc, char** argv) {
   std::cout << json << std::endl;
   const int status = result.error.empty() ? 0 : 1;
   if (options->test == TestKind::packet_rate) packet_rate_after_report(*options, status);
+  if (options->media_dpdk) dpdk_media_after_report(options->linger_s, status);
   return status;
 }

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "media.hpp"
 
+#include "media_dpdk.hpp"
+#include "media_socket.hpp"
+#include "media_streams.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,27 +20,7 @@
 #include <random>
 
 namespace msgw::loadtest {
-namespace {
 
-double now_s() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-std::uint64_t remote_key(std::uint32_t ip, std::uint16_t port) {
-  return (static_cast<std::uint64_t>(ip) << 16) | port;
-}
-
-std::uint64_t call_key(Side side, std::uint32_t source, std::uint64_t call) {
-  return (static_cast<std::uint64_t>(side) << 63) | (static_cast<std::uint64_t>(source & 0x7fff) << 48) |
-         (call & 0xffffffffffffULL);
-}
-
-}  // namespace
-
-// A UDP socket bound in the named network namespace (setns on this thread,
-// then back): the socket stays in the namespace it was created in.
 void queue_rtp_packet(std::uint8_t* p, std::uint8_t payload_type, bool first, std::uint16_t seq, std::uint32_t ts,
                       std::uint32_t ssrc, const std::vector<std::uint8_t>& payload, const sockaddr_in& to,
                       iovec& iov, mmsghdr& msg) {
@@ -55,6 +39,8 @@ void queue_rtp_packet(std::uint8_t* p, std::uint8_t payload_type, bool first, st
   msg.msg_hdr.msg_namelen = sizeof to;
 }
 
+// A UDP socket bound in the named network namespace (setns on this thread,
+// then back): the socket stays in the namespace it was created in.
 int open_media_socket(const MediaEndpoint& ep, std::string* error) {
   int self_ns = -1;
   if (!ep.netns.empty()) {
@@ -133,301 +119,52 @@ CodecImpairment codec_impairment(codecs::CodecId id) {
   }
 }
 
-struct MediaEngine::Stream {
-  Side side = Side::phone;
-  std::uint32_t source = 0;
-  std::uint64_t call = 0;
-  sockaddr_in remote{};
-  bool sending = false;
-  std::uint16_t seq = 0;
-  std::uint32_t ts = 0, ssrc = 0;
-  std::uint64_t sent = 0, withheld = 0, packet_no = 0;
-  double send_time[64] = {};
-  std::uint16_t send_seq[64] = {};
-  SequenceTracker seqs;
-  JitterEstimator jitter;
-  double delay_sum = 0;
-  std::uint64_t delay_n = 0;
-};
+MediaEngine::MediaEngine(const MediaConfig& config)
+    : config_(config), streams_(std::make_unique<MediaStreams>(config)) {}
 
-std::unique_ptr<MediaEngine> MediaEngine::open(const MediaConfig& config, std::string* error) {
-  std::unique_ptr<MediaEngine> e(new MediaEngine());
-  e->config_ = config;
-  e->fd_[0] = open_media_socket(config.phone, error);
-  if (e->fd_[0] < 0) return nullptr;
-  e->fd_[1] = open_media_socket(config.carrier, error);
-  if (e->fd_[1] < 0) return nullptr;
-  const auto& info = codecs::codec_info(config.codec.id);
-  e->clock_rate_ = info.clock_rate;
-  e->samples_per_packet_ = info.clock_rate / 50;
-  e->frames_ = encoded_tone(config.codec);
-  return e;
-}
+MediaEngine::~MediaEngine() { stop_thread(); }
 
-MediaEngine::~MediaEngine() {
+void MediaEngine::stop_thread() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  for (int fd : fd_)
-    if (fd >= 0) ::close(fd);
 }
 
 void MediaEngine::start() { thread_ = std::thread([this] { run(); }); }
 
 void MediaEngine::on_event(Side side, std::uint32_t source, const MediaEvent& ev) {
-  std::lock_guard lock(mu_);
-  pending_.push_back({side, source, ev});
+  streams_->on_event(side, source, ev);
 }
 
-void MediaEngine::stop_source(std::uint32_t source) {
-  std::lock_guard lock(mu_);
-  stop_sources_.push_back(source);
-}
+std::uint64_t MediaEngine::active_streams() const { return streams_->active(); }
 
-MediaSnapshot MediaEngine::snapshot() {
-  std::lock_guard lock(mu_);
-  return snapshot_;
-}
+void MediaEngine::stop_source(std::uint32_t source) { streams_->stop_source(source); }
 
-void MediaEngine::take_snapshot() {
-  MediaSnapshot n;
-  for (const auto& sp : streams_) {
-    const Stream& s = *sp;
-    n.packets_expected += s.seqs.expected();
-    n.packets_lost += s.seqs.lost();
-    if (!s.sending) continue;
-    ++n.sending[static_cast<int>(s.side)];
-    if (s.packet_no >= 25 && s.seqs.received() == 0) ++n.silent_streams;
-  }
-  n.late_slots = totals_.late_slots;
-  n.send_errors = totals_.send_errors;
-  std::lock_guard lock(mu_);
-  snapshot_ = n;
-}
-
-void MediaEngine::apply_events() {
-  std::vector<Pending> events;
-  std::vector<std::uint32_t> stop_sources;
-  {
-    std::lock_guard lock(mu_);
-    events.swap(pending_);
-    stop_sources.swap(stop_sources_);
-  }
-  for (auto source : stop_sources) {
-    stopped_sources_.push_back(source);
-    for (auto& sp : streams_)
-      if (sp->source == source && sp->sending) {
-        sp->sending = false;
-        active_.fetch_sub(1, std::memory_order_relaxed);
-      }
-  }
-  static std::mt19937 rng(12345);
-  for (const auto& p : events) {
-    const auto key = call_key(p.side, p.source, p.ev.call);
-    if (p.ev.kind == MediaEvent::Kind::stop) {
-      auto it = by_call_.find(key);
-      if (it != by_call_.end() && streams_[it->second]->sending) {
-        streams_[it->second]->sending = false;
-        active_.fetch_sub(1, std::memory_order_relaxed);
-      }
-      continue;
-    }
-    // A start logged before the source was stopped but read after it: that call is over.
-    if (stop_sending_ || by_call_.count(key) ||
-        std::find(stopped_sources_.begin(), stopped_sources_.end(), p.source) != stopped_sources_.end())
-      continue;
-    auto s = std::make_unique<Stream>();
-    s->side = p.side;
-    s->source = p.source;
-    s->call = p.ev.call;
-    s->remote.sin_family = AF_INET;
-    s->remote.sin_addr.s_addr = htonl(p.ev.ip);
-    s->remote.sin_port = htons(p.ev.port);
-    s->seq = static_cast<std::uint16_t>(rng());
-    s->ts = static_cast<std::uint32_t>(rng());
-    do s->ssrc = static_cast<std::uint32_t>(rng());
-    while (by_ssrc_.count(s->ssrc));
-    s->sending = true;
-    const auto idx = static_cast<std::uint32_t>(streams_.size());
-    by_call_[key] = idx;
-    // The target may reuse a media port for a later call: the newest stream owns it.
-    by_remote_[static_cast<int>(p.side)][remote_key(p.ev.ip, p.ev.port)] = idx;
-    by_ssrc_[s->ssrc] = idx;
-    phase_[idx % 20].push_back(idx);
-    streams_.push_back(std::move(s));
-    active_.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-void MediaEngine::send_slot(unsigned phase, double now) {
-  std::vector<std::uint32_t>& list = phase_[phase];
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
-  std::uint8_t buf[kBatch][12 + 256];
-  std::size_t used = 0;
-  std::vector<std::uint32_t> still;
-  still.reserve(list.size());
-  auto flush = [&](int side, std::size_t from, std::size_t count) {
-    std::size_t done = 0;
-    while (done < count) {
-      int r = sendmmsg(fd_[side], msgs + from + done, static_cast<unsigned>(count - done), 0);
-      if (r <= 0) {
-        totals_.send_errors += count - done;
-        break;
-      }
-      done += static_cast<std::size_t>(r);
-      totals_.packets_sent += static_cast<std::uint64_t>(r);
-    }
-  };
-  // One batch per socket: fill, flush when full.
-  for (int side = 0; side < 2; ++side) {
-    used = 0;
-    for (auto idx : list) {
-      Stream& s = *streams_[idx];
-      if (!s.sending || static_cast<int>(s.side) != side) continue;
-      const std::uint64_t no = s.packet_no++;
-      const std::uint16_t seq = s.seq++;
-      const std::uint32_t ts = s.ts;
-      s.ts += samples_per_packet_;
-      if (side == 1 && config_.carrier_withhold_every && (no + 1) % config_.carrier_withhold_every == 0) {
-        ++s.withheld;
-        continue;
-      }
-      const auto& payload = frames_[no % frames_.size()];
-      queue_rtp_packet(buf[used], config_.codec.payload_type, no == 0, seq, ts, s.ssrc, payload, s.remote, iov[used],
-                       msgs[used]);
-      s.send_time[seq & 63] = now;
-      s.send_seq[seq & 63] = seq;
-      ++s.sent;
-      if (++used == kBatch) {
-        flush(side, 0, used);
-        used = 0;
-      }
-    }
-    if (used) flush(side, 0, used);
-  }
-  // Streams that stopped leave the slot list.
-  for (auto idx : list)
-    if (streams_[idx]->sending) still.push_back(idx);
-  list.swap(still);
-}
-
-void MediaEngine::receive(int side, double now) {
-  mmsghdr msgs[kBatch];
-  iovec iov[kBatch];
-  std::uint8_t buf[kBatch][512];
-  sockaddr_in from[kBatch];
-  for (;;) {
-    for (std::size_t i = 0; i < kBatch; ++i) {
-      iov[i] = {buf[i], sizeof buf[i]};
-      std::memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-    }
-    int r = recvmmsg(fd_[side], msgs, kBatch, MSG_DONTWAIT, nullptr);
-    if (r <= 0) return;
-    for (int i = 0; i < r; ++i) {
-      const std::uint8_t* p = buf[i];
-      const auto len = msgs[i].msg_len;
-      auto it = by_remote_[side].find(remote_key(ntohl(from[i].sin_addr.s_addr), ntohs(from[i].sin_port)));
-      if (len < 12 || (p[0] >> 6) != 2 || it == by_remote_[side].end()) {
-        ++totals_.unmatched_packets;
-        continue;
-      }
-      ++totals_.packets_received;
-      Stream& s = *streams_[it->second];
-      const auto seq = static_cast<std::uint16_t>(p[2] << 8 | p[3]);
-      const std::uint32_t ts = static_cast<std::uint32_t>(p[4]) << 24 | static_cast<std::uint32_t>(p[5]) << 16 |
-                               static_cast<std::uint32_t>(p[6]) << 8 | p[7];
-      const std::uint32_t ssrc = static_cast<std::uint32_t>(p[8]) << 24 | static_cast<std::uint32_t>(p[9]) << 16 |
-                                 static_cast<std::uint32_t>(p[10]) << 8 | p[11];
-      s.seqs.on_packet(seq);
-      s.jitter.on_packet(ts, now, clock_rate_);
-      // One-way delay when the target kept our SSRC and sequence number.
-      if (auto o = by_ssrc_.find(ssrc); o != by_ssrc_.end()) {
-        const Stream& src = *streams_[o->second];
-        if (&src != &s && src.send_seq[seq & 63] == seq && src.send_time[seq & 63] > 0) {
-          s.delay_sum += now - src.send_time[seq & 63];
-          ++s.delay_n;
-        }
-      }
-    }
-    if (r < static_cast<int>(kBatch)) return;
-  }
-}
-
-void MediaEngine::run() {
-  const double t0 = now_s();
-  std::uint64_t slot = 0;
-  double snapshot_at = t0;
-  while (!stop_) {
-    apply_events();
-    if (now_s() - snapshot_at >= 0.1) {
-      take_snapshot();
-      snapshot_at = now_s();
-    }
-    double now = now_s();
-    const double due = t0 + static_cast<double>(slot) * 1e-3;
-    if (now >= due) {
-      if (!stop_sending_) {
-        const double late_ms = (now - due) * 1e3;
-        ++totals_.slots;
-        if (late_ms > kLateMs) ++totals_.late_slots;
-        if (late_ms > totals_.max_lateness_ms) totals_.max_lateness_ms = late_ms;
-        send_slot(static_cast<unsigned>(slot % 20), now);
-      }
-      ++slot;
-      continue;  // catch up on missed slots before sleeping
-    }
-    receive(0, now);
-    receive(1, now);
-    const double next = t0 + static_cast<double>(slot) * 1e-3;
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(next);
-    ts.tv_nsec = static_cast<long>((next - static_cast<double>(ts.tv_sec)) * 1e9);
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
-  }
-  timespec cpu{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-  totals_.thread_cpu_s = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
-}
+MediaSnapshot MediaEngine::snapshot() { return streams_->snapshot(); }
 
 MediaSummary MediaEngine::finish(std::uint32_t drain_ms) {
   stop_sending_ = true;
   if (thread_.joinable()) {
     timespec d{static_cast<time_t>(drain_ms / 1000), static_cast<long>(drain_ms % 1000) * 1000000L};
     nanosleep(&d, nullptr);
-    stop_ = true;
-    thread_.join();
+    stop_thread();
   }
-  MediaSummary out = totals_;
-  out.generator_bound = out.slots > 0 && out.late_slots * 100 > out.slots;
-  const auto impairment = codec_impairment(config_.codec.id);
-  for (const auto& sp : streams_) {
-    const Stream& s = *sp;
-    StreamResult r;
-    r.side = s.side;
-    r.source = s.source;
-    r.call = s.call;
-    r.sent = s.sent;
-    r.withheld = s.withheld;
-    r.received = s.seqs.received();
-    r.expected = s.seqs.expected();
-    r.lost = s.seqs.lost();
-    r.loss_percent = 100.0 * s.seqs.loss_fraction();
-    r.jitter_ms = s.jitter.jitter_ms(clock_rate_);
-    if (s.delay_n) r.delay_ms = s.delay_sum / static_cast<double>(s.delay_n) * 1e3;
-    // Mouth to ear: the network delay seen (0 if unknown), 20 ms packetisation,
-    // and a jitter buffer of twice the jitter, at least one packet.
-    const double ta = std::max(0.0, r.delay_ms) + 20 + std::max(20.0, 2 * r.jitter_ms);
-    EModelInput in{impairment, r.loss_percent, 1, ta};
-    r.r_factor = r_factor(in);
-    r.mos = mos_from_r(r.r_factor);
-    out.streams.push_back(r);
-  }
-  active_ = 0;
-  return out;
+  return streams_->summarize(thread_cpu_s_);
+}
+
+std::unique_ptr<MediaEngine> MediaEngine::open(const MediaConfig& config, std::string* error) {
+  return config.dpdk ? open_dpdk_media_engine(config, error) : open_socket_media_engine(config, error);
+}
+
+double thread_cpu_seconds() {
+  timespec cpu{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  return static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) * 1e-9;
+}
+
+double media_now_s() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 }  // namespace msgw::loadtest

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The RTP side of every call: one UDP socket on the phone side and one on the
-// carrier side (each may live in its own network namespace), a generator that
-// sends every active stream one 20 ms packet of real codec payload per
-// period, paced in 1 ms slots (stream i in slot i % 20) with sendmmsg in
-// batches, and a receiver that drains both sockets with recvmmsg and keeps
-// RFC 3550 loss and jitter per stream (streams are told apart by the
-// target's source address, the one its SDP gave). One thread.
+// The RTP side of every call: a generator that sends every active stream one
+// 20 ms packet of real codec payload per period, paced in 1 ms slots (stream
+// i in slot i % 20), and a receiver that keeps RFC 3550 loss and jitter per
+// stream (streams are told apart by the target's source address, the one its
+// SDP gave). One thread per engine.
 //
-// This is the first step, not the DPDK/AF_XDP sender: it makes one
-// system call per batch of up to kBatch packets, so it tops out where the
-// kernel's UDP path does on one core (see loadtest/README.md).
+// MediaEngine is the seam between the tests (runner, capacity) and how
+// packets get on the wire; the stream table behind it (media_streams.hpp)
+// is the same for every engine, so every engine reports the same figures:
+// - the socket engine (media_socket.cpp): one UDP socket on the phone side
+//   and one on the carrier side (each may live in its own network
+//   namespace), sendmmsg/recvmmsg in batches. One system call per batch, so
+//   it tops out where the kernel's UDP path does on one core (~2,000 calls
+//   with media, loadtest/README.md);
+// - the DPDK engine (media_dpdk.hpp, --media-dpdk): two DPDK ports, phone
+//   side and carrier side, each bridged to a kernel TAP that carries the
+//   side's signalling; the RTP is built and counted in the polling loop.
 #pragma once
 
 #include <netinet/in.h>
@@ -47,6 +53,12 @@ struct MediaConfig {
   // (its sequence number still advances), so the phone side must report
   // exactly that loss. 0 = off.
   std::uint32_t carrier_withhold_every = 0;
+  // The DPDK engine (--media-dpdk) instead of sockets: the EAL's arguments
+  // (they name two ports: the phone side's, then the carrier side's) and
+  // the kernel TAP of each side (phone, carrier) that it bridges to them.
+  bool dpdk = false;
+  std::vector<std::string> eal_args;
+  std::string tap[2] = {"phone0", "carrier0"};
 };
 
 struct StreamResult {
@@ -80,61 +92,51 @@ struct MediaSnapshot {
   std::uint64_t late_slots = 0, send_errors = 0;
 };
 
+class MediaStreams;
+
+// The seam: what the tests see of an engine. The stream bookkeeping is
+// MediaStreams' (shared); an engine is its thread's loop (run()).
 class MediaEngine {
  public:
-  static constexpr std::size_t kBatch = 64;
   static constexpr double kLateMs = 5;
 
-  // Opens both sockets; nullptr and *error on failure.
+  // The socket engine, or the DPDK engine when config.dpdk; nullptr and
+  // *error on failure.
   static std::unique_ptr<MediaEngine> open(const MediaConfig& config, std::string* error);
-  ~MediaEngine();
+  virtual ~MediaEngine();
 
   void start();
   // A call's media started or stopped on one side (from the scenarios' log).
   // `source` tells calls of different SIPp runs apart. Thread-safe.
   void on_event(Side side, std::uint32_t source, const MediaEvent& ev);
-  std::uint64_t active_streams() const { return active_.load(std::memory_order_relaxed); }
+  std::uint64_t active_streams() const;
   // Stops every stream of that source (calls that ended without a logged stop). Thread-safe.
   void stop_source(std::uint32_t source);
   MediaSnapshot snapshot();
   // Stops every sender, keeps receiving for drain_ms, stops the thread.
   MediaSummary finish(std::uint32_t drain_ms);
 
- private:
-  struct Stream;
-  MediaEngine() = default;
-  void run();
-  void apply_events();
-  void send_slot(unsigned phase, double now);
-  void receive(int side, double now);
+ protected:
+  explicit MediaEngine(const MediaConfig& config);
+  // The engine's thread: sends and receives until stop_, sending nothing
+  // once stop_sending_; at its end sets thread_cpu_s_ (its CPU time).
+  virtual void run() = 0;
+  // Derived destructors call this first: the thread uses their members.
+  void stop_thread();
 
   MediaConfig config_;
-  int fd_[2] = {-1, -1};
-  std::vector<std::vector<std::uint8_t>> frames_;  // one second of encoded 20 ms payloads
-  std::uint32_t clock_rate_ = 8000, samples_per_packet_ = 160;
-
-  std::mutex mu_;
-  struct Pending {
-    Side side;
-    std::uint32_t source;
-    MediaEvent ev;
-  };
-  std::vector<Pending> pending_;
-  std::vector<std::uint32_t> stop_sources_;
-  std::vector<std::uint32_t> stopped_sources_;  // RTP thread: a late start of these is ignored
-  MediaSnapshot snapshot_;  // under mu_
-  void take_snapshot();
-
-  std::vector<std::unique_ptr<Stream>> streams_;
-  std::vector<std::uint32_t> phase_[20];                            // senders per 1 ms slot
-  std::unordered_map<std::uint64_t, std::uint32_t> by_call_;        // (side, source, call) -> stream
-  std::unordered_map<std::uint64_t, std::uint32_t> by_remote_[2];   // (ip, port) -> stream receiving from it
-  std::unordered_map<std::uint32_t, std::uint32_t> by_ssrc_;        // our SSRC -> sending stream
-  MediaSummary totals_;
+  std::unique_ptr<MediaStreams> streams_;
   std::atomic<bool> stop_sending_{false}, stop_{false};
-  std::atomic<std::uint64_t> active_{0};
+  double thread_cpu_s_ = 0;
+
+ private:
   std::thread thread_;
 };
+
+// The calling thread's CPU time in seconds.
+double thread_cpu_seconds();
+// CLOCK_MONOTONIC in seconds.
+double media_now_s();
 
 // A non-blocking UDP socket bound to ep (in its network namespace); -1 and
 // *error on failure. Also used by the media-throughput test.

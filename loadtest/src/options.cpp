@@ -101,6 +101,11 @@ Search (RFC 7502):
 Media:
   --media                    RTP both ways on every call, 20 ms packets
   --codec PCMU|PCMA|G729     the codec offered and sent (PCMU)
+  --media-dpdk               establishment, capacity, overload: the RTP from two DPDK ports (phone
+                             side, then carrier side) named in the EAL arguments after --, each
+                             bridged to the side's kernel TAP for its signalling (loadtest/README.md)
+  --phone-tap NAME           --media-dpdk: the phone side's TAP, in --phone-netns (phone0)
+  --carrier-tap NAME         --media-dpdk: the carrier side's TAP, in --carrier-netns (carrier0)
 Media throughput (RFC 2544 adapted; --step-s is each trial, --resolution the search's end):
   --modes relayed,transcoded the modes searched, in turn (both)
   --transcode-codec C        the carrier side's codec when transcoded: PCMU, PCMA, G729, G726-32 (G729)
@@ -120,9 +125,10 @@ Packet rate (DPDK; no SIP: the target's flows are programmed already; --step-s i
   --modes relayed|transcoded one mode per run (relayed)
   --flows N                  relayed flows or transcoded sessions, ports as dataplane_tool bench-flows (1000)
   --pps R                    relayed: packets/s offered round the flows (100000); transcoded: 100 per session
-  --linger-s S               after the report, wait up to S s for the target to hang up (30)
-  -- EAL-ARGUMENTS           the rest goes to DPDK's EAL; it names one port, e.g.
-                             -l 0 --no-pci --vdev net_memif0,role=client,socket=PATH
+  --linger-s S               after the report, wait up to S s for the target to hang up (30;
+                             also --media-dpdk's ports)
+  -- EAL-ARGUMENTS           the rest goes to DPDK's EAL; it names one port (packet-rate) or two
+                             (--media-dpdk), e.g. -l 0 --no-pci --vdev net_memif0,role=client,socket=PATH
 Test aids (the tool plays a faulty target to check its own arithmetic):
   --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
   --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
@@ -304,6 +310,12 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       }
     } else if (a == "--media") {
       o.media = true;
+    } else if (a == "--media-dpdk") {
+      o.media_dpdk = true;
+    } else if (a == "--phone-tap" || a == "--carrier-tap") {
+      auto v = value();
+      if (!v || v->empty() || v->size() > 15) return bad(a, "an interface name (1-15 characters) expected");
+      (a == "--phone-tap" ? o.phone_tap : o.carrier_tap) = std::string(*v);
     } else if (a == "--no-media") {
       o.capacity_no_media = true;
     } else if (a == "--stop-on-failed-call") {
@@ -327,8 +339,22 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
       *error = "packet-rate: --pps is for relayed flows; a transcoded session is 100 packets/s (--flows sets the load)";
       return std::nullopt;
     }
+  } else if (o.media_dpdk) {
+    const bool calls = o.test == TestKind::establishment || o.test == TestKind::capacity || o.test == TestKind::overload;
+    if (!calls) {
+      *error = "--media-dpdk: establishment, capacity or overload (media-throughput has its own socket sender)";
+      return std::nullopt;
+    }
+    if (!o.media && !(o.test == TestKind::capacity && !o.capacity_no_media)) {
+      *error = "--media-dpdk sends the calls' RTP: give --media too (capacity has media unless --no-media)";
+      return std::nullopt;
+    }
+    if (o.eal_args.empty()) {
+      *error = "--media-dpdk needs the EAL's arguments after --, naming two ports (phone side, carrier side)";
+      return std::nullopt;
+    }
   } else if (!o.eal_args.empty()) {
-    *error = "EAL arguments (after --) are for packet-rate only";
+    *error = "EAL arguments (after --) are for packet-rate and --media-dpdk only";
     return std::nullopt;
   }
   if (o.test != TestKind::self_test && o.test != TestKind::packet_rate && o.target_host.empty()) {

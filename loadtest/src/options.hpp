@@ -64,6 +64,10 @@ struct Options {
   bool media = false;
   codecs::CodecParams codec{};
   std::string codec_name = "PCMU";
+  // --media-dpdk: the calls' RTP from two DPDK ports (eal_args names them:
+  // phone side, carrier side), each bridged to the side's kernel TAP.
+  bool media_dpdk = false;
+  std::string phone_tap = "phone0", carrier_tap = "carrier0";
   // Media throughput (RFC 2544 adapted): a search on sessions (calls with
   // RTP both ways), per mode; --step-s is the trial, --resolution the bisection's end.
   bool mode_relayed = true, mode_transcoded = true;  // --modes
@@ -85,8 +89,8 @@ struct Options {
   std::uint32_t flows = 1000;
   std::uint32_t pps = 100000;  // relayed: packets/s offered over every flow
   bool pps_given = false;
-  std::uint32_t linger_s = 30;  // after the report: wait this long for the target to hang up
-  std::vector<std::string> eal_args;  // everything after --
+  std::uint32_t linger_s = 30;  // after the report: wait this long for the target to hang up (also --media-dpdk)
+  std::vector<std::string> eal_args;  // everything after -- (packet-rate, --media-dpdk)
   // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.
   std::uint32_t reject_every = 0;        // the carrier answers 503 to every Nth INVITE
   std::uint32_t withhold_rtp_every = 0;  // the carrier withholds every Nth RTP packet

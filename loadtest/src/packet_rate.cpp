@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <rte_random.h>
 
+#include "dpdk_port.hpp"
 #include "media.hpp"
 #include "packet_rate_path.hpp"
 #include "results.hpp"
@@ -27,28 +28,6 @@ namespace {
 
 constexpr std::uint16_t kPort = 0;
 bool port_started = false;
-
-// Polls the link every 100 ms, sleeping (not spinning: the core may be
-// shared with the target's main lcore) until it is up or down as asked, or
-// `seconds` pass. Returns whether it got there.
-bool wait_link(std::uint16_t port, bool up, unsigned seconds) {
-  for (unsigned i = 0; i <= seconds * 10; ++i) {
-    rte_eth_link link{};
-    rte_eth_link_get_nowait(port, &link);
-    if (static_cast<bool>(link.link_status) == up) return true;
-    if (i < seconds * 10) rte_delay_us_sleep(100'000);
-  }
-  return false;
-}
-
-// The device named in the EAL arguments (--vdev X or -a X), for the reports.
-std::string device_name(const std::vector<std::string>& eal) {
-  for (std::size_t i = 0; i + 1 < eal.size(); ++i)
-    if (eal[i] == "--vdev" || eal[i] == "-a" || eal[i] == "--allow") return eal[i + 1];
-  for (const auto& a : eal)
-    if (a.rfind("--vdev=", 0) == 0) return a.substr(7);
-  return "port 0";
-}
 
 void progress(const Options& o, const PacketPathConfig& cfg, double t, const PacketPathCounts& c) {
   static const bool tty = isatty(2);
@@ -67,22 +46,14 @@ bool packet_rate_built() { return true; }
 
 void run_packet_rate(const Options& o, RunResult& result) {
   result.rate_unit = "packets/s";
-  result.target = device_name(o.eal_args);
+  result.target = eal_device_name(o.eal_args, 0);
   if (o.eal_args.empty()) {
     result.error = "packet-rate needs the EAL's arguments after --, with one port (e.g. -- -l 0 --no-pci "
                    "--vdev net_memif0,role=client,socket=PATH)";
     return;
   }
-  // DPDK logs to stdout by default; the last line of stdout is the JSON.
-  rte_openlog_stream(stderr);
-  std::vector<std::string> args{"msgw-loadtest"};
-  args.insert(args.end(), o.eal_args.begin(), o.eal_args.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    result.error = std::string("EAL init failed: ") + rte_strerror(rte_errno);
-    return;
-  }
+  // The EAL pins this thread, the packet loop's, to its lcore (-l).
+  if (!eal_init(o.eal_args, false, &result.error)) return;
   if (rte_eth_dev_count_avail() < 1) {
     result.error = "no port: name one in the EAL arguments (e.g. --vdev net_memif0,role=client,socket=PATH)";
     return;
@@ -102,14 +73,8 @@ void run_packet_rate(const Options& o, RunResult& result) {
                    rte_strerror(rte_errno);
     return;
   }
-  rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(kPort, 1, 1, &conf);
-  const char* step = "configure";
-  if (rc == 0 && (rc = rte_eth_rx_queue_setup(kPort, 0, 2048, rte_socket_id(), nullptr, pool)) != 0) step = "RX queue";
-  if (rc == 0 && (rc = rte_eth_tx_queue_setup(kPort, 0, 2048, rte_socket_id(), nullptr)) != 0) step = "TX queue";
-  if (rc == 0 && (rc = rte_eth_dev_start(kPort)) != 0) step = "start";
-  if (rc != 0) {
-    result.error = std::string("port setup failed (") + step + "): " + rte_strerror(-rc);
+  if (auto why = start_port(kPort, pool, 2048); !why.empty()) {
+    result.error = why;
     return;
   }
   port_started = true;

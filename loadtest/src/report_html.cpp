@@ -278,7 +278,8 @@ std::string html_report(const RunResult& r) {
         mos.push_back(s.mos);
       }
     const auto& m = r.media_summary;
-    o << "<h2>Media (" << esc(r.codec) << ", 20 ms, both ways)</h2><p>" << m.streams.size() << " streams, "
+    o << "<h2>Media (" << esc(r.codec) << ", 20 ms, both ways; "
+      << (r.media_engine == "dpdk" ? "DPDK ports" : "UDP sockets") << ")</h2><p>" << m.streams.size() << " streams, "
       << m.packets_sent << " packets sent, " << m.packets_received << " received, " << m.unmatched_packets
       << " unmatched; sender late in " << m.late_slots << " of " << m.slots << " slots (max "
       << num(m.max_lateness_ms) << " ms); the RTP thread used " << num(m.thread_cpu_s, 2) << " CPU-s ("

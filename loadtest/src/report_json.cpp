@@ -138,6 +138,7 @@ std::string json_report(const RunResult& r) {
                                                         : 0.0}};
     };
     j["media"] = {{"codec", r.codec},
+                  {"engine", r.media_engine},
                   {"streams", m.streams.size()},
                   {"packets_sent", m.packets_sent},
                   {"packets_received", m.packets_received},

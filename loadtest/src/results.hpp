@@ -86,6 +86,7 @@ struct RunResult {
   std::vector<TimePoint> timeline;
   bool media = false;
   std::string codec;
+  std::string media_engine;  // "sockets" or "dpdk" (--media-dpdk)
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
   std::vector<ThroughputMode> throughput;  // media-throughput: one per mode

@@ -21,10 +21,14 @@ inline constexpr uint16_t rtp_frame_size(uint16_t payload_len) {
 }
 
 // Writes rtp_frame_size(plen) bytes at f.  Addresses and ports in host order.
+// payload_sum: rtp_payload_sum(payload, plen) when the caller keeps it (the
+// media engine sends the same 50 payloads over and over): the UDP checksum
+// then sums only the 20 bytes of UDP and RTP header; -1: sum it here.
 inline void write_rtp_frame(uint8_t* f, const rte_ether_addr& dst_mac,
                             const rte_ether_addr& src_mac, uint32_t sip, uint16_t sp,
                             uint32_t dip, uint16_t dp, uint8_t pt, uint16_t seq, uint32_t ts,
-                            uint32_t ssrc, const uint8_t* payload, uint16_t plen) {
+                            uint32_t ssrc, const uint8_t* payload, uint16_t plen,
+                            int32_t payload_sum = -1) {
   const uint16_t total = rtp_frame_size(plen);
   auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
   eth->dst_addr = dst_mac;
@@ -51,7 +55,21 @@ inline void write_rtp_frame(uint8_t* f, const rte_ether_addr& dst_mac,
   msgw::common::store_be32(r + 8, ssrc);
   std::memcpy(r + 12, payload, plen);
   udp->dgram_cksum = 0;
-  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  if (payload_sum < 0) {
+    udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+    return;
+  }
+  // The payload starts 20 bytes into the datagram (an even offset), so its
+  // ones'-complement sum adds to the headers' as is.
+  uint32_t sum = uint32_t(rte_raw_cksum(udp, 8 + 12)) + uint32_t(payload_sum) + rte_ipv4_phdr_cksum(ip, 0);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  const uint16_t ck = uint16_t(~sum);
+  udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+}
+
+// The sum write_rtp_frame takes for a payload it is given again and again.
+inline int32_t rtp_payload_sum(const uint8_t* payload, uint16_t plen) {
+  return int32_t(rte_raw_cksum(payload, plen));
 }
 
 // Relay frames from one template: per packet only ports, SSRC, sequence

@@ -505,6 +505,10 @@ RunResult run_test(const Options& o) {
     mc.phone.netns = o.phone_netns;
     mc.carrier.netns = o.carrier_netns;
     mc.carrier_withhold_every = o.withhold_rtp_every;
+    mc.dpdk = o.media_dpdk;
+    mc.eal_args = o.eal_args;
+    mc.tap[0] = o.phone_tap;
+    mc.tap[1] = o.carrier_tap;
     if (error.empty()) media = MediaEngine::open(mc, &error);
     if (!media) {
       result.error = "media: " + error;
@@ -514,6 +518,7 @@ RunResult run_test(const Options& o) {
     c.media = media.get();
     result.media = true;
     result.codec = o.codec_name;
+    result.media_engine = o.media_dpdk ? "dpdk" : "sockets";
   }
 
   c.run_start = now_s();
