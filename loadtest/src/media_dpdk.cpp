@@ -191,25 +191,15 @@ unsigned DpdkMediaEngine::poll_tap(Side side) {
 void DpdkMediaEngine::run() {
   // A registered thread gets an lcore id: the mempool's per-lcore cache.
   rte_thread_register();
-  const double t0 = media_now_s();
-  std::uint64_t slot = 0;
-  double snapshot_at = t0;
+  SlotClock clock(*streams_);
   pollfd fds[2] = {{side_[0].tap, POLLIN, 0}, {side_[1].tap, POLLIN, 0}};
   double tap_poll_at = 0;
   while (!stop_) {
-    streams_->apply_events(stop_sending_);
-    if (media_now_s() - snapshot_at >= 0.1) {
-      streams_->take_snapshot();
-      snapshot_at = media_now_s();
-    }
-    const double now = media_now_s();
-    const double due = t0 + static_cast<double>(slot) * 1e-3;
-    if (now >= due) {
-      if (!stop_sending_) {
-        streams_->on_slot((now - due) * 1e3);
-        send_slot(static_cast<unsigned>(slot % 20), now);
-      }
-      ++slot;
+    const bool stopped = stop_sending_;
+    const SlotTick tick = clock.tick(stopped);
+    const double now = tick.now, due = tick.due;
+    if (tick.slot_due) {
+      if (!stopped) send_slot(tick.phase, now);
       continue;  // catch up on missed slots first
     }
     unsigned work = 0;

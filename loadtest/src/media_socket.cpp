@@ -93,28 +93,17 @@ void SocketMediaEngine::receive(Side side, double now) {
 }
 
 void SocketMediaEngine::run() {
-  const double t0 = media_now_s();
-  std::uint64_t slot = 0;
-  double snapshot_at = t0;
+  SlotClock clock(*streams_);
   while (!stop_) {
-    streams_->apply_events(stop_sending_);
-    if (media_now_s() - snapshot_at >= 0.1) {
-      streams_->take_snapshot();
-      snapshot_at = media_now_s();
-    }
-    double now = media_now_s();
-    const double due = t0 + static_cast<double>(slot) * 1e-3;
-    if (now >= due) {
-      if (!stop_sending_) {
-        streams_->on_slot((now - due) * 1e3);
-        send_slot(static_cast<unsigned>(slot % 20), now);
-      }
-      ++slot;
+    const bool stopped = stop_sending_;
+    const SlotTick tick = clock.tick(stopped);
+    if (tick.slot_due) {
+      if (!stopped) send_slot(tick.phase, tick.now);
       continue;  // catch up on missed slots before sleeping
     }
-    receive(Side::phone, now);
-    receive(Side::carrier, now);
-    const double next = t0 + static_cast<double>(slot) * 1e-3;
+    receive(Side::phone, tick.now);
+    receive(Side::carrier, tick.now);
+    const double next = tick.due;
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(next);
     ts.tv_nsec = static_cast<long>((next - static_cast<double>(ts.tv_sec)) * 1e9);

@@ -101,4 +101,26 @@ class MediaStreams {
   std::atomic<std::uint64_t> active_{0};
 };
 
+// The 1 ms slot clock both engines run their loop on (stream i sends in
+// slot i % 20). Each tick takes the queued call events, refreshes the
+// snapshot every 100 ms and says whether a slot is due; a due slot is
+// counted (its lateness, unless sending stopped) and the clock moves on to
+// the next, so an engine that fell behind catches up slot by slot.
+struct SlotTick {
+  double now = 0;        // the clock at the tick
+  double due = 0;        // when the slot due now, or the next one, was due
+  bool slot_due = false;  // send `phase` now, then tick again
+  unsigned phase = 0;
+};
+class SlotClock {
+ public:
+  explicit SlotClock(MediaStreams& streams);
+  SlotTick tick(bool sending_stopped);
+
+ private:
+  MediaStreams& streams_;
+  double t0_, snapshot_at_;
+  std::uint64_t slot_ = 0;
+};
+
 }  // namespace msgw::loadtest
