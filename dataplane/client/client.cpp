@@ -55,7 +55,8 @@ std::optional<Client> Client::attach(const std::string& instance, std::string& e
   const SegmentLayout layout = compute_layout(h.max_flows);
   if (layout.total_size != h.segment_size || uint64_t(st.st_size) < h.segment_size ||
       layout.cmd_ring_offset != h.cmd_ring_offset || layout.evt_ring_offset != h.evt_ring_offset ||
-      layout.stats_offset != h.stats_offset || layout.counters_offset != h.counters_offset) {
+      layout.stats_offset != h.stats_offset || layout.counters_offset != h.counters_offset ||
+      layout.sip_in_offset != h.sip_in_offset || layout.sip_out_offset != h.sip_out_offset) {
     error = "dataplane segment " + name + " has inconsistent sizes (being re-created?)";
     close(fd);
     return std::nullopt;
@@ -210,6 +211,53 @@ void Client::set_sip_admit_rate(uint32_t calls_per_s) {
 
 uint64_t Client::sip_shed_until() const {
   return __atomic_load_n(&map_.header()->sip_shed.shed_until_ns, __ATOMIC_RELAXED);
+}
+
+bool Client::attach_sip_consumer(int signal) {
+  if (!dataplane_up() || signal <= 0) return false;
+  SegmentHeader* h = map_.header();
+  __atomic_store_n(&h->sip_consumer_napping, 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(&h->sip_consumer_signal, uint32_t(signal), __ATOMIC_RELAXED);
+  __atomic_store_n(&h->sip_consumer_pid, uint32_t(getpid()), __ATOMIC_RELEASE);
+  return true;
+}
+
+void Client::detach_sip_consumer() {
+  if (!map_.valid()) return;
+  SegmentHeader* h = map_.header();
+  uint32_t me = uint32_t(getpid());
+  __atomic_compare_exchange_n(&h->sip_consumer_pid, &me, 0u, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+bool Client::sip_consumer_is_me() const {
+  return map_.valid() && __atomic_load_n(&map_.header()->sip_consumer_pid, __ATOMIC_ACQUIRE) == uint32_t(getpid());
+}
+
+unsigned Client::take_sip(SipDatagram* out, unsigned max) {
+  if (!map_.valid()) return 0;
+  return rte_ring_sc_dequeue_burst_elem(map_.sip_in_ring(), out, sizeof(SipDatagram), max, nullptr);
+}
+
+bool Client::send_sip(const SipDatagram& d) {
+  if (!dataplane_up()) return false;
+  return rte_ring_mp_enqueue_elem(map_.sip_out_ring(), const_cast<SipDatagram*>(&d), sizeof(SipDatagram)) == 0;
+}
+
+bool Client::sip_nap_begin() {
+  if (!map_.valid()) return true;
+  SegmentHeader* h = map_.header();
+  __atomic_store_n(&h->sip_consumer_napping, 1u, __ATOMIC_SEQ_CST);
+  // Pairs with Segment::wake_sip_consumer's fence: a datagram posted before
+  // the flag was seen is found here.
+  if (rte_ring_count(map_.sip_in_ring()) != 0) {
+    __atomic_store_n(&h->sip_consumer_napping, 0u, __ATOMIC_RELAXED);
+    return false;
+  }
+  return true;
+}
+
+void Client::sip_nap_end() {
+  if (map_.valid()) __atomic_store_n(&map_.header()->sip_consumer_napping, 0u, __ATOMIC_RELAXED);
 }
 
 FlowStats Client::read_stats(uint32_t flow_id, uint8_t leg) const {

@@ -64,7 +64,14 @@ SegmentLayout compute_layout(uint32_t max_flows) {
   l.evt_ring_offset = align_up(l.cmd_ring_offset + uint64_t(cmd), 4096);
   l.stats_offset = align_up(l.evt_ring_offset + uint64_t(evt), 4096);
   l.counters_offset = align_up(l.stats_offset + uint64_t(max_flows) * 2 * sizeof(FlowStats), 4096);
-  l.total_size = align_up(l.counters_offset + sizeof(PublishedCounters), 4096);
+  ssize_t sip_in = rte_ring_get_memsize_elem(sizeof(SipDatagram), kSipInSlots);
+  ssize_t sip_out = rte_ring_get_memsize_elem(sizeof(SipDatagram), kSipOutSlots);
+  if (sip_in < 0 || sip_out < 0) return SegmentLayout{};
+  l.sip_in_offset = align_up(l.counters_offset + sizeof(PublishedCounters), 4096);
+  l.sip_out_offset = align_up(l.sip_in_offset + uint64_t(sip_in), 4096);
+  l.total_size = align_up(l.sip_out_offset + uint64_t(sip_out), 4096);
+  // The header keeps the SIP rings' offsets in 32 bits.
+  if (l.sip_out_offset > UINT32_MAX) return SegmentLayout{};
   return l;
 }
 
@@ -98,6 +105,12 @@ rte_ring* Mapping::event_ring() const {
 }
 FlowStats* Mapping::stats() const {
   return reinterpret_cast<FlowStats*>(static_cast<char*>(base_) + header()->stats_offset);
+}
+rte_ring* Mapping::sip_in_ring() const {
+  return reinterpret_cast<rte_ring*>(static_cast<char*>(base_) + header()->sip_in_offset);
+}
+rte_ring* Mapping::sip_out_ring() const {
+  return reinterpret_cast<rte_ring*>(static_cast<char*>(base_) + header()->sip_out_offset);
 }
 PublishedCounters* Mapping::counters() const {
   return reinterpret_cast<PublishedCounters*>(static_cast<char*>(base_) + header()->counters_offset);
@@ -188,10 +201,20 @@ std::optional<Segment> Segment::create(const std::string& instance, uint32_t max
   // Not shedding until msgw-control (re-)attaches and says so: a lease
   // left by the previous dataplane's control plane means nothing here.
   std::memset(static_cast<void*>(&h->sip_shed), 0, sizeof h->sip_shed);
+  // No SIP consumer either: SIP takes the TAP until msgw-control attaches.
+  __atomic_store_n(&h->sip_consumer_pid, 0u, __ATOMIC_RELEASE);
+  __atomic_store_n(&h->sip_consumer_signal, 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(&h->sip_consumer_napping, 0u, __ATOMIC_RELAXED);
+  h->sip_in_offset = uint32_t(layout.sip_in_offset);
+  h->sip_out_offset = uint32_t(layout.sip_out_offset);
   // Commands: any number of producers (control plane, tools), one consumer
   // (main lcore).  Events: main lcore and workers produce, control consumes.
   if (rte_ring_init(seg.command_ring(), "msgw_cmd", kCommandRingSlots, RING_F_SC_DEQ) != 0 ||
-      rte_ring_init(seg.event_ring(), "msgw_evt", kEventRingSlots, RING_F_SC_DEQ) != 0) {
+      rte_ring_init(seg.event_ring(), "msgw_evt", kEventRingSlots, RING_F_SC_DEQ) != 0 ||
+      // SIP in: the workers produce, msgw-control consumes.  SIP out: any
+      // producer (msgw-control, tools), worker 0 consumes.
+      rte_ring_init(seg.sip_in_ring(), "msgw_sip_in", kSipInSlots, RING_F_SC_DEQ) != 0 ||
+      rte_ring_init(seg.sip_out_ring(), "msgw_sip_out", kSipOutSlots, RING_F_SC_DEQ) != 0) {
     error = "rte_ring_init on the shared segment failed";
     return std::nullopt;
   }
@@ -217,6 +240,40 @@ bool Segment::post_event(const Event& ev) {
 
 unsigned Segment::take_commands(Command* out, unsigned max) {
   return rte_ring_sc_dequeue_burst_elem(command_ring(), out, sizeof(Command), max, nullptr);
+}
+
+bool Segment::sip_consumer_attached() const {
+  return __atomic_load_n(&header()->sip_consumer_pid, __ATOMIC_RELAXED) != 0;
+}
+
+bool Segment::post_sip(const SipDatagram& d) {
+  return rte_ring_mp_enqueue_elem(sip_in_ring(), const_cast<SipDatagram*>(&d), sizeof(SipDatagram)) == 0;
+}
+
+void Segment::wake_sip_consumer() {
+  SegmentHeader* h = header();
+  // Pairs with the consumer's flag store and ring check (Client::sip_nap_begin).
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&h->sip_consumer_napping, __ATOMIC_RELAXED) == 0) return;
+  // One signal per wait: whoever clears the flag sends it.
+  if (__atomic_exchange_n(&h->sip_consumer_napping, 0u, __ATOMIC_SEQ_CST) == 0) return;
+  const pid_t pid = pid_t(__atomic_load_n(&h->sip_consumer_pid, __ATOMIC_ACQUIRE));
+  const int sig = int(__atomic_load_n(&h->sip_consumer_signal, __ATOMIC_RELAXED));
+  if (pid > 0 && sig > 0) kill(pid, sig);
+}
+
+unsigned Segment::take_sip_out(SipDatagram* out, unsigned max) {
+  return rte_ring_sc_dequeue_burst_elem(sip_out_ring(), out, sizeof(SipDatagram), max, nullptr);
+}
+
+bool Segment::check_sip_consumer() {
+  SegmentHeader* h = header();
+  const uint32_t pid = __atomic_load_n(&h->sip_consumer_pid, __ATOMIC_ACQUIRE);
+  if (pid == 0 || process_exists(pid_t(pid))) return false;
+  // Its process is gone: SIP takes the TAP and the kernel's sockets again.
+  __atomic_compare_exchange_n(&h->sip_consumer_pid, const_cast<uint32_t*>(&pid), 0u, false,
+                              __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+  return true;
 }
 
 void Segment::unlink() {

@@ -39,6 +39,8 @@ class Mapping {
   rte_ring* event_ring() const;
   FlowStats* stats() const;   // 2 * max_flows entries: flow_id * 2 + leg
   PublishedCounters* counters() const;
+  rte_ring* sip_in_ring() const;   // SipDatagram: workers -> msgw-control
+  rte_ring* sip_out_ring() const;  // SipDatagram: msgw-control -> worker 0
   uint64_t size() const { return size_; }
 
   uint64_t generation() const;
@@ -72,6 +74,20 @@ class Segment : public Mapping {
   bool post_event(const Event& ev);
   // Consumer side of the command ring; returns the number dequeued.
   unsigned take_commands(Command* out, unsigned max);
+
+  // SIP through the segment (protocol.hpp, SipDatagram), dataplane side.
+  // Workers: a datagram goes to sip_in only while a consumer is attached;
+  // post_sip() is false when the ring is full (the caller counts the drop);
+  // wake_sip_consumer() once after a burst's posts (a signal only if the
+  // consumer is waiting).
+  bool sip_consumer_attached() const;
+  bool post_sip(const SipDatagram& d);
+  void wake_sip_consumer();
+  // Worker 0: datagrams msgw-control wants sent.
+  unsigned take_sip_out(SipDatagram* out, unsigned max);
+  // Main lcore, every second or so: clears a consumer whose process is gone
+  // (true when it did).
+  bool check_sip_consumer();
   // Removes the shm name (tests); mapping stays valid.
   void unlink();
 
@@ -134,6 +150,24 @@ class Client {
   // (SipShedState::admit_rate); 0 = shed them all.
   void set_sip_admit_rate(uint32_t calls_per_s);
   uint64_t sip_shed_until() const;
+
+  // SIP through the segment (protocol.hpp, SipDatagram), control side.
+  // attach_sip_consumer: this process (its main thread: a process-directed
+  // signal, taken by a signalfd with `signal` blocked in every thread) takes
+  // sip_in from now on; again after every re-attach.  detach clears it (a
+  // clean stop).  Both false/no-op when the dataplane is not up.
+  bool attach_sip_consumer(int signal);
+  void detach_sip_consumer();
+  bool sip_consumer_is_me() const;
+  // Non-blocking: datagrams received, at most max.
+  unsigned take_sip(SipDatagram* out, unsigned max);
+  // Non-blocking: false when the ring is full or the dataplane not up.
+  bool send_sip(const SipDatagram& d);
+  // Around the caller's blocking wait: begin sets the napping flag and
+  // returns false (do not block; the flag is cleared) when sip_in already
+  // holds datagrams; end clears it.
+  bool sip_nap_begin();
+  void sip_nap_end();
 
  private:
   Mapping map_;

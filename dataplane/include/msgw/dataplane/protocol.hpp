@@ -5,7 +5,7 @@
 // msgw-dataplane.  Layout, all offsets from the segment start:
 //
 //   [SegmentHeader][command ring][event ring][FlowStats x 2*max_flows]
-//   [PublishedCounters]
+//   [PublishedCounters][SIP in ring][SIP out ring]
 //
 // The rings are DPDK rte_ring objects (element API) initialised in place, so
 // both processes run DPDK's own lock-free ring code on the same memory; an
@@ -29,7 +29,8 @@ namespace msgw::dataplane {
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
 // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters; 5: SipShedState, sip_shed counters;
 // 6: SipShedState::admit_rate (rate-based shedding), sip_shed_admitted counter
-inline constexpr uint32_t kLayoutVersion = 6;
+// 7: SIP datagrams through the segment (SipDatagram, sip_in / sip_out rings, SIP consumer)
+inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
 inline constexpr uint32_t kCommandRingSlots = 1024;  // power of two (rte_ring)
@@ -103,9 +104,67 @@ struct SegmentHeader {
   uint32_t doorbell_signal;
   uint64_t counters_offset;  // PublishedCounters
   SipShedState sip_shed;     // msgw-control -> workers
-  uint8_t reserved[56];
+  // SIP through the segment (SipDatagram below says why and how).
+  uint32_t sip_in_offset;        // ring of SipDatagram: workers -> msgw-control
+  uint32_t sip_out_offset;       // ring of SipDatagram: msgw-control -> worker 0
+  uint32_t sip_consumer_pid;     // atomic; msgw-control taking sip_in, 0 = none (TAP)
+  uint32_t sip_consumer_signal;  // atomic; the signal that ends its wait
+  uint32_t sip_consumer_napping; // atomic; set by it around its wait
+  uint8_t reserved[36];
 };
 static_assert(sizeof(SegmentHeader) == 256);
+
+// SIP over UDP through the segment, not through the TAP and the kernel.
+//
+// Why: every SIP datagram used to cross the exception path twice over (a
+// worker -> the main lcore -> a TAP write -> the kernel's IP and UDP ->
+// msgw-control's socket, and back the same way), ~40 system calls and
+// several wake-ups per call on the core both daemons share.  A datagram now
+// costs a copy into a ring slot each way.
+//
+// In (sip_in, multi-producer, one consumer): while sip_consumer_pid is set,
+// a worker copies an unfragmented IPv4 UDP datagram with good checksums,
+// addressed to one of the SIP listen addresses (SipShedState::listen) of
+// the port it came in on and no longer than kSipDatagramMax, into a slot
+// instead of passing the frame to the TAP; everything else (TCP, fragments,
+// IP options, ARP, ICMP, larger datagrams) takes the TAP as before.  A full
+// ring drops the datagram, counted, as a full socket buffer would: SIP over
+// UDP retransmits.  After enqueueing, a worker that sees
+// sip_consumer_napping set clears it and sends sip_consumer_signal to
+// sip_consumer_pid (one signal per wait: the consumer sets the flag, then
+// looks at the ring once more before it sleeps, so nothing is missed).
+//
+// Out (sip_out, any producer, worker 0 consumes): msgw-control puts a
+// datagram from one of its listen addresses (local_ip/local_port, which
+// names the dataplane port) to a remote address; worker 0 builds the
+// Ethernet, IPv4 and UDP headers (the next hop's MAC from the neighbour
+// table, ARP asked for and the datagram held for a moment when unknown) and
+// sends it out of that port.  Larger datagrams and TCP still go through
+// msgw-control's kernel sockets and the TAP.
+//
+// The consumer: msgw-control sets sip_consumer_signal then sip_consumer_pid
+// when it attaches (and again after a dataplane restart: a new segment has
+// none) and clears the pid when it stops.  The main lcore clears a pid whose
+// process is gone, so a control plane that dies does not take the SIP with
+// it: the TAP and the kernel's sockets carry it again, and a new
+// msgw-control binds them as before.
+inline constexpr uint32_t kSipDatagramMax = 1500 - 20 - 8;  // one unfragmented IPv4 frame
+inline constexpr uint32_t kSipInSlots = 4096;               // power of two (rte_ring)
+inline constexpr uint32_t kSipOutSlots = 4096;
+struct SipDatagram {
+  uint32_t local_ip;      // the gateway's address: in, destination; out, source (host order)
+  uint32_t remote_ip;     // the peer: in, source; out, destination
+  uint16_t local_port;
+  uint16_t remote_port;
+  uint16_t port;          // in: dataplane port index it came in on; out: ignored
+  uint16_t length;        // bytes of data used, 1 .. kSipDatagramMax
+  uint64_t time_ns;       // in: CLOCK_MONOTONIC when the worker received it; out: 0
+  uint8_t reserved[40];
+  char data[kSipDatagramMax];
+};
+static_assert(sizeof(SipDatagram) == 64 + kSipDatagramMax);
+static_assert(sizeof(SipDatagram) % 4 == 0, "rte_ring element sizes are multiples of 4");
+static_assert(std::is_trivially_copyable_v<SipDatagram>);
 
 // LegSpec::codec carries codecs::CodecId (one definition for codecs/,
 // dataplane/ and control/).  Its numbers are part of this layout: layout 2
@@ -334,6 +393,8 @@ struct SegmentLayout {
   uint64_t evt_ring_offset;
   uint64_t stats_offset;
   uint64_t counters_offset;
+  uint64_t sip_in_offset;
+  uint64_t sip_out_offset;
   uint64_t total_size;
 };
 // Needs librte_ring (rte_ring_get_memsize_elem), not EAL.
