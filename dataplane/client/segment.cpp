@@ -271,9 +271,10 @@ bool Segment::check_sip_consumer() {
   const uint32_t pid = __atomic_load_n(&h->sip_consumer_pid, __ATOMIC_ACQUIRE);
   if (pid == 0 || process_exists(pid_t(pid))) return false;
   // Its process is gone: SIP takes the TAP and the kernel's sockets again.
-  __atomic_compare_exchange_n(&h->sip_consumer_pid, const_cast<uint32_t*>(&pid), 0u, false,
-                              __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-  return true;
+  // Only that pid: a new msgw-control may have attached meanwhile.
+  uint32_t expected = pid;
+  return __atomic_compare_exchange_n(&h->sip_consumer_pid, &expected, 0u, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_RELAXED);
 }
 
 void Segment::unlink() {

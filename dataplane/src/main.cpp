@@ -230,6 +230,36 @@ class ExceptionPath {
   std::unordered_map<uint64_t, uint64_t> last_request_;
 };
 
+// Who takes SIP, checked about once a second: a consumer whose process is
+// gone is cleared (SIP takes the TAP and the kernel's sockets again), and
+// each change is logged once, so operators see where SIP goes.
+class SipConsumerWatch {
+ public:
+  explicit SipConsumerWatch(Segment& seg) : seg_(seg) {}
+  void poll(uint64_t now_ns) {
+    if (now_ns < next_ns_) return;
+    next_ns_ = now_ns + 1'000'000'000ull;
+    if (seg_.check_sip_consumer()) {
+      MSGW_LOG(info, "SIP: msgw-control's process is gone; SIP takes the TAP and the kernel again",
+               {"pid", pid_});
+      pid_ = 0;
+    }
+    const uint32_t pid = __atomic_load_n(&seg_.header()->sip_consumer_pid, __ATOMIC_ACQUIRE);
+    if (pid == pid_) return;
+    if (pid != 0)
+      MSGW_LOG(info, "SIP: msgw-control takes SIP over UDP through the segment (not the TAP)",
+               {"pid", pid});
+    else
+      MSGW_LOG(info, "SIP: no consumer attached; SIP takes the TAP and the kernel", {"pid", pid_});
+    pid_ = pid;
+  }
+
+ private:
+  Segment& seg_;
+  uint64_t next_ns_ = 0;
+  uint32_t pid_ = 0;  // as last logged
+};
+
 }  // namespace
 
 void msgw::dataplane::kick_main(Runtime& rt) {
@@ -431,6 +461,7 @@ int main(int argc, char** argv) {
     c.events = &*rt.segment;
     c.resolve = rt.resolve;
     c.sip_shed = &rt.segment->header()->sip_shed;  // msgw-control's overload state (sip_shed.hpp)
+    c.sip = &*rt.segment;  // SIP datagrams while msgw-control takes them (sip_divert.hpp)
     c.sip_tag_key = sip_tag_key;
     c.sip_admit = &rt.sip_admit;
     c.latch_packets = dp.latch_packets;
@@ -481,6 +512,7 @@ int main(int argc, char** argv) {
 
   ExceptionPath exc(rt, taps);
   CountersPublisher publisher(rt);
+  SipConsumerWatch sip_consumer(*rt.segment);
   uint32_t active = 0;
   // Poll-mode main lcore that need not burn a core: it shares one with the
   // control plane (and, in the benchmark, the load generator).  Whatever has
@@ -502,6 +534,7 @@ int main(int argc, char** argv) {
     bool busy = rt.commands->poll(now);
     busy = exc.poll(now) > 0 || busy;
     publisher.poll(now);
+    sip_consumer.poll(now);
     if (!rt.rx_enabled.load(std::memory_order_relaxed)) {
       active = 0;
       for (uint32_t f = 0; f < max_flows && active < hold; ++f)

@@ -18,6 +18,7 @@
 #include <rte_prefetch.h>
 
 #include "msgw/dataplane/client.hpp"
+#include "msgw/dataplane/sip_divert.hpp"
 #include "msgw/dataplane/sip_shed.hpp"
 #include "packet_internal.hpp"
 
@@ -612,6 +613,9 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         // While msgw-control sheds, new calls to its SIP addresses are
         // answered here (sip_shed.cpp), not through the TAP.
         if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, now_ns, out)) break;
+        // SIP for msgw-control goes through the segment while it takes it
+        // there (sip_divert.cpp), not through the TAP and the kernel.
+        if (sip_diverting(ctx) && sip_divert_frame(ctx, rx_port, m, now_ns)) break;
         if (rx_port < kMaxPorts) {
           out.exception[rx_port][out.n_exception[rx_port]++] = m;
           ++ctx.counters.exception;

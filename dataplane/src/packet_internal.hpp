@@ -154,6 +154,15 @@ inline void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts
   st(s.last_seen_ns, now_ns);
 }
 
+// Asks the main lcore to ARP for next hop nh on out_port (it asks at most
+// twice a second per next hop); the worker's flush kicks it when arp_wishes
+// moved.
+inline void wish_neighbour(WorkerContext& ctx, uint16_t out_port, uint32_t nh) {
+  if (ctx.resolve == nullptr) return;
+  uint64_t key = (uint64_t(out_port) << 32) | nh;
+  if (rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key) == 0) ++ctx.counters.arp_wishes;
+}
+
 // Next-hop MAC for a destination on a port; asks the main lcore to ARP
 // when unknown.  `cache` (the sending leg's) skips the table lookup while the
 // table has not changed since the MAC was cached for this next hop.
@@ -179,10 +188,7 @@ inline void receive_stats(LegRuntime& r, FlowStats& s, uint16_t seq, uint32_t ts
       return true;
     }
   }
-  if (ctx.resolve != nullptr) {
-    uint64_t key = (uint64_t(out_port) << 32) | nh;
-    if (rte_ring_mp_enqueue_elem(ctx.resolve, &key, sizeof key) == 0) ++ctx.counters.arp_wishes;
-  }
+  wish_neighbour(ctx, out_port, nh);
   return false;
 }
 

@@ -6,12 +6,14 @@
 #include <time.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
 #include "msgw/dataplane/light_load_nap.hpp"
+#include "msgw/dataplane/sip_divert.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
@@ -111,6 +113,12 @@ void flush(Runtime& rt, Worker& w, BurstOutput& out) {
       rte_pktmbuf_free_bulk(out.handoff[t] + q, out.n_handoff[t] - q);
     }
   }
+  // SIP datagrams posted for msgw-control: one wake-up per burst, and a
+  // signal only if it is waiting for them (Segment::wake_sip_consumer).
+  if (w.ctx.sip_posted != 0) {
+    w.ctx.sip_posted = 0;
+    w.ctx.sip->wake_sip_consumer();
+  }
   if (c.arp_wishes != w.arp_wishes_kicked) {
     w.arp_wishes_kicked = c.arp_wishes;
     for_main = true;
@@ -161,6 +169,9 @@ int worker_main(void* arg) {
   rte_mbuf* pkts[kRxBurst];
   CoarseClock clock;
   LightLoadSleep sleep(w);
+  // Worker 0 sends msgw-control's SIP datagrams (sip_divert.hpp).
+  std::optional<SipEgress> sip_egress;
+  if (w.index == 0 && w.ctx.sip != nullptr) sip_egress.emplace();
   // One worker has no one to hand sessions to or from: skip that ring.
   const bool handoff = rt.workers.size() > 1;
   while (!rt.stop.load(std::memory_order_relaxed)) {
@@ -224,6 +235,13 @@ int worker_main(void* arg) {
           rte_pktmbuf_free_bulk(pkts + sent, n - sent);
         }
       }
+    }
+    // SIP from msgw-control, built into frames here; held ones (ARP
+    // pending) keep the check going each pass until sent or expired.
+    if (sip_egress && sip_egress->pending(*w.ctx.sip)) {
+      out.clear();
+      pass_packets += sip_egress->poll(w.ctx, *w.ctx.sip, rt.pool, clock.now_ns(rte_rdtsc()), out);
+      flush(rt, w, out);
     }
     // Load: the cycles of a pass that had packets, from its first burst on
     // (one more TSC read per busy pass; an idle pass reads none).  A pass

@@ -47,7 +47,11 @@ inline constexpr uint16_t kMaxWorkers = 16;
   X(tx_full, true)                 /* device or ring did not take the burst */        \
   X(exception_full, true)                                                             \
   X(handoff_full, true)                                                               \
-  X(held, false) /* towards a leg on hold (kLegHold): withheld, not an error */
+  X(held, false) /* towards a leg on hold (kLegHold): withheld, not an error */       \
+  X(sip_ring_full, true)    /* SIP datagram for msgw-control: its ring (sip_in) full */ \
+  X(sip_bad_datagram, true) /* from msgw-control: bad length, not a port's address, no peer */ \
+  X(sip_no_route, true)     /* from msgw-control: peer off the port's subnet, no next hop */ \
+  X(sip_no_neighbour, true) /* from msgw-control: next hop's MAC not learned within 1 s, or too many held */
 
 enum class Drop : uint8_t {
 #define MSGW_DROP_ENUMERATOR(name, loss) name,
@@ -103,7 +107,9 @@ constexpr bool drop_is_loss(Drop d) {
   X(busy_cycles, "TSC cycles of poll passes that had packets") \
   X(sip_shed, "new INVITEs/REGISTERs answered 503 + Retry-After by the worker while msgw-control sheds") \
   X(sip_shed_acks_absorbed, "ACKs of those 503s dropped by the worker") \
-  X(sip_shed_admitted, "new INVITEs/REGISTERs let through to msgw-control at its admission rate while it sheds (the rest: sip_shed)")
+  X(sip_shed_admitted, "new INVITEs/REGISTERs let through to msgw-control at its admission rate while it sheds (the rest: sip_shed)") \
+  X(sip_to_control, "SIP datagrams passed to msgw-control through the segment (not the TAP)") \
+  X(sip_from_control, "SIP datagrams from msgw-control sent out of a port (worker 0)")
 
 struct WorkerCounters {
 #define MSGW_WORKER_COUNTER_FIELD(name, help) uint64_t name = 0;

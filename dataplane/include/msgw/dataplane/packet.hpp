@@ -70,6 +70,12 @@ struct WorkerContext {
   // The admission rate while shedding, all workers' one limiter
   // (sip_admit_limiter.hpp; the Runtime's; null: none admitted).
   SipAdmitLimiter* sip_admit = nullptr;
+  // SIP through the segment (sip_divert.hpp): the segment whose sip_in ring
+  // takes SIP datagrams while msgw-control is attached as their consumer
+  // (null: SIP always takes the exception path), and how many this worker
+  // posted since it last woke the consumer (worker.cpp, after each burst).
+  Segment* sip = nullptr;
+  uint32_t sip_posted = 0;
   // Scratch for the codec engine's output, reused by every call.
   codecs::EgressPacket tc_out[codecs::kMaxEgressPerCall];
   // Written by this worker only; read by telemetry (relaxed).

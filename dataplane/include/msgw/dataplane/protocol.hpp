@@ -383,7 +383,7 @@ struct PublishedCounters {
 };
 static_assert(std::is_trivially_copyable_v<PublishedCounters>);
 static_assert(sizeof(PublishedCounters) % sizeof(uint64_t) == 0);
-static_assert(sizeof(WorkerCounters) == (20 + 1 + 29) * sizeof(uint64_t),
+static_assert(sizeof(WorkerCounters) == (23 + 1 + 32) * sizeof(uint64_t),
               "a worker counter or drop reason was added: bump kLayoutVersion, then this check");
 static_assert(sizeof(PublishedPort) == 64 * 2, "a port counter was added: bump kLayoutVersion");
 
