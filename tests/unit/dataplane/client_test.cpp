@@ -337,3 +337,138 @@ TEST(DataplaneSegment, DoorbellRingsOnlyANappingDataplane) {
   EXPECT_EQ(g_doorbells, 1);
   sigaction(sig, &old, nullptr);
 }
+
+// SIP through the segment (protocol.hpp, SipDatagram): the consumer's
+// handshake with the workers, as both sides see it.
+namespace {
+volatile sig_atomic_t g_sip_wakes = 0;
+void count_sip_wake(int) { g_sip_wakes = g_sip_wakes + 1; }
+
+SipDatagram sip_datagram(const char* text) {
+  SipDatagram d{};
+  d.local_ip = 0x0a000001;
+  d.local_port = 5060;
+  d.remote_ip = 0x0a000010;
+  d.remote_port = 5062;
+  d.length = uint16_t(std::strlen(text));
+  std::memcpy(d.data, text, d.length);
+  return d;
+}
+}  // namespace
+
+TEST(DataplaneSegment, SipConsumerAttachesAndDetaches) {
+  SegmentGuard g{unique_instance("sipc")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  EXPECT_FALSE(seg->sip_consumer_attached());  // a new segment has none: SIP takes the TAP
+  EXPECT_FALSE(cl->attach_sip_consumer(SIGRTMIN + 8));  // not up yet
+  seg->mark_up();
+  EXPECT_FALSE(cl->attach_sip_consumer(0));
+  ASSERT_TRUE(cl->attach_sip_consumer(SIGRTMIN + 8));
+  EXPECT_TRUE(seg->sip_consumer_attached());
+  EXPECT_TRUE(cl->sip_consumer_is_me());
+  EXPECT_EQ(seg->header()->sip_consumer_pid, uint32_t(getpid()));
+  EXPECT_EQ(seg->header()->sip_consumer_signal, uint32_t(SIGRTMIN + 8));
+
+  // Both rings carry datagrams whole.
+  const SipDatagram in = sip_datagram("OPTIONS sip:x SIP/2.0\r\n\r\n");
+  ASSERT_TRUE(seg->post_sip(in));
+  SipDatagram got[4];
+  ASSERT_EQ(cl->take_sip(got, 4), 1u);
+  EXPECT_EQ(std::memcmp(&got[0], &in, sizeof in), 0);
+  const SipDatagram out = sip_datagram("SIP/2.0 200 OK\r\n\r\n");
+  ASSERT_TRUE(cl->send_sip(out));
+  ASSERT_EQ(seg->take_sip_out(got, 4), 1u);
+  EXPECT_EQ(std::memcmp(&got[0], &out, sizeof out), 0);
+  EXPECT_EQ(seg->take_sip_out(got, 4), 0u);
+
+  // Another process's attachment is not ours to clear.
+  seg->header()->sip_consumer_pid = uint32_t(getppid());
+  cl->detach_sip_consumer();
+  EXPECT_TRUE(seg->sip_consumer_attached());
+  EXPECT_FALSE(cl->sip_consumer_is_me());
+  seg->header()->sip_consumer_pid = uint32_t(getpid());
+  cl->detach_sip_consumer();
+  EXPECT_FALSE(seg->sip_consumer_attached());
+  // A restarted dataplane's segment starts without one.
+  ASSERT_TRUE(cl->attach_sip_consumer(SIGRTMIN + 8));
+  seg.reset();
+  auto again = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(again.has_value()) << err;
+  EXPECT_FALSE(again->sip_consumer_attached());
+}
+
+TEST(DataplaneSegment, SipConsumerIsSignalledOncePerNapAndNeverMissesADatagram) {
+  SegmentGuard g{unique_instance("sipnap")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  const int sig = SIGRTMIN + 8;
+  struct sigaction sa {}, old {};
+  sa.sa_handler = count_sip_wake;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(sig, &sa, &old), 0);
+  ASSERT_TRUE(cl->attach_sip_consumer(sig));
+  g_sip_wakes = 0;
+
+  // Awake: a post sends no signal.
+  ASSERT_TRUE(seg->post_sip(sip_datagram("a")));
+  seg->wake_sip_consumer();
+  EXPECT_EQ(g_sip_wakes, 0);
+  // Not napping while the ring holds something: the flag is left clear.
+  EXPECT_FALSE(cl->sip_nap_begin());
+  EXPECT_EQ(seg->header()->sip_consumer_napping, 0u);
+  SipDatagram got[4];
+  EXPECT_EQ(cl->take_sip(got, 4), 1u);
+  // Napping on an empty ring: the first wake signals and clears the flag,
+  // the next ones do not signal again.
+  ASSERT_TRUE(cl->sip_nap_begin());
+  EXPECT_EQ(seg->header()->sip_consumer_napping, 1u);
+  ASSERT_TRUE(seg->post_sip(sip_datagram("b")));
+  seg->wake_sip_consumer();
+  EXPECT_EQ(g_sip_wakes, 1);
+  EXPECT_EQ(seg->header()->sip_consumer_napping, 0u);
+  seg->wake_sip_consumer();
+  EXPECT_EQ(g_sip_wakes, 1);
+  cl->sip_nap_end();
+  EXPECT_EQ(cl->take_sip(got, 4), 1u);
+  // A nap ended by other means leaves the flag clear: no stray signal.
+  ASSERT_TRUE(cl->sip_nap_begin());
+  cl->sip_nap_end();
+  ASSERT_TRUE(seg->post_sip(sip_datagram("c")));
+  seg->wake_sip_consumer();
+  EXPECT_EQ(g_sip_wakes, 1);
+  // No consumer (it detached while flagged napping): nothing is signalled.
+  EXPECT_EQ(cl->take_sip(got, 4), 1u);
+  ASSERT_TRUE(cl->sip_nap_begin());
+  cl->detach_sip_consumer();
+  ASSERT_TRUE(seg->post_sip(sip_datagram("d")));
+  seg->wake_sip_consumer();
+  EXPECT_EQ(g_sip_wakes, 1);
+  sigaction(sig, &old, nullptr);
+}
+
+TEST(DataplaneSegment, ADeadSipConsumerIsClearedAndALiveOneKept) {
+  SegmentGuard g{unique_instance("sipdead")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  EXPECT_FALSE(seg->check_sip_consumer());  // none: nothing to clear
+  seg->header()->sip_consumer_pid = uint32_t(getpid());
+  EXPECT_FALSE(seg->check_sip_consumer());
+  EXPECT_TRUE(seg->sip_consumer_attached());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // reaped: the pid names no process now
+  seg->header()->sip_consumer_pid = uint32_t(child);
+  EXPECT_TRUE(seg->check_sip_consumer());
+  EXPECT_FALSE(seg->sip_consumer_attached());
+  EXPECT_FALSE(seg->check_sip_consumer());
+}

@@ -322,7 +322,8 @@ TEST(DataplaneNames, DropReasonsKeepTheirTelemetryNamesAndOrder) {
       "bad_rtp_padding", "bad_rtcp", "rtp_bleed", "wrong_source", "unexpected_payload_type",
       "payload_type_not_negotiated",
       "no_destination", "no_neighbour", "unsupported_codec", "tx_full", "exception_full",
-      "handoff_full", "held"};
+      "handoff_full", "held", "sip_ring_full", "sip_bad_datagram", "sip_no_route",
+      "sip_no_neighbour"};
   ASSERT_EQ(std::size(expected), size_t(Drop::count));
   for (size_t r = 0; r < size_t(Drop::count); ++r) {
     EXPECT_STREQ(drop_name(Drop(r)), expected[r]) << r;
@@ -342,7 +343,8 @@ TEST(DataplaneNames, WorkerCountersKeepTheirTelemetryNamesAndOrder) {
       "rx", "tx", "relayed", "relayed_steady", "rtcp_relayed", "exception", "handoff_out",
       "handoff_in", "latched", "dtmf_events", "fragments_seen", "transcoded_packets",
       "transcoded_frames", "concealed_frames", "transcode_buffered", "rtcp_terminated",
-      "rtcp_sent", "busy_cycles", "sip_shed", "sip_shed_acks_absorbed", "sip_shed_admitted"};
+      "rtcp_sent", "busy_cycles", "sip_shed", "sip_shed_acks_absorbed", "sip_shed_admitted",
+      "sip_to_control", "sip_from_control"};
   EXPECT_EQ(names, expected);
 }
 
