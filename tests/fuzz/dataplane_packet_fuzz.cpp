@@ -9,6 +9,9 @@
 // Sessions: flow 0 relays 10.0.0.1:20000 (latching, port 0) <->
 // 192.168.1.1:30000 (carrier 192.168.1.20:5000, port 1); flow 1 is owned by
 // another worker (hand-off); flow 2 transcodes PCMU <-> G.729.
+// SIP: msgw-control is attached as the SIP consumer and listens on
+// 10.0.0.1:5060 and on any port address at 5080, so datagrams bound for the
+// exception path run through the divert into sip_in (sip_divert.hpp).
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -126,6 +129,12 @@ bool setup() {
   w.ctx.neighbours = &*w.nt;
   w.ctx.stats = w.seg->stats();
   w.ctx.events = &*w.seg;
+  w.ctx.sip = &*w.seg;
+  SegmentHeader* h = w.seg->header();
+  h->sip_consumer_pid = uint32_t(getpid());
+  h->sip_shed.listen[0] = {0x0a000001, 5060, 0};
+  h->sip_shed.listen[1] = {0, 5080, 0};
+  __atomic_store_n(&h->sip_shed.n_listen, 2u, __ATOMIC_RELEASE);
   w.ctx.latch_packets = 2;
   w.ctx.tsc_hz = 8000000;
   return true;
@@ -135,6 +144,14 @@ void drain_events() {
   Event e;
   while (rte_ring_sc_dequeue_elem(world->seg->event_ring(), &e, sizeof e) == 0) {
   }
+  // What the divert posted: within bounds, from a listen address.
+  SipDatagram d;
+  while (rte_ring_sc_dequeue_elem(world->seg->sip_in_ring(), &d, sizeof d) == 0) {
+    if (d.length == 0 || d.length > kSipDatagramMax || d.port > 1 ||
+        d.local_ip != world->ports[d.port].ip || (d.local_port != 5060 && d.local_port != 5080))
+      __builtin_trap();
+  }
+  world->ctx.sip_posted = 0;
 }
 
 // Record flag 4: where the frame has an IPv4 header (untagged or one VLAN
