@@ -6,9 +6,10 @@
 // both checksums verify (the tests' own checksum code).
 // Input: records [op:1] ...:
 //   op % 4 == 0  a datagram: [sel:1][remote_ip:4][local_port:2]
-//                [remote_port:2][length:2][data: what is left, at most
-//                kSipDatagramMax]; sel bit 0 the port whose address is the
-//                source, bit 1 a raw source address [local_ip:4] instead
+//                [remote_port:2][length:2][data: length bytes, or what is
+//                left, at most kSipDatagramMax]; sel bit 0 the port whose
+//                address is the source, bit 1 a raw source address
+//                [local_ip:4] before remote_ip
 //   op % 4 == 1  the main lcore learns a neighbour: [port:1][ip:4]
 //   op % 4 == 2  time passes: [ms:2]
 //   op % 4 == 3  worker 0 polls
@@ -159,6 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       d.length = load_be16(data + off + 8);
       off += 10;
       size_t take = size - off;
+      if (take > d.length) take = d.length;
       if (take > kSipDatagramMax) take = kSipDatagramMax;
       std::memcpy(d.data, data + off, take);
       off += take;
