@@ -109,7 +109,7 @@ constexpr bool drop_is_loss(Drop d) {
   X(sip_shed_acks_absorbed, "ACKs of those 503s dropped by the worker") \
   X(sip_shed_admitted, "new INVITEs/REGISTERs let through to msgw-control at its admission rate while it sheds (the rest: sip_shed)") \
   X(sip_to_control, "SIP datagrams passed to msgw-control through the segment (not the TAP)") \
-  X(sip_from_control, "SIP datagrams from msgw-control sent out of a port (worker 0)")
+  X(sip_from_control, "SIP datagrams from msgw-control built into frames and queued on a port (worker 0)")
 
 struct WorkerCounters {
 #define MSGW_WORKER_COUNTER_FIELD(name, help) uint64_t name = 0;

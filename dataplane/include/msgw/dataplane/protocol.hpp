@@ -29,7 +29,8 @@ namespace msgw::dataplane {
 inline constexpr uint64_t kMagic = 0x3150445747534d00ull;  // "\0MSGWDP1" little-endian
 // 3: LegSpec::codec is codecs::CodecId; 4: PublishedCounters; 5: SipShedState, sip_shed counters;
 // 6: SipShedState::admit_rate (rate-based shedding), sip_shed_admitted counter
-// 7: SIP datagrams through the segment (SipDatagram, sip_in / sip_out rings, SIP consumer)
+// 7: SIP datagrams through the segment (SipDatagram, sip_in / sip_out rings, SIP consumer),
+//    sip_to_control / sip_from_control counters, four sip_* drop reasons
 inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr uint16_t kMessageVersion = 1;
 inline constexpr uint32_t kRingElemSize = 128;   // bytes per command/event slot
