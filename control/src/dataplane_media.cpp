@@ -27,6 +27,7 @@ struct DataplaneMedia::Impl {
   bool ever_attached = false;
   int sip_signal = 0;      // > 0: this process takes the segment's SIP (set_sip_consumer)
   bool sip_ready = false;  // ... and does now: attached, up, the consumer
+  std::chrono::steady_clock::time_point next_consumer_check{};
 
   // Makes this process the SIP consumer of the client's segment.
   void attach_sip() {
@@ -193,10 +194,14 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
   }
   // Still the consumer?  The dataplane clears only a consumer whose process
   // is gone, but another msgw-control of the instance could take over.
-  if (impl_->sip_ready && !impl_->client->sip_consumer_is_me()) {
-    impl_->sip_ready = false;
-    MSGW_LOG(warn, "another process took the dataplane's SIP: back to the kernel's sockets",
-             {"instance", impl_->instance});
+  // Once a second, not every pass: sip_consumer_is_me() is a getpid(2).
+  if (impl_->sip_ready && impl_->now() >= impl_->next_consumer_check) {
+    impl_->next_consumer_check = impl_->now() + std::chrono::seconds(1);
+    if (!impl_->client->sip_consumer_is_me()) {
+      impl_->sip_ready = false;
+      MSGW_LOG(warn, "another process took the dataplane's SIP: back to the kernel's sockets",
+               {"instance", impl_->instance});
+    }
   }
   bool drained = false;
   for (int i = 0; i < 4096; ++i) {  // bounded: signalling must not starve

@@ -64,7 +64,7 @@ class DataplaneSipPathTest : public ::testing::Test {
     seg = dp::Segment::create(guard.name, 64, 2, 1, err);
     ASSERT_TRUE(seg) << err;
     seg->mark_up();
-    media.emplace(guard.name, 500);
+    media.emplace(guard.name, 500, [this] { return clock_now; });
     path.emplace(*media, signal_no(), [this] { return now_ns; });
     ASSERT_TRUE(path->ok());
   }
@@ -108,6 +108,7 @@ class DataplaneSipPathTest : public ::testing::Test {
   std::optional<DataplaneMedia> media;
   std::optional<DataplaneSipPath> path;
   uint64_t now_ns = 5'000'000'000ull;
+  std::chrono::steady_clock::time_point clock_now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
 };
 
 TEST_F(DataplaneSipPathTest, KernelUntilAttachedThenTheConsumer) {
@@ -225,6 +226,20 @@ TEST_F(DataplaneSipPathTest, DataplaneDownMeansTheKernel) {
   EXPECT_TRUE(receive().empty());
   EXPECT_TRUE(path->nap_begin());
   path->nap_end();
+}
+
+TEST_F(DataplaneSipPathTest, AnotherConsumerTakingOverSendsItBackToTheKernel) {
+  poll_media();
+  ASSERT_NE(media->sip_client(), nullptr);
+  __atomic_store_n(&seg->header()->sip_consumer_pid, uint32_t(getpid()) + 1, __ATOMIC_RELEASE);
+  clock_now += std::chrono::milliseconds(500);
+  poll_media();
+  EXPECT_NE(media->sip_client(), nullptr) << "looked at once a second, not every pass";
+  clock_now += std::chrono::milliseconds(600);
+  poll_media();
+  EXPECT_EQ(media->sip_client(), nullptr);
+  EXPECT_FALSE(path->send(ep("10.0.0.1", 5060), ep("192.0.2.7", 5070), "kernel"));
+  EXPECT_EQ(consumer_pid(), uint32_t(getpid()) + 1) << "not taken back: the other one keeps it";
 }
 
 TEST_F(DataplaneSipPathTest, DestroyingThePathStopsBeingTheConsumer) {
