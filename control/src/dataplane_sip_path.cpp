@@ -105,8 +105,10 @@ std::size_t DataplaneSipPath::receive(const OnDatagram& on_datagram, std::size_t
 }
 
 void DataplaneSipPath::clear_wake() {
+  // One read takes every pending signal that fits: a short one means the
+  // signalfd is empty (no second read just to see EAGAIN, once per wake-up).
   signalfd_siginfo si[8];
-  while (read(sfd_, si, sizeof si) > 0) {
+  while (read(sfd_, si, sizeof si) == ssize_t(sizeof si)) {
   }
 }
 
