@@ -371,6 +371,7 @@ void read_sip(TableReader& r, SipSection& s) {
   r.integer("source_block_s", s.source_block_s, 1, 86400);
   r.integer("source_table_size", s.source_table_size, 16, 4000000);
   r.string_array("source_limit_exempt", s.source_limit_exempt);
+  r.boolean("udp_via_dataplane", s.udp_via_dataplane);
   for (size_t i = 0; i < s.source_limit_exempt.size(); ++i)
     if (!is_ip_prefix(s.source_limit_exempt[i]))
       r.error_element("source_limit_exempt", i,

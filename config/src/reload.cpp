@@ -53,6 +53,7 @@ constexpr Effect L = Effect::live, R = Effect::restart, U = Effect::unused;
   X(sip, "source_block_s", source_block_s, L, U, "blocks that start from now")                                \
   X(sip, "source_table_size", source_table_size, L, U, "sources are counted afresh")                          \
   X(sip, "source_limit_exempt", source_limit_exempt, L, U, "sources are counted afresh")                      \
+  X(sip, "udp_via_dataplane", udp_via_dataplane, R, U, "the SIP path is chosen at start")                      \
   X(media, "port_min", port_min, L, U, "new calls; calls in progress keep their ports")                       \
   X(media, "port_max", port_max, L, U, "new calls; calls in progress keep their ports")
 

@@ -25,6 +25,23 @@ struct DataplaneMedia::Impl {
   std::optional<dp::Client> client;
   uint64_t last_generation = 0;  // generation we last programmed flows into
   bool ever_attached = false;
+  int sip_signal = 0;      // > 0: this process takes the segment's SIP (set_sip_consumer)
+  bool sip_ready = false;  // ... and does now: attached, up, the consumer
+  std::chrono::steady_clock::time_point next_consumer_check{};
+
+  // Makes this process the SIP consumer of the client's segment.
+  void attach_sip() {
+    sip_ready = false;
+    if (sip_signal <= 0 || !client) return;
+    sip_ready = client->attach_sip_consumer(sip_signal);
+    if (sip_ready)
+      MSGW_LOG(info, "SIP over UDP through the dataplane's shared memory", {"instance", instance},
+               {"generation", client->attached_generation()});
+  }
+  void detach_sip() {
+    sip_ready = false;
+    if (client) client->detach_sip_consumer();
+  }
   // No command is waited for: each wait held the event loop for the
   // dataplane's command round trip (tens of microseconds with the doorbell,
   // up to a millisecond when it naps without).  Acks arrive through poll().
@@ -38,6 +55,7 @@ struct DataplaneMedia::Impl {
   // Attaches (or re-attaches after a restart). True when a usable client exists.
   bool ensure(std::string* error, bool* restarted) {
     if (client && !client->generation_changed()) return true;
+    sip_ready = false;  // the kernel's sockets until attached again
     if (client) client.reset();
     std::string err;
     auto c = dp::Client::attach(instance, err);
@@ -55,6 +73,7 @@ struct DataplaneMedia::Impl {
     last_generation = c->attached_generation();
     ever_attached = true;
     client = std::move(c);
+    attach_sip();  // again at every re-attach: a new segment has no consumer
     return true;
   }
 
@@ -99,7 +118,24 @@ DataplaneMedia::DataplaneMedia(std::string instance, uint32_t ack_timeout_ms,
                                std::function<std::chrono::steady_clock::time_point()> now)
     : impl_(new Impl(std::move(instance), std::chrono::milliseconds(ack_timeout_ms), std::move(now))) {}
 
-DataplaneMedia::~DataplaneMedia() { delete impl_; }
+DataplaneMedia::~DataplaneMedia() {
+  // A clean stop: SIP goes back to the TAP and the kernel now, not when the
+  // dataplane notices this process is gone.
+  if (impl_->sip_signal > 0) impl_->detach_sip();
+  delete impl_;
+}
+
+void DataplaneMedia::set_sip_consumer(int signal) {
+  if (signal <= 0) {
+    if (impl_->sip_signal > 0) impl_->detach_sip();
+    impl_->sip_signal = 0;
+    return;
+  }
+  impl_->sip_signal = signal;
+  if (impl_->client && impl_->client->dataplane_up()) impl_->attach_sip();
+}
+
+dp::Client* DataplaneMedia::sip_client() { return impl_->sip_ready ? &*impl_->client : nullptr; }
 
 bool DataplaneMedia::add(uint32_t flow_id, const dp::LegSpec& a, const dp::LegSpec& b, std::string* error) {
   if (!impl_->usable(error)) return false;
@@ -155,6 +191,17 @@ std::vector<MediaEvent> DataplaneMedia::poll(bool* restarted) {
     // as an add posted while it is down does.
     for (auto& o : impl_->commands.refuse_adds(err)) out.push_back(command_event(std::move(o)));
     return out;
+  }
+  // Still the consumer?  The dataplane clears only a consumer whose process
+  // is gone, but another msgw-control of the instance could take over.
+  // Once a second, not every pass: sip_consumer_is_me() is a getpid(2).
+  if (impl_->sip_ready && impl_->now() >= impl_->next_consumer_check) {
+    impl_->next_consumer_check = impl_->now() + std::chrono::seconds(1);
+    if (!impl_->client->sip_consumer_is_me()) {
+      impl_->sip_ready = false;
+      MSGW_LOG(warn, "another process took the dataplane's SIP: back to the kernel's sockets",
+               {"instance", impl_->instance});
+    }
   }
   bool drained = false;
   for (int i = 0; i < 4096; ++i) {  // bounded: signalling must not starve

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // msgw-control: the B2BUA daemon. One epoll loop over the SIP stack's
-// sockets, the management socket, the metrics server's epoll fd and a
-// signalfd; the dataplane's event ring has no fd, so it is polled on the
-// loop's short timeout.
+// sockets (and its SIP from the dataplane's segment, woken by a signal),
+// the management socket, the metrics server's epoll fd and a signalfd; the
+// dataplane's event ring has no fd, so it is polled on the loop's short
+// timeout.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/epoll.h>
@@ -22,6 +23,7 @@
 #include "msgw/config/config.hpp"
 #include "msgw/dns/ares_dns.hpp"
 #include "msgw/control/admission_rate.hpp"
+#include "msgw/control/dataplane_sip_path.hpp"
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/management_service.hpp"
 #include "msgw/control/media.hpp"
@@ -58,9 +60,23 @@ void make_parent(const std::string& path) {
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
 }
 
+// The dataplane's workers end msgw-control's wait with this signal when SIP
+// datagrams arrive in the segment (DataplaneSipPath).  A real-time signal:
+// queued, never merged with or mistaken for another.
+int sip_wake_signal() { return SIGRTMIN + 8; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists (libraries may start some): a process-directed
+  // signal goes to a thread that does not block it, and only a signalfd
+  // should take this one.
+  {
+    sigset_t sip_wake;
+    sigemptyset(&sip_wake);
+    sigaddset(&sip_wake, sip_wake_signal());
+    sigprocmask(SIG_BLOCK, &sip_wake, nullptr);
+  }
   msgw::log::init("msgw-control");
   std::string config_file, instance;
   for (int i = 1; i < argc; ++i) {
@@ -114,6 +130,13 @@ int main(int argc, char** argv) {
     make_parent(cfg.sip.management_socket);
     msgw::control::StateStore store(cfg.sip.state_db);
     msgw::control::DataplaneMedia media(cfg.instance.name);
+    // SIP over UDP through the dataplane's segment ([sip] udp_via_dataplane);
+    // made before the stack that uses it, so it outlives it.
+    std::unique_ptr<msgw::control::DataplaneSipPath> sip_path;
+    if (cfg.sip.udp_via_dataplane) {
+      sip_path = std::make_unique<msgw::control::DataplaneSipPath>(media, sip_wake_signal());
+      if (!sip_path->ok()) sip_path.reset();
+    }
     msgw::control::Gateway gw(cfg, media, &store);
     gw.set_instance_override(instance);
     // Trunks by name: c-ares on this loop (its sockets are watched below).
@@ -128,6 +151,7 @@ int main(int argc, char** argv) {
     sc.user_agent = "msgw";
     msgw::sip::Stack stack(sc, &gw);
     gw.set_stack(&stack);
+    if (sip_path) stack.set_datagram_path(sip_path.get());
     for (const auto& hp : cfg.sip.listen) {
       for (auto proto : {msgw::sip::Proto::Udp, msgw::sip::Proto::Tcp}) {
         std::string err;
@@ -209,7 +233,8 @@ int main(int argc, char** argv) {
     if (sfd >= 0) watch(sfd);
     std::string sip_on;
     for (const auto& hp : cfg.sip.listen) sip_on += (sip_on.empty() ? "" : ",") + hp.to_string();
-    MSGW_LOG(info, "serving", {"instance", cfg.instance.name}, {"sip", sip_on}, {"transport", "udp+tcp"},
+    MSGW_LOG(info, "serving", {"instance", cfg.instance.name}, {"sip", sip_on},
+             {"transport", sip_path ? "udp+tcp, udp via the dataplane's segment" : "udp+tcp"},
              {"management", cfg.sip.management_socket},
              {"metrics", cfg.sip.metrics_listen.empty() ? std::string("off") : cfg.sip.metrics_listen},
              {"dataplane", media.up() ? "attached" : "not attached yet"},
@@ -228,7 +253,11 @@ int main(int argc, char** argv) {
       for (int dt : {dns.next_timeout_ms(), resolver.next_timeout_ms(), metrics ? metrics->next_timeout_ms() : -1,
                      commit_ms})
         if (dt >= 0 && dt < t) t = dt;
+      // SIP datagrams already in the segment: look, do not sleep.  Else a
+      // worker that adds one signals us out of the wait.
+      if (!stack.prepare_wait()) t = 0;
       int n = epoll_wait(ep, evs, 64, t);
+      stack.after_wait();
       if (n < 0 && errno != EINTR) {
         MSGW_LOG(error, "epoll_wait failed", {"error", std::strerror(errno)});
         return 1;

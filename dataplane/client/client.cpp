@@ -239,7 +239,12 @@ unsigned Client::take_sip(SipDatagram* out, unsigned max) {
 }
 
 bool Client::send_sip(const SipDatagram& d) {
-  if (!dataplane_up()) return false;
+  // Per datagram: not dataplane_up(), whose owner_alive() is a kill(2)
+  // each time, the very system call cost this path is there to save.  A
+  // dataplane that died without marking its segment down is found by the
+  // caller's next generation_changed() (once per loop pass); until then its
+  // datagrams are lost, as in a dead TAP, and SIP retransmits them.
+  if (!map_.valid() || map_.state() != SegmentState::up || map_.generation() != generation_) return false;
   return rte_ring_mp_enqueue_elem(map_.sip_out_ring(), const_cast<SipDatagram*>(&d), sizeof(SipDatagram)) == 0;
 }
 

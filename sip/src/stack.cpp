@@ -34,6 +34,13 @@ std::optional<Endpoint> Stack::listen(Proto proto, std::string_view ip, uint16_t
 }
 
 int Stack::fd() const { return impl_->own ? impl_->own->fd() : -1; }
+void Stack::set_datagram_path(DatagramPath* path) {
+  if (impl_->own) impl_->own->set_datagram_path(path);
+}
+bool Stack::prepare_wait() { return !impl_->own || impl_->own->prepare_wait(); }
+void Stack::after_wait() {
+  if (impl_->own) impl_->own->after_wait();
+}
 int Stack::next_timeout_ms() const { return impl_->next_timeout_ms(); }
 
 // One pass: what it sends leaves in one batch at its end (sendmmsg), so the

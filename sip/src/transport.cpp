@@ -15,6 +15,7 @@
 #include <vector>
 #include <cstring>
 
+#include "msgw/sip/datagram_path.hpp"
 #include "udp_send_queue.hpp"
 
 namespace msgw::sip {
@@ -128,6 +129,8 @@ void SocketTransport::close_id(uint64_t id) {
     auto p = conn_by_peer_.find(it->second.peer.str());
     if (p != conn_by_peer_.end() && p->second == id) conn_by_peer_.erase(p);
   }
+  if (it->second.kind == Kind::UdpListener)
+    std::erase_if(udp_listeners_, [id](const UdpListenerRef& l) { return l.id == id; });
   socks_.erase(it);
 }
 
@@ -182,7 +185,8 @@ std::optional<Endpoint> SocketTransport::listen(Proto proto, std::string_view ip
   s.fd = fd;
   s.local = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
   Endpoint bound = s.local;
-  add(std::move(s));
+  const uint64_t id = add(std::move(s));
+  if (proto == Proto::Udp) udp_listeners_.push_back({id, bound});
   return bound;
 }
 
@@ -249,14 +253,14 @@ uint64_t SocketTransport::connect_to(const Endpoint& dst) {
   return add(std::move(s));
 }
 
-int SocketTransport::udp_fd_for(const Endpoint& dst, uint64_t socket) const {
+const SocketTransport::Sock* SocketTransport::udp_listener_for(const Endpoint& dst, uint64_t socket) const {
   auto it = socks_.find(socket);
   if (it != socks_.end() && it->second.kind == Kind::UdpListener &&
       it->second.local.addr.ss_family == dst.addr.ss_family)
-    return it->second.fd;
-  for (auto& [id, s] : socks_)
-    if (s.kind == Kind::UdpListener && s.local.addr.ss_family == dst.addr.ss_family) return s.fd;
-  return -1;
+    return &it->second;
+  for (const auto& l : udp_listeners_)
+    if (l.local.addr.ss_family == dst.addr.ss_family) return &socks_.at(l.id);
+  return nullptr;
 }
 
 bool SocketTransport::send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) {
@@ -272,8 +276,11 @@ void SocketTransport::flush_sends() { udp_tx_->flush(); }
 SocketTransport::SendOutcome SocketTransport::submit(Proto proto, const Endpoint& dst, uint64_t socket,
                                                      std::string_view bytes, uint64_t tag) {
   if (proto == Proto::Udp) {
-    const int fd = udp_fd_for(dst, socket);
-    if (fd < 0) return SendOutcome::Failed;
+    const Sock* listener = udp_listener_for(dst, socket);
+    if (listener == nullptr) return SendOutcome::Failed;
+    // Counted by the caller as any datagram sent (Sent).
+    if (path_ != nullptr && send_via_path(*listener, dst, bytes)) return SendOutcome::Sent;
+    const int fd = listener->fd;
     if (batch_depth_ > 0) {
       udp_tx_->push(fd, dst, bytes, tag);
       return SendOutcome::Queued;
@@ -439,10 +446,17 @@ void SocketTransport::on_tcp_readable(uint64_t id) {
 void SocketTransport::process(int timeout_ms) {
   // Nothing waits in the send queue while we may sleep.
   if (timeout_ms != 0) flush_sends();
+  const bool waits = timeout_ms != 0;
+  if (waits && !prepare_wait()) timeout_ms = 0;
   epoll_event evs[64];
   int n = epoll_wait(epfd_, evs, 64, timeout_ms);
+  if (waits) after_wait();
   for (int i = 0; i < n; ++i) {
     uint64_t id = evs[i].data.u64;
+    if (id == kPathWakeId) {
+      if (path_ != nullptr) path_->clear_wake();
+      continue;
+    }
     auto it = socks_.find(id);
     if (it == socks_.end()) continue;
     Sock& s = it->second;
@@ -465,6 +479,8 @@ void SocketTransport::process(int timeout_ms) {
         break;
     }
   }
+  // Whether or not its wake fd fired: a few loads when it has nothing.
+  if (path_ != nullptr) drain_path();
   run_timers();
 }
 
@@ -489,6 +505,23 @@ void SocketTransport::run_timers() {
     ++stats_.tcp_connections_closed_idle;
     close_id(id);
   }
+}
+
+void SocketTransport::set_datagram_path(DatagramPath* path) {
+  if (path_wake_fd_ >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, path_wake_fd_, nullptr);
+  path_wake_fd_ = -1;
+  path_ = path;
+  if (path_ == nullptr || path_->wake_fd() < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kPathWakeId;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, path_->wake_fd(), &ev) == 0) path_wake_fd_ = path_->wake_fd();
+}
+
+bool SocketTransport::prepare_wait() { return path_ == nullptr || path_->nap_begin(); }
+
+void SocketTransport::after_wait() {
+  if (path_ != nullptr) path_->nap_end();
 }
 
 std::size_t SocketTransport::connection_count() const {

@@ -31,6 +31,12 @@ void UdpSendQueue::push(int fd, const Endpoint& dst, std::string_view bytes, uin
   arena_.append(bytes);
 }
 
+bool UdpSendQueue::queued_to(const Endpoint& dst) const {
+  for (std::size_t i = 0; i < count_; ++i)
+    if (entries_[i].dst_len == dst.len && std::memcmp(&entries_[i].dst, &dst.addr, dst.len) == 0) return true;
+  return false;
+}
+
 std::size_t UdpSendQueue::flush() {
   if (count_ == 0) return 0;
   // One run per socket: a B2BUA's pass alternates between its access and

@@ -48,6 +48,9 @@ class UdpSendQueue {
   // Sends everything queued; returns how many system calls it made.
   std::size_t flush();
 
+  // Whether a queued datagram goes to `dst` (a datagram sent another way
+  // now must not overtake it: SocketTransport's datagram path).
+  bool queued_to(const Endpoint& dst) const;
   bool empty() const { return count_ == 0; }
   std::size_t size() const { return count_; }
 

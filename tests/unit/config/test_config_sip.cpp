@@ -295,6 +295,16 @@ TEST(Config, MetricsListenIsIpv4AndPortOrEmpty) {
   }
 }
 
+TEST(Config, UdpViaDataplane) {
+  auto def = load_fragment("[sip]\nrealm = \"x\"\n", "d.toml");
+  ASSERT_TRUE(def.ok()) << errors_of(def);
+  EXPECT_TRUE(def.config->sip.udp_via_dataplane) << "on unless turned off";
+  auto off = load_fragment("[sip]\nudp_via_dataplane = false\n", "off.toml");
+  ASSERT_TRUE(off.ok()) << errors_of(off);
+  EXPECT_FALSE(off.config->sip.udp_via_dataplane);
+  expect_errors(load_fragment("[sip]\nudp_via_dataplane = \"no\"\n", "bad.toml"), {"sip.udp_via_dataplane"});
+}
+
 TEST(Config, OverloadAndPerSourceLimits) {
   auto def = load_fragment("[sip]\nrealm = \"x\"\n", "d.toml");
   ASSERT_TRUE(def.ok()) << errors_of(def);

@@ -143,6 +143,10 @@ struct SipSection {
   uint32_t source_block_s = 30;
   uint32_t source_table_size = 16384;    // sources remembered; least recently seen forgotten first
   std::vector<std::string> source_limit_exempt;
+  // SIP over UDP through msgw-dataplane's shared memory instead of the TAP
+  // and the kernel's sockets (control/dataplane_sip_path.hpp); false: the
+  // kernel's sockets only (to see the SIP with tcpdump on the TAP).
+  bool udp_via_dataplane = true;
 };
 
 // [media]

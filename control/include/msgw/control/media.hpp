@@ -17,6 +17,10 @@
 #include "msgw/control/sip_shed_publisher.hpp"
 #include "msgw/dataplane/protocol.hpp"
 
+namespace msgw::dataplane {
+class Client;
+}
+
 namespace msgw::control {
 
 struct MediaEvent {
@@ -115,6 +119,15 @@ class DataplaneMedia final : public MediaBackend, public SipShedSink {
                           uint32_t retry_after_s) override;
   bool set_sip_shed_until(uint64_t monotonic_ns) override;
   bool set_sip_admit_rate(uint32_t calls_per_s) override;
+
+  // SIP over UDP through the segment (dataplane_sip_path.hpp): with a
+  // signal (> 0), this process is made the SIP consumer at every attach and
+  // re-attach (a restarted dataplane's segment has none), woken by that
+  // signal; 0 stops it (detach; also done by the destructor).
+  void set_sip_consumer(int signal);
+  // The client while SIP goes through its segment (attached, up as of the
+  // last poll, this process the consumer); nullptr: use the kernel.
+  dataplane::Client* sip_client();
 
  private:
   struct Impl;

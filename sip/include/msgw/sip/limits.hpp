@@ -54,6 +54,16 @@ constexpr std::size_t sip_method_index(std::string_view m) {
 // Status codes counted one by one: 100..699.
 inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
 
+// SIP datagrams through a DatagramPath (datagram_path.hpp) instead of the
+// kernel's UDP sockets: X(name, help), one list for Stats and /metrics.
+#define MSGW_SIP_PATH_COUNTERS(X)                                                                              \
+  X(segment_rx_datagrams, "SIP datagrams received through the dataplane's shared memory, not a kernel socket") \
+  X(segment_tx_datagrams, "SIP datagrams sent through the dataplane's shared memory, not a kernel socket")     \
+  X(segment_tx_fallbacks, "SIP datagrams the shared-memory path refused (ring full, dataplane down), sent "    \
+                          "through the kernel's socket instead")                                              \
+  X(segment_rx_no_listener, "SIP datagrams from the shared memory to an address:port with no UDP listener, "   \
+                            "dropped")
+
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
   uint64_t rx_messages = 0;
@@ -84,6 +94,9 @@ struct Stats {
   // Admission (admission.hpp): shedding and per-source blocks.
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_ADMISSION_COUNTERS(MSGW_X)
+#undef MSGW_X
+#define MSGW_X(name, help) uint64_t name = 0;
+  MSGW_SIP_PATH_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "msgw/sip/datagram_path.hpp"
 #include "msgw/sip/dialog.hpp"
 #include "msgw/sip/limits.hpp"
 #include "msgw/sip/message.hpp"
@@ -86,6 +87,14 @@ class Stack {
 
   std::optional<Endpoint> listen(Proto proto, std::string_view ip, uint16_t port, std::string* error = nullptr);
   int fd() const;              // -1 with an external transport
+  // SIP over UDP through `path` too (SocketTransport::set_datagram_path);
+  // nothing with an external transport.
+  void set_datagram_path(DatagramPath* path);
+  // Around the owner's blocking wait on fd(): prepare_wait() false = work
+  // is already waiting (wait with timeout 0); after_wait() once the wait is
+  // over, whatever prepare_wait() said.
+  bool prepare_wait();
+  void after_wait();
   int next_timeout_ms() const; // -1: nothing scheduled
   void process(int timeout_ms = 0);
   void begin_send_batch();  // batch_sends()'s halves; nest like brackets

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "msgw/sip/limits.hpp"
 
@@ -90,6 +91,7 @@ class StreamFramer {
 };
 
 class UdpSendQueue;  // sip/src/udp_send_queue.hpp
+class DatagramPath;  // msgw/sip/datagram_path.hpp
 
 class SocketTransport final : public Transport {
  public:
@@ -134,8 +136,24 @@ class SocketTransport final : public Transport {
   bool supports(Proto proto) const override;
   void close_socket(uint64_t socket) override;
 
+  // UDP datagrams through `path` as well as the sockets (datagram_path.hpp;
+  // nullptr: sockets only).  Received: drained by every process(), each
+  // delivered as from the UDP listener its address names.  Sent: through
+  // the path when a listener with a specific IPv4 address sends an IPv4
+  // datagram the path can carry, else (or when it refuses) the socket.
+  // Its wake fd is watched by fd().  The path must outlive this transport
+  // or be unset first.
+  void set_datagram_path(DatagramPath* path);
+  // Around the owner's blocking wait on fd() (process(timeout_ms != 0)
+  // does it itself): prepare_wait() false = the path has datagrams waiting,
+  // do not block; after_wait() when the wait is over, whatever it said.
+  bool prepare_wait();
+  void after_wait();
+
  private:
   enum class Kind { UdpListener, TcpListener, TcpConn };
+  // The epoll id of the datagram path's wake fd: no socket's (they count up from 1).
+  static constexpr uint64_t kPathWakeId = UINT64_MAX;
   struct Sock {
     Kind kind;
     int fd = -1;
@@ -167,7 +185,20 @@ class SocketTransport final : public Transport {
   // UDP: one recvmmsg fills up to kUdpBatch slots of a datagram's maximum size.
   static constexpr std::size_t kUdpBatch = 16, kUdpSlot = 65536;
   std::string udp_rx_;
-  int udp_fd_for(const Endpoint& dst, uint64_t socket) const;
+  const Sock* udp_listener_for(const Endpoint& dst, uint64_t socket) const;
+  // The datagram path (sip/src/transport_path.cpp, hot path).
+  bool send_via_path(const Sock& listener, const Endpoint& dst, std::string_view bytes);
+  void drain_path();
+  uint64_t path_listener(const Endpoint& local) const;
+  // UDP listeners by address, for datagrams from the path: a few, searched
+  // per datagram (socks_ also holds every TCP connection).
+  struct UdpListenerRef {
+    uint64_t id;
+    Endpoint local;
+  };
+  std::vector<UdpListenerRef> udp_listeners_;
+  DatagramPath* path_ = nullptr;
+  int path_wake_fd_ = -1;
   std::unique_ptr<UdpSendQueue> udp_tx_;
   int batch_depth_ = 0;
   std::function<void(uint64_t, int)> send_failed_;
