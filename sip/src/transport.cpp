@@ -197,34 +197,79 @@ bool SocketTransport::supports(Proto proto) const {
   return false;
 }
 
-std::optional<Endpoint> SocketTransport::local_for(Proto proto, const Endpoint& dst) const {
-  const Kind want = proto == Proto::Udp ? Kind::UdpListener : Kind::TcpListener;
-  std::optional<Endpoint> any;
-  for (auto& [id, s] : socks_) {
-    if (s.kind != want || s.local.addr.ss_family != dst.addr.ss_family) continue;
-    // A wildcard listener says nothing useful in a Via; ask the kernel which
-    // source address the route to dst would use.
-    std::string ip = s.local.ip();
-    if (ip == "0.0.0.0" || ip == "::") {
-      int probe = ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (probe >= 0) {
-        sockaddr_storage ss{};
-        socklen_t sl = sizeof ss;
-        if (::connect(probe, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len) == 0 &&
-            getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
-          Endpoint e = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
-          ::close(probe);
-          auto r = Endpoint::from(e.ip(), s.local.port());
-          if (r) return r;
-        }
-        ::close(probe);
-      }
-      any = s.local;
-      continue;
-    }
-    return s.local;
+std::optional<Endpoint> SocketTransport::route_source(const Endpoint& dst) const {
+  const std::string key = dst.ip();
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = route_cache_.find(key); it != route_cache_.end() && now < it->second.until)
+    return it->second.source;
+  std::optional<Endpoint> source;
+  int probe = ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    if (::connect(probe, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len) == 0 &&
+        getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &sl) == 0)
+      source = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+    ::close(probe);
   }
-  return any;
+  if (route_cache_.size() >= kRouteCacheMax) route_cache_.clear();
+  route_cache_[key] = RouteEntry{source, now + kRouteCacheTtl};
+  return source;
+}
+
+// The listener of the wanted kind bound to the address the route to dst
+// uses, else a wildcard one, else the first of the family (no route known:
+// the kernel will say so when sending).
+const SocketTransport::Sock* SocketTransport::routed_listener(Kind want, const Endpoint& dst) const {
+  const Sock* wildcard = nullptr;
+  const Sock* first = nullptr;
+  std::size_t specific = 0;
+  auto consider = [&](const Sock& s) {
+    if (s.kind != want || s.local.addr.ss_family != dst.addr.ss_family) return;
+    const std::string ip = s.local.ip();
+    if (ip == "0.0.0.0" || ip == "::") {
+      if (wildcard == nullptr) wildcard = &s;
+    } else {
+      ++specific;
+    }
+    if (first == nullptr) first = &s;
+  };
+  // UDP listeners in the order they were opened (socks_ is unordered).
+  if (want == Kind::UdpListener) {
+    for (const auto& l : udp_listeners_) consider(socks_.at(l.id));
+  } else {
+    for (const auto& [id, s] : socks_) consider(s);
+  }
+  // One specific address, or none: nothing to choose between.
+  if (specific > 1) {
+    if (const auto src = route_source(dst)) {
+      const std::string ip = src->ip();
+      const Sock* match = nullptr;
+      auto pick = [&](const Sock& s) {
+        if (match == nullptr && s.kind == want && s.local.addr.ss_family == dst.addr.ss_family && s.local.ip() == ip)
+          match = &s;
+      };
+      if (want == Kind::UdpListener) {
+        for (const auto& l : udp_listeners_) pick(socks_.at(l.id));
+      } else {
+        for (const auto& [id, s] : socks_) pick(s);
+      }
+      if (match != nullptr) return match;
+    }
+  }
+  return wildcard != nullptr && specific == 0 ? wildcard : first;
+}
+
+std::optional<Endpoint> SocketTransport::local_for(Proto proto, const Endpoint& dst) const {
+  const Sock* s = routed_listener(proto == Proto::Udp ? Kind::UdpListener : Kind::TcpListener, dst);
+  if (s == nullptr) return std::nullopt;
+  const std::string ip = s->local.ip();
+  if (ip != "0.0.0.0" && ip != "::") return s->local;
+  // A wildcard listener says nothing useful in a Via: the source address
+  // the route to dst would use, with the listener's port.
+  if (const auto src = route_source(dst))
+    if (auto r = Endpoint::from(src->ip(), s->local.port())) return r;
+  return s->local;
 }
 
 uint64_t SocketTransport::connect_to(const Endpoint& dst) {
@@ -258,9 +303,7 @@ const SocketTransport::Sock* SocketTransport::udp_listener_for(const Endpoint& d
   if (it != socks_.end() && it->second.kind == Kind::UdpListener &&
       it->second.local.addr.ss_family == dst.addr.ss_family)
     return &it->second;
-  for (const auto& l : udp_listeners_)
-    if (l.local.addr.ss_family == dst.addr.ss_family) return &socks_.at(l.id);
-  return nullptr;
+  return routed_listener(Kind::UdpListener, dst);
 }
 
 bool SocketTransport::send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) {

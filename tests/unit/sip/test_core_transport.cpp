@@ -119,6 +119,33 @@ TEST(CoreTransport, SeveralListenAddresses) {
   }
 }
 
+// A request goes out from (and its Via names) the listener on the address
+// the route to its destination uses, not the first listener opened: a
+// gateway's request to a carrier leaves from its trunk address.  On
+// loopback the kernel's source for any 127/8 destination is 127.0.0.1.
+TEST(CoreTransport, RequestLeavesFromTheRoutedListener) {
+  struct Recorder : Handler {
+    void on_request(Stack& st, const ServerRequest& r) override {
+      peers.push_back(r.source.peer);
+      st.respond(r.txn, 200);
+    }
+    std::vector<Endpoint> peers;
+  } rec;
+  Client cli_app;
+  Stack srv({}, &rec);
+  Stack cli({}, &cli_app);
+  auto dst = srv.listen(Proto::Udp, "127.0.0.1", 0);
+  auto other = cli.listen(Proto::Udp, "127.0.0.2", 0);  // opened first
+  auto routed = cli.listen(Proto::Udp, "127.0.0.1", 0);
+  ASSERT_TRUE(dst && other && routed);
+  ASSERT_NE(cli.send_request(options_to(*dst), *dst, Proto::Udp), kNoTxn);
+  drive({&srv, &cli}, 3s, [&] { return !cli_app.codes.empty(); });
+  ASSERT_EQ(rec.peers.size(), 1u);
+  EXPECT_EQ(rec.peers[0].str(), routed->str());
+  ASSERT_EQ(cli_app.codes.size(), 1u);  // the response came back to that listener's Via
+  EXPECT_EQ(cli_app.codes[0], 200);
+}
+
 TEST(CoreTransport, TcpConnectionReuseAndIdleClose) {
   StackConfig sc;
   sc.tcp_idle = 300ms;

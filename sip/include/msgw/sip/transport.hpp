@@ -197,6 +197,21 @@ class SocketTransport final : public Transport {
     Endpoint local;
   };
   std::vector<UdpListenerRef> udp_listeners_;
+  // The source address the kernel's routes choose for a destination (a
+  // probe: connect(2) of an unbound UDP socket, then getsockname), cached
+  // per destination address for kRouteCacheTtl, so a request to a peer
+  // leaves from, and names in its Via, the listener on the network that
+  // reaches it (a carrier is reached from the trunk address, not the
+  // access one).
+  std::optional<Endpoint> route_source(const Endpoint& dst) const;
+  const Sock* routed_listener(Kind want, const Endpoint& dst) const;
+  static constexpr std::chrono::seconds kRouteCacheTtl{30};
+  static constexpr std::size_t kRouteCacheMax = 4096;
+  struct RouteEntry {
+    std::optional<Endpoint> source;
+    std::chrono::steady_clock::time_point until;
+  };
+  mutable std::unordered_map<std::string, RouteEntry> route_cache_;  // dst host -> source
   DatagramPath* path_ = nullptr;
   int path_wake_fd_ = -1;
   std::unique_ptr<UdpSendQueue> udp_tx_;
