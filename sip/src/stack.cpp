@@ -37,6 +37,9 @@ int Stack::fd() const { return impl_->own ? impl_->own->fd() : -1; }
 void Stack::set_datagram_path(DatagramPath* path) {
   if (impl_->own) impl_->own->set_datagram_path(path);
 }
+void Stack::set_route_probe(SocketTransport::RouteProbe probe) {
+  if (impl_->own) impl_->own->set_route_probe(std::move(probe));
+}
 bool Stack::prepare_wait() { return !impl_->own || impl_->own->prepare_wait(); }
 void Stack::after_wait() {
   if (impl_->own) impl_->own->after_wait();

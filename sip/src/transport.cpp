@@ -203,7 +203,8 @@ std::optional<Endpoint> SocketTransport::route_source(const Endpoint& dst) const
   if (auto it = route_cache_.find(key); it != route_cache_.end() && now < it->second.until)
     return it->second.source;
   std::optional<Endpoint> source;
-  int probe = ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int probe = route_probe_ ? -1 : ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (route_probe_) source = route_probe_(dst);
   if (probe >= 0) {
     sockaddr_storage ss{};
     socklen_t sl = sizeof ss;

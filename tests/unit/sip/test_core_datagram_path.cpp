@@ -100,7 +100,9 @@ bool readable(int fd, int timeout_ms = 0) {
 struct Peer {
   int fd = -1;
   Endpoint addr;
-  explicit Peer(const char* ip = "127.0.0.1") {
+  // Not the listeners' own address: the path never carries a datagram to
+  // the host itself.
+  explicit Peer(const char* ip = "127.0.0.3") {
     auto any = ep(ip, 0);
     fd = ::socket(any.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&any.addr), any.len), 0);
@@ -135,7 +137,12 @@ struct TransportRig {
   std::vector<Received> got;
   SocketTransport t{limits, stats, [this](const Inbound& in, std::string_view b) { got.push_back({in, std::string(b)}); }};
   FakePath path;
-  TransportRig() { t.set_datagram_path(&path); }
+  // Every destination is reached from 127.0.0.1, the listeners' address
+  // (on loopback the kernel says so too; a test peer elsewhere needs it).
+  TransportRig() {
+    t.set_datagram_path(&path);
+    t.set_route_probe([](const Endpoint&) { return ep("127.0.0.1", 0); });
+  }
   ~TransportRig() { t.set_datagram_path(nullptr); }
   // The listener id a datagram through the kernel to `listener` reports.
   uint64_t kernel_socket_of(const Endpoint& listener, Peer& from) {
@@ -217,6 +224,7 @@ TEST(CoreDatagramPath, StackCountsPathDatagramsAsKernelOnes) {
   Stack st(StackConfig{}, &app);
   FakePath path;
   st.set_datagram_path(&path);
+  st.set_route_probe([](const Endpoint&) { return ep("127.0.0.1", 0); });
   const auto local = *st.listen(Proto::Udp, "127.0.0.1", 0);
   const Endpoint peer = ep("192.0.2.9", 5060);
   const std::string options =
@@ -295,6 +303,39 @@ TEST(CoreDatagramPath, SendTakesThePathOnlyWhereItCanCarryIt) {
   EXPECT_EQ(r.stats.segment_tx_datagrams, 2u);
   EXPECT_EQ(r.stats.segment_tx_fallbacks, 1u);
   EXPECT_EQ(r.path.send_calls, 3) << "offered only what it can carry";
+}
+
+// Only peers the host's routes reach from the listener's own address go
+// through the path: not the host itself (a local tool's request came in
+// through the kernel), and not a network behind another interface.
+TEST(CoreDatagramPath, PeersNotRoutedThroughTheListenersPortStayOnTheKernel) {
+  TransportRig r;
+  const auto exact = *r.t.listen(Proto::Udp, "127.0.0.1", 0);
+  Peer self("127.0.0.1");  // the listener's own address
+  Peer elsewhere;          // 127.0.0.3
+  const uint64_t id = r.kernel_socket_of(exact, elsewhere);
+  using Out = SocketTransport::SendOutcome;
+  EXPECT_EQ(r.t.submit(Proto::Udp, self.addr, id, "to myself", 0), Out::Sent);
+  EXPECT_EQ(self.next(), "to myself");
+  // Routed from another address of the host (another interface's network).
+  r.t.set_route_probe([](const Endpoint&) { return ep("127.0.0.9", 0); });
+  EXPECT_EQ(r.t.submit(Proto::Udp, elsewhere.addr, id, "other interface", 0), Out::Sent);
+  EXPECT_EQ(elsewhere.next(), "other interface");
+  // No route at all: the kernel says what becomes of it.
+  r.t.set_route_probe([](const Endpoint&) { return std::optional<Endpoint>(); });
+  EXPECT_EQ(r.t.submit(Proto::Udp, elsewhere.addr, id, "no route", 0), Out::Sent);
+  EXPECT_EQ(elsewhere.next(), "no route");
+  // A local destination: the route's source is the destination itself.
+  r.t.set_route_probe([](const Endpoint& d) { return ep(d.ip().c_str(), 0); });
+  EXPECT_EQ(r.t.submit(Proto::Udp, elsewhere.addr, id, "local address", 0), Out::Sent);
+  EXPECT_EQ(elsewhere.next(), "local address");
+  EXPECT_TRUE(r.path.sent.empty());
+  EXPECT_EQ(r.path.send_calls, 0);
+  EXPECT_EQ(r.stats.segment_tx_fallbacks, 0u) << "not refused by the path: never offered";
+  // Routed from the listener's address: the path.
+  r.t.set_route_probe([](const Endpoint&) { return ep("127.0.0.1", 0); });
+  EXPECT_EQ(r.t.submit(Proto::Udp, elsewhere.addr, id, "through the port", 0), Out::Sent);
+  EXPECT_EQ(r.path.sent.size(), 1u);
 }
 
 TEST(CoreDatagramPath, Ipv6AndTcpStayOnTheKernel) {

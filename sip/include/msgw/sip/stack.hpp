@@ -90,6 +90,8 @@ class Stack {
   // SIP over UDP through `path` too (SocketTransport::set_datagram_path);
   // nothing with an external transport.
   void set_datagram_path(DatagramPath* path);
+  // SocketTransport::set_route_probe (tests); nothing with an external transport.
+  void set_route_probe(SocketTransport::RouteProbe probe);
   // Around the owner's blocking wait on fd(): prepare_wait() false = work
   // is already waiting (wait with timeout 0); after_wait() once the wait is
   // over, whatever prepare_wait() said.

@@ -116,6 +116,14 @@ class SocketTransport final : public Transport {
   std::size_t connection_count() const;
 
   bool send(Proto proto, const Endpoint& dst, uint64_t socket, std::string_view bytes) override;
+  // The source address the host's routes use towards dst (nullopt: no
+  // route).  By default the kernel's answer (route_source()); tests set
+  // their own.  Setting one forgets the cached answers.
+  using RouteProbe = std::function<std::optional<Endpoint>(const Endpoint& dst)>;
+  void set_route_probe(RouteProbe probe) {
+    route_probe_ = std::move(probe);
+    route_cache_.clear();
+  }
   // send() that says whether the bytes left or wait in a send batch.
   // Sent / Failed: the transport counted nothing (the caller counts, as for
   // send()).  Queued: the transport counts it in Stats::tx_messages or
@@ -204,6 +212,7 @@ class SocketTransport final : public Transport {
   // reaches it (a carrier is reached from the trunk address, not the
   // access one).
   std::optional<Endpoint> route_source(const Endpoint& dst) const;
+  RouteProbe route_probe_;
   const Sock* routed_listener(Kind want, const Endpoint& dst) const;
   static constexpr std::chrono::seconds kRouteCacheTtl{30};
   static constexpr std::size_t kRouteCacheMax = 4096;
