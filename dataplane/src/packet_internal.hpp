@@ -309,11 +309,24 @@ class CksumDelta {
   return Verdict::sent;
 }
 
+// What the IPv4 header of a frame the dataplane builds says about its class.
+struct IpClass {
+  uint8_t tos;
+  bool dont_fragment;
+};
+// Media: DSCP EF, DF set (RTP/RTCP never exceed the MTU).
+inline constexpr IpClass kMediaIp{0xb8, true};
+// SIP relayed for msgw-control: as its sockets sent it (no IP_TOS), and DF
+// clear, so a path with a smaller MTU fragments the datagram rather than
+// losing it (there is no path MTU discovery here); hence the caller passes an
+// IP id that changes from one datagram to the next (RFC 6864).
+inline constexpr IpClass kSignallingIp{0, false};
+
 // Builds a fresh Ethernet/IPv4/UDP frame around `len` bytes of UDP payload
 // in m (reset first); returns the UDP payload pointer or null.
 inline uint8_t* build_udp(rte_mbuf* m, const rte_ether_addr& dmac, const PortInfo& op, uint32_t src_ip,
                    uint16_t src_port, uint32_t dst_ip, uint16_t dst_port, uint16_t ip_id,
-                   uint32_t len) {
+                   uint32_t len, IpClass cls = kMediaIp) {
   rte_pktmbuf_reset(m);
   auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(14 + 20 + 8 + len)));
   if (f == nullptr) return nullptr;
@@ -323,10 +336,10 @@ inline uint8_t* build_udp(rte_mbuf* m, const rte_ether_addr& dmac, const PortInf
   eth->ether_type = rte_cpu_to_be_16(kEtherIpv4);
   uint8_t* ip = f + 14;
   ip[0] = 0x45;
-  ip[1] = 0xb8;  // DSCP EF: voice
+  ip[1] = cls.tos;
   store_be16(ip + 2, uint16_t(20 + 8 + len));
   store_be16(ip + 4, ip_id);
-  store_be16(ip + 6, 0x4000);  // DF
+  store_be16(ip + 6, cls.dont_fragment ? 0x4000 : 0);
   ip[8] = 64;
   ip[9] = IPPROTO_UDP;
   store_be32(ip + 12, src_ip);

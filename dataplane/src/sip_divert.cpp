@@ -212,38 +212,17 @@ void SipEgress::emit(WorkerContext& ctx, const SipDatagram& d, uint16_t port,
     return;
   }
   rte_mbuf* m = pool != nullptr ? rte_pktmbuf_alloc(pool) : nullptr;
-  uint8_t* f = m != nullptr
-                   ? reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, uint16_t(kHeaders + d.length)))
-                   : nullptr;
-  if (f == nullptr) {  // no mbuf: counted as the transcoder's egress counts it
+  uint8_t* payload = m != nullptr ? build_udp(m, mac, ctx.ports[port], d.local_ip, d.local_port,
+                                              d.remote_ip, d.remote_port, ip_id_++, d.length,
+                                              kSignallingIp)
+                                  : nullptr;
+  if (payload == nullptr) {  // no mbuf: counted as the transcoder's egress counts it
     if (m != nullptr) rte_pktmbuf_free(m);
     ++ctx.counters.dropped[size_t(Drop::tx_full)];
     return;
   }
-  const PortInfo& op = ctx.ports[port];
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-  eth->dst_addr = mac;
-  eth->src_addr = op.mac;
-  eth->ether_type = rte_cpu_to_be_16(kEtherIpv4);
-  uint8_t* ip = f + 14;
-  ip[0] = 0x45;
-  ip[1] = 0;  // as msgw-control's sockets sent it (no IP_TOS)
-  store_be16(ip + 2, uint16_t(20 + 8 + d.length));
-  // DF clear: a path with a smaller MTU fragments the datagram rather than
-  // losing it (there is no path MTU discovery here); hence an IP id that
-  // changes from one datagram to the next (RFC 6864).
-  store_be16(ip + 4, ip_id_++);
-  store_be16(ip + 6, 0);
-  ip[8] = 64;
-  ip[9] = IPPROTO_UDP;
-  store_be32(ip + 12, d.local_ip);
-  store_be32(ip + 16, d.remote_ip);
-  uint8_t* udp = ip + 20;
-  store_be16(udp, d.local_port);
-  store_be16(udp + 2, d.remote_port);
-  store_be16(udp + 4, uint16_t(8 + d.length));
-  std::memcpy(udp + 8, d.data, d.length);
-  finish_checksums(m, ip, udp, 20, op);  // by the device where the port offers it
+  std::memcpy(payload, d.data, d.length);
+  finish_built(m, ctx.ports[port]);  // checksums by the device where the port offers them
   out.tx[port][out.n_tx[port]++] = m;
   ++ctx.counters.sip_from_control;
 }
