@@ -197,8 +197,21 @@ bool SocketTransport::supports(Proto proto) const {
   return false;
 }
 
+SocketTransport::RouteKey SocketTransport::RouteKey::of(const Endpoint& dst) {
+  RouteKey k;
+  k.family = dst.addr.ss_family;
+  if (k.family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(dst.addr).sin6_addr;
+    std::memcpy(&k.hi, a.s6_addr, 8);
+    std::memcpy(&k.lo, a.s6_addr + 8, 8);
+  } else if (k.family == AF_INET) {
+    k.lo = reinterpret_cast<const sockaddr_in&>(dst.addr).sin_addr.s_addr;
+  }
+  return k;
+}
+
 std::optional<Endpoint> SocketTransport::route_source(const Endpoint& dst) const {
-  const std::string key = dst.ip();
+  const RouteKey key = RouteKey::of(dst);
   const auto now = std::chrono::steady_clock::now();
   if (auto it = route_cache_.find(key); it != route_cache_.end() && now < it->second.until)
     return it->second.source;

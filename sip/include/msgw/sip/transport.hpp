@@ -220,7 +220,20 @@ class SocketTransport final : public Transport {
     std::optional<Endpoint> source;
     std::chrono::steady_clock::time_point until;
   };
-  mutable std::unordered_map<std::string, RouteEntry> route_cache_;  // dst host -> source
+  // A destination host by its address bytes (looked up per datagram sent:
+  // no string formatting on that path).
+  struct RouteKey {
+    uint64_t hi = 0, lo = 0;
+    sa_family_t family = 0;
+    static RouteKey of(const Endpoint& dst);
+    bool operator==(const RouteKey&) const = default;
+  };
+  struct RouteKeyHash {
+    std::size_t operator()(const RouteKey& k) const {
+      return std::size_t(k.hi * 0x9e3779b97f4a7c15ull ^ k.lo ^ (uint64_t(k.family) << 48));
+    }
+  };
+  mutable std::unordered_map<RouteKey, RouteEntry, RouteKeyHash> route_cache_;  // dst host -> source
   DatagramPath* path_ = nullptr;
   int path_wake_fd_ = -1;
   std::unique_ptr<UdpSendQueue> udp_tx_;
