@@ -15,18 +15,13 @@
 #include "msgw/common/log.hpp"
 #include "msgw/control/media.hpp"
 #include "msgw/dataplane/client.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 
 namespace msgw::control {
 
 namespace dp = msgw::dataplane;
 
 namespace {
-
-uint64_t clock_monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 sip::Endpoint endpoint(uint32_t ip, uint16_t port) {
   sip::Endpoint e;
@@ -49,7 +44,7 @@ void host_order(const sip::Endpoint& e, uint32_t& ip, uint16_t& port) {
 
 DataplaneSipPath::DataplaneSipPath(DataplaneMedia& media, int signal, std::function<uint64_t()> monotonic_ns)
     : media_(media),
-      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : std::function<uint64_t()>(clock_monotonic_ns)),
+      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : std::function<uint64_t()>(msgw::common::monotonic_ns)),
       in_(std::make_unique<dp::SipDatagram[]>(kBatch)),
       out_(std::make_unique<dp::SipDatagram>()) {
   sigset_t mask;

@@ -33,6 +33,7 @@
 #include "msgw/metrics/http_server.hpp"
 #include "msgw/mgmt/server.hpp"
 #include "msgw/sip/stack.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 
 namespace {
 
@@ -223,11 +224,7 @@ int main(int argc, char** argv) {
     auto shed_counters = std::make_unique<msgw::control::DataplaneCounters>();
     uint64_t next_shed_read_ns = 0;
     int64_t dataplane_shed = -1;
-    auto monotonic_ns = [] {
-      timespec ts{};
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-    };
+    using msgw::common::monotonic_ns;
     watch(stack.fd());
     watch(mgmt.listen_fd());
     if (sfd >= 0) watch(sfd);

@@ -32,6 +32,7 @@
 #include "msgw/common/log.hpp"
 #include "msgw/host/cpu_isolation.hpp"
 #include "msgw/dataplane/eal_runtime_dir.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
@@ -123,11 +124,7 @@ void nap(Runtime& rt, unsigned us, const sigset_t& nap_mask, TapWakeup& taps) {
   __atomic_store_n(&h->main_napping, 0u, __ATOMIC_RELEASE);
 }
 
-uint64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
+using msgw::common::monotonic_ns;
 
 // --help goes to stdout (asked for; help2man reads it for the man page:
 // "Usage:" is its SYNOPSIS, "Options:" its OPTIONS), the
@@ -530,7 +527,7 @@ int main(int argc, char** argv) {
   constexpr unsigned kNapMinUs = 20, kNapMaxUs = 10000;
   unsigned nap_us = kNapMinUs;
   while (!rt.stop.load()) {
-    const uint64_t now = mono_ns();
+    const uint64_t now = monotonic_ns();
     bool busy = rt.commands->poll(now);
     busy = exc.poll(now) > 0 || busy;
     publisher.poll(now);

@@ -14,17 +14,14 @@
 
 #include "msgw/dataplane/light_load_nap.hpp"
 #include "msgw/dataplane/sip_divert.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 #include "runtime.hpp"
 
 namespace msgw::dataplane {
 
 namespace {
 
-inline uint64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
+using common::monotonic_ns;
 
 // CLOCK_MONOTONIC read at most every ~10 us and extrapolated from the TSC in
 // between.  On a VM's kvm-clock the vDSO read costs ~100 ns, and an idle poll
@@ -51,7 +48,7 @@ class CoarseClock {
 
  private:
   void resync(uint64_t tsc) {
-    const uint64_t ns = mono_ns();
+    const uint64_t ns = monotonic_ns();
     // Never step backwards across a re-sync (extrapolation may have run ahead
     // of the clock by the TSC's drift over 10 us: nanoseconds).
     const uint64_t ahead = base_ns_ + (tsc - base_tsc_) * 1000000000ull / hz_;

@@ -135,8 +135,6 @@ class MediaEngine {
 
 // The calling thread's CPU time in seconds.
 double thread_cpu_seconds();
-// CLOCK_MONOTONIC in seconds.
-double media_now_s();
 
 // A non-blocking UDP socket bound to ep (in its network namespace); -1 and
 // *error on failure. Also used by the media-throughput test.

@@ -22,6 +22,7 @@
 #include "media_streams.hpp"
 #include "rtp_frame.hpp"
 #include "tap_device.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 
 namespace msgw::loadtest {
 namespace {
@@ -114,7 +115,7 @@ void DpdkMediaEngine::send_slot(unsigned phase, double now) {
       }
       std::uint16_t sent = rte_eth_tx_burst(io.port, 0, burst, n);
       for (double give_up = 0; sent < n;) {
-        const double t = media_now_s();
+        const double t = common::monotonic_s();
         if (give_up == 0) give_up = t + kTxRetryS;
         if (t >= give_up) break;
         for (Side r : {Side::phone, Side::carrier}) poll_port(r, t);
@@ -209,7 +210,7 @@ void DpdkMediaEngine::run() {
       tap_poll_at = now + kTapPollS;
     }
     if (work == 0) {
-      const long until_due = static_cast<long>((due - media_now_s()) * 1e9);
+      const long until_due = static_cast<long>((due - common::monotonic_s()) * 1e9);
       if (until_due > 0) {
         timespec t{0, std::min(until_due, kIdleSleepNs)};
         if (ppoll(fds, 2, &t, nullptr) > 0) tap_poll_at = 0;  // a TAP has a frame: read it now

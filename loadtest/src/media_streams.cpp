@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <random>
 
+#include "msgw/common/monotonic_clock.hpp"
+
 namespace msgw::loadtest {
 namespace {
 
@@ -235,16 +237,16 @@ MediaSummary MediaStreams::summarize(double thread_cpu_s) {
   return out;
 }
 
-SlotClock::SlotClock(MediaStreams& streams) : streams_(streams), t0_(media_now_s()), snapshot_at_(t0_) {}
+SlotClock::SlotClock(MediaStreams& streams) : streams_(streams), t0_(common::monotonic_s()), snapshot_at_(t0_) {}
 
 SlotTick SlotClock::tick(bool sending_stopped) {
   streams_.apply_events(sending_stopped);
-  if (media_now_s() - snapshot_at_ >= 0.1) {
+  if (common::monotonic_s() - snapshot_at_ >= 0.1) {
     streams_.take_snapshot();
-    snapshot_at_ = media_now_s();
+    snapshot_at_ = common::monotonic_s();
   }
   SlotTick t;
-  t.now = media_now_s();
+  t.now = common::monotonic_s();
   t.due = t0_ + static_cast<double>(slot_) * 1e-3;
   t.phase = static_cast<unsigned>(slot_ % 20);
   t.slot_due = t.now >= t.due;

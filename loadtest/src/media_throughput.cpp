@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "msgw/common/monotonic_clock.hpp"
+
 #include "media.hpp"
 #include "rate_search.hpp"
 #include "results.hpp"
@@ -36,11 +38,7 @@ const char* media_mode_name(MediaMode m) { return m == MediaMode::relayed ? "rel
 
 namespace {
 
-double mono_s() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using common::monotonic_s;
 // Send and receive times: the kernel stamps received packets (SO_TIMESTAMPNS)
 // with CLOCK_REALTIME, so sends are stamped on that clock too, in seconds
 // since the process's first stamp (a double of the epoch keeps only ~0.2 µs).
@@ -122,8 +120,8 @@ class TrialEngine {
       by_remote_[0][addr_key(ntohl(r.sin_addr.s_addr), ntohs(r.sin_port))] = idx;
       waiting_ = idx;
       send(0, {idx});
-      const double deadline = mono_s() + 1.0;
-      while (!calls_[idx]->carrier_known && mono_s() < deadline) wait_receive(1, 10);
+      const double deadline = monotonic_s() + 1.0;
+      while (!calls_[idx]->carrier_known && monotonic_s() < deadline) wait_receive(1, 10);
       waiting_ = -1;
       if (!calls_[idx]->carrier_known) {
         *why = "call " + std::to_string(idx + 1) + ": its first RTP packet did not come through the target in 1 s";
@@ -140,11 +138,11 @@ class TrialEngine {
       send(1, some);
       wait_receive(0, 1);
     }
-    const double deadline = mono_s() + 1.0;
+    const double deadline = monotonic_s() + 1.0;
     auto back = [&] {
       return std::count_if(calls_.begin(), calls_.end(), [](const auto& c) { return c->rx[0].offset_known(); });
     };
-    while (static_cast<std::size_t>(back()) < calls_.size() && mono_s() < deadline) wait_receive(0, 10);
+    while (static_cast<std::size_t>(back()) < calls_.size() && monotonic_s() < deadline) wait_receive(0, 10);
     const auto n = static_cast<std::size_t>(back());
     if (n < calls_.size())
       *why = std::to_string(calls_.size() - n) + " calls: the carrier side's first RTP packet did not reach the phone side in 1 s";
@@ -159,9 +157,9 @@ class TrialEngine {
     for (std::uint32_t i = 0; i < calls_.size(); ++i)
       for (int side = 0; side < 2; ++side) slot_calls[side][(2 * i + static_cast<std::uint32_t>(side)) % 20].push_back(i);
     const std::uint64_t slots = static_cast<std::uint64_t>(duration_s) * 1000;
-    const double t0 = mono_s();
+    const double t0 = monotonic_s();
     for (std::uint64_t s = 0; s < slots;) {
-      const double now = mono_s();
+      const double now = monotonic_s();
       const double due = t0 + static_cast<double>(s) * 1e-3;
       if (now >= due) {
         const double late = (now - due) * 1e3;
@@ -178,9 +176,9 @@ class TrialEngine {
       timespec ts{static_cast<time_t>(next), static_cast<long>((next - std::floor(next)) * 1e9)};
       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
     }
-    t.send_s = mono_s() - t0;
-    const double end = mono_s() + drain_ms * 1e-3;
-    while (mono_s() < end && !all_back()) {
+    t.send_s = monotonic_s() - t0;
+    const double end = monotonic_s() + drain_ms * 1e-3;
+    while (monotonic_s() < end && !all_back()) {
       wait_receive(0, 5);
       wait_receive(1, 0);
     }
@@ -454,9 +452,9 @@ ThroughputTrial run_trial(Context& c, MediaMode mode, std::uint32_t sessions) {
     return t;
   }
   // Wait for every call to be up on both sides (or for the phone side to give up).
-  const double deadline = mono_s() + setup_s + 10;
+  const double deadline = monotonic_s() + setup_s + 10;
   CallLog ph, ca;
-  while (mono_s() < deadline) {
+  while (monotonic_s() < deadline) {
     sleep_ms(50);
     ph = read_call_log(dir / "uac-media.log");
     ca = read_call_log(dir / "uas-media.log");

@@ -13,6 +13,8 @@
 #include <memory>
 #include <sstream>
 
+#include "msgw/common/monotonic_clock.hpp"
+
 #include "packet_rate.hpp"
 #include "rate_search.hpp"
 #include "scenario.hpp"
@@ -25,11 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double now_s() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using common::monotonic_s;
 
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -116,7 +114,6 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
 
 }  // namespace
 
-double monotonic_s() { return now_s(); }
 void sleep_ms(int ms) {
   timespec d{ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&d, nullptr);
@@ -132,7 +129,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   s.rate = rate;
   s.duration_s = duration_s;
   s.confirmation = confirmation;
-  s.started_s = now_s() - c.run_start;
+  s.started_s = monotonic_s() - c.run_start;
   const fs::path dir = c.work / ("step-" + std::to_string(index));
   fs::create_directories(dir);
   const bool media = c.media != nullptr;
@@ -194,7 +191,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   if (plan && plan->hold_ms) argv.insert(argv.end(), {"-d", std::to_string(plan->hold_ms)});
   argv.push_back(target);
   SippProcess uac;
-  const double t0 = now_s();
+  const double t0 = monotonic_s();
   if (!uac.start(argv, c.self_test ? std::string() : o.phone_netns, dir.string(), (dir / "uac.out").string(),
                  &error)) {
     s.verdict = "phone side: " + error;
@@ -252,7 +249,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     if (auto cpu = uac.cpu_seconds(); cpu > 0) uac_cpu = cpu;
     if (uas)
       if (auto cpu = uas->cpu_seconds(); cpu > 0) uas_cpu = cpu;
-    const double elapsed = now_s() - t0;
+    const double elapsed = monotonic_s() - t0;
     progress(c, s, elapsed, have_row ? &last_row : nullptr, s.over_threshold);
     // RFC 7502: a failed attempt or a setup past the threshold fails the step; stop it now.
     if (end_early && !s.ended_early &&
@@ -261,7 +258,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
       uac.stop(1500);
     }
     if (plan && plan->watch && !s.ended_early &&
-        plan->watch({now_s() - c.run_start, have_row ? &last_row : nullptr, s.over_threshold, rejected})) {
+        plan->watch({monotonic_s() - c.run_start, have_row ? &last_row : nullptr, s.over_threshold, rejected})) {
       s.ended_early = true;
       if (c.media) c.media->stop_source(index);  // the step is over; aborted calls log no stop
       uac.abort_calls();
@@ -270,7 +267,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
       if (!uac.wait(1000)) uac.stop(0);
     }
   }
-  const double uac_wall = now_s() - t0;
+  const double uac_wall = monotonic_s() - t0;
   feed_rtt();
   if (uas) {
     sleep_ms(300);  // the last ACK/200 of BYE on its way
@@ -279,7 +276,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     uas->stop();
   }
   feed_media();
-  s.elapsed_s = now_s() - t0;
+  s.elapsed_s = monotonic_s() - t0;
 
   auto uac_stat = parse_stat_csv(read_file(dir / "uac-stat.csv"));
   if (!uac_stat.error.empty() || uac_stat.rows.empty()) {
@@ -521,7 +518,7 @@ RunResult run_test(const Options& o) {
     result.media_engine = o.media_dpdk ? "dpdk" : "sockets";
   }
 
-  c.run_start = now_s();
+  c.run_start = monotonic_s();
   std::uint32_t index = 0;
   auto record_step = [&](StepResult s) { record_step_result(c, std::move(s)); };
   if (o.test == TestKind::capacity) {

@@ -58,7 +58,6 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
 // Appends a step to the run's result (its generator limits prefixed), with the step's line on stderr.
 void record_step_result(RunContext& c, StepResult s);
 
-double monotonic_s();
 void sleep_ms(int ms);
 
 // The RFC 7502 search (double, bisect, confirm); sets found_rate and confirmed.

@@ -12,6 +12,7 @@
 #include "msgw/common/log.hpp"
 #include "msgw/common/sip_admission.hpp"
 #include "msgw/common/text.hpp"
+#include "msgw/common/monotonic_clock.hpp"
 #include "stack_impl.hpp"
 
 namespace msgw::sip {
@@ -29,11 +30,7 @@ SourceAddr source_of(const Endpoint& e) {
   return a;
 }
 
-int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t monotonic_ns() { return int64_t(common::monotonic_ns()); }
 
 }  // namespace
 
