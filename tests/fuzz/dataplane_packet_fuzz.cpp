@@ -22,14 +22,14 @@
 #include <string>
 #include <vector>
 
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 
 #include "msgw/common/byte_order.hpp"
 #include "msgw/common/inet_checksum.hpp"
 #include "msgw/dataplane/client.hpp"
-#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
+
+#include "eal_in_memory.hpp"
 
 using namespace msgw::dataplane;
 using msgw::common::load_be16;
@@ -51,13 +51,7 @@ struct World {
 World* world = nullptr;
 
 bool setup() {
-  std::vector<std::string> args = {"fuzz", "--no-huge", "--no-pci", "--no-shconf", "-l", "0",
-                                   "-m", "128", "--no-telemetry", "--log-level=error",
-                                   "--file-prefix", "msgwfz" + std::to_string(getpid())};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
-  msgw::dataplane::remove_eal_runtime_dir_at_exit();
+  if (!msgw::testing::init_eal_in_memory("msgwfz", 128)) return false;
   world = new World;
   World& w = *world;
   w.pool = rte_pktmbuf_pool_create("fz_pool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,

@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
@@ -30,8 +29,9 @@
 #include "msgw/common/byte_order.hpp"
 #include "msgw/common/inet_checksum.hpp"
 #include "msgw/dataplane/client.hpp"
-#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/sip_divert.hpp"
+
+#include "eal_in_memory.hpp"
 
 using namespace msgw::dataplane;
 using msgw::common::load_be16;
@@ -54,13 +54,7 @@ struct World {
 World* world = nullptr;
 
 bool setup() {
-  std::vector<std::string> args = {"fuzz", "--no-huge", "--no-pci", "--no-shconf", "-l", "0",
-                                   "-m", "128", "--no-telemetry", "--log-level=error",
-                                   "--file-prefix", "msgwfze" + std::to_string(getpid())};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
-  msgw::dataplane::remove_eal_runtime_dir_at_exit();
+  if (!msgw::testing::init_eal_in_memory("msgwfze", 128)) return false;
   world = new World;
   World& w = *world;
   w.pool = rte_pktmbuf_pool_create("fze_pool", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

@@ -13,13 +13,13 @@
 #include <string_view>
 #include <vector>
 
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 
 #include "msgw/common/byte_order.hpp"
 #include "msgw/common/inet_checksum.hpp"
-#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/sip_shed.hpp"
+
+#include "eal_in_memory.hpp"
 
 using namespace msgw::dataplane;
 using msgw::common::load_be16;
@@ -41,13 +41,7 @@ struct World {
 World* world = nullptr;
 
 bool setup() {
-  std::vector<std::string> args = {"fuzz", "--no-huge", "--no-pci", "--no-shconf", "-l", "0",
-                                   "-m", "64", "--no-telemetry", "--log-level=error",
-                                   "--file-prefix", "msgwfzs" + std::to_string(getpid())};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  if (rte_eal_init(int(argv.size()), argv.data()) < 0) return false;
-  remove_eal_runtime_dir_at_exit();
+  if (!msgw::testing::init_eal_in_memory("msgwfzs", 64)) return false;
   world = new World;
   World& w = *world;
   w.pool = rte_pktmbuf_pool_create("fzs_pool", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);

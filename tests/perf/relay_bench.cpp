@@ -34,9 +34,9 @@
 #include <rte_udp.h>
 
 #include "msgw/dataplane/client.hpp"
-#include "msgw/dataplane/eal_runtime_dir.hpp"
 #include "msgw/dataplane/packet.hpp"
 #include "rtp_frame.hpp"
+#include "eal_in_memory.hpp"
 
 using namespace msgw::dataplane;
 
@@ -177,13 +177,7 @@ int main(int argc, char** argv) {
     counts.push_back(uint32_t(v));
   }
   if (counts.empty()) counts = {1000, 10000, 100000};
-  std::vector<std::string> args = {"relay_bench", "--no-huge", "--no-pci", "--no-shconf",
-                                   "-l", std::to_string(sched_getcpu()), "-m", "1024",
-                                   "--no-telemetry", "--log-level=error", "--file-prefix",
-                                   "msgwrb" + std::to_string(getpid())};
-  std::vector<char*> av;
-  for (auto& a : args) av.push_back(a.data());
-  if (rte_eal_init(int(av.size()), av.data()) < 0) {
+  if (!msgw::testing::init_eal_in_memory("msgwrb", 1024, unsigned(sched_getcpu()))) {
     std::fprintf(stderr, "relay_bench: EAL init failed\n");
     return 1;
   }

@@ -12,27 +12,19 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include "msgw/common/byte_order.hpp"
 #include "msgw/common/inet_checksum.hpp"
-#include "msgw/dataplane/eal_runtime_dir.hpp"
+
+#include "eal_in_memory.hpp"
 
 namespace dptest {
 
 inline rte_mempool* pool() {
   static rte_mempool* p = [] {
-    std::string prefix = "msgwut" + std::to_string(getpid());
-    std::vector<std::string> args = {"unit",  "--no-huge", "--no-pci", "--no-shconf",
-                                     "-l",    "0",         "-m",       "256",
-                                     "--no-telemetry",     "--log-level=error",
-                                     "--file-prefix",      prefix};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    if (rte_eal_init(int(argv.size()), argv.data()) < 0) return static_cast<rte_mempool*>(nullptr);
-    msgw::dataplane::remove_eal_runtime_dir_at_exit();
+    if (!msgw::testing::init_eal_in_memory("msgwut", 256)) return static_cast<rte_mempool*>(nullptr);
     return rte_pktmbuf_pool_create("ut_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                    SOCKET_ID_ANY);
   }();
