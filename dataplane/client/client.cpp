@@ -81,14 +81,29 @@ std::optional<Client> Client::attach(const std::string& instance, std::string& e
   return c;
 }
 
+// The kill(2) behind Mapping::owner_alive() at most once per 10 ms: every
+// command asked twice (usable(), then send()), ~1.4 % of msgw-control's CPU
+// at 1,000 calls/s.  A dataplane killed outright is then noticed up to 10 ms
+// (plus the coarse clock's tick) later; until then its commands go into a
+// ring nobody reads, and the re-attach programs every flow again anyway.
+bool Client::owner_alive() const {
+  constexpr uint64_t kRecheckNs = 10'000'000;
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  const uint64_t now = uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+  if (owner_checked_ns_ == 0 || now - owner_checked_ns_ >= kRecheckNs || !owner_alive_) {
+    owner_alive_ = map_.owner_alive();
+    owner_checked_ns_ = now;
+  }
+  return owner_alive_;
+}
+
 bool Client::generation_changed() const {
-  return map_.generation() != generation_ || map_.state() != SegmentState::up ||
-         !map_.owner_alive();
+  return map_.generation() != generation_ || map_.state() != SegmentState::up || !owner_alive();
 }
 
 bool Client::dataplane_up() const {
-  return map_.state() == SegmentState::up && map_.generation() == generation_ &&
-         map_.owner_alive();
+  return map_.state() == SegmentState::up && map_.generation() == generation_ && owner_alive();
 }
 
 bool Client::send(const Command& cmd) {

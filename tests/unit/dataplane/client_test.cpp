@@ -212,6 +212,30 @@ TEST(DataplaneSegment, DeadOwnerIsNotUp) {
   EXPECT_TRUE(cl2->dataplane_up());
 }
 
+// Liveness is re-checked at most every 10 ms (a kill(2) per command was
+// msgw-control's cost): an owner that dies after the attach is noticed
+// within that, never taken for up for good.
+TEST(DataplaneSegment, AnOwnerThatDiesAfterTheAttachIsNoticed) {
+  SegmentGuard g{unique_instance("dies")};
+  std::string err;
+  auto seg = Segment::create(g.name, 16, 1, 1, err);
+  ASSERT_TRUE(seg.has_value()) << err;
+  seg->mark_up();
+  auto cl = Client::attach(g.name, err);
+  ASSERT_TRUE(cl.has_value()) << err;
+  ASSERT_TRUE(cl->dataplane_up());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  seg->header()->pid = uint32_t(child);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (cl->dataplane_up() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_FALSE(cl->dataplane_up());
+  EXPECT_TRUE(cl->generation_changed());
+  EXPECT_FALSE(cl->delete_flow(1).has_value());
+}
+
 TEST(DataplaneSegment, RefusesToTakeOverALiveOwner) {
   SegmentGuard g{unique_instance("owner")};
   std::string err;

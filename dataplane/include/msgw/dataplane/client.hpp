@@ -178,6 +178,11 @@ class Client {
   pid_t doorbell_pid_ = 0;
   bool defer_doorbell_ = false;
   bool doorbell_owed_ = false;
+  // The owner's liveness (a kill(2)) as last checked, and when
+  // (CLOCK_MONOTONIC_COARSE ns): see owner_alive().
+  mutable bool owner_alive_ = false;
+  mutable uint64_t owner_checked_ns_ = 0;
+  bool owner_alive() const;
   std::deque<Event> pending_;
   std::optional<uint32_t> send_typed(CommandType t, uint32_t flow_id, const LegSpec* a,
                                      const LegSpec* b);
