@@ -37,10 +37,11 @@ const config::TrunkSection* Gateway::trunk_by_name(const std::string& name) cons
 // (a carrier's registrar and its call servers on other ports), the one whose
 // port is the source's is the better match.
 const config::TrunkSection* Gateway::trunk_by_source(const sip::Endpoint& src) const {
-  const auto ip = config::parse_ipv4(src.ip());
+  const std::string src_ip = src.ip();  // formatted once, not once per trunk
+  const auto ip = config::parse_ipv4(src_ip);
   const config::TrunkSection* by_address = nullptr;
   for (const auto& t : cfg_.trunks) {
-    if (t.address.host == src.ip()) {
+    if (t.address.host == src_ip) {
       if (t.address.port == src.port()) return &t;
       if (!by_address) by_address = &t;
     } else if (auto name = trunk_dns_name(t); !by_address && name && ip && resolver_ && resolver_->has_address(*name, *ip)) {

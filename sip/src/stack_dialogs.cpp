@@ -69,7 +69,7 @@ Dialog* Stack::Impl::track_uas_dialog(const Txn& t, const osip_message_t* req, o
     std::optional<Endpoint> local;
     if (t.in.local.valid()) local = t.in.local;
     // A wildcard listener has no address to give: ask the transport.
-    if (!local || local->ip() == "0.0.0.0" || local->ip() == "::") local = tp->local_for(t.in.proto, t.in.peer);
+    if (!local || local->is_wildcard()) local = tp->local_for(t.in.proto, t.in.peer);
     if (local) {
       std::string c = "<sip:" + local->host_str() + ":" + std::to_string(local->port()) +
                       (t.in.proto == Proto::Tcp ? ";transport=tcp>" : ">");

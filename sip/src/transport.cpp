@@ -70,9 +70,32 @@ uint16_t Endpoint::port() const {
 std::string Endpoint::host_str() const { return is_v6() ? "[" + ip() + "]" : ip(); }
 std::string Endpoint::str() const { return host_str() + ":" + std::to_string(port()); }
 
-bool Endpoint::operator==(const Endpoint& o) const {
-  return addr.ss_family == o.addr.ss_family && port() == o.port() && ip() == o.ip();
+bool Endpoint::same_host(const Endpoint& o) const {
+  if (addr.ss_family != o.addr.ss_family) return false;
+  if (addr.ss_family == AF_INET)
+    return reinterpret_cast<const sockaddr_in&>(addr).sin_addr.s_addr ==
+           reinterpret_cast<const sockaddr_in&>(o.addr).sin_addr.s_addr;
+  if (addr.ss_family == AF_INET6)
+    return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr,
+                       &reinterpret_cast<const sockaddr_in6&>(o.addr).sin6_addr, sizeof(in6_addr)) == 0;
+  return true;  // both unset
 }
+
+bool Endpoint::is_wildcard() const {
+  if (addr.ss_family == AF_INET) return reinterpret_cast<const sockaddr_in&>(addr).sin_addr.s_addr == INADDR_ANY;
+  if (addr.ss_family == AF_INET6)
+    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr);
+  return false;
+}
+
+Endpoint Endpoint::with_port(uint16_t p) const {
+  Endpoint e = *this;
+  if (e.addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(e.addr).sin_port = htons(p);
+  if (e.addr.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6&>(e.addr).sin6_port = htons(p);
+  return e;
+}
+
+bool Endpoint::operator==(const Endpoint& o) const { return same_host(o) && port() == o.port(); }
 
 namespace {
 int set_nonblock(int fd) {
@@ -240,8 +263,7 @@ const SocketTransport::Sock* SocketTransport::routed_listener(Kind want, const E
   std::size_t specific = 0;
   auto consider = [&](const Sock& s) {
     if (s.kind != want || s.local.addr.ss_family != dst.addr.ss_family) return;
-    const std::string ip = s.local.ip();
-    if (ip == "0.0.0.0" || ip == "::") {
+    if (s.local.is_wildcard()) {
       if (wildcard == nullptr) wildcard = &s;
     } else {
       ++specific;
@@ -257,11 +279,9 @@ const SocketTransport::Sock* SocketTransport::routed_listener(Kind want, const E
   // One specific address, or none: nothing to choose between.
   if (specific > 1) {
     if (const auto src = route_source(dst)) {
-      const std::string ip = src->ip();
       const Sock* match = nullptr;
       auto pick = [&](const Sock& s) {
-        if (match == nullptr && s.kind == want && s.local.addr.ss_family == dst.addr.ss_family && s.local.ip() == ip)
-          match = &s;
+        if (match == nullptr && s.kind == want && s.local.same_host(*src)) match = &s;
       };
       if (want == Kind::UdpListener) {
         for (const auto& l : udp_listeners_) pick(socks_.at(l.id));
@@ -277,12 +297,10 @@ const SocketTransport::Sock* SocketTransport::routed_listener(Kind want, const E
 std::optional<Endpoint> SocketTransport::local_for(Proto proto, const Endpoint& dst) const {
   const Sock* s = routed_listener(proto == Proto::Udp ? Kind::UdpListener : Kind::TcpListener, dst);
   if (s == nullptr) return std::nullopt;
-  const std::string ip = s->local.ip();
-  if (ip != "0.0.0.0" && ip != "::") return s->local;
+  if (!s->local.is_wildcard()) return s->local;
   // A wildcard listener says nothing useful in a Via: the source address
   // the route to dst would use, with the listener's port.
-  if (const auto src = route_source(dst))
-    if (auto r = Endpoint::from(src->ip(), s->local.port())) return r;
+  if (const auto src = route_source(dst)) return src->with_port(s->local.port());
   return s->local;
 }
 

@@ -39,6 +39,11 @@ struct Endpoint {
   bool valid() const { return len != 0; }
   std::string str() const;       // "192.0.2.1:5060" / "[2001:db8::1]:5060"
   std::string host_str() const;  // "192.0.2.1" / "[2001:db8::1]" (for Via/Contact)
+  // Compared and tested as address bytes, without formatting them (these
+  // run for every datagram sent).
+  bool same_host(const Endpoint& o) const;  // same family and address, any port
+  bool is_wildcard() const;                 // 0.0.0.0 or ::
+  Endpoint with_port(uint16_t port) const;
   bool operator==(const Endpoint& o) const;
   bool operator<(const Endpoint& o) const { return str() < o.str(); }
 };
