@@ -76,6 +76,30 @@ struct Pair {
   explicit Pair(StackConfig sc = {}, StackConfig cc = {}) : srv(sc, &srv_app), cli(cc, &cli_app) {}
 };
 
+// Compared and tested by address bytes (no inet_ntop per datagram): the
+// answers must be those of the formatted strings they replaced.
+TEST(CoreTransport, EndpointsComparedByAddressBytes) {
+  const auto a = *Endpoint::from("192.0.2.1", 5060), a2 = *Endpoint::from("192.0.2.1", 5062);
+  const auto b = *Endpoint::from("192.0.2.2", 5060);
+  const auto v6 = *Endpoint::from("[2001:db8::1]", 5060), v6b = *Endpoint::from("2001:db8::1", 7000);
+  const auto mapped = *Endpoint::from("::ffff:192.0.2.1", 5060);
+  EXPECT_TRUE(a.same_host(a2));
+  EXPECT_FALSE(a == a2);
+  EXPECT_FALSE(a.same_host(b));
+  EXPECT_TRUE(v6.same_host(v6b));
+  EXPECT_FALSE(a.same_host(mapped)) << "another family is another host here";
+  EXPECT_TRUE(a == *Endpoint::from("192.0.2.1", 5060));
+  EXPECT_TRUE(Endpoint::from("0.0.0.0", 5060)->is_wildcard());
+  EXPECT_TRUE(Endpoint::from("::", 5060)->is_wildcard());
+  EXPECT_FALSE(a.is_wildcard());
+  EXPECT_FALSE(v6.is_wildcard());
+  EXPECT_FALSE(Endpoint{}.is_wildcard());
+  const Endpoint moved = v6.with_port(5080);
+  EXPECT_EQ(moved.str(), "[2001:db8::1]:5080");
+  EXPECT_EQ(a.with_port(1).str(), "192.0.2.1:1");
+  EXPECT_TRUE(moved.same_host(v6));
+}
+
 TEST(CoreTransport, UdpAndTcpOverIpv4AndIpv6) {
   Pair p;
   std::string err;
