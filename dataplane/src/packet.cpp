@@ -611,8 +611,13 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         break;
       case Verdict::exception:
         // While msgw-control sheds, new calls to its SIP addresses are
-        // answered here (sip_shed.cpp), not through the TAP.
-        if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, now_ns, out)) break;
+        // answered here (sip_shed.cpp), not through the TAP; and while its
+        // ring is crowded, all of them.
+        if (sip_diverting(ctx) && sip_ring_crowded(ctx)) {
+          if (sip_shed_frame(ctx, rx_port, m, now_ns, out, false)) break;
+        } else if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, now_ns, out)) {
+          break;
+        }
         // SIP for msgw-control goes through the segment while it takes it
         // there (sip_divert.cpp), not through the TAP and the kernel.
         if (sip_diverting(ctx) && sip_divert_frame(ctx, rx_port, m, now_ns)) break;

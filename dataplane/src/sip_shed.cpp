@@ -304,7 +304,8 @@ SipShedVerdict sip_shed_message(std::string_view msg, uint32_t retry_after_s, ui
   return SipShedVerdict::answer;
 }
 
-bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t now_ns, BurstOutput& out) {
+bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t now_ns, BurstOutput& out,
+                    bool admit_by_rate) {
   if (rx_port >= ctx.n_ports || rx_port >= kMaxPorts || ctx.sip_shed == nullptr) return false;
   if (m->nb_segs != 1 || m->pkt_len != m->data_len) return false;
   uint8_t* const f = rte_pktmbuf_mtod(m, uint8_t*);
@@ -363,7 +364,7 @@ bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t 
       break;
   }
   // Overloaded, not closed: the control plane's rate still goes through.
-  if (ctx.sip_admit != nullptr && ctx.sip_admit->take(__atomic_load_n(&st.admit_rate, __ATOMIC_RELAXED), now_ns)) {
+  if (admit_by_rate && ctx.sip_admit != nullptr && ctx.sip_admit->take(__atomic_load_n(&st.admit_rate, __ATOMIC_RELAXED), now_ns)) {
     ++ctx.counters.sip_shed_admitted;
     return false;
   }

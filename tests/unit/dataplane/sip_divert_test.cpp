@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "msgw/dataplane/sip_divert.hpp"
+#include "msgw/dataplane/sip_shed.hpp"
 #include "packet_rig.hpp"
 
 namespace {
@@ -245,6 +246,57 @@ TEST(SipDivertIn, AFullRingDropsTheDatagramCounted) {
   EXPECT_EQ(r.ctx.counters.sip_to_control, 0u);
   EXPECT_EQ(r.ctx.sip_posted, 0u);
   SipDatagram d;
+  while (rte_ring_sc_dequeue_elem(r.seg->sip_in_ring(), &d, sizeof d) == 0) {
+  }
+}
+
+// Past half the ring msgw-control is that far behind: new calls get the
+// worker's 503 whatever the lease says, and the rest of the ring is kept
+// for what belongs to calls already taken in.
+TEST(SipDivertIn, ACrowdedRingShedsNewCallsAndKeepsRoomForTheRest) {
+  ASSERT_NE(dptest::pool(), nullptr);
+  DivertRig r;
+  SegmentHeader* h = r.seg->header();
+  r.ctx.sip_shed = &h->sip_shed;
+  r.ctx.sip_tag_key = 42;
+  __atomic_store_n(&h->sip_shed.retry_after_s, 2u, __ATOMIC_RELAXED);
+  ASSERT_FALSE(sip_shedding(r.ctx, r.ns)) << "no lease: only the ring decides here";
+  const std::string invite =
+      "INVITE sip:18005551212@10.0.0.1 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.16:5062;branch=z9hG4bK-a1;rport\r\n"
+      "From: <sip:spa1@10.0.0.1>;tag=abc\r\nTo: <sip:18005551212@10.0.0.1>\r\n"
+      "Call-ID: crowd-1@10.0.0.16\r\nCSeq: 101 INVITE\r\nContent-Length: 0\r\n\r\n";
+  auto one = [&](const std::string& text) {
+    rte_mbuf* m = dptest::mbuf(r.sip(text).bytes());
+    r.out.clear();
+    r.ns += 1'000'000;
+    process_burst(r.ctx, 0, &m, 1, false, r.tsc, r.ns, r.out);
+    const uint16_t sent = r.out.n_tx[0];
+    for (uint16_t i = 0; i < sent; ++i) rte_pktmbuf_free(r.out.tx[0][i]);
+    EXPECT_EQ(r.out.n_exception[0], 0);
+    r.out.clear();
+    return sent;
+  };
+  SipDatagram filler{};
+  filler.length = 1;
+  for (uint32_t i = 0; i < kSipInCrowded; ++i) ASSERT_TRUE(r.seg->post_sip(filler));
+  // At the mark, not past it: the INVITE goes in.
+  EXPECT_EQ(one(invite), 0);
+  EXPECT_EQ(r.ctx.counters.sip_to_control, 1u);
+  // Past it: the INVITE is answered here, and an in-dialog message (here an
+  // OPTIONS, which is never shed) still goes in.
+  EXPECT_EQ(one(invite), 1);
+  EXPECT_EQ(r.ctx.counters.sip_shed, 1u);
+  EXPECT_EQ(r.ctx.counters.sip_to_control, 1u);
+  EXPECT_EQ(one(kOptions), 0);
+  EXPECT_EQ(r.ctx.counters.sip_to_control, 2u);
+  EXPECT_EQ(r.dropped(Drop::sip_ring_full), 0u);
+  // Drained below the mark: new calls go in again.
+  SipDatagram d;
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(rte_ring_sc_dequeue_elem(r.seg->sip_in_ring(), &d, sizeof d), 0);
+  EXPECT_EQ(one(invite), 0);
+  EXPECT_EQ(r.ctx.counters.sip_to_control, 3u);
+  EXPECT_EQ(r.ctx.counters.sip_shed, 1u);
   while (rte_ring_sc_dequeue_elem(r.seg->sip_in_ring(), &d, sizeof d) == 0) {
   }
 }

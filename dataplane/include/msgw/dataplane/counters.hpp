@@ -105,7 +105,7 @@ constexpr bool drop_is_loss(Drop d) {
   X(rtcp_terminated, "RTCP received on transcoded legs (not relayed)") \
   X(rtcp_sent, "own RTCP SR sent on transcoded legs") \
   X(busy_cycles, "TSC cycles of poll passes that had packets") \
-  X(sip_shed, "new INVITEs/REGISTERs answered 503 + Retry-After by the worker while msgw-control sheds") \
+  X(sip_shed, "new INVITEs/REGISTERs answered 503 + Retry-After by the worker while msgw-control sheds or its SIP ring is crowded") \
   X(sip_shed_acks_absorbed, "ACKs of those 503s dropped by the worker") \
   X(sip_shed_admitted, "new INVITEs/REGISTERs let through to msgw-control at its admission rate while it sheds (the rest: sip_shed)") \
   X(sip_to_control, "SIP datagrams passed to msgw-control through the segment (not the TAP)") \

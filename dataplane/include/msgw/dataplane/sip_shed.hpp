@@ -25,7 +25,9 @@
 #include <string_view>
 
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
+#include "msgw/dataplane/client.hpp"
 #include "msgw/dataplane/packet.hpp"
 #include "msgw/dataplane/protocol.hpp"
 
@@ -61,7 +63,21 @@ SipShedVerdict sip_shed_message(std::string_view msg, uint32_t retry_after_s, ui
 // counted; false leaves m untouched for the exception path.  A request it
 // could answer still goes through while the worker's share of admit_rate
 // has a token (ctx.sip_admit, at now_ns; counted sip_shed_admitted).
-bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t now_ns, BurstOutput& out);
+// With admit_by_rate false no request goes through (sip_ring_crowded()).
+bool sip_shed_frame(WorkerContext& ctx, uint16_t rx_port, rte_mbuf* m, uint64_t now_ns, BurstOutput& out,
+                    bool admit_by_rate = true);
+
+// msgw-control's SIP ring (sip_in) holds more than this many datagrams: it
+// is that far behind, whatever its lease says yet (its controller acts on
+// the queue's age, a step later).  New calls are then answered 503 here and
+// none admitted, so that the rest of the ring stays for the messages of the
+// calls already taken in (the carrier's 200, the phones' ACKs and BYEs),
+// which a full ring would drop (sip_ring_full) and leave to SIP's
+// retransmission timers, past any setup threshold.
+inline constexpr uint32_t kSipInCrowded = kSipInSlots / 2;
+inline bool sip_ring_crowded(const WorkerContext& ctx) {
+  return ctx.sip != nullptr && rte_ring_count(ctx.sip->sip_in_ring()) > kSipInCrowded;
+}
 
 // The caller's check, inline: shedding now (the lease is in the future).
 inline bool sip_shedding(const WorkerContext& ctx, uint64_t now_ns) {
