@@ -57,6 +57,7 @@ std::string json_report(const RunResult& r) {
                       {"ser_percent", s.ser},
                       {"seer_percent", s.seer},
                       {"generator_limits", s.generator_limits}};
+    if (s.tool_cpu_busy >= 0) st["tool_cpu_busy_percent"] = 100.0 * s.tool_cpu_busy;
     if (s.has_uas) st["uas"] = side(s.uas);
     nlohmann::json hist = nlohmann::json::object();
     for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;

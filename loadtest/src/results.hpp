@@ -55,6 +55,7 @@ struct StepResult {
   std::uint64_t over_threshold = 0;
   double ser = 0, seer = 0;  // RFC 6076, percent
   std::vector<std::string> generator_limits;  // why the tool, not the target, may have been the limit
+  double tool_cpu_busy = -1;  // busy share (0..1) of the CPUs the tool ran on during the step; -1 unknown
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;

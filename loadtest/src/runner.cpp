@@ -21,6 +21,7 @@
 #include "sipp_output.hpp"
 #include "sipp_process.hpp"
 #include "step.hpp"
+#include "tool_cpu.hpp"
 
 namespace msgw::loadtest {
 namespace fs = std::filesystem;
@@ -191,6 +192,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   if (plan && plan->hold_ms) argv.insert(argv.end(), {"-d", std::to_string(plan->hold_ms)});
   argv.push_back(target);
   SippProcess uac;
+  const std::set<int> tool_cpus = allowed_cpus();
+  const auto cpu_before = read_proc_stat();
   const double t0 = monotonic_s();
   if (!uac.start(argv, c.self_test ? std::string() : o.phone_netns, dir.string(), (dir / "uac.out").string(),
                  &error)) {
@@ -277,6 +280,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   }
   feed_media();
   s.elapsed_s = monotonic_s() - t0;
+  if (auto busy = busy_share(cpu_before, read_proc_stat(), tool_cpus)) s.tool_cpu_busy = *busy;
 
   auto uac_stat = parse_stat_csv(read_file(dir / "uac-stat.csv"));
   if (!uac_stat.error.empty() || uac_stat.rows.empty()) {
@@ -353,6 +357,13 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   // Where the tool itself may have been the limit.
   if (s.uac.cpu_percent > 90) s.generator_limits.push_back("phone-side SIPp CPU " + std::to_string(static_cast<int>(s.uac.cpu_percent)) + " %");
   if (s.uas.cpu_percent > 90) s.generator_limits.push_back("carrier-side SIPp CPU " + std::to_string(static_cast<int>(s.uas.cpu_percent)) + " %");
+  // Both SIPps on one pinned core, each under 90 %, the core itself full.
+  if (s.tool_cpu_busy > kToolCpuBusyLimit) {
+    std::string list;
+    for (int cpu : tool_cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+    s.generator_limits.push_back("the tool's CPU" + std::string(tool_cpus.size() > 1 ? "s " : " ") + list + " " +
+                                 std::to_string(static_cast<int>(100 * s.tool_cpu_busy)) + " % busy");
+  }
   if (!s.ended_early && s.achieved_rate < 0.9 * rate)
     s.generator_limits.push_back("offered " + std::to_string(static_cast<int>(s.achieved_rate)) + "/s of " +
                                  std::to_string(rate) + "/s");
