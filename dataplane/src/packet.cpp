@@ -555,6 +555,11 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
     for (uint32_t k = 0; k < n_keys; ++k)
       if (cfgs[k] != nullptr) rte_prefetch0(cfgs[k]);
   }
+  // Whether msgw-control takes SIP through the segment, and whether its ring
+  // is crowded: read at the burst's first exception frame, not at each (the
+  // ring's count is on lines msgw-control writes; a burst adds at most
+  // kBurst datagrams to a mark of half the ring).
+  int8_t diverting = -1, crowded = -1;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     Verdict v = verdict[i];
@@ -613,14 +618,18 @@ void process_chunk(WorkerContext& ctx, uint16_t rx_port, rte_mbuf** pkts, uint16
         // While msgw-control sheds, new calls to its SIP addresses are
         // answered here (sip_shed.cpp), not through the TAP; and while its
         // ring is crowded, all of them.
-        if (sip_diverting(ctx) && sip_ring_crowded(ctx)) {
+        if (diverting < 0) {
+          diverting = sip_diverting(ctx);
+          crowded = diverting && sip_ring_crowded(ctx);
+        }
+        if (crowded) {
           if (sip_shed_frame(ctx, rx_port, m, now_ns, out, false)) break;
         } else if (sip_shedding(ctx, now_ns) && sip_shed_frame(ctx, rx_port, m, now_ns, out)) {
           break;
         }
         // SIP for msgw-control goes through the segment while it takes it
         // there (sip_divert.cpp), not through the TAP and the kernel.
-        if (sip_diverting(ctx) && sip_divert_frame(ctx, rx_port, m, now_ns)) break;
+        if (diverting && sip_divert_frame(ctx, rx_port, m, now_ns)) break;
         if (rx_port < kMaxPorts) {
           out.exception[rx_port][out.n_exception[rx_port]++] = m;
           ++ctx.counters.exception;

@@ -233,22 +233,28 @@ SocketTransport::RouteKey SocketTransport::RouteKey::of(const Endpoint& dst) {
   return k;
 }
 
+namespace {
+// The kernel's answer: connect(2) an unbound UDP socket, then getsockname.
+std::optional<Endpoint> kernel_route_source(const Endpoint& dst) {
+  const int probe = ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return std::nullopt;
+  std::optional<Endpoint> source;
+  sockaddr_storage ss{};
+  socklen_t sl = sizeof ss;
+  if (::connect(probe, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len) == 0 &&
+      getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &sl) == 0)
+    source = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
+  ::close(probe);
+  return source;
+}
+}  // namespace
+
 std::optional<Endpoint> SocketTransport::route_source(const Endpoint& dst) const {
   const RouteKey key = RouteKey::of(dst);
   const auto now = std::chrono::steady_clock::now();
   if (auto it = route_cache_.find(key); it != route_cache_.end() && now < it->second.until)
     return it->second.source;
-  std::optional<Endpoint> source;
-  int probe = route_probe_ ? -1 : ::socket(dst.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (route_probe_) source = route_probe_(dst);
-  if (probe >= 0) {
-    sockaddr_storage ss{};
-    socklen_t sl = sizeof ss;
-    if (::connect(probe, reinterpret_cast<const sockaddr*>(&dst.addr), dst.len) == 0 &&
-        getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &sl) == 0)
-      source = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), sl);
-    ::close(probe);
-  }
+  const std::optional<Endpoint> source = route_probe_ ? route_probe_(dst) : kernel_route_source(dst);
   if (route_cache_.size() >= kRouteCacheMax) route_cache_.clear();
   route_cache_[key] = RouteEntry{source, now + kRouteCacheTtl};
   return source;
@@ -258,36 +264,37 @@ std::optional<Endpoint> SocketTransport::route_source(const Endpoint& dst) const
 // uses, else a wildcard one, else the first of the family (no route known:
 // the kernel will say so when sending).
 const SocketTransport::Sock* SocketTransport::routed_listener(Kind want, const Endpoint& dst) const {
+  // The listeners of the wanted kind and dst's family: UDP ones in the
+  // order they were opened (socks_ is unordered).  No allocation: this runs
+  // for every datagram sent.
+  auto each = [&](auto&& fn) {
+    auto one = [&](const Sock& s) {
+      if (s.kind == want && s.local.addr.ss_family == dst.addr.ss_family) fn(s);
+    };
+    if (want == Kind::UdpListener) {
+      for (const auto& l : udp_listeners_) one(socks_.at(l.id));
+    } else {
+      for (const auto& [id, s] : socks_) one(s);
+    }
+  };
   const Sock* wildcard = nullptr;
   const Sock* first = nullptr;
   std::size_t specific = 0;
-  auto consider = [&](const Sock& s) {
-    if (s.kind != want || s.local.addr.ss_family != dst.addr.ss_family) return;
+  each([&](const Sock& s) {
     if (s.local.is_wildcard()) {
       if (wildcard == nullptr) wildcard = &s;
     } else {
       ++specific;
     }
     if (first == nullptr) first = &s;
-  };
-  // UDP listeners in the order they were opened (socks_ is unordered).
-  if (want == Kind::UdpListener) {
-    for (const auto& l : udp_listeners_) consider(socks_.at(l.id));
-  } else {
-    for (const auto& [id, s] : socks_) consider(s);
-  }
+  });
   // One specific address, or none: nothing to choose between.
   if (specific > 1) {
     if (const auto src = route_source(dst)) {
       const Sock* match = nullptr;
-      auto pick = [&](const Sock& s) {
-        if (match == nullptr && s.kind == want && s.local.same_host(*src)) match = &s;
-      };
-      if (want == Kind::UdpListener) {
-        for (const auto& l : udp_listeners_) pick(socks_.at(l.id));
-      } else {
-        for (const auto& [id, s] : socks_) pick(s);
-      }
+      each([&](const Sock& s) {
+        if (match == nullptr && s.local.same_host(*src)) match = &s;
+      });
       if (match != nullptr) return match;
     }
   }

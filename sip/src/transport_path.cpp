@@ -29,7 +29,7 @@ constexpr std::size_t kPathBatch = 32, kPathRounds = 2;
 // listener's datagrams leave through its socket, whose source address the
 // kernel picks.
 bool SocketTransport::send_via_path(const Sock& listener, const Endpoint& dst, std::string_view bytes) {
-  if (!is_v4(listener.local) || !is_v4(dst) || v4(listener.local).sin_addr.s_addr == INADDR_ANY ||
+  if (!is_v4(listener.local) || !is_v4(dst) || listener.local.is_wildcard() ||
       bytes.size() > path_->max_datagram())
     return false;
   // Only a peer the kernel would reach from this listener's address (the
@@ -37,11 +37,9 @@ bool SocketTransport::send_via_path(const Sock& listener, const Endpoint& dst, s
   // rig's OPTIONS probe from msgw-gw: its request came through the kernel,
   // so does its answer) and not a network behind another interface of the
   // host (a management network), which the dataplane's port cannot reach.
-  if (v4(dst).sin_addr.s_addr == v4(listener.local).sin_addr.s_addr) return false;
+  if (dst.same_host(listener.local)) return false;
   const std::optional<Endpoint> src = route_source(dst);
-  if (!src || !is_v4(*src) || v4(*src).sin_addr.s_addr != v4(listener.local).sin_addr.s_addr ||
-      v4(*src).sin_addr.s_addr == v4(dst).sin_addr.s_addr)
-    return false;
+  if (!src || !src->same_host(listener.local) || src->same_host(dst)) return false;
   // Order towards one peer: a datagram to it still in the send batch would
   // leave at the batch's end, after this one (a large INVITE queued, then
   // its CANCEL through the path); send the batch first.  Rare: with the

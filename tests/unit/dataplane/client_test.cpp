@@ -41,6 +41,14 @@ LegSpec leg(uint32_t ip, uint16_t port) {
   return l;
 }
 
+// The pid of a child that exited and was reaped: it names no process now.
+pid_t reaped_pid() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  if (child < 0 || waitpid(child, nullptr, 0) != child) return -1;
+  return child;
+}
+
 }  // namespace
 
 TEST(DataplaneSegment, LayoutIsDeterministicAndAligned) {
@@ -193,10 +201,8 @@ TEST(DataplaneSegment, DeadOwnerIsNotUp) {
   auto seg = Segment::create(g.name, 16, 1, 1, err);
   ASSERT_TRUE(seg.has_value()) << err;
   seg->mark_up();
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(0);
-  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // reaped: the pid names no process now
+  const pid_t child = reaped_pid();
+  ASSERT_GT(child, 0);
   seg->header()->pid = uint32_t(child);
   auto cl = Client::attach(g.name, err);
   ASSERT_TRUE(cl.has_value()) << err;
@@ -224,10 +230,8 @@ TEST(DataplaneSegment, AnOwnerThatDiesAfterTheAttachIsNoticed) {
   auto cl = Client::attach(g.name, err);
   ASSERT_TRUE(cl.has_value()) << err;
   ASSERT_TRUE(cl->dataplane_up());
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(0);
-  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  const pid_t child = reaped_pid();
+  ASSERT_GT(child, 0);
   seg->header()->pid = uint32_t(child);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   while (cl->dataplane_up() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
@@ -487,10 +491,8 @@ TEST(DataplaneSegment, ADeadSipConsumerIsClearedAndALiveOneKept) {
   seg->header()->sip_consumer_pid = uint32_t(getpid());
   EXPECT_FALSE(seg->check_sip_consumer());
   EXPECT_TRUE(seg->sip_consumer_attached());
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) _exit(0);
-  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // reaped: the pid names no process now
+  const pid_t child = reaped_pid();
+  ASSERT_GT(child, 0);
   seg->header()->sip_consumer_pid = uint32_t(child);
   EXPECT_TRUE(seg->check_sip_consumer());
   EXPECT_FALSE(seg->sip_consumer_attached());
