@@ -142,17 +142,41 @@ bool Gateway::authenticate(const sip::ServerRequest& req, std::string* user) {
       return false;
     }
   }
-  auto kind = sip::challenge_kind_for(req.msg.method());
-  sip::Message resp = stack_->response_for(req.txn, sip::challenge_status(kind));
+  sip::Message resp = stack_->response_for(req.txn, sip::challenge_status(sip::challenge_kind_for(req.msg.method())));
   if (!resp) return false;
+  add_challenge(resp, req, r);
+  stack_->respond(req.txn, std::move(resp));
+  return false;
+}
+
+void Gateway::add_challenge(sip::Message& resp, const sip::ServerRequest& req, const sip::AuthResult& r) {
+  const auto kind = sip::challenge_kind_for(req.msg.method());
   // The claimed user's algorithms: from its credentials, else the AOR.
   const std::string claimed = !r.username.empty()             ? std::string(r.username)
                               : kind == sip::ChallengeKind::www ? req.msg.to_user()
                                                                 : req.msg.from_user();
   auth_->add_challenges(resp, kind, r.stale, algorithms_for(claimed));
   ++stats_.auth_challenges;
-  stack_->respond(req.txn, std::move(resp));
-  return false;
+}
+
+// Like Kamailio's auth_challenge + sl_send_reply: the first INVITE of every
+// call (and REGISTER) costs no transaction, no 100 Trying and no parse of
+// its ACK.  Only a request authenticate() would challenge as `missing` comes
+// here; blocked sources (403), trunks, loops and requests with credentials
+// (verified once, on the ordinary path: verify() counts nonce uses) do not.
+sip::Message Gateway::answer_statelessly(sip::Stack& stack, const sip::ServerRequest& req) {
+  const std::string method = req.msg.method();
+  if (method == "INVITE") {
+    if (auth_->carries_credentials(req.msg) || classify_invite(req) != InviteIntake::from_phone) return {};
+  } else if (method != "REGISTER" || auth_->carries_credentials(req.msg)) {
+    return {};
+  }
+  if (guard_->blocked(req.source.peer.ip(), now())) return {};
+  const sip::AuthResult r = auth_->verify(req.msg);
+  if (r.verdict != sip::AuthVerdict::missing) return {};
+  sip::Message resp = stack.stateless_response(req.msg, sip::challenge_status(sip::challenge_kind_for(method)));
+  if (resp) add_challenge(resp, req, r);
+  return resp;
 }
 
 void Gateway::handle_register(const sip::ServerRequest& req) {
@@ -181,22 +205,34 @@ void Gateway::refuse(const sip::ServerRequest& req, CallError error, const std::
   ++stats_.failures_by_cause[size_t(error)];
 }
 
-void Gateway::handle_invite(const sip::ServerRequest& req) {
+Gateway::InviteIntake Gateway::classify_invite(const sip::ServerRequest& req, const config::TrunkSection** trunk) {
   // Max-Forwards and loops: a request we sent that came back to us.
-  if (req.msg.max_forwards().value_or(70) <= 1) {
-    ++stats_.loops_refused;
-    refuse(req, CallError::too_many_hops);
-    return;
-  }
+  if (req.msg.max_forwards().value_or(70) <= 1) return InviteIntake::too_many_hops;
   LegId leg = LegId::a;
-  if (call_by_sip_call_id(req.msg.call_id(), &leg) && leg == LegId::b) {
-    ++stats_.loops_refused;
-    refuse(req, CallError::loop_detected);
-    return;
+  if (call_by_sip_call_id(req.msg.call_id(), &leg) && leg == LegId::b) return InviteIntake::loop;
+  if (const auto* t = trunk_by_source(req.source.peer)) {
+    if (trunk) *trunk = t;
+    return InviteIntake::from_trunk;
   }
-  if (const auto* trunk = trunk_by_source(req.source.peer)) {
-    start_inbound(req, *trunk);
-    return;
+  return InviteIntake::from_phone;
+}
+
+void Gateway::handle_invite(const sip::ServerRequest& req) {
+  const config::TrunkSection* trunk = nullptr;
+  switch (classify_invite(req, &trunk)) {
+    case InviteIntake::too_many_hops:
+      ++stats_.loops_refused;
+      refuse(req, CallError::too_many_hops);
+      return;
+    case InviteIntake::loop:
+      ++stats_.loops_refused;
+      refuse(req, CallError::loop_detected);
+      return;
+    case InviteIntake::from_trunk:
+      start_inbound(req, *trunk);
+      return;
+    case InviteIntake::from_phone:
+      break;
   }
   std::string user;
   if (!authenticate(req, &user)) return;

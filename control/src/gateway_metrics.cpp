@@ -60,6 +60,11 @@ constexpr Family kSipPath[] = {
     MSGW_SIP_PATH_COUNTERS(MSGW_X)
 #undef MSGW_X
 };
+constexpr Family kSipStateless[] = {
+#define MSGW_X(name, help) {"msgw_sip_" #name "_total", Type::counter, help, ""},
+    MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
+#undef MSGW_X
+};
 constexpr Family kSipOverloaded{"msgw_sip_overloaded", Type::gauge,
                                 "1 while new INVITEs and REGISTERs are shed (receive queue too old), else 0", ""};
 constexpr Family kSipQueueAge{"msgw_sip_receive_queue_age_seconds", Type::gauge,
@@ -124,6 +129,7 @@ std::vector<Family> all_families() {
     v.push_back(f);
   v.insert(v.end(), std::begin(kSipAdmission), std::end(kSipAdmission));
   v.insert(v.end(), std::begin(kSipPath), std::end(kSipPath));
+  v.insert(v.end(), std::begin(kSipStateless), std::end(kSipStateless));
   for (const Family& f : {kSipOverloaded, kSipQueueAge, kSipNewRequests, kSipAdmissionLimiting, kSipAdmissionRate,
                           kSipAdmissionEpisodes, kRegistrationsActive, kTrunkUp, kTrunkHealth,
                           kTrunkRegistration, kDataplaneUp})
@@ -245,6 +251,12 @@ void Gateway::write_metrics(metrics::Writer& w) const {
     size_t p = 0;
 #define MSGW_X(name, help) w.sample(kSipPath[p++], st.name);
     MSGW_SIP_PATH_COUNTERS(MSGW_X)
+#undef MSGW_X
+  }
+  {
+    size_t n = 0;
+#define MSGW_X(name, help) w.sample(kSipStateless[n++], st.name);
+    MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
 #undef MSGW_X
   }
   w.sample(kSipOverloaded, st.overloaded);

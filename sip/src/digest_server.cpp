@@ -366,6 +366,14 @@ AuthResult DigestAuthenticator::verify_header(std::string_view value, std::strin
   return verify_as(c, method, request_uri, kind, now);
 }
 
+bool DigestAuthenticator::carries_credentials(MessageRef req_ref) {
+  const osip_message_t* req = req_ref.get();
+  if (req == nullptr || req->sip_method == nullptr) return false;
+  const osip_list_t* list = challenge_kind_for(req->sip_method) == ChallengeKind::www ? &req->authorizations
+                                                                                      : &req->proxy_authorizations;
+  return osip_list_size(list) > 0;
+}
+
 AuthResult DigestAuthenticator::verify(MessageRef req_ref, std::int64_t now) {
   const osip_message_t* req = req_ref.get();
   Impl& m = *impl_;

@@ -151,9 +151,13 @@ const char* default_reason(int status) {
 }
 
 ParseResult parse_message(std::string_view bytes, bool stream, const Limits& limits) {
+  return parse_scanned(bytes, scan_message(bytes, stream, limits));
+}
+
+ParseResult parse_scanned(std::string_view bytes, ScanResult scan) {
   ensure_parser_init();
   ParseResult out;
-  out.scan = scan_message(bytes, stream, limits);
+  out.scan = std::move(scan);
   ScanResult& s = out.scan;
   if (s.verdict != Verdict::Ok) return out;
 
@@ -358,6 +362,22 @@ std::string random_token(std::size_t len) {
     out[i] = alphabet[b % 36];
   }
   return out;
+}
+
+namespace {
+// '-' is not in random_token's alphabet: no transaction or dialog tag starts so.
+constexpr std::string_view kStatelessTagPrefix = "sl-";
+}  // namespace
+
+std::string stateless_to_tag() { return std::string(kStatelessTagPrefix) + random_token(10); }
+
+bool is_stateless_ack(const ScanResult& scan) {
+  if (scan.verdict != Verdict::Ok || !scan.is_request || scan.method != "ACK") return false;
+  std::size_t p = common::tag_param_value_pos(scan.to);
+  if (p == std::string_view::npos) return false;
+  std::string_view tag = scan.to.substr(p);
+  while (!tag.empty() && (tag.front() == ' ' || tag.front() == '\t')) tag.remove_prefix(1);
+  return tag.substr(0, kStatelessTagPrefix.size()) == kStatelessTagPrefix;
 }
 
 }  // namespace msgw::sip

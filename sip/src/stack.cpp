@@ -89,6 +89,10 @@ bool Stack::respond(TxnId txn, MessagePtr response) {
   return ok;
 }
 
+MessagePtr Stack::stateless_response(MessageRef request, int status, std::string_view reason) {
+  return impl_->build_stateless(request.get(), status, reason);
+}
+
 MessageRef Stack::request_of(TxnId txn) const {
   auto it = impl_->txns.find(txn);
   return it == impl_->txns.end() ? MessageRef() : MessageRef(it->second.tr->orig_request);

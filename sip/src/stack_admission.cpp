@@ -131,7 +131,7 @@ bool Stack::Impl::admit(const Inbound& in, std::string_view bytes, LimitedMethod
       common::carries_credentials(bytes.substr(0, scan.head_len)))
     return true;
   const std::string extra = "Retry-After: " + std::to_string(cfg.admission.retry_after_s) + "\r\n";
-  const std::string resp = build_stateless_response(scan, 503, "Overloaded", random_token(10), extra);
+  const std::string resp = build_stateless_response(scan, 503, "Overloaded", stateless_to_tag(), extra);
   if (resp.empty()) return true;
   if (lm == LimitedMethod::invite) ++stats.shed_invites;
   else ++stats.shed_registers;

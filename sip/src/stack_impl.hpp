@@ -254,7 +254,10 @@ struct Stack::Impl {
 
   // --- UAS, server transactions and responses (stack_uas_respond.cpp)
   TxnId create_server(osip_message_t* m, const Inbound& in);
-  bool send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes, TxnId txn = kNoTxn);
+  bool send_server_bytes(const Inbound& in, const char* host, int port, std::string_view bytes, TxnId txn = kNoTxn);
+  // Handler::answer_statelessly's response: built, then sent with no transaction.
+  MessagePtr build_stateless(const osip_message_t* req, int status, std::string_view reason);
+  void send_stateless(const Inbound& in, MessagePtr resp);
   void send_trying(TxnId id, const osip_message_t* m, const ScanResult& scan);
   void send_trying_bytes(const Txn& t, const osip_via_t* top);
   MessagePtr build_response(TxnId id, int status, std::string_view reason);

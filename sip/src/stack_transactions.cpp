@@ -163,7 +163,7 @@ bool Stack::Impl::send_for(osip_transaction_t* tr, osip_message_t* msg, const ch
   std::string bytes = serialize(msg);
   if (bytes.empty()) return false;
   if (MSG_IS_RESPONSE(msg)) stats.count_sent(msg->status_code);
-  const bool sent = t.server ? send_server_bytes(t, host, port, bytes, it->first)
+  const bool sent = t.server ? send_server_bytes(t.in, host, port, bytes, it->first)
                              : transmit(t.proto, t.dst, t.socket, bytes, it->first);
   if (sent) keep_resend(t, msg, std::move(bytes), host, port);
   return sent;

@@ -21,7 +21,14 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   const LimitedMethod lm = limited_method(bytes);
   if (!admit(in, bytes, lm)) return;
   const bool stream = in.proto == Proto::Tcp;
-  ParseResult pr = parse_message(bytes, stream, cfg.limits);
+  ScanResult scan = scan_message(bytes, stream, cfg.limits);
+  // The ACK of a challenge, 400 or 503 we sent with no transaction: nothing
+  // waits for it, and the parse would cost more than the rest of its path.
+  if (!in.framing_error && is_stateless_ack(scan)) {
+    ++stats.stateless_acks_absorbed;
+    return;
+  }
+  ParseResult pr = parse_scanned(bytes, std::move(scan));
   ScanResult& s = pr.scan;
   if (s.over_size) ++stats.oversize_messages;
   if (s.over_headers) ++stats.too_many_headers;
@@ -35,7 +42,7 @@ void Stack::Impl::receive(const Inbound& in, std::string_view bytes) {
   if (s.verdict != Verdict::Ok) {
     ++stats.bad_messages;
     if (s.verdict == Verdict::Reply) {
-      std::string resp = build_stateless_response(s, s.status, s.reason, random_token(10));
+      std::string resp = build_stateless_response(s, s.status, s.reason, stateless_to_tag());
       if (!resp.empty()) {
         stats.count_sent(s.status);
         // Stateless answer goes where the packet came from (RFC 3581 spirit).
@@ -212,6 +219,15 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
     }
   }
 
+  if (ttag.empty() && handler) {
+    // Answered at once with no state kept (a challenge): no transaction, no 100.
+    MessagePtr stateless = handler->answer_statelessly(self, ServerRequest{kNoTxn, m, in, nullptr});
+    if (stateless) {
+      send_stateless(in, std::move(stateless));
+      osip_message_free(m);
+      return;
+    }
+  }
   TxnId id = create_server(m, in);
   if (id == kNoTxn) return;
   if (!merge_key.empty()) {

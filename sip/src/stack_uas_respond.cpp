@@ -11,7 +11,7 @@ TxnId Stack::Impl::create_server(osip_message_t* m, const Inbound& in) {
   if (live_transactions() >= cfg.limits.max_transactions) {
     // Shed load statelessly: the 503 costs no state (RFC 3261 §21.5.4).
     ++stats.overload_rejections;
-    MessagePtr r = make_response(m, 503, "Too Many Transactions", random_token(10));
+    MessagePtr r = make_response(m, 503, "Too Many Transactions", stateless_to_tag());
     osip_message_set_header(r.get(), "Retry-After", "5");
     osip_message_set_content_length(r.get(), "0");
     if (!MSG_IS_ACK(m)) {
@@ -45,16 +45,43 @@ TxnId Stack::Impl::create_server(osip_message_t* m, const Inbound& in) {
   return id;
 }
 
-bool Stack::Impl::send_server_bytes(const Txn& t, const char* host, int port, std::string_view bytes, TxnId txn) {
+bool Stack::Impl::send_server_bytes(const Inbound& in, const char* host, int port, std::string_view bytes,
+                                     TxnId txn) {
   // Responses follow the Via (received/rport filled in on arrival); on
   // TCP they go back on the request's connection while it is open.
-  if (t.in.proto == Proto::Tcp) {
-    Endpoint dst = t.in.peer;
+  if (in.proto == Proto::Tcp) {
+    Endpoint dst = in.peer;
     if (auto e = Endpoint::from(host ? host : "", static_cast<uint16_t>(port))) dst = *e;
-    return transmit(Proto::Tcp, dst, t.in.socket, bytes, txn);
+    return transmit(Proto::Tcp, dst, in.socket, bytes, txn);
   }
   auto dst = Endpoint::from(host ? host : "", static_cast<uint16_t>(port));
-  return transmit(Proto::Udp, dst ? *dst : t.in.peer, t.in.socket, bytes, txn);
+  return transmit(Proto::Udp, dst ? *dst : in.peer, in.socket, bytes, txn);
+}
+
+MessagePtr Stack::Impl::build_stateless(const osip_message_t* req, int status, std::string_view reason) {
+  if (req == nullptr || !MSG_IS_REQUEST(req) || MSG_IS_ACK(req)) return {};
+  MessagePtr resp = make_response(req, status, reason, stateless_to_tag());
+  if (resp && !cfg.user_agent.empty()) osip_message_set_header(resp.get(), "Server", cfg.user_agent.c_str());
+  return resp;
+}
+
+// Where the IST would send it: the Via's received/rport (stamped on
+// arrival), as oSIP2 gives cb_send (osip_response_get_destination).
+void Stack::Impl::send_stateless(const Inbound& in, MessagePtr resp) {
+  if (!resp || resp->status_code < 100 || resp->status_code > 699) return;
+  if (resp->content_length == nullptr) {
+    osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&resp->bodies, 0));
+    osip_message_set_content_length(resp.get(), std::to_string(b ? b->length : 0).c_str());
+  }
+  const std::string bytes = serialize(resp.get());
+  if (bytes.empty()) return;
+  char* host = nullptr;
+  int port = 0;
+  osip_response_get_destination(resp.get(), &host, &port);
+  ++stats.stateless_answers;
+  stats.count_sent(resp->status_code);
+  send_server_bytes(in, host, port, bytes);
+  osip_free(host);
 }
 
 // 100 Trying for a new INVITE, written directly instead of cloned into an
@@ -118,7 +145,7 @@ void Stack::Impl::send_trying_bytes(const Txn& t, const osip_via_t* top) {
     else if (top->port) port = std::atoi(top->port);
   }
   stats.count_sent(100);
-  send_server_bytes(t, host, port, t.trying);
+  send_server_bytes(t.in, host, port, t.trying);
 }
 
 MessagePtr Stack::Impl::build_response(TxnId id, int status, std::string_view reason) {

@@ -82,6 +82,9 @@ class Gateway final : public sip::Handler {
   void on_timeout(sip::Stack&, sip::TxnId txn) override;
   void on_ack_timeout(sip::Stack&, sip::Dialog* dialog) override;
   bool adopts_dialogless(sip::Stack&, sip::MessageRef req) override;
+  // A new INVITE or REGISTER without credentials from a phone: its 407/401
+  // challenge, sent with no transaction (the rest take the ordinary path).
+  sip::Message answer_statelessly(sip::Stack&, const sip::ServerRequest& req) override;
 
   // Timer work: trunk answer deadlines (failover), dataplane events, registrar purge.
   void tick();
@@ -134,6 +137,13 @@ class Gateway final : public sip::Handler {
   // restored call, and only with both tags of that leg.
   Call* restored_call_for(sip::MessageRef req, LegId* leg);
   bool authenticate(const sip::ServerRequest& req, std::string* user);
+  // The challenge headers for `resp` (a 401/407 to req): the claimed user's
+  // algorithms, stale when `r` says so; counted.
+  void add_challenge(sip::Message& resp, const sip::ServerRequest& req, const sip::AuthResult& r);
+  // The checks a new INVITE meets before its caller is known, in order: one
+  // definition for handle_invite and answer_statelessly.
+  enum class InviteIntake { too_many_hops, loop, from_trunk, from_phone };
+  InviteIntake classify_invite(const sip::ServerRequest& req, const config::TrunkSection** trunk = nullptr);
   void start_outbound(const sip::ServerRequest& req, const std::string& user);
   void start_inbound(const sip::ServerRequest& req, const config::TrunkSection& trunk);
   // A call attempt refused before a call exists: the error's status, reason

@@ -200,6 +200,9 @@ class DigestAuthenticator {
   // Authorization for other methods; among several headers, the one for our
   // realm is used (RFC 3261 §22.3).
   AuthResult verify(MessageRef request, std::int64_t now_s = auth_now_s());
+  // The request has the header verify() checks (any realm): verify() would
+  // not answer `missing`.  Free of verify()'s side effects (nonce counts, stats).
+  static bool carries_credentials(MessageRef request);
 
   // A fresh nonce issued now.
   std::string make_nonce(std::int64_t now_s = auth_now_s());

@@ -64,6 +64,14 @@ inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
   X(segment_rx_no_listener, "SIP datagrams from the shared memory to an address:port with no UDP listener, "   \
                             "dropped")
 
+// Answers sent with no transaction, as a stateless server does (RFC 3261
+// §16.11, §17.2): X(name, help), one list for Stats and /metrics.
+#define MSGW_SIP_STATELESS_COUNTERS(X)                                                                          \
+  X(stateless_answers, "new requests answered at once with no transaction (the digest challenge of a request " \
+                       "without credentials); a retransmission is answered again")                            \
+  X(stateless_acks_absorbed, "ACKs of responses sent with no transaction (challenges, 400s, 503s), dropped "    \
+                             "from the pre-scan unparsed")
+
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
   uint64_t rx_messages = 0;
@@ -97,6 +105,9 @@ struct Stats {
 #undef MSGW_X
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_PATH_COUNTERS(MSGW_X)
+#undef MSGW_X
+#define MSGW_X(name, help) uint64_t name = 0;
+  MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two

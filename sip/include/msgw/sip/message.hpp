@@ -157,6 +157,10 @@ struct ParseResult {
 // scan_message + the parse + the checks every element makes on a parsed
 // message (mandatory headers, URI and Via sanity).
 ParseResult parse_message(std::string_view bytes, bool stream, const Limits& limits);
+// The same, for bytes already scanned (`scan` = scan_message(bytes, ...)):
+// a receiver that acts on the scan alone first (an ACK of a stateless
+// answer) scans once.
+ParseResult parse_scanned(std::string_view bytes, ScanResult scan);
 
 // Response to an unparsed request, built only from the raw header lines the
 // scan kept (Via, From, To, Call-ID, CSeq). Empty when no Via was found: with
@@ -172,6 +176,15 @@ bool has_tag_param(std::string_view value);
 const char* default_reason(int status);
 
 std::string random_token(std::size_t len = 16);
+
+// The To tag of a response sent with no transaction (a stateless challenge,
+// 400 or 503): random_token's letters behind a prefix no transaction's or
+// dialog's tag (random_token alone) can carry.  An ACK whose To tag has it
+// acknowledges such a response: nobody waits for it, so the stack drops it
+// from the pre-scan, unparsed (is_stateless_ack).
+std::string stateless_to_tag();
+// The scan is of an ACK for a response sent with a stateless_to_tag().
+bool is_stateless_ack(const ScanResult& scan);
 
 // Canonical long name for a header name or its compact form, lower case.
 std::string_view canonical_header_name(std::string_view name);

@@ -72,6 +72,16 @@ class Handler {
   // restored from persisted state after a restart, whose dialogs this stack
   // never saw.  False (the default) answers 481.
   virtual bool adopts_dialogless(Stack&, MessageRef /*req*/) { return false; }
+  // A new request out of any dialog (no To tag; req.txn is kNoTxn), before
+  // the stack keeps any state for it.  A handler that answers it at once and
+  // needs nothing back (the digest challenge of a request without
+  // credentials, RFC 3261 §22.3) returns that response, made by
+  // Stack::stateless_response: the stack sends it with no transaction, as a
+  // stateless server does (RFC 3261 §16.11): no 100 Trying before it, a
+  // retransmitted request is answered again, the ACK of a final response is
+  // dropped unparsed (is_stateless_ack).  An empty Message (the default) takes
+  // the ordinary path: a server transaction and on_request.
+  virtual Message answer_statelessly(Stack&, const ServerRequest& /*req*/) { return {}; }
 };
 
 class Stack {
@@ -124,6 +134,9 @@ class Stack {
   Message response_for(TxnId txn, int status, std::string_view reason = {});
   bool respond(TxnId txn, Message response);
   MessageRef request_of(TxnId txn) const;  // empty when the transaction is gone
+  // A response to `request` for Handler::answer_statelessly: its To tag a
+  // stateless_to_tag(), the Server header as response_for's.
+  Message stateless_response(MessageRef request, int status, std::string_view reason = {});
 
   // --- UAC
   // Adds Via (with a fresh branch and rport), Max-Forwards, User-Agent and,
