@@ -466,7 +466,8 @@ for label, key in (("concurrent calls with media, zero loss", "_concurrent_media
                                     (cell(p, "", "peer" + key) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
                                     cell(ratio(m, p)) if media_tests else "-"))
 m, p = fig["msgw_sut_cpu_us_per_call"], fig["peer_sut_cpu_us_per_call"]
-print("%-50s %14s %14s %12s" % ("SUT core CPU µs per call at %d calls/s" % cpu_rate, cell(m, " µs"), cell(p, " µs"),
+print("%-50s %14s %14s %12s" % ("SUT core CPU µs per call at %d calls/s" % cpu_rate,  # 10 ms ticks: no decimals
+                                cell(m if m is None else round(m), " µs"), cell(p if p is None else round(p), " µs"),
                                 cell(ratio(p, m))))
 print("  (SUT core CPU: the last column is peer/msgw, > 1 means msgw uses less CPU per call)")
 print("peer: %s" % peer_version)
