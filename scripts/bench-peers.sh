@@ -26,7 +26,14 @@
 # and msgw_/peer_transcoded_sessions (the media-throughput test, SUT on one
 # core; the peer's transcoded mode on a kamailio started with -A
 # WITH_TRANSCODING, which offers G.729 beside PCMU so rtpengine transcodes),
-# ratio_cps(_media), at_ceiling (figures at the highest rate offered: lower
+# ratio_cps(_media), msgw_/peer_sut_cpu_us_per_call (the SUT core's CPU time
+# per completed call at --cpu-rate, no media: /proc/stat's user + system +
+# irq + softirq of SUT_CPU over a fixed-rate run right before each SUT's
+# ladder, so the kernel's work for the SUT counts on both sides; this host's
+# speed moves ~2x by the hour, the calls/s alone do not compare runs),
+# ratio_sut_cpu (peer/msgw: > 1, msgw uses less CPU per call), sut_cpu_per_round,
+# sut_cpu_notes (fixed-rate runs with failures or other work on the core: the
+# figure stands, per completed call), at_ceiling (figures at the highest rate offered: lower
 # bounds), generator_bound (the figures the tool itself may have
 # limited, a list; empty when none) with generator_limits (the reasons per
 # run), not_built, per_round, method.
@@ -36,18 +43,20 @@
 #   --rounds N (3)  --step-s S (20)  --confirm-s S (60)  --threshold-ms MS (1000)
 #   --hold-ms MS (1500)  --start-rate R (100)  --max-rate R (5000)  --resolution R (50)
 #   --rates R1,R2,...  fixed steps instead of the search (each runs to its end)
+#   --cpu-rate R (400)  the fixed rate of the SUT CPU per call run (one step of --step-s)
 #   --keep-work        keep the work directory (tool JSON/HTML, logs)
 #   --only msgw|peer   run one side only (the other's figures are null)
 #   --capacity-rate R (200)  --capacity-max-calls N (20000)   the capacity test
 #   --max-sessions N (4000)  media-throughput's ceiling (its trials last --step-s)
 #   --no-media-tests   skip capacity and media-throughput (establishment only)
+#   --rounds 1 --rates 50,100 --step-s 3 --cpu-rate 100 --no-media-tests   a trial of establishment and CPU only
 # Trial (a few minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3 --capacity-max-calls 200 --max-sessions 200
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
 start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
-capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1
+capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1 cpu_rate=400
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -61,6 +70,7 @@ while (($#)); do
     --max-rate) max_rate=$2; shift ;;
     --resolution) resolution=$2; shift ;;
     --rates) rates=$2; shift ;;
+    --cpu-rate) cpu_rate=$2; shift ;;
     --keep-work) export KEEP_WORK=1 ;;
     --only) only=$2; shift ;;
     --capacity-rate) capacity_rate=$2; shift ;;
@@ -75,6 +85,7 @@ while (($#)); do
 done
 [[ -z $only || $only == msgw || $only == peer ]] || { echo "bench-peers: --only msgw|peer" >&2; exit 2; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --rounds N, N >= 1" >&2; exit 2; }
+[[ $cpu_rate =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --cpu-rate R, R >= 1" >&2; exit 2; }
 if [[ $(id -u) -ne 0 ]]; then echo "bench-peers: run as root" >&2; exit 2; fi
 build=$(cd "${build_arg:-$root/build}" && pwd)
 tool=$build/loadtest/msgw-loadtest
@@ -100,10 +111,11 @@ rig() { MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$@"; }
 # Credentials and number: the rig's subscriber (config/examples/spa-to-carrier.toml).
 user=spa1 password=spa1-secret number=1-800-555-1212
 access_ip=10.10.0.1 trunk_ip=10.20.0.1 ng_port=2223
-sides=(--target "$access_ip:5060" --phone 10.10.0.2:5062 --phone-netns msgw-phone
-       --carrier 10.20.0.2:5060 --carrier-netns msgw-carrier
-       --user "$user" --password "$password" --number "$number" --hold-ms "$hold_ms"
-       --threshold-ms "$threshold_ms" --step-s "$step_s" --quiet)
+base=(--target "$access_ip:5060" --phone 10.10.0.2:5062 --phone-netns msgw-phone
+      --carrier 10.20.0.2:5060 --carrier-netns msgw-carrier
+      --user "$user" --password "$password" --number "$number" --hold-ms "$hold_ms"
+      --threshold-ms "$threshold_ms" --step-s "$step_s" --quiet)
+sides=("${base[@]}")  # and the ladder
 if [[ -n $rates ]]; then
   sides+=(--rates "$rates")
 else
@@ -223,34 +235,46 @@ PY
 }
 
 # run_tool SUT MODE ROUND: one establishment run, pinned; its JSON in $work.
+# MODE nomedia or media: the ladder; cpu: one step at --cpu-rate, no media,
+# for the SUT core's CPU time per call (every run reports it, --sut-cpus).
 run_tool() {
-  local sut=$1 mode=$2 round=$3 name=$1-$2-r$3 media=()
-  [[ $mode == media ]] && media=(--media --codec PCMU)
-  taskset -c "$GEN_CPU" "$tool" establishment "${sides[@]}" "${media[@]}" \
+  local sut=$1 mode=$2 round=$3 name=$1-$2-r$3 opts=("${sides[@]}")
+  [[ $mode == media ]] && opts+=(--media --codec PCMU)
+  [[ $mode == cpu ]] && opts=("${base[@]}" --rates "$cpu_rate")
+  taskset -c "$GEN_CPU" "$tool" establishment "${opts[@]}" --sut-cpus "$SUT_CPU" \
     --json "$work/$name.json" --html "$work/$name.html" >"$work/$name.out" 2>"$work/$name.err" || true
   [[ -s $work/$name.json ]] || echo '{"error": "no JSON (see the tool stderr)"}' >"$work/$name.json"
-  python3 - "$work/$name.json" "$name" <<'PY' >&2
+  python3 - "$work/$name.json" "$name" "$mode" <<'PY' >&2
 import json, sys
 r = json.load(open(sys.argv[1]))
 if "error" in r:
     print("  %-16s could not run: %s" % (sys.argv[2], r["error"])); sys.exit()
+bound = "; generator-bound: " + "; ".join(r["generator_limits"]) if r.get("generator_bound") else ""
+if sys.argv[3] == "cpu":
+    s = r["steps"][-1]
+    us = s.get("sut_cpu_us_per_call")
+    print("  %-16s %s CPU us per call on the SUT core at %d calls/s (core %.0f %% busy, %.0f %% niced); %d ok, %d failed%s" % (
+        sys.argv[2], "-" if us is None else "%.0f" % us, s["rate"], s.get("sut_cpu_busy_percent", 0),
+        s.get("sut_cpu_niced_percent", 0), s["uac"]["successful"], s["uac"]["failed"], bound))
+    sys.exit()
 st = r.get("setup_ms_at_found_rate") or {}
 steps = " ".join("%d%s" % (s["rate"], "+" if s["passed"] else "-") for s in r["steps"])
-print("  %-16s %5d calls/s%s, setup p99 %s ms; steps %s%s" % (
+us = r.get("sut_cpu_us_per_call_at_found")
+print("  %-16s %5d calls/s%s, setup p99 %s ms%s; steps %s%s" % (
     sys.argv[2], r["found_rate"], " (confirmed)" if r.get("confirmed") else "",
-    st.get("p99", "-") if st.get("n") else "-", steps,
-    "; generator-bound: " + "; ".join(r["generator_limits"]) if r.get("generator_bound") else ""))
+    st.get("p99", "-") if st.get("n") else "-", "" if us is None else ", SUT CPU %.0f us/call" % us, steps, bound))
 PY
 }
 
 if [[ -n $rates ]]; then ladder="rates $rates"
 else ladder="search $start_rate..$max_rate by $resolution, confirmation ${confirm_s} s"; fi
 echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU, msgw-loadtest on core $GEN_CPU;" \
-  "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder" >&2
+  "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder; CPU per call at $cpu_rate calls/s" >&2
 for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
   if [[ $only == peer ]]; then :
   elif msgw_up; then
+    run_tool msgw cpu "$round"
     run_tool msgw nomedia "$round"
     run_tool msgw media "$round"
     ((media_tests)) && run_media_tests msgw "$round"
@@ -260,6 +284,7 @@ for round in $(seq "$rounds"); do
   msgw_down
   if [[ $only == msgw ]]; then :
   elif peer_up; then
+    run_tool peer cpu "$round"
     run_tool peer nomedia "$round"
     run_tool peer media "$round"
     ((media_tests)) && run_media_tests peer "$round" relayed
@@ -279,10 +304,11 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu = sys.argv[1:]
 rounds = int(rounds)
+cpu_rate = int(cpu_rate)
 media_tests = media_tests == "1"
 # The highest rate offered: a figure there is the ladder's ceiling, not the target's.
 ceiling = max(int(x) for x in rates.split(",")) if rates else int(max_rate)
@@ -363,6 +389,38 @@ for sut in ("msgw", "peer"):
 def ratio(a, b):
     return round(a / b, 2) if a is not None and b else None
 
+# The SUT core's CPU per completed call at --cpu-rate: the one step of each
+# round's fixed-rate run. A run with failures still counts (per completed
+# call) but is noted, as is other (niced) work on the core or a generator limit.
+sut_cpu_per_round, sut_cpu_notes, cpu_runs = {"msgw": [], "peer": []}, [], {}
+for sut in ("msgw", "peer"):
+    for k in range(1, rounds + 1):
+        name = "%s-cpu-r%d" % (sut, k)
+        r = load(name)
+        if r is None or not r.get("steps"):
+            sut_cpu_per_round[sut].append(None)
+            if os.path.exists(os.path.join(work, name + ".json")):
+                sut_cpu_notes.append("%s: no figure (the run could not be done)" % name)
+            continue
+        s = r["steps"][-1]
+        us = s.get("sut_cpu_us_per_call")
+        sut_cpu_per_round[sut].append(round(us, 1) if us is not None else None)
+        cpu_runs[name] = {"rate": s["rate"], "passed": s["passed"], "verdict": s["verdict"],
+                          "completed": s["uac"]["successful"], "failed": s["uac"]["failed"],
+                          "sut_cpu_us_per_call": us, "sut_cpu_busy_percent": s.get("sut_cpu_busy_percent"),
+                          "sut_cpu_niced_percent": s.get("sut_cpu_niced_percent")}
+        if not s["passed"]:
+            sut_cpu_notes.append("%s: %s at %d calls/s (the figure is per completed call)" % (name, s["verdict"], s["rate"]))
+        if (s.get("sut_cpu_niced_percent") or 0) > 5:
+            sut_cpu_notes.append("%s: niced work (not counted) %.0f %% of core %s: the SUT shared its core"
+                                 % (name, s["sut_cpu_niced_percent"], sut_cpu))
+        if r.get("generator_bound"):
+            sut_cpu_notes.append("%s: generator-bound: %s" % (name, "; ".join(r.get("generator_limits", []))))
+for sut in ("msgw", "peer"):
+    fig[sut + "_sut_cpu_us_per_call"] = median([v for v in sut_cpu_per_round[sut] if v is not None])
+    if fig[sut + "_sut_cpu_us_per_call"] is not None:
+        fig[sut + "_sut_cpu_us_per_call"] = round(fig[sut + "_sut_cpu_us_per_call"], 1)
+
 not_measured = {}
 if not media_tests:
     for k in ("concurrent_media", "relayed_streams", "transcoded_sessions"):
@@ -407,7 +465,14 @@ for label, key in (("concurrent calls with media, zero loss", "_concurrent_media
     print("%-50s %14s %14s %12s" % (label, cell(m, "", "msgw" + key) if m != "n/a" else m,
                                     (cell(p, "", "peer" + key) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
                                     cell(ratio(m, p)) if media_tests else "-"))
+m, p = fig["msgw_sut_cpu_us_per_call"], fig["peer_sut_cpu_us_per_call"]
+print("%-50s %14s %14s %12s" % ("SUT core CPU µs per call at %d calls/s" % cpu_rate,  # 10 ms ticks: no decimals
+                                cell(m if m is None else round(m), " µs"), cell(p if p is None else round(p), " µs"),
+                                cell(ratio(p, m))))
+print("  (SUT core CPU: the last column is peer/msgw, > 1 means msgw uses less CPU per call)")
 print("peer: %s" % peer_version)
+if sut_cpu_notes:
+    print("SUT CPU notes: " + "; ".join(sut_cpu_notes))
 if at_ceiling:
     print("at the most the tool offered (%d calls/s, %s calls, %s sessions) in a round, a lower bound: %s"
           % (ceiling, capacity_max, max_sessions, ", ".join(at_ceiling)))
@@ -416,12 +481,17 @@ if bound:
 
 per_round = {name: {"found_rate": r.get("found_rate"), "confirmed": r.get("confirmed"),
                     "setup_p99_ms": p99(r) if "error" not in r else None,
+                    "sut_cpu_us_per_call_at_found": r.get("sut_cpu_us_per_call_at_found"),
                     **({"error": r["error"]} if "error" in r else {})}
              for name, r in runs.items()}
+per_round.update(cpu_runs)
 out = dict(fig)
 out.update({
     "ratio_cps": ratio(fig["msgw_cps"], fig["peer_cps"]),
     "ratio_cps_media": ratio(fig["msgw_cps_media"], fig["peer_cps_media"]),
+    "ratio_sut_cpu": ratio(fig["peer_sut_cpu_us_per_call"], fig["msgw_sut_cpu_us_per_call"]),
+    "sut_cpu_per_round": sut_cpu_per_round,
+    "sut_cpu_notes": sut_cpu_notes,
     "generator_bound": bound,
     "generator_limits": limits,
     "at_ceiling": at_ceiling,
@@ -430,7 +500,8 @@ out.update({
     "per_round": per_round,
     "peer": peer_version,
     "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
-               "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed"},
+               "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed",
+               "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu)},
 })
 print(json.dumps(out))
 PY

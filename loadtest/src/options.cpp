@@ -8,6 +8,7 @@
 
 #include "packet_rate.hpp"
 #include "packet_rate_count.hpp"
+#include "tool_cpu.hpp"
 
 namespace msgw::loadtest {
 namespace {
@@ -132,6 +133,10 @@ Packet rate (DPDK; no SIP: the target's flows are programmed already; --step-s i
 Test aids (the tool plays a faulty target to check its own arithmetic):
   --reject-every N           the carrier side answers 503 to every Nth INVITE (N divides 100)
   --withhold-rtp-every N     the carrier side withholds every Nth RTP packet of each stream
+SUT CPU:
+  --sut-cpus LIST            the CPUs the target is pinned to (0 or 0,2 or 0-3): each step reports their
+                             busy share and CPU microseconds per completed call (/proc/stat; niced work
+                             and steal left out)
 Reports:
   --json FILE                also write the JSON result here (always the last line of stdout)
   --html FILE                self-contained HTML report
@@ -308,6 +313,17 @@ std::optional<Options> parse_options(int argc, char** argv, std::string* error, 
         }
         s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
       }
+    } else if (a == "--sut-cpus") {
+      auto v = value();
+      std::string why;
+      auto cpus = v ? parse_cpu_list(*v, &why) : std::nullopt;
+      if (!v) why = "a CPU list expected (e.g. 0 or 0,2 or 0-3)";
+      if (!cpus) return bad(a, why);
+      // A CPU that is not online has no line in /proc/stat: nothing would be measured.
+      const auto online = read_proc_stat();
+      for (int cpu : *cpus)
+        if (!online.count(cpu)) return bad(a, "CPU " + std::to_string(cpu) + " is not online on this host");
+      o.sut_cpus = std::move(*cpus);
     } else if (a == "--media") {
       o.media = true;
     } else if (a == "--media-dpdk") {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,9 @@ struct Options {
   // Test aids: behave as a faulty target so the tool's own arithmetic can be checked.
   std::uint32_t reject_every = 0;        // the carrier answers 503 to every Nth INVITE
   std::uint32_t withhold_rtp_every = 0;  // the carrier withholds every Nth RTP packet
+  // --sut-cpus: the cores the system under test is pinned to; each step then
+  // reports their busy share and their CPU time per completed call.
+  std::set<int> sut_cpus;
   // Reports and plumbing.
   std::string json_file, html_file, work_dir;
   bool keep_work = false;

@@ -237,6 +237,7 @@ std::string html_report(const RunResult& r) {
   o << "<table><tr><th>step</th><th>rate</th><th>s</th><th>verdict</th><th>attempts</th><th>ok</th><th>failed</th>"
        "<th>UAS in/ok/failed</th><th>setup p50/p99/max ms</th><th>disconnect p99 ms</th><th>SER %</th><th>SEER %</th>"
        "<th>SIPp CPU % (UAC/UAS)</th>"
+    << (r.sut_cpus.empty() ? "" : "<th>SUT CPU % / µs per call</th>")
     << (r.media ? "<th>streams</th><th>loss % p99</th><th>jitter ms p99</th><th>MOS p50/mean</th>" : "") << "</tr>\n";
   for (const auto& s : r.steps) {
     o << "<tr><td>" << s.index << (s.confirmation ? " (confirm)" : "") << "</td><td>" << s.rate << "</td><td>"
@@ -249,6 +250,12 @@ std::string html_report(const RunResult& r) {
       << "</td><td>" << num(s.setup_ms.p50) << "/" << num(s.setup_ms.p99) << "/" << num(s.setup_ms.max) << "</td><td>"
       << num(s.disconnect_ms.p99) << "</td><td>" << num(s.ser, 2) << "</td><td>" << num(s.seer, 2) << "</td><td>"
       << num(s.uac.cpu_percent, 0) << "/" << num(s.uas.cpu_percent, 0) << "</td>";
+    if (!r.sut_cpus.empty())
+      o << "<td>"
+        << (s.has_sut_cpu ? num(100 * s.sut_cpu_busy, 0) + " / " +
+                                (s.sut_cpu_us_per_call ? num(*s.sut_cpu_us_per_call, 0) : std::string("-"))
+                          : std::string("-"))
+        << "</td>";
     if (r.media)
       o << "<td>" << s.streams << "</td><td>" << num(s.loss_percent.p99, 2) << "</td><td>" << num(s.jitter_ms.p99, 2)
         << "</td><td>" << num(s.mos.p50, 2) << "/" << num(s.mos.mean, 2) << "</td>";

@@ -39,6 +39,7 @@ std::string json_report(const RunResult& r) {
   if (!r.error.empty()) j["error"] = r.error;
   auto steps = nlohmann::json::array();
   Percentiles best_setup;
+  std::optional<double> sut_cpu_at_found;
   for (const auto& s : r.steps) {
     nlohmann::json st{{"step", s.index},
                       {"rate", s.rate},
@@ -58,6 +59,12 @@ std::string json_report(const RunResult& r) {
                       {"seer_percent", s.seer},
                       {"generator_limits", s.generator_limits}};
     if (s.tool_cpu_busy >= 0) st["tool_cpu_busy_percent"] = 100.0 * s.tool_cpu_busy;
+    if (s.has_sut_cpu) {
+      st["sut_cpu_busy_percent"] = 100.0 * s.sut_cpu_busy;
+      st["sut_cpu_niced_percent"] = 100.0 * s.sut_cpu_niced;
+      st["sut_cpu_s"] = s.sut_cpu_s;
+      st["sut_cpu_us_per_call"] = s.sut_cpu_us_per_call ? nlohmann::json(*s.sut_cpu_us_per_call) : nlohmann::json();
+    }
     if (s.has_uas) st["uas"] = side(s.uas);
     nlohmann::json hist = nlohmann::json::object();
     for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;
@@ -74,11 +81,18 @@ std::string json_report(const RunResult& r) {
                         {"level_reached_s", s.capacity.level_reached_s},
                         {"held_s", s.capacity.held_s},
                         {"generator_suspect", s.capacity.generator_suspect}};
-    if (s.passed && s.rate == r.found_rate) best_setup = s.setup_ms;
+    if (s.passed && s.rate == r.found_rate) {
+      best_setup = s.setup_ms;
+      sut_cpu_at_found = s.sut_cpu_us_per_call;
+    }
     steps.push_back(std::move(st));
   }
   j["steps"] = std::move(steps);
   j["setup_ms_at_found_rate"] = pct(best_setup);
+  if (!r.sut_cpus.empty()) {
+    j["sut_cpus"] = r.sut_cpus;
+    j["sut_cpu_us_per_call_at_found"] = sut_cpu_at_found ? nlohmann::json(*sut_cpu_at_found) : nlohmann::json();
+  }
   if (!r.capacity_samples.empty()) {
     auto samples = nlohmann::json::array();
     for (const auto& c : r.capacity_samples)

@@ -56,6 +56,12 @@ struct StepResult {
   double ser = 0, seer = 0;  // RFC 6076, percent
   std::vector<std::string> generator_limits;  // why the tool, not the target, may have been the limit
   double tool_cpu_busy = -1;  // busy share (0..1) of the CPUs the tool ran on during the step; -1 unknown
+  // --sut-cpus: what the target's cores did over the step (tool_cpu.hpp's
+  // sut_work_ticks): their work share (0..1), the niced share left out of it
+  // (other work on the core), the work in CPU seconds and per completed call.
+  bool has_sut_cpu = false;
+  double sut_cpu_busy = 0, sut_cpu_niced = 0, sut_cpu_s = 0;
+  std::optional<double> sut_cpu_us_per_call;  // none when no call completed
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;
@@ -88,6 +94,7 @@ struct RunResult {
   bool media = false;
   std::string codec;
   std::string media_engine;  // "sockets" or "dpdk" (--media-dpdk)
+  std::vector<int> sut_cpus;  // --sut-cpus; empty when not given
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
   std::vector<ThroughputMode> throughput;  // media-throughput: one per mode

@@ -280,7 +280,17 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   }
   feed_media();
   s.elapsed_s = monotonic_s() - t0;
-  if (auto busy = busy_share(cpu_before, read_proc_stat(), tool_cpus)) s.tool_cpu_busy = *busy;
+  const auto cpu_after = read_proc_stat();
+  if (auto busy = busy_share(cpu_before, cpu_after, tool_cpus)) s.tool_cpu_busy = *busy;
+  std::uint64_t sut_ticks = 0;  // the target's work on its cores (--sut-cpus), per call below
+  if (!o.sut_cpus.empty())
+    if (auto d = cpu_delta(cpu_before, cpu_after, o.sut_cpus)) {
+      sut_ticks = sut_work_ticks(*d);
+      s.has_sut_cpu = true;
+      s.sut_cpu_busy = static_cast<double>(sut_ticks) / static_cast<double>(d->total);
+      s.sut_cpu_niced = static_cast<double>(d->nice) / static_cast<double>(d->total);
+      s.sut_cpu_s = static_cast<double>(sut_ticks) / static_cast<double>(clock_ticks_per_s());
+    }
 
   auto uac_stat = parse_stat_csv(read_file(dir / "uac-stat.csv"));
   if (!uac_stat.error.empty() || uac_stat.rows.empty()) {
@@ -303,6 +313,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     s.uac.timeouts = last.failed_timeout_recv + last.failed_max_udp_retrans;
   }
   s.uac.cpu_percent = uac_wall > 0 ? 100.0 * uac_cpu / uac_wall : 0;
+  // Per call completed (the rejections taken out above).
+  if (s.has_sut_cpu) s.sut_cpu_us_per_call = cpu_us_per_call(sut_ticks, clock_ticks_per_s(), s.uac.successful);
   if (uas) {
     auto uas_stat = parse_stat_csv(read_file(dir / "uas-stat.csv"));
     s.uas = counts_from(uas_stat, dir / "uas.err", true);
@@ -437,6 +449,7 @@ RunResult run_test(const Options& o) {
   result.started_utc = utc_now();
   result.threshold_ms = o.threshold_ms;
   result.hold_ms = o.hold_ms;
+  result.sut_cpus.assign(o.sut_cpus.begin(), o.sut_cpus.end());
   if (o.test == TestKind::packet_rate) {  // no SIP, no work directory; says itself when not built
     run_packet_rate(o, result);
     return result;

@@ -2,7 +2,9 @@
 #include "tool_cpu.hpp"
 
 #include <sched.h>
+#include <unistd.h>
 
+#include <charconv>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -25,24 +27,86 @@ std::map<int, CpuTimes> parse_proc_stat(std::string_view text) {
     CpuTimes t;
     t.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
     t.total = t.busy + v[3] + v[4];
+    t.nice = v[1];
+    t.steal = v[7];
     out[cpu] = t;
   }
   return out;
 }
 
-std::optional<double> busy_share(const std::map<int, CpuTimes>& before, const std::map<int, CpuTimes>& after,
-                                 const std::set<int>& cpus) {
-  std::uint64_t busy = 0, total = 0;
+std::optional<CpuTimes> cpu_delta(const std::map<int, CpuTimes>& before, const std::map<int, CpuTimes>& after,
+                                  const std::set<int>& cpus) {
+  CpuTimes d;
   for (int c : cpus) {
     auto b = before.find(c), a = after.find(c);
     if (b == before.end() || a == after.end() || a->second.total < b->second.total ||
-        a->second.busy < b->second.busy)
+        a->second.busy < b->second.busy || a->second.nice < b->second.nice || a->second.steal < b->second.steal)
       continue;  // a CPU taken offline and back restarts its counters
-    busy += a->second.busy - b->second.busy;
-    total += a->second.total - b->second.total;
+    d.busy += a->second.busy - b->second.busy;
+    d.total += a->second.total - b->second.total;
+    d.nice += a->second.nice - b->second.nice;
+    d.steal += a->second.steal - b->second.steal;
   }
-  if (total == 0) return std::nullopt;
-  return static_cast<double>(busy) / static_cast<double>(total);
+  if (d.total == 0) return std::nullopt;
+  return d;
+}
+
+std::optional<double> busy_share(const std::map<int, CpuTimes>& before, const std::map<int, CpuTimes>& after,
+                                 const std::set<int>& cpus) {
+  auto d = cpu_delta(before, after, cpus);
+  if (!d) return std::nullopt;
+  return static_cast<double>(d->busy) / static_cast<double>(d->total);
+}
+
+std::optional<double> cpu_us_per_call(std::uint64_t ticks, long ticks_per_s, std::uint64_t calls) {
+  if (calls == 0 || ticks_per_s <= 0) return std::nullopt;
+  return 1e6 * static_cast<double>(ticks) / static_cast<double>(ticks_per_s) / static_cast<double>(calls);
+}
+
+long clock_ticks_per_s() { return sysconf(_SC_CLK_TCK); }
+
+std::optional<std::set<int>> parse_cpu_list(std::string_view text, std::string* error) {
+  std::set<int> out;
+  std::string_view item;
+  auto cpu = [&](std::string_view s, int& n) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size() || n < 0) {
+      *error = "'" + std::string(item) + "' is not a CPU number or a range N-M";
+      return false;
+    }
+    if (n >= CPU_SETSIZE) {
+      *error = "CPU " + std::to_string(n) + " is past the most this host can have (" + std::to_string(CPU_SETSIZE) + ")";
+      return false;
+    }
+    return true;
+  };
+  if (text.empty()) {
+    *error = "a CPU list expected (e.g. 0 or 0,2 or 0-3)";
+    return std::nullopt;
+  }
+  for (std::string_view rest = text;;) {
+    const auto comma = rest.find(',');
+    item = rest.substr(0, comma);
+    if (item.empty()) {
+      *error = "an empty item in '" + std::string(text) + "'";
+      return std::nullopt;
+    }
+    const auto dash = item.find('-');
+    int lo = 0, hi = 0;
+    if (!cpu(item.substr(0, dash), lo)) return std::nullopt;
+    hi = lo;
+    if (dash != std::string_view::npos) {
+      if (!cpu(item.substr(dash + 1), hi)) return std::nullopt;
+      if (hi < lo) {
+        *error = "the range '" + std::string(item) + "' runs backwards";
+        return std::nullopt;
+      }
+    }
+    for (int c = lo; c <= hi; ++c) out.insert(c);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return out;
 }
 
 std::set<int> allowed_cpus() {

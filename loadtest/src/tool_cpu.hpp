@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// How busy the CPUs the tool runs on were during a step, from /proc/stat.
+// How busy the CPUs the tool runs on were during a step, from /proc/stat;
+// and, with --sut-cpus, the CPU time the system under test's pinned cores
+// spent per completed call (the host's speed varies by hour, a rate alone
+// does not compare runs).
 // Each SIPp's own CPU share (runner.cpp) misses the case that matters on a
 // pinned run: the phone side and the carrier side share one core, each below
 // 90 % of it, together (with their kernel receive work) at its limit, and
@@ -19,16 +22,38 @@ namespace msgw::loadtest {
 struct CpuTimes {
   std::uint64_t busy = 0;   // user + nice + system + irq + softirq + steal (jiffies)
   std::uint64_t total = 0;  // busy + idle + iowait
+  std::uint64_t nice = 0, steal = 0;  // parts of busy that are not the SUT's work (sut_work_ticks)
 };
 
 // The per-CPU lines of /proc/stat ("cpuN user nice system idle iowait irq
 // softirq steal ..."); the aggregate "cpu" line and malformed lines are skipped.
 std::map<int, CpuTimes> parse_proc_stat(std::string_view text);
 
-// Busy share (0..1) of `cpus` between two snapshots; nullopt when no time
-// passed on them (or none of them is in both).
+// What `cpus` did between two snapshots, summed; nullopt when no time passed
+// on them (or none of them is in both).
+std::optional<CpuTimes> cpu_delta(const std::map<int, CpuTimes>& before, const std::map<int, CpuTimes>& after,
+                                  const std::set<int>& cpus);
+
+// Busy share (0..1) of `cpus` between two snapshots (cpu_delta's busy/total).
 std::optional<double> busy_share(const std::map<int, CpuTimes>& before, const std::map<int, CpuTimes>& after,
                                  const std::set<int>& cpus);
+
+// The SUT's work on its cores: busy without nice and steal. The SUTs run at
+// nice 0, so niced work on their core (builds sharing the host) is someone
+// else's; steal is the hypervisor's, time the core did no work at all.
+inline std::uint64_t sut_work_ticks(const CpuTimes& d) { return d.busy - d.nice - d.steal; }
+
+// CPU microseconds per completed call: `ticks` jiffies of work at
+// `ticks_per_s` (USER_HZ) over `calls`; nullopt when no call completed.
+std::optional<double> cpu_us_per_call(std::uint64_t ticks, long ticks_per_s, std::uint64_t calls);
+
+// /proc/stat's unit (sysconf(_SC_CLK_TCK), 100 on Linux).
+long clock_ticks_per_s();
+
+// A CPU list as taskset -c takes it: "0", "0,2", "0-3,6". Sets *error and
+// returns nullopt on an empty list or item, a non-number, a reversed range,
+// a CPU past CPU_SETSIZE.
+std::optional<std::set<int>> parse_cpu_list(std::string_view text, std::string* error);
 
 // The CPUs this process may run on (the SIPps it starts inherit them).
 std::set<int> allowed_cpus();

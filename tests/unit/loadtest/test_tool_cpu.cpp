@@ -49,3 +49,55 @@ TEST(ToolCpu, ThisProcessRunsSomewhereAndProcStatHasIt) {
   const auto now = read_proc_stat();
   for (int c : cpus) EXPECT_EQ(now.count(c), 1u) << "cpu" << c;
 }
+
+TEST(SutCpu, DeltaKeepsNiceAndStealApartFromTheWork) {
+  // cpu0: user+5, nice+40, system+3, irq+1, softirq+6, steal+2, idle+43 (100 jiffies passed).
+  const auto b = parse_proc_stat("cpu0 100 10 50 850 0 0 0 0 0 0\n");
+  const auto a = parse_proc_stat("cpu0 105 50 53 893 0 1 6 2 0 0\n");
+  const auto d = cpu_delta(b, a, {0});
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->busy, 57u);
+  EXPECT_EQ(d->total, 100u);
+  EXPECT_EQ(d->nice, 40u);
+  EXPECT_EQ(d->steal, 2u);
+  EXPECT_EQ(sut_work_ticks(*d), 15u) << "user + system + irq + softirq";
+  EXPECT_NEAR(*busy_share(b, a, {0}), 0.57, 1e-9) << "the tool's share still counts everything busy";
+  EXPECT_FALSE(cpu_delta(b, b, {0}).has_value());
+  EXPECT_FALSE(cpu_delta(a, b, {0}).has_value()) << "counters that went back are skipped";
+}
+
+TEST(SutCpu, DeltaSumsTheListedCpusOnly) {
+  const auto b = parse_proc_stat(kBefore), a = parse_proc_stat(kAfter);
+  EXPECT_EQ(sut_work_ticks(*cpu_delta(b, a, {0})), 150u);
+  EXPECT_EQ(sut_work_ticks(*cpu_delta(b, a, {1})), 1180u) << "1185 busy less 5 steal";
+  EXPECT_EQ(sut_work_ticks(*cpu_delta(b, a, {0, 1})), 1330u);
+}
+
+TEST(SutCpu, MicrosecondsPerCall) {
+  // 15 jiffies at USER_HZ 100 = 150 ms of work over 300 calls: 500 µs each.
+  EXPECT_NEAR(*cpu_us_per_call(15, 100, 300), 500.0, 1e-9);
+  EXPECT_NEAR(*cpu_us_per_call(15, 1000, 300), 50.0, 1e-9) << "the tick rate is the kernel's, not assumed";
+  EXPECT_NEAR(*cpu_us_per_call(0, 100, 10), 0.0, 1e-9);
+  EXPECT_FALSE(cpu_us_per_call(15, 100, 0).has_value()) << "no call completed: no figure";
+  EXPECT_FALSE(cpu_us_per_call(15, 0, 300).has_value()) << "sysconf failed";
+  EXPECT_GT(clock_ticks_per_s(), 0);
+}
+
+TEST(SutCpu, CpuLists) {
+  std::string error;
+  EXPECT_EQ(*parse_cpu_list("0", &error), (std::set<int>{0}));
+  EXPECT_EQ(*parse_cpu_list("0,2", &error), (std::set<int>{0, 2}));
+  EXPECT_EQ(*parse_cpu_list("2,0,2", &error), (std::set<int>{0, 2}));
+  EXPECT_EQ(*parse_cpu_list("0-3,6", &error), (std::set<int>{0, 1, 2, 3, 6}));
+  EXPECT_EQ(*parse_cpu_list("5-5", &error), (std::set<int>{5}));
+  for (const char* bad : {"", ",", "0,", ",0", "0,,1", "a", "0x1", "-1", "1-", "3-1", "1-2-3", " 0", "0 ", "1.5",
+                          "99999999999", "100000"}) {
+    error.clear();
+    EXPECT_FALSE(parse_cpu_list(bad, &error).has_value()) << "'" << bad << "'";
+    EXPECT_FALSE(error.empty()) << "'" << bad << "'";
+  }
+  parse_cpu_list("3-1", &error);
+  EXPECT_NE(error.find("backwards"), std::string::npos) << error;
+  parse_cpu_list("0,x", &error);
+  EXPECT_NE(error.find("'x'"), std::string::npos) << error;
+}
