@@ -60,9 +60,10 @@ constexpr Family kSipPath[] = {
     MSGW_SIP_PATH_COUNTERS(MSGW_X)
 #undef MSGW_X
 };
-constexpr Family kSipStateless[] = {
+constexpr Family kSipStackCounters[] = {
 #define MSGW_X(name, help) {"msgw_sip_" #name "_total", Type::counter, help, ""},
     MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
+    MSGW_SIP_TABLE_COUNTERS(MSGW_X)
 #undef MSGW_X
 };
 constexpr Family kSipOverloaded{"msgw_sip_overloaded", Type::gauge,
@@ -129,7 +130,7 @@ std::vector<Family> all_families() {
     v.push_back(f);
   v.insert(v.end(), std::begin(kSipAdmission), std::end(kSipAdmission));
   v.insert(v.end(), std::begin(kSipPath), std::end(kSipPath));
-  v.insert(v.end(), std::begin(kSipStateless), std::end(kSipStateless));
+  v.insert(v.end(), std::begin(kSipStackCounters), std::end(kSipStackCounters));
   for (const Family& f : {kSipOverloaded, kSipQueueAge, kSipNewRequests, kSipAdmissionLimiting, kSipAdmissionRate,
                           kSipAdmissionEpisodes, kRegistrationsActive, kTrunkUp, kTrunkHealth,
                           kTrunkRegistration, kDataplaneUp})
@@ -255,8 +256,9 @@ void Gateway::write_metrics(metrics::Writer& w) const {
   }
   {
     size_t n = 0;
-#define MSGW_X(name, help) w.sample(kSipStateless[n++], st.name);
+#define MSGW_X(name, help) w.sample(kSipStackCounters[n++], st.name);
     MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
+    MSGW_SIP_TABLE_COUNTERS(MSGW_X)
 #undef MSGW_X
   }
   w.sample(kSipOverloaded, st.overloaded);

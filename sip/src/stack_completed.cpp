@@ -137,8 +137,16 @@ bool Stack::Impl::completed_invite(const std::string& invite_server_key) const {
   return completed_server.count(invite_server_key) != 0;
 }
 
+// Also past max_completed entries, soonest deadline first: an entry only
+// answers a retransmission, so losing one early costs at most a 481 to a
+// retransmitted request (counted), where refusing new calls for the last
+// 32 s of BYEs would cap the call rate at max / 32 s.
 void Stack::Impl::expire_completed(int64_t now_us) {
-  while (!completed_timers.empty() && completed_timers.top().due_us < now_us) {
+  auto over_limit = [this] {
+    return completed_server.size() + completed_client.size() > cfg.limits.max_completed;
+  };
+  while (!completed_timers.empty() && (completed_timers.top().due_us < now_us || over_limit())) {
+    const bool early = completed_timers.top().due_us >= now_us;
     const CompletedTimer e = completed_timers.top();
     completed_timers.pop();
     auto& map = e.server ? completed_server : completed_client;
@@ -149,6 +157,7 @@ void Stack::Impl::expire_completed(int64_t now_us) {
       if (mk != completed_merges.end() && mk->second == e.key) completed_merges.erase(mk);
     }
     map.erase(it);
+    if (early) ++stats.completed_evicted;
   }
 }
 

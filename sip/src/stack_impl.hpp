@@ -214,6 +214,9 @@ struct Stack::Impl {
   void settle();
   // Transactions alive: oSIP2's and the completed ones kept here.
   std::size_t live_transactions() const { return txns.size() + completed_server.size() + completed_client.size(); }
+  // What max_transactions bounds: oSIP2's transactions (the Completed
+  // entries have max_completed of their own).
+  std::size_t running_transactions() const { return txns.size(); }
 
   // --- completed transactions (stack_completed.cpp)
   static bool only_absorbs(const osip_transaction_t* tr);

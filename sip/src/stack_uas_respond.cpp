@@ -8,7 +8,7 @@
 namespace msgw::sip {
 
 TxnId Stack::Impl::create_server(osip_message_t* m, const Inbound& in) {
-  if (live_transactions() >= cfg.limits.max_transactions) {
+  if (running_transactions() >= cfg.limits.max_transactions) {
     // Shed load statelessly: the 503 costs no state (RFC 3261 §21.5.4).
     ++stats.overload_rejections;
     MessagePtr r = make_response(m, 503, "Too Many Transactions", stateless_to_tag());

@@ -112,5 +112,30 @@ TEST(CoreCompleted, ManyAreKeptApart) {
   EXPECT_EQ(app.requests, kCount);
 }
 
+// max_transactions bounds the transactions still running; the Completed
+// entries (one per call's BYE for 32 s) have max_completed, past which the
+// soonest to expire are forgotten: a call rate is never capped by them.
+TEST(CoreCompleted, CompletedEntriesDoNotCountAgainstTheTransactionLimit) {
+  test::CaptureTransport tp;
+  Answerer app;
+  StackConfig c = no_trying();
+  c.limits.max_transactions = 2;
+  c.limits.max_completed = 3;
+  Stack st(c, &app, &tp);
+  for (int i = 0; i < 6; ++i) {
+    st.receive(test::udp_from(), request("OPTIONS", "-lim" + std::to_string(i), "lim" + std::to_string(i)));
+    st.run_timers();
+  }
+  EXPECT_EQ(tp.response_codes(), std::vector<int>(6, 200)) << "no 503: nothing was running";
+  EXPECT_EQ(st.stats().overload_rejections, 0u);
+  EXPECT_EQ(st.transaction_count(), 3u) << "the three newest kept";
+  EXPECT_EQ(st.stats().completed_evicted, 3u);
+  // The newest still gets its response again; the oldest is new to the stack.
+  st.receive(test::udp_from(), request("OPTIONS", "-lim5", "lim5"));
+  EXPECT_EQ(app.requests, 6);
+  st.receive(test::udp_from(), request("OPTIONS", "-lim0", "lim0"));
+  EXPECT_EQ(app.requests, 7);
+}
+
 }  // namespace
 }  // namespace msgw::sip

@@ -24,6 +24,11 @@ struct Limits {
   // Beyond these the stack sheds load (503 / refused connection) instead of
   // growing without bound under a flood.
   std::size_t max_transactions = 65536;
+  // Transactions past their final response, kept as the bytes they resend
+  // (stack_completed.cpp) for up to 32 s: one per call's BYE, so rate x 32 s
+  // of them (128 K at 4,000 calls/s, ~0.5 KiB each).  Beyond this the
+  // soonest to expire go first (Stats::completed_evicted), not new calls.
+  std::size_t max_completed = 262144;
   std::size_t max_tcp_connections = 1024;
   // Kernel buffers of each UDP listening socket.  Linux's default (~208 KiB)
   // holds fewer than a hundred datagrams: a burst of INVITEs during a few
@@ -72,6 +77,12 @@ inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
   X(stateless_acks_absorbed, "ACKs of responses sent with no transaction (challenges, 400s, 503s), dropped "    \
                              "from the pre-scan unparsed")
 
+// The transaction tables' bounds (Limits): X(name, help), one list for Stats and /metrics.
+#define MSGW_SIP_TABLE_COUNTERS(X)                                                                              \
+  X(overload_rejections, "new requests answered 503 Too Many Transactions: max_transactions running at once")   \
+  X(completed_evicted, "transactions past their final response forgotten before their 32 s were up "           \
+                       "(over max_completed): a retransmission of theirs is no longer recognised")
+
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
   uint64_t rx_messages = 0;
@@ -98,7 +109,6 @@ struct Stats {
   uint64_t tcp_connections_opened = 0;
   uint64_t tcp_connections_closed_idle = 0;
   uint64_t tcp_connections_refused = 0;  // over max_tcp_connections
-  uint64_t overload_rejections = 0;      // 503 because of max_transactions
   // Admission (admission.hpp): shedding and per-source blocks.
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_ADMISSION_COUNTERS(MSGW_X)
@@ -108,6 +118,7 @@ struct Stats {
 #undef MSGW_X
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
+  MSGW_SIP_TABLE_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two
