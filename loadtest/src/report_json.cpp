@@ -65,6 +65,7 @@ std::string json_report(const RunResult& r) {
       st["sut_cpu_s"] = s.sut_cpu_s;
       st["sut_cpu_us_per_call"] = s.sut_cpu_us_per_call ? nlohmann::json(*s.sut_cpu_us_per_call) : nlohmann::json();
     }
+    if (s.settle_s >= 0) st["settle_s"] = s.settle_s;
     if (s.has_uas) st["uas"] = side(s.uas);
     nlohmann::json hist = nlohmann::json::object();
     for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;
@@ -91,6 +92,7 @@ std::string json_report(const RunResult& r) {
   j["setup_ms_at_found_rate"] = pct(best_setup);
   if (!r.sut_cpus.empty()) {
     j["sut_cpus"] = r.sut_cpus;
+    if (r.sut_idle_busy) j["sut_idle_busy_percent"] = 100.0 * *r.sut_idle_busy;
     j["sut_cpu_us_per_call_at_found"] = sut_cpu_at_found ? nlohmann::json(*sut_cpu_at_found) : nlohmann::json();
   }
   if (!r.capacity_samples.empty()) {

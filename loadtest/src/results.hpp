@@ -62,6 +62,7 @@ struct StepResult {
   bool has_sut_cpu = false;
   double sut_cpu_busy = 0, sut_cpu_niced = 0, sut_cpu_s = 0;
   std::optional<double> sut_cpu_us_per_call;  // none when no call completed
+  double settle_s = -1;  // the search's wait for the target's cores to idle after this step (-1: none)
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;
@@ -95,6 +96,7 @@ struct RunResult {
   std::string codec;
   std::string media_engine;  // "sockets" or "dpdk" (--media-dpdk)
   std::vector<int> sut_cpus;  // --sut-cpus; empty when not given
+  std::optional<double> sut_idle_busy;  // their busy share (0..1) before the search's first step
   MediaSummary media_summary;  // every stream of the run
   std::vector<std::string> generator_limits;  // union over steps, prefixed by the step
   std::vector<ThroughputMode> throughput;  // media-throughput: one per mode

@@ -258,7 +258,10 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     if (end_early && !s.ended_early &&
         ((have_row && last_row.failed > 0) || rejected > 0 || s.over_threshold > 0)) {
       s.ended_early = true;
-      uac.stop(1500);
+      // No new calls; those in progress finish (hold, BYE) before SIPp is
+      // killed: a call cut short stays on the target (its 2xx resent to a
+      // phone that is gone, for 32 s) and burdens the next step.
+      uac.stop(static_cast<int>(hold + o.threshold_ms + 1500));
     }
     if (plan && plan->watch && !s.ended_early &&
         plan->watch({monotonic_s() - c.run_start, have_row ? &last_row : nullptr, s.over_threshold, rejected})) {
@@ -402,6 +405,15 @@ void run_search(RunContext& c, std::uint32_t& index) {
   const Options& o = c.o;
   RunResult& result = *c.result;
   RateSearch search({o.start_rate, o.max_rate, o.resolution, o.confirm_s > 0, 3});
+  // With --sut-cpus the trials are kept independent (RFC 7502): each starts
+  // once the target's cores are back near their share before the first.
+  std::optional<SettlePolicy> settle;
+  if (!o.sut_cpus.empty())
+    if (auto idle = sample_busy_share(o.sut_cpus, 1000)) {
+      settle = SettlePolicy{};
+      settle->idle_share = *idle;
+      result.sut_idle_busy = *idle;
+    }
   while (auto step = search.next()) {
     if (index >= o.max_steps) break;
     const auto span = std::max<std::uint32_t>(o.max_rate - o.start_rate, 1);
@@ -415,8 +427,10 @@ void run_search(RunContext& c, std::uint32_t& index) {
       break;
     }
     search.record(s.passed);
-    record_step_result(c, std::move(s));
     sleep_ms(500);  // let the target settle between steps
+    if (settle)
+      s.settle_s = wait_until_settled(*settle, [&](int ms) { return sample_busy_share(o.sut_cpus, ms); }) / 1000.0;
+    record_step_result(c, std::move(s));
   }
   result.found_rate = search.found();
   result.confirmed = search.confirmed();

@@ -2,6 +2,7 @@
 #include "tool_cpu.hpp"
 
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -123,6 +124,25 @@ std::map<int, CpuTimes> read_proc_stat() {
   std::ifstream f("/proc/stat");
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   return parse_proc_stat(text);
+}
+
+std::optional<double> sample_busy_share(const std::set<int>& cpus, int window_ms) {
+  const auto before = read_proc_stat();
+  timespec d{window_ms / 1000, (window_ms % 1000) * 1000000L};
+  nanosleep(&d, nullptr);
+  const auto d_cpu = cpu_delta(before, read_proc_stat(), cpus);
+  if (!d_cpu) return std::nullopt;
+  return static_cast<double>(sut_work_ticks(*d_cpu)) / static_cast<double>(d_cpu->total);
+}
+
+int wait_until_settled(const SettlePolicy& p, const std::function<std::optional<double>(int window_ms)>& sample) {
+  int waited = 0;
+  while (waited < p.max_ms) {
+    const auto busy = sample(p.window_ms);
+    waited += p.window_ms;
+    if (!busy || *busy <= p.idle_share + p.margin) break;
+  }
+  return waited;
 }
 
 }  // namespace msgw::loadtest

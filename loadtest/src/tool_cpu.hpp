@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -59,6 +60,24 @@ std::optional<std::set<int>> parse_cpu_list(std::string_view text, std::string* 
 std::set<int> allowed_cpus();
 // /proc/stat now, parsed (empty when unreadable).
 std::map<int, CpuTimes> read_proc_stat();
+
+// Busy share (sut_work_ticks) of `cpus` over the next `window_ms` (sleeps that long).
+std::optional<double> sample_busy_share(const std::set<int>& cpus, int window_ms);
+
+// RFC 7502's trials are independent, but a step leaves work on the target:
+// retransmissions towards a generator that is gone, 2xx without their ACK
+// (for 32 s, 64 * T1), calls cut short.  With --sut-cpus the rate search
+// waits after a step until the target's cores are back near the busy share
+// they had before the first step, for at most max_ms.
+struct SettlePolicy {
+  double idle_share = 0;  // the cores' busy share before the first step
+  double margin = 0.03;   // settled at or under idle_share + margin
+  int window_ms = 500;    // one sample
+  int max_ms = 35000;     // Timer B / H (32 s) and a little
+};
+// Samples until one window is settled or max_ms have passed (a window that
+// cannot be read counts as settled); returns the milliseconds sampled.
+int wait_until_settled(const SettlePolicy& p, const std::function<std::optional<double>(int window_ms)>& sample);
 
 // Above this busy share of its CPUs over a step the tool may have been the limit.
 inline constexpr double kToolCpuBusyLimit = 0.9;

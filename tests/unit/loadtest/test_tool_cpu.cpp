@@ -101,3 +101,35 @@ TEST(SutCpu, CpuLists) {
   parse_cpu_list("0,x", &error);
   EXPECT_NE(error.find("'x'"), std::string::npos) << error;
 }
+
+// Between the search's steps: wait while the target's cores stay busier than
+// before the first step (+ margin), sample by sample, never past max_ms.
+TEST(SutCpu, SettleWaitsForTheTargetsCoresToIdle) {
+  SettlePolicy p;
+  p.idle_share = 0.05;
+  p.margin = 0.03;
+  p.window_ms = 500;
+  p.max_ms = 3000;
+  auto feed = [](std::vector<std::optional<double>> shares, int* asked) {
+    return [shares, asked](int window_ms) -> std::optional<double> {
+      EXPECT_EQ(window_ms, 500);
+      const std::size_t i = static_cast<std::size_t>((*asked)++);
+      return i < shares.size() ? shares[i] : std::optional<double>(0.9);
+    };
+  };
+  int asked = 0;
+  EXPECT_EQ(wait_until_settled(p, feed({0.06}, &asked)), 500) << "idle at once: one window";
+  EXPECT_EQ(asked, 1);
+  asked = 0;
+  EXPECT_EQ(wait_until_settled(p, feed({0.6, 0.3, 0.081, 0.079}, &asked)), 2000) << "0.08 is idle + margin";
+  EXPECT_EQ(asked, 4);
+  asked = 0;
+  EXPECT_EQ(wait_until_settled(p, feed({}, &asked)), 3000) << "never idle: max_ms";
+  EXPECT_EQ(asked, 6);
+  asked = 0;
+  EXPECT_EQ(wait_until_settled(p, feed({0.5, std::nullopt, 0.9}, &asked)), 1000) << "unreadable: no more waiting";
+  p.max_ms = 0;
+  asked = 0;
+  EXPECT_EQ(wait_until_settled(p, feed({0.9}, &asked)), 0) << "no wait configured";
+  EXPECT_EQ(asked, 0);
+}
