@@ -10,6 +10,11 @@
 # addresses (10.10.0.1 access, 10.20.0.1 trunk), so the tool's command is
 # the same for both, target included. The system under test is pinned to
 # SUT_CPU (0), the tool (its SIPps and RTP thread) to GEN_CPU (1).
+# DATAPLANE_CPU (default SUT_CPU) moves msgw-dataplane elsewhere: with
+# DATAPLANE_CPU=$GEN_CPU and --only msgw, msgw-control has the SUT core to
+# itself (issue 23's "msgw-control on one core"; a carrier host gives the
+# dataplane lcores of its own) and the dataplane shares the tool's core,
+# whose busy share the tool checks against its generator limit (90 %).
 #
 # Workload: digest INVITE -> 407 -> INVITE -> 200 -> ACK -> hold -> BYE,
 # the tool's establishment test (RFC 7502 search, or --rates), without
@@ -49,6 +54,7 @@
 #   --capacity-rate R (200)  --capacity-max-calls N (20000)   the capacity test
 #   --max-sessions N (4000)  media-throughput's ceiling (its trials last --step-s)
 #   --no-media-tests   skip capacity and media-throughput (establishment only)
+#   --no-media-calls   skip the establishment run with RTP on every call too (signalling only)
 #   --rounds 1 --rates 50,100 --step-s 3 --cpu-rate 100 --no-media-tests   a trial of establishment and CPU only
 # Trial (a few minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3 --capacity-max-calls 200 --max-sessions 200
 set -euo pipefail
@@ -56,8 +62,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
 start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
-capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1 cpu_rate=400
+capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1 media_calls=1 cpu_rate=400
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
+DATAPLANE_CPU=${DATAPLANE_CPU:-$SUT_CPU}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case $1 in
@@ -77,6 +84,7 @@ while (($#)); do
     --capacity-max-calls) capacity_max=$2; shift ;;
     --max-sessions) max_sessions=$2; shift ;;
     --no-media-tests) media_tests=0 ;;
+    --no-media-calls) media_tests=0 media_calls=0 ;;
     -h|--help) usage ;;
     -*) echo "bench-peers: unknown option $1" >&2; usage ;;
     *) build_arg=$1 ;;
@@ -162,7 +170,8 @@ wait_udp() {  # ADDR:PORT listening in msgw-gw, up to 10 s
 msgw_up() {
   rig up "$work/gw.toml" >"$work/rig-up.log" 2>&1 || { tail -n 20 "$work/rig-up.log" >&2; return 1; }
   local p
-  for p in dataplane control; do taskset -a -p -c "$SUT_CPU" "$(cat "$work/run/$p.pid")" >/dev/null; done
+  taskset -a -p -c "$DATAPLANE_CPU" "$(cat "$work/run/dataplane.pid")" >/dev/null
+  taskset -a -p -c "$SUT_CPU" "$(cat "$work/run/control.pid")" >/dev/null
 }
 msgw_down() { rig down >/dev/null 2>&1 || true; }
 
@@ -268,7 +277,9 @@ PY
 
 if [[ -n $rates ]]; then ladder="rates $rates"
 else ladder="search $start_rate..$max_rate by $resolution, confirmation ${confirm_s} s"; fi
-echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU, msgw-loadtest on core $GEN_CPU;" \
+dp_note=""
+[[ $DATAPLANE_CPU == "$SUT_CPU" ]] || dp_note=" (msgw-dataplane on core $DATAPLANE_CPU)"
+echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU$dp_note, msgw-loadtest on core $GEN_CPU;" \
   "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder; CPU per call at $cpu_rate calls/s" >&2
 for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
@@ -276,7 +287,7 @@ for round in $(seq "$rounds"); do
   elif msgw_up; then
     run_tool msgw cpu "$round"
     run_tool msgw nomedia "$round"
-    run_tool msgw media "$round"
+    ((media_calls)) && run_tool msgw media "$round"
     ((media_tests)) && run_media_tests msgw "$round"
   else
     echo "  msgw: the rig did not come up" >&2
@@ -286,7 +297,7 @@ for round in $(seq "$rounds"); do
   elif peer_up; then
     run_tool peer cpu "$round"
     run_tool peer nomedia "$round"
-    run_tool peer media "$round"
+    ((media_calls)) && run_tool peer media "$round"
     ((media_tests)) && run_media_tests peer "$round" relayed
   else
     echo "  peer: did not come up" >&2
@@ -304,9 +315,9 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" "$DATAPLANE_CPU" "$media_calls" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu, dataplane_cpu, media_calls = sys.argv[1:]
 rounds = int(rounds)
 cpu_rate = int(cpu_rate)
 media_tests = media_tests == "1"
@@ -425,6 +436,9 @@ not_measured = {}
 if not media_tests:
     for k in ("concurrent_media", "relayed_streams", "transcoded_sessions"):
         not_measured[k] = "--no-media-tests"
+if media_calls != "1":
+    for k in ("cps_media", "setup_p99_ms_media"):
+        not_measured[k] = "--no-media-calls"
 # Figures where the tool itself was the limit in at least one round.
 which = {"nomedia": ["_cps", "_setup_p99_ms"], "media": ["_cps_media", "_setup_p99_ms_media"]}
 bound = sorted({name.split("-")[0] + key for name in limits for key in which[name.split("-")[1]]} | media_bound)
@@ -501,7 +515,7 @@ out.update({
     "peer": peer_version,
     "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
                "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed",
-               "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu)},
+               "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu), "msgw_dataplane_cpu": int(dataplane_cpu)},
 })
 print(json.dumps(out))
 PY
