@@ -468,6 +468,9 @@ rows = [
 print("%-50s %14s %14s %12s" % ("median of %d round(s)" % rounds, "msgw", "peer", "msgw/peer"))
 for label, key, unit in rows:
     m, p = fig["msgw" + key], fig["peer" + key]
+    if key.endswith("_media") and media_calls != "1":
+        print("%-50s %14s %14s %12s" % (label, "n/a", "n/a", "-"))
+        continue
     print("%-50s %14s %14s %12s" % (label, cell(m, unit, "msgw" + key), cell(p, unit, "peer" + key),
                                     cell(ratio(m, p))))
 for label, key in (("concurrent calls with media, zero loss", "_concurrent_media"),
