@@ -48,7 +48,10 @@ constexpr Family kSipResponsesOut{"msgw_sip_responses_sent_total", Type::counter
 constexpr Family kSipMessages{"msgw_sip_messages_received_total", Type::counter, "SIP messages received", ""};
 constexpr Family kSipBad{"msgw_sip_bad_messages_total", Type::counter,
                          "SIP input refused (answered 4xx or dropped)", ""};
-constexpr Family kSipTransactions{"msgw_sip_transactions", Type::gauge, "SIP transactions live", ""};
+constexpr Family kSipTransactions{"msgw_sip_transactions", Type::gauge,
+                                  "SIP transactions live: running ones (bounded by max_transactions) and those past "
+                                  "their final response kept for retransmissions (up to 32 s; max_completed)",
+                                  ""};
 constexpr Family kSipDialogs{"msgw_sip_dialogs", Type::gauge, "SIP dialogs live", ""};
 constexpr Family kSipAdmission[] = {
 #define MSGW_X(name, help) {"msgw_sip_" #name "_total", Type::counter, help, ""},
