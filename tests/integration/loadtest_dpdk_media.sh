@@ -13,8 +13,12 @@
 #     bridged the signalling both ways.
 #  2. establishment, 10 calls/s for 2 s with media, the carrier side
 #     withholding every 10th RTP packet: the phone side reports that loss
-#     (the withheld packets, less at most one per stream that fell after its
-#     last packet received: RFC 3550 counts gaps only), the carrier side none.
+#     (the withheld packets, less those that fell after the stream's last
+#     packet received: RFC 3550 counts gaps only), the carrier side none.
+#     After the last received come the packets the carrier side sent between
+#     the gateway's removing the flow (the phone's BYE) and its own BYE
+#     stopping the stream: one withheld packet in 200 ms, two per stream when
+#     that window passes 200 ms on a busy host (seen: 1 to 2 streams in 20).
 # Every run writes JSON (also stdout's last line) and HTML: both parse.
 # Each run gets a fresh rig, stopped before the tool exits (net_memif's
 # server hangs up first: packet_rate.hpp); the tool runs without hugepages,
@@ -139,8 +143,9 @@ ph, ca = m["received_by"]["phone"], m["received_by"]["carrier"]
 withheld = m["packets_withheld_by_test_aid"]
 assert withheld > 0, m
 # What the carrier side withheld is what the phone side lost, less at most
-# one per stream withheld after the last packet that stream received.
-assert withheld - ph["streams"] <= ph["packets_lost"] <= withheld, (withheld, ph)
+# two per stream withheld after the last packet that stream received (the
+# teardown window above), never more.
+assert withheld - 2 * ph["streams"] <= ph["packets_lost"] <= withheld, (withheld, ph)
 assert ca["packets_lost"] == 0, ca
 print("ok   withheld: 20 calls, the carrier side withheld %d packets, the phone side lost %d of %d (%.2f %%) over %d streams, the carrier side 0"
       % (withheld, ph["packets_lost"], ph["packets_expected"], ph["loss_percent"], ph["streams"]))'
