@@ -260,6 +260,10 @@ struct Stack::Impl {
   bool send_server_bytes(const Inbound& in, const char* host, int port, std::string_view bytes, TxnId txn = kNoTxn);
   // Handler::answer_statelessly's response: built, then sent with no transaction.
   MessagePtr build_stateless(const osip_message_t* req, int status, std::string_view reason);
+  // A response to req with this To tag and our Server header (build_response, build_stateless).
+  MessagePtr server_response(const osip_message_t* req, int status, std::string_view reason, std::string_view tag);
+  // Content-Length from the body when the TU set none.
+  static void default_content_length(osip_message_t* resp);
   void send_stateless(const Inbound& in, MessagePtr resp);
   void send_trying(TxnId id, const osip_message_t* m, const ScanResult& scan);
   void send_trying_bytes(const Txn& t, const osip_via_t* top);

@@ -60,19 +60,14 @@ bool Stack::Impl::send_server_bytes(const Inbound& in, const char* host, int por
 
 MessagePtr Stack::Impl::build_stateless(const osip_message_t* req, int status, std::string_view reason) {
   if (req == nullptr || !MSG_IS_REQUEST(req) || MSG_IS_ACK(req)) return {};
-  MessagePtr resp = make_response(req, status, reason, stateless_to_tag());
-  if (resp && !cfg.user_agent.empty()) osip_message_set_header(resp.get(), "Server", cfg.user_agent.c_str());
-  return resp;
+  return server_response(req, status, reason, stateless_to_tag());
 }
 
 // Where the IST would send it: the Via's received/rport (stamped on
 // arrival), as oSIP2 gives cb_send (osip_response_get_destination).
 void Stack::Impl::send_stateless(const Inbound& in, MessagePtr resp) {
   if (!resp || resp->status_code < 100 || resp->status_code > 699) return;
-  if (resp->content_length == nullptr) {
-    osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&resp->bodies, 0));
-    osip_message_set_content_length(resp.get(), std::to_string(b ? b->length : 0).c_str());
-  }
+  default_content_length(resp.get());
   const std::string bytes = serialize(resp.get());
   if (bytes.empty()) return;
   char* host = nullptr;
@@ -157,9 +152,20 @@ MessagePtr Stack::Impl::build_response(TxnId id, int status, std::string_view re
   std::string tag;
   if (t.tr->last_response) tag = to_tag(t.tr->last_response);
   if (tag.empty()) tag = random_token(12);
-  MessagePtr resp = make_response(t.tr->orig_request, status, reason, tag);
+  return server_response(t.tr->orig_request, status, reason, tag);
+}
+
+MessagePtr Stack::Impl::server_response(const osip_message_t* req, int status, std::string_view reason,
+                                        std::string_view tag) {
+  MessagePtr resp = make_response(req, status, reason, tag);
   if (resp && !cfg.user_agent.empty()) osip_message_set_header(resp.get(), "Server", cfg.user_agent.c_str());
   return resp;
+}
+
+void Stack::Impl::default_content_length(osip_message_t* resp) {
+  if (resp->content_length != nullptr) return;
+  osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&resp->bodies, 0));
+  osip_message_set_content_length(resp, std::to_string(b ? b->length : 0).c_str());
 }
 
 bool Stack::Impl::respond(TxnId id, int status, std::string_view reason, const Headers& headers,
@@ -181,10 +187,7 @@ bool Stack::Impl::send_response(TxnId id, MessagePtr resp) {
   if (t.final_sent || resp->status_code < 100 || resp->status_code > 699) return false;
   const int status = resp->status_code;
   osip_message_t* req = t.tr->orig_request;
-  if (resp->content_length == nullptr) {
-    osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&resp->bodies, 0));
-    osip_message_set_content_length(resp.get(), std::to_string(b ? b->length : 0).c_str());
-  }
+  default_content_length(resp.get());
   const bool invite = MSG_IS_INVITE(req);
   const std::string method = req->sip_method ? req->sip_method : "";
   Dialog* d = invite ? track_uas_dialog(t, req, resp.get()) : nullptr;
