@@ -6,7 +6,8 @@
 # config with a wide RTP port range, a media timeout past the longest hold and
 # a trunk taking PCMU and G.729 (so media-throughput's transcoded mode
 # transcodes). The tool's JSON and HTML go to OUT_DIR; the last line printed
-# is the tool's JSON result.
+# is the tool's JSON result; the gateway's counters after the run go to
+# OUT_DIR/gateway-metrics.txt, the namespaces' kernel counters to OUT_DIR/nstat-*.txt.
 #
 # Usage (root): scripts/bench-loadtest.sh BUILD_DIR TEST [msgw-loadtest options...]
 #   scripts/bench-loadtest.sh build capacity --capacity-rate 200 --capacity-max-calls 20000 --step-s 10 --confirm-s 60
@@ -33,6 +34,7 @@ mkdir -p "$out"
 
 source "$root/tests/integration/control_lib.sh"
 trap rig_cleanup EXIT
+raise_socket_buffer_limits  # the tool's 16 MiB socket buffers (control_lib.sh)
 MEDIA_TIMEOUT_MS=${MEDIA_TIMEOUT_MS:-600000} make_config </dev/null
 sed -i -e 's/^port_min = .*/port_min = 10000/' -e 's/^port_max = .*/port_max = 65000/' \
   -e 's/^codecs = \["G729"\]/codecs = ["PCMU", "G729"]/' "$work/gw.toml"
@@ -62,5 +64,10 @@ taskset -c "$GEN_CPU" "$tool" "$test_name" --target 10.10.0.1:5060 \
   --user spa1 --password spa1-secret --number 1-800-555-1212 \
   --json "$out/result.json" --html "$out/report.html" --work-dir "$out/work" "$@" "${dpdk[@]}" >&2
 rm -rf "/var/run/dpdk/lt-bench$$"
+# Where the calls that did not make it went: the gateway's counters and each
+# namespace's kernel counters (socket buffer overruns, drops) after the run.
+metrics_at=$(sed -n 's/^metrics_listen = "\(.*\)"/\1/p' "$work/gw.toml")
+[[ -n $metrics_at ]] && ip netns exec msgw-gw curl -s "http://$metrics_at/metrics" >"$out/gateway-metrics.txt" || true
+for ns in msgw-phone msgw-carrier msgw-gw; do ip netns exec "$ns" nstat -az >"$out/nstat-$ns.txt" 2>/dev/null || true; done
 echo "bench-loadtest: $test_name against msgw (${RIG_PORTS:-veth} rig); SUT on core $SUT_CPU, tool on core $GEN_CPU; report $out/report.html" >&2
 python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$out/result.json"

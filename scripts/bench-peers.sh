@@ -141,6 +141,7 @@ stop_pid() {  # PID: TERM, wait up to 5 s, KILL
 }
 cleanup() { stop_pid "$kam_pid"; stop_pid "$rtp_pid"; rig_cleanup; }
 trap cleanup EXIT
+raise_socket_buffer_limits  # the tool's 16 MiB socket buffers (control_lib.sh)
 
 # msgw's configuration: the trunk takes PCMU first (relayed, as rtpengine relays;
 # G.729 too, for media-throughput's transcoded mode),

@@ -39,6 +39,7 @@ const char* media_mode_name(MediaMode m) { return m == MediaMode::relayed ? "rel
 namespace {
 
 using common::monotonic_s;
+using common::sleep_ms;
 // Send and receive times: the kernel stamps received packets (SO_TIMESTAMPNS)
 // with CLOCK_REALTIME, so sends are stamped on that clock too, in seconds
 // since the process's first stamp (a double of the epoch keeps only ~0.2 µs).
@@ -55,10 +56,6 @@ double thread_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-void sleep_ms(int ms) {
-  timespec d{ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&d, nullptr);
 }
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -428,7 +425,7 @@ ThroughputTrial run_trial(Context& c, MediaMode mode, std::uint32_t sessions) {
   SippProcess uas;
   std::vector<std::string> uas_argv{o.sipp, "-sf", (dir / "uas.xml").string(), "-i", o.carrier_ip, "-p",
                                     std::to_string(o.carrier_sip_port), "-nostdin", "-max_socket", "65000",
-                                    "-trace_logs", "-log_file", (dir / "uas-media.log").string(), "-trace_err",
+                                    "-buff_size", std::to_string(o.socket_buffer), "-trace_logs", "-log_file", (dir / "uas-media.log").string(), "-trace_err",
                                     "-error_file", (dir / "uas.err").string()};
   if (!uas.start(uas_argv, o.carrier_netns, dir.string(), (dir / "uas.out").string(), &error)) {
     t.verdict = "carrier side: " + error;
@@ -439,7 +436,8 @@ ThroughputTrial run_trial(Context& c, MediaMode mode, std::uint32_t sessions) {
   std::vector<std::string> uac_argv{o.sipp, "-sf", (dir / "uac.xml").string(), "-s", o.number, "-i", o.phone_ip,
                                     "-p", std::to_string(o.phone_sip_port), "-r", std::to_string(o.setup_rate),
                                     "-m", std::to_string(sessions), "-l", std::to_string(sessions), "-nostdin",
-                                    "-max_socket", "65000", "-recv_timeout", "8000",
+                                    "-max_socket", "65000", "-buff_size", std::to_string(o.socket_buffer),
+                                    "-recv_timeout", "8000",
                                     "-timeout", std::to_string(hold_ms / 1000 + static_cast<std::uint32_t>(setup_s) + 30) + "s",
                                     "-trace_logs", "-log_file", (dir / "uac-media.log").string(), "-trace_err",
                                     "-error_file", (dir / "uac.err").string(), "-trace_stat", "-stf",

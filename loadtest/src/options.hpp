@@ -103,6 +103,11 @@ struct Options {
   bool keep_work = false;
   bool quiet = false;  // no progress line
   std::string sipp = "sipp";
+  // SIPp's socket buffers (-buff_size), send and receive: a shedding target
+  // answers a flood in bursts that SIPp's default 64 KiB cannot hold
+  // (socket_drops.hpp counts what is still dropped).  The kernel caps it at
+  // net.core.rmem_max / wmem_max.
+  std::uint32_t socket_buffer = 16u << 20;
 };
 
 // Parses argv; on error returns nullopt and sets *error (usage text for --help).

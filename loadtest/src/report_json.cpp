@@ -66,6 +66,13 @@ std::string json_report(const RunResult& r) {
       st["sut_cpu_us_per_call"] = s.sut_cpu_us_per_call ? nlohmann::json(*s.sut_cpu_us_per_call) : nlohmann::json();
     }
     if (s.settle_s >= 0) st["settle_s"] = s.settle_s;
+    // The tool's own socket drops (socket_drops.hpp), per side's namespace.
+    for (const auto& [side_name, drops] :
+         {std::pair{"phone", s.phone_socket_drops}, std::pair{"carrier", s.carrier_socket_drops}})
+      if (drops)
+        st["tool_socket_drops"][side_name] = {{"receive_buffer", drops->rcvbuf_errors},
+                                              {"send_buffer", drops->sndbuf_errors},
+                                              {"receive_errors", drops->in_errors}};
     if (s.has_uas) st["uas"] = side(s.uas);
     nlohmann::json hist = nlohmann::json::object();
     for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;
@@ -129,6 +136,8 @@ std::string json_report(const RunResult& r) {
     j["overload"] = {{"base_rate", r.overload_base_rate}, {"base_from", r.overload_base_from},
                      {"points", std::move(points)}};
   }
+  // --media-dpdk without media: the DPDK ports carried the signalling alone.
+  if (!r.media && r.media_engine == "dpdk") j["signalling_link"] = "dpdk";
   if (r.media) {
     const auto& m = r.media_summary;
     std::uint64_t lost = 0, expected = 0, withheld = 0;

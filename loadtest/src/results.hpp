@@ -14,6 +14,7 @@
 #include "media_throughput.hpp"
 #include "overload.hpp"
 #include "packet_rate_count.hpp"
+#include "socket_drops.hpp"
 #include "stats.hpp"
 
 namespace msgw::loadtest {
@@ -63,6 +64,10 @@ struct StepResult {
   double sut_cpu_busy = 0, sut_cpu_niced = 0, sut_cpu_s = 0;
   std::optional<double> sut_cpu_us_per_call;  // none when no call completed
   double settle_s = -1;  // the search's wait for the target's cores to idle after this step (-1: none)
+  // Datagrams the kernel dropped at the tool's sockets over the step, per
+  // side's namespace (socket_drops.hpp); none when unreadable.  In the
+  // self-test both sides share one namespace: counted as the phone's.
+  std::optional<UdpDrops> phone_socket_drops, carrier_socket_drops;
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;

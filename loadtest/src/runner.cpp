@@ -20,6 +20,7 @@
 #include "scenario.hpp"
 #include "sipp_output.hpp"
 #include "sipp_process.hpp"
+#include "socket_drops.hpp"
 #include "step.hpp"
 #include "tool_cpu.hpp"
 
@@ -115,10 +116,6 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
 
 }  // namespace
 
-void sleep_ms(int ms) {
-  timespec d{ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&d, nullptr);
-}
 
 // end_early: the search's steps stop at the first failure (RFC 7502); the
 // fixed steps of --rates run to their end so that every count is complete.
@@ -136,6 +133,12 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   const bool media = c.media != nullptr;
   const bool calls = c.workload == Workload::calls;
   std::string error;
+  // The tool's own socket drops over the step (socket_drops.hpp).
+  const std::string phone_ns = c.self_test ? std::string() : o.phone_netns;
+  const std::string carrier_ns = c.self_test ? std::string() : o.carrier_netns;
+  const bool carrier_apart = calls && carrier_ns != phone_ns;
+  const auto phone_udp_before = read_netns_udp(phone_ns);
+  const auto carrier_udp_before = carrier_apart ? read_netns_udp(carrier_ns) : std::nullopt;
 
   // The carrier side (or the loopback target of --self-test).
   std::unique_ptr<SippProcess> uas;
@@ -144,8 +147,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     std::vector<std::string> argv{o.sipp, "-sf", (c.work / (c.self_test ? "target.xml" : "uas.xml")).string(),
                                   "-i", c.self_test ? "127.0.0.1" : o.carrier_ip, "-p",
                                   std::to_string(c.self_test ? c.target_port : o.carrier_sip_port),
-                                  "-nostdin", "-max_socket", "65000", "-trace_stat", "-stf",
-                                  (dir / "uas-stat.csv").string(), "-fd", "1", "-trace_err", "-error_file",
+                                  "-nostdin", "-max_socket", "65000", "-buff_size", std::to_string(o.socket_buffer),
+                                  "-trace_stat", "-stf", (dir / "uas-stat.csv").string(), "-fd", "1", "-trace_err", "-error_file",
                                   (dir / "uas.err").string()};
     if (media) {
       argv.insert(argv.end(), {"-trace_logs", "-log_file", (dir / "uas-media.log").string()});
@@ -180,7 +183,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
                                 "-i", c.self_test ? "127.0.0.1" : o.phone_ip, "-p",
                                 std::to_string(o.phone_sip_port), "-r", std::to_string(rate), "-m",
                                 std::to_string(total), "-l", std::to_string(limit), "-nostdin",
-                                "-max_socket", "65000", "-recv_timeout", std::to_string(recv_timeout_ms),
+                                "-max_socket", "65000", "-buff_size", std::to_string(o.socket_buffer),
+                                "-recv_timeout", std::to_string(recv_timeout_ms),
                                 "-timeout",
                                 std::to_string(total / std::max<std::uint32_t>(rate, 1) + 1 + hold / 1000 +
                                                recv_timeout_ms / 1000 + 20) + "s",
@@ -283,6 +287,10 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   }
   feed_media();
   s.elapsed_s = monotonic_s() - t0;
+  if (auto after = read_netns_udp(phone_ns); after && phone_udp_before)
+    s.phone_socket_drops = udp_drops_delta(*phone_udp_before, *after);
+  if (auto after = carrier_apart ? read_netns_udp(carrier_ns) : std::nullopt; after && carrier_udp_before)
+    s.carrier_socket_drops = udp_drops_delta(*carrier_udp_before, *after);
   const auto cpu_after = read_proc_stat();
   if (auto busy = busy_share(cpu_before, cpu_after, tool_cpus)) s.tool_cpu_busy = *busy;
   std::uint64_t sut_ticks = 0;  // the target's work on its cores (--sut-cpus), per call below
@@ -290,7 +298,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     if (auto d = cpu_delta(cpu_before, cpu_after, o.sut_cpus)) {
       sut_ticks = sut_work_ticks(*d);
       s.has_sut_cpu = true;
-      s.sut_cpu_busy = static_cast<double>(sut_ticks) / static_cast<double>(d->total);
+      s.sut_cpu_busy = sut_work_share(*d);
       s.sut_cpu_niced = static_cast<double>(d->nice) / static_cast<double>(d->total);
       s.sut_cpu_s = static_cast<double>(sut_ticks) / static_cast<double>(clock_ticks_per_s());
     }
@@ -379,6 +387,14 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     s.generator_limits.push_back("the tool's CPU" + std::string(tool_cpus.size() > 1 ? "s " : " ") + list + " " +
                                  std::to_string(static_cast<int>(100 * s.tool_cpu_busy)) + " % busy");
   }
+  // A datagram the tool's own socket dropped is a call the target answered
+  // and the tool saw as unanswered (retransmitted, late or timed out).
+  for (const auto& [side, drops] : {std::pair{"phone", s.phone_socket_drops}, std::pair{"carrier", s.carrier_socket_drops}})
+    if (drops && drops->total() > 0)
+      s.generator_limits.push_back(
+          "the tool's sockets on the " + std::string(side) + " side dropped " + std::to_string(drops->total()) +
+          " datagrams (receive buffer full: " + std::to_string(drops->rcvbuf_errors) + "; --socket-buffer " +
+          std::to_string(o.socket_buffer) + " bytes, net.core.rmem_max " + std::to_string(read_rmem_max()) + ")");
   if (!s.ended_early && s.achieved_rate < 0.9 * rate)
     s.generator_limits.push_back("offered " + std::to_string(static_cast<int>(s.achieved_rate)) + "/s of " +
                                  std::to_string(rate) + "/s");
@@ -528,8 +544,10 @@ RunResult run_test(const Options& o) {
   RegisterScenarioParams reg{o.user, o.password, 3600, workload == Workload::reregistration};
   write_file(work / "register.xml", register_scenario(reg));
 
+  // With --media-dpdk the engine's ports are the tool's link to the target:
+  // without media it still runs, bridging the signalling (no streams start).
   std::unique_ptr<MediaEngine> media;
-  if (call.media_events) {
+  if (call.media_events || (o.media_dpdk && !self_test)) {
     MediaConfig mc;
     mc.codec = o.codec;
     std::string error;
@@ -550,10 +568,12 @@ RunResult run_test(const Options& o) {
       return result;
     }
     media->start();
-    c.media = media.get();
-    result.media = true;
-    result.codec = o.codec_name;
     result.media_engine = o.media_dpdk ? "dpdk" : "sockets";
+    if (call.media_events) {
+      c.media = media.get();
+      result.media = true;
+      result.codec = o.codec_name;
+    }
   }
 
   c.run_start = monotonic_s();

@@ -11,6 +11,8 @@
 #include <functional>
 #include <string>
 
+#include "msgw/common/monotonic_clock.hpp"
+
 #include "media.hpp"
 #include "options.hpp"
 #include "results.hpp"
@@ -58,7 +60,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
 // Appends a step to the run's result (its generator limits prefixed), with the step's line on stderr.
 void record_step_result(RunContext& c, StepResult s);
 
-void sleep_ms(int ms);
+using common::sleep_ms;
 
 // The RFC 7502 search (double, bisect, confirm); sets found_rate and confirmed.
 void run_search(RunContext& c, std::uint32_t& index);

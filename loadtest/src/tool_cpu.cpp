@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "msgw/common/monotonic_clock.hpp"
+
 namespace msgw::loadtest {
 
 std::map<int, CpuTimes> parse_proc_stat(std::string_view text) {
@@ -128,11 +130,10 @@ std::map<int, CpuTimes> read_proc_stat() {
 
 std::optional<double> sample_busy_share(const std::set<int>& cpus, int window_ms) {
   const auto before = read_proc_stat();
-  timespec d{window_ms / 1000, (window_ms % 1000) * 1000000L};
-  nanosleep(&d, nullptr);
+  common::sleep_ms(window_ms);
   const auto d_cpu = cpu_delta(before, read_proc_stat(), cpus);
   if (!d_cpu) return std::nullopt;
-  return static_cast<double>(sut_work_ticks(*d_cpu)) / static_cast<double>(d_cpu->total);
+  return sut_work_share(*d_cpu);
 }
 
 int wait_until_settled(const SettlePolicy& p, const std::function<std::optional<double>(int window_ms)>& sample) {

@@ -43,6 +43,10 @@ std::optional<double> busy_share(const std::map<int, CpuTimes>& before, const st
 // nice 0, so niced work on their core (builds sharing the host) is someone
 // else's; steal is the hypervisor's, time the core did no work at all.
 inline std::uint64_t sut_work_ticks(const CpuTimes& d) { return d.busy - d.nice - d.steal; }
+// That work as a share (0..1) of the time that passed on those cores.
+inline double sut_work_share(const CpuTimes& d) {
+  return d.total ? static_cast<double>(sut_work_ticks(d)) / static_cast<double>(d.total) : 0.0;
+}
 
 // CPU microseconds per completed call: `ticks` jiffies of work at
 // `ticks_per_s` (USER_HZ) over `calls`; nullopt when no call completed.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer: msgw-loadtest's parsers of what SIPp writes (stat CSV, RTT CSV,
-// error log, the scenarios' media and rejection log lines). Any input must parse to rows or
+// error log, the scenarios' media and rejection log lines, and the UDP MIB
+// of /proc/net/snmp that counts the tool's socket drops). Any input must parse to rows or
 // to counted bad rows, never crash; what is returned must be consistent.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "sipp_output.hpp"
+#include "socket_drops.hpp"
 
 using namespace msgw::loadtest;
 
@@ -34,5 +36,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pos = nl + 1;
   }
   (void)parse_sipp_duration(text);
+  (void)parse_snmp_udp(text);
   return 0;
 }

@@ -71,6 +71,14 @@ for s in r["steps"]:
     assert s["setup_ms"]["n"] == n - rejected, s["setup_ms"]
     assert sum(s["setup_ms_histogram"].values()) == s["setup_ms"]["n"], s["setup_ms_histogram"]
     assert max(int(k) for k in s["setup_ms_histogram"]) == round(s["setup_ms"]["max"]), s["setup_ms_histogram"]
+    # The tool read both sides' UDP MIBs around the step; a drop there would
+    # be in generator_limits (at these rates there is none).
+    drops = s["tool_socket_drops"]
+    assert set(drops) == {"phone", "carrier"}, drops
+    for side in drops.values():
+        assert side["receive_buffer"] <= side["receive_errors"], drops
+    assert (sum(side["receive_errors"] + side["send_buffer"] for side in drops.values()) > 0) == \
+        any("sockets on the" in l for l in s["generator_limits"]), (drops, s["generator_limits"])
     print("ok   %d calls/s: UAC %d attempted, %d ok, %d failed (%s); UAS %d in, %d ok, %d failed; setup p50 %.0f p99 %.0f ms"
           % (s["rate"], uac["attempted"], uac["successful"], uac["failed"], uac["failure_codes"],
              uas["attempted"], uas["successful"], uas["failed"], s["setup_ms"]["p50"], s["setup_ms"]["p99"]))

@@ -61,6 +61,8 @@ TEST(SutCpu, DeltaKeepsNiceAndStealApartFromTheWork) {
   EXPECT_EQ(d->nice, 40u);
   EXPECT_EQ(d->steal, 2u);
   EXPECT_EQ(sut_work_ticks(*d), 15u) << "user + system + irq + softirq";
+  EXPECT_NEAR(sut_work_share(*d), 0.15, 1e-9);
+  EXPECT_EQ(sut_work_share(CpuTimes{}), 0.0) << "no time passed: no share";
   EXPECT_NEAR(*busy_share(b, a, {0}), 0.57, 1e-9) << "the tool's share still counts everything busy";
   EXPECT_FALSE(cpu_delta(b, b, {0}).has_value());
   EXPECT_FALSE(cpu_delta(a, b, {0}).has_value()) << "counters that went back are skipped";

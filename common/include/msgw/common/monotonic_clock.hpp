@@ -23,4 +23,11 @@ inline double monotonic_s() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
+// A relative sleep of the calling thread (nanosleep measures it on this
+// clock), for the load-test tool's waits between its steps and samples.
+inline void sleep_ms(int ms) {
+  timespec d{ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&d, nullptr);
+}
+
 }  // namespace msgw::common
