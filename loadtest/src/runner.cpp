@@ -116,7 +116,6 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
 
 }  // namespace
 
-
 // end_early: the search's steps stop at the first failure (RFC 7502); the
 // fixed steps of --rates run to their end so that every count is complete.
 StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std::uint32_t duration_s,

@@ -9,7 +9,11 @@
 // counts against the target.  Those drops are counted by the namespace's UDP
 // MIB (/proc/net/snmp: RcvbufErrors, SndbufErrors, InErrors), so the runner
 // reads it before and after a step and marks the step generator-bound when
-// they moved.  Parsing is apart from reading so that tests feed text.
+// they moved.  The MIB is the namespace's, not the sockets': run without
+// --phone-netns/--carrier-netns, in the namespace of other busy UDP sockets
+// (a target on the same host, say), their drops are counted as the tool's,
+// which errs towards marking a figure generator-bound, never the other way.
+// Parsing is apart from reading so that tests feed text.
 #pragma once
 
 #include <cstdint>
