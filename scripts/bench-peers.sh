@@ -36,7 +36,10 @@
 # irq + softirq of SUT_CPU over a fixed-rate run right before each SUT's
 # ladder, so the kernel's work for the SUT counts on both sides; this host's
 # speed moves ~2x by the hour, the calls/s alone do not compare runs),
-# ratio_sut_cpu (peer/msgw: > 1, msgw uses less CPU per call), sut_cpu_per_round,
+# ratio_sut_cpu (peer/msgw: > 1, msgw uses less CPU per call),
+# msgw_/peer_setup_p99_ms_at_cpu_rate (the setup p99 of those fixed-rate runs:
+# both SUTs at one rate, where the p99 at each one's found rate compares queues
+# at different rates), sut_cpu_per_round,
 # sut_cpu_notes (fixed-rate runs with failures or other work on the core: the
 # figure stands, per completed call), at_ceiling (figures at the highest rate offered: lower
 # bounds), generator_bound (the figures the tool itself may have
@@ -263,9 +266,10 @@ bound = "; generator-bound: " + "; ".join(r["generator_limits"]) if r.get("gener
 if sys.argv[3] == "cpu":
     s = r["steps"][-1]
     us = s.get("sut_cpu_us_per_call")
-    print("  %-16s %s CPU us per call on the SUT core at %d calls/s (core %.0f %% busy, %.0f %% niced); %d ok, %d failed%s" % (
+    print("  %-16s %s CPU us per call on the SUT core at %d calls/s (core %.0f %% busy, %.0f %% niced); %d ok, %d failed; setup p99 %s ms%s" % (
         sys.argv[2], "-" if us is None else "%.0f" % us, s["rate"], s.get("sut_cpu_busy_percent", 0),
-        s.get("sut_cpu_niced_percent", 0), s["uac"]["successful"], s["uac"]["failed"], bound))
+        s.get("sut_cpu_niced_percent", 0), s["uac"]["successful"], s["uac"]["failed"],
+        "%.0f" % s["setup_ms"]["p99"] if s["setup_ms"].get("n") else "-", bound))
     sys.exit()
 st = r.get("setup_ms_at_found_rate") or {}
 steps = " ".join("%d%s" % (s["rate"], "+" if s["passed"] else "-") for s in r["steps"])
@@ -405,6 +409,9 @@ def ratio(a, b):
 # round's fixed-rate run. A run with failures still counts (per completed
 # call) but is noted, as is other (niced) work on the core or a generator limit.
 sut_cpu_per_round, sut_cpu_notes, cpu_runs = {"msgw": [], "peer": []}, [], {}
+# And the setup p99 of those runs: both SUTs at one rate, well under either's
+# capacity (the p99 at each one's found rate compares queues at different rates).
+setup_p99_at_cpu_rate = {"msgw": [], "peer": []}
 for sut in ("msgw", "peer"):
     for k in range(1, rounds + 1):
         name = "%s-cpu-r%d" % (sut, k)
@@ -417,10 +424,12 @@ for sut in ("msgw", "peer"):
         s = r["steps"][-1]
         us = s.get("sut_cpu_us_per_call")
         sut_cpu_per_round[sut].append(round(us, 1) if us is not None else None)
+        setup_p99 = s["setup_ms"]["p99"] if s.get("setup_ms", {}).get("n") else None
+        setup_p99_at_cpu_rate[sut].append(setup_p99)
         cpu_runs[name] = {"rate": s["rate"], "passed": s["passed"], "verdict": s["verdict"],
                           "completed": s["uac"]["successful"], "failed": s["uac"]["failed"],
                           "sut_cpu_us_per_call": us, "sut_cpu_busy_percent": s.get("sut_cpu_busy_percent"),
-                          "sut_cpu_niced_percent": s.get("sut_cpu_niced_percent")}
+                          "sut_cpu_niced_percent": s.get("sut_cpu_niced_percent"), "setup_p99_ms": setup_p99}
         if not s["passed"]:
             sut_cpu_notes.append("%s: %s at %d calls/s (the figure is per completed call)" % (name, s["verdict"], s["rate"]))
         if (s.get("sut_cpu_niced_percent") or 0) > 5:
@@ -429,6 +438,7 @@ for sut in ("msgw", "peer"):
         if r.get("generator_bound"):
             sut_cpu_notes.append("%s: generator-bound: %s" % (name, "; ".join(r.get("generator_limits", []))))
 for sut in ("msgw", "peer"):
+    fig[sut + "_setup_p99_ms_at_cpu_rate"] = median([v for v in setup_p99_at_cpu_rate[sut] if v is not None])
     fig[sut + "_sut_cpu_us_per_call"] = median([v for v in sut_cpu_per_round[sut] if v is not None])
     if fig[sut + "_sut_cpu_us_per_call"] is not None:
         fig[sut + "_sut_cpu_us_per_call"] = round(fig[sut + "_sut_cpu_us_per_call"], 1)
@@ -488,6 +498,8 @@ print("%-50s %14s %14s %12s" % ("SUT core CPU µs per call at %d calls/s" % cpu_
                                 cell(m if m is None else round(m), " µs"), cell(p if p is None else round(p), " µs"),
                                 cell(ratio(p, m))))
 print("  (SUT core CPU: the last column is peer/msgw, > 1 means msgw uses less CPU per call)")
+m, p = fig["msgw_setup_p99_ms_at_cpu_rate"], fig["peer_setup_p99_ms_at_cpu_rate"]
+print("%-50s %14s %14s %12s" % ("setup p99 at %d calls/s (both)" % cpu_rate, cell(m, " ms"), cell(p, " ms"), cell(ratio(m, p))))
 print("peer: %s" % peer_version)
 if sut_cpu_notes:
     print("SUT CPU notes: " + "; ".join(sut_cpu_notes))
