@@ -30,6 +30,7 @@
 #include "scenario.hpp"
 #include "sipp_output.hpp"
 #include "sipp_process.hpp"
+#include "text_file.hpp"
 
 namespace msgw::loadtest {
 namespace fs = std::filesystem;
@@ -56,10 +57,6 @@ double thread_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 std::uint64_t addr_key(std::uint32_t ip, std::uint16_t port) { return (static_cast<std::uint64_t>(ip) << 16) | port; }
 
@@ -357,7 +354,7 @@ struct CallLog {
 };
 CallLog read_call_log(const fs::path& p) {
   CallLog log;
-  std::istringstream in(read_text(p));
+  std::istringstream in(read_text_file(p));
   std::unordered_set<std::uint64_t> seen;
   for (std::string line; std::getline(in, line);) {
     auto ev = parse_media_event(line);

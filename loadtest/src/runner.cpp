@@ -22,6 +22,7 @@
 #include "sipp_process.hpp"
 #include "socket_drops.hpp"
 #include "step.hpp"
+#include "text_file.hpp"
 #include "tool_cpu.hpp"
 
 namespace msgw::loadtest {
@@ -30,11 +31,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using common::monotonic_s;
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream f(p, std::ios::binary);
@@ -110,7 +106,7 @@ SideCounts counts_from(const StatCsv& stat, const fs::path& err_file, bool uas) 
   c.successful = last.successful;
   c.failed = last.failed;
   c.retransmissions = last.retransmissions;
-  c.failure_codes = parse_error_log_codes(read_file(err_file));
+  c.failure_codes = parse_error_log_codes(read_text_file(err_file));
   return c;
 }
 
@@ -247,7 +243,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     sleep_ms(200);
     feed_media();
     feed_rtt();
-    auto stat = parse_stat_csv(read_file(dir / "uac-stat.csv"));
+    auto stat = parse_stat_csv(read_text_file(dir / "uac-stat.csv"));
     if (!stat.rows.empty()) {
       last_row = stat.rows.back();
       have_row = true;
@@ -302,7 +298,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
       s.sut_cpu_s = static_cast<double>(sut_ticks) / static_cast<double>(clock_ticks_per_s());
     }
 
-  auto uac_stat = parse_stat_csv(read_file(dir / "uac-stat.csv"));
+  auto uac_stat = parse_stat_csv(read_text_file(dir / "uac-stat.csv"));
   if (!uac_stat.error.empty() || uac_stat.rows.empty()) {
     s.verdict = "no statistics from the phone side SIPp (" +
                 (uac_stat.error.empty() ? std::string("empty") : uac_stat.error) + "; see " +
@@ -326,7 +322,7 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   // Per call completed (the rejections taken out above).
   if (s.has_sut_cpu) s.sut_cpu_us_per_call = cpu_us_per_call(sut_ticks, clock_ticks_per_s(), s.uac.successful);
   if (uas) {
-    auto uas_stat = parse_stat_csv(read_file(dir / "uas-stat.csv"));
+    auto uas_stat = parse_stat_csv(read_text_file(dir / "uas-stat.csv"));
     s.uas = counts_from(uas_stat, dir / "uas.err", true);
     s.uas.cpu_percent = s.elapsed_s > 0 ? 100.0 * uas_cpu / (s.elapsed_s + 0.3) : 0;
   }

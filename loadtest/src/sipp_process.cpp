@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "sipp_process.hpp"
 
+#include "text_file.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -11,7 +13,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace msgw::loadtest {
@@ -98,8 +99,7 @@ void SippProcess::abort_calls() {
 
 double SippProcess::cpu_seconds() const {
   if (reaped_) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string all = read_text_file("/proc/" + std::to_string(pid_) + "/stat");
   auto close = all.rfind(')');
   if (close == std::string::npos) return 0;
   std::istringstream in(all.substr(close + 2));

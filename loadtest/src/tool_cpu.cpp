@@ -6,12 +6,11 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <vector>
 
 #include "msgw/common/monotonic_clock.hpp"
+#include "text_file.hpp"
 
 namespace msgw::loadtest {
 
@@ -123,9 +122,7 @@ std::set<int> allowed_cpus() {
 }
 
 std::map<int, CpuTimes> read_proc_stat() {
-  std::ifstream f("/proc/stat");
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return parse_proc_stat(text);
+  return parse_proc_stat(read_text_file("/proc/stat"));
 }
 
 std::optional<double> sample_busy_share(const std::set<int>& cpus, int window_ms) {

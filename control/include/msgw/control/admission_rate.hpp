@@ -86,7 +86,7 @@ class AdmissionRateController {
   static constexpr double kD = 0.5;
   static constexpr double kMinFactor = 0.95;
   static constexpr double kMaxFactor = 1.05;
-  static constexpr double kFastGrowth = 1.05;
+  static constexpr double kFastGrowth = kMaxFactor;  // the slow start at the step bound (above)
   static constexpr double kFastBelowCeiling = 0.9;
   static constexpr double kMinRate = 5;
   static constexpr double kFloorOfGood = 0.1;
