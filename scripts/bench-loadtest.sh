@@ -38,6 +38,7 @@ raise_socket_buffer_limits  # the tool's 16 MiB socket buffers (control_lib.sh)
 MEDIA_TIMEOUT_MS=${MEDIA_TIMEOUT_MS:-600000} make_config </dev/null
 sed -i -e 's/^port_min = .*/port_min = 10000/' -e 's/^port_max = .*/port_max = 65000/' \
   -e 's/^codecs = \["G729"\]/codecs = ["PCMU", "G729"]/' "$work/gw.toml"
+bench_port_rings "$work/gw.toml"
 if [[ -n ${GW_SET:-} ]]; then
   # Each line replaces the key where the rig's config has it, else joins [sip].
   while IFS= read -r line; do
@@ -54,11 +55,12 @@ for p in dataplane control; do taskset -a -p -c "$SUT_CPU" "$(cat "$work/run/$p.
 # ports. It does not linger for the rig to hang up first (packet_rate.hpp):
 # the rig goes down right after it anyway.
 dpdk=()
-if [[ ${RIG_PORTS:-veth} == memif ]]; then
-  # shellcheck disable=SC2207 # the EAL's arguments are words
-  dpdk=(--media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-bench$$" --no-pci --no-huge -m "${LT_EAL_MB:-512}"
-        $(MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" memif-eal))
-fi
+case ${RIG_PORTS:-veth} in
+  memif|xdp)
+    # shellcheck disable=SC2207 # the EAL's arguments are words
+    dpdk=(--media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-bench$$" --no-pci --no-huge -m "${LT_EAL_MB:-512}"
+          $(MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$RIG_PORTS-eal")) ;;
+esac
 taskset -c "$GEN_CPU" "$tool" "$test_name" --target 10.10.0.1:5060 \
   --phone 10.10.0.2:5062 --phone-netns msgw-phone --carrier 10.20.0.2:5060 --carrier-netns msgw-carrier \
   --user spa1 --password spa1-secret --number 1-800-555-1212 \

@@ -58,6 +58,11 @@
 #   --max-sessions N (4000)  media-throughput's ceiling (its trials last --step-s)
 #   --no-media-tests   skip capacity and media-throughput (establishment only)
 #   --no-media-calls   skip the establishment run with RTP on every call too (signalling only)
+#   --media-ports xdp|socket (xdp)  how the RTP of the calls with media (establishment with RTP,
+#                      capacity) leaves the tool: xdp, its DPDK engine on AF_XDP ports (net_af_xdp) on
+#                      the rig's veths (scripts/rig.sh, RIG_PORTS=xdp; the rig comes up again for
+#                      them); socket, its UDP sockets (~1,600 calls of RTP on one core here).
+#                      media-throughput has its own socket sender either way.
 #   --rounds 1 --rates 50,100 --step-s 3 --cpu-rate 100 --no-media-tests   a trial of establishment and CPU only
 # Trial (a few minutes): scripts/bench-peers.sh --rounds 1 --rates 50,100 --step-s 3 --capacity-max-calls 200 --max-sessions 200
 set -euo pipefail
@@ -66,6 +71,7 @@ peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
 start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
 capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1 media_calls=1 cpu_rate=400
+media_ports=xdp
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
 DATAPLANE_CPU=${DATAPLANE_CPU:-$SUT_CPU}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -88,6 +94,7 @@ while (($#)); do
     --max-sessions) max_sessions=$2; shift ;;
     --no-media-tests) media_tests=0 ;;
     --no-media-calls) media_tests=0 media_calls=0 ;;
+    --media-ports) media_ports=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "bench-peers: unknown option $1" >&2; usage ;;
     *) build_arg=$1 ;;
@@ -95,6 +102,7 @@ while (($#)); do
   shift
 done
 [[ -z $only || $only == msgw || $only == peer ]] || { echo "bench-peers: --only msgw|peer" >&2; exit 2; }
+[[ $media_ports == xdp || $media_ports == socket ]] || { echo "bench-peers: --media-ports xdp|socket" >&2; exit 2; }
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --rounds N, N >= 1" >&2; exit 2; }
 [[ $cpu_rate =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: --cpu-rate R, R >= 1" >&2; exit 2; }
 if [[ $(id -u) -ne 0 ]]; then echo "bench-peers: run as root" >&2; exit 2; fi
@@ -117,7 +125,16 @@ peer_version="kamailio $(dpkg-query -W -f '${Version}' kamailio 2>/dev/null || e
 exec 9>/tmp/msgw-rig.lock
 flock 9
 source "$root/tests/integration/control_lib.sh"
-rig() { MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$@"; }
+# rig_ports: veth for the signalling-only tests and media-throughput, xdp
+# (--media-ports xdp) while the calls with media run.
+rig_ports=veth
+rig() { RIG_PORTS=$rig_ports MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$@"; }
+# The tool's DPDK engine on the xdp rig's two AF_XDP ports, on the tool's core.
+media_port_args() {
+  [[ $rig_ports == xdp ]] || return 0
+  # shellcheck disable=SC2046 # the EAL's arguments are words
+  printf '%s\n' --media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-peers$$" --no-pci --no-huge -m 512 $(rig xdp-eal)
+}
 
 # Credentials and number: the rig's subscriber (config/examples/spa-to-carrier.toml).
 user=spa1 password=spa1-secret number=1-800-555-1212
@@ -142,7 +159,7 @@ stop_pid() {  # PID: TERM, wait up to 5 s, KILL
   kill -KILL "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
 }
-cleanup() { stop_pid "$kam_pid"; stop_pid "$rtp_pid"; rig_cleanup; }
+cleanup() { stop_pid "$kam_pid"; stop_pid "$rtp_pid"; rig_cleanup; rm -rf "/var/run/dpdk/lt-peers$$"; }
 trap cleanup EXIT
 raise_socket_buffer_limits  # the tool's 16 MiB socket buffers (control_lib.sh)
 
@@ -153,6 +170,7 @@ make_config </dev/null
 sed -i -e 's/^codecs = \["G729"\]/codecs = ["PCMU", "G729"]/' -e 's/^port_min = .*/port_min = 10000/' \
   -e 's/^port_max = .*/port_max = 65000/' "$work/gw.toml"
 grep -q '^codecs = \["PCMU", "G729"\]' "$work/gw.toml" || { echo "bench-peers: could not set msgw's trunk to PCMU, G.729" >&2; exit 1; }
+bench_port_rings "$work/gw.toml"
 
 # The peer's configuration: the repository's files with this run's addresses.
 mkdir -p "$work/dbtext" "$work/kam-run"
@@ -211,25 +229,32 @@ peer_down() {
 # run_media_tests SUT ROUND [MODES [TESTS]]: capacity, then media-throughput
 # in MODES (relayed,transcoded), pinned; JSON in $work/SUT-capacity-rN.json and
 # SUT-mtp-rN.json (SUT-mtpx-rN.json when TESTS is "transcoded-only": the
-# peer's transcoded mode, run on a kamailio that offers G.729).
+# peer's transcoded mode, run on a kamailio that offers G.729). TESTS
+# capacity-only or mtp-only: that test alone (the xdp rig runs capacity).
 run_media_tests() {
   local sut=$1 round=$2 modes=${3:-relayed,transcoded} only=${4:-} mtp=mtp
   if [[ $only == transcoded-only ]]; then
     mtp=mtpx
-  else
+  elif [[ $only != mtp-only ]]; then
+    local ports=()
+    mapfile -t ports < <(media_port_args)
     taskset -c "$GEN_CPU" "$tool" capacity "${sides[@]}" --codec PCMU --capacity-rate "$capacity_rate" \
     --capacity-max-calls "$capacity_max" --step-s "$step_s" --confirm-s "$confirm_s" --threshold-ms "$threshold_ms" \
-    --json "$work/$sut-capacity-r$round.json" --html "$work/$sut-capacity-r$round.html" \
+    --json "$work/$sut-capacity-r$round.json" --html "$work/$sut-capacity-r$round.html" "${ports[@]}" \
     >"$work/$sut-capacity-r$round.out" 2>"$work/$sut-capacity-r$round.err" || true
   fi
+  [[ $only == capacity-only ]] && { media_summary "$sut" "$round" "$mtp" "$only"; return; }
   taskset -c "$GEN_CPU" "$tool" media-throughput "${sides[@]}" --codec PCMU --transcode-codec G729 --modes "$modes" \
     --start-sessions 100 --max-sessions "$max_sessions" --step-s "$step_s" \
     --json "$work/$sut-$mtp-r$round.json" --html "$work/$sut-$mtp-r$round.html" \
     >"$work/$sut-$mtp-r$round.out" 2>"$work/$sut-$mtp-r$round.err" || true
-  python3 - "$work" "$sut" "$round" "$mtp" "$only" <<'PY' >&2
+  media_summary "$sut" "$round" "$mtp" "$only"
+}
+media_summary() {  # SUT ROUND MTP ONLY: what run_media_tests found, one line per test
+  python3 - "$work" "$1" "$2" "$3" "$4" <<'PY' >&2
 import json, os, sys
 work, sut, rnd, mtp, only = sys.argv[1:]
-for test in (("capacity",) if only != "transcoded-only" else ()) + (mtp,):
+for test in (("capacity",) if only not in ("transcoded-only", "mtp-only") else ()) + ((mtp,) if only != "capacity-only" else ()):
     name = "%s-%s-r%s" % (sut, test, rnd)
     try:
         r = json.load(open(os.path.join(work, name + ".json")))
@@ -253,9 +278,11 @@ PY
 run_tool() {
   local sut=$1 mode=$2 round=$3 name=$1-$2-r$3 opts=("${sides[@]}")
   [[ $mode == media ]] && opts+=(--media --codec PCMU)
+  local ports=()
+  [[ $mode == media ]] && mapfile -t ports < <(media_port_args)
   [[ $mode == cpu ]] && opts=("${base[@]}" --rates "$cpu_rate")
   taskset -c "$GEN_CPU" "$tool" establishment "${opts[@]}" --sut-cpus "$SUT_CPU" \
-    --json "$work/$name.json" --html "$work/$name.html" >"$work/$name.out" 2>"$work/$name.err" || true
+    --json "$work/$name.json" --html "$work/$name.html" "${ports[@]}" >"$work/$name.out" 2>"$work/$name.err" || true
   [[ -s $work/$name.json ]] || echo '{"error": "no JSON (see the tool stderr)"}' >"$work/$name.json"
   python3 - "$work/$name.json" "$name" "$mode" <<'PY' >&2
 import json, sys
@@ -288,26 +315,39 @@ echo "bench-peers: msgw vs $peer_version; $rounds round(s); SUT on core $SUT_CPU
   "hold ${hold_ms} ms, steps ${step_s} s, threshold ${threshold_ms} ms, $ladder; CPU per call at $cpu_rate calls/s" >&2
 for round in $(seq "$rounds"); do
   echo "round $round/$rounds" >&2
-  if [[ $only == peer ]]; then :
-  elif msgw_up; then
-    run_tool msgw cpu "$round"
-    run_tool msgw nomedia "$round"
-    ((media_calls)) && run_tool msgw media "$round"
-    ((media_tests)) && run_media_tests msgw "$round"
-  else
-    echo "  msgw: the rig did not come up" >&2
-  fi
-  msgw_down
-  if [[ $only == msgw ]]; then :
-  elif peer_up; then
-    run_tool peer cpu "$round"
-    run_tool peer nomedia "$round"
-    ((media_calls)) && run_tool peer media "$round"
-    ((media_tests)) && run_media_tests peer "$round" relayed
-  else
-    echo "  peer: did not come up" >&2
-  fi
-  peer_down
+  # Each SUT: the signalling-only runs and media-throughput on the veth rig;
+  # the calls with media there too (--media-ports socket) or on the xdp rig.
+  for sut in msgw peer; do
+    [[ -n $only && $only != "$sut" ]] && continue
+    if [[ $sut == msgw ]]; then up=msgw_up down=msgw_down; else up=peer_up down=peer_down; fi
+    modes=relayed,transcoded
+    [[ $sut == peer ]] && modes=relayed
+    rig_ports=veth
+    if $up; then
+      run_tool $sut cpu "$round"
+      run_tool $sut nomedia "$round"
+      if [[ $media_ports == socket ]]; then
+        ((media_calls)) && run_tool $sut media "$round"
+        ((media_tests)) && run_media_tests $sut "$round" "$modes"
+      else
+        ((media_tests)) && run_media_tests $sut "$round" "$modes" mtp-only
+      fi
+    else
+      echo "  $sut: the rig did not come up" >&2
+    fi
+    $down
+    if [[ $media_ports == xdp ]] && ((media_calls || media_tests)); then
+      rig_ports=xdp
+      if $up; then
+        ((media_calls)) && run_tool $sut media "$round"
+        ((media_tests)) && run_media_tests $sut "$round" "$modes" capacity-only
+      else
+        echo "  $sut (xdp rig): did not come up" >&2
+      fi
+      $down
+      rig_ports=veth
+    fi
+  done
   # The peer's transcoded sessions: a kamailio that offers G.729 too, so the
   # carrier's G.729 answer makes rtpengine transcode (bench/peers/README.md).
   if [[ $only != msgw ]] && ((media_tests)); then

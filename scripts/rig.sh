@@ -48,7 +48,7 @@ config=${2:-$root/config/examples/spa-to-carrier.toml}
 ns_phone=msgw-phone ns_gw=msgw-gw ns_carrier=msgw-carrier
 ports=${RIG_PORTS:-veth}
 memif_rsize=${RIG_MEMIF_RSIZE:-13}
-case $ports in veth|memif) ;; *) echo "rig: RIG_PORTS=$ports: veth or memif expected" >&2; exit 2 ;; esac
+case $ports in veth|memif|xdp) ;; *) echo "rig: RIG_PORTS=$ports: veth, memif or xdp expected" >&2; exit 2 ;; esac
 
 in_ns() { ip netns exec "$@"; }
 
@@ -57,14 +57,27 @@ net_up() {
   ip netns add $ns_phone
   ip netns add $ns_gw
   ip netns add $ns_carrier
-  if [[ $ports == memif ]]; then
+  if [[ $ports != veth ]]; then
     # Persistent TAPs: addresses and routes set now, carrier up once the
     # tool attaches. Fixed MACs, so a capture reads the same every run.
     in_ns $ns_phone ip tuntap add dev phone0 mode tap
     in_ns $ns_phone ip link set phone0 address 02:00:0a:0a:00:02
     in_ns $ns_carrier ip tuntap add dev carrier0 mode tap
     in_ns $ns_carrier ip link set carrier0 address 02:00:0a:14:00:02
-  else
+  fi
+  if [[ $ports == xdp ]]; then
+    # The tool's ends of the veths, unaddressed, in the namespace the tool
+    # runs in: its AF_XDP sockets take every frame (loadtest/README.md).
+    ip link del lt-access 2>/dev/null || true
+    ip link del lt-trunk 2>/dev/null || true
+    ip link add lt-access type veth peer name gw-access netns $ns_gw
+    ip link add lt-trunk type veth peer name gw-trunk netns $ns_gw
+    for dev in lt-access lt-trunk; do
+      sysctl -qw net.ipv6.conf.$dev.disable_ipv6=1 net.ipv4.conf.$dev.arp_ignore=8 net.ipv4.conf.$dev.rp_filter=1
+      ethtool -K $dev tx off rx off >/dev/null 2>&1 || true
+      ip link set $dev up
+    done
+  elif [[ $ports == veth ]]; then
     ip link add phone0 netns $ns_phone type veth peer name gw-access netns $ns_gw
     ip link add carrier0 netns $ns_carrier type veth peer name gw-trunk netns $ns_gw
   fi
@@ -79,6 +92,7 @@ net_up() {
     echo "rig: namespaces $ns_phone $ns_gw $ns_carrier up (memif: TAPs phone0, carrier0)"
     return 0
   fi
+  [[ $ports == xdp ]] && echo "rig: TAPs phone0, carrier0; the tool's veth ends lt-access, lt-trunk in this namespace"
   for dev in gw-access gw-trunk; do
     in_ns $ns_gw ip link set $dev up promisc on
     # The gateway's kernel must not take frames from the veths itself: the
@@ -94,8 +108,10 @@ net_up() {
   done
   # veth hands the kernel's packets over with checksums left to "offload":
   # the peers must put real checksums on the wire the dataplane reads.
-  in_ns $ns_phone ethtool -K phone0 tx off >/dev/null 2>&1 || true
-  in_ns $ns_carrier ethtool -K carrier0 tx off >/dev/null 2>&1 || true
+  if [[ $ports == veth ]]; then
+    in_ns $ns_phone ethtool -K phone0 tx off >/dev/null 2>&1 || true
+    in_ns $ns_carrier ethtool -K carrier0 tx off >/dev/null 2>&1 || true
+  fi
   for dev in gw-access gw-trunk; do in_ns $ns_gw ethtool -K $dev tx off rx off >/dev/null 2>&1 || true; done
   echo "rig: namespaces $ns_phone $ns_gw $ns_carrier up"
 }
@@ -123,6 +139,9 @@ net_down() {
       ip netns del "$ns" 2>/dev/null || true
     fi
   done
+  # RIG_PORTS=xdp: the tool's veth ends go with msgw-gw; a rig left half made may hold one.
+  ip link del lt-access 2>/dev/null || true
+  ip link del lt-trunk 2>/dev/null || true
   [[ ${1:-} == quiet ]] || echo "rig: down"
 }
 
@@ -151,8 +170,8 @@ wait_for() {  # seconds description command...
 # The CONFIG with its access and trunk ports as memif servers.
 memif_config() {
   local out=$run/gw-memif.toml opts="socket-abstract=no,rsize=$memif_rsize"
-  sed -e "s|^device = \"net_af_packet0,iface=gw-access\"|device = \"net_memif0,role=server,socket=$run/access.sock,$opts,mac=02:00:0a:0a:00:01\"|" \
-      -e "s|^device = \"net_af_packet1,iface=gw-trunk\"|device = \"net_memif1,role=server,socket=$run/trunk.sock,$opts,mac=02:00:0a:14:00:01\"|" \
+  sed -e "s|^device = \"net_af_packet0,iface=gw-access[^\"]*\"|device = \"net_memif0,role=server,socket=$run/access.sock,$opts,mac=02:00:0a:0a:00:01\"|" \
+      -e "s|^device = \"net_af_packet1,iface=gw-trunk[^\"]*\"|device = \"net_memif1,role=server,socket=$run/trunk.sock,$opts,mac=02:00:0a:14:00:01\"|" \
       "$config" >"$out"
   # net_memif needs the EAL's multi-process files, so the dataplane does not
   # run --in-memory here: without --huge-unlink its hugepage files (memory_mb
@@ -164,6 +183,10 @@ memif_config() {
   fi
   rm -f "$run/access.sock" "$run/trunk.sock"
   config=$out
+}
+
+xdp_eal() {
+  echo "--vdev net_af_xdp0,iface=lt-access --vdev net_af_xdp1,iface=lt-trunk"
 }
 
 memif_eal() {
@@ -185,9 +208,11 @@ up() {
   # those sides are the tool's (not there yet): the gateway's TAPs from
   # inside msgw-gw, and the memif servers' sockets.
   local from_phone=$ns_phone from_carrier=$ns_carrier options_from=(in_ns $ns_phone sipp)
-  if [[ $ports == memif ]]; then
+  if [[ $ports != veth ]]; then
     from_phone=$ns_gw from_carrier=$ns_gw
     options_from=(in_ns $ns_gw sipp -i 10.10.0.1 -p 5070)
+  fi
+  if [[ $ports == memif ]]; then
     if ! wait_for 30 "the memif sockets $run/access.sock, $run/trunk.sock" \
         test -S "$run/access.sock" -a -S "$run/trunk.sock"; then
       tail -n 30 "$run/dataplane.log" >&2
@@ -233,5 +258,6 @@ case ${1:-} in
   down) net_down ;;
   status) status ;;
   memif-eal) memif_eal ;;
-  *) echo "usage: $0 net-up|net-down|up [CONFIG]|down|status|memif-eal" >&2; exit 2 ;;
+  xdp-eal) xdp_eal ;;
+  *) echo "usage: $0 net-up|net-down|up [CONFIG]|down|status|memif-eal|xdp-eal" >&2; exit 2 ;;
 esac

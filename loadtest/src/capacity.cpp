@@ -27,7 +27,8 @@ CapacityAssessment assess_capacity(std::span<const CapacitySample> samples, std:
     if (!why.empty()) {
       a.first_bad = i;
       a.reason = why + " at " + std::to_string(level_of(s)) + (with_media ? " calls with media" : " calls up");
-      a.generator_suspect = delta(s.late_slots, prev.late_slots) > 0 || delta(s.send_errors, prev.send_errors) > 0;
+      a.generator_suspect = delta(s.late_slots, prev.late_slots) > 0 || delta(s.send_errors, prev.send_errors) > 0 ||
+                            delta(s.receive_drops, prev.receive_drops) > 0;
       break;
     }
     a.clean_level = std::max(a.clean_level, level_of(s));

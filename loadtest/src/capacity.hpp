@@ -23,6 +23,7 @@ struct CapacitySample {
   std::uint64_t over_threshold = 0;    // setups slower than the threshold
   std::uint64_t packets_expected = 0, packets_lost = 0;  // RFC 3550, both sides
   std::uint64_t late_slots = 0, send_errors = 0;         // the tool's own RTP sender
+  std::uint64_t receive_drops = 0;                       // the tool's own ports (DPDK engine)
   // At the sample:
   std::uint64_t silent_streams = 0;    // streams sending for > 0.5 s that never received a packet
 };
@@ -32,7 +33,8 @@ struct CapacityAssessment {
   std::string reason;                    // what that interval saw; empty when clean
   std::uint64_t clean_level = 0;         // most calls with media (calls up without) in the samples before it
   // The first fault came with the tool's sender running late or failing to
-  // send in that interval: the tool, not the target, may have been the limit.
+  // send, or its ports dropping what they received, in that interval: the
+  // tool, not the target, may have been the limit.
   bool generator_suspect = false;
   // The target level: when calls with media first reached it (-1: never) and
   // how long it was held clean from then on.

@@ -47,6 +47,7 @@ StepResult fill_and_hold(RunContext& c, std::uint32_t& index, std::uint64_t leve
     s.packets_lost = since(m.packets_lost, base.packets_lost);
     s.late_slots = since(m.late_slots, base.late_slots);
     s.send_errors = since(m.send_errors, base.send_errors);
+    s.receive_drops = since(m.receive_drops, base.receive_drops);
     s.silent_streams = m.silent_streams;
     samples.push_back(s);
     return assess_capacity(samples, level, with_media).first_bad.has_value();
@@ -69,7 +70,8 @@ StepResult fill_and_hold(RunContext& c, std::uint32_t& index, std::uint64_t leve
                 (with_media ? " calls with media" : " calls");
   }
   if (a.generator_suspect)
-    s.generator_limits.push_back("the first fault came with the tool's RTP sender late or failing to send");
+    s.generator_limits.push_back(
+        "the first fault came with the tool's RTP sender late or failing to send, or its ports dropping packets");
   c.result->capacity_samples.insert(c.result->capacity_samples.end(), samples.begin(), samples.end());
   return s;
 }

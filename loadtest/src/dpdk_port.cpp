@@ -32,9 +32,12 @@ std::string start_port(std::uint16_t port, rte_mempool* pool, std::uint16_t desc
   rte_eth_conf conf{};
   int rc = rte_eth_dev_configure(port, 1, 1, &conf);
   const char* step = "configure";
-  if (rc == 0 && (rc = rte_eth_rx_queue_setup(port, 0, descriptors, rte_socket_id(), nullptr, pool)) != 0)
+  // Within what the port takes (net_af_xdp and net_memif have their own limits).
+  std::uint16_t rx_desc = descriptors, tx_desc = descriptors;
+  if (rc == 0 && (rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc)) != 0) step = "descriptors";
+  if (rc == 0 && (rc = rte_eth_rx_queue_setup(port, 0, rx_desc, rte_socket_id(), nullptr, pool)) != 0)
     step = "RX queue";
-  if (rc == 0 && (rc = rte_eth_tx_queue_setup(port, 0, descriptors, rte_socket_id(), nullptr)) != 0)
+  if (rc == 0 && (rc = rte_eth_tx_queue_setup(port, 0, tx_desc, rte_socket_id(), nullptr)) != 0)
     step = "TX queue";
   if (rc == 0 && (rc = rte_eth_dev_start(port)) != 0) step = "start";
   if (rc == 0) return {};

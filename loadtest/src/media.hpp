@@ -78,9 +78,13 @@ struct MediaSummary {
   std::vector<StreamResult> streams;
   std::uint64_t packets_sent = 0, packets_received = 0, unmatched_packets = 0, send_errors = 0;
   std::uint64_t slots = 0, late_slots = 0;  // slots sent more than kLateMs after their time
+  // Packets the tool's own ports dropped on receive (the DPDK engine: the
+  // port's imissed + rx_nombuf + ierrors; the socket engine's drops are the
+  // steps' tool_socket_drops, socket_drops.hpp).
+  std::uint64_t receive_drops = 0;
   double max_lateness_ms = 0;
   double thread_cpu_s = 0;  // CPU time of the RTP thread (send, receive, pacing)
-  bool generator_bound = false;  // late_slots > 1 % of slots
+  bool generator_bound = false;  // late_slots > 1 % of slots, or any receive_drops
 };
 
 // What the engine has seen so far, refreshed by its thread every 100 ms: for
@@ -89,7 +93,7 @@ struct MediaSnapshot {
   std::uint64_t sending[2] = {0, 0};  // streams sending, by side (phone, carrier)
   std::uint64_t packets_expected = 0, packets_lost = 0;  // over every stream so far (RFC 3550)
   std::uint64_t silent_streams = 0;  // sending for > 0.5 s and never received a packet
-  std::uint64_t late_slots = 0, send_errors = 0;
+  std::uint64_t late_slots = 0, send_errors = 0, receive_drops = 0;
 };
 
 class MediaStreams;

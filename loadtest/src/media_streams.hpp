@@ -61,6 +61,8 @@ class MediaStreams {
   void slot_packets(unsigned phase, double now, std::vector<RtpOut>* out);
   void count_sent(std::uint64_t n) { totals_.packets_sent += n; }
   void count_send_errors(std::uint64_t n) { totals_.send_errors += n; }
+  // The engine's ports' receive drops so far (a running total, not an increment).
+  void set_receive_drops(std::uint64_t total) { totals_.receive_drops = total; }
   // An RTP packet (header onwards) that arrived on `side` from the target's
   // address src_ip:src_port (host order) at `now`: counted on the stream
   // receiving from that address, or as unmatched.

@@ -288,7 +288,7 @@ std::string html_report(const RunResult& r) {
     o << "<h2>Media (" << esc(r.codec) << ", 20 ms, both ways; "
       << (r.media_engine == "dpdk" ? "DPDK ports" : "UDP sockets") << ")</h2><p>" << m.streams.size() << " streams, "
       << m.packets_sent << " packets sent, " << m.packets_received << " received, " << m.unmatched_packets
-      << " unmatched; sender late in " << m.late_slots << " of " << m.slots << " slots (max "
+      << " unmatched, " << m.receive_drops << " dropped by the tool's ports; sender late in " << m.late_slots << " of " << m.slots << " slots (max "
       << num(m.max_lateness_ms) << " ms); the RTP thread used " << num(m.thread_cpu_s, 2) << " CPU-s ("
       << num(m.packets_sent + m.packets_received ? 1e6 * m.thread_cpu_s / static_cast<double>(m.packets_sent + m.packets_received) : 0, 2)
       << " µs per packet sent or received).</p>\n";

@@ -174,6 +174,7 @@ std::string json_report(const RunResult& r) {
                   {"packets_withheld_by_test_aid", withheld},
                   {"unmatched_packets", m.unmatched_packets},
                   {"send_errors", m.send_errors},
+                  {"tool_receive_drops", m.receive_drops},
                   {"sender_slots", m.slots},
                   {"sender_late_slots", m.late_slots},
                   {"sender_max_lateness_ms", m.max_lateness_ms},

@@ -599,10 +599,13 @@ RunResult run_test(const Options& o) {
 
   if (media) {
     result.media_summary = media->finish(500);
-    if (result.media_summary.generator_bound)
-      result.generator_limits.push_back("RTP sender late (> 5 ms) in " +
-                                        std::to_string(result.media_summary.late_slots) + " of " +
-                                        std::to_string(result.media_summary.slots) + " slots");
+    const MediaSummary& ms = result.media_summary;
+    if (ms.slots > 0 && ms.late_slots * 100 > ms.slots)
+      result.generator_limits.push_back("RTP sender late (> 5 ms) in " + std::to_string(ms.late_slots) + " of " +
+                                        std::to_string(ms.slots) + " slots");
+    if (ms.receive_drops > 0)
+      result.generator_limits.push_back("the tool's DPDK ports dropped " + std::to_string(ms.receive_drops) +
+                                        " received packets (RX ring full or no mbuf)");
     for (auto& s : result.steps) {
       std::vector<double> loss, jitter, mos;
       for (const auto& st : result.media_summary.streams)

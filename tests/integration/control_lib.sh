@@ -28,6 +28,17 @@ raise_socket_buffer_limits() {
   done
 }
 
+# The benchmarks' gateway config: the dataplane's AF_PACKET rings on the rig's
+# veths at 4,096 frames (the PMD's default is 512: 8 ms of one port's RTP at
+# 3,000 calls, less than msgw-control, sharing the core, may hold it; the
+# kernel drops what overflows before the dataplane can count it). A NIC
+# port's ring is its descriptors, sized in the dataplane's config.
+bench_port_rings() {
+  sed -i -E 's|^device = "(net_af_packet[01],iface=gw-[a-z]+)"|device = "\1,framecnt=4096"|' "$1"
+  [[ $(grep -c '^device = "net_af_packet[01],iface=gw-[a-z]*,framecnt=4096"' "$1") == 2 ]] ||
+    { echo "bench_port_rings: $1: no access and trunk af_packet devices" >&2; return 1; }
+}
+
 rig_cleanup() {
   for kv in "${saved_sysctls[@]}"; do sysctl -qw "$kv" || true; done
   for p in "${capture_pids[@]}" "${bg_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done

@@ -119,6 +119,20 @@ TEST(Capacity, LossWithTheSenderLateIsMarkedAsPossiblyTheTool) {
   EXPECT_TRUE(assess_capacity(v, 0).generator_suspect);
 }
 
+TEST(Capacity, LossWithTheToolsPortsDroppingIsMarkedAsPossiblyTheTool) {
+  auto v = clean_ramp(4);
+  v[1].receive_drops = 5;  // drops earlier, no loss then: not this fault's
+  v[2].receive_drops = 5;
+  v[3].receive_drops = 5;
+  v[3].packets_lost = 5;
+  auto a = assess_capacity(v, 0);
+  ASSERT_TRUE(a.first_bad);
+  EXPECT_EQ(*a.first_bad, 3u);
+  EXPECT_FALSE(a.generator_suspect);  // the target lost these: the tool's ports dropped nothing since
+  v[3].receive_drops = 10;
+  EXPECT_TRUE(assess_capacity(v, 0).generator_suspect);
+}
+
 TEST(Capacity, FaultInTheFirstSampleLeavesNoCleanLevel) {
   auto v = clean_ramp(3);
   v[0].packets_lost = 1;
