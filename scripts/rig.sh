@@ -19,6 +19,15 @@
 #   rig.sh status
 #   rig.sh memif-eal              (RIG_PORTS=memif) the EAL arguments naming the two
 #                                 memif clients for msgw-loadtest --media-dpdk
+#   rig.sh xdp-eal                (RIG_PORTS=xdp) the same, two net_af_xdp ports
+#
+# RIG_PORTS=xdp: the veth rig with the phone's and the carrier's ends of the
+# veths (lt-access, lt-trunk) unaddressed in the namespace rig.sh runs in,
+# and phone0/carrier0 persistent TAPs as below: msgw-loadtest --media-dpdk on
+# net_af_xdp ports there bridges them, and drives any target in msgw-gw (msgw,
+# or a peer on the kernel's sockets, scripts/bench-peers.sh) through AF_XDP:
+#
+#   TAP phone0 10.10.0.2/24 ─ msgw-loadtest ═ AF_XDP lt-access ── gw-access (msgw-gw) ...
 #
 # RIG_PORTS=memif: the dataplane's access and trunk ports are net_memif
 # servers (socket files $run/access.sock and $run/trunk.sock, reachable from

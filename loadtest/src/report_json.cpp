@@ -73,6 +73,7 @@ std::string json_report(const RunResult& r) {
         st["tool_socket_drops"][side_name] = {{"receive_buffer", drops->rcvbuf_errors},
                                               {"send_buffer", drops->sndbuf_errors},
                                               {"receive_errors", drops->in_errors}};
+    if (s.tool_port_drops > 0) st["tool_port_drops"] = s.tool_port_drops;
     if (s.has_uas) st["uas"] = side(s.uas);
     nlohmann::json hist = nlohmann::json::object();
     for (const auto& [ms, n] : s.setup_ms_histogram) hist[std::to_string(ms)] = n;

@@ -68,6 +68,7 @@ struct StepResult {
   // side's namespace (socket_drops.hpp); none when unreadable.  In the
   // self-test both sides share one namespace: counted as the phone's.
   std::optional<UdpDrops> phone_socket_drops, carrier_socket_drops;
+  std::uint64_t tool_port_drops = 0;  // the DPDK media engine's ports' receive drops over the step
   // Media streams of this step's calls (both sides).
   std::uint64_t streams = 0;
   Percentiles loss_percent, jitter_ms, mos;

@@ -134,6 +134,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
   const bool carrier_apart = calls && carrier_ns != phone_ns;
   const auto phone_udp_before = read_netns_udp(phone_ns);
   const auto carrier_udp_before = carrier_apart ? read_netns_udp(carrier_ns) : std::nullopt;
+  // And its DPDK ports' (the engine's snapshot, at most 100 ms old).
+  const std::uint64_t port_drops_before = media ? c.media->snapshot().receive_drops : 0;
 
   // The carrier side (or the loopback target of --self-test).
   std::unique_ptr<SippProcess> uas;
@@ -286,6 +288,10 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     s.phone_socket_drops = udp_drops_delta(*phone_udp_before, *after);
   if (auto after = carrier_apart ? read_netns_udp(carrier_ns) : std::nullopt; after && carrier_udp_before)
     s.carrier_socket_drops = udp_drops_delta(*carrier_udp_before, *after);
+  if (media) {
+    const std::uint64_t after = c.media->snapshot().receive_drops;
+    s.tool_port_drops = after > port_drops_before ? after - port_drops_before : 0;
+  }
   const auto cpu_after = read_proc_stat();
   if (auto busy = busy_share(cpu_before, cpu_after, tool_cpus)) s.tool_cpu_busy = *busy;
   std::uint64_t sut_ticks = 0;  // the target's work on its cores (--sut-cpus), per call below
@@ -390,6 +396,9 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
           "the tool's sockets on the " + std::string(side) + " side dropped " + std::to_string(drops->total()) +
           " datagrams (receive buffer full: " + std::to_string(drops->rcvbuf_errors) + "; --socket-buffer " +
           std::to_string(o.socket_buffer) + " bytes, net.core.rmem_max " + std::to_string(read_rmem_max()) + ")");
+  if (s.tool_port_drops > 0)
+    s.generator_limits.push_back("the tool's DPDK ports dropped " + std::to_string(s.tool_port_drops) +
+                                 " received packets (RX ring full or no mbuf)");
   if (!s.ended_early && s.achieved_rate < 0.9 * rate)
     s.generator_limits.push_back("offered " + std::to_string(static_cast<int>(s.achieved_rate)) + "/s of " +
                                  std::to_string(rate) + "/s");
@@ -603,9 +612,6 @@ RunResult run_test(const Options& o) {
     if (ms.slots > 0 && ms.late_slots * 100 > ms.slots)
       result.generator_limits.push_back("RTP sender late (> 5 ms) in " + std::to_string(ms.late_slots) + " of " +
                                         std::to_string(ms.slots) + " slots");
-    if (ms.receive_drops > 0)
-      result.generator_limits.push_back("the tool's DPDK ports dropped " + std::to_string(ms.receive_drops) +
-                                        " received packets (RX ring full or no mbuf)");
     for (auto& s : result.steps) {
       std::vector<double> loss, jitter, mos;
       for (const auto& st : result.media_summary.streams)
