@@ -27,7 +27,9 @@
 # msgw_cps, peer_cps (no RTP, a media flow per call), msgw_cps_media,
 # peer_cps_media (RTP on every call), msgw_/peer_setup_p99_ms(_media) (at
 # the found rate), msgw_/peer_concurrent_media (the tool's capacity test:
-# most calls held with RTP both ways and zero loss), msgw_/peer_relayed_streams
+# most calls held with RTP both ways and zero loss, confirmed by a hold;
+# msgw_/peer_concurrent_media_ramp: the most its ramp reached before the
+# first fault, not held), msgw_/peer_relayed_streams
 # and msgw_/peer_transcoded_sessions (the media-throughput test, SUT on one
 # core; the peer's transcoded mode on a kamailio started with -A
 # WITH_TRANSCODING, which offers G.729 beside PCMU so rtpengine transcodes),
@@ -421,11 +423,18 @@ def mtp_found(r, mode):
 
 media_bound = set()
 for sut in ("msgw", "peer"):
-    cap, rel, tra = [], [], []
+    cap, ramp, rel, tra = [], [], [], []
     for k in range(1, rounds + 1):
         c = load("%s-capacity-r%d" % (sut, k))
         if c:
             cap.append(c["found_rate"])
+            # The ramp's clean level: the most calls with media before its
+            # first fault, not held (a round whose confirmations all met a
+            # fault confirms 0 but still reached this).
+            if c.get("steps") and c["steps"][0].get("capacity"):
+                ramp.append(c["steps"][0]["capacity"]["clean_level"])
+                if c["steps"][0].get("generator_limits"):
+                    media_bound.add(sut + "_concurrent_media_ramp")
             if c.get("generator_bound"):
                 media_bound.add(sut + "_concurrent_media")
         for t in (load("%s-mtp-r%d" % (sut, k)), load("%s-mtpx-r%d" % (sut, k))):
@@ -439,6 +448,7 @@ for sut in ("msgw", "peer"):
                 if m.get("generator_bound_at_found"):
                     media_bound.add(sut + ("_relayed_streams" if m["mode"] == "relayed" else "_transcoded_sessions"))
     fig[sut + "_concurrent_media"] = median(cap)
+    fig[sut + "_concurrent_media_ramp"] = median(ramp)
     fig[sut + "_relayed_streams"] = median(rel)
     fig[sut + "_transcoded_sessions"] = median(tra)
 
@@ -485,7 +495,7 @@ for sut in ("msgw", "peer"):
 
 not_measured = {}
 if not media_tests:
-    for k in ("concurrent_media", "relayed_streams", "transcoded_sessions"):
+    for k in ("concurrent_media", "concurrent_media_ramp", "relayed_streams", "transcoded_sessions"):
         not_measured[k] = "--no-media-tests"
 if media_calls != "1":
     for k in ("cps_media", "setup_p99_ms_media"):
@@ -525,6 +535,7 @@ for label, key, unit in rows:
     print("%-50s %14s %14s %12s" % (label, cell(m, unit, "msgw" + key), cell(p, unit, "peer" + key),
                                     cell(ratio(m, p))))
 for label, key in (("concurrent calls with media, zero loss", "_concurrent_media"),
+                   ("  the ramp's most before its first fault", "_concurrent_media_ramp"),
                    ("relayed streams zero loss (SUT on one core)", "_relayed_streams"),
                    ("transcoded sessions zero loss (one core)", "_transcoded_sessions")):
     m, p = fig["msgw" + key], fig["peer" + key]
