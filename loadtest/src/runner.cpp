@@ -333,12 +333,8 @@ StepResult run_step(RunContext& c, std::uint32_t index, std::uint32_t rate, std:
     s.uas.cpu_percent = s.elapsed_s > 0 ? 100.0 * uas_cpu / (s.elapsed_s + 0.3) : 0;
   }
   // Achieved offered rate: attempts over the time SIPp took to create them.
-  s.achieved_rate = uac_stat.rows.back().call_rate;
-  for (const auto& r : uac_stat.rows)
-    if (r.total_created >= s.uac.attempted && r.elapsed_s > 0) {
-      s.achieved_rate = static_cast<double>(s.uac.attempted) / r.elapsed_s;
-      break;
-    }
+  s.achieved_rate = creation_rate(uac_stat.rows, s.uac.attempted);
+  if (s.achieved_rate == 0) s.achieved_rate = uac_stat.rows.back().call_rate;
   s.setup_ms = summarize(setup);
   for (double v : setup) ++s.setup_ms_histogram[std::llround(v)];
   s.disconnect_ms = summarize(disconnect);

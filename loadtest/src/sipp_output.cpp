@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -199,6 +200,26 @@ std::optional<RejectEvent> parse_reject_event(std::string_view line) {
     ev.retry_after = true;
   }
   return ev;
+}
+
+double creation_rate(const std::vector<StatRow>& rows, std::uint64_t created) {
+  if (created == 0) return 0;
+  double before_s = 0, pace = 0;  // pace: calls/s created over the previous row's interval
+  std::uint64_t before = 0;
+  for (const auto& r : rows) {
+    if (r.total_created >= created && r.elapsed_s > 0) {
+      // Within this row's interval SIPp went on at the previous interval's
+      // pace, then stopped at its -m count (or was cut short).
+      double done_s = r.elapsed_s;
+      if (pace > 0) done_s = std::min(done_s, before_s + static_cast<double>(created - before) / pace);
+      return static_cast<double>(created) / done_s;
+    }
+    if (r.elapsed_s > before_s)
+      pace = static_cast<double>(r.total_created - std::min(r.total_created, before)) / (r.elapsed_s - before_s);
+    before_s = r.elapsed_s;
+    before = r.total_created;
+  }
+  return 0;
 }
 
 }  // namespace msgw::loadtest

@@ -36,6 +36,11 @@ struct StatCsv {
   std::string error;  // set when the header is missing or lacks a required column
 };
 StatCsv parse_stat_csv(std::string_view text);
+// The rate at which SIPp created `created` calls: over the time it took,
+// interpolated between the one-second rows around the moment the count was
+// reached (a step that creates its calls in 1.2 s is not offered at half
+// its rate for being seen complete at the 2 s row). 0 when no row reached it.
+double creation_rate(const std::vector<StatRow>& rows, std::uint64_t created);
 // "HH:MM:SS" or "HH:MM:SS:uuuuuu" -> seconds; nullopt when malformed.
 std::optional<double> parse_sipp_duration(std::string_view text);
 

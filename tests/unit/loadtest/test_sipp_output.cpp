@@ -45,6 +45,27 @@ TEST(StatCsv, ParsesRowsByColumnName) {
   EXPECT_EQ(csv.rows[0].current, 4u);
 }
 
+TEST(StatCsv, CreationRateInterpolatesWithinTheRowReachingTheCount) {
+  std::vector<StatRow> rows(3);
+  rows[0].elapsed_s = 1, rows[0].total_created = 200;
+  rows[1].elapsed_s = 2, rows[1].total_created = 200;  // nothing more: the count was reached at 1 s
+  rows[2].elapsed_s = 3, rows[2].total_created = 200;
+  EXPECT_DOUBLE_EQ(creation_rate(rows, 200), 200.0);
+  // 150 by 1 s, all by 2 s: the last 50 at the first second's pace took a third of a second.
+  rows[0].total_created = 150;
+  EXPECT_DOUBLE_EQ(creation_rate(rows, 200), 150.0);
+  // 200 of 250 created by 1 s, the step's 250 by 2 s: 1.25 s at 200/s, not 125/s.
+  rows[0].total_created = 200, rows[1].total_created = 250, rows[2].total_created = 250;
+  EXPECT_DOUBLE_EQ(creation_rate(rows, 250), 200.0);
+  rows[1].total_created = 200, rows[2].total_created = 200;
+  // 100 by 1 s, 200 by 2 s: done at 2 s, 100/s.
+  rows[0].total_created = 100;
+  EXPECT_DOUBLE_EQ(creation_rate(rows, 200), 100.0);
+  // Never reached, or nothing asked.
+  EXPECT_EQ(creation_rate(rows, 201), 0.0);
+  EXPECT_EQ(creation_rate(rows, 0), 0.0);
+}
+
 TEST(StatCsv, BadRowsAreSkippedAndCounted) {
   auto csv = parse_stat_csv(kHeader + "garbage;;;\n" + row("00:00:01", "x", 1, 1, 1, 1, 0) +
                             row("00:00:03", "3", 3, 0, 3, 1, 0) + "truncated;row");
