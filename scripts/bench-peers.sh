@@ -362,9 +362,9 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" "$DATAPLANE_CPU" "$media_calls" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" "$DATAPLANE_CPU" "$media_calls" "$media_ports" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu, dataplane_cpu, media_calls = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu, dataplane_cpu, media_calls, media_ports = sys.argv[1:]
 rounds = int(rounds)
 cpu_rate = int(cpu_rate)
 media_tests = media_tests == "1"
@@ -582,7 +582,8 @@ out.update({
     "peer": peer_version,
     "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
                "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed",
-               "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu), "msgw_dataplane_cpu": int(dataplane_cpu)},
+               "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu), "msgw_dataplane_cpu": int(dataplane_cpu),
+               "media_ports": media_ports},
 })
 print(json.dumps(out))
 PY
