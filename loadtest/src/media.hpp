@@ -84,7 +84,9 @@ struct MediaSummary {
   std::uint64_t receive_drops = 0;
   double max_lateness_ms = 0;
   double thread_cpu_s = 0;  // CPU time of the RTP thread (send, receive, pacing)
-  bool generator_bound = false;  // late_slots > 1 % of slots, or any receive_drops
+  // The sender was late (> kLateMs) in more than 1 % of its slots: the run's
+  // media figures may be the tool's (its ports' drops are judged per step).
+  bool sender_late() const { return slots > 0 && late_slots * 100 > slots; }
 };
 
 // What the engine has seen so far, refreshed by its thread every 100 ms: for

@@ -210,7 +210,6 @@ void MediaStreams::on_rtp(Side side, std::uint32_t src_ip, std::uint16_t src_por
 MediaSummary MediaStreams::summarize(double thread_cpu_s) {
   MediaSummary out = totals_;
   out.thread_cpu_s = thread_cpu_s;
-  out.generator_bound = (out.slots > 0 && out.late_slots * 100 > out.slots) || out.receive_drops > 0;
   const auto impairment = codec_impairment(config_.codec.id);
   for (const auto& sp : streams_) {
     const Stream& s = *sp;

@@ -605,7 +605,7 @@ RunResult run_test(const Options& o) {
   if (media) {
     result.media_summary = media->finish(500);
     const MediaSummary& ms = result.media_summary;
-    if (ms.slots > 0 && ms.late_slots * 100 > ms.slots)
+    if (ms.sender_late())
       result.generator_limits.push_back("RTP sender late (> 5 ms) in " + std::to_string(ms.late_slots) + " of " +
                                         std::to_string(ms.slots) + " slots");
     for (auto& s : result.steps) {
