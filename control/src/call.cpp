@@ -84,7 +84,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_b: on_reinvite(in, event == CallEvent::reinvite_a ? LegId::a : LegId::b); break;
     case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
     case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
-    case CallEvent::in_dialog_other: svc_.stack->respond(in.txn, 200); break;
+    case CallEvent::in_dialog_other: on_in_dialog_other(in); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
     case CallEvent::media_timeout:
       end(200, "media timeout", true, true, "SIP;cause=408;text=\"media timeout\"");
@@ -465,6 +465,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     return;
   }
   svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+  take_target_refresh(from);
   persist();
   // Tell the other side about hold / resume with its own re-INVITE; its codec
   // and our address on that leg do not change.
@@ -500,6 +501,22 @@ void Call::on_reinvite(const Input& in, LegId from) {
   svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
 }
 
+void Call::on_in_dialog_other(const Input& in) {
+  // INFO, NOTIFY, an UPDATE without an offer: acknowledged, not relayed.
+  svc_.stack->respond(in.txn, 200);
+  if (take_target_refresh(in.leg)) persist();
+}
+
+bool Call::take_target_refresh(LegId which) {
+  Leg& l = leg(which);
+  sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key);
+  if (d == nullptr) return false;
+  std::string target = d->remote_target();
+  if (target.empty() || target == l.remote_target) return false;
+  l.remote_target = std::move(target);
+  return true;
+}
+
 void Call::on_reinvite_answer(const Input& in) {
   const int code = in.msg.status();
   if (code < 200 || code >= 300 || !in.dialog) return;
@@ -521,6 +538,8 @@ void Call::on_reinvite_answer(const Input& in) {
     }
   }
   svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
+  // Its 2xx's Contact is the leg's target from now on (RFC 3261 §12.2.1.2).
+  if (take_target_refresh(in.leg)) persist();
 }
 
 void Call::on_hangup() {

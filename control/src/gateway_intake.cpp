@@ -23,7 +23,7 @@ using gateway_detail::endpoint_from_uri;
 
 namespace {
 
-constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO";
+constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
 
 // "udp:10.10.0.2:5062" (Binding::source) → endpoint and protocol.
 std::optional<sip::Endpoint> endpoint_from_source(const std::string& src, sip::Proto* proto) {
@@ -43,9 +43,14 @@ std::string source_key(const sip::Inbound& in) {
 }
 
 // The event a request inside a call's dialog is, for the leg that sent it.
-CallEvent in_dialog_event(const std::string& method, LegId from) {
+// An UPDATE with an offer (RFC 3311) modifies the session as a re-INVITE
+// does and is answered the same way, in its 2xx; before the call is
+// answered that is a 491, as for a re-INVITE.
+CallEvent in_dialog_event(sip::MessageRef req, LegId from) {
+  const std::string method = req.method();
   if (method == "BYE") return from == LegId::a ? CallEvent::bye_a : CallEvent::bye_b;
-  if (method == "INVITE") return from == LegId::a ? CallEvent::reinvite_a : CallEvent::reinvite_b;
+  if (method == "INVITE" || (method == "UPDATE" && !req.body().empty()))
+    return from == LegId::a ? CallEvent::reinvite_a : CallEvent::reinvite_b;
   return CallEvent::in_dialog_other;  // INFO (DTMF), UPDATE without SDP, NOTIFY: acknowledged, not relayed
 }
 
@@ -79,13 +84,13 @@ void Gateway::on_request(sip::Stack&, const sip::ServerRequest& req) {
       stack_->respond(req.txn, 481);
       return;
     }
-    dispatch(*c, in_dialog_event(method, leg), {req.txn, req.msg, nullptr, leg});
+    dispatch(*c, in_dialog_event(req.msg, leg), {req.txn, req.msg, nullptr, leg});
     return;
   }
   if (method == "OPTIONS") return handle_options(req);
   if (method == "REGISTER") return handle_register(req);
   if (method == "INVITE") return handle_invite(req);
-  if (method == "BYE") {
+  if (method == "BYE" || method == "UPDATE") {  // in-dialog only: no dialog, no call
     stack_->respond(req.txn, 481);
     return;
   }
@@ -99,7 +104,7 @@ void Gateway::handle_in_dialog(const sip::ServerRequest& req) {
     stack_->respond(req.txn, 481);
     return;
   }
-  dispatch(*c, in_dialog_event(req.msg.method(), leg), {req.txn, req.msg, req.dialog, leg});
+  dispatch(*c, in_dialog_event(req.msg, leg), {req.txn, req.msg, req.dialog, leg});
 }
 
 void Gateway::handle_options(const sip::ServerRequest& req) {

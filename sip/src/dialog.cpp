@@ -49,6 +49,17 @@ void Dialog::update_from_2xx(MessageRef response_ref) {
   confirm();
 }
 
+bool Dialog::refresh_target(MessageRef request_ref) {
+  const osip_message_t* request = request_ref.get();
+  auto* contact = static_cast<osip_contact_t*>(osip_list_get(&request->contacts, 0));
+  if (contact == nullptr || contact->url == nullptr) return false;  // none, or "*"
+  osip_contact_t* copy = nullptr;
+  if (osip_contact_clone(contact, &copy) != 0 || copy == nullptr) return false;
+  if (d_->remote_contact_uri != nullptr) osip_contact_free(d_->remote_contact_uri);
+  d_->remote_contact_uri = copy;
+  return true;
+}
+
 std::string Dialog::key() const {
   std::string k(d_->call_id ? d_->call_id : "");
   k += '\x1f';

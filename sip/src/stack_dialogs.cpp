@@ -61,22 +61,35 @@ Dialog* Stack::Impl::track_uas_dialog(const Txn& t, const osip_message_t* req, o
   if (dit == dialogs.end()) {
     if (auto nd = Dialog::as_uas(req, resp)) dit = dialogs.emplace(key, std::move(nd)).first;
   } else if (status >= 200) {
+    // A 2xx to a re-INVITE: the request refreshes the remote target.
+    if (dit->second->state() == Dialog::State::Confirmed) dit->second->refresh_target(req);
     dit->second->confirm();
   }
   if (dit != dialogs.end()) d = dit->second.get();
   // Contact is mandatory in a dialog-creating response.
-  if (osip_list_size(&resp->contacts) == 0) {
-    std::optional<Endpoint> local;
-    if (t.in.local.valid()) local = t.in.local;
-    // A wildcard listener has no address to give: ask the transport.
-    if (!local || local->is_wildcard()) local = tp->local_for(t.in.proto, t.in.peer);
-    if (local) {
-      std::string c = "<sip:" + local->host_str() + ":" + std::to_string(local->port()) +
-                      (t.in.proto == Proto::Tcp ? ";transport=tcp>" : ">");
-      osip_message_set_contact(resp, c.c_str());
-    }
-  }
+  add_local_contact(t, resp);
   return d;
+}
+
+void Stack::Impl::refresh_update_target(const Txn& t, const osip_message_t* req, osip_message_t* resp) {
+  if (resp->status_code < 200 || resp->status_code >= 300) return;
+  auto dit = dialogs.find(Dialog::key_for_incoming(req));
+  if (dit == dialogs.end()) return;
+  dit->second->refresh_target(req);
+  // RFC 3311 §5.2: the 2xx to an UPDATE carries our Contact, as a re-INVITE's does.
+  add_local_contact(t, resp);
+}
+
+void Stack::Impl::add_local_contact(const Txn& t, osip_message_t* resp) {
+  if (osip_list_size(&resp->contacts) != 0) return;
+  std::optional<Endpoint> local;
+  if (t.in.local.valid()) local = t.in.local;
+  // A wildcard listener has no address to give: ask the transport.
+  if (!local || local->is_wildcard()) local = tp->local_for(t.in.proto, t.in.peer);
+  if (!local) return;
+  std::string c = "<sip:" + local->host_str() + ":" + std::to_string(local->port()) +
+                  (t.in.proto == Proto::Tcp ? ";transport=tcp>" : ">");
+  osip_message_set_contact(resp, c.c_str());
 }
 
 Dialog* Stack::Impl::find_dialog(const std::string& key) {

@@ -291,6 +291,11 @@ struct Stack::Impl {
   // --- dialogs (stack_dialogs.cpp)
   Dialog* track_uac_dialog(const osip_message_t* resp);
   Dialog* track_uas_dialog(const Txn& t, const osip_message_t* req, osip_message_t* resp);
+  // A 2xx to an in-dialog UPDATE: target refresh and our Contact.
+  void refresh_update_target(const Txn& t, const osip_message_t* req, osip_message_t* resp);
+  // Our Contact on a response that needs one and has none (the address the
+  // request came in on; the transport's for a wildcard listener).
+  void add_local_contact(const Txn& t, osip_message_t* resp);
   Dialog* find_dialog(const std::string& key);
   void remove_dialog_key(const std::string& key);
 };

@@ -191,6 +191,7 @@ bool Stack::Impl::send_response(TxnId id, MessagePtr resp) {
   const bool invite = MSG_IS_INVITE(req);
   const std::string method = req->sip_method ? req->sip_method : "";
   Dialog* d = invite ? track_uas_dialog(t, req, resp.get()) : nullptr;
+  if (method == "UPDATE") refresh_update_target(t, req, resp.get());
   if (status >= 200) t.final_sent = true;
 
   std::string bytes2xx;

@@ -423,7 +423,8 @@ class GatewayFixture : public Base {
   }
 
   // Request from the carrier inside the B dialog (its To/From swapped).
-  std::string carrier_request(const std::string& method, const Msg& inv, int cseq, const std::string& sdp = "") {
+  std::string carrier_request(const std::string& method, const Msg& inv, int cseq, const std::string& sdp = "",
+                              const std::string& contact = "<sip:carrier@10.20.0.2:5060>") {
     char* f = nullptr;
     osip_from_to_str(inv.m->from, &f);
     char* t = nullptr;
@@ -441,7 +442,7 @@ class GatewayFixture : public Base {
     s += "Call-ID: " + std::string(inv.m->call_id->number) +
          (inv.m->call_id->host ? "@" + std::string(inv.m->call_id->host) : "") + "\r\n";
     s += "CSeq: " + std::to_string(cseq) + " " + method + "\r\nMax-Forwards: 70\r\n";
-    s += "Contact: <sip:carrier@10.20.0.2:5060>\r\n";
+    s += "Contact: " + contact + "\r\n";
     if (!sdp.empty()) s += "Content-Type: application/sdp\r\n";
     s += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
     return s;

@@ -166,6 +166,10 @@ class Call {
   void on_reinvite(const Input& in, LegId from);
   void on_reinvite_answer(const Input& in);
   void on_reinvite_challenge(const Input& in);
+  void on_in_dialog_other(const Input& in);
+  // After a 2xx to a re-INVITE or UPDATE: the leg's remote target as the
+  // stack's dialog now has it (a new Contact refreshes it); true if it moved.
+  bool take_target_refresh(LegId which);
   void on_dataplane_restart();
   void on_flow_update_failed(const Input& in);
   void on_flow_ready();

@@ -54,11 +54,11 @@ std::string_view state_name(CallState s);
   X(a_cancel, false)        /* A cancelled its INVITE (200/487 already sent) */  \
   X(bye_a, true)            /* BYE from A                                    */  \
   X(bye_b, true)            /* BYE from B                                    */  \
-  X(reinvite_a, true)       /* re-INVITE from A                              */  \
-  X(reinvite_b, true)       /* re-INVITE from B                              */  \
+  X(reinvite_a, true)       /* re-INVITE (or UPDATE with an offer) from A    */  \
+  X(reinvite_b, true)       /* re-INVITE (or UPDATE with an offer) from B    */  \
   X(reinvite_answer, false) /* final answer to a re-INVITE we sent           */  \
   X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
-  X(in_dialog_other, true)  /* INFO, UPDATE, NOTIFY, ... inside the dialog   */  \
+  X(in_dialog_other, true)  /* INFO, NOTIFY, UPDATE without an offer, ...    */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \

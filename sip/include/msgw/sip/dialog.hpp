@@ -50,6 +50,11 @@ class Dialog {
   std::size_t route_count() const;
   std::string remote_target() const;
   std::string route(std::size_t i) const;
+  // Target refresh (RFC 3261 §12.2.2, RFC 3311 §5.2): a re-INVITE or UPDATE
+  // answered 2xx replaces the remote target with the request's Contact, when
+  // it has one (RFC 6141 §3.3: a refused one leaves it as it was). False when
+  // the request had no usable Contact.
+  bool refresh_target(MessageRef request);
 
   // New in-dialog request (BYE, re-INVITE, INFO, ...): next local CSeq,
   // Request-URI from the remote target, Route from the route set (loose
