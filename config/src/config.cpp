@@ -492,6 +492,7 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.integer("timeout_ms", t.timeout_ms, 100, 120000);
   r.string("g726_packing", t.g726_packing, {"rfc3551", "aal2"});
   r.boolean("payload_passthrough", t.payload_passthrough);
+  r.boolean("prack", t.prack);
   r.string("username", t.username);
   r.string("password", t.password);
   r.string("ha1", t.ha1);

@@ -90,6 +90,7 @@ constexpr Effect L = Effect::live, R = Effect::restart, U = Effect::unused;
   X(trunk, "timeout_ms", timeout_ms, L, U, "new calls")                                                     \
   X(trunk, "g726_packing", g726_packing, L, U, "new calls")                                                 \
   X(trunk, "payload_passthrough", payload_passthrough, L, U, "new calls")                                   \
+  X(trunk, "prack", prack, L, U, "new calls")                                                               \
   X(trunk, "username", username, L, U, "new requests")                                                      \
   X(trunk, "password", password, L, U, "new requests")                                                      \
   X(trunk, "ha1", ha1, L, U, "new requests")                                                                \

@@ -201,6 +201,8 @@ bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   b_offer_ = sdp::make_offer(lp);
   b.sdp_body = sdp::build(b_offer_);
   m.set_body("application/sdp", b.sdp_body);
+  // RFC 3262: the stack PRACKs the reliable 18x a trunk sends; this asks for them.
+  if (ts && ts->prack) m.add_header("Supported", "100rel");
   add_trunk_credentials(m, LegId::b, "INVITE");
   b.local_uri = "sip:" + from_user + "@" + from_host;
   b.remote_uri = t.request_uri;

@@ -60,6 +60,12 @@ bool Dialog::refresh_target(MessageRef request_ref) {
   return true;
 }
 
+bool Dialog::accept_rseq(uint32_t rseq) {
+  if (last_rseq_ && rseq != *last_rseq_ + 1) return false;
+  last_rseq_ = rseq;
+  return true;
+}
+
 std::string Dialog::key() const {
   std::string k(d_->call_id ? d_->call_id : "");
   k += '\x1f';

@@ -78,6 +78,7 @@ struct Stack::Impl {
     Endpoint resend_dst;
     int resend_status = 0;
     int64_t armed_us = kNever;  // deadline of its entry in txn_timers
+    bool own = false;  // client: sent by the stack itself (a PRACK), not the TU's
   };
   // What an oSIP2 message callback reported, delivered by settle().
   struct Note {
@@ -277,6 +278,10 @@ struct Stack::Impl {
   TxnId cancel(TxnId inv);
   void on_response(const Inbound& in, osip_message_t* m);
   void deliver(const Note& n);
+  // RFC 3262 UAC: PRACKs a reliable provisional response to `t`'s INVITE in
+  // its early dialog. False when the response is not for the TU (a
+  // retransmission or out of order).
+  bool prack_reliable_provisional(const Txn& t, const osip_message_t* resp, Dialog& d);
 
   // --- 2xx retransmission and ACKs (stack_2xx.cpp)
   void remember_2xx(std::string bytes, const Inbound& in, const osip_message_t* invite, const std::string& dialog_key,

@@ -131,21 +131,73 @@ void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
   execute(txns.at(it->second).tr, incoming_event(m));
 }
 
+namespace {
+
+// Whether a header (Require, Supported) lists an option tag (RFC 3261 §20.32).
+bool has_option_tag(const osip_message_t* m, const char* header, std::string_view tag) {
+  osip_header_t* h = nullptr;
+  for (int i = 0; osip_message_header_get_byname(m, header, i, &h) >= 0 && h; ++i, h = nullptr) {
+    std::string_view v = h->hvalue ? h->hvalue : "";
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view one = v.substr(0, comma);
+      while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
+      while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+      if (iequals(one, tag)) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+    if (i > 64) break;
+  }
+  return false;
+}
+
+}  // namespace
+
 // A response or timeout an oSIP2 callback recorded, now handed to the TU.
 void Stack::Impl::deliver(const Note& n) {
   auto it = txns.find(n.id);
   if (it == txns.end()) return;
+  const bool own = it->second.own;  // the stack's PRACK: nothing for the TU
   if (n.type == OSIP_ICT_STATUS_TIMEOUT || n.type == OSIP_NICT_STATUS_TIMEOUT) {
     ++stats.transactions_timed_out;
-    if (handler) handler->on_timeout(self, n.id);
+    if (handler && !own) handler->on_timeout(self, n.id);
     return;
   }
   const osip_message_t* resp = n.msg;
-  if (resp == nullptr) return;
+  if (resp == nullptr || own) return;
   Dialog* d = track_uac_dialog(resp);
   if (resp->status_code >= 200) it->second.final_received = true;
+  if (d && resp->status_code > 100 && resp->status_code < 200 && !prack_reliable_provisional(it->second, resp, *d))
+    return;
   if (handler) handler->on_response(self, n.id, resp, d);
   if (d && d->state() == Dialog::State::Terminated) remove_dialog_key(d->key());
+}
+
+bool Stack::Impl::prack_reliable_provisional(const Txn& t, const osip_message_t* resp, Dialog& d) {
+  if (cseq_method(resp) != "INVITE" || !has_option_tag(resp, "require", "100rel")) return true;
+  osip_header_t* h = nullptr;
+  if (osip_message_header_get_byname(resp, "rseq", 0, &h) < 0 || h == nullptr || h->hvalue == nullptr) return true;
+  // RSeq is 1 to 2**31 - 1 (RFC 3262 §7.1); without a usable one the
+  // response cannot be acknowledged and passes as an unreliable one.
+  char* end = nullptr;
+  const unsigned long rseq = std::strtoul(h->hvalue, &end, 10);
+  if (end == h->hvalue || rseq == 0 || rseq > 0x7fffffffUL) return true;
+  if (!d.accept_rseq(static_cast<uint32_t>(rseq))) {
+    ++stats.reliable_provisionals_discarded;
+    return false;
+  }
+  Message prack = d.make_request("PRACK");
+  if (!prack) return true;
+  prack.add_header("RAck", std::to_string(rseq) + " " + std::to_string(cseq_number(resp)) + " INVITE");
+  // Where the INVITE went: the early dialog's next hop is the same.
+  const Endpoint dst = t.dst;
+  const Proto proto = t.proto;
+  const TxnId id = send_request(std::move(prack), dst, proto);
+  if (id == kNoTxn) return true;
+  txns.at(id).own = true;
+  ++stats.pracks_sent;
+  return true;
 }
 
 }  // namespace msgw::sip

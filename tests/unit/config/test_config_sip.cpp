@@ -172,6 +172,7 @@ register_expires_s = 600
 ping_interval_s = 30
 down_after = 3
 up_after = 1
+prack = true
 [[trunk]]
 name = "h"
 address = "192.0.2.2"
@@ -191,6 +192,8 @@ realm = "carrier.example"
   EXPECT_EQ(r.config->trunks[1].ha1, "939e7578ed9e3c518a452acee763bce9");
   EXPECT_FALSE(r.config->trunks[1].register_);
   EXPECT_EQ(r.config->trunks[1].ping_interval_s, 0u);  // off unless asked for
+  EXPECT_TRUE(t.prack);
+  EXPECT_FALSE(r.config->trunks[1].prack);  // 100rel not offered unless asked for
 }
 
 TEST(Config, TrunkCredentialErrors) {

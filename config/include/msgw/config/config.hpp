@@ -183,6 +183,9 @@ struct TrunkSection {
   uint32_t timeout_ms = 8000;            // no final answer within this → fail over
   std::string g726_packing;              // as [[subscriber]]: "" = [codecs] g726_packing
   bool payload_passthrough = false;      // forward static RTP payload types not negotiated on its leg
+  // Offer reliable provisional responses (Supported: 100rel, RFC 3262) in our
+  // INVITEs, for a trunk that requires them; any it sends are PRACKed either way.
+  bool prack = false;
   // Digest credentials the gateway answers the trunk's 401/407 with (no
   // username: the trunk trusts us by address and a challenge fails the attempt).
   std::string username;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,11 @@ class Dialog {
   // it has one (RFC 6141 §3.3: a refused one leaves it as it was). False when
   // the request had no usable Contact.
   bool refresh_target(MessageRef request);
+  // RFC 3262 §4, UAC side of an early dialog: whether a reliable provisional
+  // response with this RSeq is the next in order (the first one: any RSeq),
+  // to be PRACKed and passed on; records it when so. A retransmission or an
+  // out-of-order one is not.
+  bool accept_rseq(uint32_t rseq);
 
   // New in-dialog request (BYE, re-INVITE, INFO, ...): next local CSeq,
   // Request-URI from the remote target, Route from the route set (loose
@@ -72,6 +78,7 @@ class Dialog {
   osip_dialog* d_;
   Role role_;
   State state_ = State::Early;
+  std::optional<uint32_t> last_rseq_;  // the last reliable provisional PRACKed
 };
 
 }  // namespace msgw::sip

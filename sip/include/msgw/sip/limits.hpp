@@ -83,6 +83,12 @@ inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
   X(completed_evicted, "transactions past their final response forgotten before their 32 s were up "           \
                        "(over max_completed): a retransmission of theirs is no longer recognised")
 
+// Reliable provisional responses (RFC 3262) to our INVITEs: X(name, help).
+#define MSGW_SIP_RELIABLE_1XX_COUNTERS(X)                                                                       \
+  X(pracks_sent, "PRACKs sent for reliable provisional responses (Require: 100rel) to our INVITEs")            \
+  X(reliable_provisionals_discarded, "reliable provisional responses not passed on: a retransmission (PRACK "  \
+                                     "already sent) or out of order (RSeq not one more than the last)")
+
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
   uint64_t rx_messages = 0;
@@ -119,6 +125,7 @@ struct Stats {
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
   MSGW_SIP_TABLE_COUNTERS(MSGW_X)
+  MSGW_SIP_RELIABLE_1XX_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two
