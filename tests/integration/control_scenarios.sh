@@ -3,7 +3,8 @@
 # The other checks of the appliance on the rig (msgw-dataplane + msgw-control,
 # SIPp phone and carrier), each with its CDR:
 #   BYE from the carrier; CANCEL before answer; hold and resume from the
-#   phone (re-INVITEs relayed to the carrier); inbound call to the DID after
+#   phone (re-INVITEs relayed to the carrier); a carrier's reliable 183
+#   (PRACKed once); inbound call to the DID after
 #   the phone registered; failover from a dead trunk to the carrier; media
 #   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
 #   flowing, a restarted control plane ends the call with BYE on both legs;
@@ -122,6 +123,16 @@ wait "$carrier_pid" || fail "failover: carrier side"
 (( $(gwstat failovers) == f0 + 1 )) || fail "failover not counted"
 cdr 'assert r["trunk"]=="carrier" and r["result"]==200'
 echo "ok   failover: trunk 'dead' timed out, the call went to 'carrier'"
+
+# --- reliable early media from the carrier (RFC 3262): PRACKed once, relayed once
+carrier_uas "$sippdir/control_carrier_prack.xml" "$work/short.pcap"
+uac_scenario "$work/prack.xml" "$pts" "$work/short.pcap" 1000
+phone_uac "$work/prack.xml" || fail "reliable 183: phone side $(tail -n 3 "$work/prack.xml.err" 2>/dev/null)"
+wait "$carrier_pid" || fail "reliable 183: carrier side (no PRACK, a wrong RAck or a second PRACK) \
+$(tail -n 3 "$work"/control_carrier_prack-*.err 2>/dev/null)"
+grep -q "carrier PRACK RAck *1 [0-9]* INVITE" "$work"/control_carrier_prack-*.log || fail "no PRACK logged by the carrier"
+cdr 'assert r["trunk"]=="carrier" and r["result"]==200'
+echo "ok   reliable 183 from the carrier: PRACKed once (RAck 1), its retransmission dropped, the call answered"
 
 # --- media timeout: one second of speech, then silence on both legs
 m0=$(gwstat media_timeouts)
