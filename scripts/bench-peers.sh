@@ -29,7 +29,10 @@
 # the found rate), msgw_/peer_concurrent_media (the tool's capacity test:
 # most calls held with RTP both ways and zero loss, confirmed by a hold;
 # msgw_/peer_concurrent_media_ramp: the most its ramp reached before the
-# first fault, not held), msgw_/peer_relayed_streams
+# first fault, not held), msgw_concurrent_media_bypass(_ramp) (the same test
+# against msgw with the tool's DPDK engine on the memif rig: msgw's dataplane
+# on net_memif ports, as on a NIC; the peer, on kernel sockets, has no such
+# run), msgw_/peer_relayed_streams
 # and msgw_/peer_transcoded_sessions (the media-throughput test, SUT on one
 # core; the peer's transcoded mode on a kamailio started with -A
 # WITH_TRANSCODING, which offers G.729 beside PCMU so rtpengine transcodes),
@@ -60,6 +63,7 @@
 #   --max-sessions N (4000)  media-throughput's ceiling (its trials last --step-s)
 #   --no-media-tests   skip capacity and media-throughput (establishment only)
 #   --no-media-calls   skip the establishment run with RTP on every call too (signalling only)
+#   --no-bypass-capacity  skip msgw's capacity run on the memif rig (msgw_concurrent_media_bypass)
 #   --media-ports xdp|socket (xdp)  how the RTP of the calls with media (establishment with RTP,
 #                      capacity) leaves the tool: xdp, its DPDK engine on AF_XDP ports (net_af_xdp) on
 #                      the rig's veths (scripts/rig.sh, RIG_PORTS=xdp; the rig comes up again for
@@ -73,7 +77,7 @@ peers=$root/bench/peers
 rounds=3 step_s=20 confirm_s=60 threshold_ms=1000 hold_ms=1500
 start_rate=100 max_rate=5000 resolution=50 rates="" build_arg="" only=""
 capacity_rate=200 capacity_max=20000 max_sessions=4000 media_tests=1 media_calls=1 cpu_rate=400
-media_ports=xdp
+media_ports=xdp bypass_capacity=1
 SUT_CPU=${SUT_CPU:-0} GEN_CPU=${GEN_CPU:-1}
 DATAPLANE_CPU=${DATAPLANE_CPU:-$SUT_CPU}
 usage() { sed -n '/^# Usage:/,/^# Trial/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -97,6 +101,7 @@ while (($#)); do
     --no-media-tests) media_tests=0 ;;
     --no-media-calls) media_tests=0 media_calls=0 ;;
     --media-ports) media_ports=$2; shift ;;
+    --no-bypass-capacity) bypass_capacity=0 ;;
     -h|--help) usage ;;
     -*) echo "bench-peers: unknown option $1" >&2; usage ;;
     *) build_arg=$1 ;;
@@ -128,14 +133,22 @@ exec 9>/tmp/msgw-rig.lock
 flock 9
 source "$root/tests/integration/control_lib.sh"
 # rig_ports: veth for the signalling-only tests and media-throughput, xdp
-# (--media-ports xdp) while the calls with media run.
+# (--media-ports xdp) while the calls with media run,
+# memif (msgw alone, --no-bypass-capacity to skip): its capacity run with the
+# dataplane's ports on net_memif, rings of 2^14 (RIG_MEMIF_RSIZE) for 10,000
+# calls and more.
 rig_ports=veth
-rig() { RIG_PORTS=$rig_ports MSGW_BUILD=$build MSGW_RIG_RUN=$work/run "$root/scripts/rig.sh" "$@"; }
-# The tool's DPDK engine on the xdp rig's two AF_XDP ports, on the tool's core.
+rig() {
+  RIG_PORTS=$rig_ports RIG_MEMIF_RSIZE=${RIG_MEMIF_RSIZE:-14} MSGW_BUILD=$build MSGW_RIG_RUN=$work/run \
+    "$root/scripts/rig.sh" "$@"
+}
+# The tool's DPDK engine on the xdp rig's two AF_XDP ports (or the memif
+# rig's two memif clients), on the tool's core.
 media_port_args() {
-  [[ $rig_ports == xdp ]] || return 0
+  [[ $rig_ports == xdp || $rig_ports == memif ]] || return 0
   # shellcheck disable=SC2046 # the EAL's arguments are words
-  printf '%s\n' --media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-peers$$" --no-pci --no-huge -m 512 $(rig xdp-eal)
+  printf '%s\n' --media-dpdk --linger-s 0 -- -l "$GEN_CPU" --file-prefix "lt-peers$$" --no-pci --no-huge -m 512 \
+    $(rig "$rig_ports-eal")
 }
 
 # Credentials and number: the rig's subscriber (config/examples/spa-to-carrier.toml).
@@ -349,6 +362,16 @@ for round in $(seq "$rounds"); do
       $down
       rig_ports=veth
     fi
+    if [[ $sut == msgw ]] && ((media_tests && bypass_capacity)); then
+      rig_ports=memif
+      if msgw_up; then
+        run_media_tests msgw-bypass "$round" relayed capacity-only
+      else
+        echo "  msgw (memif rig): did not come up" >&2
+      fi
+      msgw_down
+      rig_ports=veth
+    fi
   done
   # The peer's transcoded sessions: a kamailio that offers G.729 too, so the
   # carrier's G.729 answer makes rtpengine transcode (bench/peers/README.md).
@@ -362,9 +385,9 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" "$DATAPLANE_CPU" "$media_calls" "$media_ports" <<'PY'
+python3 - "$work" "$rounds" "$peer_version" "$step_s" "$confirm_s" "$threshold_ms" "$hold_ms" "$rates" "$max_rate" "$media_tests" "$capacity_max" "$max_sessions" "$cpu_rate" "$SUT_CPU" "$DATAPLANE_CPU" "$media_calls" "$media_ports" "$bypass_capacity" <<'PY'
 import json, os, statistics, sys
-work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu, dataplane_cpu, media_calls, media_ports = sys.argv[1:]
+work, rounds, peer_version, step_s, confirm_s, threshold_ms, hold_ms, rates, max_rate, media_tests, capacity_max, max_sessions, cpu_rate, sut_cpu, dataplane_cpu, media_calls, media_ports, bypass_capacity = sys.argv[1:]
 rounds = int(rounds)
 cpu_rate = int(cpu_rate)
 media_tests = media_tests == "1"
@@ -415,6 +438,12 @@ def load(name):
         return None
     return None if "error" in r else r
 
+# The figure's key: msgw-bypass's capacity is msgw_concurrent_media_bypass(_ramp).
+def fig_key(sut, figure):
+    if sut == "msgw-bypass":
+        return "msgw_concurrent_media_bypass" + figure[len("_concurrent_media"):]
+    return sut + figure
+
 def mtp_found(r, mode):
     for m in r.get("media_throughput", {}).get("modes", []):
         if m["mode"] == mode:
@@ -422,7 +451,7 @@ def mtp_found(r, mode):
     return None
 
 media_bound = set()
-for sut in ("msgw", "peer"):
+for sut in ("msgw", "peer", "msgw-bypass"):
     cap, ramp, rel, tra = [], [], [], []
     for k in range(1, rounds + 1):
         c = load("%s-capacity-r%d" % (sut, k))
@@ -434,9 +463,9 @@ for sut in ("msgw", "peer"):
             if c.get("steps") and c["steps"][0].get("capacity"):
                 ramp.append(c["steps"][0]["capacity"]["clean_level"])
                 if c["steps"][0].get("generator_limits"):
-                    media_bound.add(sut + "_concurrent_media_ramp")
+                    media_bound.add(fig_key(sut, "_concurrent_media_ramp"))
             if c.get("generator_bound"):
-                media_bound.add(sut + "_concurrent_media")
+                media_bound.add(fig_key(sut, "_concurrent_media"))
         for t in (load("%s-mtp-r%d" % (sut, k)), load("%s-mtpx-r%d" % (sut, k))):
             if not t:
                 continue
@@ -447,8 +476,10 @@ for sut in ("msgw", "peer"):
             for m in t.get("media_throughput", {}).get("modes", []):
                 if m.get("generator_bound_at_found"):
                     media_bound.add(sut + ("_relayed_streams" if m["mode"] == "relayed" else "_transcoded_sessions"))
-    fig[sut + "_concurrent_media"] = median(cap)
-    fig[sut + "_concurrent_media_ramp"] = median(ramp)
+    fig[fig_key(sut, "_concurrent_media")] = median(cap)
+    fig[fig_key(sut, "_concurrent_media_ramp")] = median(ramp)
+    if sut == "msgw-bypass":
+        continue
     fig[sut + "_relayed_streams"] = median(rel)
     fig[sut + "_transcoded_sessions"] = median(tra)
 
@@ -497,6 +528,9 @@ not_measured = {}
 if not media_tests:
     for k in ("concurrent_media", "concurrent_media_ramp", "relayed_streams", "transcoded_sessions"):
         not_measured[k] = "--no-media-tests"
+if not media_tests or bypass_capacity != "1":
+    for k in ("msgw_concurrent_media_bypass", "msgw_concurrent_media_bypass_ramp"):
+        not_measured[k] = "--no-media-tests" if not media_tests else "--no-bypass-capacity"
 if media_calls != "1":
     for k in ("cps_media", "setup_p99_ms_media"):
         not_measured[k] = "--no-media-calls"
@@ -509,10 +543,12 @@ at_ceiling = sorted("%s_cps%s" % (sut, "_media" if mode == "media" else "")
                     if ceiling in values(sut, mode, lambda r: r["found_rate"]))
 # The capacity and media-throughput figures at the most the tool was told to try.
 for sut in ("msgw", "peer"):
-    for key, top in (("_concurrent_media", int(capacity_max)), ("_relayed_streams", 2 * int(max_sessions)),
-                     ("_transcoded_sessions", int(max_sessions))):
-        if fig.get(sut + key) is not None and fig[sut + key] >= top:
-            at_ceiling.append(sut + key)
+    for k, top in (("_concurrent_media", int(capacity_max)), ("_relayed_streams", 2 * int(max_sessions)),
+                   ("_transcoded_sessions", int(max_sessions))):
+        if fig.get(sut + k) is not None and fig[sut + k] >= top:
+            at_ceiling.append(sut + k)
+if fig.get("msgw_concurrent_media_bypass") is not None and fig["msgw_concurrent_media_bypass"] >= int(capacity_max):
+    at_ceiling.append("msgw_concurrent_media_bypass")
 at_ceiling.sort()
 
 def cell(v, unit="", key=None):
@@ -544,6 +580,11 @@ for label, key in (("concurrent calls with media, zero loss", "_concurrent_media
     print("%-50s %14s %14s %12s" % (label, cell(m, "", "msgw" + key) if m != "n/a" else m,
                                     (cell(p, "", "peer" + key) if p is not None or key != "_transcoded_sessions" else "n/a") if p != "n/a" else p,
                                     cell(ratio(m, p)) if media_tests else "-"))
+if media_tests and bypass_capacity == "1":
+    for label, k in (("concurrent calls with media, DPDK ports (memif)", "msgw_concurrent_media_bypass"),
+                     ("  the ramp's most before its first fault", "msgw_concurrent_media_bypass_ramp")):
+        print("%-50s %14s %14s %12s" % (label, cell(fig[k], "", k), "n/a", "-"))
+    print("  (memif: msgw's dataplane ports as on a NIC, the tool's DPDK engine; rtpengine has no DPDK port)")
 m, p = fig["msgw_sut_cpu_us_per_call"], fig["peer_sut_cpu_us_per_call"]
 print("%-50s %14s %14s %12s" % ("SUT core CPU µs per call at %d calls/s" % cpu_rate,  # 10 ms ticks: no decimals
                                 cell(m if m is None else round(m), " µs"), cell(p if p is None else round(p), " µs"),
@@ -583,7 +624,7 @@ out.update({
     "method": {"step_s": int(step_s), "confirm_s": None if rates else int(confirm_s), "threshold_ms": int(threshold_ms),
                "hold_ms": int(hold_ms), "rates": rates or None, "codec_media": "PCMU relayed",
                "cpu_rate": cpu_rate, "sut_cpu": int(sut_cpu), "msgw_dataplane_cpu": int(dataplane_cpu),
-               "media_ports": media_ports},
+               "media_ports": media_ports, "bypass_capacity": bypass_capacity == "1"},
 })
 print(json.dumps(out))
 PY
