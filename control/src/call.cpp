@@ -398,6 +398,12 @@ void Call::on_bye(const Input& in, LegId from) {
 }
 
 void Call::on_reinvite(const Input& in, LegId from) {
+  if (reinvite_pending(from)) {
+    // Both sides offered at once: the offers cross. Each side retries after
+    // its random wait (RFC 3261 §14.1); ours is the one in flight.
+    svc_.stack->respond(in.txn, 491);
+    return;
+  }
   Leg& me = leg(from);
   Leg& other_leg = leg(other(from));
   const std::string body = in.msg.body();
@@ -501,6 +507,14 @@ void Call::on_reinvite(const Input& in, LegId from) {
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
   svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
+  reinvite_out_[index(other(from))] = txn;
+}
+
+bool Call::reinvite_pending(LegId which) const {
+  const TxnId txn = reinvite_out_[index(which)];
+  if (txn == kNoTxn) return false;
+  const ClientTxn* t = svc_.index->client(txn);
+  return t != nullptr && t->kind == ClientTxnKind::reinvite && t->leg == which && t->call == id_;
 }
 
 void Call::on_in_dialog_other(const Input& in) {

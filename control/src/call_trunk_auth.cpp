@@ -89,6 +89,7 @@ void Call::on_reinvite_challenge(const Input& in) {
       if (txn != kNoTxn) {
         ++svc_.stats->trunk_challenges;
         svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, in.leg, TxnAuth::answered));
+        reinvite_out_[index(in.leg)] = txn;
         return;
       }
     }

@@ -135,6 +135,37 @@ TEST_F(InDialogUpdateTest, TheAnswerToOurReinviteRefreshesTheTargetToo) {
   EXPECT_EQ(carrier_bye_uri_after_restart("up8@10.10.0.2"), "sip:node4@10.20.0.4:5070");
 }
 
+TEST_F(InDialogUpdateTest, AReinviteCrossingOursGets491UntilOursIsAnswered) {
+  auto [inv, ok] = answered_call("up9@10.10.0.2", spa_offer());
+  take();
+  std::string hold = sdp_offer("10.10.0.2", 16388, "18 101",
+                               {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendonly");
+  inject("10.10.0.2", 5062, phone_request("INVITE", "up9@10.10.0.2", ok, 104, hold));
+  auto out = take();
+  const Msg* ours = find(out, "INVITE");
+  ASSERT_TRUE(ours);
+  Msg rb{sip::parse_message(ours->raw, false, sip::Limits{}).msg, ours->raw, ours->dst};
+  // The carrier offers too before it answers ours (glare, RFC 3261 §14.2),
+  // by re-INVITE or by UPDATE: 491, nothing modified, nothing relayed.
+  const std::size_t ops = media.ops.size();
+  inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, g729_answer()));
+  out = take();
+  EXPECT_TRUE(find(out, "491"));
+  EXPECT_FALSE(find(out, "INVITE"));
+  inject("10.20.0.2", 5060, carrier_request("UPDATE", inv, 3, carrier_hold_offer()));
+  out = take();
+  EXPECT_TRUE(find(out, "491"));
+  EXPECT_EQ(media.ops.size(), ops);
+  // Ours answered: the carrier's next offer is taken.
+  inject("10.20.0.2", 5060, carrier_response(rb, 200, "OK", g729_answer("recvonly")));
+  ASSERT_TRUE(find(take(), "ACK"));
+  inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 4, g729_answer()));
+  out = take();
+  const Msg* r200 = find(out, "200");
+  ASSERT_TRUE(r200);
+  EXPECT_EQ(std::string(r200->m->cseq->method), "INVITE");
+}
+
 TEST_F(InDialogUpdateTest, UpdateWithAnOfferBeforeTheAnswerGets491) {
   Msg inv = place_call("up6@10.10.0.2", spa_offer());
   ASSERT_TRUE(inv.m);

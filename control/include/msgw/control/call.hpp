@@ -170,6 +170,9 @@ class Call {
   // After a 2xx to a re-INVITE or UPDATE: the leg's remote target as the
   // stack's dialog now has it (a new Contact refreshes it); true if it moved.
   bool take_target_refresh(LegId which);
+  // A re-INVITE of ours to `which` has no final response yet: one from that
+  // leg now is glare, answered 491 (RFC 3261 §14.2).
+  bool reinvite_pending(LegId which) const;
   void on_dataplane_restart();
   void on_flow_update_failed(const Input& in);
   void on_flow_ready();
@@ -222,6 +225,9 @@ class Call {
   CallState state_ = CallState::routing;
   std::array<Leg, 2> legs_;
   sip::TxnId b_txn_ = sip::kNoTxn;        // B's INVITE while it is pending
+  // Our last re-INVITE to each leg; pending while the index still holds it
+  // (forgotten at its final response or timeout): reinvite_pending().
+  std::array<sip::TxnId, 2> reinvite_out_{sip::kNoTxn, sip::kNoTxn};
   uint32_t b_invite_cseq_ = 1;
   sip::sdp::SessionDescription b_offer_;
   std::vector<codecs::CodecId> b_prefs_;
