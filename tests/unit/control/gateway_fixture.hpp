@@ -205,6 +205,14 @@ inline std::string sdp_offer(const std::string& ip, int port, const std::string&
   return s;
 }
 
+// A header line's value from a raw message ("" when absent).
+inline std::string raw_header(const std::string& raw, const std::string& name) {
+  auto p = raw.find("\r\n" + name + ": ");
+  if (p == std::string::npos) return {};
+  p += name.size() + 4;
+  return raw.substr(p, raw.find("\r\n", p) - p);
+}
+
 // The reference SPA offer (payload types 2 0 4 8 18 96 97 98 100 101).
 inline std::string spa_offer(bool with_g729 = true) {
   return sdp_offer("10.10.0.2", 16388,

@@ -20,6 +20,22 @@ struct InDialogUpdateTest : GatewayFixture<::testing::Test> {
     EXPECT_TRUE(j["ok"].get<bool>()) << j.dump();
     return carrier_bye_uri(take());
   }
+  // An answered call put on hold by the phone: our hold re-INVITE to the
+  // carrier (a copy; not answered yet) and the carrier's INVITE.
+  std::pair<Msg, Msg> held_by_phone(const std::string& cid) {
+    auto [inv, ok] = answered_call(cid, spa_offer());
+    take();
+    std::string hold = sdp_offer("10.10.0.2", 16388, "18 101",
+                                 {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendonly");
+    inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, hold));
+    const auto out = take();
+    const Msg* ours = find(out, "INVITE");
+    if (!ours) {
+      ADD_FAILURE() << "no re-INVITE to the carrier";
+      return {};
+    }
+    return {Msg{sip::parse_message(ours->raw, false, sip::Limits{}).msg, ours->raw, ours->dst}, std::move(inv)};
+  }
 };
 
 std::string request_uri(const Msg& m) {
@@ -117,15 +133,8 @@ TEST_F(InDialogUpdateTest, UpdateTargetRefreshSurvivesARestart) {
 }
 
 TEST_F(InDialogUpdateTest, TheAnswerToOurReinviteRefreshesTheTargetToo) {
-  auto [inv, ok] = answered_call("up8@10.10.0.2", spa_offer());
-  take();
-  std::string hold = sdp_offer("10.10.0.2", 16388, "18 101",
-                               {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendonly");
-  inject("10.10.0.2", 5062, phone_request("INVITE", "up8@10.10.0.2", ok, 104, hold));
-  auto out = take();
-  const Msg* reinv = find(out, "INVITE");
-  ASSERT_TRUE(reinv);
-  Msg rb{sip::parse_message(reinv->raw, false, sip::Limits{}).msg, reinv->raw, reinv->dst};
+  auto [rb, inv] = held_by_phone("up8@10.10.0.2");
+  ASSERT_TRUE(rb.m);
   std::string answer = carrier_response(rb, 200, "OK", g729_answer("recvonly"));
   const std::string old_contact = "Contact: <sip:carrier@10.20.0.2:5060>";
   ASSERT_NE(answer.find(old_contact), std::string::npos);
@@ -136,20 +145,13 @@ TEST_F(InDialogUpdateTest, TheAnswerToOurReinviteRefreshesTheTargetToo) {
 }
 
 TEST_F(InDialogUpdateTest, AReinviteCrossingOursGets491UntilOursIsAnswered) {
-  auto [inv, ok] = answered_call("up9@10.10.0.2", spa_offer());
-  take();
-  std::string hold = sdp_offer("10.10.0.2", 16388, "18 101",
-                               {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"}, "sendonly");
-  inject("10.10.0.2", 5062, phone_request("INVITE", "up9@10.10.0.2", ok, 104, hold));
-  auto out = take();
-  const Msg* ours = find(out, "INVITE");
-  ASSERT_TRUE(ours);
-  Msg rb{sip::parse_message(ours->raw, false, sip::Limits{}).msg, ours->raw, ours->dst};
+  auto [rb, inv] = held_by_phone("up9@10.10.0.2");
+  ASSERT_TRUE(rb.m);
   // The carrier offers too before it answers ours (glare, RFC 3261 §14.2),
   // by re-INVITE or by UPDATE: 491, nothing modified, nothing relayed.
   const std::size_t ops = media.ops.size();
   inject("10.20.0.2", 5060, carrier_request("INVITE", inv, 2, g729_answer()));
-  out = take();
+  auto out = take();
   EXPECT_TRUE(find(out, "491"));
   EXPECT_FALSE(find(out, "INVITE"));
   inject("10.20.0.2", 5060, carrier_request("UPDATE", inv, 3, carrier_hold_offer()));

@@ -13,13 +13,6 @@ namespace {
 constexpr const char* kPhone = "10.10.0.2:5062";
 constexpr const char* kCarrier = "10.20.0.2:5060";
 
-std::string raw_header(const std::string& raw, const std::string& name) {
-  auto p = raw.find("\r\n" + name + ": ");
-  if (p == std::string::npos) return {};
-  p += name.size() + 4;
-  return raw.substr(p, raw.find("\r\n", p) - p);
-}
-
 class ReliableProvisionalTest : public GatewayFixture<::testing::Test> {
  protected:
   // A trunk's reliable 18x to `inv` (its To-tag as103549cc).

@@ -15,14 +15,6 @@ namespace {
 
 constexpr const char* kCarrierRealm = "carrier.example";
 
-// A header line's value from a raw message ("" when absent).
-std::string raw_header(const std::string& raw, const std::string& name) {
-  auto p = raw.find("\r\n" + name + ": ");
-  if (p == std::string::npos) return {};
-  p += name.size() + 4;
-  return raw.substr(p, raw.find("\r\n", p) - p);
-}
-
 std::string with_carrier(const std::string& lines) {
   std::string c = kConfig;
   c.insert(c.find("timeout_ms = 2000\n") + 18, lines);
