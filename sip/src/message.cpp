@@ -332,6 +332,24 @@ uint32_t cseq_number(const osip_message_t* msg) {
   return static_cast<uint32_t>(std::strtoul(msg->cseq->number, nullptr, 10));
 }
 
+std::vector<std::string> option_tags(const osip_message_t* msg, const char* header) {
+  std::vector<std::string> tags;
+  osip_header_t* h = nullptr;
+  for (int i = 0; i <= 64 && osip_message_header_get_byname(msg, header, i, &h) >= 0 && h; ++i, h = nullptr) {
+    std::string_view v = h->hvalue ? h->hvalue : "";
+    while (true) {
+      const std::size_t comma = v.find(',');
+      std::string_view one = v.substr(0, comma);
+      while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
+      while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+      if (!one.empty()) tags.emplace_back(one);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return tags;
+}
+
 std::string cseq_method(const osip_message_t* msg) {
   return (msg->cseq && msg->cseq->method) ? msg->cseq->method : std::string();
 }

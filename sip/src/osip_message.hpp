@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "msgw/sip/message.hpp"
@@ -38,6 +39,9 @@ std::string to_tag(const osip_message_t* msg);
 std::string from_tag(const osip_message_t* msg);
 uint32_t cseq_number(const osip_message_t* msg);
 std::string cseq_method(const osip_message_t* msg);
+// The option tags of every `header` (Require, Supported) line, trimmed, in
+// order (RFC 3261 §20.32, §20.37); at most 64 lines are read.
+std::vector<std::string> option_tags(const osip_message_t* msg, const char* header);
 std::string body_of(const osip_message_t* msg);  // first body part, "" if none
 std::string uri_text(const osip_uri_t* uri);     // "" for none
 

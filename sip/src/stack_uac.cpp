@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Client transactions: requests the TU sends (ICT/NICT), CANCEL of a pending
 // INVITE, and the responses matched to them, delivered to the handler.
+#include <algorithm>
 #include <cstdlib>
 
 #include "stack_impl.hpp"
@@ -131,29 +132,6 @@ void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
   execute(txns.at(it->second).tr, incoming_event(m));
 }
 
-namespace {
-
-// Whether a header (Require, Supported) lists an option tag (RFC 3261 §20.32).
-bool has_option_tag(const osip_message_t* m, const char* header, std::string_view tag) {
-  osip_header_t* h = nullptr;
-  for (int i = 0; osip_message_header_get_byname(m, header, i, &h) >= 0 && h; ++i, h = nullptr) {
-    std::string_view v = h->hvalue ? h->hvalue : "";
-    while (!v.empty()) {
-      const std::size_t comma = v.find(',');
-      std::string_view one = v.substr(0, comma);
-      while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
-      while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
-      if (iequals(one, tag)) return true;
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
-    if (i > 64) break;
-  }
-  return false;
-}
-
-}  // namespace
-
 // A response or timeout an oSIP2 callback recorded, now handed to the TU.
 void Stack::Impl::deliver(const Note& n) {
   auto it = txns.find(n.id);
@@ -175,7 +153,10 @@ void Stack::Impl::deliver(const Note& n) {
 }
 
 bool Stack::Impl::prack_reliable_provisional(const Txn& t, const osip_message_t* resp, Dialog& d) {
-  if (cseq_method(resp) != "INVITE" || !has_option_tag(resp, "require", "100rel")) return true;
+  if (cseq_method(resp) != "INVITE") return true;
+  const std::vector<std::string> required = option_tags(resp, "require");
+  if (std::none_of(required.begin(), required.end(), [](const std::string& t) { return iequals(t, "100rel"); }))
+    return true;
   osip_header_t* h = nullptr;
   if (osip_message_header_get_byname(resp, "rseq", 0, &h) < 0 || h == nullptr || h->hvalue == nullptr) return true;
   // RSeq is 1 to 2**31 - 1 (RFC 3262 §7.1); without a usable one the

@@ -159,23 +159,9 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
 
   // Require: every option tag must be one we support (RFC 3261 §8.2.2.3).
   std::string unsupported;
-  osip_header_t* req_hdr = nullptr;
-  for (int i = 0; osip_message_header_get_byname(m, "require", i, &req_hdr) >= 0 && req_hdr; ++i) {
-    std::string v = req_hdr->hvalue ? req_hdr->hvalue : "";
-    std::size_t p = 0;
-    while (p <= v.size()) {
-      std::size_t c = v.find(',', p);
-      std::string tag = v.substr(p, c == std::string::npos ? std::string::npos : c - p);
-      tag.erase(0, tag.find_first_not_of(" \t"));
-      tag.erase(tag.find_last_not_of(" \t") + 1);
-      if (!tag.empty() && std::find(cfg.supported.begin(), cfg.supported.end(), tag) == cfg.supported.end())
-        unsupported += (unsupported.empty() ? "" : ", ") + tag;
-      if (c == std::string::npos) break;
-      p = c + 1;
-    }
-    req_hdr = nullptr;
-    if (i > 64) break;
-  }
+  for (const std::string& tag : option_tags(m, "require"))
+    if (std::find(cfg.supported.begin(), cfg.supported.end(), tag) == cfg.supported.end())
+      unsupported += (unsupported.empty() ? "" : ", ") + tag;
   if (!unsupported.empty()) return reject(m, in, 420, {}, Headers{{"Unsupported", unsupported}});
 
   if (method == "INVITE" || method == "UPDATE") {

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A call's in-dialog work after its answer: offers from either leg (a
+// re-INVITE, or an UPDATE with an offer) answered and passed on as hold or
+// resume, glare, answers to our own re-INVITEs, other in-dialog requests, and
+// the target refresh they bring. The rows they act on: call_model.cpp.
+#include "call_detail.hpp"
+#include "msgw/control/call.hpp"
+#include "msgw/control/offer.hpp"
+#include "msgw/sip/dialog.hpp"
+
+namespace msgw::control {
+
+namespace dp = msgw::dataplane;
+namespace sdp = msgw::sip::sdp;
+using call_detail::take_stream;
+using call_detail::warning;
+using codecs::CodecId;
+using sip::kNoTxn;
+using sip::TxnId;
+
+void Call::on_reinvite(const Input& in, LegId from) {
+  if (reinvite_pending(from)) {
+    // Both sides offered at once: the offers cross. Each side retries after
+    // its random wait (RFC 3261 §14.1); ours is the one in flight.
+    svc_.stack->respond(in.txn, 491);
+    return;
+  }
+  Leg& me = leg(from);
+  Leg& other_leg = leg(other(from));
+  const std::string body = in.msg.body();
+  if (body.empty()) {
+    // Offerless re-INVITE: offer what we have; the ACK's answer is not needed
+    // to keep media flowing, so the current session stays.
+    svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+    return;
+  }
+  auto refuse = [&](CallError e, const std::string& why) {
+    const ErrorInfo& info = error_info(e);
+    sip::Headers h;
+    if (!why.empty()) h.push_back({"Warning", warning(why)});
+    svc_.stack->respond(in.txn, info.status, info.reason, h);
+  };
+  sdp::SessionDescription offer;
+  std::string why;
+  if (sdp::parse(body, offer, &why) != sdp::SdpError::ok || !first_audio(offer)) {
+    refuse(CallError::offer_unusable, why);
+    return;
+  }
+  const sdp::MediaDescription& m = *first_audio(offer);
+  const std::vector<CodecId> cand = offered_codecs(m);
+  // Keep the codec in use when still offered; else the best one this side allows.
+  const std::vector<CodecId>& prefs = from == LegId::a ? a_usable : b_prefs_;
+  std::vector<CodecId> order;
+  if (std::find(cand.begin(), cand.end(), me.codec.id) != cand.end()) order.push_back(me.codec.id);
+  for (CodecId x : usable_offer(cand, prefs.empty() ? cand : prefs))
+    if (std::find(order.begin(), order.end(), x) == order.end()) order.push_back(x);
+  if (order.empty()) {
+    refuse(CallError::no_allowed_codec, {});
+    return;
+  }
+  sdp::LocalPolicy lp;
+  lp.codecs = {order.front()};
+  lp.address = config::format_ipv4(me.local_ip);
+  lp.port = me.local_port;
+  lp.telephone_event = true;
+  // As for the first answer: no Annex B on a G.729 leg relayed to one without.
+  lp.g729_annexb = svc_.config->codecs.g729_annexb &&
+                   !(order.front() == CodecId::G729 && other_leg.has_codec && other_leg.codec.id == CodecId::G729 &&
+                     !other_leg.codec.g729_annexb);
+  lp.session_id = me.sdp_session_id;
+  lp.session_version = ++me.sdp_version;
+  sdp::AnswerResult ar;
+  if (sdp::make_answer(offer, lp, ar, &why) != sdp::SdpError::ok || !ar.active) {
+    refuse(CallError::offer_unusable, {});
+    return;
+  }
+  const auto& st = ar.streams[*ar.active];
+  const uint32_t kept_ip = me.remote_ip;
+  const uint16_t kept_port = me.remote_port, kept_ptime = me.ptime;
+  take_stream(me, st, m.maxptime_ms, peer_media_of(from));
+  if (m.is_hold_address()) {
+    me.remote_ip = kept_ip;
+    me.remote_port = kept_port;
+  } else if (me.remote_ip == 0) {
+    me.remote_ip = kept_ip;
+  }
+  // No a=ptime in a re-offer: the packet time stays (within a new a=maxptime).
+  if (!st.remote_ptime_ms) me.ptime = me.codec.ptime_ms = leg_ptime(kept_ptime, m.maxptime_ms, kept_ptime);
+  me.hold = st.remote_hold;
+  me.sdp_body = sdp::build(ar.answer);
+  // Re-program: a new address or codec takes effect in the dataplane now.
+  if (program_flow()) {
+    refuse(CallError::media_update_failed, {});
+    return;
+  }
+  svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+  take_target_refresh(from);
+  persist();
+  // Tell the other side about hold / resume with its own re-INVITE; its codec
+  // and our address on that leg do not change.
+  sip::Dialog* od = other_leg.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(other_leg.dialog_key);
+  if (!od || !other_leg.has_codec) return;
+  sdp::LocalPolicy olp;
+  olp.codecs = {other_leg.codec.id};
+  olp.address = config::format_ipv4(other_leg.local_ip);
+  olp.port = other_leg.local_port;
+  olp.telephone_event = other_leg.dtmf_pt != dp::kNoPayloadType;
+  olp.telephone_event_pt = other_leg.dtmf_pt != dp::kNoPayloadType ? other_leg.dtmf_pt : 101;
+  olp.session_id = other_leg.sdp_session_id;
+  olp.session_version = ++other_leg.sdp_version;
+  olp.direction = m.direction == sdp::Direction::sendonly ? sdp::Direction::sendonly
+                  : m.direction == sdp::Direction::inactive || m.is_hold_address() ? sdp::Direction::inactive
+                                                                                  : sdp::Direction::sendrecv;
+  auto o = sdp::make_offer(olp);
+  // Keep the PT the other side already uses for the codec.
+  for (auto& md : o.media)
+    for (auto& p : md.payloads)
+      if (p.codec && p.codec->id == other_leg.codec.id && p.pt != other_leg.codec.payload_type) {
+        for (auto& f : md.formats)
+          if (f == std::to_string(p.pt)) f = std::to_string(other_leg.codec.payload_type);
+        p.pt = other_leg.codec.payload_type;
+      }
+  const std::string obody = sdp::build(o);
+  sip::Message rq = od->make_request("INVITE");
+  if (!rq) return;
+  rq.set_body("application/sdp", obody);
+  add_trunk_credentials(rq, other(from), "INVITE");
+  other_leg.sdp_body = obody;
+  TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
+  reinvite_out_[index(other(from))] = txn;
+}
+
+bool Call::reinvite_pending(LegId which) const {
+  const TxnId txn = reinvite_out_[index(which)];
+  if (txn == kNoTxn) return false;
+  const ClientTxn* t = svc_.index->client(txn);
+  return t != nullptr && t->kind == ClientTxnKind::reinvite && t->leg == which && t->call == id_;
+}
+
+void Call::on_in_dialog_other(const Input& in) {
+  // INFO, NOTIFY, an UPDATE without an offer: acknowledged, not relayed.
+  svc_.stack->respond(in.txn, 200);
+  if (take_target_refresh(in.leg)) persist();
+}
+
+bool Call::take_target_refresh(LegId which) {
+  Leg& l = leg(which);
+  sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key);
+  if (d == nullptr) return false;
+  std::string target = d->remote_target();
+  if (target.empty() || target == l.remote_target) return false;
+  l.remote_target = std::move(target);
+  return true;
+}
+
+void Call::on_reinvite_answer(const Input& in) {
+  const int code = in.msg.status();
+  if (code < 200 || code >= 300 || !in.dialog) return;
+  // The peer's answer may move its media (resume from c=0.0.0.0, new
+  // port): re-programmed before the ACK, which may release its media.
+  Leg& l = leg(in.leg);
+  sdp::SessionDescription ans;
+  std::string why;
+  const std::string body = in.msg.body();
+  if (!body.empty() && sdp::parse(body, ans, &why) == sdp::SdpError::ok) {
+    if (const auto* m = first_audio(ans); m && !m->is_hold_address()) {
+      auto ip = config::parse_ipv4(m->address);
+      if (ip && (*ip != l.remote_ip || m->port != l.remote_port)) {
+        l.remote_ip = *ip;
+        l.remote_port = m->port;
+        if (auto failure = program_flow())
+          log_event(log::Level::warn, "flow re-programming failed", CallEvent::reinvite_answer, failure->detail);
+      }
+    }
+  }
+  svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
+  // Its 2xx's Contact is the leg's target from now on (RFC 3261 §12.2.1.2).
+  if (take_target_refresh(in.leg)) persist();
+}
+
+}  // namespace msgw::control
