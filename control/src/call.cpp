@@ -21,14 +21,11 @@ namespace sdp = msgw::sip::sdp;
 using codecs::CodecId;
 using sip::kNoTxn;
 using sip::TxnId;
+using call_detail::maxptime_of;
 using call_detail::take_stream;
 using call_detail::warning;
 
 namespace {
-
-uint16_t maxptime_of(const sdp::SessionDescription& s, std::size_t media_index) {
-  return media_index < s.media.size() ? s.media[media_index].maxptime_ms : 0;
-}
 
 // Whether an offer's G.729 (if any) allows Annex B (RFC 4856: absent fmtp = yes).
 bool g729_annexb_offered(const sdp::SessionDescription& offer) {
@@ -72,6 +69,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
     case CallEvent::in_dialog_other: on_in_dialog_other(in); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
+    case CallEvent::ack_a: on_ack_a(in); break;
     case CallEvent::media_timeout:
       end(200, "media timeout", true, true, "SIP;cause=408;text=\"media timeout\"");
       break;
@@ -214,7 +212,9 @@ void Call::on_b_provisional(const Input& in) {
   b_deadline_.reset();  // the far end is alive and working on it
   state_ = CallState::early;
   const int relay = in.msg.status() == 183 ? 183 : 180;
-  if (!in.msg.body().empty() && !apply_b_answer(in.msg)) {
+  // A delayed offer's caller has made no offer yet: an SDP in an unreliable
+  // provisional cannot be one (RFC 3261 §13.2.1), so A hears no early media.
+  if (!in.msg.body().empty() && !apply_b_answer(in.msg) && !a_offer_delayed()) {
     // Early media: A hears it once the flow is in the dataplane (flow_ready).
     if (flow_state_ == FlowState::adding) {
       early_relay_ = relay;
@@ -244,6 +244,10 @@ void Call::on_b_answer(const Input& in) {
     refuse_answer(*failure);
     return;
   }
+  if (a_offer_delayed()) {
+    offer_to_a();
+    return;
+  }
   // The flow is in the dataplane before the ACK goes out: the callee may
   // start its media the moment the ACK arrives, and a packet that beats the
   // flow into the dataplane is lost to the exception path (seen as the
@@ -259,8 +263,11 @@ void Call::on_b_answer(const Input& in) {
 
 void Call::ack_b() {
   const Leg& b = leg(LegId::b);
-  if (sip::Dialog* d = b.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(b.dialog_key))
+  if (b_acked_cseq_ == b_invite_cseq_) return;  // once per 2xx; the stack answers its retransmissions
+  if (sip::Dialog* d = b.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(b.dialog_key)) {
     svc_.stack->send_ack(*d, b_invite_cseq_);
+    b_acked_cseq_ = b_invite_cseq_;
+  }
 }
 
 void Call::refuse_answer(const Failure& failure) {
@@ -273,6 +280,10 @@ void Call::finish_answer() {
   ack_b();
   early_relay_ = 0;  // the 200 carries the media
   respond_a(200, leg(LegId::a).sdp_body);
+  mark_answered();
+}
+
+void Call::mark_answered() {
   state_ = CallState::answered;
   answer_ms = wall_ms();
   if (svc_.now && invite_received != Clock::time_point{})
@@ -327,7 +338,8 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   Leg& b = leg(LegId::b);
   const std::string body = resp.body();
   if (body.empty()) {
-    if (flow_posted()) return std::nullopt;  // 200 after an early answer (183 with SDP)
+    // 200 after an early answer (183 with SDP)
+    if (flow_posted() || (a_offer_delayed() && b.has_codec)) return std::nullopt;
     return Failure{CallError::answer_unusable, "answer without SDP"};
   }
   std::string why;
@@ -338,6 +350,10 @@ std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
     return Failure{CallError::answer_unusable, why};
   auto plan = plan_answer(a_usable, ns.codec.id);
   if (!plan) return Failure{CallError::answer_unusable, "no codec for the A leg"};
+  if (a_offer_delayed()) {  // A answers our offer in its ACK: the flow waits for it
+    take_stream(b, ns, maxptime_of(ans, ns.media_index), peer_media_of(LegId::b));
+    return std::nullopt;
+  }
   if (a.sdp_body.empty() || !a.has_codec || a.codec.id != plan->a_codec) {
     sdp::LocalPolicy lp;
     lp.codecs = {plan->a_codec};
@@ -371,6 +387,12 @@ void Call::on_bye(const Input& in, LegId from) {
     end(200, from == LegId::a ? "caller BYE" : "callee BYE", from == LegId::b, from == LegId::a);
     return;
   }
+  if (state_ == CallState::offering) {  // both legs have their 2xx: the other one gets a BYE
+    ++svc_.stats->calls_failed;
+    end(487, from == LegId::a ? "caller BYE before its answer" : "callee BYE before the caller's answer",
+        from == LegId::b, from == LegId::a);
+    return;
+  }
   if (from == LegId::b) {  // the callee gave up during early media
     fail(CallError::callee_bye_before_answer, "callee BYE before answer");
     return;
@@ -385,7 +407,7 @@ void Call::on_bye(const Input& in, LegId from) {
 
 void Call::on_hangup() {
   static const std::string kReason = "hangup by operator";
-  if (state_ != CallState::answered) {
+  if (state_ != CallState::answered && state_ != CallState::offering) {
     respond_a(error_info(CallError::operator_hangup).status, {},
               {{"Reason", "SIP;cause=480;text=\"" + kReason + "\""}});
     // Connecting: B answered; its 2xx is ACKed and its dialog ended.

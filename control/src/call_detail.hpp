@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// What call.cpp and call_in_dialog.cpp both use to turn SDP into a leg's
+// What call.cpp, call_in_dialog.cpp and call_delayed_offer.cpp use to turn SDP into a leg's
 // media and to explain a refusal.
 #pragma once
 
@@ -27,6 +27,11 @@ inline void take_stream(Leg& l, const sdp::NegotiatedStream& st, uint16_t remote
   l.ptime = leg_ptime(st.remote_ptime_ms, remote_maxptime_ms, peer.default_ptime_ms);
   l.codec.ptime_ms = l.ptime;
   l.payload_passthrough = peer.payload_passthrough;
+}
+
+// The a=maxptime of the SDP's m-line `media_index` (0: none).
+inline uint16_t maxptime_of(const sdp::SessionDescription& s, std::size_t media_index) {
+  return media_index < s.media.size() ? s.media[media_index].maxptime_ms : 0;
 }
 
 // A Warning header's value (RFC 3261 §20.43) naming why we refused.

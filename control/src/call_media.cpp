@@ -114,6 +114,8 @@ void Call::on_dataplane_restart() {
     // Not even posted: what a refusal of the add does in this state.
     if (state_ == CallState::connecting) {
       refuse_answer(*failure);
+    } else if (state_ == CallState::offering) {
+      drop_offering(*failure);
     } else if (state_ == CallState::early && early_relay_ != 0) {
       respond_a(std::exchange(early_relay_, 0));
     } else {
@@ -138,6 +140,7 @@ void Call::on_flow_ready() {
       }
       return;
     case CallState::connecting: finish_answer(); return;
+    case CallState::offering: mark_answered(); return;  // A's ACK brought the answer: media flows
     case CallState::answered: ++svc_.stats->flows_reprogrammed; return;  // after a dataplane restart
     case CallState::ended: return;
   }
@@ -159,6 +162,7 @@ void Call::on_flow_refused(const Input& in) {
       log_event(log::Level::warn, "flow re-programming failed", CallEvent::flow_refused, detail);
       return;
     case CallState::connecting: refuse_answer(Failure{CallError::dataplane_refused, detail}); return;
+    case CallState::offering: drop_offering(Failure{CallError::dataplane_refused, detail}); return;
     case CallState::answered:
       log_event(log::Level::warn, "flow re-programming failed", CallEvent::flow_refused, detail);
       return;

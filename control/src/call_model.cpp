@@ -10,8 +10,8 @@ using E = CallEvent;
 using H = Handling;
 
 constexpr uint8_t kRouting = to_mask(S::routing), kEarly = to_mask(S::early),
-                  kConnecting = to_mask(S::connecting), kAnswered = to_mask(S::answered),
-                  kEnded = to_mask(S::ended);
+                  kConnecting = to_mask(S::connecting), kOffering = to_mask(S::offering),
+                  kAnswered = to_mask(S::answered), kEnded = to_mask(S::ended);
 
 constexpr Transition act(S from, E e, uint8_t to) { return {from, e, H::act, to, 0}; }
 constexpr Transition reject(S from, E e, int status) { return {from, e, H::reject, to_mask(from), status}; }
@@ -24,7 +24,8 @@ constexpr Transition ignore(S from, E e) { return {from, e, H::ignore, to_mask(f
 constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // ---- routing
     act(S::routing, E::b_provisional, kEarly),
-    act(S::routing, E::b_answer, kConnecting | kAnswered | kEnded),  // connecting while the add waits
+    // connecting while the add waits; offering when A's INVITE had no offer
+    act(S::routing, E::b_answer, kConnecting | kOffering | kAnswered | kEnded),
     act(S::routing, E::b_failure, kRouting | kEnded),
     act(S::routing, E::b_challenge, kRouting | kEnded),
     act(S::routing, E::b_timeout, kRouting | kEnded),
@@ -38,6 +39,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::routing, E::reinvite_challenge),  // no re-INVITE before the answer
     act(S::routing, E::in_dialog_other, kRouting),
     ignore(S::routing, E::ack_timeout),
+    ignore(S::routing, E::ack_a),  // A has no 2xx to ACK: the stack drops it
     ignore(S::routing, E::media_timeout),
     // A flow exists in routing only after a failed trunk's early media: the
     // new dataplane lost it, the call forgets it (the next answer adds one).
@@ -52,7 +54,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::routing, E::flow_refused, kRouting),
     // ---- early
     act(S::early, E::b_provisional, kEarly),
-    act(S::early, E::b_answer, kConnecting | kAnswered | kEnded),
+    act(S::early, E::b_answer, kConnecting | kOffering | kAnswered | kEnded),
     act(S::early, E::b_failure, kRouting | kEnded),
     act(S::early, E::b_challenge, kRouting | kEnded),  // a new INVITE: routing again
     act(S::early, E::b_timeout, kRouting | kEnded),
@@ -66,6 +68,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::early, E::reinvite_challenge),
     act(S::early, E::in_dialog_other, kEarly),
     ignore(S::early, E::ack_timeout),
+    ignore(S::early, E::ack_a),
     ignore(S::early, E::media_timeout),
     act(S::early, E::dataplane_restart, kEarly),  // early media flow
     act(S::early, E::hangup, kEnded),
@@ -92,6 +95,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::connecting, E::reinvite_challenge),
     act(S::connecting, E::in_dialog_other, kConnecting),
     ignore(S::connecting, E::ack_timeout),
+    ignore(S::connecting, E::ack_a),
     ignore(S::connecting, E::media_timeout),
     // The add went to the old dataplane: posted again to the new one
     // (connecting), or the call fails as a refused add does (ended).
@@ -102,6 +106,34 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::connecting, E::flow_update_failed),
     act(S::connecting, E::flow_ready, kAnswered),  // ACK B, 200 to A
     act(S::connecting, E::flow_refused, kEnded),   // ACK + BYE to B, 503 to A
+    // ---- offering: A's INVITE had no offer (RFC 3261 §13.2.1 delayed
+    // offer). B answered and is ACKed; A got the 2xx with our offer; A's ACK
+    // brings its answer and the flow's add; flow_ready completes the call.
+    ignore(S::offering, E::b_provisional),
+    ignore(S::offering, E::b_answer),  // retransmissions: the stack re-ACKs
+    ignore(S::offering, E::b_failure),
+    ignore(S::offering, E::b_challenge),
+    ignore(S::offering, E::b_timeout),
+    ignore(S::offering, E::b_deadline),
+    ignore(S::offering, E::a_cancel),  // too late: the INVITE was answered
+    act(S::offering, E::bye_a, kEnded),  // BYE to B
+    act(S::offering, E::bye_b, kEnded),  // BYE to A
+    reject(S::offering, E::reinvite_a, 491),  // the offer of the 2xx is still unanswered
+    reject(S::offering, E::reinvite_b, 491),
+    ignore(S::offering, E::reinvite_answer),
+    ignore(S::offering, E::reinvite_challenge),
+    act(S::offering, E::in_dialog_other, kOffering),
+    act(S::offering, E::ack_timeout, kEnded),  // BYE to both
+    // The answer applied, the flow's add posted (offering until its ack); no
+    // or an unusable answer: BYE to both.
+    act(S::offering, E::ack_a, kOffering | kEnded),
+    ignore(S::offering, E::media_timeout),
+    // An add posted to the old dataplane is posted again (or the call ends).
+    act(S::offering, E::dataplane_restart, kOffering | kEnded),
+    act(S::offering, E::hangup, kEnded),
+    ignore(S::offering, E::flow_update_failed),  // no modify before the add
+    act(S::offering, E::flow_ready, kAnswered),
+    act(S::offering, E::flow_refused, kEnded),  // BYE to both
     // ---- answered
     ignore(S::answered, E::b_provisional),
     ignore(S::answered, E::b_answer),  // 2xx retransmissions: the stack re-ACKs
@@ -120,6 +152,9 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::reinvite_challenge, kAnswered),
     act(S::answered, E::in_dialog_other, kAnswered),
     act(S::answered, E::ack_timeout, kEnded),
+    // The ACK of the answered INVITE or of a re-INVITE's 2xx: the media
+    // already flows (an offerless re-INVITE's answer keeps the session).
+    ignore(S::answered, E::ack_a),
     act(S::answered, E::media_timeout, kEnded),
     act(S::answered, E::dataplane_restart, kAnswered),
     act(S::answered, E::hangup, kEnded),
@@ -145,6 +180,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::reinvite_challenge),
     reject(S::ended, E::in_dialog_other, 481),
     ignore(S::ended, E::ack_timeout),
+    ignore(S::ended, E::ack_a),
     ignore(S::ended, E::media_timeout),
     ignore(S::ended, E::dataplane_restart),
     ignore(S::ended, E::hangup),

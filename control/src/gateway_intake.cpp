@@ -304,6 +304,7 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   c->caller_user = sub->dids.empty() ? sub->user : sub->dids.front();
   if (auto problem = take_offer(req.msg, sub->codecs, c->a_offer, c->a_usable))
     return failed(problem->error, problem->warning);
+  if (c->a_offer_delayed()) ++stats_.delayed_offers;
   auto number = normalize_number(req.msg.request_uri_user());
   if (!number) return failed(CallError::address_incomplete);
   c->number = *number;
@@ -343,6 +344,7 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
   c->number = *number;
   if (auto problem = take_offer(req.msg, trunk.codecs, c->a_offer, c->a_usable))
     return failed(problem->error, problem->warning);
+  if (c->a_offer_delayed()) ++stats_.delayed_offers;
   // The registered contact of the subscriber (any AOR host: phones register
   // to whatever address they were given for the gateway).
   std::optional<sip::Binding> binding;

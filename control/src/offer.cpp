@@ -40,7 +40,14 @@ std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector
     return OfferProblem{CallError::offer_unusable, "399 msgw \"" + why + "\""};
   };
   const std::string body = invite.body();
-  if (body.empty()) return bad("INVITE without SDP offer is not supported");
+  if (body.empty()) {
+    // A delayed offer (RFC 3261 §13.2.1): our 2xx will offer what the
+    // caller's policy allows, its ACK answer.
+    offer = {};
+    usable = codec_list(allowed);
+    if (usable.empty()) return OfferProblem{CallError::no_allowed_codec, "305 msgw \"no codec is allowed\""};
+    return std::nullopt;
+  }
   std::string why;
   if (sdp::parse(body, offer, &why) != sdp::SdpError::ok) return bad(why);
   const sdp::MediaDescription* audio = first_audio(offer);

@@ -4,8 +4,9 @@
 # SIPp phone and carrier), each with its CDR:
 #   BYE from the carrier; CANCEL before answer; hold and resume from the
 #   phone (re-INVITEs relayed to the carrier); a carrier's reliable 183
-#   (PRACKed once); inbound call to the DID after
-#   the phone registered; failover from a dead trunk to the carrier; media
+#   (PRACKed once); inbound call to the DID after the phone registered, and
+#   one with a delayed offer (no SDP in the INVITE); failover from a dead
+#   trunk to the carrier; media
 #   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
 #   flowing, a restarted control plane ends the call with BYE on both legs;
 #   a BYE from the carrier for a call restored that way ends it on both legs;
@@ -102,10 +103,14 @@ ip netns exec msgw-phone sipp -sf "$sippdir/control_register.xml" -i 10.10.0.2 -
   -timeout 10s 10.10.0.1:5060 >"$work/register.out" 2>&1 || fail "REGISTER with digest"
 ctl show registrations --json | python3 -c '
 import json,sys; r=json.load(sys.stdin); assert any(x["aor"].startswith("sip:spa1@") for x in r), r' || fail "registration not shown"
-ip netns exec msgw-phone sipp -sf "$sippdir/control_phone_uas.xml" -i 10.10.0.2 -p 5062 -mi 10.10.0.2 -mp 16388 \
-  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/phone_uas.err" >"$work/phone_uas.out" 2>&1 &
-phone_pid=$!; bg_pids+=($phone_pid)
-sleep 0.3
+# The registered phone answering one call to its DID, in the background (phone_pid).
+phone_answers() {  # phone_answers NAME
+  ip netns exec msgw-phone sipp -sf "$sippdir/control_phone_uas.xml" -i 10.10.0.2 -p 5062 -mi 10.10.0.2 \
+    -mp 16388 -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/$1.err" >"$work/$1.out" 2>&1 &
+  phone_pid=$!; bg_pids+=($phone_pid)
+  sleep 0.3
+}
+phone_answers phone_uas
 sed -e "s|@EXPECT@|200|" -e "s|@TALK_MS@|2000|" "$sippdir/control_carrier_uac.xml" >"$work/in.xml"
 ip netns exec msgw-carrier sipp -sf "$work/in.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
   -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in.err" 10.20.0.1:5060 >"$work/in.out" 2>&1 \
@@ -113,6 +118,20 @@ ip netns exec msgw-carrier sipp -sf "$work/in.xml" -s +15550001000 -i 10.20.0.2 
 wait $phone_pid || fail "inbound: phone side"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["trunk"]=="carrier" and r["end_reason"]=="caller BYE", r'
 echo "ok   inbound call to DID +1 555 000 1000 reached the registered phone; CDR inbound"
+
+# --- inbound call with a delayed offer (INVITE without SDP): our 200 offers,
+# the carrier's ACK answers, its speech reaches the phone through the flow
+d0=$(gwstat delayed_offers)
+phone_answers phone_uas_do
+sed -e "s|@PCAP@|$work/g729.pcap|" -e "s|@TALK_MS@|2500|" "$sippdir/control_carrier_uac_delayed.xml" >"$work/in_do.xml"
+ip netns exec msgw-carrier sipp -sf "$work/in_do.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in_do.err" -trace_logs -log_file "$work/in_do.log" \
+  10.20.0.1:5060 >"$work/in_do.out" 2>&1 \
+  || fail "delayed offer: carrier side (no offer in the 200?) $(tail -n 3 "$work/in_do.err" 2>/dev/null)"
+wait $phone_pid || fail "delayed offer: phone side"
+(( $(gwstat delayed_offers) == d0 + 1 )) || fail "delayed offer not counted"
+cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
+echo "ok   inbound delayed offer: the 200 offered G.729, the ACK answered, $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["a_packets"])') RTP packets from the carrier through the flow"
 
 # --- failover: the dead trunk times out, the carrier answers
 f0=$(gwstat failovers)

@@ -160,6 +160,18 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     run_sip_timers_for(d);
     return done(cid, reaches_call);
   }
+  // The stack's timers run until `byes` BYEs went out (a 2xx never ACKed).
+  Outcome after_sip_timers_until_byes(const std::string& cid, int byes) {
+    mark();
+    std::vector<Msg> out;
+    run_sip_timers([&] {
+      for (auto& m : take()) out.push_back(std::move(m));
+      return count(out, "BYE") >= byes;
+    });
+    Outcome o = done(cid);
+    o.out = std::move(out);
+    return o;
+  }
   // The dataplane's word, seen at the next tick: the flow's media stopped, or
   // the dataplane restarted.
   Outcome after_media_timeout(const std::string& cid, uint32_t flow, bool reaches_call = true) {
@@ -276,6 +288,42 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     return c;
   }
 
+  struct Offering {
+    Msg inv;  // the carrier's INVITE
+    Msg ok;   // the phone's 200, with our offer
+  };
+  // offering: the phone's INVITE had no SDP (a delayed offer); the carrier
+  // answered (ACKed at once), the phone's 200 carries our offer, the
+  // phone's ACK with its answer not sent yet.
+  Offering offering(const std::string& cid) {
+    Offering c;
+    c.inv = routing_delayed(cid);
+    inject("10.20.0.2", 5060, carrier_response(c.inv, 200, "OK", g729_answer()));
+    auto out = take();
+    EXPECT_TRUE(find_to(out, "ACK", kCarrier));
+    c.ok = copy(find_to(out, "200", kPhone));
+    expect_body_has(&c.ok, "m=audio");
+    EXPECT_EQ(state_of(cid), CallState::offering);
+    EXPECT_TRUE(media.ops.empty()) << "no flow before the phone's answer";
+    return c;
+  }
+  // routing with a delayed offer: the phone's INVITE has no body at all.
+  Msg routing_delayed(const std::string& cid) {
+    Msg inv = place_call(cid, "");
+    EXPECT_EQ(state_of(cid), CallState::routing);
+    return inv;
+  }
+  // The phone's answer to our offer, G.729 as the carrier's leg: relayed.
+  static std::string phone_answer(const std::string& pts = "18 101") {
+    return sdp_offer("10.10.0.2", 16388, pts,
+                     {"rtpmap:18 G729a/8000", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000",
+                      "fmtp:101 0-15", "ptime:20"});
+  }
+  // The phone's ACK of the offering 200 (`sdp` empty: none).
+  std::string phone_ack(const std::string& cid, const Msg& ok, const std::string& sdp) {
+    return phone_request("ACK", cid, ok, 103, sdp);
+  }
+
   std::string phone_cancel(const std::string& cid) {
     auto p = last_invite.find("Via: ");
     std::string via = last_invite.substr(p, last_invite.find("\r\n", p) - p);
@@ -313,6 +361,7 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
   Outcome routing_row(CallEvent e);
   Outcome early_row(CallEvent e);
   Outcome connecting_row(CallEvent e);
+  Outcome offering_row(CallEvent e);
   Outcome answered_row(CallEvent e);
   Outcome ended_row(CallEvent e);
 

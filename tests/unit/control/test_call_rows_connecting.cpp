@@ -128,6 +128,14 @@ Outcome CallTransitionTest::connecting_row(CallEvent e) {
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       return o;
     }
+    case CallEvent::ack_a: {
+      // The phone has no 2xx yet: its stray ACK is the stack's to drop.
+      Early c = connecting(cid, true);
+      Outcome o = from_phone(cid, phone_request("ACK", cid, c.ringing, 103), false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_EQ(media.ops.size(), 1u);  // the add, nothing more
+      return o;
+    }
     case CallEvent::media_timeout: {
       connecting(cid);
       Outcome o = after_media_timeout(cid, media.ops.back().flow);

@@ -167,6 +167,15 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
+    case CallEvent::ack_a: {
+      // The phone has no 2xx to ACK (only the failed carrier's early
+      // dialog): the stack drops the ACK.
+      Failover f = routing_after_failover(cid);
+      Outcome o = from_phone(cid, phone_request("ACK", cid, f.first.ringing, 103, spa_offer()), false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_TRUE(media.ops.empty());
+      return o;
+    }
     case CallEvent::media_timeout: {
       // A flow exists in routing after early media and a failover.
       Failover f = routing_after_failover(cid, true);
@@ -366,6 +375,14 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
       EXPECT_EQ(count(o.out, "BYE"), 0);
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      return o;
+    }
+    case CallEvent::ack_a: {
+      // An ACK in the early dialog acknowledges no 2xx: the stack drops it.
+      Early c = early(cid);
+      Outcome o = from_phone(cid, phone_request("ACK", cid, c.ringing, 103, spa_offer()), false);
+      EXPECT_TRUE(o.out.empty());
+      EXPECT_TRUE(media.ops.empty());
       return o;
     }
     case CallEvent::media_timeout: {

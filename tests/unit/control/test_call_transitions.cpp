@@ -25,6 +25,7 @@ Outcome CallTransitionTest::run(const Transition& row) {
     case CallState::routing: return routing_row(row.event);
     case CallState::early: return early_row(row.event);
     case CallState::connecting: return connecting_row(row.event);
+    case CallState::offering: return offering_row(row.event);
     case CallState::answered: return answered_row(row.event);
     case CallState::ended: return ended_row(row.event);
   }
@@ -79,7 +80,7 @@ INSTANTIATE_TEST_SUITE_P(Table, CallTransitionTest, ::testing::ValuesIn(control:
 TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
   const auto& table = control::transition_table();
   ASSERT_EQ(table.size(), control::kCallStateCount * control::kCallEventCount);
-  EXPECT_EQ(table.size(), 105u);
+  EXPECT_EQ(table.size(), 132u);
   std::set<std::pair<int, int>> seen;
   for (const Transition& t : table) {
     EXPECT_TRUE(seen.insert({int(t.from), int(t.event)}).second) << row_name(t) << " twice";
@@ -98,10 +99,13 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
       EXPECT_NE(t.handling, Handling::act) << row_name(t) << ": ended is final";
     }
   }
-  EXPECT_EQ(seen.size(), 105u);
-  // B's 2xx waits in connecting for its flow's add, from either state before the answer.
+  EXPECT_EQ(seen.size(), 132u);
+  // B's 2xx waits in connecting for its flow's add, from either state before the answer;
+  // A delayed offer's waits in offering for A's answer in its ACK.
   for (CallState from : {CallState::routing, CallState::early}) {
     EXPECT_TRUE(control::transition(from, CallEvent::b_answer).to & control::to_mask(CallState::connecting))
+        << control::state_name(from);
+    EXPECT_TRUE(control::transition(from, CallEvent::b_answer).to & control::to_mask(CallState::offering))
         << control::state_name(from);
   }
   // The requests are exactly BYE, re-INVITE (either side) and other in-dialog requests.
@@ -219,7 +223,7 @@ TEST_F(CallTransitionTest, CallHandleHonoursTheTable) {
     EXPECT_TRUE(media.ops.empty()) << row_name(row);
     ++rows;
   }
-  EXPECT_EQ(rows, 8 + 7);  // routing: 3 rejects and 5 ignores; answered: 7 ignores
+  EXPECT_EQ(rows, 9 + 8);  // routing: 3 rejects and 6 ignores; answered: 8 ignores
 }
 
 // A call that had early media (183 with SDP) and then failed over is in

@@ -132,11 +132,14 @@ class Call {
   bool flow_posted() const { return flow_state_ == FlowState::programmed || flow_state_ == FlowState::adding; }
   std::optional<uint32_t> flow_id() const { return flow_id_; }
   std::optional<Clock::time_point> answer_deadline() const { return b_deadline_; }
+  // A's INVITE carried no offer (RFC 3261 §13.2.1): A's 2xx carries ours,
+  // A's ACK the answer.
+  bool a_offer_delayed() const { return a_offer.media.empty(); }
 
   // Filled by the Gateway before start().
   sip::TxnId a_txn = sip::kNoTxn;         // A's INVITE until its final response went out
-  sip::sdp::SessionDescription a_offer;
-  std::vector<codecs::CodecId> a_usable;  // what A offered that A's policy allows
+  sip::sdp::SessionDescription a_offer;   // empty: a delayed offer
+  std::vector<codecs::CodecId> a_usable;  // what A offered that A's policy allows (delayed: the policy)
   std::vector<CalleeTarget> targets;
   std::string subscriber, from_uri, to_uri, number, caller_display, caller_user;
   int max_forwards = 70;                  // for B's INVITE (already decremented)
@@ -167,6 +170,8 @@ class Call {
   void on_reinvite_answer(const Input& in);
   void on_reinvite_challenge(const Input& in);
   void on_in_dialog_other(const Input& in);
+  // Offering: A's ACK with the answer to the offer of its 2xx.
+  void on_ack_a(const Input& in);
   // After a 2xx to a re-INVITE or UPDATE: the leg's remote target as the
   // stack's dialog now has it (a new Contact refreshes it); true if it moved.
   bool take_target_refresh(LegId which);
@@ -196,6 +201,15 @@ class Call {
   std::optional<Failure> apply_b_answer(sip::MessageRef resp);
   // B's 2xx with the flow in the dataplane: ACK B, 200 to A, answered.
   void finish_answer();
+  // The call is answered end to end: counted, timed, persisted.
+  void mark_answered();
+  // B's usable 2xx to a delayed offer: ACK B, 200 to A with our offer
+  // (A's codecs, B's first so that the flow may relay), offering.
+  void offer_to_a();
+  std::optional<Failure> apply_a_answer(sip::MessageRef ack);
+  // Offering went wrong (no answer in the ACK, the flow refused): both legs
+  // have their 2xx, so both get a BYE saying why.
+  void drop_offering(const Failure& failure);
   // B's 2xx that cannot be taken (unusable, flow refused): ACK and BYE to
   // B, the error to A, ended.
   void refuse_answer(const Failure& failure);
@@ -230,6 +244,8 @@ class Call {
   std::array<sip::TxnId, 2> reinvite_out_{sip::kNoTxn, sip::kNoTxn};
   uint32_t b_invite_cseq_ = 1;
   sip::sdp::SessionDescription b_offer_;
+  sip::sdp::SessionDescription a_offer_out_;  // our offer in A's 2xx (a delayed offer)
+  uint32_t b_acked_cseq_ = 0;             // the CSeq of B's INVITE whose 2xx we ACKed
   std::vector<codecs::CodecId> b_prefs_;
   std::size_t next_target_ = 0;
   // Digest answers to the current target's challenges: at most two (a

@@ -26,6 +26,8 @@ constexpr std::string_view leg_name(LegId l) { return l == LegId::a ? "a" : "b";
   X(routing)   /* A's INVITE accepted; B's INVITE placed (or being failed over) */ \
   X(early)     /* B sent a provisional (ringing, early media)                   */ \
   X(connecting) /* B answered; its flow is being added: ACK and 200 wait for it */ \
+  X(offering)  /* A's INVITE had no offer: B answered and is ACKed, A's 2xx     \
+                  carries our offer; A's ACK brings the answer, then the flow  */ \
   X(answered)  /* B answered, A got the 2xx, the media flow is programmed       */ \
   X(ended)     /* final: the call record is written and the call is erased      */
 
@@ -60,6 +62,7 @@ std::string_view state_name(CallState s);
   X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
   X(in_dialog_other, true)  /* INFO, NOTIFY, UPDATE without an offer, ...    */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
+  X(ack_a, false)           /* A's ACK of our 2xx (the answer, in offering)  */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \
   X(hangup, false)          /* msgwctl hangup                                */  \
@@ -106,7 +109,7 @@ const std::array<Transition, kCallStateCount * kCallEventCount>& transition_tabl
 // SIP status and reason phrase the caller gets. Status 0: the status comes
 // from the callee (mapped by relay_status()).
 #define MSGW_CALL_ERRORS(X)                                                          \
-  X(offer_unusable, 488, "Not Acceptable Here")      /* no/bad SDP, no audio */     \
+  X(offer_unusable, 488, "Not Acceptable Here")      /* bad SDP, no audio */        \
   X(no_allowed_codec, 488, "Not Acceptable Here")                                   \
   X(address_incomplete, 484, "Address Incomplete")                                  \
   X(no_route, 404, "No Route")                                                      \
@@ -122,6 +125,7 @@ const std::array<Transition, kCallStateCount * kCallEventCount>& transition_tabl
   X(flow_table_full, 503, "Service Unavailable")                                    \
   X(dataplane_refused, 503, "Service Unavailable")                                  \
   X(answer_unusable, 488, "Not Acceptable Here")                                    \
+  X(ack_answer_unusable, 488, "Not Acceptable Here") /* A's ACK: no or bad answer */ \
   X(callee_failed, 0, "")                                                           \
   X(callee_timeout, 408, "Request Timeout")                                         \
   X(callee_bye_before_answer, 487, "Request Terminated")                            \

@@ -80,6 +80,7 @@ class Gateway final : public sip::Handler {
   void on_cancel(sip::Stack&, sip::TxnId invite_txn) override;
   void on_response(sip::Stack&, sip::TxnId txn, sip::MessageRef resp, sip::Dialog* dialog) override;
   void on_timeout(sip::Stack&, sip::TxnId txn) override;
+  void on_ack(sip::Stack&, sip::MessageRef ack, sip::Dialog* dialog) override;
   void on_ack_timeout(sip::Stack&, sip::Dialog* dialog) override;
   bool adopts_dialogless(sip::Stack&, sip::MessageRef req) override;
   // A new INVITE or REGISTER without credentials from a phone: its 407/401

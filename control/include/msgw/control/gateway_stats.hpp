@@ -32,6 +32,7 @@ namespace msgw::control {
   X(failovers, "INVITEs moved to the next trunk")                                  \
   X(trunks_unresolved, "trunks by name skipped by a call: no DNS answer yet")       \
   X(reinvites, "re-INVITEs received")                                              \
+  X(delayed_offers, "INVITEs without an offer: our 2xx offered, the ACK answered") \
   X(media_timeouts, "calls ended by the dataplane's media timeout")                \
   X(media_errors, "flow programming refused or timed out")                         \
   X(dataplane_restarts, "dataplane generations seen after the first")              \

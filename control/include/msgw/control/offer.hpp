@@ -31,7 +31,8 @@ struct OfferProblem {
 };
 
 // A's INVITE offer: parsed into `offer`, and the offered codecs `allowed`
-// permits into `usable` (in `allowed`'s order).
+// permits into `usable` (in `allowed`'s order). An INVITE without a body is
+// a delayed offer: `offer` left empty, `usable` all of `allowed`.
 std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector<std::string>& allowed,
                                        sip::sdp::SessionDescription& offer, std::vector<codecs::CodecId>& usable);
 

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Calls whose INVITE carries no SDP (RFC 3261 §13.2.1 delayed offer): the
+// carrier still gets an offer at once, the caller's 200 carries ours, its
+// ACK the answer, and what goes wrong on the way ends both legs cleanly.
+// The per-row checks of the offering state: test_call_rows_offering.cpp.
+#include "call_transition_fixture.hpp"
+
+namespace msgw_test {
+
+using codecs::CodecId;
+
+// The m= line of an SDP body.
+static std::string m_line(const std::string& body) {
+  auto p = body.find("m=audio");
+  return p == std::string::npos ? std::string() : body.substr(p, body.find("\r\n", p) - p);
+}
+
+TEST_F(CallTransitionTest, DelayedOfferTheCarrierIsOfferedTheCallersPolicyAtOnce) {
+  const std::string cid = "do-policy@10.10.0.2";
+  Msg inv = routing_delayed(cid);
+  ASSERT_TRUE(inv.m);
+  // The carrier's codec (G729) and what the caller's policy allows, in one offer.
+  expect_body_has(&inv, "G729");
+  EXPECT_EQ(gw->stats().delayed_offers, 1u);
+  // The caller's 200 offers B's codec first (a relay if the caller takes
+  // it), then the rest of its policy.
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer()));
+  auto out = take();
+  const Msg* ok = find_to(out, "200", kPhone);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(m_line(ok->body()).rfind("m=audio 16", 0), 0u) << ok->body();
+  EXPECT_NE(m_line(ok->body()).find("RTP/AVP 18 0 8 "), std::string::npos) << ok->body();
+  expect_body_has(ok, "telephone-event");
+  // G.729 toward a carrier that said annexb=no: the caller is offered the same.
+  expect_body_has(ok, "annexb=no");
+}
+
+TEST_F(CallTransitionTest, DelayedOfferTranscodesWhenTheCallerAnswersAnotherCodec) {
+  const std::string cid = "do-pcmu@10.10.0.2";
+  Offering c = offering(cid);
+  inject("10.10.0.2", 5062, phone_ack(cid, c.ok, phone_answer("0 101")));
+  ASSERT_EQ(media.ops.size(), 1u);
+  EXPECT_EQ(media.ops[0].a.codec, uint8_t(CodecId::Pcmu));
+  EXPECT_EQ(media.ops[0].a.payload_type, 0);
+  EXPECT_EQ(media.ops[0].a.remote_port, 16388);
+  EXPECT_EQ(media.ops[0].b.codec, uint8_t(CodecId::G729));
+  EXPECT_EQ(state_of(cid), CallState::answered);
+  EXPECT_EQ(gw->stats().transcoded_calls, 1u);
+  // A BYE then ends it as any answered call.
+  inject("10.10.0.2", 5062, phone_request("BYE", cid, c.ok, 104));
+  auto out = take();
+  EXPECT_TRUE(find_to(out, "BYE", kCarrier));
+  EXPECT_EQ(store->cdr(cid)->result_code, 200);
+}
+
+TEST_F(CallTransitionTest, DelayedOfferAckWithoutAnAnswerEndsBothLegs) {
+  const std::string cid = "do-noanswer@10.10.0.2";
+  Offering c = offering(cid);
+  inject("10.10.0.2", 5062, phone_ack(cid, c.ok, ""));
+  auto out = take();
+  const Msg* bye = find_to(out, "BYE", kPhone);
+  ASSERT_TRUE(bye);
+  EXPECT_NE(bye->raw.find("Reason: SIP;cause=488"), std::string::npos) << bye->raw;
+  EXPECT_TRUE(find_to(out, "BYE", kCarrier));
+  EXPECT_TRUE(media.ops.empty());
+  EXPECT_EQ(state_of(cid), std::nullopt);
+  EXPECT_EQ(gw->stats().calls_failed, 1u);
+  EXPECT_EQ(gw->stats().failures_by_cause[size_t(control::CallError::ack_answer_unusable)], 1u);
+  EXPECT_NE(store->cdr(cid)->end_reason.find("ack_answer_unusable"), std::string::npos);
+}
+
+TEST_F(CallTransitionTest, DelayedOfferAnswerWithACodecNotOfferedEndsBothLegs) {
+  const std::string cid = "do-g723@10.10.0.2";
+  Offering c = offering(cid);
+  inject("10.10.0.2", 5062,
+         phone_ack(cid, c.ok, sdp_offer("10.10.0.2", 16388, "4", {"rtpmap:4 G723/8000"})));
+  auto out = take();
+  EXPECT_TRUE(find_to(out, "BYE", kPhone));
+  EXPECT_TRUE(find_to(out, "BYE", kCarrier));
+  EXPECT_EQ(state_of(cid), std::nullopt);
+  EXPECT_TRUE(media.ops.empty());
+}
+
+TEST_F(CallTransitionTest, DelayedOfferCallerHearsNoEarlyMediaAndTheAnswerMayComeEarly) {
+  // The carrier answers in its 183 (SDP) and sends its 200 without SDP:
+  // the caller's 183 carries no SDP (it would be an offer in an unreliable
+  // provisional), the 200 carries our offer built on the 183's answer.
+  const std::string cid = "do-early@10.10.0.2";
+  Msg inv = routing_delayed(cid);
+  inject("10.20.0.2", 5060, carrier_response(inv, 183, "Session Progress", g729_answer()));
+  auto out = take();
+  const Msg* p = find_to(out, "183", kPhone);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->body().empty()) << p->body();
+  EXPECT_TRUE(media.ops.empty());
+  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", ""));
+  out = take();
+  EXPECT_TRUE(find_to(out, "ACK", kCarrier));
+  const Msg* ok = find_to(out, "200", kPhone);
+  ASSERT_TRUE(ok);
+  EXPECT_NE(m_line(ok->body()).find("RTP/AVP 18 "), std::string::npos) << ok->body();
+  Msg okc = copy(ok);
+  inject("10.10.0.2", 5062, phone_ack(cid, okc, phone_answer()));
+  ASSERT_EQ(media.ops.size(), 1u);
+  EXPECT_EQ(media.ops[0].b.remote_port, 6000);
+  EXPECT_EQ(state_of(cid), CallState::answered);
+  EXPECT_EQ(gw->stats().relayed_calls, 1u);
+}
+
+}  // namespace msgw_test
