@@ -69,7 +69,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
     case CallEvent::in_dialog_other: on_in_dialog_other(in); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
-    case CallEvent::ack_a: on_ack_a(in); break;
+    case CallEvent::ack: on_ack(in); break;
     case CallEvent::media_timeout:
       end(200, "media timeout", true, true, "SIP;cause=408;text=\"media timeout\"");
       break;

@@ -59,11 +59,16 @@ std::optional<Call::Failure> Call::apply_a_answer(sip::MessageRef ack) {
   return std::nullopt;
 }
 
-void Call::on_ack_a(const Input& in) {
-  // A second ACK of the same 2xx never reaches the call (the stack absorbs
-  // it); an answer already taken stays.
-  if (flow_posted()) return;
+void Call::on_ack(const Input& in) {
+  if (state_ == CallState::answered) {
+    take_reinvite_ack_answer(in);
+    return;
+  }
+  // Offering. A second ACK of the same 2xx never reaches the call (the
+  // stack absorbs it); an answer already taken stays.
+  if (in.leg != LegId::a || flow_posted()) return;
   std::optional<Failure> failure = apply_a_answer(in.msg);
+  if (failure) ++svc_.stats->ack_answers_unusable;
   if (!failure) failure = program_flow();
   if (failure) drop_offering(*failure);
   // The add is posted: flow_ready answers the call, flow_refused ends it.

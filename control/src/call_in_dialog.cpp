@@ -29,9 +29,11 @@ void Call::on_reinvite(const Input& in, LegId from) {
   Leg& other_leg = leg(other(from));
   const std::string body = in.msg.body();
   if (body.empty()) {
-    // Offerless re-INVITE: offer what we have; the ACK's answer is not needed
-    // to keep media flowing, so the current session stays.
-    svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+    // Offerless re-INVITE: the 2xx offers the session as it is (RFC 3264
+    // §8: an unchanged offer is one); the ACK's answer may move the leg's
+    // media (take_reinvite_ack_answer).
+    if (svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body))
+      offer_in_2xx_cseq_[index(from)] = in.msg.cseq_number();
     return;
   }
   auto refuse = [&](CallError e, const std::string& why) {
@@ -74,19 +76,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     refuse(CallError::offer_unusable, {});
     return;
   }
-  const auto& st = ar.streams[*ar.active];
-  const uint32_t kept_ip = me.remote_ip;
-  const uint16_t kept_port = me.remote_port, kept_ptime = me.ptime;
-  take_stream(me, st, m.maxptime_ms, peer_media_of(from));
-  if (m.is_hold_address()) {
-    me.remote_ip = kept_ip;
-    me.remote_port = kept_port;
-  } else if (me.remote_ip == 0) {
-    me.remote_ip = kept_ip;
-  }
-  // No a=ptime in a re-offer: the packet time stays (within a new a=maxptime).
-  if (!st.remote_ptime_ms) me.ptime = me.codec.ptime_ms = leg_ptime(kept_ptime, m.maxptime_ms, kept_ptime);
-  me.hold = st.remote_hold;
+  take_renegotiated_stream(from, ar.streams[*ar.active], m);
   me.sdp_body = sdp::build(ar.answer);
   // Re-program: a new address or codec takes effect in the dataplane now.
   if (program_flow()) {
@@ -136,6 +126,55 @@ bool Call::reinvite_pending(LegId which) const {
   if (txn == kNoTxn) return false;
   const ClientTxn* t = svc_.index->client(txn);
   return t != nullptr && t->kind == ClientTxnKind::reinvite && t->leg == which && t->call == id_;
+}
+
+void Call::take_renegotiated_stream(LegId which, const sdp::NegotiatedStream& st, const sdp::MediaDescription& m) {
+  Leg& me = leg(which);
+  const uint32_t kept_ip = me.remote_ip;
+  const uint16_t kept_port = me.remote_port, kept_ptime = me.ptime;
+  take_stream(me, st, m.maxptime_ms, peer_media_of(which));
+  if (m.is_hold_address()) {
+    me.remote_ip = kept_ip;
+    me.remote_port = kept_port;
+  } else if (me.remote_ip == 0) {
+    me.remote_ip = kept_ip;
+  }
+  // No a=ptime in a new offer or answer: the packet time stays (within a new a=maxptime).
+  if (!st.remote_ptime_ms) me.ptime = me.codec.ptime_ms = leg_ptime(kept_ptime, m.maxptime_ms, kept_ptime);
+  me.hold = st.remote_hold;
+}
+
+void Call::take_reinvite_ack_answer(const Input& in) {
+  uint32_t& offered = offer_in_2xx_cseq_[index(in.leg)];
+  if (offered == 0 || in.msg.cseq_number() != offered) return;  // no offer of ours pending
+  offered = 0;
+  Leg& me = leg(in.leg);
+  // A missing or unusable answer leaves the session as it was: the call
+  // is up and its media flowing; ending it would punish the caller for a
+  // peer's mistake (counted and logged).
+  auto keep_session = [&](const std::string& why) {
+    ++svc_.stats->ack_answers_unusable;
+    log_event(log::Level::warn, "answer in ACK not usable: session kept", CallEvent::ack, why);
+  };
+  const std::string body = in.msg.body();
+  if (body.empty()) return keep_session("ACK without the answer to the offer of our 2xx");
+  std::string why;
+  sdp::SessionDescription ours, ans;
+  if (sdp::parse(me.sdp_body, ours, &why) != sdp::SdpError::ok || sdp::parse(body, ans, &why) != sdp::SdpError::ok)
+    return keep_session(why);
+  sdp::NegotiatedStream ns;
+  if (sdp::process_answer(ours, ans, ns, &why) != sdp::SdpError::ok || ns.media_index >= ans.media.size())
+    return keep_session(why);
+  take_renegotiated_stream(in.leg, ns, ans.media[ns.media_index]);
+  if (auto failure = program_flow()) {
+    // As a modify the dataplane refused: the legs were told of media it does not carry.
+    Input refused;
+    refused.detail = failure->detail;
+    on_flow_update_failed(refused);
+    return;
+  }
+  take_target_refresh(in.leg);
+  persist();
 }
 
 void Call::on_in_dialog_other(const Input& in) {

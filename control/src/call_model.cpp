@@ -39,7 +39,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::routing, E::reinvite_challenge),  // no re-INVITE before the answer
     act(S::routing, E::in_dialog_other, kRouting),
     ignore(S::routing, E::ack_timeout),
-    ignore(S::routing, E::ack_a),  // A has no 2xx to ACK: the stack drops it
+    ignore(S::routing, E::ack),  // no 2xx to ACK yet: the stack drops it
     ignore(S::routing, E::media_timeout),
     // A flow exists in routing only after a failed trunk's early media: the
     // new dataplane lost it, the call forgets it (the next answer adds one).
@@ -68,7 +68,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::early, E::reinvite_challenge),
     act(S::early, E::in_dialog_other, kEarly),
     ignore(S::early, E::ack_timeout),
-    ignore(S::early, E::ack_a),
+    ignore(S::early, E::ack),
     ignore(S::early, E::media_timeout),
     act(S::early, E::dataplane_restart, kEarly),  // early media flow
     act(S::early, E::hangup, kEnded),
@@ -95,7 +95,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::connecting, E::reinvite_challenge),
     act(S::connecting, E::in_dialog_other, kConnecting),
     ignore(S::connecting, E::ack_timeout),
-    ignore(S::connecting, E::ack_a),
+    ignore(S::connecting, E::ack),
     ignore(S::connecting, E::media_timeout),
     // The add went to the old dataplane: posted again to the new one
     // (connecting), or the call fails as a refused add does (ended).
@@ -126,7 +126,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::offering, E::ack_timeout, kEnded),  // BYE to both
     // The answer applied, the flow's add posted (offering until its ack); no
     // or an unusable answer: BYE to both.
-    act(S::offering, E::ack_a, kOffering | kEnded),
+    act(S::offering, E::ack, kOffering | kEnded),
     ignore(S::offering, E::media_timeout),
     // An add posted to the old dataplane is posted again (or the call ends).
     act(S::offering, E::dataplane_restart, kOffering | kEnded),
@@ -152,9 +152,10 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::reinvite_challenge, kAnswered),
     act(S::answered, E::in_dialog_other, kAnswered),
     act(S::answered, E::ack_timeout, kEnded),
-    // The ACK of the answered INVITE or of a re-INVITE's 2xx: the media
-    // already flows (an offerless re-INVITE's answer keeps the session).
-    ignore(S::answered, E::ack_a),
+    // The ACK of the answered INVITE or of a re-INVITE's 2xx; after an
+    // offerless re-INVITE it carries the answer to the offer of our 2xx,
+    // which may move the leg's media (RFC 3725 third-party call control).
+    act(S::answered, E::ack, kAnswered | kEnded),
     act(S::answered, E::media_timeout, kEnded),
     act(S::answered, E::dataplane_restart, kAnswered),
     act(S::answered, E::hangup, kEnded),
@@ -180,7 +181,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::reinvite_challenge),
     reject(S::ended, E::in_dialog_other, 481),
     ignore(S::ended, E::ack_timeout),
-    ignore(S::ended, E::ack_a),
+    ignore(S::ended, E::ack),
     ignore(S::ended, E::media_timeout),
     ignore(S::ended, E::dataplane_restart),
     ignore(S::ended, E::hangup),

@@ -89,12 +89,12 @@ void Gateway::on_cancel(sip::Stack&, TxnId invite_txn) {
 }
 
 void Gateway::on_ack(sip::Stack&, sip::MessageRef ack, sip::Dialog* dialog) {
-  // Only A is answered with a 2xx to an INVITE that may have carried no
-  // offer; B's ACKs (of its re-INVITEs' 2xx) carry nothing the call needs.
+  // A's ACK of its INVITE's 2xx, or either leg's of a re-INVITE's: the
+  // answer when our 2xx carried the offer.
   LegId leg = LegId::a;
   if (!dialog) return;
-  if (Call* c = call_by_sip_call_id(dialog->call_id(), &leg); c && leg == LegId::a)
-    dispatch(*c, CallEvent::ack_a, {kNoTxn, ack, dialog, leg});
+  if (Call* c = call_by_sip_call_id(dialog->call_id(), &leg))
+    dispatch(*c, CallEvent::ack, {kNoTxn, ack, dialog, leg});
 }
 
 void Gateway::on_ack_timeout(sip::Stack&, sip::Dialog* dialog) {

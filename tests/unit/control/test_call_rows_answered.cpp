@@ -177,18 +177,24 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(store->cdr(cid)->end_reason, "no ACK from caller");
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // An offerless re-INVITE from the phone: the 200 offers the session
-      // as it is, the ACK's answer keeps it (media flows on, no modify).
+      // as it is, the ACK's answer moves the phone's media (third-party
+      // call control, RFC 3725): the flow is modified, nothing is sent.
       auto r = answered_call(cid, spa_offer());
       inject("10.10.0.2", 5062, phone_request("INVITE", cid, r.second, 104));
       auto out = take();
       const Msg* ok = find_to(out, "200", kPhone);
       expect_body_has(ok, "m=audio");
       const std::size_t ops = media.ops.size();
-      Outcome o = from_phone(cid, phone_request("ACK", cid, r.second, 104, phone_answer()));
+      Outcome o = from_phone(cid, phone_request("ACK", cid, r.second, 104,
+                                                sdp_offer("10.10.0.7", 16500, "18 101",
+                                                          {"rtpmap:18 G729a/8000", "rtpmap:101 telephone-event/8000"})));
       EXPECT_TRUE(o.out.empty());
-      EXPECT_EQ(media.ops.size(), ops);
+      EXPECT_EQ(media.ops.size(), ops + 1);
+      EXPECT_EQ(media.ops.back().what, "modify");
+      EXPECT_EQ(media.ops.back().a.remote_port, 16500);
+      EXPECT_EQ(media.ops.back().a.remote_ip, *config::parse_ipv4("10.10.0.7"));
       return o;
     }
     case CallEvent::media_timeout: {
@@ -438,7 +444,7 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "INVITE"), 0);
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // The ACK of a call that ended: no dialog, a stray for the stack.
       auto r = ended_by_phone();
       Outcome o = from_phone(cid, phone_request("ACK", cid, r.second, 103), false);

@@ -128,7 +128,7 @@ Outcome CallTransitionTest::connecting_row(CallEvent e) {
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // The phone has no 2xx yet: its stray ACK is the stack's to drop.
       Early c = connecting(cid, true);
       Outcome o = from_phone(cid, phone_request("ACK", cid, c.ringing, 103), false);

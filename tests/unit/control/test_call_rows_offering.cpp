@@ -123,7 +123,7 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
       EXPECT_EQ(store->cdr(cid)->end_reason, "no ACK from caller");
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // The answer: the flow's add is posted with the phone's media (held
       // back here), the call answered when it is acked.
       Offering c = offering(cid);

@@ -167,7 +167,7 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // The phone has no 2xx to ACK (only the failed carrier's early
       // dialog): the stack drops the ACK.
       Failover f = routing_after_failover(cid);
@@ -377,7 +377,7 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       return o;
     }
-    case CallEvent::ack_a: {
+    case CallEvent::ack: {
       // An ACK in the early dialog acknowledges no 2xx: the stack drops it.
       Early c = early(cid);
       Outcome o = from_phone(cid, phone_request("ACK", cid, c.ringing, 103, spa_offer()), false);

@@ -223,7 +223,7 @@ TEST_F(CallTransitionTest, CallHandleHonoursTheTable) {
     EXPECT_TRUE(media.ops.empty()) << row_name(row);
     ++rows;
   }
-  EXPECT_EQ(rows, 9 + 8);  // routing: 3 rejects and 6 ignores; answered: 8 ignores
+  EXPECT_EQ(rows, 9 + 7);  // routing: 3 rejects and 6 ignores; answered: 7 ignores
 }
 
 // A call that had early media (183 with SDP) and then failed over is in

@@ -170,8 +170,15 @@ class Call {
   void on_reinvite_answer(const Input& in);
   void on_reinvite_challenge(const Input& in);
   void on_in_dialog_other(const Input& in);
-  // Offering: A's ACK with the answer to the offer of its 2xx.
-  void on_ack_a(const Input& in);
+  // An ACK of our 2xx: in offering, A's answer to the offer of its 2xx;
+  // answered, the answer to the offer of our 2xx to an offerless re-INVITE.
+  void on_ack(const Input& in);
+  // The answer in the ACK of an offerless re-INVITE's 2xx applied to the leg.
+  void take_reinvite_ack_answer(const Input& in);
+  // A new offer's or answer's stream as the leg's media: a hold address
+  // (c=0.0.0.0) keeps where we send, no a=ptime keeps the packet time.
+  void take_renegotiated_stream(LegId which, const sip::sdp::NegotiatedStream& st,
+                                const sip::sdp::MediaDescription& m);
   // After a 2xx to a re-INVITE or UPDATE: the leg's remote target as the
   // stack's dialog now has it (a new Contact refreshes it); true if it moved.
   bool take_target_refresh(LegId which);
@@ -246,6 +253,9 @@ class Call {
   sip::sdp::SessionDescription b_offer_;
   sip::sdp::SessionDescription a_offer_out_;  // our offer in A's 2xx (a delayed offer)
   uint32_t b_acked_cseq_ = 0;             // the CSeq of B's INVITE whose 2xx we ACKed
+  // Per leg: the CSeq of its offerless re-INVITE whose 2xx carried our
+  // offer (0: none); the ACK with that CSeq carries the answer.
+  std::array<uint32_t, 2> offer_in_2xx_cseq_{0, 0};
   std::vector<codecs::CodecId> b_prefs_;
   std::size_t next_target_ = 0;
   // Digest answers to the current target's challenges: at most two (a

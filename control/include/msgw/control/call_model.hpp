@@ -62,7 +62,8 @@ std::string_view state_name(CallState s);
   X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
   X(in_dialog_other, true)  /* INFO, NOTIFY, UPDATE without an offer, ...    */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
-  X(ack_a, false)           /* A's ACK of our 2xx (the answer, in offering)  */  \
+  X(ack, false)             /* an ACK of our 2xx to an INVITE (an answer when  \
+                               the 2xx offered: delayed or offerless)      */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \
   X(hangup, false)          /* msgwctl hangup                                */  \

@@ -33,6 +33,7 @@ namespace msgw::control {
   X(trunks_unresolved, "trunks by name skipped by a call: no DNS answer yet")       \
   X(reinvites, "re-INVITEs received")                                              \
   X(delayed_offers, "INVITEs without an offer: our 2xx offered, the ACK answered") \
+  X(ack_answers_unusable, "ACKs without a usable answer to our 2xx's offer (a delayed offer's call ends; a re-INVITE's session stays)") \
   X(media_timeouts, "calls ended by the dataplane's media timeout")                \
   X(media_errors, "flow programming refused or timed out")                         \
   X(dataplane_restarts, "dataplane generations seen after the first")              \

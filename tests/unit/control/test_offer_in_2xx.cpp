@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Calls whose INVITE carries no SDP (RFC 3261 §13.2.1 delayed offer): the
-// carrier still gets an offer at once, the caller's 200 carries ours, its
-// ACK the answer, and what goes wrong on the way ends both legs cleanly.
+// The offer in our 2xx, the answer in the ACK (RFC 3261 §13.2.1, RFC 3264):
+// calls whose INVITE carries no SDP (a delayed offer: the carrier still gets
+// an offer at once, the caller's 200 carries ours, its ACK the answer, and
+// what goes wrong on the way ends both legs cleanly), and offerless
+// re-INVITEs on an answered call, whose ACK may move a leg's media (RFC 3725
+// third-party call control) or, unusable, leaves the session as it was.
 // The per-row checks of the offering state: test_call_rows_offering.cpp.
 #include "call_transition_fixture.hpp"
 
@@ -105,6 +108,48 @@ TEST_F(CallTransitionTest, DelayedOfferCallerHearsNoEarlyMediaAndTheAnswerMayCom
   EXPECT_EQ(media.ops[0].b.remote_port, 6000);
   EXPECT_EQ(state_of(cid), CallState::answered);
   EXPECT_EQ(gw->stats().relayed_calls, 1u);
+}
+
+TEST_F(CallTransitionTest, OfferlessReInviteFromTheCarrierItsAckMovesTheCarriersMedia) {
+  const std::string cid = "oi-carrier@10.10.0.2";
+  auto r = answered_call(cid, spa_offer());
+  ASSERT_TRUE(r.first.m);
+  const std::size_t ops = media.ops.size();
+  inject("10.20.0.2", 5060, carrier_request("INVITE", r.first, 2));
+  auto out = take();
+  const Msg* ok = find_to(out, "200", kCarrier);
+  ASSERT_TRUE(ok);
+  EXPECT_NE(m_line(ok->body()).find("RTP/AVP 18"), std::string::npos) << ok->body();
+  EXPECT_EQ(count(out, "INVITE"), 0);  // nothing for the phone to hear about
+  inject("10.20.0.2", 5060, carrier_request("ACK", r.first, 2,
+                                            sdp_offer("10.20.0.9", 7000, "18", {"rtpmap:18 G729/8000"})));
+  ASSERT_EQ(media.ops.size(), ops + 1);
+  EXPECT_EQ(media.ops.back().what, "modify");
+  EXPECT_EQ(media.ops.back().b.remote_ip, *config::parse_ipv4("10.20.0.9"));
+  EXPECT_EQ(media.ops.back().b.remote_port, 7000);
+  EXPECT_EQ(media.ops.back().b.codec, uint8_t(CodecId::G729));
+  EXPECT_EQ(state_of(cid), CallState::answered);
+}
+
+TEST_F(CallTransitionTest, OfferlessReInviteAckWithoutAnAnswerKeepsTheSession) {
+  const std::string cid = "oi-noanswer@10.10.0.2";
+  auto r = answered_call(cid, spa_offer());
+  ASSERT_TRUE(r.second.m);
+  const std::size_t ops = media.ops.size();
+  inject("10.10.0.2", 5062, phone_request("INVITE", cid, r.second, 104));
+  take();
+  inject("10.10.0.2", 5062, phone_request("ACK", cid, r.second, 104));
+  EXPECT_TRUE(take().empty());
+  EXPECT_EQ(media.ops.size(), ops);
+  EXPECT_EQ(state_of(cid), CallState::answered);
+  EXPECT_EQ(gw->stats().ack_answers_unusable, 1u);
+  // A later offerless re-INVITE's answer is taken as ever.
+  inject("10.10.0.2", 5062, phone_request("INVITE", cid, r.second, 105));
+  take();
+  inject("10.10.0.2", 5062, phone_request("ACK", cid, r.second, 105,
+                                          sdp_offer("10.10.0.2", 16600, "18", {"rtpmap:18 G729a/8000"})));
+  ASSERT_EQ(media.ops.size(), ops + 1);
+  EXPECT_EQ(media.ops.back().a.remote_port, 16600);
 }
 
 }  // namespace msgw_test
