@@ -67,6 +67,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_b: on_reinvite(in, event == CallEvent::reinvite_a ? LegId::a : LegId::b); break;
     case CallEvent::reinvite_answer: on_reinvite_answer(in); break;
     case CallEvent::reinvite_challenge: on_reinvite_challenge(in); break;
+    case CallEvent::reinvite_timeout: end_for_dead_dialog(in.leg, 0); break;
     case CallEvent::in_dialog_other: on_in_dialog_other(in); break;
     case CallEvent::ack_timeout: end(408, "no ACK from caller", true, true); break;
     case CallEvent::ack: on_ack(in); break;

@@ -3,6 +3,9 @@
 // re-INVITE, or an UPDATE with an offer) answered and passed on as hold or
 // resume, glare, answers to our own re-INVITEs, other in-dialog requests, and
 // the target refresh they bring. The rows they act on: call_model.cpp.
+#include <optional>
+#include <utility>
+
 #include "call_detail.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/offer.hpp"
@@ -86,8 +89,23 @@ void Call::on_reinvite(const Input& in, LegId from) {
   svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
   take_target_refresh(from);
   persist();
-  // Tell the other side about hold / resume with its own re-INVITE; its codec
-  // and our address on that leg do not change.
+  // Tell the other side about hold / resume with its own re-INVITE.
+  const sdp::Direction dir = m.direction == sdp::Direction::sendonly ? sdp::Direction::sendonly
+                             : m.direction == sdp::Direction::inactive || m.is_hold_address()
+                                 ? sdp::Direction::inactive
+                                 : sdp::Direction::sendrecv;
+  if (reinvite_pending(other(from))) {
+    // One INVITE transaction at a time in a dialog (RFC 3261 §14.1): the
+    // latest direction goes when the pending one has its final response.
+    direction_to_relay_[index(other(from))] = dir;
+    return;
+  }
+  relay_direction(other(from), dir);
+}
+
+void Call::relay_direction(LegId to, sdp::Direction dir) {
+  // Its codec and our address on that leg do not change.
+  Leg& other_leg = leg(to);
   sip::Dialog* od = other_leg.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(other_leg.dialog_key);
   if (!od || !other_leg.has_codec) return;
   sdp::LocalPolicy olp;
@@ -98,9 +116,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   olp.telephone_event_pt = other_leg.dtmf_pt != dp::kNoPayloadType ? other_leg.dtmf_pt : 101;
   olp.session_id = other_leg.sdp_session_id;
   olp.session_version = ++other_leg.sdp_version;
-  olp.direction = m.direction == sdp::Direction::sendonly ? sdp::Direction::sendonly
-                  : m.direction == sdp::Direction::inactive || m.is_hold_address() ? sdp::Direction::inactive
-                                                                                  : sdp::Direction::sendrecv;
+  olp.direction = dir;
   auto o = sdp::make_offer(olp);
   // Keep the PT the other side already uses for the codec.
   for (auto& md : o.media)
@@ -114,11 +130,23 @@ void Call::on_reinvite(const Input& in, LegId from) {
   sip::Message rq = od->make_request("INVITE");
   if (!rq) return;
   rq.set_body("application/sdp", obody);
-  add_trunk_credentials(rq, other(from), "INVITE");
+  add_trunk_credentials(rq, to, "INVITE");
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
-  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, other(from)));
-  reinvite_out_[index(other(from))] = txn;
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, to));
+  reinvite_out_[index(to)] = txn;
+}
+
+void Call::relay_queued_direction(LegId to) {
+  if (auto dir = std::exchange(direction_to_relay_[index(to)], std::nullopt)) relay_direction(to, *dir);
+}
+
+void Call::end_for_dead_dialog(LegId which, int code) {
+  // RFC 3261 §14.1 / RFC 5057: a re-INVITE answered 481 or 408, or never
+  // answered, means the dialog is gone; the call ends on both legs.
+  const std::string what = code ? std::to_string(code) : std::string("no answer");
+  end(200, "re-INVITE to " + std::string(leg_name(which)) + ": " + what, true, true,
+      "SIP;cause=" + std::to_string(code ? code : 408) + ";text=\"re-INVITE " + what + "\"");
 }
 
 bool Call::reinvite_pending(LegId which) const {
@@ -195,7 +223,13 @@ bool Call::take_target_refresh(LegId which) {
 
 void Call::on_reinvite_answer(const Input& in) {
   const int code = in.msg.status();
-  if (code < 200 || code >= 300 || !in.dialog) return;
+  if (code < 200) return;
+  if (code == 408 || code == 481) return end_for_dead_dialog(in.leg, code);
+  if (code >= 300 || !in.dialog) {
+    // Refused (488, 491, 500...): the session stays as it was.
+    relay_queued_direction(in.leg);
+    return;
+  }
   // The peer's answer may move its media (resume from c=0.0.0.0, new
   // port): re-programmed before the ACK, which may release its media.
   Leg& l = leg(in.leg);
@@ -216,6 +250,7 @@ void Call::on_reinvite_answer(const Input& in) {
   svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
   // Its 2xx's Contact is the leg's target from now on (RFC 3261 §12.2.1.2).
   if (take_target_refresh(in.leg)) persist();
+  relay_queued_direction(in.leg);
 }
 
 }  // namespace msgw::control

@@ -37,6 +37,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::routing, E::reinvite_b, 491),
     ignore(S::routing, E::reinvite_answer),
     ignore(S::routing, E::reinvite_challenge),  // no re-INVITE before the answer
+    ignore(S::routing, E::reinvite_timeout),
     act(S::routing, E::in_dialog_other, kRouting),
     ignore(S::routing, E::ack_timeout),
     ignore(S::routing, E::ack),  // no 2xx to ACK yet: the stack drops it
@@ -66,6 +67,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::early, E::reinvite_b, 491),
     ignore(S::early, E::reinvite_answer),
     ignore(S::early, E::reinvite_challenge),
+    ignore(S::early, E::reinvite_timeout),
     act(S::early, E::in_dialog_other, kEarly),
     ignore(S::early, E::ack_timeout),
     ignore(S::early, E::ack),
@@ -93,6 +95,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::connecting, E::reinvite_b, 491),
     ignore(S::connecting, E::reinvite_answer),
     ignore(S::connecting, E::reinvite_challenge),
+    ignore(S::connecting, E::reinvite_timeout),
     act(S::connecting, E::in_dialog_other, kConnecting),
     ignore(S::connecting, E::ack_timeout),
     ignore(S::connecting, E::ack),
@@ -122,6 +125,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::offering, E::reinvite_b, 491),
     ignore(S::offering, E::reinvite_answer),
     ignore(S::offering, E::reinvite_challenge),
+    ignore(S::offering, E::reinvite_timeout),
     act(S::offering, E::in_dialog_other, kOffering),
     act(S::offering, E::ack_timeout, kEnded),  // BYE to both
     // The answer applied, the flow's add posted (offering until its ack); no
@@ -146,10 +150,12 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     act(S::answered, E::bye_b, kEnded),
     act(S::answered, E::reinvite_a, kAnswered),
     act(S::answered, E::reinvite_b, kAnswered),
-    act(S::answered, E::reinvite_answer, kAnswered),
+    act(S::answered, E::reinvite_answer, kAnswered | kEnded),  // 481/408: the dialog is gone
     // Answered once with the trunk's credentials; refused again: the
     // re-INVITE failed and the session stays as it was (RFC 3261 §14.1).
     act(S::answered, E::reinvite_challenge, kAnswered),
+    // The dialog is gone (RFC 3261 §14.1): BYE both legs.
+    act(S::answered, E::reinvite_timeout, kEnded),
     act(S::answered, E::in_dialog_other, kAnswered),
     act(S::answered, E::ack_timeout, kEnded),
     // The ACK of the answered INVITE or of a re-INVITE's 2xx; after an
@@ -179,6 +185,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     reject(S::ended, E::reinvite_b, 481),
     ignore(S::ended, E::reinvite_answer),
     ignore(S::ended, E::reinvite_challenge),
+    ignore(S::ended, E::reinvite_timeout),
     reject(S::ended, E::in_dialog_other, 481),
     ignore(S::ended, E::ack_timeout),
     ignore(S::ended, E::ack),

@@ -101,6 +101,7 @@ void Call::on_reinvite_challenge(const Input& in) {
                                            : "no credentials configured") +
                           ": the session stays as it was";
   log_event(log::Level::warn, "re-INVITE not authenticated", CallEvent::reinvite_challenge, why, code);
+  relay_queued_direction(in.leg);
 }
 
 }  // namespace msgw::control

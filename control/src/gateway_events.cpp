@@ -78,8 +78,10 @@ void Gateway::on_timeout(sip::Stack&, TxnId txn) {
   }
   const ClientTxn t = *what;
   index_.forget_client(txn);
-  if (t.kind != ClientTxnKind::b_invite) return;
-  if (Call* c = call_by_id(t.call)) dispatch(*c, CallEvent::b_timeout, {txn, {}, nullptr, LegId::b});
+  Call* c = call_by_id(t.call);
+  if (!c) return;
+  if (t.kind == ClientTxnKind::b_invite) dispatch(*c, CallEvent::b_timeout, {txn, {}, nullptr, LegId::b});
+  if (t.kind == ClientTxnKind::reinvite) dispatch(*c, CallEvent::reinvite_timeout, {txn, {}, nullptr, t.leg});
 }
 
 void Gateway::on_cancel(sip::Stack&, TxnId invite_txn) {

@@ -197,6 +197,22 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(media.ops.back().a.remote_ip, *config::parse_ipv4("10.10.0.7"));
       return o;
     }
+    case CallEvent::reinvite_timeout: {
+      // The phone holds; the carrier never answers the gateway's re-INVITE:
+      // the dialog is gone (RFC 3261 §14.1), both legs get a BYE.
+      auto [inv, ok] = answered();
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      EXPECT_TRUE(find_to(take(), "INVITE", kCarrier));
+      Outcome o = after_sip_timers_until_byes(cid, 2);
+      const Msg* bye = find_to(o.out, "BYE", kPhone);
+      EXPECT_TRUE(bye);
+      if (bye) {
+        EXPECT_NE(bye->raw.find("Reason: SIP;cause=408"), std::string::npos) << bye->raw;
+      }
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "re-INVITE to b: no answer");
+      return o;
+    }
     case CallEvent::media_timeout: {
       answered();
       uint32_t flow = only_flow();
@@ -449,6 +465,24 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       auto r = ended_by_phone();
       Outcome o = from_phone(cid, phone_request("ACK", cid, r.second, 103), false);
       EXPECT_TRUE(o.out.empty());
+      return o;
+    }
+    case CallEvent::reinvite_timeout: {
+      // The phone holds, then hangs up; the unanswered re-INVITE's timeout
+      // later finds no call.
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      take();
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(600), false);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      // Only retransmissions: of the one re-INVITE and of the hangup's BYE
+      // to the carrier (nobody answers them here); no new request.
+      std::set<std::string> distinct;
+      for (const auto& m : o.out)
+        if (!m.method().empty()) distinct.insert(m.raw);
+      EXPECT_LE(distinct.size(), 2u);
       return o;
     }
     case CallEvent::media_timeout: {

@@ -136,6 +136,13 @@ Outcome CallTransitionTest::connecting_row(CallEvent e) {
       EXPECT_EQ(media.ops.size(), 1u);  // the add, nothing more
       return o;
     }
+    case CallEvent::reinvite_timeout: {
+      connecting(cid);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      return o;
+    }
     case CallEvent::media_timeout: {
       connecting(cid);
       Outcome o = after_media_timeout(cid, media.ops.back().flow);

@@ -146,6 +146,14 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
       EXPECT_EQ(gw->stats().relayed_calls, 1u);
       return o;
     }
+    case CallEvent::reinvite_timeout: {
+      // No re-INVITE of ours while our offer is unanswered.
+      offering(cid);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(100), false);
+      EXPECT_EQ(count(o.out, "INVITE"), 0);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
     case CallEvent::media_timeout: {
       // No flow yet; a stale timeout of another flow id changes nothing.
       offering(cid);

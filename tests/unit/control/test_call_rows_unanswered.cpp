@@ -176,6 +176,14 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_TRUE(media.ops.empty());
       return o;
     }
+    case CallEvent::reinvite_timeout: {
+      // No re-INVITE goes out before the answer: the SIP timers end nothing.
+      routing(cid, "1-877-555-1212");  // backup only: no answer deadline
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      return o;
+    }
     case CallEvent::media_timeout: {
       // A flow exists in routing after early media and a failover.
       Failover f = routing_after_failover(cid, true);
@@ -383,6 +391,13 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       Outcome o = from_phone(cid, phone_request("ACK", cid, c.ringing, 103, spa_offer()), false);
       EXPECT_TRUE(o.out.empty());
       EXPECT_TRUE(media.ops.empty());
+      return o;
+    }
+    case CallEvent::reinvite_timeout: {
+      early(cid);
+      Outcome o = after_sip_timers(cid, std::chrono::milliseconds(200), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
       return o;
     }
     case CallEvent::media_timeout: {

@@ -168,6 +168,12 @@ class Call {
   void on_bye(const Input& in, LegId from);
   void on_reinvite(const Input& in, LegId from);
   void on_reinvite_answer(const Input& in);
+  // Hold / resume passed on to leg `to` in a re-INVITE of ours.
+  void relay_direction(LegId to, sip::sdp::Direction dir);
+  // The direction that waited for our pending re-INVITE to `to`, if any.
+  void relay_queued_direction(LegId to);
+  // Our re-INVITE to `which` was answered 481 / 408 (`code`) or never (0).
+  void end_for_dead_dialog(LegId which, int code);
   void on_reinvite_challenge(const Input& in);
   void on_in_dialog_other(const Input& in);
   // An ACK of our 2xx: in offering, A's answer to the offer of its 2xx;
@@ -249,6 +255,9 @@ class Call {
   // Our last re-INVITE to each leg; pending while the index still holds it
   // (forgotten at its final response or timeout): reinvite_pending().
   std::array<sip::TxnId, 2> reinvite_out_{sip::kNoTxn, sip::kNoTxn};
+  // Per leg: a hold / resume to pass on once our pending re-INVITE to it
+  // has its final response (the latest one wins).
+  std::array<std::optional<sip::sdp::Direction>, 2> direction_to_relay_{};
   uint32_t b_invite_cseq_ = 1;
   sip::sdp::SessionDescription b_offer_;
   sip::sdp::SessionDescription a_offer_out_;  // our offer in A's 2xx (a delayed offer)

@@ -60,6 +60,7 @@ std::string_view state_name(CallState s);
   X(reinvite_b, true)       /* re-INVITE (or UPDATE with an offer) from B    */  \
   X(reinvite_answer, false) /* final answer to a re-INVITE we sent           */  \
   X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
+  X(reinvite_timeout, false) /* a re-INVITE we sent got no final response     */  \
   X(in_dialog_other, true)  /* INFO, NOTIFY, UPDATE without an offer, ...    */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
   X(ack, false)             /* an ACK of our 2xx to an INVITE (an answer when  \
