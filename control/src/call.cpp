@@ -215,7 +215,7 @@ void Call::on_b_provisional(const Input& in) {
   const int relay = in.msg.status() == 183 ? 183 : 180;
   // A delayed offer's caller has made no offer yet: an SDP in an unreliable
   // provisional cannot be one (RFC 3261 §13.2.1), so A hears no early media.
-  if (!in.msg.body().empty() && !apply_b_answer(in.msg) && !a_offer_delayed()) {
+  if (!in.msg.sdp().empty() && !apply_b_answer(in.msg) && !a_offer_delayed()) {
     // Early media: A hears it once the flow is in the dataplane (flow_ready).
     if (flow_state_ == FlowState::adding) {
       early_relay_ = relay;
@@ -337,7 +337,7 @@ void Call::abandon_b_invite() {
 std::optional<Call::Failure> Call::apply_b_answer(sip::MessageRef resp) {
   Leg& a = leg(LegId::a);
   Leg& b = leg(LegId::b);
-  const std::string body = resp.body();
+  const std::string body = resp.sdp();
   if (body.empty()) {
     // 200 after an early answer (183 with SDP)
     if (flow_posted() || (a_offer_delayed() && b.has_codec)) return std::nullopt;

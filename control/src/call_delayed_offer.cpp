@@ -45,7 +45,7 @@ void Call::offer_to_a() {
 }
 
 std::optional<Call::Failure> Call::apply_a_answer(sip::MessageRef ack) {
-  const std::string body = ack.body();
+  const std::string body = ack.sdp();
   if (body.empty()) return Failure{CallError::ack_answer_unusable, "ACK without the answer to our offer"};
   std::string why;
   sdp::SessionDescription ans;

@@ -30,7 +30,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
   }
   Leg& me = leg(from);
   Leg& other_leg = leg(other(from));
-  const std::string body = in.msg.body();
+  const std::string body = in.msg.sdp();
   if (body.empty()) {
     // Offerless re-INVITE: the 2xx offers the session as it is (RFC 3264
     // §8: an unchanged offer is one); the ACK's answer may move the leg's
@@ -184,7 +184,7 @@ void Call::take_reinvite_ack_answer(const Input& in) {
     ++svc_.stats->ack_answers_unusable;
     log_event(log::Level::warn, "answer in ACK not usable: session kept", CallEvent::ack, why);
   };
-  const std::string body = in.msg.body();
+  const std::string body = in.msg.sdp();
   if (body.empty()) return keep_session("ACK without the answer to the offer of our 2xx");
   std::string why;
   sdp::SessionDescription ours, ans;
@@ -235,7 +235,7 @@ void Call::on_reinvite_answer(const Input& in) {
   Leg& l = leg(in.leg);
   sdp::SessionDescription ans;
   std::string why;
-  const std::string body = in.msg.body();
+  const std::string body = in.msg.sdp();
   if (!body.empty() && sdp::parse(body, ans, &why) == sdp::SdpError::ok) {
     if (const auto* m = first_audio(ans); m && !m->is_hold_address()) {
       auto ip = config::parse_ipv4(m->address);

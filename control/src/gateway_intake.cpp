@@ -49,7 +49,7 @@ std::string source_key(const sip::Inbound& in) {
 CallEvent in_dialog_event(sip::MessageRef req, LegId from) {
   const std::string method = req.method();
   if (method == "BYE") return from == LegId::a ? CallEvent::bye_a : CallEvent::bye_b;
-  if (method == "INVITE" || (method == "UPDATE" && !req.body().empty()))
+  if (method == "INVITE" || (method == "UPDATE" && !req.sdp().empty()))
     return from == LegId::a ? CallEvent::reinvite_a : CallEvent::reinvite_b;
   return CallEvent::in_dialog_other;  // INFO (DTMF), UPDATE without SDP, NOTIFY: acknowledged, not relayed
 }

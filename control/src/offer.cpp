@@ -39,7 +39,7 @@ std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector
   auto bad = [](const std::string& why) {
     return OfferProblem{CallError::offer_unusable, "399 msgw \"" + why + "\""};
   };
-  const std::string body = invite.body();
+  const std::string body = invite.sdp();
   if (body.empty()) {
     // A delayed offer (RFC 3261 §13.2.1): our 2xx will offer what the
     // caller's policy allows, its ACK answer.

@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -367,6 +369,66 @@ std::string body_of(const osip_message_t* msg) {
   osip_body_t* b = static_cast<osip_body_t*>(osip_list_get(&msg->bodies, 0));
   if (b == nullptr || b->body == nullptr) return {};
   return std::string(b->body, b->length);
+}
+
+namespace {
+bool is_type(const osip_content_type_t* ct, std::string_view type, std::string_view subtype) {
+  return ct != nullptr && ct->type != nullptr && ct->subtype != nullptr && common::iequals(ct->type, type) &&
+         common::iequals(ct->subtype, subtype);
+}
+bool is_sdp_type(const osip_content_type_t* ct) { return is_type(ct, "application", "sdp"); }
+// ISUP and QSIG beside the SDP (RFC 3204): what a SIP-I / SIP-T carrier
+// sends, and what a gateway interworking to plain SIP consumes by design.
+bool is_tunnelled_signalling(const osip_content_type_t* ct) {
+  return is_type(ct, "application", "isup") || is_type(ct, "application", "qsig");
+}
+bool optional_disposition(std::string_view disposition) {
+  std::string d(disposition);
+  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  d.erase(std::remove(d.begin(), d.end(), ' '), d.end());
+  return d.find("handling=optional") != std::string::npos;
+}
+bool optional_part(const osip_body_t* b) {
+  if (b->headers == nullptr) return false;
+  for (int i = 0; i < osip_list_size(b->headers); ++i) {
+    const auto* h = static_cast<const osip_header_t*>(osip_list_get(b->headers, i));
+    if (h && h->hname && h->hvalue && common::iequals(h->hname, "content-disposition") &&
+        optional_disposition(h->hvalue))
+      return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool offer_body_acceptable(const osip_message_t* msg) {
+  const osip_content_type_t* ct = msg->content_type;
+  if (osip_list_size(&msg->bodies) == 0 || ct == nullptr || ct->type == nullptr || ct->subtype == nullptr ||
+      is_sdp_type(ct))
+    return true;
+  if (common::iequals(ct->type, "multipart")) {
+    for (int i = 0; i < osip_list_size(&msg->bodies); ++i) {
+      const auto* b = static_cast<const osip_body_t*>(osip_list_get(&msg->bodies, i));
+      if (b == nullptr || is_sdp_type(b->content_type) || is_tunnelled_signalling(b->content_type) || optional_part(b))
+        continue;
+      return false;  // a part we must understand and do not (handling=required is the default)
+    }
+    return true;
+  }
+  return is_tunnelled_signalling(ct) || optional_disposition(header_value(msg, "content-disposition"));
+}
+
+std::string sdp_of(const osip_message_t* msg) {
+  const osip_content_type_t* ct = msg->content_type;
+  // No Content-Type: the body, if the parser kept one (RFC 3261 §20.15
+  // wants a type; an SDP is the only body a gateway is sent untyped).
+  if (ct == nullptr || ct->type == nullptr || is_sdp_type(ct)) return body_of(msg);
+  if (!common::iequals(ct->type, "multipart")) return {};
+  // The parser split the parts at the boundary, each with its own Content-Type.
+  for (int i = 0; i < osip_list_size(&msg->bodies); ++i) {
+    const auto* b = static_cast<const osip_body_t*>(osip_list_get(&msg->bodies, i));
+    if (b != nullptr && b->body != nullptr && is_sdp_type(b->content_type)) return std::string(b->body, b->length);
+  }
+  return {};
 }
 
 std::string random_token(std::size_t len) {

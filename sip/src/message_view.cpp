@@ -128,6 +128,8 @@ std::string MessageRef::header(std::string_view name, std::size_t index) const {
 
 std::string MessageRef::body() const { return m_ ? body_of(m_) : std::string(); }
 
+std::string MessageRef::sdp() const { return m_ ? sdp_of(m_) : std::string(); }
+
 std::string MessageRef::content_type() const {
   if (!m_ || !m_->content_type || !m_->content_type->type) return {};
   std::string t = m_->content_type->type;

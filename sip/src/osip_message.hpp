@@ -43,6 +43,11 @@ std::string cseq_method(const osip_message_t* msg);
 // order (RFC 3261 §20.32, §20.37); at most 64 lines are read.
 std::vector<std::string> option_tags(const osip_message_t* msg, const char* header);
 std::string body_of(const osip_message_t* msg);  // first body part, "" if none
+std::string sdp_of(const osip_message_t* msg);   // see MessageRef::sdp()
+// Whether an INVITE's or UPDATE's body is one we can take (RFC 5621 §9):
+// SDP, or a multipart whose other parts are ISUP/QSIG (RFC 3204) or marked
+// handling=optional; an ISUP-only body (a SIP-I delayed offer). Else 415.
+bool offer_body_acceptable(const osip_message_t* msg);
 std::string uri_text(const osip_uri_t* uri);     // "" for none
 
 }  // namespace msgw::sip

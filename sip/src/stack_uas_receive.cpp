@@ -165,8 +165,7 @@ void Stack::Impl::on_request(const Inbound& in, osip_message_t* m, const ScanRes
   if (!unsupported.empty()) return reject(m, in, 420, {}, Headers{{"Unsupported", unsupported}});
 
   if (method == "INVITE" || method == "UPDATE") {
-    if (osip_list_size(&m->bodies) > 0 && m->content_type && m->content_type->type && m->content_type->subtype &&
-        !(iequals(m->content_type->type, "application") && iequals(m->content_type->subtype, "sdp")))
+    if (!offer_body_acceptable(m))
       return reject(m, in, 415, {}, Headers{{"Accept", "application/sdp"}});
     if (osip_list_size(&m->accepts) > 0) {
       bool ok = false;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer harness: SIP message parser + request handler. Each input goes
-// through the pre-scan and oSIP2 parse, the TCP framer (in chunks), and a
+// through the pre-scan and oSIP2 parse (and the body readers: SDP part, RFC
+// 5621 acceptance), the TCP framer (in chunks), and a
 // full stack with an answering handler (dialogs included); the stack must
 // answer or drop, never crash or read out of bounds.
 #include <cstddef>
@@ -61,6 +62,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Re-serialising what oSIP2 parsed must not fault either.
     osip_message_force_update(p.msg.get());
     (void)serialize(p.msg.get());
+    // The body readers: the SDP of a (multipart) body, the RFC 5621 check.
+    (void)sdp_of(p.msg.get());
+    (void)offer_body_acceptable(p.msg.get());
   }
 
   StreamFramer framer(lim);

@@ -110,6 +110,46 @@ TEST_F(CallTransitionTest, DelayedOfferCallerHearsNoEarlyMediaAndTheAnswerMayCom
   EXPECT_EQ(gw->stats().relayed_calls, 1u);
 }
 
+// SIP-I / SIP-T carriers (RFC 3204) send the SDP beside the ISUP in a
+// multipart/mixed body (RFC 5621): the answer is the SDP part, whichever
+// part comes first.
+TEST_F(CallTransitionTest, CarrierAnswerInAMultipartBodyIsItsSdpPart) {
+  const std::string cid = "mp-answer@10.10.0.2";
+  Msg inv = routing(cid);
+  ASSERT_TRUE(inv.m);
+  const std::string isup = "\x06\x00\x01\x09\x01\x00";
+  const std::string body = "--b1\r\nContent-Type: application/ISUP;version=itu-t92+\r\n\r\n" + isup +
+                           "\r\n--b1\r\nContent-Type: application/sdp\r\n\r\n" + g729_answer() + "\r\n--b1--\r\n";
+  std::string ok = carrier_response(inv, 200, "OK", body);
+  ok.replace(ok.find("Content-Type: application/sdp"), 29, "Content-Type: multipart/mixed;boundary=b1");
+  inject("10.20.0.2", 5060, ok);
+  auto out = take();
+  EXPECT_TRUE(find_to(out, "ACK", kCarrier));
+  const Msg* to_phone = find_to(out, "200", kPhone);
+  ASSERT_TRUE(to_phone);
+  EXPECT_NE(m_line(to_phone->body()).find("RTP/AVP 18"), std::string::npos) << to_phone->body();
+  ASSERT_EQ(media.ops.size(), 1u);
+  EXPECT_EQ(media.ops[0].b.remote_port, 6000);
+  EXPECT_EQ(state_of(cid), CallState::answered);
+}
+
+// An INVITE whose only body is not SDP (ISUP alone) makes no offer: a
+// delayed offer, not a 488.
+TEST_F(CallTransitionTest, InviteWithoutAnSdpPartIsADelayedOffer) {
+  const std::string cid = "mp-isup@10.10.0.2";
+  inject("10.10.0.2", 5062, invite(cid, "", ""));
+  Msg c = copy(find(take(), "407"));
+  const std::string isup("\x06\x00\x01", 3);
+  std::string second =
+      invite(cid, answer_challenge(c, "INVITE", "sip:1-800-555-1212@10.10.0.1"), isup, "1-800-555-1212", 103);
+  second.replace(second.find("Content-Type: application/sdp"), 29, "Content-Type: application/ISUP;version=itu-t92+");
+  inject("10.10.0.2", 5062, second);
+  auto out = take();
+  EXPECT_TRUE(find_to(out, "INVITE", kCarrier));
+  EXPECT_EQ(gw->stats().delayed_offers, 1u);
+  EXPECT_EQ(state_of(cid), CallState::routing);
+}
+
 TEST_F(CallTransitionTest, OfferlessReInviteFromTheCarrierItsAckMovesTheCarriersMedia) {
   const std::string cid = "oi-carrier@10.10.0.2";
   auto r = answered_call(cid, spa_offer());

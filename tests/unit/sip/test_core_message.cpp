@@ -61,6 +61,86 @@ TEST(CoreMessage, SchemePrefixOfSipIsStillUnsupported) {
   EXPECT_EQ(p.scan.status, 416) << p.scan.reason;
 }
 
+// The SDP of a message: a plain application/sdp body, or the SDP part of a
+// multipart/mixed body as SIP-I carriers send it beside the ISUP (RFC 3204,
+// RFC 5621), in either order; none for an ISUP-only body.
+TEST(CoreMessage, SdpIsFoundInAPlainOrAMultipartBody) {
+  const std::string sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+                          "m=audio 4000 RTP/AVP 0\r\n";
+  const std::string isup = "\x01\x10\x60\x01\x0a\x00\x02\x0a\x08\x83\x90\x89\x08";
+  auto invite = [](const std::string& ctype, const std::string& body) {
+    return "INVITE sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-mp1\r\n"
+           "From: <sip:200@198.51.100.7>;tag=f1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: mp1@x\r\n"
+           "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContact: <sip:200@198.51.100.7>\r\n" +
+           (ctype.empty() ? std::string() : "Content-Type: " + ctype + "\r\n") +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  auto part = [](const std::string& ctype, const std::string& body) {
+    return "--unique-boundary-1\r\nContent-Type: " + ctype + "\r\n\r\n" + body + "\r\n";
+  };
+  const std::string end = "--unique-boundary-1--\r\n";
+  const std::string mixed = "multipart/mixed;boundary=unique-boundary-1";
+  const std::string isup_type = "application/ISUP;version=itu-t92+";
+  struct Case {
+    std::string name, ctype, body, want;
+  } cases[] = {
+      {"plain", "application/sdp", sdp, sdp},
+      {"sdp first", mixed, part("application/sdp", sdp) + part(isup_type, isup) + end, sdp},
+      {"isup first", mixed, part(isup_type, isup) + part("application/sdp", sdp) + end, sdp},
+      {"isup only", isup_type, isup, ""},
+      {"multipart without sdp", mixed, part(isup_type, isup) + end, ""},
+  };
+  for (const auto& c : cases) {
+    auto p = parse_message(invite(c.ctype, c.body), false, Limits{});
+    ASSERT_TRUE(p.msg) << c.name;
+    MessageRef m(p.msg.get());
+    // The part as the parser cut it: SDP lines, the boundary's CRLF aside.
+    std::string got = m.sdp();
+    if (got.size() > c.want.size() && got.compare(0, c.want.size(), c.want) == 0) got.resize(c.want.size());
+    EXPECT_EQ(got, c.want) << c.name << ": " << m.sdp();
+  }
+}
+
+// What an INVITE's body may be (RFC 5621 §9): SDP; a multipart whose other
+// parts are ISUP/QSIG (RFC 3204) or handling=optional; ISUP alone (a SIP-I
+// delayed offer). A part we must understand and do not gets 415 with Accept.
+TEST(CoreMessage, InviteBodiesOtherThanSdpAreTakenOrRefused415) {
+  Harness r;
+  auto invite = [](int n, const std::string& ctype, const std::string& body) {
+    return "INVITE sip:100@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-b" +
+           std::to_string(n) + "\r\nFrom: <sip:200@198.51.100.7>;tag=f1\r\nTo: <sip:100@192.0.2.1>\r\nCall-ID: b" +
+           std::to_string(n) + "@x\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContact: <sip:200@198.51.100.7>\r\n"
+           "Content-Type: " + ctype + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  const std::string sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+  auto part = [](const std::string& headers, const std::string& body) {
+    return "--bb\r\n" + headers + "\r\n\r\n" + body + "\r\n";
+  };
+  const std::string mixed = "multipart/mixed;boundary=bb";
+  struct Case {
+    std::string name, ctype, body, want;
+  } cases[] = {
+      {"sdp + isup", mixed,
+       part("Content-Type: application/sdp", sdp) + part("Content-Type: application/ISUP;version=itu-t92+", "ab") +
+           "--bb--\r\n",
+       "SIP/2.0 200 OK"},
+      {"sdp + optional xml", mixed,
+       part("Content-Type: application/sdp", sdp) +
+           part("Content-Type: application/resource-lists+xml\r\nContent-Disposition: recipient-list;handling=optional",
+                "<x/>") +
+           "--bb--\r\n",
+       "SIP/2.0 200 OK"},
+      {"sdp + required xml", mixed,
+       part("Content-Type: application/sdp", sdp) + part("Content-Type: application/resource-lists+xml", "<x/>") +
+           "--bb--\r\n",
+       "SIP/2.0 415 Unsupported Media Type"},
+      {"isup alone", "application/ISUP;version=itu-t92+", "ab", "SIP/2.0 200 OK"},
+      {"text", "text/plain", "hello", "SIP/2.0 415 Unsupported Media Type"},
+  };
+  int n = 0;
+  for (const auto& c : cases) EXPECT_EQ(r.answer(invite(++n, c.ctype, c.body)), c.want) << c.name;
+}
+
 TEST(CoreMessage, OversizeMessageGets513) {
   StackConfig c;
   c.limits.max_message_bytes = 2000;

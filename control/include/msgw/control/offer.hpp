@@ -31,8 +31,9 @@ struct OfferProblem {
 };
 
 // A's INVITE offer: parsed into `offer`, and the offered codecs `allowed`
-// permits into `usable` (in `allowed`'s order). An INVITE without a body is
-// a delayed offer: `offer` left empty, `usable` all of `allowed`.
+// permits into `usable` (in `allowed`'s order); the SDP may be a part of a
+// multipart body (SIP-I). An INVITE without SDP is a delayed offer: `offer`
+// left empty, `usable` all of `allowed`.
 std::optional<OfferProblem> take_offer(sip::MessageRef invite, const std::vector<std::string>& allowed,
                                        sip::sdp::SessionDescription& offer, std::vector<codecs::CodecId>& usable);
 

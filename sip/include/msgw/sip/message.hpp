@@ -71,6 +71,11 @@ class MessageRef {
   // accepted; "" when the message has fewer than index + 1 of them.
   std::string header(std::string_view name, std::size_t index = 0) const;
   std::string body() const;            // first body part
+  // The session description the message carries: its body when that is
+  // application/sdp (or has no Content-Type), the application/sdp part of a
+  // multipart body (RFC 5621: SIP-I / SIP-T carriers send SDP beside ISUP,
+  // RFC 3204), else "" (no offer or answer: an ISUP-only body, say).
+  std::string sdp() const;
   std::string content_type() const;    // "type/subtype"
   std::string via_branch() const;      // top Via's branch
   std::string to_text() const;         // serialised for the wire
