@@ -67,7 +67,7 @@ constexpr Family kSipStackCounters[] = {
 #define MSGW_X(name, help) {"msgw_sip_" #name "_total", Type::counter, help, ""},
     MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
     MSGW_SIP_TABLE_COUNTERS(MSGW_X)
-    MSGW_SIP_RELIABLE_1XX_COUNTERS(MSGW_X)
+    MSGW_SIP_UAC_INVITE_COUNTERS(MSGW_X)
 #undef MSGW_X
 };
 constexpr Family kSipOverloaded{"msgw_sip_overloaded", Type::gauge,
@@ -263,7 +263,7 @@ void Gateway::write_metrics(metrics::Writer& w) const {
 #define MSGW_X(name, help) w.sample(kSipStackCounters[n++], st.name);
     MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
     MSGW_SIP_TABLE_COUNTERS(MSGW_X)
-    MSGW_SIP_RELIABLE_1XX_COUNTERS(MSGW_X)
+    MSGW_SIP_UAC_INVITE_COUNTERS(MSGW_X)
 #undef MSGW_X
   }
   w.sample(kSipOverloaded, st.overloaded);

@@ -71,7 +71,8 @@ void Stack::Impl::on_ack(osip_message_t* m) {
   settle();
 }
 
-bool Stack::Impl::send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std::string_view body) {
+bool Stack::Impl::send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std::string_view body,
+                           const NextHop* hop) {
   MessagePtr ack = d.make_ack(cseq);
   if (!ack) return false;
   // The 2xx's ICT knew the next hop; reuse it from the INVITE that
@@ -79,7 +80,11 @@ bool Stack::Impl::send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std
   Endpoint dst;
   Proto proto = Proto::Udp;
   bool found = false;
-  if (auto ci = client_invites.find(invite_key(ack.get())); ci != client_invites.end()) {
+  if (hop != nullptr) {
+    dst = hop->dst;
+    proto = hop->proto;
+    found = true;
+  } else if (auto ci = client_invites.find(invite_key(ack.get())); ci != client_invites.end()) {
     auto t = txns.find(ci->second);
     if (t != txns.end()) {
       dst = t->second.dst;
@@ -131,6 +136,37 @@ bool Stack::Impl::resend_ack_for(const osip_message_t* resp) {
   return true;
 }
 
+void Stack::Impl::remember_forkable_invite(const Txn& t) {
+  if (t.own || t.server || t.tr == nullptr || t.tr->orig_request == nullptr || !MSG_IS_INVITE(t.tr->orig_request))
+    return;
+  const auto until = Clock::now() + 64 * cfg.timers.t1;
+  if (!forkable_invites.emplace(t.key, NextHop{t.dst, t.proto, until}).second) return;
+  forkable_expiry.emplace_back(until, t.key);
+}
+
+bool Stack::Impl::release_forked_2xx(const osip_message_t* resp) {
+  if (!MSG_IS_STATUS_2XX(resp) || cseq_method(resp) != "INVITE" || to_tag(resp).empty()) return false;
+  // Only a 2xx carrying the Via branch of an INVITE we sent: nothing is
+  // sent on the word of a response that merely claims to be one.
+  auto f = forkable_invites.find(client_key(resp));
+  if (f == forkable_invites.end()) return false;
+  const std::string key = Dialog::key_for_response(resp);
+  if (dialogs.count(key) != 0) return false;  // the TU's dialog: not a fork
+  auto made = Dialog::as_uac(resp);
+  if (!made) return false;
+  Dialog& d = *dialogs.emplace(key, std::move(made)).first->second;
+  stats.dialogs_live = dialogs.size();
+  const NextHop hop = f->second;
+  send_ack(d, cseq_number(resp), {}, {}, &hop);  // its retransmissions are ACKed again (resend_ack_for)
+  Message bye = d.make_request("BYE");
+  if (bye) {
+    const TxnId id = send_request(std::move(bye), hop.dst, hop.proto);
+    if (id != kNoTxn) txns.at(id).own = true;  // its answer ends the dialog; nothing for the TU
+  }
+  ++stats.forked_2xx_released;
+  return true;
+}
+
 void Stack::Impl::erase_pending_2xx(const std::string& dialog_key) {
   for (auto p = pending_2xx.lower_bound({dialog_key, 0}); p != pending_2xx.end() && p->first.first == dialog_key;)
     p = pending_2xx.erase(p);
@@ -141,6 +177,11 @@ void Stack::Impl::run_2xx_timers(Clock::time_point now) {
     auto a = accepted.find(accepted_expiry.front().second);
     if (a != accepted.end() && a->second.until <= now) accepted.erase(a);
     accepted_expiry.pop_front();
+  }
+  while (!forkable_expiry.empty() && forkable_expiry.front().first <= now) {
+    auto f = forkable_invites.find(forkable_expiry.front().second);
+    if (f != forkable_invites.end() && f->second.until <= now) forkable_invites.erase(f);
+    forkable_expiry.pop_front();
   }
   std::vector<std::string> timed_out;
   while (!timers_2xx.empty() && timers_2xx.top().due <= now) {

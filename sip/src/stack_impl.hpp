@@ -180,6 +180,16 @@ struct Stack::Impl {
   std::unordered_map<std::string, SentAck> sent_acks;  // dialog key
   std::unordered_map<std::string, Accepted> accepted;  // server key
   std::deque<std::pair<Clock::time_point, std::string>> accepted_expiry;  // same lifetime: FIFO
+  // Our INVITEs answered 2xx, for 64*T1 (RFC 6026's "Accepted" client
+  // state): a 2xx from another branch of a forking proxy is recognised by
+  // the INVITE's Via branch, ACKed at the INVITE's next hop and ended.
+  struct NextHop {
+    Endpoint dst;
+    Proto proto = Proto::Udp;
+    Clock::time_point until;
+  };
+  std::unordered_map<std::string, NextHop> forkable_invites;  // client key
+  std::deque<std::pair<Clock::time_point, std::string>> forkable_expiry;  // same lifetime: FIFO
 
   Impl(Stack& s, StackConfig c, Handler* h);
   ~Impl();
@@ -288,8 +298,14 @@ struct Stack::Impl {
                     uint32_t cseq);
   bool absorb_accepted_invite(const osip_message_t* invite);
   void on_ack(osip_message_t* m);
-  bool send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std::string_view body);
+  // `hop`: where the ACK goes when the dialog's INVITE transaction is gone.
+  bool send_ack(Dialog& d, uint32_t cseq, std::string_view ctype, std::string_view body,
+                const NextHop* hop = nullptr);
   bool resend_ack_for(const osip_message_t* resp);
+  // A 2xx to our INVITE from a branch the TU did not take (another To-tag
+  // after the first 2xx): ACKed and ended with a BYE (RFC 3261 §13.2.2.4).
+  bool release_forked_2xx(const osip_message_t* resp);
+  void remember_forkable_invite(const Txn& t);
   void erase_pending_2xx(const std::string& dialog_key);
   void run_2xx_timers(Clock::time_point now);
 

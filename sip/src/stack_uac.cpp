@@ -125,6 +125,11 @@ void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
       osip_message_free(m);
       return;
     }
+    // Another branch's 2xx: ACKed, then BYE (§13.2.2.4).
+    if (release_forked_2xx(m)) {
+      osip_message_free(m);
+      return;
+    }
     ++stats.stray_responses;
     osip_message_free(m);
     return;
@@ -136,8 +141,15 @@ void Stack::Impl::on_response(const Inbound& in, osip_message_t* m) {
 void Stack::Impl::deliver(const Note& n) {
   auto it = txns.find(n.id);
   if (it == txns.end()) return;
-  const bool own = it->second.own;  // the stack's PRACK: nothing for the TU
-  if (n.type == OSIP_ICT_STATUS_TIMEOUT || n.type == OSIP_NICT_STATUS_TIMEOUT) {
+  const bool own = it->second.own;  // the stack's PRACK or forked-2xx BYE: nothing for the TU
+  const bool timeout = n.type == OSIP_ICT_STATUS_TIMEOUT || n.type == OSIP_NICT_STATUS_TIMEOUT;
+  if (own && (timeout || (n.msg != nullptr && n.msg->status_code >= 200))) {
+    // The BYE that ended a forked branch's dialog is answered (or never
+    // will be): the dialog goes.
+    const osip_message_t* req = it->second.tr ? it->second.tr->orig_request : nullptr;
+    if (req != nullptr && MSG_IS_BYE(req)) remove_dialog_key(Dialog::key_for_response(req));
+  }
+  if (timeout) {
     ++stats.transactions_timed_out;
     if (handler && !own) handler->on_timeout(self, n.id);
     return;
@@ -146,6 +158,7 @@ void Stack::Impl::deliver(const Note& n) {
   if (resp == nullptr || own) return;
   Dialog* d = track_uac_dialog(resp);
   if (resp->status_code >= 200) it->second.final_received = true;
+  if (resp->status_code >= 200 && resp->status_code < 300) remember_forkable_invite(it->second);
   if (d && resp->status_code > 100 && resp->status_code < 200 && !prack_reliable_provisional(it->second, resp, *d))
     return;
   if (handler) handler->on_response(self, n.id, resp, d);

@@ -83,11 +83,14 @@ inline constexpr int kFirstCountedStatus = 100, kLastCountedStatus = 699;
   X(completed_evicted, "transactions past their final response forgotten before their 32 s were up "           \
                        "(over max_completed): a retransmission of theirs is no longer recognised")
 
-// Reliable provisional responses (RFC 3262) to our INVITEs: X(name, help).
-#define MSGW_SIP_RELIABLE_1XX_COUNTERS(X)                                                                       \
+// Responses to our INVITEs the stack handles itself: reliable provisionals
+// (RFC 3262) and 2xx from forked branches (RFC 3261 §13.2.2.4): X(name, help).
+#define MSGW_SIP_UAC_INVITE_COUNTERS(X)                                                                       \
   X(pracks_sent, "PRACKs sent for reliable provisional responses (Require: 100rel) to our INVITEs")            \
   X(reliable_provisionals_discarded, "reliable provisional responses not passed on: a retransmission (PRACK "  \
-                                     "already sent) or out of order (RSeq not one more than the last)")
+                                     "already sent) or out of order (RSeq not one more than the last)")       \
+  X(forked_2xx_released, "2xx to our INVITE from a branch not taken (a forking proxy's second answer): ACKed " \
+                         "and ended with a BYE")
 
 // Counters are plain integers: the stack is driven by one thread.
 struct Stats {
@@ -125,7 +128,7 @@ struct Stats {
 #define MSGW_X(name, help) uint64_t name = 0;
   MSGW_SIP_STATELESS_COUNTERS(MSGW_X)
   MSGW_SIP_TABLE_COUNTERS(MSGW_X)
-  MSGW_SIP_RELIABLE_1XX_COUNTERS(MSGW_X)
+  MSGW_SIP_UAC_INVITE_COUNTERS(MSGW_X)
 #undef MSGW_X
   uint64_t overloaded = 0;                  // 1 while shedding
   uint64_t rx_queue_age_recent_max_us = 0;  // oldest datagram met in the last second or two
