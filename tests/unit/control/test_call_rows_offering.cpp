@@ -121,6 +121,7 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
       EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
       EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
       EXPECT_EQ(store->cdr(cid)->end_reason, "no ACK from caller");
+      EXPECT_EQ(gw->stats().calls_failed, 1u);
       return o;
     }
     case CallEvent::ack: {
