@@ -5,7 +5,8 @@
 #   BYE from the carrier; CANCEL before answer; hold and resume from the
 #   phone (re-INVITEs relayed to the carrier); a carrier's reliable 183
 #   (PRACKed once); inbound call to the DID after the phone registered, and
-#   one with a delayed offer (no SDP in the INVITE); failover from a dead
+#   one with a delayed offer (no SDP in the INVITE), one SIP-I (SDP beside
+#   ISUP in a multipart body); failover from a dead
 #   trunk to the carrier; media
 #   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
 #   flowing, a restarted control plane ends the call with BYE on both legs;
@@ -132,6 +133,16 @@ wait $phone_pid || fail "delayed offer: phone side"
 (( $(gwstat delayed_offers) == d0 + 1 )) || fail "delayed offer not counted"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
 echo "ok   inbound delayed offer: the 200 offered G.729, the ACK answered, $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["a_packets"])') RTP packets from the carrier through the flow"
+
+# --- inbound SIP-I call: SDP beside an ISUP part in a multipart body
+phone_answers phone_uas_sipi
+sed -e "s|@PCAP@|$work/g729.pcap|" -e "s|@TALK_MS@|2500|" "$sippdir/control_carrier_uac_sipi.xml" >"$work/in_sipi.xml"
+ip netns exec msgw-carrier sipp -sf "$work/in_sipi.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
+  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in_sipi.err" 10.20.0.1:5060 >"$work/in_sipi.out" 2>&1 \
+  || fail "SIP-I INVITE: carrier side (415?) $(tail -n 3 "$work/in_sipi.err" 2>/dev/null)"
+wait $phone_pid || fail "SIP-I INVITE: phone side"
+cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
+echo "ok   inbound SIP-I INVITE (multipart SDP + ISUP): the SDP part taken, answered, speech carried"
 
 # --- failover: the dead trunk times out, the carrier answers
 f0=$(gwstat failovers)
