@@ -99,6 +99,13 @@ void Gateway::on_ack(sip::Stack&, sip::MessageRef ack, sip::Dialog* dialog) {
     dispatch(*c, CallEvent::ack, {kNoTxn, ack, dialog, leg});
 }
 
+void Gateway::on_own_request(sip::Stack&, const sip::Dialog& dialog, sip::Message& request) {
+  // The stack's PRACK (or fork BYE) toward a trunk that challenges every
+  // request carries the credentials the call's own requests carry.
+  LegId leg = LegId::a;
+  if (Call* c = call_by_sip_call_id(dialog.call_id(), &leg)) c->authorize_stack_request(request, leg);
+}
+
 void Gateway::on_ack_timeout(sip::Stack&, sip::Dialog* dialog) {
   if (!dialog) return;
   LegId leg = LegId::a;

@@ -159,6 +159,7 @@ bool Stack::Impl::release_forked_2xx(const osip_message_t* resp) {
   const NextHop hop = f->second;
   send_ack(d, cseq_number(resp), {}, {}, &hop);  // its retransmissions are ACKed again (resend_ack_for)
   Message bye = d.make_request("BYE");
+  if (bye && handler) handler->on_own_request(self, d, bye);
   if (bye) {
     const TxnId id = send_request(std::move(bye), hop.dst, hop.proto);
     if (id != kNoTxn) txns.at(id).own = true;  // its answer ends the dialog; nothing for the TU

@@ -184,6 +184,7 @@ bool Stack::Impl::prack_reliable_provisional(const Txn& t, const osip_message_t*
   Message prack = d.make_request("PRACK");
   if (!prack) return true;
   prack.add_header("RAck", std::to_string(rseq) + " " + std::to_string(cseq_number(resp)) + " INVITE");
+  if (handler) handler->on_own_request(self, d, prack);
   // Where the INVITE went: the early dialog's next hop is the same.
   const Endpoint dst = t.dst;
   const Proto proto = t.proto;

@@ -117,4 +117,37 @@ TEST_F(PrackTrunkTest, TheTrunkIsOfferedReliableProvisionals) {
   EXPECT_EQ(raw_header(inv.raw, "Supported"), "100rel");
 }
 
+// A trunk that authenticates us challenges every request, the stack's own
+// PRACK included: the PRACK carries the credentials of the trunk's cached
+// challenge, as the call's own requests to it do.
+class AuthenticatingPrackTrunkTest : public PrackTrunkTest {
+ protected:
+  AuthenticatingPrackTrunkTest() {
+    const std::string at = "timeout_ms = 2000\n";
+    config_text.insert(config_text.find(at) + at.size(), "username = \"gw\"\npassword = \"trunk-secret\"\n");
+  }
+};
+
+TEST_F(AuthenticatingPrackTrunkTest, ThePrackCarriesTheTrunksCredentials) {
+  Msg inv = place_call("rp4@10.10.0.2", spa_offer());
+  ASSERT_TRUE(inv.m);
+  inject("10.20.0.2", 5060,
+         carrier_response(inv, 407, "Proxy Authentication Required", "", "ch407",
+                          "Proxy-Authenticate: Digest realm=\"carrier.example\", nonce=\"n0nce-prack\", "
+                          "algorithm=MD5, qop=\"auth\"\r\n"));
+  auto out = take();
+  auto invites = sent(out, "INVITE", kCarrier);
+  ASSERT_EQ(invites.size(), 1u);
+  Msg inv2{sip::parse_message(invites[0]->raw, false, sip::Limits{}).msg, invites[0]->raw, invites[0]->dst};
+  EXPECT_NE(raw_header(inv2.raw, "Proxy-Authorization"), "");
+  inject("10.20.0.2", 5060, reliable(inv2, 180, "Ringing", 1));
+  out = take();
+  auto pracks = sent(out, "PRACK", kCarrier);
+  ASSERT_EQ(pracks.size(), 1u);
+  const std::string auth = raw_header(pracks[0]->raw, "Proxy-Authorization");
+  EXPECT_NE(auth.find("nonce=\"n0nce-prack\""), std::string::npos) << pracks[0]->raw;
+  EXPECT_NE(auth.find("username=\"gw\""), std::string::npos) << auth;
+  EXPECT_EQ(responses_to_phone(out, 180), 1);
+}
+
 }  // namespace

@@ -148,6 +148,10 @@ class Call {
   std::string trunk;                      // the trunk in use (outbound) or the one it came from
   std::string attempt_failures;           // why earlier trunks of the route were not used (for the CDR)
 
+  // A request the SIP stack sends on its own to leg `to` (a PRACK): the
+  // trunk's credentials, as on the call's own requests to it.
+  void authorize_stack_request(sip::Message& m, LegId to) { add_trunk_credentials(m, to, m.method()); }
+
   // Restore after a restart: the call is answered, its flow in the dataplane.
   void restore_answered(std::optional<uint32_t> flow_id);
 

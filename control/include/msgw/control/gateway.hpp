@@ -81,6 +81,7 @@ class Gateway final : public sip::Handler {
   void on_response(sip::Stack&, sip::TxnId txn, sip::MessageRef resp, sip::Dialog* dialog) override;
   void on_timeout(sip::Stack&, sip::TxnId txn) override;
   void on_ack(sip::Stack&, sip::MessageRef ack, sip::Dialog* dialog) override;
+  void on_own_request(sip::Stack&, const sip::Dialog& dialog, sip::Message& request) override;
   void on_ack_timeout(sip::Stack&, sip::Dialog* dialog) override;
   bool adopts_dialogless(sip::Stack&, sip::MessageRef req) override;
   // A new INVITE or REGISTER without credentials from a phone: its 407/401

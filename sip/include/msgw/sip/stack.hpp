@@ -82,6 +82,11 @@ class Handler {
   // dropped unparsed (is_stateless_ack).  An empty Message (the default) takes
   // the ordinary path: a server transaction and on_request.
   virtual Message answer_statelessly(Stack&, const ServerRequest& /*req*/) { return {}; }
+  // A request the stack sends on its own in a dialog (the PRACK of a
+  // reliable provisional, the BYE ending a forked branch's 2xx), just
+  // before it goes: the handler may add what its peer wants on every
+  // request, such as credentials from a trunk's cached digest challenge.
+  virtual void on_own_request(Stack&, const Dialog& /*dialog*/, Message& /*request*/) {}
 };
 
 class Stack {
