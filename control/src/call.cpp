@@ -106,7 +106,7 @@ void Call::restore_answered(std::optional<uint32_t> flow_id) {
 
 // ---------------------------------------------------------------- B's INVITE
 
-bool Call::try_next_target() {
+bool Call::try_next_target(bool redirected) {
   Leg& b = leg(LegId::b);
   while (next_target_ < targets.size()) {
     const CalleeTarget& t = targets[next_target_++];
@@ -116,7 +116,7 @@ bool Call::try_next_target() {
       note_attempt_failure("trunk " + t.trunk + " down (health check)");
       continue;
     }
-    if (next_target_ > 1) ++svc_.stats->failovers;
+    if (next_target_ > 1 && !redirected) ++svc_.stats->failovers;
     trunk = t.trunk.empty() ? trunk : t.trunk;
     if (b.local_port && b.port != t.port) {
       if (PortAllocator* p = svc_.ports(b.port)) p->release(b.local_port);
@@ -307,9 +307,32 @@ void Call::on_b_failure(const Input& in) {
   const int code = in.msg.status();
   // Fail over on timeout/overload; anything else is the callee's answer.
   if (direction_ == CallDirection::outbound && (code == 408 || code == 503) && try_next_target()) return;
+  if (direction_ == CallDirection::outbound && code >= 300 && code <= 302 && follow_redirect(in.msg)) return;
   fail(CallError::callee_failed,
        std::to_string(code) + " from " + (direction_ == CallDirection::inbound ? "subscriber" : trunk),
        relay_status(code));
+}
+
+bool Call::follow_redirect(sip::MessageRef resp) {
+  // A trunk's redirect (a number moved, a carrier's routing server): the
+  // Contact becomes the next attempt's Request-URI, sent to the same
+  // trunk's next hop with its settings and credentials (never to a host a
+  // response names: that would let a trunk point our calls anywhere).
+  // Bounded, so that redirects cannot loop.
+  if (redirects_ >= kMaxRedirects || next_target_ == 0) return false;
+  std::string uri;
+  for (std::size_t i = 0; i < resp.contact_count() && uri.empty(); ++i) {
+    const std::string c = resp.contact_uri(i);
+    if (c.rfind("sip:", 0) == 0 || c.rfind("sips:", 0) == 0) uri = c;
+  }
+  if (uri.empty()) return false;
+  CalleeTarget next = targets[next_target_ - 1];
+  next.request_uri = uri;
+  ++redirects_;
+  ++svc_.stats->redirects_followed;
+  note_attempt_failure(std::to_string(resp.status()) + " from " + trunk + " to " + uri);
+  targets.insert(targets.begin() + static_cast<std::ptrdiff_t>(next_target_), std::move(next));
+  return try_next_target(true);
 }
 
 void Call::on_b_timeout(const Input& in) {

@@ -201,7 +201,12 @@ class Call {
   void on_flow_refused(const Input& in);
   void on_hangup();
 
-  bool try_next_target();
+  // `redirected`: the next target is a redirect's, not a failover.
+  bool try_next_target(bool redirected = false);
+  // B's 300/301/302: the next attempt goes to the first SIP Contact (same
+  // trunk); false when there is none or kMaxRedirects were followed.
+  bool follow_redirect(sip::MessageRef resp);
+  static constexpr uint8_t kMaxRedirects = 3;
   // `retry`: the same INVITE again with credentials (same Call-ID and
   // From tag, CSeq + 1) after a challenge.
   bool send_b_invite(const CalleeTarget& t, bool retry = false);
@@ -271,6 +276,7 @@ class Call {
   std::array<uint32_t, 2> offer_in_2xx_cseq_{0, 0};
   std::vector<codecs::CodecId> b_prefs_;
   std::size_t next_target_ = 0;
+  uint8_t redirects_ = 0;                 // redirects followed by this call
   // Digest answers to the current target's challenges: at most two (a
   // cached nonce the trunk forgot, then a stale one), never a second answer
   // to a challenge of an answer that was not stale.

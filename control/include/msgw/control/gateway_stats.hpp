@@ -30,6 +30,7 @@ namespace msgw::control {
   X(registrations, "successful REGISTERs")                                         \
   X(options, "OPTIONS answered")                                                   \
   X(failovers, "INVITEs moved to the next trunk")                                  \
+  X(redirects_followed, "trunk 3xx followed: the INVITE again to the Contact, same trunk") \
   X(trunks_unresolved, "trunks by name skipped by a call: no DNS answer yet")       \
   X(reinvites, "re-INVITEs received")                                              \
   X(delayed_offers, "INVITEs without an offer: our 2xx offered, the ACK answered") \
