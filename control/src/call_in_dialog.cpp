@@ -35,8 +35,10 @@ void Call::on_reinvite(const Input& in, LegId from) {
     // Offerless re-INVITE: the 2xx offers the session as it is (RFC 3264
     // §8: an unchanged offer is one); the ACK's answer may move the leg's
     // media (take_reinvite_ack_answer).
+    // (The request is read before the 2xx: answering it ends its transaction.)
+    const uint32_t cseq = in.msg.cseq_number();
     if (svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body))
-      offer_in_2xx_cseq_[index(from)] = in.msg.cseq_number();
+      offer_in_2xx_cseq_[index(from)] = cseq;
     return;
   }
   auto refuse = [&](CallError e, const std::string& why) {
