@@ -6,7 +6,8 @@
 #   phone (re-INVITEs relayed to the carrier); a carrier's reliable 183
 #   (PRACKed once); inbound call to the DID after the phone registered, and
 #   one with a delayed offer (no SDP in the INVITE), one SIP-I (SDP beside
-#   ISUP in a multipart body); failover from a dead
+#   ISUP in a multipart body); the phone's own delayed offer (our 200
+#   offers, its ACK answers, transcoded); failover from a dead
 #   trunk to the carrier; media
 #   timeout tears the call down; kill -9 of msgw-control mid-call: media keeps
 #   flowing, a restarted control plane ends the call with BYE on both legs;
@@ -143,6 +144,16 @@ ip netns exec msgw-carrier sipp -sf "$work/in_sipi.xml" -s +15550001000 -i 10.20
 wait $phone_pid || fail "SIP-I INVITE: phone side"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
 echo "ok   inbound SIP-I INVITE (multipart SDP + ISUP): the SDP part taken, answered, speech carried"
+
+# --- the phone's call with a delayed offer: no SDP in its INVITEs, our 200
+# offers, its ACK answers PCMU; the carrier's G.729 leg is transcoded and
+# speech flows both ways through the latched phone leg
+carrier_uas "$sippdir/control_carrier_uas.xml" "$work/g729.pcap"
+uac_scenario "$work/do.xml" "0 101" "$work/pcmu.pcap" 2500 spa1-secret "$sippdir/control_phone_delayed_offer.xml"
+phone_uac "$work/do.xml" || fail "delayed offer from the phone: phone side $(tail -n 3 "$work/do.xml.err" 2>/dev/null)"
+wait "$carrier_pid" || fail "delayed offer from the phone: carrier side"
+cdr 'assert r["direction"]=="outbound" and r["result"]==200 and r["a_codec"]!=r["b_codec"] and r["a_packets"]>50 and r["b_packets"]>50, r'
+echo "ok   phone's delayed offer: our 200 offered, its ACK answered PCMU, transcoded to the carrier's G.729, $(ctl show cdrs --json | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r["a_packets"], "/", r["b_packets"])') packets phone/carrier"
 
 # --- failover: the dead trunk times out, the carrier answers
 f0=$(gwstat failovers)
