@@ -22,6 +22,7 @@ using codecs::CodecId;
 using sip::kNoTxn;
 using sip::TxnId;
 using call_detail::maxptime_of;
+using call_detail::reason;
 using call_detail::take_stream;
 using call_detail::warning;
 
@@ -75,7 +76,7 @@ bool Call::handle(CallEvent event, const Input& in) {
       break;
     case CallEvent::ack: on_ack(in); break;
     case CallEvent::media_timeout:
-      end(200, "media timeout", true, true, "SIP;cause=408;text=\"media timeout\"");
+      end(200, "media timeout", true, true, reason(408, "media timeout"));
       break;
     case CallEvent::dataplane_restart: on_dataplane_restart(); break;
     case CallEvent::hangup: on_hangup(); break;
@@ -276,7 +277,7 @@ void Call::ack_b() {
 
 void Call::refuse_answer(const Failure& failure) {
   ack_b();
-  send_bye(LegId::b, "SIP;cause=488;text=\"" + failure.detail + "\"");
+  send_bye(LegId::b, reason(488, failure.detail));
   fail(failure.error, failure.detail);
 }
 
@@ -436,7 +437,7 @@ void Call::on_hangup() {
   static const std::string kReason = "hangup by operator";
   if (state_ != CallState::answered && state_ != CallState::offering) {
     respond_a(error_info(CallError::operator_hangup).status, {},
-              {{"Reason", "SIP;cause=480;text=\"" + kReason + "\""}});
+              {{"Reason", reason(480, kReason)}});
     // Connecting: B answered; its 2xx is ACKed and its dialog ended.
     const bool b_answered = state_ == CallState::connecting;
     if (b_answered) ack_b();

@@ -8,7 +8,6 @@
 #include <algorithm>
 
 #include "call_detail.hpp"
-#include "msgw/common/wall_clock.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/offer.hpp"
 
@@ -16,6 +15,8 @@ namespace msgw::control {
 
 namespace sdp = msgw::sip::sdp;
 using call_detail::maxptime_of;
+using call_detail::read_answer;
+using call_detail::reason;
 using call_detail::take_stream;
 using codecs::CodecId;
 
@@ -36,8 +37,7 @@ void Call::offer_to_a() {
   lp.g729_annexb = svc_.config->codecs.g729_annexb && !(b.codec.id == CodecId::G729 && !b.codec.g729_annexb);
   lp.session_id = a.sdp_session_id;
   lp.session_version = ++a.sdp_version;
-  a_offer_out_ = sdp::make_offer(lp);
-  a.sdp_body = sdp::build(a_offer_out_);
+  a.sdp_body = sdp::build(sdp::make_offer(lp));  // the offer the ACK answers (read_answer)
   ack_b();
   early_relay_ = 0;
   respond_a(200, a.sdp_body);
@@ -45,15 +45,10 @@ void Call::offer_to_a() {
 }
 
 std::optional<Call::Failure> Call::apply_a_answer(sip::MessageRef ack) {
-  const std::string body = ack.sdp();
-  if (body.empty()) return Failure{CallError::ack_answer_unusable, "ACK without the answer to our offer"};
-  std::string why;
-  sdp::SessionDescription ans;
-  if (sdp::parse(body, ans, &why) != sdp::SdpError::ok) return Failure{CallError::ack_answer_unusable, why};
-  sdp::NegotiatedStream ns;
-  if (sdp::process_answer(a_offer_out_, ans, ns, &why) != sdp::SdpError::ok)
-    return Failure{CallError::ack_answer_unusable, why};
   Leg& a = leg(LegId::a);
+  sdp::SessionDescription ans;
+  sdp::NegotiatedStream ns;
+  if (auto why = read_answer(ack, a, ans, ns)) return Failure{CallError::ack_answer_unusable, *why};
   take_stream(a, ns, maxptime_of(ans, ns.media_index), peer_media_of(LegId::a));
   a.hold = ns.remote_hold;
   return std::nullopt;
@@ -80,10 +75,7 @@ void Call::drop_offering(const Failure& failure) {
             info.status);
   ++svc_.stats->calls_failed;
   ++svc_.stats->failures_by_cause[size_t(failure.error)];
-  std::string text = failure.detail;
-  std::replace(text.begin(), text.end(), '"', '\'');
-  end(info.status, std::string(info.name) + ": " + failure.detail, true, true,
-      "SIP;cause=" + std::to_string(info.status) + ";text=\"" + text + "\"");
+  end(info.status, std::string(info.name) + ": " + failure.detail, true, true, reason(info.status, failure.detail));
 }
 
 }  // namespace msgw::control

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// What call.cpp, call_in_dialog.cpp and call_delayed_offer.cpp use to turn SDP into a leg's
+// What the call's files share to turn SDP into a leg's
 // media and to explain a refusal.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "msgw/config/config.hpp"
 #include "msgw/control/call.hpp"
@@ -36,5 +38,31 @@ inline uint16_t maxptime_of(const sdp::SessionDescription& s, std::size_t media_
 
 // A Warning header's value (RFC 3261 §20.43) naming why we refused.
 inline std::string warning(const std::string& why) { return "399 msgw \"" + why + "\""; }
+
+// A Reason header's value (RFC 3326) for a BYE or a failure: the SIP cause
+// and its text as a quoted-string (a '"' or '\\' in it escaped).
+inline std::string reason(int cause, std::string_view text) {
+  std::string r = "SIP;cause=" + std::to_string(cause) + ";text=\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') r += '\\';
+    r += c;
+  }
+  return r + '"';
+}
+
+// The answer in `msg` (an ACK) to the offer we last sent on `ours`: its
+// parsed SDP and negotiated stream, or why it is not usable.
+inline std::optional<std::string> read_answer(sip::MessageRef msg, const Leg& ours, sdp::SessionDescription& answer,
+                                              sdp::NegotiatedStream& stream) {
+  const std::string body = msg.sdp();
+  if (body.empty()) return std::string("ACK without the answer to our offer");
+  std::string why;
+  sdp::SessionDescription offer;
+  if (sdp::parse(ours.sdp_body, offer, &why) != sdp::SdpError::ok || sdp::parse(body, answer, &why) != sdp::SdpError::ok)
+    return why;
+  if (sdp::process_answer(offer, answer, stream, &why) != sdp::SdpError::ok || stream.media_index >= answer.media.size())
+    return why;
+  return std::nullopt;
+}
 
 }  // namespace msgw::control::call_detail

@@ -15,6 +15,8 @@ namespace msgw::control {
 
 namespace dp = msgw::dataplane;
 namespace sdp = msgw::sip::sdp;
+using call_detail::read_answer;
+using call_detail::reason;
 using call_detail::take_stream;
 using call_detail::warning;
 using codecs::CodecId;
@@ -148,7 +150,7 @@ void Call::end_for_dead_dialog(LegId which, int code) {
   // answered, means the dialog is gone; the call ends on both legs.
   const std::string what = code ? std::to_string(code) : std::string("no answer");
   end(200, "re-INVITE to " + std::string(leg_name(which)) + ": " + what, true, true,
-      "SIP;cause=" + std::to_string(code ? code : 408) + ";text=\"re-INVITE " + what + "\"");
+      reason(code ? code : 408, "re-INVITE " + what));
 }
 
 bool Call::reinvite_pending(LegId which) const {
@@ -186,15 +188,9 @@ void Call::take_reinvite_ack_answer(const Input& in) {
     ++svc_.stats->ack_answers_unusable;
     log_event(log::Level::warn, "answer in ACK not usable: session kept", CallEvent::ack, why);
   };
-  const std::string body = in.msg.sdp();
-  if (body.empty()) return keep_session("ACK without the answer to the offer of our 2xx");
-  std::string why;
-  sdp::SessionDescription ours, ans;
-  if (sdp::parse(me.sdp_body, ours, &why) != sdp::SdpError::ok || sdp::parse(body, ans, &why) != sdp::SdpError::ok)
-    return keep_session(why);
+  sdp::SessionDescription ans;
   sdp::NegotiatedStream ns;
-  if (sdp::process_answer(ours, ans, ns, &why) != sdp::SdpError::ok || ns.media_index >= ans.media.size())
-    return keep_session(why);
+  if (auto why = read_answer(in.msg, me, ans, ns)) return keep_session(*why);
   take_renegotiated_stream(in.leg, ns, ans.media[ns.media_index]);
   if (auto failure = program_flow()) {
     // As a modify the dataplane refused: the legs were told of media it does not carry.

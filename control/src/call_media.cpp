@@ -5,6 +5,7 @@
 // code: runs per SIP message or media event, never per packet).
 #include <utility>
 
+#include "call_detail.hpp"
 #include "msgw/common/log.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/media_policy.hpp"
@@ -96,7 +97,7 @@ void Call::on_flow_update_failed(const Input& in) {
   // Both legs were answered with media the dataplane does not carry.
   const ErrorInfo& info = error_info(CallError::media_update_failed);
   end(info.status, std::string(info.name) + ": " + detail, true, true,
-      "SIP;cause=" + std::to_string(info.status) + ";text=\"" + std::string(info.reason) + "\"");
+      call_detail::reason(info.status, info.reason));
 }
 
 void Call::on_dataplane_restart() {

@@ -112,36 +112,33 @@ phone_answers() {  # phone_answers NAME
   phone_pid=$!; bg_pids+=($phone_pid)
   sleep 0.3
 }
-phone_answers phone_uas
-sed -e "s|@EXPECT@|200|" -e "s|@TALK_MS@|2000|" "$sippdir/control_carrier_uac.xml" >"$work/in.xml"
-ip netns exec msgw-carrier sipp -sf "$work/in.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
-  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in.err" 10.20.0.1:5060 >"$work/in.out" 2>&1 \
-  || fail "inbound: carrier side $(tail -n 3 "$work/in.err" 2>/dev/null)"
-wait $phone_pid || fail "inbound: phone side"
+# The carrier calls the DID with a scenario template (@EXPECT@ 200, @PCAP@
+# G.729 speech, @TALK_MS@ filled) while the registered phone answers; NAME
+# names the files, WHAT the failure.
+carrier_calls_did() {  # carrier_calls_did NAME TEMPLATE TALK_MS WHAT
+  local name=$1 tpl=$2 talk=$3 what=$4
+  phone_answers "phone_$name"
+  sed -e "s|@EXPECT@|200|" -e "s|@PCAP@|$work/g729.pcap|" -e "s|@TALK_MS@|$talk|" "$tpl" >"$work/$name.xml"
+  ip netns exec msgw-carrier sipp -sf "$work/$name.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 \
+    -mp 6000 -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/$name.err" -trace_logs \
+    -log_file "$work/$name.log" 10.20.0.1:5060 >"$work/$name.out" 2>&1 \
+    || fail "$what: carrier side $(tail -n 3 "$work/$name.err" 2>/dev/null)"
+  wait $phone_pid || fail "$what: phone side"
+}
+carrier_calls_did in "$sippdir/control_carrier_uac.xml" 2000 "inbound"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["trunk"]=="carrier" and r["end_reason"]=="caller BYE", r'
 echo "ok   inbound call to DID +1 555 000 1000 reached the registered phone; CDR inbound"
 
 # --- inbound call with a delayed offer (INVITE without SDP): our 200 offers,
 # the carrier's ACK answers, its speech reaches the phone through the flow
 d0=$(gwstat delayed_offers)
-phone_answers phone_uas_do
-sed -e "s|@PCAP@|$work/g729.pcap|" -e "s|@TALK_MS@|2500|" "$sippdir/control_carrier_uac_delayed.xml" >"$work/in_do.xml"
-ip netns exec msgw-carrier sipp -sf "$work/in_do.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
-  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in_do.err" -trace_logs -log_file "$work/in_do.log" \
-  10.20.0.1:5060 >"$work/in_do.out" 2>&1 \
-  || fail "delayed offer: carrier side (no offer in the 200?) $(tail -n 3 "$work/in_do.err" 2>/dev/null)"
-wait $phone_pid || fail "delayed offer: phone side"
+carrier_calls_did in_do "$sippdir/control_carrier_uac_delayed.xml" 2500 "delayed offer (no offer in the 200?)"
 (( $(gwstat delayed_offers) == d0 + 1 )) || fail "delayed offer not counted"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
 echo "ok   inbound delayed offer: the 200 offered G.729, the ACK answered, $(ctl show cdrs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["a_packets"])') RTP packets from the carrier through the flow"
 
 # --- inbound SIP-I call: SDP beside an ISUP part in a multipart body
-phone_answers phone_uas_sipi
-sed -e "s|@PCAP@|$work/g729.pcap|" -e "s|@TALK_MS@|2500|" "$sippdir/control_carrier_uac_sipi.xml" >"$work/in_sipi.xml"
-ip netns exec msgw-carrier sipp -sf "$work/in_sipi.xml" -s +15550001000 -i 10.20.0.2 -p 5070 -mi 10.20.0.2 -mp 6000 \
-  -m 1 -nostdin -timeout 30s -trace_err -error_file "$work/in_sipi.err" 10.20.0.1:5060 >"$work/in_sipi.out" 2>&1 \
-  || fail "SIP-I INVITE: carrier side (415?) $(tail -n 3 "$work/in_sipi.err" 2>/dev/null)"
-wait $phone_pid || fail "SIP-I INVITE: phone side"
+carrier_calls_did in_sipi "$sippdir/control_carrier_uac_sipi.xml" 2500 "SIP-I INVITE (415?)"
 cdr 'assert r["direction"]=="inbound" and r["result"]==200 and r["end_reason"]=="caller BYE" and r["a_packets"]>50, r'
 echo "ok   inbound SIP-I INVITE (multipart SDP + ISUP): the SDP part taken, answered, speech carried"
 

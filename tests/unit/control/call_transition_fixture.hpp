@@ -307,6 +307,14 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     EXPECT_TRUE(media.ops.empty()) << "no flow before the phone's answer";
     return c;
   }
+  // offering, the phone's ACK with its answer in: the flow's add posted,
+  // its ack held back (after_flow_ack answers the call).
+  Offering offering_answered(const std::string& cid) {
+    Offering c = offering(cid);
+    media.hold_acks = true;
+    inject("10.10.0.2", 5062, phone_ack(cid, c.ok, phone_answer()));
+    return c;
+  }
   // routing with a delayed offer: the phone's INVITE has no body at all.
   Msg routing_delayed(const std::string& cid) {
     Msg inv = place_call(cid, "");

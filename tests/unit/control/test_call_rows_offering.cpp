@@ -166,9 +166,7 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
     case CallEvent::dataplane_restart: {
       // The answer's add went to the old dataplane: posted again to the new
       // one, answered on its ack.
-      Offering c = offering(cid);
-      media.hold_acks = true;
-      inject("10.10.0.2", 5062, phone_ack(cid, c.ok, phone_answer()));
+      offering_answered(cid);
       const uint32_t flow = media.ops.back().flow;
       Outcome o = after_dataplane_restart(cid);
       EXPECT_TRUE(o.out.empty());
@@ -199,9 +197,7 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
       return o;
     }
     case CallEvent::flow_ready: {
-      Offering c = offering(cid);
-      media.hold_acks = true;
-      inject("10.10.0.2", 5062, phone_ack(cid, c.ok, phone_answer()));
+      offering_answered(cid);
       EXPECT_TRUE(store->live().empty()) << "not persisted before it is answered";
       Outcome o = after_flow_ack(cid);
       EXPECT_TRUE(o.out.empty());
@@ -212,10 +208,8 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
     }
     case CallEvent::flow_refused: {
       // Both legs have their 2xx: both get a BYE saying why.
-      Offering c = offering(cid);
-      media.hold_acks = true;
       media.fail = true;
-      inject("10.10.0.2", 5062, phone_ack(cid, c.ok, phone_answer()));
+      offering_answered(cid);
       Outcome o = after_flow_ack(cid);
       const Msg* bye = find_to(o.out, "BYE", kPhone);
       EXPECT_TRUE(bye);

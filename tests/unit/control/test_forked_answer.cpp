@@ -8,13 +8,23 @@
 
 namespace msgw_test {
 
-TEST_F(CallTransitionTest, SecondBranchsAnswerIsAckedAndEndedWithABye) {
+class ForkedAnswerTest : public CallTransitionTest {
+ protected:
+  // The call answered by the carrier's first branch (To-tag branchone).
+  Msg answered_by_first_branch(const std::string& cid) {
+    Msg inv = routing(cid);
+    EXPECT_TRUE(inv.m);
+    inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer(), "branchone"));
+    take();
+    EXPECT_EQ(state_of(cid), CallState::answered);
+    return inv;
+  }
+};
+
+TEST_F(ForkedAnswerTest, SecondBranchsAnswerIsAckedAndEndedWithABye) {
   const std::string cid = "fork@10.10.0.2";
-  Msg inv = routing(cid);
+  Msg inv = answered_by_first_branch(cid);
   ASSERT_TRUE(inv.m);
-  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer(), "branchone"));
-  take();
-  ASSERT_EQ(state_of(cid), CallState::answered);
   const std::size_t ops = media.ops.size(), dialogs = stack->dialog_count();
   inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer(), "branchtwo"));
   auto out = take();
@@ -42,12 +52,10 @@ TEST_F(CallTransitionTest, SecondBranchsAnswerIsAckedAndEndedWithABye) {
   EXPECT_EQ(state_of(cid), CallState::answered);
 }
 
-TEST_F(CallTransitionTest, A2xxWithoutOurInvitesBranchGetsNothing) {
+TEST_F(ForkedAnswerTest, A2xxWithoutOurInvitesBranchGetsNothing) {
   const std::string cid = "fork-forged@10.10.0.2";
-  Msg inv = routing(cid);
+  Msg inv = answered_by_first_branch(cid);
   ASSERT_TRUE(inv.m);
-  inject("10.20.0.2", 5060, carrier_response(inv, 200, "OK", g729_answer(), "branchone"));
-  take();
   std::string forged = carrier_response(inv, 200, "OK", g729_answer(), "intruder");
   const auto p = forged.find(";branch=") + 8;
   forged.replace(p, forged.find_first_of(";\r", p) - p, "z9hG4bKnotours");

@@ -269,7 +269,6 @@ class Call {
   std::array<std::optional<sip::sdp::Direction>, 2> direction_to_relay_{};
   uint32_t b_invite_cseq_ = 1;
   sip::sdp::SessionDescription b_offer_;
-  sip::sdp::SessionDescription a_offer_out_;  // our offer in A's 2xx (a delayed offer)
   uint32_t b_acked_cseq_ = 0;             // the CSeq of B's INVITE whose 2xx we ACKed
   // Per leg: the CSeq of its offerless re-INVITE whose 2xx carried our
   // offer (0: none); the ACK with that CSeq carries the answer.
