@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // What the call's files share to turn SDP into a leg's
-// media and to explain a refusal.
+// media, to explain a refusal and to pass a request on to the other leg.
 #pragma once
 
 #include <optional>
@@ -10,6 +10,7 @@
 #include "msgw/config/config.hpp"
 #include "msgw/control/call.hpp"
 #include "msgw/control/media_policy.hpp"
+#include "msgw/sip/dialog.hpp"
 
 namespace msgw::control::call_detail {
 
@@ -63,6 +64,17 @@ inline std::optional<std::string> read_answer(sip::MessageRef msg, const Leg& ou
   if (sdp::process_answer(offer, answer, stream, &why) != sdp::SdpError::ok || stream.media_index >= answer.media.size())
     return why;
   return std::nullopt;
+}
+
+// `from` (an INFO) as a request of ours in `to`'s dialog: same method,
+// its body whole, and the headers that say what the body is (RFC 6086's
+// Info-Package; Content-Disposition). Empty when it cannot be built.
+inline sip::Message pass_on(sip::Dialog& to, sip::MessageRef from) {
+  sip::Message rq = to.make_request(from.method());
+  if (!rq || !rq.copy_body_from(from)) return {};
+  for (const char* h : {"Info-Package", "Content-Disposition"})
+    if (std::string v = from.header(h); !v.empty()) rq.add_header(h, v);
+  return rq;
 }
 
 }  // namespace msgw::control::call_detail

@@ -15,6 +15,7 @@ namespace msgw::control {
 
 namespace dp = msgw::dataplane;
 namespace sdp = msgw::sip::sdp;
+using call_detail::pass_on;
 using call_detail::read_answer;
 using call_detail::reason;
 using call_detail::take_stream;
@@ -93,6 +94,10 @@ void Call::on_reinvite(const Input& in, LegId from) {
   svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
   take_target_refresh(from);
   persist();
+  pass_on_direction(from, m);
+}
+
+void Call::pass_on_direction(LegId from, const sdp::MediaDescription& m) {
   // Tell the other side about hold / resume with its own re-INVITE.
   const sdp::Direction dir = m.direction == sdp::Direction::sendonly ? sdp::Direction::sendonly
                              : m.direction == sdp::Direction::inactive || m.is_hold_address()
@@ -145,12 +150,13 @@ void Call::relay_queued_direction(LegId to) {
   if (auto dir = std::exchange(direction_to_relay_[index(to)], std::nullopt)) relay_direction(to, *dir);
 }
 
-void Call::end_for_dead_dialog(LegId which, int code) {
-  // RFC 3261 §14.1 / RFC 5057: a re-INVITE answered 481 or 408, or never
-  // answered, means the dialog is gone; the call ends on both legs.
+void Call::end_for_dead_dialog(LegId which, int code, std::string_view request) {
+  // RFC 3261 §12.2.1.2 / RFC 5057: a request in the dialog (our re-INVITE,
+  // an INFO passed on) answered 481 or 408, or never answered, means the
+  // dialog is gone; the call ends on both legs.
   const std::string what = code ? std::to_string(code) : std::string("no answer");
-  end(200, "re-INVITE to " + std::string(leg_name(which)) + ": " + what, true, true,
-      reason(code ? code : 408, "re-INVITE " + what));
+  end(200, std::string(request) + " to " + std::string(leg_name(which)) + ": " + what, true, true,
+      reason(code ? code : 408, std::string(request) + " " + what));
 }
 
 bool Call::reinvite_pending(LegId which) const {
@@ -191,6 +197,7 @@ void Call::take_reinvite_ack_answer(const Input& in) {
   sdp::SessionDescription ans;
   sdp::NegotiatedStream ns;
   if (auto why = read_answer(in.msg, me, ans, ns)) return keep_session(*why);
+  const bool was_holding = me.hold;
   take_renegotiated_stream(in.leg, ns, ans.media[ns.media_index]);
   if (auto failure = program_flow()) {
     // As a modify the dataplane refused: the legs were told of media it does not carry.
@@ -201,12 +208,50 @@ void Call::take_reinvite_ack_answer(const Input& in) {
   }
   take_target_refresh(in.leg);
   persist();
+  // A hold or resume answered in the ACK (a peer that re-INVITEs without an
+  // offer to hold) is passed on as one in a re-INVITE's offer is.
+  if (me.hold != was_holding) pass_on_direction(in.leg, ans.media[ns.media_index]);
 }
 
 void Call::on_in_dialog_other(const Input& in) {
-  // INFO, NOTIFY, an UPDATE without an offer: acknowledged, not relayed.
-  svc_.stack->respond(in.txn, 200);
+  // NOTIFY, OPTIONS, an UPDATE without an offer (a session refresh):
+  // acknowledged, not relayed. An OPTIONS keepalive learns what we allow.
+  if (in.msg.method() == "OPTIONS")
+    svc_.stack->respond(in.txn, 200, {}, {{"Allow", svc_.stack->allow_header()}, {"Accept", "application/sdp"}});
+  else
+    svc_.stack->respond(in.txn, 200);
   if (take_target_refresh(in.leg)) persist();
+}
+
+void Call::on_info(const Input& in) {
+  // A B2BUA passes INFO on (RFC 6086): DTMF by SIP INFO from a phone set
+  // to send it (application/dtmf-relay), a carrier's INFO package. Its
+  // answer comes back to this request when the other leg answers, so the
+  // sender learns whether it arrived.
+  const LegId to = other(in.leg);
+  Leg& out = leg(to);
+  sip::Dialog* d = out.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(out.dialog_key);
+  if (d == nullptr) {
+    // Before B's first answer with a tag there is no dialog to carry it.
+    ++svc_.stats->info_unrelayed;
+    svc_.stack->respond(in.txn, 200);
+    return;
+  }
+  sip::Message rq = pass_on(*d, in.msg);
+  if (!rq) {
+    svc_.stack->respond(in.txn, 500);
+    return;
+  }
+  add_trunk_credentials(rq, to, "INFO");
+  const TxnId txn = svc_.stack->send_request(std::move(rq), out.peer, out.proto);
+  if (txn == kNoTxn) {
+    svc_.stack->respond(in.txn, 500);
+    return;
+  }
+  ClientTxn t = client_txn(ClientTxnKind::relayed, to);
+  t.origin = in.txn;
+  svc_.index->bind_client(txn, std::move(t));
+  ++svc_.stats->info_relayed;
 }
 
 bool Call::take_target_refresh(LegId which) {

@@ -39,6 +39,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::routing, E::reinvite_challenge),  // no re-INVITE before the answer
     ignore(S::routing, E::reinvite_timeout),
     act(S::routing, E::in_dialog_other, kRouting),
+    act(S::routing, E::info, kRouting),
+    ignore(S::routing, E::relay_dialog_gone),
     ignore(S::routing, E::ack_timeout),
     ignore(S::routing, E::ack),  // no 2xx to ACK yet: the stack drops it
     ignore(S::routing, E::media_timeout),
@@ -69,6 +71,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::early, E::reinvite_challenge),
     ignore(S::early, E::reinvite_timeout),
     act(S::early, E::in_dialog_other, kEarly),
+    act(S::early, E::info, kEarly),
+    ignore(S::early, E::relay_dialog_gone),
     ignore(S::early, E::ack_timeout),
     ignore(S::early, E::ack),
     ignore(S::early, E::media_timeout),
@@ -97,6 +101,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::connecting, E::reinvite_challenge),
     ignore(S::connecting, E::reinvite_timeout),
     act(S::connecting, E::in_dialog_other, kConnecting),
+    act(S::connecting, E::info, kConnecting),
+    ignore(S::connecting, E::relay_dialog_gone),
     ignore(S::connecting, E::ack_timeout),
     ignore(S::connecting, E::ack),
     ignore(S::connecting, E::media_timeout),
@@ -127,6 +133,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::offering, E::reinvite_challenge),
     ignore(S::offering, E::reinvite_timeout),
     act(S::offering, E::in_dialog_other, kOffering),
+    act(S::offering, E::info, kOffering),
+    ignore(S::offering, E::relay_dialog_gone),
     act(S::offering, E::ack_timeout, kEnded),  // BYE to both
     // The answer applied, the flow's add posted (offering until its ack); no
     // or an unusable answer: BYE to both.
@@ -157,6 +165,9 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // The dialog is gone (RFC 3261 §14.1): BYE both legs.
     act(S::answered, E::reinvite_timeout, kEnded),
     act(S::answered, E::in_dialog_other, kAnswered),
+    act(S::answered, E::info, kAnswered),
+    // RFC 3261 §12.2.1.2: the dialog is gone; BYE both legs.
+    act(S::answered, E::relay_dialog_gone, kEnded),
     act(S::answered, E::ack_timeout, kEnded),
     // The ACK of the answered INVITE or of a re-INVITE's 2xx; after an
     // offerless re-INVITE it carries the answer to the offer of our 2xx,
@@ -187,6 +198,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::reinvite_challenge),
     ignore(S::ended, E::reinvite_timeout),
     reject(S::ended, E::in_dialog_other, 481),
+    reject(S::ended, E::info, 481),
+    ignore(S::ended, E::relay_dialog_gone),
     ignore(S::ended, E::ack_timeout),
     ignore(S::ended, E::ack),
     ignore(S::ended, E::media_timeout),

@@ -8,6 +8,7 @@
 // acks, media timeouts, a dataplane restart); an operator's hangup.
 #include <algorithm>
 
+#include "call_detail.hpp"
 #include "gateway_internal.hpp"
 #include "msgw/common/wall_clock.hpp"
 #include "msgw/control/gateway.hpp"
@@ -48,6 +49,9 @@ void Gateway::on_response(sip::Stack&, TxnId txn, sip::MessageRef resp, sip::Dia
           index_.bind_client(stack_->send_request(std::move(bye), *dst), {t.call, ClientTxnKind::bye, LegId::b});
       }
       return;
+    case ClientTxnKind::relayed:
+      on_relayed_answer(txn, t, resp, dialog);
+      return;
     case ClientTxnKind::reinvite: {
       Call* c = call_by_id(t.call);
       const CallEvent e = code == 401 || code == 407 ? CallEvent::reinvite_challenge : CallEvent::reinvite_answer;
@@ -78,10 +82,46 @@ void Gateway::on_timeout(sip::Stack&, TxnId txn) {
   }
   const ClientTxn t = *what;
   index_.forget_client(txn);
+  if (t.kind == ClientTxnKind::relayed) return on_relayed_answer(txn, t, {}, nullptr);
   Call* c = call_by_id(t.call);
   if (!c) return;
   if (t.kind == ClientTxnKind::b_invite) dispatch(*c, CallEvent::b_timeout, {txn, {}, nullptr, LegId::b});
   if (t.kind == ClientTxnKind::reinvite) dispatch(*c, CallEvent::reinvite_timeout, {txn, {}, nullptr, t.leg});
+}
+
+void Gateway::on_relayed_answer(TxnId txn, const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog) {
+  const int code = resp ? resp.status() : 408;
+  if (code < 200) return;  // a non-INVITE's provisional stays here (RFC 3261 §16.7 keeps them hop by hop too)
+  if ((code == 401 || code == 407) && resend_relayed_with_credentials(txn, t, resp, dialog)) return;
+  // The sender hears what the far side said; a challenge that could not
+  // be answered is ours, not the sender's to answer (503, as for an INVITE).
+  const std::string phrase = resp && code != 401 && code != 407 ? resp.reason_phrase() : std::string();
+  stack_->respond(t.origin, relay_status(code), phrase);
+  // RFC 3261 §12.2.1.2: a 481 or 408, or no answer at all, to a request in
+  // a dialog means that dialog is gone; the call ends on both legs.
+  if (code == 481 || code == 408)
+    if (Call* c = call_by_id(t.call)) dispatch(*c, CallEvent::relay_dialog_gone, {txn, resp, dialog, t.leg});
+}
+
+bool Gateway::resend_relayed_with_credentials(TxnId txn, const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog) {
+  sip::DigestClient* auth = t.trunk.empty() ? nullptr : trunks_.call_auth(t.trunk);
+  const sip::MessageRef sent = stack_->request_of(txn);
+  const bool answered_before = t.auth == TxnAuth::answered;
+  if (!auth || !dialog || !sent || answered_before ||
+      auth->take_challenge(resp, false) != sip::ChallengeOutcome::answer) {
+    ++stats_.trunk_auth_failures;
+    return false;
+  }
+  sip::Message again = call_detail::pass_on(*dialog, sent);
+  if (!again) return false;
+  if (auto h = auth->authorization(sent.method(), again.request_uri())) again.add_header(h->name, h->value);
+  const TxnId resent = stack_->send_request(std::move(again), t.peer, t.proto);
+  if (resent == kNoTxn) return false;
+  ++stats_.trunk_challenges;
+  ClientTxn next = t;
+  next.auth = TxnAuth::answered;
+  index_.bind_client(resent, std::move(next));
+  return true;
 }
 
 void Gateway::on_cancel(sip::Stack&, TxnId invite_txn) {

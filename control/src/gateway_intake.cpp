@@ -23,8 +23,6 @@ using gateway_detail::endpoint_from_uri;
 
 namespace {
 
-constexpr const char* kAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
-
 // "udp:10.10.0.2:5062" (Binding::source) → endpoint and protocol.
 std::optional<sip::Endpoint> endpoint_from_source(const std::string& src, sip::Proto* proto) {
   auto colon = src.find(':');
@@ -51,7 +49,8 @@ CallEvent in_dialog_event(sip::MessageRef req, LegId from) {
   if (method == "BYE") return from == LegId::a ? CallEvent::bye_a : CallEvent::bye_b;
   if (method == "INVITE" || (method == "UPDATE" && !req.sdp().empty()))
     return from == LegId::a ? CallEvent::reinvite_a : CallEvent::reinvite_b;
-  return CallEvent::in_dialog_other;  // INFO (DTMF), UPDATE without SDP, NOTIFY: acknowledged, not relayed
+  if (method == "INFO") return CallEvent::info;  // passed on to the other leg
+  return CallEvent::in_dialog_other;  // UPDATE without SDP, NOTIFY, OPTIONS: acknowledged, not relayed
 }
 
 }  // namespace
@@ -94,7 +93,7 @@ void Gateway::on_request(sip::Stack&, const sip::ServerRequest& req) {
     stack_->respond(req.txn, 481);
     return;
   }
-  stack_->respond(req.txn, 405, {}, {{"Allow", kAllow}});
+  stack_->respond(req.txn, 405, {}, {{"Allow", stack_->allow_header()}});
 }
 
 void Gateway::handle_in_dialog(const sip::ServerRequest& req) {
@@ -109,7 +108,7 @@ void Gateway::handle_in_dialog(const sip::ServerRequest& req) {
 
 void Gateway::handle_options(const sip::ServerRequest& req) {
   ++stats_.options;
-  stack_->respond(req.txn, 200, {}, {{"Allow", kAllow}, {"Accept", "application/sdp"}});
+  stack_->respond(req.txn, 200, {}, {{"Allow", stack_->allow_header()}, {"Accept", "application/sdp"}});
 }
 
 bool Gateway::authenticate(const sip::ServerRequest& req, std::string* user) {

@@ -205,4 +205,23 @@ bool Message::set_body(std::string_view content_type, std::string_view body) {
   return osip_message_set_content_type(m, ct.c_str()) == 0;
 }
 
+bool Message::copy_body_from(MessageRef from) {
+  if (!m_ || !from) return false;
+  osip_message_t* m = get();
+  if (!set_body({}, {})) return false;  // drops the bodies we had
+  if (m->content_type != nullptr) {
+    osip_content_type_free(m->content_type);
+    m->content_type = nullptr;
+  }
+  const osip_message_t* src = from.get();
+  if (osip_list_size(&src->bodies) == 0) return true;
+  if (src->content_type != nullptr && osip_content_type_clone(src->content_type, &m->content_type) != 0) return false;
+  for (int i = 0; i < osip_list_size(&src->bodies); ++i) {
+    osip_body_t* copy = nullptr;
+    if (osip_body_clone(static_cast<osip_body_t*>(osip_list_get(&src->bodies, i)), &copy) != 0) return false;
+    osip_list_add(&m->bodies, copy, -1);
+  }
+  return true;
+}
+
 }  // namespace msgw::sip

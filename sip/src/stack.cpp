@@ -119,6 +119,8 @@ std::size_t Stack::transaction_count() const { return impl_->live_transactions()
 const Stats& Stack::stats() const { return impl_->stats; }
 const StackConfig& Stack::config() const { return impl_->cfg; }
 void Stack::set_shedding_hysteresis(bool on) { impl_->overload.set_hysteresis(on); }
+std::string Stack::allow_header() const { return impl_->allow_value(); }
+
 void Stack::set_timers(const Timers& timers) { impl_->cfg.timers = timers; }
 void Stack::set_admission(const AdmissionConfig& a) {
   const AdmissionConfig& old = impl_->cfg.admission;

@@ -430,6 +430,22 @@ class GatewayFixture : public Base {
     return s;
   }
 
+  // `msg` (built without a body) with `body` of `type` and any `extra`
+  // header lines ("Name: value\r\n").
+  static std::string with_body(std::string msg, const std::string& type, const std::string& body,
+                               const std::string& extra = "") {
+    const std::string tail = "Content-Length: 0\r\n\r\n";
+    const auto at = msg.rfind(tail);
+    if (at == std::string::npos || at + tail.size() != msg.size()) {
+      ADD_FAILURE() << "with_body: not a message without a body";
+      return msg;
+    }
+    msg.resize(at);
+    return msg + extra + "Content-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  }
+  // SIP INFO DTMF as SPA-class ATAs and many SBCs send it.
+  static constexpr const char* kDtmfRelay = "Signal=5\r\nDuration=160\r\n";
+
   // Request from the carrier inside the B dialog (its To/From swapped).
   std::string carrier_request(const std::string& method, const Msg& inv, int cseq, const std::string& sdp = "",
                               const std::string& contact = "<sip:carrier@10.20.0.2:5060>") {

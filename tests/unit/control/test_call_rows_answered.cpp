@@ -160,9 +160,40 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       auto [inv, ok] = answered();
-      Outcome o = from_carrier(cid, carrier_request("INFO", inv, 3));
-      EXPECT_TRUE(find_to(o.out, "200", kCarrier));
+      Outcome o = from_carrier(cid, carrier_request("OPTIONS", inv, 3));
+      const Msg* r = find_to(o.out, "200", kCarrier);
+      if (r == nullptr) {
+        ADD_FAILURE() << "no 200 to the OPTIONS";
+        return o;
+      }
+      EXPECT_NE(r->raw.find("\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, NOTIFY, UPDATE\r\n"), std::string::npos) << r->raw;
       EXPECT_EQ(o.out.size(), 1u);  // acknowledged, not relayed
+      return o;
+    }
+    case CallEvent::info: {
+      // The carrier's DTMF by INFO reaches the phone whole; the phone's
+      // answer goes back to the carrier.
+      auto [inv, ok] = answered();
+      Outcome o = from_carrier(cid, with_body(carrier_request("INFO", inv, 3), "application/dtmf-relay", kDtmfRelay));
+      const Msg* info = find_to(o.out, "INFO", kPhone);
+      expect_body_has(info, "Signal=5\r\nDuration=160");
+      EXPECT_EQ(final_responses_to(o.out, kCarrier), 0);
+      inject("10.10.0.2", 5062, carrier_response(copy(info), 200, "OK", ""));
+      EXPECT_TRUE(find_to(take(), "200", kCarrier));
+      EXPECT_EQ(gw->stats().info_relayed, 1u);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // The carrier answers the phone's INFO 481: its dialog is gone (RFC
+      // 3261 §12.2.1.2); the phone hears the 481, both legs get a BYE.
+      auto [inv, ok] = answered();
+      inject("10.10.0.2", 5062, with_body(phone_request("INFO", cid, ok, 104), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kCarrier));
+      Outcome o = from_carrier(cid, carrier_response(info, 481, "Call/Transaction Does Not Exist", ""));
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "INFO to b: 481");
       return o;
     }
     case CallEvent::ack_timeout: {
@@ -435,9 +466,30 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       auto [inv, ok] = ended_by_phone();
-      Outcome o = from_carrier(cid, carrier_request("INFO", inv, 3), false);
+      Outcome o = from_carrier(cid, carrier_request("NOTIFY", inv, 3), false);
       EXPECT_TRUE(find_to(o.out, "481", kCarrier));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::info: {
+      auto [inv, ok] = ended_by_phone();
+      Outcome o = from_carrier(cid, with_body(carrier_request("INFO", inv, 3), "application/dtmf-relay", kDtmfRelay), false);
+      EXPECT_TRUE(find_to(o.out, "481", kCarrier));
+      EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // The phone's INFO was passed on, then the phone hung up: the
+      // carrier's late 481 still answers the phone's INFO, nothing else.
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      inject("10.10.0.2", 5062, with_body(phone_request("INFO", cid, ok, 104), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kCarrier));
+      inject("10.10.0.2", 5062, phone_request("BYE", cid, ok, 105));
+      take();
+      EXPECT_EQ(state_of(cid), std::nullopt);
+      Outcome o = from_carrier(cid, carrier_response(info, 481, "Call/Transaction Does Not Exist", ""), false);
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
     case CallEvent::ack_timeout: {

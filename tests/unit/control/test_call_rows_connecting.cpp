@@ -115,9 +115,26 @@ Outcome CallTransitionTest::connecting_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       Early c = connecting(cid, true);
-      Outcome o = from_phone(cid, phone_request("INFO", cid, c.ringing, 104));
+      Outcome o = from_phone(cid, phone_request("NOTIFY", cid, c.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::info: {
+      Early c = connecting(cid, true);
+      Outcome o = from_phone(cid, with_body(phone_request("INFO", cid, c.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      expect_body_has(find_to(o.out, "INFO", kCarrier), "Duration=160");
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // Passed back; the add's ack (or its refusal) decides the call.
+      Early c = connecting(cid, true);
+      inject("10.10.0.2", 5062, with_body(phone_request("INFO", cid, c.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kCarrier));
+      Outcome o = from_carrier(cid, carrier_response(info, 408, "Request Timeout", ""));
+      EXPECT_TRUE(find_to(o.out, "408", kPhone));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
     case CallEvent::ack_timeout: {

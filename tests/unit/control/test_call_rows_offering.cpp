@@ -109,9 +109,26 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       Offering c = offering(cid);
-      Outcome o = from_phone(cid, phone_request("INFO", cid, c.ok, 104));
+      Outcome o = from_phone(cid, phone_request("NOTIFY", cid, c.ok, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::info: {
+      Offering c = offering(cid);
+      Outcome o = from_carrier(cid, with_body(carrier_request("INFO", c.inv, 2), "application/dtmf-relay", kDtmfRelay));
+      expect_body_has(find_to(o.out, "INFO", kPhone), "Signal=5");
+      EXPECT_EQ(final_responses_to(o.out, kCarrier), 0);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // Passed back; the phone's ACK (or its absence) decides the call.
+      Offering c = offering(cid);
+      inject("10.20.0.2", 5060, with_body(carrier_request("INFO", c.inv, 2), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kPhone));
+      Outcome o = from_phone(cid, carrier_response(info, 481, "Call/Transaction Does Not Exist", ""));
+      EXPECT_TRUE(find_to(o.out, "481", kCarrier));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
     case CallEvent::ack_timeout: {

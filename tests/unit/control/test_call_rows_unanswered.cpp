@@ -153,9 +153,36 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       Failover f = routing_after_failover(cid);
-      Outcome o = from_phone(cid, phone_request("INFO", cid, f.first.ringing, 104));
+      Outcome o = from_phone(cid, phone_request("NOTIFY", cid, f.first.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::info: {
+      // The backup trunk has not answered with a tag: no dialog to pass it
+      // to (the failed carrier's early dialog is gone with its INVITE).
+      Failover f = routing_after_failover(cid);
+      Outcome o = from_phone(cid, with_body(phone_request("INFO", cid, f.first.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      EXPECT_TRUE(find_to(o.out, "200", kPhone));
+      EXPECT_EQ(o.out.size(), 1u);
+      EXPECT_EQ(gw->stats().info_unrelayed, 1u);
+      EXPECT_EQ(gw->stats().info_relayed, 0u);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // An INFO passed on while the carrier rang; the carrier then fails the
+      // INVITE (the backup is tried) and answers the INFO 481: the phone
+      // hears the 481, the call attempt goes on.
+      Early e = early(cid);
+      inject("10.10.0.2", 5062, with_body(phone_request("INFO", cid, e.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kCarrier));
+      inject("10.20.0.2", 5060, carrier_response(e.inv, 503, "Service Unavailable", ""));
+      EXPECT_TRUE(find_to(take(), "INVITE", kBackup));
+      EXPECT_EQ(state_of(cid), CallState::routing);
+      Outcome o = from_carrier(cid, carrier_response(info, 481, "Call/Transaction Does Not Exist", ""));
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(count(o.out, "CANCEL"), 0);
       return o;
     }
     case CallEvent::ack_timeout: {
@@ -372,9 +399,32 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
     }
     case CallEvent::in_dialog_other: {
       Early c = early(cid);
-      Outcome o = from_phone(cid, phone_request("INFO", cid, c.ringing, 104));
+      Outcome o = from_phone(cid, phone_request("NOTIFY", cid, c.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::info: {
+      // In the carrier's early dialog (RFC 6086 allows it); its answer comes back.
+      Early c = early(cid);
+      Outcome o = from_phone(cid, with_body(phone_request("INFO", cid, c.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      const Msg* info = find_to(o.out, "INFO", kCarrier);
+      expect_body_has(info, "Signal=5");
+      EXPECT_EQ(final_responses_to(o.out, kPhone), 0);
+      inject("10.20.0.2", 5060, carrier_response(copy(info), 200, "OK", ""));
+      EXPECT_TRUE(find_to(take(), "200", kPhone));
+      EXPECT_EQ(gw->stats().info_relayed, 1u);
+      return o;
+    }
+    case CallEvent::relay_dialog_gone: {
+      // The carrier's 481 to an INFO while it rings: passed back; the INVITE
+      // decides the call's fate.
+      Early c = early(cid);
+      inject("10.10.0.2", 5062, with_body(phone_request("INFO", cid, c.ringing, 104), "application/dtmf-relay", kDtmfRelay));
+      Msg info = copy(find_to(take(), "INFO", kCarrier));
+      Outcome o = from_carrier(cid, carrier_response(info, 481, "Call/Transaction Does Not Exist", ""));
+      EXPECT_TRUE(find_to(o.out, "481", kPhone));
+      EXPECT_EQ(count(o.out, "CANCEL"), 0);
       return o;
     }
     case CallEvent::ack_timeout: {

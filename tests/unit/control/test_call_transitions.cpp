@@ -80,7 +80,7 @@ INSTANTIATE_TEST_SUITE_P(Table, CallTransitionTest, ::testing::ValuesIn(control:
 TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
   const auto& table = control::transition_table();
   ASSERT_EQ(table.size(), control::kCallStateCount * control::kCallEventCount);
-  EXPECT_EQ(table.size(), 138u);
+  EXPECT_EQ(table.size(), 150u);
   std::set<std::pair<int, int>> seen;
   for (const Transition& t : table) {
     EXPECT_TRUE(seen.insert({int(t.from), int(t.event)}).second) << row_name(t) << " twice";
@@ -99,7 +99,7 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
       EXPECT_NE(t.handling, Handling::act) << row_name(t) << ": ended is final";
     }
   }
-  EXPECT_EQ(seen.size(), 138u);
+  EXPECT_EQ(seen.size(), 150u);
   // B's 2xx waits in connecting for its flow's add, from either state before the answer;
   // A delayed offer's waits in offering for A's answer in its ACK.
   for (CallState from : {CallState::routing, CallState::early}) {
@@ -108,11 +108,11 @@ TEST(CallTransitionTable, IsTotalAndRequestsAreNeverIgnored) {
     EXPECT_TRUE(control::transition(from, CallEvent::b_answer).to & control::to_mask(CallState::offering))
         << control::state_name(from);
   }
-  // The requests are exactly BYE, re-INVITE (either side) and other in-dialog requests.
+  // The requests are exactly BYE, re-INVITE (either side), INFO and other in-dialog requests.
   std::vector<std::string> requests;
   for (std::size_t e = 0; e < control::kCallEventCount; ++e)
     if (control::event_is_request(CallEvent(e))) requests.emplace_back(control::event_name(CallEvent(e)));
-  EXPECT_EQ(requests, (std::vector<std::string>{"bye_a", "bye_b", "reinvite_a", "reinvite_b", "in_dialog_other"}));
+  EXPECT_EQ(requests, (std::vector<std::string>{"bye_a", "bye_b", "reinvite_a", "reinvite_b", "in_dialog_other", "info"}));
 }
 
 // ---------------------------------------------------------------- failover to the end
@@ -223,7 +223,7 @@ TEST_F(CallTransitionTest, CallHandleHonoursTheTable) {
     EXPECT_TRUE(media.ops.empty()) << row_name(row);
     ++rows;
   }
-  EXPECT_EQ(rows, 10 + 7);  // routing: 3 rejects and 7 ignores; answered: 7 ignores
+  EXPECT_EQ(rows, 11 + 7);  // routing: 3 rejects and 8 ignores; answered: 7 ignores
 }
 
 // A call that had early media (183 with SDP) and then failed over is in

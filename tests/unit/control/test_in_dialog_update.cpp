@@ -193,7 +193,7 @@ TEST_F(InDialogUpdateTest, UpdateOutsideADialogGets481AndOptionsAllowsUpdate) {
          "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
   out = take();
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_NE(out[0].raw.find("\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE\r\n"), std::string::npos)
+  EXPECT_NE(out[0].raw.find("\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, NOTIFY, UPDATE\r\n"), std::string::npos)
       << out[0].raw;
 }
 

@@ -192,4 +192,35 @@ TEST_F(CallTransitionTest, OfferlessReInviteAckWithoutAnAnswerKeepsTheSession) {
   EXPECT_EQ(media.ops.back().a.remote_port, 16600);
 }
 
+TEST_F(CallTransitionTest, OfferlessReInviteAnsweredWithHoldInTheAckIsPassedOn) {
+  // A carrier that holds by an offerless re-INVITE answers our 2xx's offer
+  // sendonly in its ACK: the phone is told in a re-INVITE of ours; the
+  // resume (sendrecv in a later ACK) is passed on too, and an unchanged
+  // answer (a refresh) sends nothing.
+  const std::string cid = "oi-hold@10.10.0.2";
+  auto r = answered_call(cid, spa_offer());
+  ASSERT_TRUE(r.first.m);
+  auto reinvite_then_ack = [&](int cseq, const std::string& dir) {
+    inject("10.20.0.2", 5060, carrier_request("INVITE", r.first, cseq));
+    EXPECT_TRUE(find_to(take(), "200", kCarrier));
+    inject("10.20.0.2", 5060, carrier_request("ACK", r.first, cseq,
+                                              sdp_offer("10.20.0.2", 6000, "18", {"rtpmap:18 G729/8000"}, dir)));
+    return take();
+  };
+  auto out = reinvite_then_ack(2, "sendonly");
+  const Msg* hold = find_to(out, "INVITE", kPhone);
+  ASSERT_TRUE(hold);
+  expect_body_has(hold, "a=sendonly");
+  Msg held = copy(hold);
+  inject("10.10.0.2", 5062, carrier_response(held, 200, "OK", phone_answer()));
+  EXPECT_TRUE(find_to(take(), "ACK", kPhone));
+  out = reinvite_then_ack(3, "sendonly");  // still on hold: nothing new for the phone
+  EXPECT_EQ(count(out, "INVITE"), 0);
+  out = reinvite_then_ack(4, "sendrecv");
+  const Msg* resume = find_to(out, "INVITE", kPhone);
+  ASSERT_TRUE(resume);
+  expect_body_has(resume, "a=sendrecv");
+  EXPECT_EQ(state_of(cid), CallState::answered);
+}
+
 }  // namespace msgw_test

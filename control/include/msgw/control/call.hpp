@@ -172,14 +172,22 @@ class Call {
   void on_bye(const Input& in, LegId from);
   void on_reinvite(const Input& in, LegId from);
   void on_reinvite_answer(const Input& in);
+  // The direction leg `from` just negotiated (its media `m`: sendonly,
+  // inactive or a hold address, else sendrecv) passed on to the other leg,
+  // now or after our re-INVITE pending there.
+  void pass_on_direction(LegId from, const sip::sdp::MediaDescription& m);
   // Hold / resume passed on to leg `to` in a re-INVITE of ours.
   void relay_direction(LegId to, sip::sdp::Direction dir);
   // The direction that waited for our pending re-INVITE to `to`, if any.
   void relay_queued_direction(LegId to);
-  // Our re-INVITE to `which` was answered 481 / 408 (`code`) or never (0).
-  void end_for_dead_dialog(LegId which, int code);
+  // Our `request` to `which` (a re-INVITE, an INFO passed on) was answered
+  // 481 / 408 (`code`) or never (0): the call ends.
+  void end_for_dead_dialog(LegId which, int code, std::string_view request = "re-INVITE");
   void on_reinvite_challenge(const Input& in);
   void on_in_dialog_other(const Input& in);
+  // INFO from a leg: passed on in the other leg's dialog, its answer to
+  // come back (Gateway::on_relayed_answer).
+  void on_info(const Input& in);
   // An ACK of our 2xx: in offering, A's answer to the offer of its 2xx;
   // answered, the answer to the offer of our 2xx to an offerless re-INVITE.
   void on_ack(const Input& in);

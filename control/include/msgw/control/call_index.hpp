@@ -27,6 +27,8 @@ enum class ClientTxnKind : uint8_t {
   bye,               // a BYE: the answer ends the transaction (a trunk's challenge is answered once)
   cancel,            // a CANCEL of B's INVITE: a challenge to it cannot be answered (RFC 3261 §9.2)
   abandoned_invite,  // an INVITE we cancelled or gave up on: a late 2xx gets ACK + BYE
+  relayed,           // an in-dialog request (INFO) passed on from the other leg: its final
+                     // answer goes back to that leg's request (`origin`)
 };
 
 // Where a request stands with digest authentication: a trunk's 401/407 to a
@@ -46,6 +48,7 @@ struct ClientTxn {
   std::string trunk;  // the trunk the request went to ("" : a subscriber); outlives the call
   sip::Endpoint peer;  // where it went: a BYE answered with credentials goes there again
   sip::Proto proto = sip::Proto::Udp;
+  sip::TxnId origin = sip::kNoTxn;  // relayed: the server transaction of the request passed on
 };
 
 class CallIndex {

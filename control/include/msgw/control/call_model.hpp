@@ -61,7 +61,10 @@ std::string_view state_name(CallState s);
   X(reinvite_answer, false) /* final answer to a re-INVITE we sent           */  \
   X(reinvite_challenge, false) /* 401/407 to a re-INVITE we sent (a trunk's)  */  \
   X(reinvite_timeout, false) /* a re-INVITE we sent got no final response     */  \
-  X(in_dialog_other, true)  /* INFO, NOTIFY, UPDATE without an offer, ...    */  \
+  X(in_dialog_other, true)  /* NOTIFY, OPTIONS, UPDATE without an offer, ... */  \
+  X(info, true)             /* INFO from either leg: passed on to the other  */  \
+  X(relay_dialog_gone, false) /* a request we passed on got 481 / 408 or no    \
+                               answer: that leg's dialog is gone            */  \
   X(ack_timeout, false)     /* A never ACKed our 2xx                         */  \
   X(ack, false)             /* an ACK of our 2xx to an INVITE (an answer when  \
                                the 2xx offered: delayed or offerless)      */  \

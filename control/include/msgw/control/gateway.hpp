@@ -174,6 +174,11 @@ class Gateway final : public sip::Handler {
   // A trunk's 401/407 to a BYE (the call has ended) or a CANCEL we sent.
   void on_bye_challenge(const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog);
   void on_cancel_challenge(const ClientTxn& t, sip::MessageRef resp);
+  // The final answer to a request passed on from the other leg (INFO), or
+  // none (`resp` empty: it timed out): back to the request it came from.
+  void on_relayed_answer(sip::TxnId txn, const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog);
+  // A trunk's 401/407 to it: the request again with credentials, once.
+  bool resend_relayed_with_credentials(sip::TxnId txn, const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog);
   int port_index_for_trunk(const config::TrunkSection& t) const;
   PortAllocator* ports(int port_index);
   void apply_config();

@@ -33,6 +33,8 @@ namespace msgw::control {
   X(redirects_followed, "trunk 3xx followed: the INVITE again to the Contact, same trunk") \
   X(trunks_unresolved, "trunks by name skipped by a call: no DNS answer yet")       \
   X(reinvites, "re-INVITEs received")                                              \
+  X(info_relayed, "INFO requests passed on to the other leg (DTMF by SIP INFO, RFC 6086 packages)") \
+  X(info_unrelayed, "INFO requests answered 200 but not passed on: the other leg had no dialog yet") \
   X(delayed_offers, "INVITEs without an offer: our 2xx offered, the ACK answered") \
   X(ack_answers_unusable, "ACKs without a usable answer to our 2xx's offer (a delayed offer's call ends; a re-INVITE's session stays)") \
   X(media_timeouts, "calls ended by the dataplane's media timeout")                \

@@ -108,6 +108,10 @@ class Message : public MessageRef {
   bool set_max_forwards(int hops);
   // Replaces the body; an empty body removes it.
   bool set_body(std::string_view content_type, std::string_view body);
+  // The body of `from` as it came: its Content-Type with its parameters (a
+  // multipart boundary) and every part, each with its own headers, so that
+  // a request passed on to the other leg (INFO) carries it whole.
+  bool copy_body_from(MessageRef from);
 
   // sip/'s own code: the parser's message.
   osip_message* get() const noexcept { return const_cast<osip_message*>(m_); }

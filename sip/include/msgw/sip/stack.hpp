@@ -160,6 +160,8 @@ class Stack {
 
   const Stats& stats() const;
   const StackConfig& config() const;
+  // The Allow header's value: the methods of StackConfig::allow.
+  std::string allow_header() const;
   // A reload: transactions started from now on use these timers; running
   // ones keep the timers they were armed with.
   void set_timers(const Timers& timers);
