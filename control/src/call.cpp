@@ -77,6 +77,7 @@ bool Call::handle(CallEvent event, const Input& in) {
       end(408, "no ACK from caller", true, true);
       break;
     case CallEvent::ack: on_ack(in); break;
+    case CallEvent::session_timer: on_session_timer(); break;
     case CallEvent::media_timeout:
       end(200, "media timeout", true, true, reason(408, "media timeout"));
       break;
@@ -100,6 +101,7 @@ void Call::start(CallError no_target_error, const std::string& why) {
 
 void Call::restore_answered(std::optional<uint32_t> flow_id) {
   state_ = CallState::answered;
+  for (LegId l : {LegId::a, LegId::b}) arm_session_timer(l);  // counted from the restart
   flow_id_ = flow_id;
   flow_state_ = flow_id ? FlowState::programmed : FlowState::none;
   if (flow_id) svc_.index->reserve_flow(*flow_id, id_);
@@ -236,6 +238,7 @@ void Call::on_b_provisional(const Input& in) {
 void Call::on_b_answer(const Input& in) {
   if (in.txn != b_txn_) return;
   note_b_dialog(in);
+  take_session_timer_answer(LegId::b, in.msg);
   svc_.index->forget_client(b_txn_);
   b_txn_ = kNoTxn;
   b_deadline_.reset();
@@ -469,6 +472,8 @@ bool Call::respond_a(int status, const std::string& body, const sip::Headers& he
   sip::Message resp = svc_.stack->response_for(txn, status, reason);
   if (!resp) return false;
   for (const auto& [n, v] : headers) resp.add_header(n, v);
+  if (status >= 200 && status < 300)  // A's INVITE is its first session refresh request (RFC 4028)
+    for (const auto& [n, v] : accept_session_timer(LegId::a, svc_.stack->request_of(txn))) resp.add_header(n, v);
   if (!body.empty()) resp.set_body("application/sdp", body);
   Leg& a = leg(LegId::a);
   if (status > 100 && status < 300) {

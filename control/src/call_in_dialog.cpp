@@ -31,6 +31,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     svc_.stack->respond(in.txn, 491);
     return;
   }
+  if (refuse_short_session(in)) return;
   Leg& me = leg(from);
   Leg& other_leg = leg(other(from));
   const std::string body = in.msg.sdp();
@@ -40,7 +41,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     // media (take_reinvite_ack_answer).
     // (The request is read before the 2xx: answering it ends its transaction.)
     const uint32_t cseq = in.msg.cseq_number();
-    if (svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body))
+    if (svc_.stack->respond(in.txn, 200, {}, accept_session_timer(from, in.msg), "application/sdp", me.sdp_body))
       offer_in_2xx_cseq_[index(from)] = cseq;
     return;
   }
@@ -91,7 +92,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     refuse(CallError::media_update_failed, {});
     return;
   }
-  svc_.stack->respond(in.txn, 200, {}, {}, "application/sdp", me.sdp_body);
+  svc_.stack->respond(in.txn, 200, {}, accept_session_timer(from, in.msg), "application/sdp", me.sdp_body);
   take_target_refresh(from);
   persist();
   pass_on_direction(from, m);
@@ -139,6 +140,7 @@ void Call::relay_direction(LegId to, sdp::Direction dir) {
   sip::Message rq = od->make_request("INVITE");
   if (!rq) return;
   rq.set_body("application/sdp", obody);
+  add_session_timer(rq, to);
   add_trunk_credentials(rq, to, "INVITE");
   other_leg.sdp_body = obody;
   TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
@@ -215,11 +217,17 @@ void Call::take_reinvite_ack_answer(const Input& in) {
 
 void Call::on_in_dialog_other(const Input& in) {
   // NOTIFY, OPTIONS, an UPDATE without an offer (a session refresh):
-  // acknowledged, not relayed. An OPTIONS keepalive learns what we allow.
-  if (in.msg.method() == "OPTIONS")
+  // acknowledged, not relayed. An OPTIONS keepalive learns what we allow;
+  // an UPDATE refreshes the leg's session timer (RFC 4028).
+  const std::string method = in.msg.method();
+  if (method == "OPTIONS") {
     svc_.stack->respond(in.txn, 200, {}, {{"Allow", svc_.stack->allow_header()}, {"Accept", "application/sdp"}});
-  else
+  } else if (method == "UPDATE") {
+    if (refuse_short_session(in)) return;
+    svc_.stack->respond(in.txn, 200, {}, accept_session_timer(in.leg, in.msg));
+  } else {
     svc_.stack->respond(in.txn, 200);
+  }
   if (take_target_refresh(in.leg)) persist();
 }
 
@@ -291,6 +299,7 @@ void Call::on_reinvite_answer(const Input& in) {
     }
   }
   svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
+  take_session_timer_answer(in.leg, in.msg);
   // Its 2xx's Contact is the leg's target from now on (RFC 3261 §12.2.1.2).
   if (take_target_refresh(in.leg)) persist();
   relay_queued_direction(in.leg);

@@ -2,6 +2,8 @@
 // CallIndex: identifiers to calls (see call_index.hpp).
 #include "msgw/control/call_index.hpp"
 
+#include <algorithm>
+
 namespace msgw::control {
 
 void CallIndex::bind_leg(const std::string& sip_call_id, const std::string& call, LegId leg) {
@@ -74,6 +76,22 @@ std::optional<std::string> CallIndex::call_of_flow(uint32_t id) const {
 
 void CallIndex::schedule(Clock::time_point deadline) {
   if (!earliest_ || deadline < *earliest_) earliest_ = deadline;
+}
+
+void CallIndex::schedule_session(Clock::time_point due, const std::string& call) { sessions_.emplace(due, call); }
+
+std::vector<std::string> CallIndex::take_due_sessions(Clock::time_point now) {
+  std::vector<std::string> due;
+  while (!sessions_.empty() && sessions_.top().first <= now) {
+    if (std::find(due.begin(), due.end(), sessions_.top().second) == due.end()) due.push_back(sessions_.top().second);
+    sessions_.pop();
+  }
+  return due;
+}
+
+std::optional<CallIndex::Clock::time_point> CallIndex::next_session_due() const {
+  if (sessions_.empty()) return std::nullopt;
+  return sessions_.top().first;
 }
 
 }  // namespace msgw::control

@@ -66,6 +66,8 @@ void leg_fields(const Leg& l, Put&& put) {
   put("peer_ip", l.peer.ip());
   put("peer_port", l.peer.port());
   put("tcp", l.proto == sip::Proto::Tcp);
+  put("session_expires", l.session_interval_s);
+  put("session_refresher_us", l.session_refresher_us);
 }
 
 // What the live state has besides the summary and the legs.
@@ -180,6 +182,8 @@ void read_leg(const nlohmann::json& lj, Leg& l) {
   l.remote_target = lj.at("remote_target");
   l.cseq = lj.at("cseq");
   l.proto = lj.value("tcp", false) ? sip::Proto::Tcp : sip::Proto::Udp;
+  l.session_interval_s = lj.value("session_expires", 0u);
+  l.session_refresher_us = lj.value("session_refresher_us", false);
   if (auto e = sip::Endpoint::from(lj.at("peer_ip").get<std::string>(), lj.at("peer_port").get<uint16_t>()))
     l.peer = *e;
 }

@@ -44,6 +44,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::routing, E::ack_timeout),
     ignore(S::routing, E::ack),  // no 2xx to ACK yet: the stack drops it
     ignore(S::routing, E::media_timeout),
+    ignore(S::routing, E::session_timer),
     // A flow exists in routing only after a failed trunk's early media: the
     // new dataplane lost it, the call forgets it (the next answer adds one).
     act(S::routing, E::dataplane_restart, kRouting),
@@ -76,6 +77,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::early, E::ack_timeout),
     ignore(S::early, E::ack),
     ignore(S::early, E::media_timeout),
+    ignore(S::early, E::session_timer),
     act(S::early, E::dataplane_restart, kEarly),  // early media flow
     act(S::early, E::hangup, kEnded),
     // Early media keeps the flow as it was; the answer programs it in full.
@@ -106,6 +108,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::connecting, E::ack_timeout),
     ignore(S::connecting, E::ack),
     ignore(S::connecting, E::media_timeout),
+    ignore(S::connecting, E::session_timer),
     // The add went to the old dataplane: posted again to the new one
     // (connecting), or the call fails as a refused add does (ended).
     act(S::connecting, E::dataplane_restart, kConnecting | kEnded),
@@ -140,6 +143,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // or an unusable answer: BYE to both.
     act(S::offering, E::ack, kOffering | kEnded),
     ignore(S::offering, E::media_timeout),
+    ignore(S::offering, E::session_timer),  // armed at our 2xx; the ACK timeout (32 s) comes first
     // An add posted to the old dataplane is posted again (or the call ends).
     act(S::offering, E::dataplane_restart, kOffering | kEnded),
     act(S::offering, E::hangup, kEnded),
@@ -174,6 +178,8 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     // which may move the leg's media (RFC 3725 third-party call control).
     act(S::answered, E::ack, kAnswered | kEnded),
     act(S::answered, E::media_timeout, kEnded),
+    // Our refresh re-INVITE sent (answered), or no refresh from the peer: BYE both legs.
+    act(S::answered, E::session_timer, kAnswered | kEnded),
     act(S::answered, E::dataplane_restart, kAnswered),
     act(S::answered, E::hangup, kEnded),
     // Both legs were told of media the dataplane does not carry.
@@ -203,6 +209,7 @@ constexpr std::array<Transition, kCallStateCount * kCallEventCount> kTable = {{
     ignore(S::ended, E::ack_timeout),
     ignore(S::ended, E::ack),
     ignore(S::ended, E::media_timeout),
+    ignore(S::ended, E::session_timer),
     ignore(S::ended, E::dataplane_restart),
     ignore(S::ended, E::hangup),
     ignore(S::ended, E::flow_update_failed),

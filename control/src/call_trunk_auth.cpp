@@ -84,6 +84,7 @@ void Call::on_reinvite_challenge(const Input& in) {
     sip::Message rq = d->make_request("INVITE");
     if (rq) {
       rq.set_body("application/sdp", l.sdp_body);  // the offer the trunk challenged
+      add_session_timer(rq, in.leg);
       add_trunk_credentials(rq, in.leg, "INVITE");
       const TxnId txn = svc_.stack->send_request(std::move(rq), l.peer, l.proto);
       if (txn != kNoTxn) {

@@ -171,6 +171,8 @@ void Gateway::tick() {
     for (const auto& id : due)
       if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::b_deadline);
   }
+  for (const auto& id : index_.take_due_sessions(t))
+    if (Call* c = call_by_id(id)) dispatch(*c, CallEvent::session_timer);
   trunks_.tick(t);
   if (t - last_purge_ > std::chrono::seconds(30)) {
     registrar_->purge_expired(wall_s());
@@ -186,6 +188,10 @@ int Gateway::next_timeout_ms() const {
   int best = media_.adds_pending() > 0 ? 1 : 50;
   if (auto earliest = index_.earliest_deadline()) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*earliest - now()).count();
+    best = std::min<int>(best, ms < 0 ? 0 : int(ms));
+  }
+  if (auto due = index_.next_session_due()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*due - now()).count();
     best = std::min<int>(best, ms < 0 ? 0 : int(ms));
   }
   if (auto due = trunks_.next_due()) {

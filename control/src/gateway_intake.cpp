@@ -14,6 +14,7 @@
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
+#include "msgw/sip/session_timer.hpp"
 
 namespace msgw::control {
 
@@ -200,9 +201,10 @@ void Gateway::handle_register(const sip::ServerRequest& req) {
   stack_->respond(req.txn, std::move(resp));
 }
 
-void Gateway::refuse(const sip::ServerRequest& req, CallError error, const std::string& warning) {
+void Gateway::refuse(const sip::ServerRequest& req, CallError error, const std::string& warning,
+                     const sip::Headers& extra) {
   const ErrorInfo& info = error_info(error);
-  sip::Headers h;
+  sip::Headers h = extra;
   if (!warning.empty()) h.push_back({"Warning", warning});
   stack_->respond(req.txn, info.status, info.reason, h);
   record_refusal(req, info.status, info.name);
@@ -233,6 +235,7 @@ void Gateway::handle_invite(const sip::ServerRequest& req) {
       refuse(req, CallError::loop_detected);
       return;
     case InviteIntake::from_trunk:
+      if (refuse_short_session(req)) return;
       start_inbound(req, *trunk);
       return;
     case InviteIntake::from_phone:
@@ -240,7 +243,15 @@ void Gateway::handle_invite(const sip::ServerRequest& req) {
   }
   std::string user;
   if (!authenticate(req, &user)) return;
+  if (refuse_short_session(req)) return;
   start_outbound(req, user);
+}
+
+bool Gateway::refuse_short_session(const sip::ServerRequest& req) {
+  if (!sip::session_interval_too_small(sip::session_timer_of(req.msg))) return false;
+  ++stats_.session_intervals_too_small;
+  refuse(req, CallError::session_interval_too_small, {}, {{"Min-SE", std::to_string(sip::kMinSessionExpires)}});
+  return true;
 }
 
 std::unique_ptr<Call> Gateway::new_call(const sip::ServerRequest& req, CallDirection direction) {

@@ -130,6 +130,7 @@ const char* default_reason(int status) {
     case 415: return "Unsupported Media Type";
     case 416: return "Unsupported URI Scheme";
     case 420: return "Bad Extension";
+    case 422: return "Session Interval Too Small";
     case 423: return "Interval Too Brief";
     case 480: return "Temporarily Unavailable";
     case 481: return "Call/Transaction Does Not Exist";

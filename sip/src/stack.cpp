@@ -121,6 +121,11 @@ const StackConfig& Stack::config() const { return impl_->cfg; }
 void Stack::set_shedding_hysteresis(bool on) { impl_->overload.set_hysteresis(on); }
 std::string Stack::allow_header() const { return impl_->allow_value(); }
 
+void Stack::add_supported(std::string option_tag) {
+  auto& tags = impl_->cfg.supported;
+  if (std::find(tags.begin(), tags.end(), option_tag) == tags.end()) tags.push_back(std::move(option_tag));
+}
+
 void Stack::set_timers(const Timers& timers) { impl_->cfg.timers = timers; }
 void Stack::set_admission(const AdmissionConfig& a) {
   const AdmissionConfig& old = impl_->cfg.admission;

@@ -155,6 +155,13 @@ class CallTransitionTest : public GatewayFixture<::testing::TestWithParam<Transi
     gw->tick();
     return done(cid, reaches_call);
   }
+  // The gateway's clock moves on by `d` and its loop ticks (session timers, deadlines).
+  Outcome after_time(const std::string& cid, std::chrono::milliseconds d, bool reaches_call = true) {
+    mark();
+    advanced += d;
+    gw->tick();
+    return done(cid, reaches_call);
+  }
   Outcome after_sip_timers(const std::string& cid, std::chrono::milliseconds d, bool reaches_call = true) {
     mark();
     run_sip_timers_for(d);

@@ -305,6 +305,8 @@ class GatewayFixture : public Base {
     return nullptr;
   }
 
+  // More header lines for the phone's INVITEs ("Name: value\r\n"), e.g. a session timer.
+  std::string invite_extra;
   std::string invite(const std::string& call_id, const std::string& auth, const std::string& sdp,
                      const std::string& number = "1-800-555-1212", int cseq = 102) {
     std::string s = "INVITE sip:" + number + "@10.10.0.1 SIP/2.0\r\n"
@@ -315,6 +317,7 @@ class GatewayFixture : public Base {
                     "CSeq: " + std::to_string(cseq) + " INVITE\r\n"
                     "Max-Forwards: 70\r\n";
     if (!auth.empty()) s += "Proxy-Authorization: " + auth + "\r\n";
+    s += invite_extra;
     s += "Contact: Good Body <sip:spa1@10.10.0.2:5062>\r\n"
          "Expires: 240\r\n"
          "User-Agent: Sipura/SPA3000-2.0.13(GWg)\r\n"

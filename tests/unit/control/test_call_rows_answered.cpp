@@ -170,6 +170,22 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       EXPECT_EQ(o.out.size(), 1u);  // acknowledged, not relayed
       return o;
     }
+    case CallEvent::session_timer: {
+      // The phone asked for a 120 s session timer and refreshes it itself
+      // (refresher=uac); it goes silent: 32 s before the session would
+      // expire, BYE to both legs (RFC 4028 §10).
+      invite_extra = "Supported: timer\r\nSession-Expires: 120\r\n";
+      auto [inv, ok] = answered_call(cid, spa_offer());
+      EXPECT_NE(ok.raw.find("\r\nSession-Expires: 120;refresher=uac\r\n"), std::string::npos) << ok.raw;
+      EXPECT_NE(ok.raw.find("\r\nRequire: timer\r\n"), std::string::npos) << ok.raw;
+      EXPECT_EQ(count(after_time(cid, std::chrono::seconds(87), false).out, "BYE"), 0);
+      Outcome o = after_time(cid, std::chrono::seconds(1));
+      EXPECT_TRUE(find_to(o.out, "BYE", kPhone));
+      EXPECT_TRUE(find_to(o.out, "BYE", kCarrier));
+      EXPECT_EQ(store->cdr(cid)->end_reason, "session timer expired on a");
+      EXPECT_EQ(gw->stats().sessions_expired, 1u);
+      return o;
+    }
     case CallEvent::info: {
       // The carrier's DTMF by INFO reaches the phone whole; the phone's
       // answer goes back to the carrier.
@@ -469,6 +485,15 @@ Outcome CallTransitionTest::ended_row(CallEvent e) {
       Outcome o = from_carrier(cid, carrier_request("NOTIFY", inv, 3), false);
       EXPECT_TRUE(find_to(o.out, "481", kCarrier));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::session_timer: {
+      // A call with a timer that ended: its due entry finds no call.
+      invite_extra = "Supported: timer\r\nSession-Expires: 120\r\n";
+      ended_by_phone();
+      Outcome o = after_time(cid, std::chrono::seconds(200), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      EXPECT_EQ(gw->stats().sessions_expired, 0u);
       return o;
     }
     case CallEvent::info: {

@@ -120,6 +120,13 @@ Outcome CallTransitionTest::connecting_row(CallEvent e) {
       EXPECT_EQ(o.out.size(), 1u);
       return o;
     }
+    case CallEvent::session_timer: {
+      // B's 2xx named no timer; none runs while the add is awaited.
+      connecting(cid);
+      Outcome o = after_time(cid, std::chrono::seconds(1000), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
     case CallEvent::info: {
       Early c = connecting(cid, true);
       Outcome o = from_phone(cid, with_body(phone_request("INFO", cid, c.ringing, 104), "application/dtmf-relay", kDtmfRelay));

@@ -114,6 +114,14 @@ Outcome CallTransitionTest::offering_row(CallEvent e) {
       EXPECT_EQ(o.out.size(), 1u);
       return o;
     }
+    case CallEvent::session_timer: {
+      // The phone asked for no timer: the clock moving on does nothing
+      // (its missing ACK is the stack's Timer H, not run here).
+      offering(cid);
+      Outcome o = after_time(cid, std::chrono::seconds(1000), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
     case CallEvent::info: {
       Offering c = offering(cid);
       Outcome o = from_carrier(cid, with_body(carrier_request("INFO", c.inv, 2), "application/dtmf-relay", kDtmfRelay));

@@ -158,6 +158,14 @@ Outcome CallTransitionTest::routing_row(CallEvent e) {
       EXPECT_EQ(o.out.size(), 1u);
       return o;
     }
+    case CallEvent::session_timer: {
+      // No timer before the answer: the clock moving on (short of the
+      // trunk's answer deadline) does nothing here.
+      routing(cid);
+      Outcome o = after_time(cid, std::chrono::seconds(1), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
+      return o;
+    }
     case CallEvent::info: {
       // The backup trunk has not answered with a tag: no dialog to pass it
       // to (the failed carrier's early dialog is gone with its INVITE).
@@ -402,6 +410,12 @@ Outcome CallTransitionTest::early_row(CallEvent e) {
       Outcome o = from_phone(cid, phone_request("NOTIFY", cid, c.ringing, 104));
       EXPECT_TRUE(find_to(o.out, "200", kPhone));
       EXPECT_EQ(o.out.size(), 1u);
+      return o;
+    }
+    case CallEvent::session_timer: {
+      early(cid);  // the 180 cleared the answer deadline
+      Outcome o = after_time(cid, std::chrono::seconds(1000), false);
+      EXPECT_EQ(count(o.out, "BYE"), 0);
       return o;
     }
     case CallEvent::info: {

@@ -61,6 +61,10 @@ struct Leg {
   sip::Proto proto = sip::Proto::Udp;
   std::string local_tag, remote_tag, local_uri, remote_uri, remote_target;
   uint32_t cseq = 0;
+  // RFC 4028 on this leg: the session interval (0: no session timer) and
+  // whether we refresh it (else its peer does, and we watch for that).
+  uint32_t session_interval_s = 0;
+  bool session_refresher_us = false;
 };
 
 // One place B's INVITE may go: a trunk (outbound, several for failover) or
@@ -132,6 +136,11 @@ class Call {
   bool flow_posted() const { return flow_state_ == FlowState::programmed || flow_state_ == FlowState::adding; }
   std::optional<uint32_t> flow_id() const { return flow_id_; }
   std::optional<Clock::time_point> answer_deadline() const { return b_deadline_; }
+  // Our 2xx to a session refresh request from `from` (A's INVITE, a
+  // re-INVITE or UPDATE from either leg): the headers that accept the
+  // timer it asks for (RFC 4028 §9); the leg's timer armed, or stopped
+  // when the request asks for none.
+  sip::Headers accept_session_timer(LegId from, sip::MessageRef request);
   // A's INVITE carried no offer (RFC 3261 §13.2.1): A's 2xx carries ours,
   // A's ACK the answer.
   bool a_offer_delayed() const { return a_offer.media.empty(); }
@@ -185,6 +194,18 @@ class Call {
   void end_for_dead_dialog(LegId which, int code, std::string_view request = "re-INVITE");
   void on_reinvite_challenge(const Input& in);
   void on_in_dialog_other(const Input& in);
+  // A 2xx to our INVITE or re-INVITE on `to`: the timer it settled (RFC 4028 §7.2).
+  void take_session_timer_answer(LegId to, sip::MessageRef resp);
+  // Our re-INVITE on `to` keeps the leg's timer going (RFC 4028 §7.4).
+  void add_session_timer(sip::Message& request, LegId to) const;
+  // The leg's next session-timer moment: a refresh at half the interval
+  // when we refresh; else the interval less min(32 s, a third) (§10).
+  void arm_session_timer(LegId which);
+  void on_session_timer();
+  void refresh_session(LegId which);
+  // A refresh request from a UA that supports the timer asking for less
+  // than our Min-SE: answered 422 (true).
+  bool refuse_short_session(const Input& in);
   // INFO from a leg: passed on in the other leg's dialog, its answer to
   // come back (Gateway::on_relayed_answer).
   void on_info(const Input& in);
@@ -300,6 +321,7 @@ class Call {
   int early_relay_ = 0;
   std::optional<uint32_t> flow_id_;
   std::optional<Clock::time_point> b_deadline_;
+  std::array<std::optional<Clock::time_point>, 2> session_due_{};  // by leg (arm_session_timer)
 };
 
 }  // namespace msgw::control

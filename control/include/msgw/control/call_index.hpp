@@ -11,8 +11,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <queue>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "msgw/control/call_model.hpp"
 #include "msgw/sip/transaction.hpp"
@@ -87,6 +89,13 @@ class CallIndex {
 
   std::size_t client_count() const { return clients_.size(); }
 
+  // Session timers (RFC 4028): a call has a leg's timer due then. Entries
+  // go stale when a refresh re-arms; the call checks what is really due.
+  void schedule_session(Clock::time_point due, const std::string& call);
+  // The calls with an entry due by `now` (each once), their entries removed.
+  std::vector<std::string> take_due_sessions(Clock::time_point now);
+  std::optional<Clock::time_point> next_session_due() const;
+
  private:
   std::unordered_map<std::string, std::pair<std::string, LegId>> legs_;
   std::unordered_map<sip::TxnId, std::string> server_invites_;
@@ -95,6 +104,8 @@ class CallIndex {
   std::unordered_map<uint32_t, std::string> flow_calls_;
   uint32_t next_flow_ = 0;
   std::optional<Clock::time_point> earliest_;
+  using SessionEntry = std::pair<Clock::time_point, std::string>;
+  std::priority_queue<SessionEntry, std::vector<SessionEntry>, std::greater<>> sessions_;
 };
 
 }  // namespace msgw::control

@@ -69,6 +69,8 @@ std::string_view state_name(CallState s);
   X(ack, false)             /* an ACK of our 2xx to an INVITE (an answer when  \
                                the 2xx offered: delayed or offerless)      */  \
   X(media_timeout, false)   /* the dataplane saw no RTP for too long         */  \
+  X(session_timer, false)   /* a leg's RFC 4028 timer: time to refresh it, or \
+                               its refresher went silent                    */  \
   X(dataplane_restart, false) /* a new dataplane generation: flows are gone  */  \
   X(hangup, false)          /* msgwctl hangup                                */  \
   X(flow_update_failed, false) /* the dataplane refused or never acked a flow modify */ \
@@ -139,6 +141,7 @@ const std::array<Transition, kCallStateCount * kCallEventCount>& transition_tabl
   X(operator_hangup, 480, "Temporarily Unavailable")                                \
   X(loop_detected, 482, "Loop Detected")                                            \
   X(too_many_hops, 483, "Too Many Hops")                                            \
+  X(session_interval_too_small, 422, "Session Interval Too Small") /* RFC 4028 */    \
   X(request_pending, 491, "Request Pending")                                        \
   X(media_update_failed, 500, "Media Update Failed")
 

@@ -64,7 +64,10 @@ class Gateway final : public sip::Handler {
     stack_ = stack;
     services_.stack = stack;
     trunks_.set_stack(stack);
-    if (stack) stack->set_admission(admission_config());
+    if (stack) {
+      stack->set_admission(admission_config());
+      stack->add_supported("timer");  // RFC 4028 session timers: call_session_timer.cpp
+    }
   }
   // [sip] overload and per-source settings for the stack; trunks exempt.
   sip::AdmissionConfig admission_config() const;
@@ -150,7 +153,11 @@ class Gateway final : public sip::Handler {
   void start_inbound(const sip::ServerRequest& req, const config::TrunkSection& trunk);
   // A call attempt refused before a call exists: the error's status, reason
   // and (for offer problems) a Warning.
-  void refuse(const sip::ServerRequest& req, CallError error, const std::string& warning = {});
+  void refuse(const sip::ServerRequest& req, CallError error, const std::string& warning = {},
+              const sip::Headers& extra = {});
+  // A new INVITE from a UA that supports session timers asking for less
+  // than our Min-SE: 422 with it (RFC 4028 §9); true when refused.
+  bool refuse_short_session(const sip::ServerRequest& req);
   // The CDR of an INVITE refused before a call existed: its status and cause.
   void record_refusal(const sip::ServerRequest& req, int status, std::string_view cause);
   // The digest algorithms challenged to `user`: its own, or [sip]'s for a

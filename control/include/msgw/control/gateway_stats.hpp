@@ -38,6 +38,9 @@ namespace msgw::control {
   X(delayed_offers, "INVITEs without an offer: our 2xx offered, the ACK answered") \
   X(ack_answers_unusable, "ACKs without a usable answer to our 2xx's offer (a delayed offer's call ends; a re-INVITE's session stays)") \
   X(media_timeouts, "calls ended by the dataplane's media timeout")                \
+  X(sessions_expired, "calls ended because a leg's refresher never refreshed its session (RFC 4028 session timer)") \
+  X(session_refreshes, "session refresh re-INVITEs sent as a leg's refresher (RFC 4028)") \
+  X(session_intervals_too_small, "requests answered 422: a Session-Expires below our Min-SE of 90 s") \
   X(media_errors, "flow programming refused or timed out")                         \
   X(dataplane_restarts, "dataplane generations seen after the first")              \
   X(flows_reprogrammed, "flows programmed again after a dataplane restart")        \

@@ -162,6 +162,9 @@ class Stack {
   const StackConfig& config() const;
   // The Allow header's value: the methods of StackConfig::allow.
   std::string allow_header() const;
+  // An option tag the TU implements: a request that requires it is no
+  // longer refused 420 (RFC 3261 §8.2.2.3).
+  void add_supported(std::string option_tag);
   // A reload: transactions started from now on use these timers; running
   // ones keep the timers they were armed with.
   void set_timers(const Timers& timers);
