@@ -85,6 +85,7 @@ void Call::on_reinvite(const Input& in, LegId from) {
     refuse(CallError::offer_unusable, {});
     return;
   }
+  const bool was_holding = me.hold;
   take_renegotiated_stream(from, ar.streams[*ar.active], m);
   me.sdp_body = sdp::build(ar.answer);
   // Re-program: a new address or codec takes effect in the dataplane now.
@@ -95,7 +96,10 @@ void Call::on_reinvite(const Input& in, LegId from) {
   svc_.stack->respond(in.txn, 200, {}, accept_session_timer(from, in.msg), "application/sdp", me.sdp_body);
   take_target_refresh(from);
   persist();
-  pass_on_direction(from, m);
+  // The other side hears of a hold or a resume only: a new address, codec
+  // or a session refresh (RFC 4028) changes nothing for it (the media is
+  // anchored here), and a re-INVITE it need not see is one glare less.
+  if (me.hold != was_holding) pass_on_direction(from, m);
 }
 
 void Call::pass_on_direction(LegId from, const sdp::MediaDescription& m) {

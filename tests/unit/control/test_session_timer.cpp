@@ -123,6 +123,7 @@ TEST_F(CallTransitionTest, TrunkTimerFromItsAnswerEndsTheCallWhenTheTrunkGoesSil
   const Msg* r = find_to(out, "200", kCarrier);
   ASSERT_TRUE(r);
   EXPECT_NE(r->raw.find("\r\nSession-Expires: 300;refresher=uac\r\n"), std::string::npos) << r->raw;
+  EXPECT_FALSE(find_to(out, "INVITE", kPhone));  // a refresh is nothing the phone needs to hear of
   // Then silence: 268 s after that refresh, BYE to both legs.
   advanced += std::chrono::seconds(267);
   gw->tick();
