@@ -499,6 +499,7 @@ void read_trunk(TableReader& r, TrunkSection& t) {
   r.string("realm", t.realm);
   r.string("from_user", t.from_user);
   r.string("from_domain", t.from_domain);
+  r.boolean("asserted_identity", t.asserted_identity);
   r.boolean("register", t.register_);
   r.integer("register_expires_s", t.register_expires_s, 10, 86400);
   r.integer("ping_interval_s", t.ping_interval_s, 0, 3600);

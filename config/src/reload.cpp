@@ -97,6 +97,7 @@ constexpr Effect L = Effect::live, R = Effect::restart, U = Effect::unused;
   X(trunk, "realm", realm, L, U, "new requests")                                                            \
   X(trunk, "from_user", from_user, L, U, "new requests")                                                    \
   X(trunk, "from_domain", from_domain, L, U, "new requests")                                                \
+  X(trunk, "asserted_identity", asserted_identity, L, U, "new calls")                                       \
   X(trunk, "register", register_, L, U, "")                                                                 \
   X(trunk, "register_expires_s", register_expires_s, L, U, "the next registration")                         \
   X(trunk, "ping_interval_s", ping_interval_s, L, U, "")                                                    \

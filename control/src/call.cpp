@@ -10,6 +10,7 @@
 #include "msgw/control/media_policy.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
+#include "msgw/sip/privacy.hpp"
 #include "call_detail.hpp"
 
 namespace msgw::control {
@@ -175,8 +176,13 @@ bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   const config::TrunkSection* ts = svc_.trunks && !t.trunk.empty() ? svc_.trunks->section(t.trunk) : nullptr;
   const std::string from_user = ts && !ts->from_user.empty() ? ts->from_user : caller_user;
   const std::string from_host = ts && !ts->from_domain.empty() ? ts->from_domain : local_host;
-  const std::string from = (caller_display.empty() ? std::string() : "\"" + caller_display + "\" ") + "<sip:" +
-                           from_user + "@" + from_host + ">;tag=" + b.local_tag;
+  // A withheld caller is Anonymous in the From (RFC 3323 §4.1.1.3); a
+  // trunk in our trust domain still learns who calls from the
+  // P-Asserted-Identity (RFC 3325), told by Privacy: id not to pass it on.
+  const std::string local_uri =
+      caller_withheld ? std::string(sip::kAnonymousFromUri) : "sip:" + from_user + "@" + from_host;
+  const std::string from =
+      call_detail::name_addr(caller_withheld ? "Anonymous" : caller_display, local_uri) + ";tag=" + b.local_tag;
   const std::string to = "<" + t.request_uri + ">";
   sip::Message m = sip::Message::request("INVITE", t.request_uri, from, to, b.sip_call_id, b_invite_cseq_);
   if (!m) return false;
@@ -196,8 +202,11 @@ bool Call::send_b_invite(const CalleeTarget& t, bool retry) {
   m.set_body("application/sdp", b.sdp_body);
   // RFC 3262: the stack PRACKs the reliable 18x a trunk sends; this asks for them.
   if (ts && ts->prack) m.add_header("Supported", "100rel");
+  if (ts && ts->asserted_identity)
+    m.add_header("P-Asserted-Identity", call_detail::name_addr(caller_display, "sip:" + caller_user + "@" + from_host));
+  if (caller_withheld) m.add_header("Privacy", "id");
   add_trunk_credentials(m, LegId::b, "INVITE");
-  b.local_uri = "sip:" + from_user + "@" + from_host;
+  b.local_uri = local_uri;
   b.remote_uri = t.request_uri;
   b.remote_target = t.request_uri;
   TxnId txn = svc_.stack->send_request(std::move(m), t.destination, t.proto);

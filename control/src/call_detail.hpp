@@ -40,15 +40,25 @@ inline uint16_t maxptime_of(const sdp::SessionDescription& s, std::size_t media_
 // A Warning header's value (RFC 3261 §20.43) naming why we refused.
 inline std::string warning(const std::string& why) { return "399 msgw \"" + why + "\""; }
 
-// A Reason header's value (RFC 3326) for a BYE or a failure: the SIP cause
-// and its text as a quoted-string (a '"' or '\\' in it escaped).
-inline std::string reason(int cause, std::string_view text) {
-  std::string r = "SIP;cause=" + std::to_string(cause) + ";text=\"";
+// `text` as an RFC 3261 quoted-string ('"' and '\\' escaped).
+inline std::string quoted(std::string_view text) {
+  std::string q = "\"";
   for (char c : text) {
-    if (c == '"' || c == '\\') r += '\\';
-    r += c;
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
   }
-  return r + '"';
+  return q + '"';
+}
+
+// A Reason header's value (RFC 3326) for a BYE or a failure: the SIP cause
+// and its text as a quoted-string.
+inline std::string reason(int cause, std::string_view text) {
+  return "SIP;cause=" + std::to_string(cause) + ";text=" + quoted(text);
+}
+
+// A name-addr: `"display" <uri>`, the display name left out when empty.
+inline std::string name_addr(std::string_view display, std::string_view uri) {
+  return (display.empty() ? std::string() : quoted(display) + " ") + "<" + std::string(uri) + ">";
 }
 
 // The answer in `msg` (an ACK) to the offer we last sent on `ours`: its

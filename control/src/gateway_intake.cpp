@@ -14,6 +14,7 @@
 #include "msgw/control/gateway.hpp"
 #include "msgw/control/offer.hpp"
 #include "msgw/sip/dialog.hpp"
+#include "msgw/sip/privacy.hpp"
 #include "msgw/sip/session_timer.hpp"
 
 namespace msgw::control {
@@ -312,6 +313,7 @@ void Gateway::start_outbound(const sip::ServerRequest& req, const std::string& u
   c->subscriber = user;
   c->caller_display = sub->display_name;
   c->caller_user = sub->dids.empty() ? sub->user : sub->dids.front();
+  c->caller_withheld = sip::caller_withheld(req.msg);
   if (auto problem = take_offer(req.msg, sub->codecs, c->a_offer, c->a_usable))
     return failed(problem->error, problem->warning);
   if (c->a_offer_delayed()) ++stats_.delayed_offers;
@@ -393,6 +395,7 @@ void Gateway::start_inbound(const sip::ServerRequest& req, const config::TrunkSe
   b.local_port = *bp;
   c->caller_user = req.msg.from_user();
   c->caller_display = req.msg.from_display();
+  c->caller_withheld = sip::caller_withheld(req.msg);  // the phone is outside the carrier's trust domain
   launch(std::move(c), CallError::subscriber_unreachable, "cannot send INVITE to the subscriber");
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer harness: SIP message parser + request handler. Each input goes
 // through the pre-scan and oSIP2 parse (and the body readers: SDP part, RFC
-// 5621 acceptance; the RFC 4028 session-timer headers), the TCP framer (in chunks), and a
+// 5621 acceptance; the RFC 4028 session-timer headers, RFC 3323 privacy), the TCP framer (in chunks), and a
 // full stack with an answering handler (dialogs included); the stack must
 // answer or drop, never crash or read out of bounds.
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "msgw/sip/privacy.hpp"
 #include "msgw/sip/session_timer.hpp"
 #include "msgw/sip/stack.hpp"
 #include "osip_message.hpp"
@@ -68,6 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)offer_body_acceptable(p.msg.get());
     // RFC 4028's headers (Session-Expires, Min-SE, the timer option tag).
     (void)session_timer_of(p.msg.get());
+    (void)caller_withheld(p.msg.get());
   }
 
   StreamFramer framer(lim);

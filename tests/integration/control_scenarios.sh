@@ -94,6 +94,7 @@ grep -q "re-INVITE sendonly answered with a=recvonly" "$work/hold.xml.log" || fa
 grep -q "re-INVITE sendrecv answered with a=sendrecv" "$work/hold.xml.log" || fail "resume answer"
 grep -q "carrier re-INVITE 1 direction a=sendonly" "$work"/control_carrier_reinvite-*.log || fail "hold not relayed"
 grep -q "carrier re-INVITE 2 direction a=sendrecv" "$work"/control_carrier_reinvite-*.log || fail "resume not relayed"
+grep -q "carrier INVITE asserted identity sip:15550001000@" "$work"/control_carrier_reinvite-*.log || fail "the carrier's INVITE had no P-Asserted-Identity with the subscriber's DID"
 grep -q "carrier INFO Signal=5 as application/dtmf-relay" "$work"/control_carrier_reinvite-*.log || fail "the phone's INFO digit did not reach the carrier"
 grep -q "INFO answered 200" "$work/hold.xml.log" || fail "the carrier's 200 to the INFO did not reach the phone"
 grep -q "session timer 1800;refresher=uac" "$work/hold.xml.log" || fail "the phone's session timer was not accepted: $(grep 'session timer' "$work/hold.xml.log")"
@@ -101,7 +102,7 @@ cdr 'assert r["end_reason"]=="caller BYE" and r["result"]==200'
 held_after=$(held)
 # About 1 s of hold at 50 packets/s; allow for the re-INVITE round trips.
 (( held_after - held_before >= 20 )) || fail "hold: dataplane withheld $((held_after - held_before)) packets from the held phone (want >= 20)"
-echo "ok   hold (sendonly -> recvonly) and resume relayed to the carrier; dataplane withheld $((held_after - held_before)) packets from the held phone; a SIP INFO digit passed to the carrier, its 200 back; the phone's session timer accepted (refresher=uac); CDR written"
+echo "ok   hold (sendonly -> recvonly) and resume relayed to the carrier; dataplane withheld $((held_after - held_before)) packets from the held phone; a SIP INFO digit passed to the carrier, its 200 back; the phone's session timer accepted (refresher=uac); the carrier learnt the caller's DID in P-Asserted-Identity; CDR written"
 
 # --- inbound call to the DID
 ip netns exec msgw-phone sipp -sf "$sippdir/control_register.xml" -i 10.10.0.2 -p 5062 -m 1 -nostdin -auth_uri 10.10.0.1 \

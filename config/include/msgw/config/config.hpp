@@ -194,6 +194,10 @@ struct TrunkSection {
   std::string realm;                     // "": answer the realm the trunk challenges with
   std::string from_user;                 // From user of our requests ("": the caller / username)
   std::string from_domain;               // From host of our requests ("": the trunk's address)
+  // P-Asserted-Identity (RFC 3325) with the caller's number on our INVITEs:
+  // the trunk is in our trust domain. A caller who withheld the number gets
+  // an anonymous From and Privacy: id either way.
+  bool asserted_identity = true;
   bool register_ = false;                // TOML `register`: keep a registration at the trunk
   uint32_t register_expires_s = 3600;
   uint32_t ping_interval_s = 0;          // OPTIONS every N s; 0 = no health check

@@ -151,6 +151,9 @@ class Call {
   std::vector<codecs::CodecId> a_usable;  // what A offered that A's policy allows (delayed: the policy)
   std::vector<CalleeTarget> targets;
   std::string subscriber, from_uri, to_uri, number, caller_display, caller_user;
+  // The caller withheld its identity (RFC 3323 Privacy, an anonymous From):
+  // B's INVITE goes out as Anonymous with Privacy: id.
+  bool caller_withheld = false;
   int max_forwards = 70;                  // for B's INVITE (already decremented)
   int64_t start_ms = 0, answer_ms = 0;    // wall clock
   Clock::time_point invite_received{};    // CallServices::now at A's INVITE: the setup time's start
