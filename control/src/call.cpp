@@ -72,7 +72,7 @@ bool Call::handle(CallEvent event, const Input& in) {
     case CallEvent::reinvite_timeout: end_for_dead_dialog(in.leg, 0); break;
     case CallEvent::in_dialog_other: on_in_dialog_other(in); break;
     case CallEvent::info: on_info(in); break;
-    case CallEvent::relay_dialog_gone: end_for_dead_dialog(in.leg, in.msg ? in.msg.status() : 0, "INFO"); break;
+    case CallEvent::relay_dialog_gone: end_for_dead_dialog(in.leg, in.status, "INFO"); break;
     case CallEvent::ack_timeout:
       if (state_ == CallState::offering) ++svc_.stats->calls_failed;  // never answered end to end
       end(408, "no ACK from caller", true, true);

@@ -302,8 +302,8 @@ void Call::on_reinvite_answer(const Input& in) {
       }
     }
   }
-  svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
   take_session_timer_answer(in.leg, in.msg);
+  svc_.stack->send_ack(*in.dialog, in.msg.cseq_number());
   // Its 2xx's Contact is the leg's target from now on (RFC 3261 §12.2.1.2).
   if (take_target_refresh(in.leg)) persist();
   relay_queued_direction(in.leg);

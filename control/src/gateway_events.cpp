@@ -95,12 +95,17 @@ void Gateway::on_relayed_answer(TxnId txn, const ClientTxn& t, sip::MessageRef r
   if ((code == 401 || code == 407) && resend_relayed_with_credentials(txn, t, resp, dialog)) return;
   // The sender hears what the far side said; a challenge that could not
   // be answered is ours, not the sender's to answer (503, as for an INVITE).
+  // (Everything is read from the response first: answering the sender
+  // settles the stack, which may free the transaction that holds it.)
   const std::string phrase = resp && code != 401 && code != 407 ? resp.reason_phrase() : std::string();
+  Call::Input gone;
+  gone.leg = t.leg;
+  gone.status = resp ? code : 0;
   stack_->respond(t.origin, relay_status(code), phrase);
   // RFC 3261 §12.2.1.2: a 481 or 408, or no answer at all, to a request in
   // a dialog means that dialog is gone; the call ends on both legs.
   if (code == 481 || code == 408)
-    if (Call* c = call_by_id(t.call)) dispatch(*c, CallEvent::relay_dialog_gone, {txn, resp, dialog, t.leg});
+    if (Call* c = call_by_id(t.call)) dispatch(*c, CallEvent::relay_dialog_gone, gone);
 }
 
 bool Gateway::resend_relayed_with_credentials(TxnId txn, const ClientTxn& t, sip::MessageRef resp, sip::Dialog* dialog) {

@@ -105,6 +105,9 @@ class Call {
     LegId leg = LegId::a;          // which leg sent it (bye, re-INVITE, ack timeout, answers)
     TxnAuth auth = TxnAuth::unanswered;  // a response: whether its request answered a challenge
     std::string_view detail{};     // an event from the dataplane: what it said
+    // relay_dialog_gone: the far side's 481 / 408 (0: no answer came). A
+    // status, not the response: answering the sender first may free it.
+    int status = 0;
   };
 
   Call(CallServices& services, std::string id, CallDirection direction, CallOrigin origin = CallOrigin::placed);
