@@ -252,6 +252,8 @@ Outcome CallTransitionTest::answered_row(CallEvent e) {
       auto [inv, ok] = answered();
       inject("10.10.0.2", 5062, phone_request("INVITE", cid, ok, 104, phone_hold_offer()));
       EXPECT_TRUE(find_to(take(), "INVITE", kCarrier));
+      // The phone ACKs our 200: the ACK timeout (also 64*T1) must not race the re-INVITE's.
+      inject("10.10.0.2", 5062, phone_request("ACK", cid, ok, 104));
       Outcome o = after_sip_timers_until_byes(cid, 2);
       const Msg* bye = find_to(o.out, "BYE", kPhone);
       EXPECT_TRUE(bye);
