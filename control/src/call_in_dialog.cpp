@@ -140,16 +140,23 @@ void Call::relay_direction(LegId to, sdp::Direction dir) {
           if (f == std::to_string(p.pt)) f = std::to_string(other_leg.codec.payload_type);
         p.pt = other_leg.codec.payload_type;
       }
-  const std::string obody = sdp::build(o);
-  sip::Message rq = od->make_request("INVITE");
-  if (!rq) return;
-  rq.set_body("application/sdp", obody);
+  other_leg.sdp_body = sdp::build(o);
+  send_reinvite(to);
+}
+
+bool Call::send_reinvite(LegId to, TxnAuth auth) {
+  Leg& l = leg(to);
+  sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key);
+  sip::Message rq = d ? d->make_request("INVITE") : sip::Message();
+  if (!rq) return false;
+  rq.set_body("application/sdp", l.sdp_body);
   add_session_timer(rq, to);
   add_trunk_credentials(rq, to, "INVITE");
-  other_leg.sdp_body = obody;
-  TxnId txn = svc_.stack->send_request(std::move(rq), other_leg.peer, other_leg.proto);
-  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, to));
+  const TxnId txn = svc_.stack->send_request(std::move(rq), l.peer, l.proto);
+  if (txn == kNoTxn) return false;
+  svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, to, auth));
   reinvite_out_[index(to)] = txn;
+  return true;
 }
 
 void Call::relay_queued_direction(LegId to) {

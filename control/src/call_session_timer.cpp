@@ -19,8 +19,6 @@
 namespace msgw::control {
 
 using call_detail::reason;
-using sip::kNoTxn;
-using sip::TxnId;
 
 sip::Headers Call::accept_session_timer(LegId from, sip::MessageRef request) {
   Leg& l = leg(from);
@@ -108,26 +106,16 @@ void Call::on_session_timer() {
 }
 
 void Call::refresh_session(LegId which) {
-  // A re-INVITE of ours already pending on the leg refreshes it when answered.
+  // A re-INVITE of ours already pending on the leg refreshes it when
+  // answered. Ours offers the session as it is: the SDP we last sent, its
+  // version unchanged (RFC 3264 §8: an offer that changes nothing).
   if (!reinvite_pending(which)) {
     Leg& l = leg(which);
-    sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key);
-    sip::Message rq = d ? d->make_request("INVITE") : sip::Message();
-    if (!rq) {
+    if (l.dialog_key.empty() || !svc_.stack->find_dialog(l.dialog_key)) {
       l.session_interval_s = 0;  // no dialog to refresh: nothing more to do on this leg
       return;
     }
-    // The session as it is: the SDP we last sent, its version unchanged
-    // (RFC 3264 §8: an offer that changes nothing).
-    rq.set_body("application/sdp", l.sdp_body);
-    add_session_timer(rq, which);
-    add_trunk_credentials(rq, which, "INVITE");
-    const TxnId txn = svc_.stack->send_request(std::move(rq), l.peer, l.proto);
-    if (txn != kNoTxn) {
-      svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, which));
-      reinvite_out_[index(which)] = txn;
-      ++svc_.stats->session_refreshes;
-    }
+    if (send_reinvite(which)) ++svc_.stats->session_refreshes;
   }
   arm_session_timer(which);  // its 2xx may settle another interval (take_session_timer_answer)
 }

@@ -73,27 +73,15 @@ void Call::add_trunk_credentials(sip::Message& m, LegId to, std::string_view met
 // stays as it was (RFC 3261 §14.1); the call goes on.
 void Call::on_reinvite_challenge(const Input& in) {
   const int code = in.msg.status();
-  Leg& l = leg(in.leg);
   sip::DigestClient* auth =
       in.leg == trunk_leg() && svc_.trunks && !trunk.empty() ? svc_.trunks->call_auth(trunk) : nullptr;
   const bool answered_before = in.auth == TxnAuth::answered;
   const std::optional<sip::ChallengeOutcome> outcome =
       auth ? std::optional(auth->take_challenge(in.msg, answered_before)) : std::nullopt;
-  sip::Dialog* d = l.dialog_key.empty() ? nullptr : svc_.stack->find_dialog(l.dialog_key);
-  if (outcome == sip::ChallengeOutcome::answer && !answered_before && d) {
-    sip::Message rq = d->make_request("INVITE");
-    if (rq) {
-      rq.set_body("application/sdp", l.sdp_body);  // the offer the trunk challenged
-      add_session_timer(rq, in.leg);
-      add_trunk_credentials(rq, in.leg, "INVITE");
-      const TxnId txn = svc_.stack->send_request(std::move(rq), l.peer, l.proto);
-      if (txn != kNoTxn) {
-        ++svc_.stats->trunk_challenges;
-        svc_.index->bind_client(txn, client_txn(ClientTxnKind::reinvite, in.leg, TxnAuth::answered));
-        reinvite_out_[index(in.leg)] = txn;
-        return;
-      }
-    }
+  // The offer the trunk challenged (the leg's last SDP), now with credentials.
+  if (outcome == sip::ChallengeOutcome::answer && !answered_before && send_reinvite(in.leg, TxnAuth::answered)) {
+    ++svc_.stats->trunk_challenges;
+    return;
   }
   ++svc_.stats->trunk_auth_failures;
   const std::string why = std::to_string(code) + " from " + (trunk.empty() ? "the callee" : trunk) + " to our re-INVITE, " +

@@ -3,6 +3,7 @@
 #include "msgw/sip/privacy.hpp"
 
 #include "msgw/common/ascii.hpp"
+#include "msgw/common/text.hpp"
 
 namespace msgw::sip {
 
@@ -10,9 +11,7 @@ bool privacy_hides_identity(std::string_view value) {
   // priv-value *(";" priv-value); commas too, for a header folded from several.
   while (!value.empty()) {
     const std::size_t end = value.find_first_of(";,");
-    std::string_view one = value.substr(0, end);
-    while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
-    while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+    const std::string_view one = common::trim_lws(value.substr(0, end));
     if (common::iequals(one, "id") || common::iequals(one, "header") || common::iequals(one, "user")) return true;
     if (end == std::string_view::npos) break;
     value.remove_prefix(end + 1);

@@ -5,21 +5,18 @@
 #include <charconv>
 
 #include "msgw/common/ascii.hpp"
+#include "msgw/common/text.hpp"
 #include "osip_message.hpp"
 
 namespace msgw::sip {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using common::trim_lws;
 
 // delta-seconds (RFC 3261 §25.1: 1*DIGIT); values past 2^32-1 are refused
 // rather than wrapped.
 std::optional<uint32_t> delta_seconds(std::string_view s) {
-  s = trim(s);
+  s = trim_lws(s);
   if (s.empty() || s.size() > 10) return std::nullopt;
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -38,12 +35,12 @@ std::optional<SessionExpires> parse_session_expires(std::string_view value) {
   std::string_view rest = semi == std::string_view::npos ? std::string_view{} : value.substr(semi + 1);
   while (!rest.empty()) {
     const std::size_t next = rest.find(';');
-    std::string_view param = trim(rest.substr(0, next));
+    std::string_view param = trim_lws(rest.substr(0, next));
     rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
     const std::size_t eq = param.find('=');
-    if (!common::iequals(trim(param.substr(0, eq)), "refresher")) continue;  // other generic-params
+    if (!common::iequals(trim_lws(param.substr(0, eq)), "refresher")) continue;  // other generic-params
     if (eq == std::string_view::npos) return std::nullopt;
-    const std::string_view who = trim(param.substr(eq + 1));
+    const std::string_view who = trim_lws(param.substr(eq + 1));
     if (common::iequals(who, "uac")) se.refresher = Refresher::uac;
     else if (common::iequals(who, "uas")) se.refresher = Refresher::uas;
     else return std::nullopt;

@@ -305,6 +305,17 @@ class GatewayFixture : public Base {
     return nullptr;
   }
 
+  // spa1 registered at 10.10.0.2:5062, straight into the registrar (the
+  // digest part of REGISTER has tests of its own): inbound calls reach it.
+  void register_spa1() {
+    sip::RegisterRequest rr;
+    rr.aor = "sip:spa1@10.10.0.1";
+    rr.call_id = "r";
+    rr.cseq = 1;
+    rr.contacts.push_back({"sip:spa1@10.10.0.2:5062", 3600, std::nullopt});
+    rr.source = "udp:10.10.0.2:5062";
+    ASSERT_EQ(gw->registrar().handle(rr, time(nullptr)).status, 200);
+  }
   // More header lines for the phone's INVITEs ("Name: value\r\n"), e.g. a session timer.
   std::string invite_extra;
   std::string invite(const std::string& call_id, const std::string& auth, const std::string& sdp,

@@ -60,13 +60,7 @@ TEST_F(CallerIdentityTest, AnAnonymousFromFromThePhoneWithholdsTheNumber) {
 }
 
 TEST_F(CallerIdentityTest, CarrierWithholdingTheCallerKeepsTheNumberFromThePhone) {
-  sip::RegisterRequest rr;
-  rr.aor = "sip:spa1@10.10.0.1";
-  rr.call_id = "r";
-  rr.cseq = 1;
-  rr.contacts.push_back({"sip:spa1@10.10.0.2:5062", 3600, std::nullopt});
-  rr.source = "udp:10.10.0.2:5062";
-  ASSERT_EQ(gw->registrar().handle(rr, time(nullptr)).status, 200);
+  register_spa1();
   const std::string sdp = sdp_offer("10.20.0.2", 7000, "18 101", {"rtpmap:18 G729/8000", "rtpmap:101 telephone-event/8000"});
   // The network knows the number (From and P-Asserted-Identity) and was asked to hide it.
   inject("10.20.0.2", 5060,

@@ -335,13 +335,7 @@ TEST_F(GatewayTest, InboundToDid480WhenNotRegisteredElseToContact) {
   EXPECT_TRUE(find(out, "480"));
   EXPECT_FALSE(find(out, "407"));  // trunks are trusted by address
   // Register spa1 (straight into the registrar: the digest part is tested above).
-  sip::RegisterRequest rr;
-  rr.aor = "sip:spa1@10.10.0.1";
-  rr.call_id = "r";
-  rr.cseq = 1;
-  rr.contacts.push_back({"sip:spa1@10.10.0.2:5062", 3600, std::nullopt});
-  rr.source = "udp:10.10.0.2:5062";
-  ASSERT_EQ(gw->registrar().handle(rr, time(nullptr)).status, 200);
+  register_spa1();
   inject("10.20.0.2", 5060, inbound("in2"));
   out = take();
   const Msg* inv = find(out, "INVITE");

@@ -191,6 +191,9 @@ class Call {
   // inactive or a hold address, else sendrecv) passed on to the other leg,
   // now or after our re-INVITE pending there.
   void pass_on_direction(LegId from, const sip::sdp::MediaDescription& m);
+  // A re-INVITE of ours on `to` offering the leg's last SDP (with its
+  // session timer and the trunk's credentials); false when not sent.
+  bool send_reinvite(LegId to, TxnAuth auth = TxnAuth::unanswered);
   // Hold / resume passed on to leg `to` in a re-INVITE of ours.
   void relay_direction(LegId to, sip::sdp::Direction dir);
   // The direction that waited for our pending re-INVITE to `to`, if any.
